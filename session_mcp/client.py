@@ -1,0 +1,518 @@
+"""``CompanionClient``: the async client of the Companion API sessions endpoints.
+
+One ``httpx2.AsyncClient`` (pooled connections, timeouts), typed results, typed errors, bounded
+retries for idempotent reads, a paging iterator, and a cache of closed sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import anyio
+import httpx2
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from session_mcp.cache import SessionCache, key_fingerprint
+from session_mcp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    CompanionError,
+    ConflictError,
+    InvalidInputError,
+    InvalidResponseError,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+)
+from session_mcp.models import (
+    ConnectionRequest,
+    ConnectionResponse,
+    ErrorBody,
+    ProviderConfig,
+    SessionDetail,
+    SessionPage,
+    SessionSummary,
+    encode_tags_query,
+)
+
+DEFAULT_BASE_URL = "https://companion-api.napster.com"
+MAX_PAGE_SIZE = 100
+MAX_SESSION_ID_LENGTH = 256
+CONNECTION_INTERVAL_SECONDS = 5.0
+USER_AGENT = "session-mcp"
+
+logger = logging.getLogger(__name__)
+
+_FORBIDDEN_ID_CHARS = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate_session_id(session_id: object) -> str:
+    """Return ``session_id`` if it is safe to put in a request path, else raise ``InvalidInputError``.
+
+    Ids are opaque, but one must never change the path it is put in: no separators, no
+    query or fragment markers, no percent signs, whitespace or control characters, no dot names.
+    """
+    if not isinstance(session_id, str) or not session_id:
+        raise InvalidInputError("The session id is empty: pass the id of a session, e.g. 'sess_abc123'.")
+    if len(session_id) > MAX_SESSION_ID_LENGTH:
+        raise InvalidInputError(
+            f"The session id is {len(session_id)} characters long; ids have at most {MAX_SESSION_ID_LENGTH}."
+        )
+    if session_id in (".", "..") or _FORBIDDEN_ID_CHARS.search(session_id):
+        raise InvalidInputError(
+            f"{shorten(session_id)!r} is not a session id: ids contain no '/', '\\', '?', '#', '%', "
+            "whitespace or control characters. Copy the id exactly as the session list shows it."
+        )
+    return session_id
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, for quoting input in messages."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class RetryPolicy:
+    """How idempotent reads are retried: bounded in count, in each wait and in total time."""
+
+    max_retries: int = 3
+    backoff_base: float = 0.25
+    max_wait: float = 10.0
+    max_total: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter for retry number ``attempt`` (0-based)."""
+        return random.uniform(0, min(self.max_wait, self.backoff_base * 2**attempt))
+
+
+@dataclass
+class _SharedState:
+    """What clients made by ``with_api_key`` share: the pool, the cache, the connection clock."""
+
+    http: httpx2.AsyncClient
+    cache: SessionCache
+    last_connection_at: dict[str, float] = field(default_factory=dict)
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+
+class CompanionClient:
+    """Async client of the Companion API sessions endpoints.
+
+    Use it as ``async with CompanionClient(api_key=..., base_url=...) as client``. The key is
+    held as a ``SecretStr`` and sent only in the ``X-Api-Key`` header.
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        max_response_bytes: int = 32 * 1024 * 1024,
+        cache: SessionCache | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        max_connections: int = 32,
+        _shared: _SharedState | None = None,
+    ) -> None:
+        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        if not self._api_key.get_secret_value():
+            raise InvalidInputError("The API key is empty: set NAPSTER_API_KEY to a Companion API key.")
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.max_response_bytes = max_response_bytes
+        self._fingerprint = key_fingerprint(self._api_key.get_secret_value())
+        if _shared is None:
+            http = httpx2.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx2.Timeout(timeout, connect=connect_timeout),
+                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                transport=transport,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                event_hooks={"request": [_log_request]},
+            )
+            _shared = _SharedState(http=http, cache=cache if cache is not None else SessionCache())
+        self._shared = _shared
+        self._owns_http = True
+
+    def with_api_key(self, api_key: str | SecretStr) -> CompanionClient:
+        """A client for another key sharing this one's connections and cache (partitioned by key)."""
+        other = CompanionClient(
+            api_key,
+            self.base_url,
+            retry=self.retry,
+            max_response_bytes=self.max_response_bytes,
+            _shared=self._shared,
+        )
+        other._owns_http = False
+        return other
+
+    def __repr__(self) -> str:
+        return f"CompanionClient(base_url={self.base_url!r}, api_key=**********)"
+
+    @property
+    def cache(self) -> SessionCache:
+        return self._shared.cache
+
+    async def __aenter__(self) -> CompanionClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._shared.http.aclose()
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    async def list_sessions(
+        self,
+        *,
+        companion_id: str | None = None,
+        external_client_id: str | None = None,
+        search: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        page_index: int = 0,
+        page_size: int = 20,
+    ) -> SessionPage:
+        """One page of sessions matching every filter given (``None`` means no filter)."""
+        params = build_list_params(
+            companion_id=companion_id,
+            external_client_id=external_client_id,
+            search=search,
+            tags=tags,
+            page_index=page_index,
+            page_size=page_size,
+        )
+        page, _ = await self._get("/public/sessions", SessionPage, params=params)
+        return page
+
+    async def iter_sessions(
+        self,
+        *,
+        companion_id: str | None = None,
+        external_client_id: str | None = None,
+        search: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> AsyncIterator[SessionSummary]:
+        """Every session matching the filters, page after page, at most ``limit`` of them.
+
+        Stops at ``filteredCount`` (or ``totalCount``), at an empty or short page, and never
+        yields one id twice even if the list shifts while it is read.
+        """
+        seen: set[str] = set()
+        page_index = 0
+        while limit is None or len(seen) < limit:
+            page = await self.list_sessions(
+                companion_id=companion_id,
+                external_client_id=external_client_id,
+                search=search,
+                tags=tags,
+                page_index=page_index,
+                page_size=page_size,
+            )
+            for item in page.items:
+                if item.id in seen:
+                    continue
+                seen.add(item.id)
+                yield item
+                if limit is not None and len(seen) >= limit:
+                    return
+            expected = page.filtered_count if page.filtered_count is not None else page.total_count
+            read_so_far = page_index * page_size + len(page.items)
+            if not page.items or len(page.items) < page_size or (expected is not None and read_so_far >= expected):
+                return
+            page_index += 1
+
+    async def get_session(self, session_id: str) -> SessionDetail:
+        """One session with its transcript; closed sessions come from the cache when they can."""
+        validate_session_id(session_id)
+        cached = self._shared.cache.get(self._fingerprint, session_id)
+        if cached is not None:
+            return cached
+        path = "/public/sessions/" + quote(session_id, safe="")
+        session, size = await self._get(path, SessionDetail, not_found_id=session_id)
+        self._shared.cache.put(self._fingerprint, session, size)
+        return session
+
+    async def create_connection(
+        self,
+        companion_id: str,
+        voice_id: str,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        **optional: Any,
+    ) -> ConnectionResponse:
+        """Open a connection (a new session). Never retried, and at most one per 5 s per key.
+
+        A call within 5 s of the previous one fails at once with ``RateLimitedError`` (carrying
+        the wait) instead of sending a request the API would refuse. ``optional`` takes the
+        documented optional fields in snake_case (``external_client_id``, ``tags``, ...).
+        """
+        try:
+            body = ConnectionRequest(
+                companion_id=companion_id,
+                provider_config=ProviderConfig(voice_id=voice_id, settings=dict(settings or {})),
+                **optional,
+            )
+        except ValidationError as exc:
+            raise InvalidInputError("Invalid connection request: " + describe_validation_error(exc)) from None
+        if not companion_id.strip() or not voice_id.strip():
+            raise InvalidInputError("companion_id and voice_id must not be empty.")
+        async with self._shared.lock:
+            now = time.monotonic()
+            last = self._shared.last_connection_at.get(self._fingerprint)
+            if last is not None and now - last < CONNECTION_INTERVAL_SECONDS:
+                wait = CONNECTION_INTERVAL_SECONDS - (now - last)
+                raise RateLimitedError(
+                    f"A connection was created {now - last:.1f} s ago; the Companion API allows one every "
+                    f"{CONNECTION_INTERVAL_SECONDS:.0f} s. Try again in {wait:.1f} s.",
+                    retry_after=round(wait, 1),
+                )
+            self._shared.last_connection_at[self._fingerprint] = now
+        response, _ = await self._request("POST", "/public/connections", ConnectionResponse, json=body.to_wire())
+        return response
+
+    # -- transport -------------------------------------------------------------------------
+
+    async def _get(
+        self,
+        path: str,
+        model: type[ModelT],
+        *,
+        params: Mapping[str, str | int] | None = None,
+        not_found_id: str | None = None,
+    ) -> tuple[ModelT, int]:
+        """GET with bounded retries on 429, 502/503/504 and transport errors."""
+        deadline = time.monotonic() + self.retry.max_total
+        attempt = 0
+        while True:
+            try:
+                return await self._request("GET", path, model, params=params, not_found_id=not_found_id)
+            except (RateLimitedError, UpstreamUnavailableError) as exc:
+                if attempt >= self.retry.max_retries or not _retryable(exc):
+                    raise
+                wait = self.retry.backoff(attempt)
+                if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                    wait = max(wait, min(exc.retry_after, self.retry.max_wait))
+                if time.monotonic() + wait > deadline:
+                    raise
+                logger.info("GET %s failed (%s); retry %d in %.2f s", path, type(exc).__name__, attempt + 1, wait)
+                attempt += 1
+                await anyio.sleep(wait)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        model: type[ModelT],
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        not_found_id: str | None = None,
+    ) -> tuple[ModelT, int]:
+        """One request; returns the validated model and the byte size of the body."""
+        what = f"{method} {path}"
+        headers = {"X-Api-Key": self._api_key.get_secret_value()}
+        started = time.perf_counter()
+        try:
+            async with self._shared.http.stream(method, path, params=params, json=json, headers=headers) as response:
+                body = await self._read_body(response, what)
+        except httpx2.TimeoutException:
+            raise UpstreamUnavailableError(
+                f"The Companion API did not answer {what} in time. It may be slow or down: try again in a "
+                "moment, or raise the timeout (SESSION_MCP_TIMEOUT).",
+                code="timeout",
+            ) from None
+        except httpx2.TransportError as exc:
+            raise UpstreamUnavailableError(
+                f"Could not reach the Companion API at {self.base_url} ({type(exc).__name__}). Check the "
+                "network and NAPSTER_API_BASE_URL, then try again.",
+                code="unreachable",
+            ) from None
+        logger.debug("%s -> %d (%d bytes, %.0f ms)", what, response.status_code, len(body), _ms(started))
+        if response.status_code >= 400:
+            raise self._error_for(response, body, what, not_found_id)
+        return self._parse(body, model, what), len(body)
+
+    async def _read_body(self, response: httpx2.Response, what: str) -> bytes:
+        """The body, refused as soon as it is known to exceed ``max_response_bytes``."""
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise self._too_large(what, int(declared))
+        chunks: list[bytes] = []
+        received = 0
+        async for chunk in response.aiter_bytes():
+            received += len(chunk)
+            if received > self.max_response_bytes:
+                raise self._too_large(what, received)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, what: str, size: int) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"The Companion API answered {what} with more than {self.max_response_bytes // (1024 * 1024)} MiB "
+            f"({size} bytes seen); the response was refused unread. If this is a real session, raise "
+            "SESSION_MCP_MAX_RESPONSE_MB.",
+            code="too_large",
+        )
+
+    def _parse(self, body: bytes, model: type[ModelT], what: str) -> ModelT:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise InvalidResponseError(
+                f"The Companion API answered {what} with a body that is not JSON. The API may be failing or "
+                "NAPSTER_API_BASE_URL may point to something else; check it and try again.",
+                code="invalid_json",
+            ) from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidResponseError(
+                f"The Companion API answered {what} with data that does not fit the documented shape: "
+                f"{describe_validation_error(exc)}. This is an upstream problem; report it with this message.",
+                code="invalid_shape",
+            ) from None
+
+    def _error_for(self, response: httpx2.Response, body: bytes, what: str, not_found_id: str | None) -> CompanionError:
+        error = _error_body(body)
+        status = response.status_code
+        code = error.code if error else None
+        description = self._scrub(error.description) if error and error.description else None
+        named = f"{status}" + (f", code {code}" if code else "")
+        detail = f": {description}" if description else ""
+        if status in (401, 403):
+            return AuthenticationError(
+                f"The Companion API refused the API key ({named}){detail}. Check NAPSTER_API_KEY: it must be a "
+                "valid, unexpired key of the project that owns these sessions.",
+                status=status,
+                code=code,
+            )
+        if status == 404:
+            if not_found_id is not None:
+                return NotFoundError(
+                    f"No session {shorten(not_found_id)!r} for this API key ({named}). Check the id; a session "
+                    "of another project also looks like this.",
+                    status=404,
+                    code=code,
+                )
+            return NotFoundError(f"{what} was not found ({named}){detail}.", status=404, code=code)
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("retry-after"))
+            wait = f" Wait {retry_after:g} s and try again." if retry_after is not None else " Wait and try again."
+            return RateLimitedError(
+                f"The Companion API is rate limiting {what} ({named}){detail}.{wait}",
+                retry_after=retry_after,
+                code=code,
+            )
+        if status == 409:
+            return ConflictError(
+                f"The Companion API refused {what} because a limit was reached ({named}){detail}. End a live "
+                "session or wait for one to close, then try again.",
+                status=409,
+                code=code,
+            )
+        if status >= 500:
+            return UpstreamUnavailableError(
+                f"The Companion API failed to answer {what} ({status}){detail}. It is an upstream problem: "
+                "try again in a moment.",
+                status=status,
+                code=code,
+            )
+        return BadRequestError(
+            f"The Companion API rejected {what} ({named}){detail or ': no reason given'}. Check the arguments "
+            "(companion id, voice id, filters) and try again.",
+            status=status,
+            code=code,
+            description=description,
+        )
+
+    def _scrub(self, text: str) -> str:
+        """Upstream text cut short, with the key masked should the API ever echo it."""
+        return shorten(text.replace(self._api_key.get_secret_value(), "**********"), 300)
+
+
+def build_list_params(
+    *,
+    companion_id: str | None,
+    external_client_id: str | None,
+    search: str | None,
+    tags: Mapping[str, str] | None,
+    page_index: int,
+    page_size: int,
+) -> dict[str, str | int]:
+    """The query of ``GET /public/sessions``, after checking every bound."""
+    if not isinstance(page_index, int) or isinstance(page_index, bool) or page_index < 0:
+        raise InvalidInputError(f"page_index must be an integer >= 0, not {page_index!r}.")
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, not {page_size!r}.")
+    params: dict[str, str | int] = {"pageIndex": page_index, "pageSize": page_size}
+    for name, value in (("companionId", companion_id), ("externalClientId", external_client_id), ("search", search)):
+        if value is None:
+            continue
+        if not isinstance(value, str) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise InvalidInputError(f"{name} must be a string without control characters.")
+        params[name] = value
+    if tags:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            raise InvalidInputError("tags must map string keys to string values, e.g. {'channel': 'web'}.")
+        params["tags"] = encode_tags_query(tags)
+    return params
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
+    """The first few failing fields of ``exc`` as ``path: message``, values left out."""
+    parts = []
+    for error in exc.errors()[:limit]:
+        location = ".".join(str(part) for part in error["loc"]) or "(body)"
+        parts.append(f"{location}: {error['msg']}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _retryable(exc: CompanionError) -> bool:
+    if isinstance(exc, RateLimitedError):
+        return True
+    return exc.status in (None, 502, 503, 504)
+
+
+def _error_body(body: bytes) -> ErrorBody | None:
+    try:
+        data = json.loads(body)
+        return ErrorBody.model_validate(data) if isinstance(data, dict) else None
+    except (ValueError, ValidationError):
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds (HTTP dates are ignored)."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+async def _log_request(request: httpx2.Request) -> None:
+    """Debug log of each request with the key header redacted."""
+    if logger.isEnabledFor(logging.DEBUG):
+        headers = {k: ("**********" if k.lower() == "x-api-key" else v) for k, v in request.headers.items()}
+        logger.debug("-> %s %s headers=%s", request.method, request.url, headers)

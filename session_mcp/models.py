@@ -1,0 +1,196 @@
+"""Pydantic v2 models of the Companion API wire format.
+
+The wire format lives here only: camelCase aliases on the wire, snake_case in Python. Every
+model accepts unknown fields and keeps them (``extra="allow"``), because the upstream API grows
+fields and a new one must never break a user. Fields the reference does not guarantee are
+optional with a default.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+def from_unix(seconds: float | None) -> datetime | None:
+    """The UTC ``datetime`` of a Unix timestamp in seconds, or ``None``."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: camelCase aliases, unknown fields kept, snake_case accepted."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        serialize_by_alias=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready wire form, unknown fields included, unset optional fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class ConversationItem(WireModel):
+    """One turn of a transcript."""
+
+    role: str = Field(description="`agent` or `user` (other values are kept as sent).")
+    text: str = ""
+    timestamp: float | None = None
+
+    @property
+    def at(self) -> datetime | None:
+        return from_unix(self.timestamp)
+
+
+class Conversation(WireModel):
+    items: list[ConversationItem] = Field(default_factory=list)
+
+
+class SessionSummary(WireModel):
+    """A session as it appears in a list page: configuration and timing, no transcript."""
+
+    id: str
+    companion_id: str | None = None
+    functions: list[str] | None = None
+    knowledge_base_id: str | None = None
+    faq_ids: list[str] | None = None
+    external_client_id: str | None = None
+    tags: dict[str, Any] | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    closed_at: float | None = None
+    # Published elsewhere by the vendor, optional and possibly null.
+    status: str | None = None
+    close_reason: str | None = None
+    session_type: str | None = None
+    modality: str | None = None
+    mode: str | None = None
+    cost: float | None = None
+
+    @property
+    def created(self) -> datetime | None:
+        return from_unix(self.created_at)
+
+    @property
+    def started(self) -> datetime | None:
+        return from_unix(self.started_at)
+
+    @property
+    def closed(self) -> datetime | None:
+        return from_unix(self.closed_at)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to close; ``None`` while the session is not both started and closed."""
+        if self.started_at is None or self.closed_at is None:
+            return None
+        return max(0.0, self.closed_at - self.started_at)
+
+    @property
+    def is_closed(self) -> bool:
+        """True when the session can no longer change: it has a close time or a final status."""
+        return self.closed_at is not None or self.status in ("closed", "failed")
+
+    @property
+    def state(self) -> str:
+        """The status the API gave, or one derived from the timestamps when it gave none."""
+        if self.status:
+            return self.status
+        if self.closed_at is not None:
+            return "closed"
+        if self.started_at is not None:
+            return "started"
+        return "pending"
+
+    @property
+    def extra_fields(self) -> dict[str, Any]:
+        """The fields the API sent that these models do not name."""
+        return dict(self.model_extra or {})
+
+
+class SessionDetail(SessionSummary):
+    """One session with its transcript."""
+
+    conversation: Conversation | None = None
+
+    @property
+    def turns(self) -> list[ConversationItem]:
+        return self.conversation.items if self.conversation else []
+
+
+class SessionPage(WireModel):
+    """One page of ``GET /public/sessions``."""
+
+    items: list[SessionSummary] = Field(default_factory=list)
+    filtered_count: int | None = None
+    total_count: int | None = None
+    page_index: int = 0
+    page_size: int | None = None
+
+
+class ProviderConfig(WireModel):
+    voice_id: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionRequest(WireModel):
+    """Body of ``POST /public/connections``."""
+
+    companion_id: str
+    provider_config: ProviderConfig
+    functions: list[str] | None = None
+    faq_collections: list[str] | None = None
+    knowledge_base_id: str | None = None
+    language: str | None = None
+    external_client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    external_client_profile: Any = None
+    tags: dict[str, str] | None = None
+    disable_idle_timeout: bool | None = None
+    initial_speech: str | None = None
+
+
+class ConnectionInfo(WireModel):
+    id: str
+
+
+class ConnectionResponse(WireModel):
+    """Answer of ``POST /public/connections``: ``connection.id`` is the new session id."""
+
+    token: str = Field(repr=False)
+    connection: ConnectionInfo
+
+
+class ErrorBody(WireModel):
+    """The upstream error body; ``type`` is a string in one example and a number in another."""
+
+    code: str | None = None
+    description: str | None = None
+    type: str | int | None = None
+    numeric_type: int | None = None
+
+
+
+def encode_tags_query(tags: Mapping[str, str]) -> str:
+    """The ``tags`` query value for a set of key-value pairs.
+
+    Upstream documents the parameter only as "string". We send a compact JSON object
+    (``{"channel":"web","environment":"production"}``): unlike ``k:v,k2:v2`` it stays
+    unambiguous when a key or value holds a comma, a colon or an equals sign. This function and
+    ``decode_tags_query`` are the one place to change if the real encoding turns out different.
+    """
+    return json.dumps(dict(sorted(tags.items())), separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_tags_query(raw: str) -> dict[str, str]:
+    """The inverse of ``encode_tags_query``; raises ``ValueError`` on anything else."""
+    value = json.loads(raw)
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("tags must be a JSON object of string values")
+    return {str(k): v for k, v in value.items()}

@@ -1,0 +1,296 @@
+"""The Companion API sessions endpoints as a Starlette app, with fault injection.
+
+It serves the three documented endpoints with the documented shapes and status codes, and it
+records every request it receives, so tests can assert what reached "upstream".
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from session_mcp.models import ConnectionRequest, decode_tags_query
+from session_mcp.simulator.data import COMPANIONS, generate_sessions
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+CONNECTION_INTERVAL_SECONDS = 5
+LIVE_SESSION_LIMIT = 5
+
+FaultKind = Literal["status", "malformed_json", "bad_schema", "huge_body", "delay"]
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, applied to the next ``times`` matching requests.
+
+    ``status`` answers with that code (and the error body unless ``with_body`` is false);
+    ``malformed_json`` answers 200 with a body that is not JSON; ``bad_schema`` answers 200 with
+    JSON that breaks the documented shape; ``huge_body`` streams ``size`` bytes (with or without
+    a Content-Length); ``delay`` waits ``seconds`` before answering normally.
+    """
+
+    kind: FaultKind = "status"
+    status: int = 500
+    times: int = 1
+    path_prefix: str = "/public/"
+    with_body: bool = True
+    code: str | None = None
+    retry_after: float | None = None
+    seconds: float = 0.0
+    size: int = 50 * 1024 * 1024
+    declare_length: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    raw_path: str
+    query: str
+    api_key: str | None
+
+
+@dataclass
+class Project:
+    """The sessions of the project one API key belongs to."""
+
+    sessions: dict[str, dict[str, Any]]
+    last_connection_at: float | None = None
+    opened_via_api: set[str] = field(default_factory=set)
+
+    def newest_first(self) -> list[dict[str, Any]]:
+        return sorted(self.sessions.values(), key=lambda s: s.get("createdAt") or 0, reverse=True)
+
+
+@dataclass
+class Simulator:
+    """A local Companion API. ``app`` is the ASGI application.
+
+    ``api_keys`` maps each accepted key to the seed of its project's data: two keys with
+    different seeds see different sessions, as two projects would.
+    """
+
+    api_keys: Mapping[str, int] = field(default_factory=lambda: {"demo": 7})
+    session_count: int = 240
+    anchor: int | None = None
+    latency: float = 0.0
+    clock: Callable[[], float] = time.time
+    requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=10_000))
+    faults: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        anchor = self.anchor if self.anchor is not None else int(self.clock()) // 3600 * 3600
+        self.projects = {
+            key: Project({s["id"]: s for s in generate_sessions(seed, self.session_count, anchor)})
+            for key, seed in self.api_keys.items()
+        }
+        self.app = Starlette(
+            routes=[
+                Route("/public/sessions", self._list_sessions, methods=["GET"]),
+                Route("/public/sessions/{session_id:path}", self._get_session, methods=["GET"]),
+                Route("/public/connections", self._create_connection, methods=["POST"]),
+            ],
+            middleware=[Middleware(_Gate, simulator=self)],
+        )
+
+    def inject(self, fault: Fault) -> None:
+        """Apply ``fault`` to the next ``fault.times`` matching requests."""
+        self.faults.append(fault)
+
+    def fail_next(self, status: int, times: int = 1, **options: Any) -> None:
+        self.inject(Fault(kind="status", status=status, times=times, **options))
+
+    def sessions_of(self, api_key: str = "demo") -> list[dict[str, Any]]:
+        """The project's sessions, newest first, as the wire shows them."""
+        return self.projects[api_key].newest_first()
+
+    def take_fault(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if path.startswith(fault.path_prefix):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    async def _list_sessions(self, request: Request) -> Response:
+        project = request.state.project
+        query = request.query_params
+        try:
+            page_index = _int_param(query.get("pageIndex"), 0, "pageIndex", minimum=0)
+            page_size = _int_param(query.get("pageSize"), DEFAULT_PAGE_SIZE, "pageSize", minimum=1)
+            tags = decode_tags_query(query["tags"]) if "tags" in query else {}
+        except ValueError as exc:
+            return error(400, None, str(exc))
+        page_size = min(page_size, MAX_PAGE_SIZE)
+        companion_id = query.get("companionId")
+        external_client_id = query.get("externalClientId")
+        search = (query.get("search") or "").casefold()
+        matches = [
+            s
+            for s in project.newest_first()
+            if (companion_id is None or s.get("companionId") == companion_id)
+            and (external_client_id is None or s.get("externalClientId") == external_client_id)
+            and all((s.get("tags") or {}).get(k) == v for k, v in tags.items())
+            and (not search or search in _searchable(s))
+        ]
+        start = page_index * page_size
+        items = [{k: v for k, v in s.items() if k not in ("conversation", "functionStates")} for s in matches[start : start + page_size]]
+        return JSONResponse(
+            {
+                "items": items,
+                "filteredCount": len(matches),
+                "totalCount": len(project.sessions),
+                "pageIndex": page_index,
+                "pageSize": page_size,
+            }
+        )
+
+    async def _get_session(self, request: Request) -> Response:
+        session = request.state.project.sessions.get(request.path_params["session_id"])
+        if session is None:
+            return error(404, "SessionNotFound", "Session not found")
+        return JSONResponse(session)
+
+    async def _create_connection(self, request: Request) -> Response:
+        project: Project = request.state.project
+        now = self.clock()
+        if project.last_connection_at is not None and now - project.last_connection_at < CONNECTION_INTERVAL_SECONDS:
+            wait = CONNECTION_INTERVAL_SECONDS - (now - project.last_connection_at)
+            return error(
+                429, "RequestRateLimitExceeded", "Rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
+            )
+        project.last_connection_at = now
+        try:
+            body = ConnectionRequest.model_validate(json.loads(await request.body()))
+        except (ValueError, ValidationError):
+            return error(400, None, "Invalid request body")
+        if body.companion_id not in {c.id for c in COMPANIONS}:
+            return error(400, None, "Companion not found or not ready")
+        if not body.provider_config.voice_id.isascii() or not body.provider_config.voice_id.isidentifier():
+            return error(400, None, "Invalid voiceId")
+        live = sum(1 for i in project.opened_via_api if project.sessions[i].get("status") in ("pending", "started"))
+        if live >= LIVE_SESSION_LIMIT:
+            return error(409, "ConcurrentSessionLimitReached", "Concurrent session limit reached")
+        session_id = "sess_" + secrets.token_hex(8)
+        companion = next(c for c in COMPANIONS if c.id == body.companion_id)
+        project.sessions[session_id] = {
+            "id": session_id,
+            "companionId": body.companion_id,
+            "functions": body.functions or list(companion.functions),
+            "knowledgeBaseId": body.knowledge_base_id or companion.knowledge_base_id,
+            "faqIds": body.faq_collections or list(companion.faq_ids),
+            "externalClientId": body.external_client_id,
+            "tags": body.tags,
+            "createdAt": int(now),
+            "status": "pending",
+        }
+        project.opened_via_api.add(session_id)
+        token = "eyJhbGciOiJIUzI1NiJ9." + secrets.token_urlsafe(24) + "." + secrets.token_urlsafe(16)
+        return JSONResponse({"token": token, "connection": {"id": session_id}}, status_code=201)
+
+
+class _Gate:
+    """ASGI middleware: records the request, checks the key, applies latency and faults."""
+
+    def __init__(self, app: Any, simulator: Simulator) -> None:
+        self.app = app
+        self.simulator = simulator
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        simulator = self.simulator
+        api_key = request.headers.get("x-api-key")
+        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        simulator.requests.append(RecordedRequest(request.method, raw_path, request.url.query, api_key))
+        if simulator.latency:
+            await anyio.sleep(simulator.latency)
+        project = simulator.projects.get(api_key or "")
+        if project is None:
+            await error(401, "Unauthorized", "Missing or invalid API key")(scope, receive, send)
+            return
+        fault = simulator.take_fault(scope["path"])
+        if fault is not None:
+            if fault.kind == "delay":
+                await anyio.sleep(fault.seconds)
+            else:
+                await _fault_response(fault)(scope, receive, send)
+                return
+        scope.setdefault("state", {})["project"] = project
+        await self.app(scope, receive, send)
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.kind == "malformed_json":
+        return Response(b'{"items": [{"id": "sess_1", "companionId": ', media_type="application/json")
+    if fault.kind == "bad_schema":
+        return JSONResponse({"id": 12345, "createdAt": "yesterday", "items": "not a list", "conversation": []})
+    if fault.kind == "huge_body":
+        return _huge_response(fault.size, fault.declare_length)
+    headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+    if not fault.with_body:
+        return Response(b"", status_code=fault.status, headers=headers)
+    return error(fault.status, fault.code, f"Injected fault {fault.status}", headers=headers)
+
+
+def _huge_response(size: int, declare_length: bool) -> Response:
+    chunk = b" " * 65_536
+    chunks = -(-size // len(chunk))
+    head, tail = b'{"items": [', b"]}"
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(chunks):
+            yield chunk
+        yield tail
+
+    length = len(head) + chunks * len(chunk) + len(tail)
+    headers = {"Content-Length": str(length)} if declare_length else None
+    return StreamingResponse(body(), media_type="application/json", headers=headers)
+
+
+def error(status: int, code: str | None, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The documented error body."""
+    return JSONResponse(
+        {"code": code, "description": description, "type": "failure", "numericType": 0},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _int_param(raw: str | None, default: int, name: str, *, minimum: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}")
+    return value
+
+
+def _searchable(session: dict[str, Any]) -> str:
+    """The text free-text search looks in: ids, tags and the transcript."""
+    parts = [session.get("id"), session.get("companionId"), session.get("externalClientId")]
+    parts += [f"{k}:{v}" for k, v in (session.get("tags") or {}).items()]
+    parts += [item.get("text") for item in (session.get("conversation") or {}).get("items", [])]
+    return "\n".join(p for p in parts if p).casefold()
