@@ -53,6 +53,12 @@ class SessionCache:
             self._hits += 1
             return entry[0]
 
+    def peek(self, fingerprint: str, session_id: str) -> SessionDetail | None:
+        """The cached session, if any, without counting a hit or refreshing its place."""
+        with self._lock:
+            entry = self._entries.get((fingerprint, session_id))
+            return entry[0] if entry is not None else None
+
     def put(self, fingerprint: str, session: SessionDetail, size: int) -> None:
         """Keep ``session`` if it is closed and fits; ``size`` is the byte size of its JSON."""
         if not session.is_closed or size > self.max_bytes or self.max_entries <= 0:

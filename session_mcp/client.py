@@ -164,6 +164,11 @@ class CompanionClient:
     def cache(self) -> SessionCache:
         return self._shared.cache
 
+    @property
+    def fingerprint(self) -> str:
+        """A non-reversible name of this client's key: its partition of the shared cache."""
+        return self._fingerprint
+
     async def __aenter__(self) -> CompanionClient:
         return self
 

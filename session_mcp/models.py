@@ -176,7 +176,6 @@ class ErrorBody(WireModel):
     numeric_type: int | None = None
 
 
-
 def encode_tags_query(tags: Mapping[str, str]) -> str:
     """The ``tags`` query value for a set of key-value pairs.
 

@@ -150,7 +150,10 @@ class Simulator:
             and (not search or search in _searchable(s))
         ]
         start = page_index * page_size
-        items = [{k: v for k, v in s.items() if k not in ("conversation", "functionStates")} for s in matches[start : start + page_size]]
+        items = [
+            {k: v for k, v in s.items() if k not in ("conversation", "functionStates")}
+            for s in matches[start : start + page_size]
+        ]
         return JSONResponse(
             {
                 "items": items,
@@ -173,7 +176,10 @@ class Simulator:
         if project.last_connection_at is not None and now - project.last_connection_at < CONNECTION_INTERVAL_SECONDS:
             wait = CONNECTION_INTERVAL_SECONDS - (now - project.last_connection_at)
             return error(
-                429, "RequestRateLimitExceeded", "Rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
+                429,
+                "RequestRateLimitExceeded",
+                "Rate limit exceeded",
+                headers={"Retry-After": str(max(1, round(wait)))},
             )
         project.last_connection_at = now
         try:

@@ -26,8 +26,20 @@ class Companion:
 
 
 COMPANIONS = (
-    Companion("comp_support", "Ava (customer support)", "kb_support_articles", ("fn_order_status", "fn_refund"), ("faq_returns", "faq_shipping")),
-    Companion("comp_booking", "Leo (clinic bookings)", "kb_clinic_calendar", ("fn_find_slot", "fn_book_slot"), ("faq_opening_hours",)),
+    Companion(
+        "comp_support",
+        "Ava (customer support)",
+        "kb_support_articles",
+        ("fn_order_status", "fn_refund"),
+        ("faq_returns", "faq_shipping"),
+    ),
+    Companion(
+        "comp_booking",
+        "Leo (clinic bookings)",
+        "kb_clinic_calendar",
+        ("fn_find_slot", "fn_book_slot"),
+        ("faq_opening_hours",),
+    ),
     Companion("comp_sales", "Mia (sales assistant)", None, ("fn_quote",), ()),
     Companion("comp_tutor", "Kai (language tutor)", "kb_lessons", (), ("faq_levels",)),
 )
@@ -58,7 +70,11 @@ SCRIPTS: dict[str, tuple[Script, ...]] = {
                 ("user", "My package {order} arrived damaged and I want a refund."),
                 ("agent", "I'm sorry to hear that. Could you describe the damage?"),
                 ("user", "The box was crushed and the lamp inside is broken."),
-                ("agent", "Thank you. I've started a refund to the card ending in {card_last4}. It takes 3 to 5 business days."),
+                (
+                    "agent",
+                    "Thank you. I've started a refund to the card ending in {card_last4}. "
+                    "It takes 3 to 5 business days.",
+                ),
                 ("user", "Okay, thank you for sorting it out so quickly."),
             ),
             True,
@@ -71,7 +87,10 @@ SCRIPTS: dict[str, tuple[Script, ...]] = {
                 ("user", "It's {phone}."),
                 ("agent", "I can see one charge only on my side. The second may be a pending authorization."),
                 ("user", "No, both are settled on my statement. This is the second time I'm calling about it."),
-                ("agent", "I understand. I can't issue a refund for a charge I can't see. You could contact your bank."),
+                (
+                    "agent",
+                    "I understand. I can't issue a refund for a charge I can't see. You could contact your bank.",
+                ),
                 ("user", "That's not acceptable. I want to talk to a human."),
                 ("agent", "I'm sorry, I can't transfer calls right now. Please email billing."),
                 ("user", "Forget it. I'll dispute it with my bank."),
@@ -132,7 +151,10 @@ SCRIPTS: dict[str, tuple[Script, ...]] = {
             (
                 ("agent", "Hi, I'm Leo, the clinic's booking assistant."),
                 ("user", "Do you have anything this evening? It's urgent, my son has a fever."),
-                ("agent", "I'm sorry, there are no evening slots today. For urgent care please call the out-of-hours line."),
+                (
+                    "agent",
+                    "I'm sorry, there are no evening slots today. For urgent care please call the out-of-hours line.",
+                ),
                 ("user", "What's the number?"),
                 ("agent", "I'm afraid I don't have that number in my knowledge base."),
                 ("user", "Seriously? OK, bye."),
@@ -319,7 +341,11 @@ def _add_awkward_cases(rng: random.Random, sessions: list[dict[str, Any]], ancho
         "Let me explain everything from the start, because it's complicated. " * 60
     ).strip()
     long_session["functionStates"] = [
-        {"id": "fn_order_status", "calledAt": "2026-11-20T10:15:00Z", "error": {"code": "Timeout", "message": "upstream"}}
+        {
+            "id": "fn_order_status",
+            "calledAt": "2026-11-20T10:15:00Z",
+            "error": {"code": "Timeout", "message": "upstream"},
+        }
     ]
     # A marathon: one tutoring session of more than 2,000 turns.
     marathon = sessions[45]
@@ -328,8 +354,10 @@ def _add_awkward_cases(rng: random.Random, sessions: list[dict[str, Any]], ancho
     turns = []
     for i in range(MARATHON_TURNS):
         role = "agent" if i % 2 == 0 else "user"
-        text = f"Drill {i // 2 + 1}: repeat after me, 'Ich möchte einen Kaffee, bitte.' ☕" if role == "agent" else (
-            "Ich möchte einen Kaffee, bitte." if rng.random() < 0.8 else "Ich möchte ein Kaffee... bitte?"
+        text = (
+            f"Drill {i // 2 + 1}: repeat after me, 'Ich möchte einen Kaffee, bitte.' ☕"
+            if role == "agent"
+            else ("Ich möchte einen Kaffee, bitte." if rng.random() < 0.8 else "Ich möchte ein Kaffee... bitte?")
         )
         turns.append({"role": role, "text": text, "timestamp": start + 1 + i * 3})
     marathon["conversation"]["items"] = turns

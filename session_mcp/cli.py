@@ -1,0 +1,129 @@
+"""The ``session-mcp`` command: the MCP server, the simulator, and session commands for QA."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import httpx2
+
+from session_mcp import __version__
+from session_mcp.client import CompanionClient
+from session_mcp.config import ConfigError, Settings, load_settings
+from session_mcp.simulator import Simulator, bind_loopback, make_server
+
+DEMO_KEY = "demo"
+DEMO_BASE_URL = "http://simulator.local"
+
+
+def make_client(settings: Settings) -> CompanionClient:
+    """The client the settings describe; ``--demo`` runs it against an in-process simulator."""
+    max_bytes = settings.max_response_mb * 1024 * 1024
+    if settings.demo:
+        simulator = Simulator(api_keys={DEMO_KEY: 7})
+        transport = httpx2.ASGITransport(app=simulator.app)
+        return CompanionClient(
+            DEMO_KEY, DEMO_BASE_URL, transport=transport, timeout=settings.timeout, max_response_bytes=max_bytes
+        )
+    assert settings.api_key is not None  # load_settings guarantees it outside demo mode
+    return CompanionClient(settings.api_key, settings.base_url, timeout=settings.timeout, max_response_bytes=max_bytes)
+
+
+def connection_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags every command that talks to the API shares."""
+    group = parser.add_argument_group("Companion API")
+    group.add_argument("--demo", action="store_const", const=True, help="use the built-in simulator; no key needed")
+    group.add_argument("--base-url", help="API base URL (NAPSTER_API_BASE_URL)")
+    group.add_argument("--timeout", type=float, help="seconds per request (SESSION_MCP_TIMEOUT, default 30)")
+    group.add_argument("--redact-pii", action="store_const", const=True, help="mask emails, phones and card numbers")
+    group.add_argument("--log-level", help="DEBUG, INFO, WARNING (default) or ERROR (SESSION_MCP_LOG_LEVEL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="session-mcp",
+        description="MCP server for Napster Companion API sessions. With no command, serves MCP (stdio by default).",
+        epilog="The API key is read from NAPSTER_API_KEY, never from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"session-mcp {__version__}")
+    connection_flags(parser)
+    serve = parser.add_argument_group("serving")
+    serve.add_argument("--transport", choices=["stdio", "http"], help="stdio (default) or Streamable HTTP")
+    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    serve.add_argument("--allow-remote", action="store_const", const=True, help="allow binding beyond loopback")
+    serve.add_argument("--read-only", action="store_const", const=True, help="no tool that creates sessions")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sim = commands.add_parser("simulator", help="serve the local Companion API simulator on 127.0.0.1")
+    sim.add_argument("--port", type=int, default=8787, dest="sim_port", help="port (default 8787)")
+    sim.add_argument("--api-key", default=DEMO_KEY, help="the key it accepts (default 'demo')")
+    sim.add_argument("--seed", type=int, default=7, help="seed of the demo data (default 7)")
+    sim.add_argument("--latency-ms", type=float, default=0, help="added to every answer, to test timing")
+    return parser
+
+
+SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
+                 "allow_remote", "read_only")  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    if args.command == "simulator":
+        run_simulator(args)
+        return
+    flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+    try:
+        settings = load_settings(flags, os.environ)
+    except ConfigError as exc:
+        sys.exit(f"session-mcp: {exc}")
+    configure_logging(settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(serve, settings, arguments)
+
+
+def configure_logging(level: str) -> None:
+    """Logs go to stderr: stdout belongs to the MCP protocol on stdio."""
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+async def serve(settings: Settings, arguments: list[str]) -> None:
+    from session_mcp.server import build_server
+    from session_mcp.transport import attach_hint, serve_http
+
+    async with make_client(settings) as client:
+        server = build_server(client, settings)
+        if settings.transport == "http":
+            await serve_http(server, settings)
+            return
+        if sys.stdin.isatty():
+            print(attach_hint(arguments), file=sys.stderr)
+        await server.run_stdio_async()
+
+
+def run_simulator(args: Any) -> None:
+    simulator = Simulator(api_keys={args.api_key: args.seed}, latency=args.latency_ms / 1000)
+    sock = bind_loopback("127.0.0.1", args.sim_port)
+    port = sock.getsockname()[1]
+    count = len(simulator.sessions_of(args.api_key))
+    print(
+        f"Companion API simulator on http://127.0.0.1:{port} ({count} sessions, key {args.api_key!r}).\n"
+        f"Point the server at it: NAPSTER_API_BASE_URL=http://127.0.0.1:{port} NAPSTER_API_KEY={args.api_key} "
+        "session-mcp",
+        file=sys.stderr,
+    )
+    started = time.monotonic()
+    try:
+        make_server(simulator, log_level="info").run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print(f"Simulator stopped after {time.monotonic() - started:.0f} s.", file=sys.stderr)

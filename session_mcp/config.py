@@ -1,0 +1,151 @@
+"""Settings: environment variables and command-line flags, validated once at start-up.
+
+A flag given on the command line overrides the environment. Every problem is a ``ConfigError``
+with a one-line message the CLI prints instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from session_mcp.client import DEFAULT_BASE_URL
+
+Transport = Literal["stdio", "http"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    demo: bool = False
+    timeout: float = 30.0
+    read_only: bool = False
+    log_level: str = "WARNING"
+    max_chars: int = 40_000
+    concurrency: int = 8
+    max_response_mb: int = 32
+    redact_pii: bool = False
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allow_remote: bool = False
+    auth_token: SecretStr | None = None
+
+    def __repr__(self) -> str:
+        # dataclass repr would be safe with SecretStr, but say so explicitly.
+        shown = {k: v for k, v in self.__dict__.items() if k not in ("api_key", "auth_token")}
+        return f"Settings({shown}, api_key={'set' if self.api_key else 'unset'})"
+
+
+# Each setting: (environment variable, parser). Flags use the same names as Settings fields.
+ENVIRONMENT: dict[str, str] = {
+    "api_key": "NAPSTER_API_KEY",
+    "base_url": "NAPSTER_API_BASE_URL",
+    "demo": "SESSION_MCP_DEMO",
+    "timeout": "SESSION_MCP_TIMEOUT",
+    "read_only": "SESSION_MCP_READ_ONLY",
+    "log_level": "SESSION_MCP_LOG_LEVEL",
+    "max_chars": "SESSION_MCP_MAX_CHARS",
+    "concurrency": "SESSION_MCP_CONCURRENCY",
+    "max_response_mb": "SESSION_MCP_MAX_RESPONSE_MB",
+    "redact_pii": "SESSION_MCP_REDACT_PII",
+    "auth_token": "SESSION_MCP_AUTH_TOKEN",
+}
+
+
+def load_settings(flags: Mapping[str, Any], env: Mapping[str, str], *, need_key: bool = True) -> Settings:
+    """Settings from ``flags`` (``None`` = not given) over ``env``; raises ``ConfigError``."""
+    raw: dict[str, Any] = {}
+    for name, variable in ENVIRONMENT.items():
+        value = env.get(variable)
+        if value is not None and value.strip() != "":
+            raw[name] = (variable, value.strip())
+    for name, value in flags.items():
+        if value is not None:
+            raw[name] = (f"--{name.replace('_', '-')}", value)
+    values: dict[str, Any] = {}
+    for name, (source, value) in raw.items():
+        values[name] = _parse(name, source, value)
+    settings = Settings(**values)
+    if need_key and not settings.demo and settings.api_key is None:
+        raise ConfigError(
+            "NAPSTER_API_KEY is not set: export your Companion API key (or pass --demo to try the built-in "
+            "simulator without one)."
+        )
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.allow_remote:
+        raise ConfigError(
+            f"--host {settings.host} would expose the server beyond this machine: add --allow-remote to confirm "
+            "(and set SESSION_MCP_AUTH_TOKEN to protect it)."
+        )
+    return settings
+
+
+def _parse(name: str, source: str, value: Any) -> Any:
+    parsers = {
+        "api_key": _secret,
+        "auth_token": _secret,
+        "base_url": _url,
+        "timeout": lambda s, v: _number(s, v, float, 0.1, 600),
+        "max_chars": lambda s, v: _number(s, v, int, 2_000, 2_000_000),
+        "concurrency": lambda s, v: _number(s, v, int, 1, 64),
+        "max_response_mb": lambda s, v: _number(s, v, int, 1, 1024),
+        "port": lambda s, v: _number(s, v, int, 0, 65_535),
+        "log_level": _log_level,
+    }
+    if name in ("demo", "read_only", "redact_pii", "allow_remote"):
+        return _flag(source, value)
+    parser = parsers.get(name)
+    return parser(source, value) if parser else value
+
+
+def _flag(source: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{source} must be true or false (1/0, yes/no), not {value!r}.")
+
+
+def _secret(source: str, value: Any) -> SecretStr:
+    text = str(value)
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        raise ConfigError(f"{source} contains whitespace or control characters: check how it was pasted.")
+    return SecretStr(text)
+
+
+def _url(source: str, value: Any) -> str:
+    text = str(value).rstrip("/")
+    if not text.startswith(("https://", "http://")) or len(text) < 9:
+        raise ConfigError(f"{source} must be an http(s) URL such as {DEFAULT_BASE_URL}, not {text!r}.")
+    return text
+
+
+def _number(source: str, value: Any, kind: type[int] | type[float], low: float, high: float) -> int | float:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source} must be a number, not {value!r}.") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{source} must be between {low:g} and {high:g}, not {number}.")
+    return number
+
+
+def _log_level(source: str, value: Any) -> str:
+    level = str(value).upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{source} must be one of {', '.join(LOG_LEVELS)}, not {value!r}.")
+    return level

@@ -1,0 +1,180 @@
+"""Pure functions that turn results into text a model reads well.
+
+Compact on purpose: context is the scarce resource. A column named once in a header instead of
+a key per row, no empty fields, times in ISO 8601 UTC to the minute in lists, durations like
+``4m 55s``, and every cut said plainly with the call that gets the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from session_mcp.results import SessionInfo, SessionPageResult, SessionRow, TranscriptResult, Turn
+
+CUT_MARK = "…"
+
+
+def format_duration(seconds: float | None) -> str:
+    """``4m 55s``, ``1h 02m``, ``12s``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def format_time(moment: datetime | None, *, seconds: bool = False) -> str:
+    """ISO 8601 UTC, to the minute unless ``seconds``; ``-`` when unknown."""
+    if moment is None:
+        return "-"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
+
+
+def format_offset(seconds: float | None) -> str:
+    """``mm:ss`` from the session start (``h:mm:ss`` past an hour); ``--:--`` when unknown."""
+    if seconds is None:
+        return "--:--"
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def format_tags(tags: dict[str, Any] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((tags or {}).items()))
+
+
+def format_status(row: SessionRow) -> str:
+    return f"{row.status}/{row.close_reason}" if row.close_reason else row.status
+
+
+def shorten_text(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    kept = text[: max(0, limit)].rstrip()
+    return f"{kept}{CUT_MARK} [+{len(text) - len(kept)} chars]"
+
+
+SESSION_COLUMNS = "id | companion | client | started (UTC) | duration | turns | status | tags"
+
+
+def session_line(row: SessionRow) -> str:
+    """One session on one line, in the order of ``SESSION_COLUMNS``."""
+    started = row.started_at or row.created_at
+    cells = [
+        row.id,
+        row.companion_id or "-",
+        row.external_client_id or "-",
+        format_time(started) if row.started_at else f"({format_time(started)} created)",
+        format_duration(row.duration_seconds),
+        "-" if row.turns is None else str(row.turns),
+        format_status(row),
+        format_tags(row.tags) or "-",
+    ]
+    return " | ".join(cells)
+
+
+def render_session_page(page: SessionPageResult) -> str:
+    if not page.sessions:
+        matching = f" ({page.total_count} in the project)" if page.total_count is not None else ""
+        return f"No sessions match on page {page.page_index}{matching}."
+    first = page.page_index * page.page_size + 1
+    last = first + len(page.sessions) - 1
+    of = f" of {page.filtered_count}" if page.filtered_count is not None else ""
+    lines = [f"Sessions {first}-{last}{of} (page {page.page_index}, newest first as the API orders them)."]
+    lines.append(SESSION_COLUMNS)
+    lines.extend(session_line(row) for row in page.sessions)
+    if page.has_more:
+        lines.append(f"More: call list_sessions with page_index={page.next_page_index} and the same filters.")
+    return "\n".join(lines)
+
+
+def render_session_header(info: SessionInfo) -> list[str]:
+    """The lines above a transcript: who, what configuration, when."""
+    head = f"# Session {info.id} — {format_status(info)}"
+    who = [f"companion {info.companion_id or '-'}"]
+    if info.external_client_id:
+        who.append(f"client {info.external_client_id}")
+    if info.tags:
+        who.append(f"tags {format_tags(info.tags)}")
+    for label, value in (("type", info.session_type), ("modality", info.modality), ("mode", info.mode)):
+        if value:
+            who.append(f"{label} {value}")
+    config = []
+    if info.knowledge_base_id:
+        config.append(f"knowledge base {info.knowledge_base_id}")
+    if info.functions:
+        config.append("functions " + ",".join(info.functions))
+    if info.faq_ids:
+        config.append("FAQs " + ",".join(info.faq_ids))
+    timing = [f"created {format_time(info.created_at, seconds=True)}"]
+    timing.append(f"started {format_time(info.started_at, seconds=True)}" if info.started_at else "never started")
+    if info.closed_at:
+        timing.append(f"closed {format_time(info.closed_at, seconds=True)}")
+        timing.append(f"duration {format_duration(info.duration_seconds)}")
+    elif info.started_at:
+        timing.append("still open")
+    if info.cost is not None:
+        timing.append(f"cost ${info.cost:g}")
+    lines = [head, " · ".join(who)]
+    if config:
+        lines.append(" · ".join(config))
+    lines.append(" · ".join(timing))
+    if info.extra:
+        lines.append("other fields: " + ", ".join(f"{k}={_compact(v)}" for k, v in sorted(info.extra.items())))
+    return lines
+
+
+def turn_line(turn: Turn) -> str:
+    role = turn.role.capitalize() if turn.role in ("agent", "user") else turn.role
+    return f"[{format_offset(turn.offset_seconds)}] {role}: {turn.text}"
+
+
+def render_transcript(result: TranscriptResult) -> str:
+    lines = render_session_header(result.session)
+    if result.total_turns == 0:
+        lines.append("No transcript: nothing was said in this session.")
+        return "\n".join(lines)
+    if not result.turns:
+        lines.append(f"No turns from offset {result.offset}: the transcript has {result.total_turns} turns.")
+        return "\n".join(lines)
+    first, last = result.turns[0].index + 1, result.turns[-1].index + 1
+    whole = first == 1 and last == result.total_turns
+    lines.append(
+        f"Transcript ({result.total_turns} turns):"
+        if whole
+        else f"Transcript turns {first}-{last} of {result.total_turns}:"
+    )
+    lines.extend(turn_line(turn) for turn in result.turns)
+    if result.next_offset is not None:
+        lines.append(
+            f"[cut: {result.total_turns - result.next_offset} more turns. Call get_session_transcript with "
+            f"session_id={result.session.id!r} and offset={result.next_offset} for the rest.]"
+        )
+    return "\n".join(lines)
+
+
+def fit_lines(lines: Iterable[str], budget: int) -> int:
+    """How many of ``lines`` fit in ``budget`` characters (newlines counted); at least one."""
+    used = 0
+    count = 0
+    for line in lines:
+        used += len(line) + 1
+        if used > budget and count:
+            break
+        count += 1
+    return count
+
+
+def _compact(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return shorten_text(text, 200)

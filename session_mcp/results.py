@@ -1,0 +1,131 @@
+"""What the tools return as ``structuredContent``: plain pydantic models, snake_case, no nulls.
+
+They are the tools' ``outputSchema``. They are built from the wire models here, so the server
+stays thin and ``render`` can turn the very same objects into text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from session_mcp.models import ConversationItem, SessionDetail, SessionSummary, from_unix
+
+
+class SessionRow(BaseModel):
+    """One session as a list shows it."""
+
+    id: str
+    companion_id: str | None = None
+    external_client_id: str | None = None
+    tags: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    duration_seconds: float | None = Field(None, description="Start to close; absent while open or never started.")
+    status: str = Field(description="pending, started, closed or failed (derived from the times when not sent).")
+    close_reason: str | None = None
+    turns: int | None = Field(None, description="Number of transcript turns, when already known.")
+
+
+class SessionPageResult(BaseModel):
+    """One page of ``list_sessions``."""
+
+    sessions: list[SessionRow]
+    page_index: int
+    page_size: int
+    filtered_count: int | None = Field(None, description="Sessions matching the filters.")
+    total_count: int | None = Field(None, description="All sessions of the project.")
+    has_more: bool
+    next_page_index: int | None = None
+
+
+class SessionInfo(SessionRow):
+    """A session's configuration and timing, everything but the transcript."""
+
+    functions: list[str] | None = None
+    knowledge_base_id: str | None = None
+    faq_ids: list[str] | None = None
+    session_type: str | None = None
+    modality: str | None = None
+    mode: str | None = None
+    cost: float | None = None
+    extra: dict[str, Any] | None = Field(None, description="Fields the API sent that this server does not name.")
+
+
+class Turn(BaseModel):
+    index: int = Field(description="0-based position in the whole transcript.")
+    role: str
+    text: str
+    timestamp: datetime | None = None
+    offset_seconds: float | None = Field(None, description="Seconds since the session started.")
+
+
+class TranscriptResult(BaseModel):
+    """A session with one window of its transcript."""
+
+    session: SessionInfo
+    total_turns: int
+    offset: int
+    turns: list[Turn]
+    next_offset: int | None = Field(None, description="Pass as `offset` to read on; absent at the end.")
+    truncated: bool = Field(description="True when turns after this window exist.")
+
+
+class ConnectionResult(BaseModel):
+    session_id: str
+    token: str = Field(description="Short-lived credential for the realtime connection. Treat it as a secret.")
+
+
+def session_row(session: SessionSummary, turns: int | None = None) -> SessionRow:
+    return SessionRow(
+        id=session.id,
+        companion_id=session.companion_id,
+        external_client_id=session.external_client_id,
+        tags=session.tags or None,
+        created_at=session.created,
+        started_at=session.started,
+        closed_at=session.closed,
+        duration_seconds=session.duration_seconds,
+        status=session.state,
+        close_reason=session.close_reason,
+        turns=turns,
+    )
+
+
+def session_info(session: SessionDetail) -> SessionInfo:
+    extra = {k: v for k, v in session.extra_fields.items() if v is not None}
+    return SessionInfo(
+        **session_row(session, len(session.turns)).model_dump(),
+        functions=session.functions or None,
+        knowledge_base_id=session.knowledge_base_id,
+        faq_ids=session.faq_ids or None,
+        session_type=session.session_type,
+        modality=session.modality,
+        mode=session.mode,
+        cost=session.cost,
+        extra=extra or None,
+    )
+
+
+def transcript_origin(session: SessionDetail) -> float | None:
+    """The instant turn offsets count from: the start, else creation, else the first turn."""
+    if session.started_at is not None:
+        return session.started_at
+    if session.created_at is not None:
+        return session.created_at
+    turns = session.turns
+    return turns[0].timestamp if turns else None
+
+
+def make_turn(index: int, item: ConversationItem, origin: float | None, text: str | None = None) -> Turn:
+    offset = None if origin is None or item.timestamp is None else max(0.0, item.timestamp - origin)
+    return Turn(
+        index=index,
+        role=item.role,
+        text=item.text if text is None else text,
+        timestamp=from_unix(item.timestamp),
+        offset_seconds=offset,
+    )

@@ -1,0 +1,521 @@
+"""The MCP server: tools, transcript resources, prompts and completions over a ``CompanionClient``.
+
+Thin on purpose: it checks arguments, calls the client, and hands results to ``render``. Client
+errors become tool results whose text tells the model what to do next.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, cast
+
+from mcp.server import MCPServer, ServerRequestContext
+from mcp.server.mcpserver import UserMessage
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    ListResourcesResult,
+    PaginatedRequestParams,
+    PromptReference,
+    Resource,
+    ResourceTemplateReference,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from session_mcp import __version__
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
+from session_mcp.config import Settings
+from session_mcp.errors import (
+    AuthenticationError,
+    CompanionError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+)
+from session_mcp.models import SessionDetail
+from session_mcp.render import fit_lines, render_session_page, render_transcript, shorten_text, turn_line
+from session_mcp.results import (
+    ConnectionResult,
+    SessionPageResult,
+    TranscriptResult,
+    make_turn,
+    session_info,
+    session_row,
+    transcript_origin,
+)
+
+logger = logging.getLogger(__name__)
+
+TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"
+SESSION_URI = "napster://sessions/{session_id}"
+RESOURCE_PAGE_SIZE = 50
+COMPLETION_SCAN = 100
+MAX_TURNS_PER_CALL = 1_000
+
+INSTRUCTIONS = """\
+Read and review the sessions (conversations between users and companions) of a Napster Companion \
+API project. Start with list_sessions to find sessions and their ids (filters: companion, external \
+client, free-text search, tags); read one conversation with get_session_transcript. Times are UTC."""
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+
+# Shared argument types: described once, used by every tool that takes them.
+CompanionId = Annotated[str | None, Field(description="Only this companion's sessions, e.g. 'comp_abc123'.")]
+ExternalClientId = Annotated[
+    str | None, Field(description="Only sessions of this external user/client id, e.g. 'user_12345'.")
+]
+Search = Annotated[str | None, Field(description="Free-text search across sessions (ids, tags, transcript text).")]
+Tags = Annotated[
+    dict[str, str] | None,
+    Field(description="Only sessions having all these tag key-value pairs, e.g. {'channel': 'web'}."),
+]
+SessionId = Annotated[str, Field(description="The session id exactly as list_sessions shows it, e.g. 'sess_abc123'.")]
+
+
+def structured(result: BaseModel, text: str) -> CallToolResult:
+    """A tool result with the model as ``structuredContent`` (no nulls) and ``text`` for the model."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=result.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def advice(exc: CompanionError) -> str:
+    """The client's message plus what the model should do next."""
+    if isinstance(exc, NotFoundError):
+        return f"{exc} Call list_sessions to find valid session ids."
+    if isinstance(exc, AuthenticationError):
+        return f"{exc} The model cannot fix this: tell the user to check the server's API key."
+    if isinstance(exc, RateLimitedError):
+        return str(exc)
+    if isinstance(exc, UpstreamUnavailableError):
+        return f"{exc} Retry once; if it fails again, tell the user the Companion API is unavailable."
+    return str(exc)
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn client errors into ``ToolError`` results the model can read and act on."""
+    try:
+        yield
+    except CompanionError as exc:
+        raise ToolError(advice(exc)) from None
+
+
+class StrictTool(Tool):
+    """A tool that rejects unknown arguments by name and reports bad ones without echoing values.
+
+    The SDK ignores arguments a tool does not declare; a filter the model believes it applied
+    but that was dropped gives silently wrong answers, so here it is an error.
+    """
+
+    @classmethod
+    def strict(cls, fn: Callable[..., Any], **options: Any) -> StrictTool:
+        tool = cast(StrictTool, cls.from_function(fn, **options))  # from_function builds with cls(...)
+        base = tool.fn_metadata.arg_model
+        strict_model: type[ArgModelBase] = type(
+            base.__name__, (base,), {"model_config": ConfigDict(extra="forbid"), "__module__": __name__}
+        )
+        tool.fn_metadata.arg_model = strict_model
+        tool.parameters = strict_model.model_json_schema(by_alias=True)
+        return tool
+
+    async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(self._describe(exc.__cause__)) from None
+
+    def _describe(self, error: ValidationError) -> str:
+        known = ", ".join(self.parameters.get("properties", {}))
+        problems = []
+        for item in error.errors():
+            name = ".".join(str(part) for part in item["loc"])
+            if item["type"] == "extra_forbidden":
+                problems.append(f"unknown argument {shorten_text(name, 40)!r}")
+            else:
+                problems.append(f"{name}: {item['msg']}")
+        return f"Invalid arguments for {self.name}: {'; '.join(problems)}. It accepts: {known}."
+
+
+class SessionTools:
+    """The tools, resources and prompts, bound to one client and its settings."""
+
+    def __init__(self, client: CompanionClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    async def list_sessions(
+        self,
+        companion_id: CompanionId = None,
+        external_client_id: ExternalClientId = None,
+        search: Search = None,
+        tags: Tags = None,
+        page_index: Annotated[int, Field(ge=0, le=1_000_000, description="Zero-based page number.")] = 0,
+        page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Sessions per page.")] = 20,
+    ) -> Annotated[CallToolResult, SessionPageResult]:
+        """List sessions, newest first, one compact line each: id, companion, external client, start time,
+        duration, turns (when known), status/close reason, tags. Use it to find session ids and to see what
+        happened when; then read a conversation with get_session_transcript. Returns the page, the counts
+        (matching / total) and the next page_index when there are more."""
+        with tool_errors():
+            page = await self.client.list_sessions(
+                companion_id=companion_id,
+                external_client_id=external_client_id,
+                search=search,
+                tags=tags,
+                page_index=page_index,
+                page_size=page_size,
+            )
+        rows = [session_row(item, self._known_turns(item.id)) for item in page.items]
+        read = page_index * page_size + len(rows)
+        expected = page.filtered_count if page.filtered_count is not None else page.total_count
+        has_more = bool(rows) and (read < expected if expected is not None else len(rows) == page_size)
+        result = SessionPageResult(
+            sessions=rows,
+            page_index=page_index,
+            page_size=page_size,
+            filtered_count=page.filtered_count,
+            total_count=page.total_count,
+            has_more=has_more,
+            next_page_index=page_index + 1 if has_more else None,
+        )
+        return structured(result, render_session_page(result))
+
+    async def get_session_transcript(
+        self,
+        session_id: SessionId,
+        offset: Annotated[int, Field(ge=0, description="First turn to return (0-based), to page through.")] = 0,
+        limit: Annotated[
+            int, Field(ge=1, le=MAX_TURNS_PER_CALL, description="Most turns to return in this call.")
+        ] = 400,
+    ) -> Annotated[CallToolResult, TranscriptResult]:
+        """Read one session in full: its configuration (companion, functions, knowledge base, FAQs,
+        external client, tags, any other fields the API sent), its timing (created, started, closed,
+        duration) and its transcript as '[mm:ss] Agent: ...' lines timed from the session start. Long
+        transcripts are cut to fit the context; the text then says how to ask for the rest (offset)."""
+        with tool_errors():
+            session = await self.client.get_session(session_id)
+        result = self.transcript_window(session, offset, limit)
+        return structured(result, render_transcript(result))
+
+    async def create_connection(
+        self,
+        companion_id: Annotated[str, Field(min_length=1, description="The companion to talk to, e.g. 'comp_abc123'.")],
+        voice_id: Annotated[str, Field(min_length=1, description="Voice of the companion, e.g. 'alloy'.")],
+        settings: Annotated[
+            dict[str, Any] | None,
+            Field(description="Provider settings, e.g. {'instructions': '...', 'turnDetection': {...}}."),
+        ] = None,
+        external_client_id: Annotated[
+            str | None, Field(description="Your id for the end user: 1-32 of A-Z a-z 0-9 _ -.")
+        ] = None,
+        tags: Annotated[dict[str, str] | None, Field(description="String key-value pairs to tag the session.")] = None,
+        language: Annotated[str | None, Field(description="Conversation language, e.g. 'en'.")] = None,
+        knowledge_base_id: Annotated[str | None, Field(description="Knowledge base to use.")] = None,
+        functions: Annotated[list[str] | None, Field(description="Function ids the companion may call.")] = None,
+        faq_collections: Annotated[list[str] | None, Field(description="FAQ collection ids.")] = None,
+        initial_speech: Annotated[str | None, Field(description="What the companion says first.")] = None,
+        disable_idle_timeout: Annotated[bool | None, Field(description="Keep the session open when idle.")] = None,
+    ) -> Annotated[CallToolResult, ConnectionResult]:
+        """Start a new live session (a realtime connection) with a companion. Only when the user asks to
+        start one: it creates a real session and may cost credits. Returns the new session id and a
+        short-lived token for the realtime connection. The API allows one call every 5 seconds."""
+        optional = {
+            "external_client_id": external_client_id,
+            "tags": tags,
+            "language": language,
+            "knowledge_base_id": knowledge_base_id,
+            "functions": functions,
+            "faq_collections": faq_collections,
+            "initial_speech": initial_speech,
+            "disable_idle_timeout": disable_idle_timeout,
+        }
+        with tool_errors():
+            response = await self.client.create_connection(
+                companion_id,
+                voice_id,
+                settings=settings,
+                **{k: v for k, v in optional.items() if v is not None},
+            )
+        result = ConnectionResult(session_id=response.connection.id, token=response.token)
+        text = (
+            f"Created session {result.session_id}.\n"
+            f"Token (a short-lived credential for the realtime connection; do not share or store it): "
+            f"{result.token}\n"
+            f"Once the conversation has happened, read it with get_session_transcript "
+            f"session_id={result.session_id!r}."
+        )
+        return structured(result, text)
+
+    # -- shared by the tools, resources and prompts ----------------------------------------
+
+    def transcript_window(self, session: SessionDetail, offset: int, limit: int) -> TranscriptResult:
+        """The turns from ``offset`` that fit both ``limit`` and the character budget."""
+        info = session_info(session)
+        origin = transcript_origin(session)
+        items = session.turns
+        window = [make_turn(i, items[i], origin) for i in range(offset, min(len(items), offset + limit))]
+        budget = self.settings.max_chars
+        count = fit_lines((turn_line(t) for t in window), budget) if window else 0
+        window = window[:count]
+        if window and len(turn_line(window[-1])) > budget:
+            window[-1] = window[-1].model_copy(update={"text": shorten_text(window[-1].text, budget - 100)})
+        end = offset + len(window)
+        more = end < len(items) and bool(window)
+        return TranscriptResult(
+            session=info,
+            total_turns=len(items),
+            offset=offset,
+            turns=window,
+            next_offset=end if more else None,
+            truncated=more,
+        )
+
+    def _known_turns(self, session_id: str) -> int | None:
+        cached = self.client.cache.peek(self.client.fingerprint, session_id)
+        return len(cached.turns) if cached is not None else None
+
+    # -- resources -------------------------------------------------------------------------
+
+    async def read_transcript(self, session_id: str) -> str:
+        session = await self._resource_session(session_id, TRANSCRIPT_URI)
+        return render_transcript(self.transcript_window(session, 0, len(session.turns) or 1))
+
+    async def read_session(self, session_id: str) -> str:
+        session = await self._resource_session(session_id, SESSION_URI)
+        return json.dumps(session.to_wire(), ensure_ascii=False)
+
+    async def _resource_session(self, session_id: str, template: str) -> SessionDetail:
+        uri = template.format(session_id=session_id)
+        try:
+            return await self.client.get_session(session_id)
+        except (NotFoundError, InvalidInputError) as exc:
+            raise ResourceNotFoundError(f"{exc} List the sessions (resources/list or list_sessions).") from None
+        except CompanionError as exc:
+            raise ResourceError(f"Could not read {shorten_text(uri, 120)}: {advice(exc)}") from None
+
+    async def list_resources(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        """The most recent sessions as concrete transcript resources, paged with an opaque cursor."""
+        page_index = decode_cursor(params.cursor if params else None)
+        try:
+            page = await self.client.list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
+        except CompanionError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=advice(exc)) from None
+        resources = [
+            Resource(
+                uri=TRANSCRIPT_URI.format(session_id=item.id),
+                name=f"transcript-{item.id}",
+                title=f"Transcript of {item.id} ({item.companion_id or 'unknown companion'})",
+                description=render_resource_description(item),
+                mime_type="text/markdown",
+            )
+            for item in page.items
+        ]
+        expected = page.filtered_count if page.filtered_count is not None else page.total_count
+        read = page_index * RESOURCE_PAGE_SIZE + len(page.items)
+        more = bool(page.items) and (expected is None or read < expected)
+        return ListResourcesResult(resources=resources, next_cursor=encode_cursor(page_index + 1) if more else None)
+
+    # -- completions -----------------------------------------------------------------------
+
+    async def complete(
+        self,
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        """Session ids by prefix over recent sessions; companion ids seen in recent sessions."""
+        if argument.name not in ("session_id", "companion_id"):
+            return None
+        try:
+            page = await self.client.list_sessions(page_size=COMPLETION_SCAN)
+        except CompanionError:
+            return Completion(values=[], total=0, has_more=False)
+        prefix = argument.value
+        if argument.name == "session_id":
+            candidates = [item.id for item in page.items]
+        else:
+            candidates = sorted({item.companion_id for item in page.items if item.companion_id})
+        hits = [value for value in dict.fromkeys(candidates) if value.startswith(prefix)]
+        return Completion(values=hits[:100], total=len(hits), has_more=len(hits) > 100)
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    async def summarize_sessions(
+        self,
+        companion_id: Annotated[str, Field(description="Only this companion's sessions (empty = all).")] = "",
+        count: Annotated[str, Field(description="How many recent sessions to cover (1-100).")] = "20",
+        window: Annotated[str, Field(description="Time window in words, e.g. 'yesterday', 'last 7 days'.")] = "",
+    ) -> list[UserMessage]:
+        """Summarize recent sessions for a support lead: themes, outcomes, problems, follow-ups."""
+        number = _prompt_count(count)
+        scope = f"companion {companion_id}" if companion_id else "all companions"
+        when = f" from {window}" if window else ""
+        list_call = f"list_sessions(page_size={min(number, MAX_PAGE_SIZE)}"
+        list_call += f", companion_id={companion_id!r})" if companion_id else ")"
+        return [
+            UserMessage(
+                f"Summarize the {number} most recent sessions of {scope}{when}.\n\n"
+                f"Steps:\n"
+                f"1. Call {list_call}. Sessions come newest first; keep those in the time window"
+                f"{' ' + repr(window) if window else ''} (times are UTC) and read further pages with page_index "
+                f"if needed.\n"
+                f"2. For each kept session that has turns, call get_session_transcript(session_id=...).\n"
+                f"3. Write the summary:\n"
+                f"   - Overview: how many sessions, by status (closed, failed, open, never started), typical "
+                f"duration.\n"
+                f"   - Themes: what users asked for, grouped, with counts.\n"
+                f"   - Outcomes: which sessions solved the user's problem and which did not; for each unsolved "
+                f"one give the session id, what went wrong and a quote.\n"
+                f"   - Risks: complaints, escalations, personal data shared, failures, silent sessions.\n"
+                f"   - Follow-ups: concrete actions for the team (knowledge gaps, prompts to change, users to "
+                f"call back).\n"
+                f"Cite session ids and [mm:ss] times for every claim. Do not invent sessions you did not read."
+            )
+        ]
+
+    async def qa_review_transcript(
+        self,
+        session_id: Annotated[str, Field(description="The session to review.")],
+        rubric: Annotated[str, Field(description="Your own criteria, one per line (empty = the default).")] = "",
+    ) -> list[UserMessage]:
+        """A scored QA review of one session's transcript, with quoted evidence and timestamps."""
+        try:
+            session = await self.client.get_session(session_id)
+        except CompanionError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=advice(exc)) from None
+        result = self.transcript_window(session, 0, len(session.turns) or 1)
+        transcript = render_transcript(result)
+        criteria = rubric.strip() or DEFAULT_RUBRIC
+        return [
+            UserMessage(
+                "You are a QA reviewer for a customer-facing voice/text companion. Review the session below.\n\n"
+                f"Rubric (score each 1-5, 5 = excellent; 'n/a' when it does not apply):\n{criteria}\n\n"
+                "For each criterion give: the score, one or two sentences of reasoning, and at least one quote "
+                "from the transcript as evidence with its [mm:ss] time. Then give: an overall score (the mean, "
+                "one decimal), whether the user's need was met (yes / partly / no) and why, the single most "
+                "important improvement, and any compliance flag (personal data read back, promises the "
+                "companion cannot keep, unsafe advice). Quote only what is in the transcript."
+                + (
+                    "\n\nNote: the transcript was cut to fit; review what is shown and say so."
+                    if result.truncated
+                    else ""
+                )
+                + f"\n\n<transcript>\n{transcript}\n</transcript>"
+            )
+        ]
+
+
+DEFAULT_RUBRIC = """\
+- Greeting and identification: the companion introduces itself and sets expectations.
+- Understanding: it identifies the user's real need, asking clarifying questions when needed.
+- Resolution: the need is met, or a concrete next step is given.
+- Accuracy: statements are correct and consistent with the companion's knowledge; no invention.
+- Tone and empathy: polite, patient, adapted to the user's mood.
+- Efficiency: no needless turns, repetition or dead ends.
+- Compliance and privacy: personal data handled carefully; no promises beyond policy."""
+
+
+def render_resource_description(item: Any) -> str:
+    row = session_row(item)
+    return f"{row.status} session of {row.companion_id or '-'}" + (
+        f", started {row.started_at:%Y-%m-%dT%H:%MZ}" if row.started_at else ""
+    )
+
+
+def encode_cursor(page_index: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"p": page_index}).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The page index of a cursor this server minted; ``MCPError`` for anything else."""
+    if not cursor:
+        return 0
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        page_index = value["p"]
+        if isinstance(page_index, int) and not isinstance(page_index, bool) and 0 <= page_index <= 1_000_000:
+            return page_index
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        pass
+    raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: pass back a nextCursor this server returned.")
+
+
+def _prompt_count(count: str) -> int:
+    try:
+        number = int(count.strip() or "20")
+    except ValueError:
+        raise MCPError(
+            code=INVALID_PARAMS, message=f"count must be a whole number from 1 to 100, not {count!r}."
+        ) from None
+    if not 1 <= number <= 100:
+        raise MCPError(code=INVALID_PARAMS, message=f"count must be from 1 to 100, not {number}.")
+    return number
+
+
+def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
+    """The MCP server for ``client``; ``settings.read_only`` leaves out every tool that writes."""
+    tools = SessionTools(client, settings)
+    registered: list[Tool] = [
+        StrictTool.strict(tools.list_sessions, title="List sessions", annotations=READ),
+        StrictTool.strict(tools.get_session_transcript, title="Read a session and its transcript", annotations=READ),
+    ]
+    if not settings.read_only:
+        registered.append(
+            StrictTool.strict(
+                tools.create_connection,
+                title="Start a new session",
+                annotations=ToolAnnotations(
+                    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+                ),
+            )
+        )
+    server = MCPServer(
+        "session-mcp",
+        title="Napster Companion sessions",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+        tools=registered,
+    )
+    server.resource(
+        TRANSCRIPT_URI,
+        name="session-transcript",
+        title="Session transcript",
+        description="A session's configuration, timing and whole transcript as Markdown.",
+        mime_type="text/markdown",
+    )(tools.read_transcript)
+    server.resource(
+        SESSION_URI,
+        name="session",
+        title="Session (JSON)",
+        description="The full validated session as the API sent it, transcript included.",
+        mime_type="application/json",
+    )(tools.read_session)
+    server.prompt(title="Summarize recent sessions")(tools.summarize_sessions)
+    server.prompt(title="QA review of a transcript")(tools.qa_review_transcript)
+    server.completion()(tools.complete)  # type: ignore[no-untyped-call]
+    server._lowlevel_server.add_request_handler(  # the documented stop-gap for dynamic, paged listing
+        "resources/list", PaginatedRequestParams, tools.list_resources
+    )
+    return server
