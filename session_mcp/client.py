@@ -203,7 +203,7 @@ class CompanionClient:
         page, _ = await self._get("/public/sessions", SessionPage, params=params)
         return page
 
-    async def iter_sessions(
+    async def iter_pages(
         self,
         *,
         companion_id: str | None = None,
@@ -212,11 +212,12 @@ class CompanionClient:
         tags: Mapping[str, str] | None = None,
         page_size: int = MAX_PAGE_SIZE,
         limit: int | None = None,
-    ) -> AsyncIterator[SessionSummary]:
-        """Every session matching the filters, page after page, at most ``limit`` of them.
+    ) -> AsyncIterator[SessionPage]:
+        """Every page of sessions matching the filters, up to ``limit`` sessions in all.
 
-        Stops at ``filteredCount`` (or ``totalCount``), at an empty or short page, and never
-        yields one id twice even if the list shifts while it is read.
+        Stops at ``filteredCount`` (or ``totalCount``), at an empty or short page, or at the
+        limit. Items already seen on an earlier page are dropped, so the list shifting while it
+        is read never yields one id twice; the last page is trimmed to the limit.
         """
         seen: set[str] = set()
         page_index = 0
@@ -229,28 +230,57 @@ class CompanionClient:
                 page_index=page_index,
                 page_size=page_size,
             )
+            fresh = []
             for item in page.items:
-                if item.id in seen:
-                    continue
-                seen.add(item.id)
-                yield item
-                if limit is not None and len(seen) >= limit:
-                    return
+                if item.id not in seen and (limit is None or len(seen) < limit):
+                    seen.add(item.id)
+                    fresh.append(item)
+            yield page.model_copy(update={"items": fresh})
+            # The API may serve fewer per page than asked: its own pageSize says how many.
+            served = page.page_size or page_size
             expected = page.filtered_count if page.filtered_count is not None else page.total_count
-            read_so_far = page_index * page_size + len(page.items)
-            if not page.items or len(page.items) < page_size or (expected is not None and read_so_far >= expected):
+            read_so_far = page_index * served + len(page.items)
+            if not page.items or len(page.items) < served or (expected is not None and read_so_far >= expected):
                 return
             page_index += 1
 
-    async def get_session(self, session_id: str) -> SessionDetail:
-        """One session with its transcript; closed sessions come from the cache when they can."""
+    async def iter_sessions(
+        self,
+        *,
+        companion_id: str | None = None,
+        external_client_id: str | None = None,
+        search: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> AsyncIterator[SessionSummary]:
+        """Every session matching the filters, page after page, at most ``limit``, each id once."""
+        async for page in self.iter_pages(
+            companion_id=companion_id,
+            external_client_id=external_client_id,
+            search=search,
+            tags=tags,
+            page_size=page_size,
+            limit=limit,
+        ):
+            for item in page.items:
+                yield item
+
+    async def get_session(self, session_id: str, *, use_cache: bool = True) -> SessionDetail:
+        """One session with its transcript; closed sessions come from the cache when they can.
+
+        ``use_cache=False`` neither reads nor fills the cache: for one-pass scans such as an
+        export, which would only evict what interactive reads keep there.
+        """
         validate_session_id(session_id)
-        cached = self._shared.cache.get(self._fingerprint, session_id)
-        if cached is not None:
-            return cached
+        if use_cache:
+            cached = self._shared.cache.get(self._fingerprint, session_id)
+            if cached is not None:
+                return cached
         path = "/public/sessions/" + quote(session_id, safe="")
         session, size = await self._get(path, SessionDetail, not_found_id=session_id)
-        self._shared.cache.put(self._fingerprint, session, size)
+        if use_cache:
+            self._shared.cache.put(self._fingerprint, session, size)
         return session
 
     async def create_connection(

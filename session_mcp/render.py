@@ -12,7 +12,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from session_mcp.results import SessionInfo, SessionPageResult, SessionRow, TranscriptResult, Turn
+from session_mcp.results import (
+    BatchResult,
+    BatchTranscript,
+    Distribution,
+    SessionInfo,
+    SessionPageResult,
+    SessionRow,
+    StatsResult,
+    TranscriptResult,
+    Turn,
+)
 
 CUT_MARK = "…"
 
@@ -163,13 +173,102 @@ def render_transcript(result: TranscriptResult) -> str:
     return "\n".join(lines)
 
 
-def fit_lines(lines: Iterable[str], budget: int) -> int:
-    """How many of ``lines`` fit in ``budget`` characters (newlines counted); at least one."""
+def batch_header(row: SessionRow, total_turns: int) -> str:
+    """The one-line header of a session inside a batch."""
+    cells = [f"## {row.id}", row.companion_id or "-"]
+    if row.external_client_id:
+        cells.append(f"client {row.external_client_id}")
+    cells.append(format_time(row.started_at or row.created_at))
+    cells += [format_duration(row.duration_seconds), format_status(row), f"{total_turns} turns"]
+    if row.tags:
+        cells.append(format_tags(row.tags))
+    return " · ".join(cells)
+
+
+def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
+    return (
+        f"[cut: {total_turns - next_offset} more turns. get_session_transcript session_id={session_id!r} "
+        f"offset={next_offset} has the rest.]"
+    )
+
+
+def render_batch_transcript(item: BatchTranscript) -> str:
+    lines = [batch_header(item.session, item.total_turns)]
+    if item.total_turns == 0:
+        lines.append("(no transcript)")
+    lines.extend(turn_line(turn) for turn in item.turns)
+    if item.next_offset is not None:
+        lines.append(cut_note(item.session.id, item.total_turns, item.next_offset))
+    return "\n".join(lines)
+
+
+def render_batch(result: BatchResult) -> str:
+    summary = f"Transcripts of {len(result.transcripts)} sessions"
+    if result.matched is not None:
+        summary += f" (newest {result.requested} of {result.matched} matching)"
+    notes = []
+    if result.cut_sessions:
+        notes.append(f"{result.cut_sessions} cut to fit {result.budget_chars} characters")
+    if result.shortened_messages:
+        notes.append(f"{result.shortened_messages} long messages shortened")
+    if result.failures:
+        notes.append(f"{len(result.failures)} could not be read")
+    summary += (": " + "; ".join(notes) if notes else "") + "."
+    if result.cut_sessions or result.shortened_messages:
+        summary += " get_session_transcript reads any one in full."
+    blocks = [summary, *(render_batch_transcript(item) for item in result.transcripts)]
+    if result.failures:
+        blocks.append("Not read:\n" + "\n".join(f"- {f.session_id}: {f.reason}" for f in result.failures))
+    return "\n\n".join(blocks)
+
+
+def format_distribution(dist: Distribution, unit: str = "") -> str:
+    if not dist.count:
+        return "no data"
+    show = format_duration if unit == "duration" else (lambda v: f"{v:g}")
+    return f"median {show(dist.median)} · p90 {show(dist.p90)} · max {show(dist.max)} (n={dist.count})"
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    return " · ".join(f"{key} {count}" for key, count in counts.items()) or "-"
+
+
+def render_stats(result: StatsResult) -> str:
+    scope = f"Statistics over {result.examined} sessions"
+    if result.matched is not None:
+        scope += f" of {result.matched} matching"
+    if result.limit_hit:
+        scope += f" (limit {result.limit} reached: raise limit to cover all)"
+    lines = [
+        scope + ".",
+        f"status: {format_counts(result.by_status)}",
+        f"companion: {format_counts(result.by_companion)}",
+    ]
+    if result.by_close_reason:
+        lines.append(f"close reason: {format_counts(result.by_close_reason)}")
+    lines.extend(f"tag {key}: {format_counts(values)}" for key, values in result.by_tag.items())
+    lines.append(f"duration: {format_distribution(result.duration_seconds, 'duration')}")
+    lines.append(f"turns: {format_distribution(result.turns)}")
+    silent = ", ".join(result.no_user_turn_ids)
+    lines.append(f"no user turn: {result.no_user_turn}" + (f" ({silent})" if silent else ""))
+    if result.busiest_hours:
+        lines.append(
+            "busiest hours (UTC): " + " · ".join(f"{h.hour_utc:02d}h {h.sessions}" for h in result.busiest_hours)
+        )
+    if result.unread:
+        lines.append(
+            f"transcripts not read: {len(result.unread)} (" + ", ".join(f.session_id for f in result.unread[:10]) + ")"
+        )
+    return "\n".join(lines)
+
+
+def fit_lines(lines: Iterable[str], budget: int, *, at_least: int = 1) -> int:
+    """How many of ``lines`` fit in ``budget`` characters (newlines counted), but at least ``at_least``."""
     used = 0
     count = 0
     for line in lines:
         used += len(line) + 1
-        if used > budget and count:
+        if used > budget and count >= at_least:
             break
         count += 1
     return count

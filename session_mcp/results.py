@@ -129,3 +129,61 @@ def make_turn(index: int, item: ConversationItem, origin: float | None, text: st
         timestamp=from_unix(item.timestamp),
         offset_seconds=offset,
     )
+
+
+class BatchTranscript(BaseModel):
+    """One session of a batch, with as many turns as its share of the budget allowed."""
+
+    session: SessionRow
+    turns: list[Turn]
+    total_turns: int
+    next_offset: int | None = Field(None, description="Where get_session_transcript would continue; absent if whole.")
+
+
+class BatchFailure(BaseModel):
+    session_id: str
+    reason: str
+
+
+class BatchResult(BaseModel):
+    """Many transcripts in one call."""
+
+    transcripts: list[BatchTranscript]
+    failures: list[BatchFailure]
+    requested: int = Field(description="Sessions asked for (ids given, or matches up to the limit).")
+    matched: int | None = Field(None, description="Sessions matching the filters, when filters were used.")
+    budget_chars: int
+    shortened_messages: int = Field(description="Messages cut to the per-message limit.")
+    cut_sessions: int = Field(description="Sessions whose later turns were left out to fit the budget.")
+
+
+class Distribution(BaseModel):
+    count: int
+    median: float | None = None
+    p90: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+
+class HourCount(BaseModel):
+    hour_utc: int
+    sessions: int
+
+
+class StatsResult(BaseModel):
+    """Aggregate figures over the sessions matching the filters, up to a limit."""
+
+    examined: int = Field(description="Sessions looked at.")
+    matched: int | None = Field(None, description="Sessions matching the filters upstream.")
+    limit: int
+    limit_hit: bool = Field(description="True when more sessions matched than were looked at.")
+    by_companion: dict[str, int]
+    by_status: dict[str, int]
+    by_close_reason: dict[str, int]
+    by_tag: dict[str, dict[str, int]] = Field(description="For each tag key, sessions per value.")
+    duration_seconds: Distribution = Field(description="Over sessions that started and closed.")
+    turns: Distribution = Field(description="Over sessions whose transcript was read.")
+    no_user_turn: int = Field(description="Sessions (with a transcript read) in which the user never spoke.")
+    no_user_turn_ids: list[str] = Field(description="Up to 20 of them.")
+    busiest_hours: list[HourCount] = Field(description="Top hours of the day (UTC) by sessions started.")
+    unread: list[BatchFailure] = Field(description="Sessions whose transcript could not be read.")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
-from mcp.server.mcpserver import UserMessage
+from mcp.server.mcpserver import Context, UserMessage
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
@@ -37,6 +37,7 @@ from mcp.types import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from session_mcp import __version__
+from session_mcp.batch import Failure, ProgressCallback, collect_sessions, fetch_sessions, share_budget
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
 from session_mcp.config import Settings
 from session_mcp.errors import (
@@ -48,16 +49,32 @@ from session_mcp.errors import (
     UpstreamUnavailableError,
 )
 from session_mcp.models import SessionDetail
-from session_mcp.render import fit_lines, render_session_page, render_transcript, shorten_text, turn_line
+from session_mcp.render import (
+    batch_header,
+    fit_lines,
+    render_batch,
+    render_session_page,
+    render_stats,
+    render_transcript,
+    shorten_text,
+    turn_line,
+)
 from session_mcp.results import (
+    BatchFailure,
+    BatchResult,
+    BatchTranscript,
     ConnectionResult,
     SessionPageResult,
+    SessionRow,
+    StatsResult,
     TranscriptResult,
+    Turn,
     make_turn,
     session_info,
     session_row,
     transcript_origin,
 )
+from session_mcp.stats import session_stats
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +83,10 @@ SESSION_URI = "napster://sessions/{session_id}"
 RESOURCE_PAGE_SIZE = 50
 COMPLETION_SCAN = 100
 MAX_TURNS_PER_CALL = 1_000
+MAX_BATCH = 100
+MAX_STATS = 2_000
+BATCH_OVERHEAD = 400  # the summary line and separators of a batch answer
+CUT_NOTE_SIZE = 130  # the "[cut: ...]" line a cut session ends with
 
 INSTRUCTIONS = """\
 Read and review the sessions (conversations between users and companions) of a Napster Companion \
@@ -93,6 +114,15 @@ def structured(result: BaseModel, text: str) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=result.model_dump(mode="json", exclude_none=True),
     )
+
+
+def progress_reporter(ctx: Context) -> ProgressCallback:
+    """Progress notifications for the caller (a no-op unless it asked for progress)."""
+
+    async def report(done: int, total: int, message: str) -> None:
+        await ctx.report_progress(done, total, message)
+
+    return report
 
 
 def advice(exc: CompanionError) -> str:
@@ -265,6 +295,84 @@ class SessionTools:
         )
         return structured(result, text)
 
+    async def get_session_transcripts(
+        self,
+        ctx: Context,
+        session_ids: Annotated[
+            list[str] | None,
+            Field(max_length=MAX_BATCH, description="These sessions, in this order (or use the filters instead)."),
+        ] = None,
+        companion_id: CompanionId = None,
+        external_client_id: ExternalClientId = None,
+        search: Search = None,
+        tags: Tags = None,
+        limit: Annotated[
+            int, Field(ge=1, le=MAX_BATCH, description="With filters (or none): the newest this many sessions.")
+        ] = 20,
+        max_message_chars: Annotated[
+            int, Field(ge=50, le=20_000, description="Longer messages are shortened, with a marker.")
+        ] = 600,
+    ) -> Annotated[CallToolResult, BatchResult]:
+        """Read many sessions' transcripts in ONE call, for summaries and QA review of many sessions: either
+        the given session_ids, or the newest `limit` sessions matching the filters (same filters as
+        list_sessions; none = the newest sessions of the project). Each session comes as a one-line header
+        and its turns; the whole answer fits a character budget, so long messages are shortened and long
+        transcripts cut, each with a marker; get_session_transcript reads any one in full. Sessions that
+        cannot be read are listed with the reason, and the others still come back."""
+        filters = {"companion_id": companion_id, "external_client_id": external_client_id, "search": search}
+        if session_ids is not None and (any(filters.values()) or tags):
+            raise ToolError("Give either session_ids or filters (companion_id, external_client_id, search, tags).")
+        matched = None
+        with tool_errors():
+            if session_ids is None:
+                summaries, matched = await collect_sessions(self.client, limit=limit, tags=tags, **filters)
+                session_ids = [s.id for s in summaries]
+            sessions, failures = await fetch_sessions(
+                self.client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
+            )
+        result = self.batch_result(sessions, failures, requested=len(session_ids), matched=matched,
+                                   max_message_chars=max_message_chars)  # fmt: skip
+        return structured(result, render_batch(result))
+
+    async def session_stats(
+        self,
+        ctx: Context,
+        companion_id: CompanionId = None,
+        external_client_id: ExternalClientId = None,
+        search: Search = None,
+        tags: Tags = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_STATS, description="Most sessions to look at, newest first.")] = 200,
+        read_transcripts: Annotated[
+            bool, Field(description="Also read transcripts for turn counts and silent sessions (slower).")
+        ] = True,
+    ) -> Annotated[CallToolResult, StatsResult]:
+        """Aggregate figures over the newest `limit` sessions matching the filters (same as list_sessions):
+        counts by companion, status, close reason and tag values (e.g. channel), durations (median, p90,
+        max), turns per session, sessions in which the user never spoke, and the busiest hours (UTC). Says
+        how many sessions it looked at and whether the limit cut the set. Use it for 'how are we doing'
+        questions before reading transcripts."""
+        with tool_errors():
+            summaries, matched = await collect_sessions(
+                self.client,
+                limit=limit,
+                companion_id=companion_id,
+                external_client_id=external_client_id,
+                search=search,
+                tags=tags,
+            )
+            details: list[SessionDetail] = []
+            failures: list[Failure] = []
+            if read_transcripts:
+                details, failures = await fetch_sessions(
+                    self.client,
+                    [s.id for s in summaries],
+                    concurrency=self.settings.concurrency,
+                    on_progress=progress_reporter(ctx),
+                )
+        unread = [BatchFailure(session_id=f.session_id, reason=f.reason) for f in failures]
+        result = session_stats(summaries, details, matched=matched, limit=limit, unread=unread)
+        return structured(result, render_stats(result))
+
     # -- shared by the tools, resources and prompts ----------------------------------------
 
     def transcript_window(self, session: SessionDetail, offset: int, limit: int) -> TranscriptResult:
@@ -287,6 +395,51 @@ class SessionTools:
             turns=window,
             next_offset=end if more else None,
             truncated=more,
+        )
+
+    def batch_result(
+        self,
+        sessions: list[SessionDetail],
+        failures: list[Failure],
+        *,
+        requested: int,
+        matched: int | None,
+        max_message_chars: int,
+    ) -> BatchResult:
+        """Compact transcripts sharing the character budget: no session crowds out the others."""
+        shortened = 0
+        blocks: list[tuple[SessionRow, list[Turn], int]] = []
+        for session in sessions:
+            origin = transcript_origin(session)
+            turns = []
+            for index, item in enumerate(session.turns):
+                text = shorten_text(item.text, max_message_chars)
+                shortened += text != item.text
+                turns.append(make_turn(index, item, origin, text))
+            blocks.append((session_row(session, len(turns)), turns, len(session.turns)))
+        sizes = [
+            len(batch_header(row, total)) + sum(len(turn_line(t)) + 1 for t in turns) for row, turns, total in blocks
+        ]
+        overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
+        caps = share_budget(sizes, max(0, self.settings.max_chars - overhead - CUT_NOTE_SIZE * len(blocks)))
+        transcripts = []
+        for (row, turns, total), cap, size in zip(blocks, caps, sizes, strict=True):
+            kept = turns
+            if cap < size:
+                room = cap - len(batch_header(row, total))
+                kept = turns[: fit_lines((turn_line(t) for t in turns), room, at_least=0)]
+            cut = len(kept) < len(turns)
+            transcripts.append(
+                BatchTranscript(session=row, turns=kept, total_turns=total, next_offset=len(kept) if cut else None)
+            )
+        return BatchResult(
+            transcripts=transcripts,
+            failures=[BatchFailure(session_id=f.session_id, reason=f.reason) for f in failures],
+            requested=requested,
+            matched=matched,
+            budget_chars=self.settings.max_chars,
+            shortened_messages=shortened,
+            cut_sessions=sum(1 for t in transcripts if t.next_offset is not None),
         )
 
     def _known_turns(self, session_id: str) -> int | None:
@@ -479,6 +632,8 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
     registered: list[Tool] = [
         StrictTool.strict(tools.list_sessions, title="List sessions", annotations=READ),
         StrictTool.strict(tools.get_session_transcript, title="Read a session and its transcript", annotations=READ),
+        StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
+        StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ),
     ]
     if not settings.read_only:
         registered.append(

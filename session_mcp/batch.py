@@ -1,0 +1,127 @@
+"""Fetching many sessions at once, and fitting many transcripts into one character budget.
+
+Used by the batch tool, the statistics tool and the export command: concurrency is bounded,
+results keep the order asked for, and one failing session never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
+from session_mcp.errors import CompanionError
+from session_mcp.models import SessionDetail, SessionSummary
+
+ProgressCallback = Callable[[int, int, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Failure:
+    session_id: str
+    reason: str
+
+
+async def fetch_sessions(
+    client: CompanionClient,
+    session_ids: Sequence[str],
+    *,
+    concurrency: int,
+    on_progress: ProgressCallback | None = None,
+    use_cache: bool = True,
+) -> tuple[list[SessionDetail], list[Failure]]:
+    """Every session of ``session_ids`` (in that order) and the ones that failed, with why.
+
+    At most ``concurrency`` requests are in flight; ``on_progress(done, total, message)`` is
+    awaited as each session arrives.
+    """
+    results: dict[int, SessionDetail | Failure] = {}
+    limiter = anyio.CapacityLimiter(concurrency)
+    total = len(session_ids)
+
+    async def fetch(index: int, session_id: str) -> None:
+        async with limiter:
+            try:
+                results[index] = await client.get_session(session_id, use_cache=use_cache)
+            except CompanionError as exc:
+                results[index] = Failure(session_id, str(exc))
+        if on_progress is not None:
+            await on_progress(len(results), total, f"fetched {session_id}")
+
+    async with anyio.create_task_group() as group:
+        for index, session_id in enumerate(session_ids):
+            group.start_soon(fetch, index, session_id)
+    ordered = [results[i] for i in range(total)]
+    return (
+        [r for r in ordered if isinstance(r, SessionDetail)],
+        [r for r in ordered if isinstance(r, Failure)],
+    )
+
+
+async def stream_sessions(
+    client: CompanionClient, session_ids: AsyncIterator[str], *, concurrency: int, use_cache: bool = True
+) -> AsyncIterator[SessionDetail | Failure]:
+    """Sessions for an id stream, in order, fetched ``concurrency`` at a time: memory stays flat."""
+    chunk: list[str] = []
+    async for session_id in session_ids:
+        chunk.append(session_id)
+        if len(chunk) >= concurrency * 4:
+            for item in await _fetch_chunk(client, chunk, concurrency, use_cache):
+                yield item
+            chunk = []
+    if chunk:
+        for item in await _fetch_chunk(client, chunk, concurrency, use_cache):
+            yield item
+
+
+async def _fetch_chunk(
+    client: CompanionClient, session_ids: list[str], concurrency: int, use_cache: bool
+) -> list[SessionDetail | Failure]:
+    sessions, failures = await fetch_sessions(client, session_ids, concurrency=concurrency, use_cache=use_cache)
+    by_id: Mapping[str, SessionDetail | Failure] = {s.id: s for s in sessions} | {f.session_id: f for f in failures}
+    return [by_id[i] for i in session_ids if i in by_id]
+
+
+def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
+    """Per-item character caps whose sum fits ``budget``: small items keep all, large ones share the rest.
+
+    Water-filling: the cap ``c`` is the largest with ``sum(min(size, c)) <= budget``.
+    """
+    if sum(sizes) <= budget:
+        return list(sizes)
+    remaining = budget
+    caps = [0] * len(sizes)
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for position, index in enumerate(order):
+        fair = remaining // (len(sizes) - position)
+        caps[index] = min(sizes[index], fair)
+        remaining -= caps[index]
+    return caps
+
+
+async def collect_sessions(
+    client: CompanionClient,
+    *,
+    limit: int,
+    companion_id: str | None = None,
+    external_client_id: str | None = None,
+    search: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> tuple[list[SessionSummary], int | None]:
+    """The newest ``limit`` sessions matching the filters, and how many match in all."""
+    sessions: list[SessionSummary] = []
+    matched: int | None = None
+    page_size = min(limit, MAX_PAGE_SIZE)
+    async for page in client.iter_pages(
+        companion_id=companion_id,
+        external_client_id=external_client_id,
+        search=search,
+        tags=tags,
+        page_size=page_size,
+        limit=limit,
+    ):
+        sessions.extend(page.items)
+        matched = page.filtered_count if page.filtered_count is not None else page.total_count
+    return sessions, matched
