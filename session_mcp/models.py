@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
+# Unix seconds. ``int | float`` keeps integers integers, so a session round-trips unchanged.
+Timestamp = int | float
+
+
 def from_unix(seconds: float | None) -> datetime | None:
     """The UTC ``datetime`` of a Unix timestamp in seconds, or ``None``."""
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
@@ -42,7 +46,7 @@ class ConversationItem(WireModel):
 
     role: str = Field(description="`agent` or `user` (other values are kept as sent).")
     text: str = ""
-    timestamp: float | None = None
+    timestamp: Timestamp | None = None
 
     @property
     def at(self) -> datetime | None:
@@ -63,9 +67,9 @@ class SessionSummary(WireModel):
     faq_ids: list[str] | None = None
     external_client_id: str | None = None
     tags: dict[str, Any] | None = None
-    created_at: float | None = None
-    started_at: float | None = None
-    closed_at: float | None = None
+    created_at: Timestamp | None = None
+    started_at: Timestamp | None = None
+    closed_at: Timestamp | None = None
     # Published elsewhere by the vendor, optional and possibly null.
     status: str | None = None
     close_reason: str | None = None

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from session_mcp.models import SessionDetail
 from session_mcp.results import (
     BatchResult,
     BatchTranscript,
@@ -22,6 +23,9 @@ from session_mcp.results import (
     StatsResult,
     TranscriptResult,
     Turn,
+    make_turn,
+    session_info,
+    transcript_origin,
 )
 
 CUT_MARK = "…"
@@ -277,3 +281,28 @@ def fit_lines(lines: Iterable[str], budget: int, *, at_least: int = 1) -> int:
 def _compact(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return shorten_text(text, 200)
+
+
+def transcript_window(session: SessionDetail, offset: int, limit: int, budget: int) -> TranscriptResult:
+    """The turns from ``offset`` that fit both ``limit`` and ``budget`` characters of turn lines.
+
+    At least one turn is returned (shortened if it alone is over budget), so paging always
+    moves forward.
+    """
+    origin = transcript_origin(session)
+    items = session.turns
+    window = [make_turn(i, items[i], origin) for i in range(offset, min(len(items), offset + limit))]
+    count = fit_lines((turn_line(t) for t in window), budget) if window else 0
+    window = window[:count]
+    if window and len(turn_line(window[-1])) > budget:
+        window[-1] = window[-1].model_copy(update={"text": shorten_text(window[-1].text, budget - 100)})
+    end = offset + len(window)
+    more = end < len(items) and bool(window)
+    return TranscriptResult(
+        session=session_info(session),
+        total_turns=len(items),
+        offset=offset,
+        turns=window,
+        next_offset=end if more else None,
+        truncated=more,
+    )

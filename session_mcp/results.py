@@ -6,12 +6,13 @@ stays thin and ``render`` can turn the very same objects into text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from session_mcp.models import ConversationItem, SessionDetail, SessionSummary, from_unix
+from session_mcp.models import ConversationItem, SessionDetail, SessionPage, SessionSummary, from_unix
 
 
 class SessionRow(BaseModel):
@@ -92,6 +93,29 @@ def session_row(session: SessionSummary, turns: int | None = None) -> SessionRow
         status=session.state,
         close_reason=session.close_reason,
         turns=turns,
+    )
+
+
+def session_page_result(
+    page: SessionPage,
+    page_index: int,
+    page_size: int,
+    known_turns: Callable[[str], int | None] = lambda _: None,
+) -> SessionPageResult:
+    """A list page with ``has_more`` worked out from the counts (or, lacking them, a full page)."""
+    rows = [session_row(item, known_turns(item.id)) for item in page.items]
+    served = page.page_size or page_size
+    expected = page.filtered_count if page.filtered_count is not None else page.total_count
+    read = page_index * served + len(rows)
+    has_more = bool(rows) and (read < expected if expected is not None else len(rows) == served)
+    return SessionPageResult(
+        sessions=rows,
+        page_index=page_index,
+        page_size=page_size,
+        filtered_count=page.filtered_count,
+        total_count=page.total_count,
+        has_more=has_more,
+        next_page_index=page_index + 1 if has_more else None,
     )
 
 

@@ -57,6 +57,7 @@ from session_mcp.render import (
     render_stats,
     render_transcript,
     shorten_text,
+    transcript_window,
     turn_line,
 )
 from session_mcp.results import (
@@ -70,7 +71,7 @@ from session_mcp.results import (
     TranscriptResult,
     Turn,
     make_turn,
-    session_info,
+    session_page_result,
     session_row,
     transcript_origin,
 )
@@ -214,19 +215,7 @@ class SessionTools:
                 page_index=page_index,
                 page_size=page_size,
             )
-        rows = [session_row(item, self._known_turns(item.id)) for item in page.items]
-        read = page_index * page_size + len(rows)
-        expected = page.filtered_count if page.filtered_count is not None else page.total_count
-        has_more = bool(rows) and (read < expected if expected is not None else len(rows) == page_size)
-        result = SessionPageResult(
-            sessions=rows,
-            page_index=page_index,
-            page_size=page_size,
-            filtered_count=page.filtered_count,
-            total_count=page.total_count,
-            has_more=has_more,
-            next_page_index=page_index + 1 if has_more else None,
-        )
+        result = session_page_result(page, page_index, page_size, known_turns=self._known_turns)
         return structured(result, render_session_page(result))
 
     async def get_session_transcript(
@@ -243,7 +232,7 @@ class SessionTools:
         transcripts are cut to fit the context; the text then says how to ask for the rest (offset)."""
         with tool_errors():
             session = await self.client.get_session(session_id)
-        result = self.transcript_window(session, offset, limit)
+        result = transcript_window(session, offset, limit, self.settings.max_chars)
         return structured(result, render_transcript(result))
 
     async def create_connection(
@@ -375,28 +364,6 @@ class SessionTools:
 
     # -- shared by the tools, resources and prompts ----------------------------------------
 
-    def transcript_window(self, session: SessionDetail, offset: int, limit: int) -> TranscriptResult:
-        """The turns from ``offset`` that fit both ``limit`` and the character budget."""
-        info = session_info(session)
-        origin = transcript_origin(session)
-        items = session.turns
-        window = [make_turn(i, items[i], origin) for i in range(offset, min(len(items), offset + limit))]
-        budget = self.settings.max_chars
-        count = fit_lines((turn_line(t) for t in window), budget) if window else 0
-        window = window[:count]
-        if window and len(turn_line(window[-1])) > budget:
-            window[-1] = window[-1].model_copy(update={"text": shorten_text(window[-1].text, budget - 100)})
-        end = offset + len(window)
-        more = end < len(items) and bool(window)
-        return TranscriptResult(
-            session=info,
-            total_turns=len(items),
-            offset=offset,
-            turns=window,
-            next_offset=end if more else None,
-            truncated=more,
-        )
-
     def batch_result(
         self,
         sessions: list[SessionDetail],
@@ -450,7 +417,7 @@ class SessionTools:
 
     async def read_transcript(self, session_id: str) -> str:
         session = await self._resource_session(session_id, TRANSCRIPT_URI)
-        return render_transcript(self.transcript_window(session, 0, len(session.turns) or 1))
+        return render_transcript(transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars))
 
     async def read_session(self, session_id: str) -> str:
         session = await self._resource_session(session_id, SESSION_URI)
@@ -557,7 +524,7 @@ class SessionTools:
             session = await self.client.get_session(session_id)
         except CompanionError as exc:
             raise MCPError(code=INVALID_PARAMS, message=advice(exc)) from None
-        result = self.transcript_window(session, 0, len(session.turns) or 1)
+        result = transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)
         transcript = render_transcript(result)
         criteria = rubric.strip() or DEFAULT_RUBRIC
         return [

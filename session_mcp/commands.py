@@ -1,0 +1,190 @@
+"""``session-mcp sessions ...``: list, show and export sessions without an MCP host.
+
+For QA pipelines: a table on the terminal, JSON with ``--json``, and an export to JSON Lines that
+streams (memory stays flat whatever the count) and resumes where a previous run stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from session_mcp.batch import Failure, stream_sessions
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
+from session_mcp.errors import InvalidInputError
+from session_mcp.models import SessionDetail
+from session_mcp.render import render_session_page, render_transcript, transcript_window
+from session_mcp.results import session_page_result
+
+Redactor = Callable[[SessionDetail], SessionDetail]
+
+
+def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The ``sessions`` command and its subcommands; ``shared`` adds the connection flags."""
+    sessions = commands.add_parser("sessions", help="list, show or export sessions (no MCP host needed)")
+    actions = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="one page of sessions")
+    show = actions.add_parser("show", help="one session with its transcript")
+    export = actions.add_parser("export", help="sessions with transcripts to a JSON Lines file")
+    for parser in (listing, show, export):
+        shared(parser)
+        parser.add_argument("--json", action="store_true", help="JSON output instead of a table")
+    for parser in (listing, export):
+        parser.add_argument("--companion-id", help="only this companion's sessions")
+        parser.add_argument("--external-client-id", help="only this external client's sessions")
+        parser.add_argument("--search", help="free-text search")
+        parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag filter, repeatable")
+    listing.add_argument("--page-index", type=int, default=0)
+    listing.add_argument("--page-size", type=int, default=20)
+    show.add_argument("session_id")
+    export.add_argument("--out", required=True, type=Path, help="the .jsonl file (appended to, resumable)")
+    export.add_argument("--limit", type=int, help="at most this many sessions, newest first")
+
+
+def parse_tags(pairs: list[str]) -> dict[str, str] | None:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--tag takes KEY=VALUE, not {pair!r}.")
+        tags[key] = value
+    return tags or None
+
+
+def filters_of(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "companion_id": args.companion_id,
+        "external_client_id": args.external_client_id,
+        "search": args.search,
+        "tags": parse_tags(args.tag),
+    }
+
+
+async def run_sessions_command(
+    args: argparse.Namespace, client: CompanionClient, redactor: Redactor, concurrency: int, out: TextIO
+) -> None:
+    """Run one ``sessions`` action; ``CompanionError`` reaches the caller with its message."""
+    if args.action == "list":
+        page = await client.list_sessions(page_index=args.page_index, page_size=args.page_size, **filters_of(args))
+        if args.json:
+            out.write(json.dumps(page.to_wire(), ensure_ascii=False, indent=2) + "\n")
+            return
+        result = session_page_result(page, args.page_index, args.page_size)
+        text = render_session_page(result).replace("call list_sessions with page_index=", "use --page-index ")
+        out.write(text + "\n")
+    elif args.action == "show":
+        session = redactor(await client.get_session(args.session_id))
+        if args.json:
+            out.write(json.dumps(session.to_wire(), ensure_ascii=False, indent=2) + "\n")
+            return
+        whole = transcript_window(session, 0, len(session.turns), budget=sys.maxsize)
+        out.write(render_transcript(whole) + "\n")
+    else:
+        summary = await export_sessions(client, args.out, filters_of(args), args.limit, redactor, concurrency)
+        out.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
+
+
+async def export_sessions(
+    client: CompanionClient,
+    path: Path,
+    filters: dict[str, Any],
+    limit: int | None,
+    redactor: Redactor,
+    concurrency: int,
+) -> dict[str, Any]:
+    """Append every matching session not yet in ``path``, one JSON object a line, in list order.
+
+    Idempotent: ids already in the file are skipped, and a last line cut short by an
+    interrupted run is dropped before appending, so a re-run completes the file.
+    """
+    done = existing_ids(path)
+    progress = Progress(sys.stderr)
+    failures: list[Failure] = []
+    written = 0
+
+    async def pending_ids() -> AsyncIterator[str]:
+        async for page in client.iter_pages(page_size=MAX_PAGE_SIZE, limit=limit, **filters):
+            progress.total = page.filtered_count if limit is None else min(limit, page.filtered_count or limit)
+            for item in page.items:
+                if item.id in done:
+                    progress.step()
+                else:
+                    yield item.id
+
+    with path.open("a", encoding="utf-8") as file:
+        async for item in stream_sessions(client, pending_ids(), concurrency=concurrency, use_cache=False):
+            if isinstance(item, Failure):
+                failures.append(item)
+            else:
+                file.write(json.dumps(redactor(item).to_wire(), ensure_ascii=False) + "\n")
+                file.flush()
+                written += 1
+            progress.step()
+    progress.finish()
+    return {
+        "file": str(path),
+        "written": written,
+        "already_there": len(done),
+        "failed": [{"session_id": f.session_id, "reason": f.reason} for f in failures],
+    }
+
+
+def existing_ids(path: Path) -> set[str]:
+    """Ids of the sessions already exported to ``path``; trims a last line left incomplete."""
+    if not path.exists():
+        return set()
+    ids: set[str] = set()
+    with path.open("rb+") as file:
+        good_end = 0
+        for line in file:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                ids.add(json.loads(line)["id"])
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInputError(
+                    f"{path} has a line that is not an exported session: choose another --out file."
+                ) from None
+            good_end += len(line)
+        file.truncate(good_end)
+    return ids
+
+
+def format_export_summary(summary: dict[str, Any]) -> str:
+    text = f"Exported {summary['written']} sessions to {summary['file']}"
+    if summary["already_there"]:
+        text += f" ({summary['already_there']} were already there)"
+    text += "."
+    for failure in summary["failed"]:
+        text += f"\nNot exported: {failure['session_id']}: {failure['reason']}"
+    return text
+
+
+class Progress:
+    """A one-line progress counter on a terminal's stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.done = 0
+        self.total: int | None = None
+
+    def step(self) -> None:
+        self.done += 1
+        if self.enabled:
+            of = f"/{self.total}" if self.total is not None else ""
+            width = 30
+            bar = ""
+            if self.total:
+                filled = min(width, width * self.done // self.total)
+                bar = "[" + "#" * filled + "." * (width - filled) + "] "
+            self.stream.write(f"\r{bar}{self.done}{of} sessions")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.done:
+            self.stream.write("\n")
