@@ -34,7 +34,6 @@ def make_client(settings: Settings) -> CompanionClient:
         return CompanionClient(
             DEMO_KEY, DEMO_BASE_URL, transport=transport, timeout=settings.timeout, max_response_bytes=max_bytes
         )
-    assert settings.api_key is not None  # load_settings guarantees it outside demo mode
     return CompanionClient(settings.api_key, settings.base_url, timeout=settings.timeout, max_response_bytes=max_bytes)
 
 
@@ -61,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--allow-remote", action="store_const", const=True, help="allow binding beyond loopback")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="a Host header to accept besides loopback (repeatable; SESSION_MCP_ALLOWED_HOSTS)",
+    )
     serve.add_argument("--read-only", action="store_const", const=True, help="no tool that creates sessions")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim = commands.add_parser("simulator", help="serve the local Companion API simulator on 127.0.0.1")
@@ -74,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
-                 "allow_remote", "read_only")  # fmt: skip
+                 "allow_remote", "allowed_hosts", "read_only")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -40,6 +40,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     allow_remote: bool = False
+    allowed_hosts: tuple[str, ...] = ()
     auth_token: SecretStr | None = None
 
     def __repr__(self) -> str:
@@ -61,6 +62,7 @@ ENVIRONMENT: dict[str, str] = {
     "max_response_mb": "SESSION_MCP_MAX_RESPONSE_MB",
     "redact_pii": "SESSION_MCP_REDACT_PII",
     "auth_token": "SESSION_MCP_AUTH_TOKEN",
+    "allowed_hosts": "SESSION_MCP_ALLOWED_HOSTS",
 }
 
 
@@ -78,7 +80,8 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str], *, need_key:
     for name, (source, value) in raw.items():
         values[name] = _parse(name, source, value)
     settings = Settings(**values)
-    if need_key and not settings.demo and settings.api_key is None:
+    # Over HTTP a shared server may have no key of its own: each request then brings one.
+    if need_key and not settings.demo and settings.api_key is None and settings.transport != "http":
         raise ConfigError(
             "NAPSTER_API_KEY is not set: export your Companion API key (or pass --demo to try the built-in "
             "simulator without one)."
@@ -102,6 +105,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "max_response_mb": lambda s, v: _number(s, v, int, 1, 1024),
         "port": lambda s, v: _number(s, v, int, 0, 65_535),
         "log_level": _log_level,
+        "allowed_hosts": _hosts,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote"):
         return _flag(source, value)
@@ -142,6 +146,16 @@ def _number(source: str, value: Any, kind: type[int] | type[float], low: float, 
     if not low <= number <= high:
         raise ConfigError(f"{source} must be between {low:g} and {high:g}, not {number}.")
     return number
+
+
+def _hosts(source: str, value: Any) -> tuple[str, ...]:
+    """Host names (optionally ``name:port`` or ``name:*``) from a list or a comma-separated string."""
+    names = value if isinstance(value, list | tuple) else str(value).split(",")
+    hosts = tuple(name.strip() for name in names if name.strip())
+    bad = [h for h in hosts if any(c.isspace() or c in "/@?#" for c in h)]
+    if bad:
+        raise ConfigError(f"{source}: {bad[0]!r} is not a host name (use e.g. mcp.example.com or mcp.example.com:*).")
+    return hosts
 
 
 def _log_level(source: str, value: Any) -> str:

@@ -81,6 +81,7 @@ logger = logging.getLogger(__name__)
 
 TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"
 SESSION_URI = "napster://sessions/{session_id}"
+TENANT_KEY_HEADER = "x-napster-api-key"
 RESOURCE_PAGE_SIZE = 50
 COMPLETION_SCAN = 100
 MAX_TURNS_PER_CALL = 1_000
@@ -124,6 +125,12 @@ def progress_reporter(ctx: Context) -> ProgressCallback:
         await ctx.report_progress(done, total, message)
 
     return report
+
+
+def known_turns(client: CompanionClient, session_id: str) -> int | None:
+    """The number of turns of a session this key has read recently, without any request."""
+    cached = client.cache.peek(client.fingerprint, session_id)
+    return len(cached.turns) if cached is not None else None
 
 
 def advice(exc: CompanionError) -> str:
@@ -195,6 +202,7 @@ class SessionTools:
 
     async def list_sessions(
         self,
+        ctx: Context,
         companion_id: CompanionId = None,
         external_client_id: ExternalClientId = None,
         search: Search = None,
@@ -207,7 +215,7 @@ class SessionTools:
         happened when; then read a conversation with get_session_transcript. Returns the page, the counts
         (matching / total) and the next page_index when there are more."""
         with tool_errors():
-            page = await self.client.list_sessions(
+            page = await self.client_for(ctx).list_sessions(
                 companion_id=companion_id,
                 external_client_id=external_client_id,
                 search=search,
@@ -215,11 +223,13 @@ class SessionTools:
                 page_index=page_index,
                 page_size=page_size,
             )
-        result = session_page_result(page, page_index, page_size, known_turns=self._known_turns)
+        client = self.client_for(ctx)
+        result = session_page_result(page, page_index, page_size, known_turns=lambda i: known_turns(client, i))
         return structured(result, render_session_page(result))
 
     async def get_session_transcript(
         self,
+        ctx: Context,
         session_id: SessionId,
         offset: Annotated[int, Field(ge=0, description="First turn to return (0-based), to page through.")] = 0,
         limit: Annotated[
@@ -231,12 +241,13 @@ class SessionTools:
         duration) and its transcript as '[mm:ss] Agent: ...' lines timed from the session start. Long
         transcripts are cut to fit the context; the text then says how to ask for the rest (offset)."""
         with tool_errors():
-            session = await self.client.get_session(session_id)
+            session = await self.client_for(ctx).get_session(session_id)
         result = transcript_window(session, offset, limit, self.settings.max_chars)
         return structured(result, render_transcript(result))
 
     async def create_connection(
         self,
+        ctx: Context,
         companion_id: Annotated[str, Field(min_length=1, description="The companion to talk to, e.g. 'comp_abc123'.")],
         voice_id: Annotated[str, Field(min_length=1, description="Voice of the companion, e.g. 'alloy'.")],
         settings: Annotated[
@@ -268,7 +279,7 @@ class SessionTools:
             "disable_idle_timeout": disable_idle_timeout,
         }
         with tool_errors():
-            response = await self.client.create_connection(
+            response = await self.client_for(ctx).create_connection(
                 companion_id,
                 voice_id,
                 settings=settings,
@@ -313,11 +324,12 @@ class SessionTools:
             raise ToolError("Give either session_ids or filters (companion_id, external_client_id, search, tags).")
         matched = None
         with tool_errors():
+            client = self.client_for(ctx)
             if session_ids is None:
-                summaries, matched = await collect_sessions(self.client, limit=limit, tags=tags, **filters)
+                summaries, matched = await collect_sessions(client, limit=limit, tags=tags, **filters)
                 session_ids = [s.id for s in summaries]
             sessions, failures = await fetch_sessions(
-                self.client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
+                client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
             )
         result = self.batch_result(sessions, failures, requested=len(session_ids), matched=matched,
                                    max_message_chars=max_message_chars)  # fmt: skip
@@ -341,8 +353,9 @@ class SessionTools:
         how many sessions it looked at and whether the limit cut the set. Use it for 'how are we doing'
         questions before reading transcripts."""
         with tool_errors():
+            client = self.client_for(ctx)
             summaries, matched = await collect_sessions(
-                self.client,
+                client,
                 limit=limit,
                 companion_id=companion_id,
                 external_client_id=external_client_id,
@@ -353,7 +366,7 @@ class SessionTools:
             failures: list[Failure] = []
             if read_transcripts:
                 details, failures = await fetch_sessions(
-                    self.client,
+                    client,
                     [s.id for s in summaries],
                     concurrency=self.settings.concurrency,
                     on_progress=progress_reporter(ctx),
@@ -409,24 +422,31 @@ class SessionTools:
             cut_sessions=sum(1 for t in transcripts if t.next_offset is not None),
         )
 
-    def _known_turns(self, session_id: str) -> int | None:
-        cached = self.client.cache.peek(self.client.fingerprint, session_id)
-        return len(cached.turns) if cached is not None else None
+    def client_for(self, ctx: Context | ServerRequestContext[Any]) -> CompanionClient:
+        """The client for this request: its own key when an HTTP request carries one, else the server's.
+
+        The key in the X-Napster-Api-Key header serves that request only: it shares the connection
+        pool, and the cache is partitioned by key, so no key ever reads another's data.
+        """
+        request = ctx.request_context.request if isinstance(ctx, Context) else ctx.request
+        headers = getattr(request, "headers", None)
+        key = headers.get(TENANT_KEY_HEADER) if headers is not None else None
+        return self.client.with_api_key(key) if key else self.client
 
     # -- resources -------------------------------------------------------------------------
 
-    async def read_transcript(self, session_id: str) -> str:
-        session = await self._resource_session(session_id, TRANSCRIPT_URI)
+    async def read_transcript(self, session_id: str, ctx: Context) -> str:
+        session = await self._resource_session(ctx, session_id, TRANSCRIPT_URI)
         return render_transcript(transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars))
 
-    async def read_session(self, session_id: str) -> str:
-        session = await self._resource_session(session_id, SESSION_URI)
+    async def read_session(self, session_id: str, ctx: Context) -> str:
+        session = await self._resource_session(ctx, session_id, SESSION_URI)
         return json.dumps(session.to_wire(), ensure_ascii=False)
 
-    async def _resource_session(self, session_id: str, template: str) -> SessionDetail:
+    async def _resource_session(self, ctx: Context, session_id: str, template: str) -> SessionDetail:
         uri = template.format(session_id=session_id)
         try:
-            return await self.client.get_session(session_id)
+            return await self.client_for(ctx).get_session(session_id)
         except (NotFoundError, InvalidInputError) as exc:
             raise ResourceNotFoundError(f"{exc} List the sessions (resources/list or list_sessions).") from None
         except CompanionError as exc:
@@ -438,7 +458,7 @@ class SessionTools:
         """The most recent sessions as concrete transcript resources, paged with an opaque cursor."""
         page_index = decode_cursor(params.cursor if params else None)
         try:
-            page = await self.client.list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
+            page = await self.client_for(ctx).list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
         except CompanionError as exc:
             raise MCPError(code=INVALID_PARAMS, message=advice(exc)) from None
         resources = [
@@ -516,12 +536,13 @@ class SessionTools:
 
     async def qa_review_transcript(
         self,
+        ctx: Context,
         session_id: Annotated[str, Field(description="The session to review.")],
         rubric: Annotated[str, Field(description="Your own criteria, one per line (empty = the default).")] = "",
     ) -> list[UserMessage]:
         """A scored QA review of one session's transcript, with quoted evidence and timestamps."""
         try:
-            session = await self.client.get_session(session_id)
+            session = await self.client_for(ctx).get_session(session_id)
         except CompanionError as exc:
             raise MCPError(code=INVALID_PARAMS, message=advice(exc)) from None
         result = transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)

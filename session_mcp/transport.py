@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import sys
 
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from session_mcp.config import Settings
 
@@ -39,25 +41,58 @@ def attach_hint(argv: list[str]) -> str:
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
-    """DNS-rebinding protection, on for every bind: only the bound host and loopback names pass."""
-    hosts = [f"{name}:*" for name in ("127.0.0.1", "localhost", "[::1]")] + ["127.0.0.1", "localhost", "[::1]"]
+    """DNS-rebinding protection, on for every bind: loopback names and the hosts allowed by name."""
+    names = ["127.0.0.1", "localhost", "[::1]", *settings.allowed_hosts]
     if settings.host not in LOOPBACK_HOSTS and settings.host not in ("0.0.0.0", "::"):
-        hosts += [settings.host, f"{settings.host}:*"]
+        names.append(settings.host)
+    hosts = [*names, *(f"{name}:*" for name in names if not _has_port(name))]
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=[])
 
 
+def _has_port(host: str) -> bool:
+    """True for ``name:port`` and ``[v6]:port``; false for ``name`` and ``[v6]``."""
+    return ":" in host.rsplit("]", 1)[-1]
+
+
 def http_app(server: MCPServer, settings: Settings) -> ASGIApp:
-    """The Streamable HTTP app at ``/mcp``."""
-    return server.streamable_http_app(transport_security=transport_security(settings), host=settings.host)
+    """The Streamable HTTP app at ``/mcp``, behind the bearer token when one is set."""
+    app = server.streamable_http_app(transport_security=transport_security(settings), host=settings.host)
+    if settings.auth_token is None:
+        return app
+    return BearerAuth(app, settings.auth_token.get_secret_value())
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <SESSION_MCP_AUTH_TOKEN>``."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                response = JSONResponse(
+                    {"error": "unauthorized", "message": "Send Authorization: Bearer <the server's auth token>."},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="session-mcp"'},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def serve_http(server: MCPServer, settings: Settings) -> None:
     if settings.host not in LOOPBACK_HOSTS:
         logger.warning(
-            "Serving on %s: reachable beyond this machine.%s",
+            "Serving on %s: reachable beyond this machine.%s Requests must name an allowed host (%s).",
             settings.host,
             "" if settings.auth_token else " No SESSION_MCP_AUTH_TOKEN is set: anyone who can reach it can use it.",
+            ", ".join(settings.allowed_hosts) or "loopback only: add --allowed-host NAME",
         )
+    if settings.api_key is None and not settings.demo:
+        logger.warning("No NAPSTER_API_KEY: every request must carry its own key in the X-Napster-Api-Key header.")
     config = uvicorn.Config(
         http_app(server, settings),
         host=settings.host,
