@@ -152,7 +152,7 @@ def run_simulator(args: Any) -> None:
     )
     started = time.monotonic()
     try:
-        make_server(simulator, log_level="info").run(sockets=[sock])
+        make_server(simulator.app, log_level="info").run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:

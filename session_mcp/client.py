@@ -113,7 +113,7 @@ class CompanionClient:
 
     def __init__(
         self,
-        api_key: str | SecretStr,
+        api_key: str | SecretStr | None,
         base_url: str = DEFAULT_BASE_URL,
         *,
         timeout: float = 30.0,
@@ -125,13 +125,14 @@ class CompanionClient:
         max_connections: int = 32,
         _shared: _SharedState | None = None,
     ) -> None:
-        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
-        if not self._api_key.get_secret_value():
+        # None: no default key (a shared HTTP server where each request brings its own).
+        self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
+        if self._api_key is not None and not self._api_key.get_secret_value():
             raise InvalidInputError("The API key is empty: set NAPSTER_API_KEY to a Companion API key.")
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.max_response_bytes = max_response_bytes
-        self._fingerprint = key_fingerprint(self._api_key.get_secret_value())
+        self._fingerprint = key_fingerprint(self._secret())
         if _shared is None:
             http = httpx2.AsyncClient(
                 base_url=self.base_url,
@@ -273,6 +274,8 @@ class CompanionClient:
         export, which would only evict what interactive reads keep there.
         """
         validate_session_id(session_id)
+        if self._api_key is not None and self._secret() in session_id:
+            raise InvalidInputError("That is the API key, not a session id: pass an id from the session list.")
         if use_cache:
             cached = self._shared.cache.get(self._fingerprint, session_id)
             if cached is not None:
@@ -342,7 +345,9 @@ class CompanionClient:
                     raise
                 wait = self.retry.backoff(attempt)
                 if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-                    wait = max(wait, min(exc.retry_after, self.retry.max_wait))
+                    if exc.retry_after > self.retry.max_wait:
+                        raise  # retrying before Retry-After only earns another 429: hand the wait back
+                    wait = max(wait, exc.retry_after)
                 if time.monotonic() + wait > deadline:
                     raise
                 logger.info("GET %s failed (%s); retry %d in %.2f s", path, type(exc).__name__, attempt + 1, wait)
@@ -361,7 +366,13 @@ class CompanionClient:
     ) -> tuple[ModelT, int]:
         """One request; returns the validated model and the byte size of the body."""
         what = f"{method} {path}"
-        headers = {"X-Api-Key": self._api_key.get_secret_value()}
+        if self._api_key is None:
+            raise AuthenticationError(
+                "No Companion API key was given: set NAPSTER_API_KEY, or send the X-Napster-Api-Key header "
+                "with each HTTP request.",
+                code="no_key",
+            )
+        headers = {"X-Api-Key": self._secret()}
         started = time.perf_counter()
         try:
             async with self._shared.http.stream(method, path, params=params, json=json, headers=headers) as response:
@@ -399,8 +410,8 @@ class CompanionClient:
 
     def _too_large(self, what: str, size: int) -> InvalidResponseError:
         return InvalidResponseError(
-            f"The Companion API answered {what} with more than {self.max_response_bytes // (1024 * 1024)} MiB "
-            f"({size} bytes seen); the response was refused unread. If this is a real session, raise "
+            f"The Companion API answered {what} with more than {self.max_response_bytes:,} bytes "
+            f"({size:,} seen); the response was refused unread. If this is a real session, raise "
             "SESSION_MCP_MAX_RESPONSE_MB.",
             code="too_large",
         )
@@ -478,7 +489,11 @@ class CompanionClient:
 
     def _scrub(self, text: str) -> str:
         """Upstream text cut short, with the key masked should the API ever echo it."""
-        return shorten(text.replace(self._api_key.get_secret_value(), "**********"), 300)
+        secret = self._secret()
+        return shorten(text.replace(secret, "**********") if secret else text, 300)
+
+    def _secret(self) -> str:
+        return self._api_key.get_secret_value() if self._api_key is not None else ""
 
 
 def build_list_params(

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-
 
 # Unix seconds. ``int | float`` keeps integers integers, so a session round-trips unchanged.
 Timestamp = int | float
@@ -174,8 +173,8 @@ class ConnectionResponse(WireModel):
 class ErrorBody(WireModel):
     """The upstream error body; ``type`` is a string in one example and a number in another."""
 
-    code: str | None = None
-    description: str | None = None
+    code: Annotated[str | None, BeforeValidator(lambda v: v if v is None else str(v))] = None
+    description: Annotated[str | None, BeforeValidator(lambda v: v if v is None else str(v))] = None
     type: str | int | None = None
     numeric_type: int | None = None
 

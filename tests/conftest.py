@@ -17,7 +17,7 @@ import pytest
 from session_mcp.client import CompanionClient, RetryPolicy
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 
-ANCHOR = 1_790_000_000  # a fixed "now" for the demo data: 2026-09-21T12:53:20Z
+ANCHOR = 1_790_000_000  # a fixed "now" for the demo data: 2026-09-21T14:13:20Z
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.005, max_wait=0.05, max_total=5.0)
 
 
@@ -43,7 +43,7 @@ def upstream() -> Iterator[tuple[SwitchableApp, str]]:
     app = SwitchableApp()
     sock = bind_loopback()
     port = sock.getsockname()[1]
-    server = make_server(app)  # type: ignore[arg-type]
+    server = make_server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     yield app, f"http://127.0.0.1:{port}"

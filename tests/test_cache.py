@@ -176,7 +176,7 @@ def detail_requests(simulator: Simulator, session_id: str) -> list[str | None]:
 
 
 def first(simulator: Simulator, status: str) -> str:
-    return next(s["id"] for s in simulator.sessions_of("demo") if s.get("status") == status)
+    return str(next(s["id"] for s in simulator.sessions_of("demo") if s.get("status") == status))
 
 
 async def test_rereading_a_closed_session_sends_no_request(simulator: Simulator, client: CompanionClient) -> None:

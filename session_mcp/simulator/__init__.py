@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from session_mcp.simulator.app import Fault, RecordedRequest, Simulator
 
@@ -17,14 +18,18 @@ __all__ = ["Fault", "RecordedRequest", "Simulator", "bind_loopback", "make_serve
 
 def bind_loopback(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket; port 0 picks a free one. Connections queue until a server accepts."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP (not 0) lets asyncio set TCP_NODELAY on accepted sockets: without it every
+    # response waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
     return sock
 
 
-def make_server(simulator: Simulator, *, log_level: str = "warning") -> uvicorn.Server:
-    """A uvicorn server for ``simulator``; run it with ``server.run(sockets=[bind_loopback(...)])``."""
-    config = uvicorn.Config(simulator.app, log_level=log_level, access_log=False, lifespan="off")
-    return uvicorn.Server(config)
+def make_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
+    """A uvicorn server for an ASGI app such as ``Simulator().app``.
+
+    Run it with ``server.run(sockets=[bind_loopback(...)])``.
+    """
+    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off"))
