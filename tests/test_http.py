@@ -1,0 +1,153 @@
+"""Streamable HTTP as a shared host runs it: bearer token, tenants with their own keys, load.
+
+The MCP server runs under uvicorn in a thread of its own (with its own event loop and its own
+CompanionClient) on a pre-bound loopback socket; the test talks to it with the SDK's HTTP client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from pydantic import SecretStr
+
+from session_mcp.client import CompanionClient
+from session_mcp.config import Settings
+from session_mcp.server import build_server
+from session_mcp.simulator import Simulator, bind_loopback
+from session_mcp.transport import http_app
+from tests.conftest import FAST_RETRY
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "test-bearer-token-4711"
+ServeMcp = Callable[..., Any]
+
+
+@contextmanager
+def serve_mcp(base_url: str, **overrides: Any) -> Iterator[str]:
+    """Serve the MCP server over Streamable HTTP on a free loopback port; yields its /mcp URL."""
+    settings = Settings(base_url=base_url, transport="http", **overrides)
+    sock = bind_loopback()
+    port = sock.getsockname()[1]
+    holder: dict[str, uvicorn.Server] = {}
+    ready = threading.Event()
+
+    async def run() -> None:
+        async with CompanionClient(settings.api_key, settings.base_url, retry=FAST_RETRY, timeout=10) as client:
+            app = http_app(build_server(client, settings), settings)
+            server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+            holder["server"] = server
+            ready.set()
+            await server.serve(sockets=[sock])
+
+    thread = threading.Thread(target=anyio.run, args=(run,), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        holder["server"].should_exit = True
+        thread.join(timeout=10)
+
+
+def http_client(url: str, **headers: str) -> Client:
+    http = httpx2.AsyncClient(headers=headers, timeout=30)
+    return Client(streamable_http_client(url, http_client=http), cache=None)
+
+
+async def test_bearer_token_guards_the_endpoint(base_url: str) -> None:
+    with serve_mcp(base_url, api_key=SecretStr("demo"), auth_token=SecretStr(TOKEN)) as url:
+        async with httpx2.AsyncClient() as raw:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+                answer = await raw.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers)
+                assert answer.status_code == 401
+                assert answer.headers["www-authenticate"].startswith("Bearer")
+                assert TOKEN not in answer.text
+        async with http_client(url, Authorization=f"Bearer {TOKEN}") as client:
+            result = await client.call_tool("list_sessions", {"page_size": 3})
+            assert not result.is_error
+            assert len(result.structured_content["sessions"]) == 3  # type: ignore[index]
+
+
+async def test_foreign_host_header_is_refused(base_url: str) -> None:
+    with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
+        async with httpx2.AsyncClient() as raw:
+            answer = await raw.post(
+                url,
+                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                headers={"Host": "evil.example.com", "Accept": "application/json, text/event-stream"},
+            )
+    assert answer.status_code == 421
+
+
+async def test_tenants_see_only_their_own_sessions_in_parallel(simulator: Simulator, base_url: str) -> None:
+    tenants = {"demo": simulator.sessions_of("demo"), "other-tenant-key": simulator.sessions_of("other-tenant-key")}
+    assert {s["id"] for s in tenants["demo"]}.isdisjoint(s["id"] for s in tenants["other-tenant-key"])
+    seen: dict[str, set[str]] = {}
+    foreign_reads: dict[str, str] = {}
+
+    async def work(key: str, other: str) -> None:
+        async with http_client(url, **{"X-Napster-Api-Key": key}) as client:
+            ids: set[str] = set()
+            for page_index in range(3):
+                page = await client.call_tool("list_sessions", {"page_index": page_index, "page_size": 50})
+                ids |= {row["id"] for row in page.structured_content["sessions"]}  # type: ignore[index]
+            closed = next(s["id"] for s in tenants[key] if s.get("status") == "closed")
+            own = await client.call_tool("get_session_transcript", {"session_id": closed})
+            assert not own.is_error
+            # the other tenant's closed session, which that tenant may have cached by now
+            theirs = next(s["id"] for s in tenants[other] if s.get("status") == "closed")
+            foreign = await client.call_tool("get_session_transcript", {"session_id": theirs})
+            assert foreign.is_error
+            foreign_reads[key] = foreign.content[0].text  # type: ignore[union-attr]
+            seen[key] = ids
+
+    with serve_mcp(base_url, api_key=None) as url:
+        async with anyio.create_task_group() as group:
+            group.start_soon(work, "demo", "other-tenant-key")
+            group.start_soon(work, "other-tenant-key", "demo")
+        async with http_client(url) as keyless:
+            refused = await keyless.call_tool("list_sessions", {})
+    for key, sessions in tenants.items():
+        assert seen[key] == {s["id"] for s in sessions[:150]}
+        assert "No session" in foreign_reads[key]
+    assert refused.is_error
+    assert "X-Napster-Api-Key" in refused.content[0].text  # type: ignore[union-attr]
+    # every upstream request carried the key of the tenant that made it
+    keys = {r.api_key for r in simulator.requests}
+    assert keys == {"demo", "other-tenant-key"}
+
+
+async def test_concurrent_tool_calls_from_many_clients(simulator: Simulator, base_url: str) -> None:
+    """A small version of bench/http_load.py: 10 clients x 10 concurrent calls, no error."""
+    results: list[bool] = []
+    ids = [s["id"] for s in simulator.sessions_of("demo")[:20]]
+
+    async def one_client(number: int) -> None:
+        async with http_client(url) as client:
+            async with anyio.create_task_group() as group:
+                for call in range(10):
+                    group.start_soon(one_call, client, number * 10 + call)
+
+    async def one_call(client: Client, n: int) -> None:
+        if n % 2:
+            result = await client.call_tool("list_sessions", {"page_size": 5, "page_index": n % 7})
+        else:
+            result = await client.call_tool("get_session_transcript", {"session_id": ids[n % len(ids)]})
+        results.append(not result.is_error)
+
+    with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
+        async with anyio.create_task_group() as group:
+            for number in range(10):
+                group.start_soon(one_client, number)
+    assert len(results) == 100
+    assert all(results)
