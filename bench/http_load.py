@@ -34,8 +34,7 @@ def free_port() -> int:
 
 
 def command() -> str:
-    found = shutil.which("session-mcp") or str(Path(sys.executable).parent / "session-mcp")
-    return found
+    return shutil.which("session-mcp") or str(Path(sys.executable).parent / "session-mcp")
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -57,10 +56,12 @@ async def load(url: str, session_ids: list[str]) -> tuple[list[float], int, floa
 
     async def one_client(number: int) -> None:
         http = httpx2.AsyncClient(timeout=60)
-        async with Client(streamable_http_client(url, http_client=http), cache=None) as client:
-            async with anyio.create_task_group() as group:
-                for call in range(CALLS_PER_CLIENT):
-                    group.start_soon(one_call, client, number * CALLS_PER_CLIENT + call)
+        async with (
+            Client(streamable_http_client(url, http_client=http), cache=None) as client,
+            anyio.create_task_group() as group,
+        ):
+            for call in range(CALLS_PER_CLIENT):
+                group.start_soon(one_call, client, number * CALLS_PER_CLIENT + call)
 
     async def one_call(client: Client, n: int) -> None:
         nonlocal errors

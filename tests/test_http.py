@@ -133,10 +133,9 @@ async def test_concurrent_tool_calls_from_many_clients(simulator: Simulator, bas
     ids = [s["id"] for s in simulator.sessions_of("demo")[:20]]
 
     async def one_client(number: int) -> None:
-        async with http_client(url) as client:
-            async with anyio.create_task_group() as group:
-                for call in range(10):
-                    group.start_soon(one_call, client, number * 10 + call)
+        async with http_client(url) as client, anyio.create_task_group() as group:
+            for call in range(10):
+                group.start_soon(one_call, client, number * 10 + call)
 
     async def one_call(client: Client, n: int) -> None:
         if n % 2:
