@@ -1,0 +1,227 @@
+"""The server over its real transports: stdio (the console script as a subprocess) and
+Streamable HTTP (the ASGI app under uvicorn, and the ``--transport http`` command)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client, StdioServerParameters
+from mcp.types import TextResourceContents
+
+from session_mcp.client import CompanionClient
+from session_mcp.config import Settings
+from session_mcp.server import build_server
+from session_mcp.simulator import Simulator, bind_loopback
+from session_mcp.transport import http_app
+from tests.conftest import FAST_RETRY
+
+pytestmark = pytest.mark.anyio
+
+SCRIPT = shutil.which("session-mcp", path=str(Path(sys.executable).parent)) or shutil.which("session-mcp")
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+}
+MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def script() -> str:
+    assert SCRIPT is not None, "the session-mcp console script is not installed in this environment"
+    return SCRIPT
+
+
+async def exercise(mcp: Client, expected_ids: list[str] | None = None) -> None:
+    """What a host does first: list tools, list sessions, read a transcript, get a prompt."""
+    names = {t.name for t in (await mcp.list_tools()).tools}
+    assert {"list_sessions", "get_session_transcript", "create_connection"} <= names
+    listed = await mcp.call_tool("list_sessions", {"page_size": 5})
+    assert not listed.is_error
+    assert listed.structured_content is not None
+    ids = [row["id"] for row in listed.structured_content["sessions"]]
+    assert len(ids) == 5
+    assert listed.structured_content["filtered_count"] == 240
+    if expected_ids is not None:
+        assert ids == expected_ids
+    transcript = (await mcp.read_resource(f"napster://sessions/{ids[2]}/transcript")).contents[0]
+    assert isinstance(transcript, TextResourceContents)
+    assert transcript.mime_type == "text/markdown"
+    assert transcript.text.startswith(f"# Session {ids[2]}")
+    prompt = (await mcp.get_prompt("qa_review_transcript", {"session_id": ids[2]})).messages[0].content
+    assert prompt.type == "text"
+    text = prompt.text
+    assert "<transcript>" in text
+    assert f"# Session {ids[2]}" in text
+
+
+# -- stdio ------------------------------------------------------------------------------------
+
+
+async def test_stdio_console_script(mode: str) -> None:
+    params = StdioServerParameters(command=script(), args=["--demo"])
+    with anyio.fail_after(30):
+        async with Client(params, mode=mode, cache=None) as mcp:
+            assert mcp.server_info is not None
+            assert mcp.server_info.name == "session-mcp"
+            await exercise(mcp)
+
+
+async def test_stdio_read_only_leaves_out_create_connection() -> None:
+    params = StdioServerParameters(command=script(), args=["--demo", "--read-only"])
+    with anyio.fail_after(30):
+        async with Client(params, cache=None) as mcp:
+            names = {t.name for t in (await mcp.list_tools()).tools}
+    assert "create_connection" not in names
+    assert "list_sessions" in names
+
+
+# -- Streamable HTTP: the app under uvicorn in a thread ---------------------------------------
+
+
+@contextmanager
+def serve_in_thread(app: Any, on_exit: Any = None) -> Iterator[int]:
+    """Serve ``app`` on a pre-bound loopback socket; connections queue until uvicorn accepts."""
+    sock = bind_loopback()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+
+    async def run() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if on_exit is not None:
+                await on_exit()
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@contextmanager
+def http_server(base_url: str, settings: Settings | None = None) -> Iterator[int]:
+    """The MCP server over Streamable HTTP, its client talking to the test's simulator over HTTP.
+
+    The ``CompanionClient`` is created here and used and closed only on the server's own loop.
+    """
+    settings = settings or Settings()
+    companion = CompanionClient(api_key="demo", base_url=base_url, retry=FAST_RETRY, timeout=5)
+    app = http_app(build_server(companion, settings), settings)
+    with serve_in_thread(app, on_exit=companion.aclose) as port:
+        yield port
+
+
+async def test_streamable_http(base_url: str, simulator: Simulator, mode: str) -> None:
+    with http_server(base_url) as port, anyio.fail_after(30):
+        async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None) as mcp:
+            await exercise(mcp, [s["id"] for s in simulator.sessions_of("demo")[:5]])
+    assert any(r.raw_path == "/public/sessions" for r in simulator.requests)
+
+
+@asynccontextmanager
+async def raw_http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(timeout=10) as http:
+        yield http
+
+
+async def test_streamable_http_rejects_a_foreign_host_header(base_url: str, simulator: Simulator) -> None:
+    with http_server(base_url) as port:
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with raw_http() as http:
+            evil = await http.post(url, headers={**MCP_HEADERS, "Host": "evil.example.com"}, json=INITIALIZE)
+            assert evil.status_code == 421
+            # A page in a browser elsewhere cannot drive it either.
+            origin = await http.post(url, headers={**MCP_HEADERS, "Origin": "http://evil.example.com"}, json=INITIALIZE)
+            assert origin.status_code == 403
+            # The check is not a blanket refusal: loopback names pass.
+            for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+                good = await http.post(url, headers={**MCP_HEADERS, "Host": host}, json=INITIALIZE)
+                assert good.status_code == 200, (host, good.text)
+                assert "session-mcp" in good.text
+
+
+# -- Streamable HTTP: the real command --------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_for_log(stream: Any, needle: bytes, limit: float = 20) -> bytes:
+    """Read ``stream`` until ``needle`` appears; what was read, for the failure message."""
+    seen = b""
+    with anyio.fail_after(limit):
+        while needle not in seen:
+            chunk = await stream.receive()
+            seen += chunk
+    return seen
+
+
+async def drain(stream: Any) -> None:
+    """Keep reading the server's log so a full pipe never blocks it."""
+    with suppress(anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+        while True:
+            await stream.receive()
+
+
+async def stop(process: Any) -> None:
+    if process.returncode is None:
+        process.terminate()
+    with anyio.move_on_after(10):
+        await process.wait()
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+async def test_http_command(mode: str) -> None:
+    port = free_port()
+    command = [script(), "--demo", "--transport", "http", "--port", str(port), "--log-level", "INFO"]
+    process = await anyio.open_process(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    async with process:
+        try:
+            assert process.stderr is not None
+            # uvicorn logs this once its socket listens: an event to wait for, not a sleep.
+            await wait_for_log(process.stderr, b"Uvicorn running on")
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(drain, process.stderr)
+                with anyio.fail_after(30):
+                    async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None) as mcp:
+                        await exercise(mcp)
+                    async with raw_http() as http:
+                        evil = await http.post(
+                            f"http://127.0.0.1:{port}/mcp",
+                            headers={**MCP_HEADERS, "Host": "evil.example.com"},
+                            json=INITIALIZE,
+                        )
+                        assert evil.status_code == 421
+                await stop(process)
+        finally:
+            await stop(process)
+    assert process.returncode is not None
