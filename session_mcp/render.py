@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from session_mcp.models import SessionDetail
@@ -29,6 +29,7 @@ from session_mcp.results import (
 )
 
 CUT_MARK = "…"
+TRANSCRIPT_FRAME = 200  # the "Transcript turns a-b of n:" line and the cut note under the turns
 
 
 def format_duration(seconds: float | None) -> str:
@@ -49,7 +50,7 @@ def format_time(moment: datetime | None, *, seconds: bool = False) -> str:
     """ISO 8601 UTC, to the minute unless ``seconds``; ``-`` when unknown."""
     if moment is None:
         return "-"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
 
 
 def format_offset(seconds: float | None) -> str:
@@ -83,18 +84,25 @@ SESSION_COLUMNS = "id | companion | client | started (UTC) | duration | turns | 
 
 def session_line(row: SessionRow) -> str:
     """One session on one line, in the order of ``SESSION_COLUMNS``."""
-    started = row.started_at or row.created_at
     cells = [
         row.id,
         row.companion_id or "-",
         row.external_client_id or "-",
-        format_time(started) if row.started_at else f"({format_time(started)} created)",
+        format_time(row.started_at) if row.started_at else _created_only(row.created_at),
         format_duration(row.duration_seconds),
         "-" if row.turns is None else str(row.turns),
         format_status(row),
         format_tags(row.tags) or "-",
     ]
     return " | ".join(cells)
+
+
+def _created_only(created: datetime | None) -> str:
+    return f"({format_time(created)} created)" if created else "-"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def render_session_page(page: SessionPageResult) -> str:
@@ -109,6 +117,8 @@ def render_session_page(page: SessionPageResult) -> str:
     lines.extend(session_line(row) for row in page.sessions)
     if page.has_more:
         lines.append(f"More: call list_sessions with page_index={page.next_page_index} and the same filters.")
+    else:
+        lines.append("Last page.")
     return "\n".join(lines)
 
 
@@ -164,7 +174,7 @@ def render_transcript(result: TranscriptResult) -> str:
     first, last = result.turns[0].index + 1, result.turns[-1].index + 1
     whole = first == 1 and last == result.total_turns
     lines.append(
-        f"Transcript ({result.total_turns} turns):"
+        f"Transcript ({plural(result.total_turns, 'turn')}):"
         if whole
         else f"Transcript turns {first}-{last} of {result.total_turns}:"
     )
@@ -183,7 +193,7 @@ def batch_header(row: SessionRow, total_turns: int) -> str:
     if row.external_client_id:
         cells.append(f"client {row.external_client_id}")
     cells.append(format_time(row.started_at or row.created_at))
-    cells += [format_duration(row.duration_seconds), format_status(row), f"{total_turns} turns"]
+    cells += [format_duration(row.duration_seconds), format_status(row), plural(total_turns, "turn")]
     if row.tags:
         cells.append(format_tags(row.tags))
     return " · ".join(cells)
@@ -207,7 +217,7 @@ def render_batch_transcript(item: BatchTranscript) -> str:
 
 
 def render_batch(result: BatchResult) -> str:
-    summary = f"Transcripts of {len(result.transcripts)} sessions"
+    summary = f"Transcripts of {plural(len(result.transcripts), 'session')}"
     if result.matched is not None:
         summary += f" (newest {result.requested} of {result.matched} matching)"
     notes = []
@@ -290,16 +300,18 @@ def transcript_window(session: SessionDetail, offset: int, limit: int, budget: i
     moves forward.
     """
     origin = transcript_origin(session)
+    info = session_info(session)
     items = session.turns
     window = [make_turn(i, items[i], origin) for i in range(offset, min(len(items), offset + limit))]
+    budget -= sum(len(line) + 1 for line in render_session_header(info)) + TRANSCRIPT_FRAME
     count = fit_lines((turn_line(t) for t in window), budget) if window else 0
     window = window[:count]
     if window and len(turn_line(window[-1])) > budget:
-        window[-1] = window[-1].model_copy(update={"text": shorten_text(window[-1].text, budget - 100)})
+        window[-1] = window[-1].model_copy(update={"text": shorten_text(window[-1].text, max(100, budget - 100))})
     end = offset + len(window)
     more = end < len(items) and bool(window)
     return TranscriptResult(
-        session=session_info(session),
+        session=info,
         total_turns=len(items),
         offset=offset,
         turns=window,

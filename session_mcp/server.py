@@ -21,6 +21,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     CallToolResult,
     Completion,
@@ -34,7 +35,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from session_mcp import __version__
 from session_mcp.batch import Failure, ProgressCallback, collect_sessions, fetch_sessions, share_budget
@@ -98,6 +99,15 @@ client, free-text search, tags); read one conversation with get_session_transcri
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 # Shared argument types: described once, used by every tool that takes them.
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number is required, not true/false")  # JSON true would otherwise read as 1
+    return value
+
+
+NO_BOOL = BeforeValidator(_no_bool)  # after the Field, so the bounds stay in the JSON schema
 CompanionId = Annotated[str | None, Field(description="Only this companion's sessions, e.g. 'comp_abc123'.")]
 ExternalClientId = Annotated[
     str | None, Field(description="Only sessions of this external user/client id, e.g. 'user_12345'.")
@@ -144,6 +154,12 @@ def advice(exc: CompanionError) -> str:
     if isinstance(exc, UpstreamUnavailableError):
         return f"{exc} Retry once; if it fails again, tell the user the Companion API is unavailable."
     return str(exc)
+
+
+def protocol_error(exc: CompanionError) -> MCPError:
+    """A JSON-RPC error for resources and prompts: the caller's fault (-32602) or upstream's (-32603)."""
+    code = INVALID_PARAMS if isinstance(exc, NotFoundError | InvalidInputError) else INTERNAL_ERROR
+    return MCPError(code=code, message=advice(exc))
 
 
 @contextmanager
@@ -207,8 +223,8 @@ class SessionTools:
         external_client_id: ExternalClientId = None,
         search: Search = None,
         tags: Tags = None,
-        page_index: Annotated[int, Field(ge=0, le=1_000_000, description="Zero-based page number.")] = 0,
-        page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Sessions per page.")] = 20,
+        page_index: Annotated[int, Field(ge=0, le=1_000_000, description="Zero-based page number."), NO_BOOL] = 0,
+        page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Sessions per page."), NO_BOOL] = 20,
     ) -> Annotated[CallToolResult, SessionPageResult]:
         """List sessions, newest first, one compact line each: id, companion, external client, start time,
         duration, turns (when known), status/close reason, tags. Use it to find session ids and to see what
@@ -231,9 +247,11 @@ class SessionTools:
         self,
         ctx: Context,
         session_id: SessionId,
-        offset: Annotated[int, Field(ge=0, description="First turn to return (0-based), to page through.")] = 0,
+        offset: Annotated[
+            int, Field(ge=0, description="First turn to return (0-based), to page through."), NO_BOOL
+        ] = 0,
         limit: Annotated[
-            int, Field(ge=1, le=MAX_TURNS_PER_CALL, description="Most turns to return in this call.")
+            int, Field(ge=1, le=MAX_TURNS_PER_CALL, description="Most turns to return in this call."), NO_BOOL
         ] = 400,
     ) -> Annotated[CallToolResult, TranscriptResult]:
         """Read one session in full: its configuration (companion, functions, knowledge base, FAQs,
@@ -307,10 +325,12 @@ class SessionTools:
         search: Search = None,
         tags: Tags = None,
         limit: Annotated[
-            int, Field(ge=1, le=MAX_BATCH, description="With filters (or none): the newest this many sessions.")
+            int,
+            Field(ge=1, le=MAX_BATCH, description="With filters (or none): the newest this many sessions."),
+            NO_BOOL,
         ] = 20,
         max_message_chars: Annotated[
-            int, Field(ge=50, le=20_000, description="Longer messages are shortened, with a marker.")
+            int, Field(ge=50, le=20_000, description="Longer messages are shortened, with a marker."), NO_BOOL
         ] = 600,
     ) -> Annotated[CallToolResult, BatchResult]:
         """Read many sessions' transcripts in ONE call, for summaries and QA review of many sessions: either
@@ -342,7 +362,9 @@ class SessionTools:
         external_client_id: ExternalClientId = None,
         search: Search = None,
         tags: Tags = None,
-        limit: Annotated[int, Field(ge=1, le=MAX_STATS, description="Most sessions to look at, newest first.")] = 200,
+        limit: Annotated[
+            int, Field(ge=1, le=MAX_STATS, description="Most sessions to look at, newest first."), NO_BOOL
+        ] = 200,
         read_transcripts: Annotated[
             bool, Field(description="Also read transcripts for turn counts and silent sessions (slower).")
         ] = True,
@@ -460,7 +482,7 @@ class SessionTools:
         try:
             page = await self.client_for(ctx).list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
         except CompanionError as exc:
-            raise MCPError(code=INVALID_PARAMS, message=advice(exc)) from None
+            raise protocol_error(exc) from None
         resources = [
             Resource(
                 uri=TRANSCRIPT_URI.format(session_id=item.id),
@@ -544,7 +566,7 @@ class SessionTools:
         try:
             session = await self.client_for(ctx).get_session(session_id)
         except CompanionError as exc:
-            raise MCPError(code=INVALID_PARAMS, message=advice(exc)) from None
+            raise protocol_error(exc) from None
         result = transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)
         transcript = render_transcript(result)
         criteria = rubric.strip() or DEFAULT_RUBRIC

@@ -46,7 +46,9 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     if settings.host not in LOOPBACK_HOSTS and settings.host not in ("0.0.0.0", "::"):
         names.append(settings.host)
     hosts = [*names, *(f"{name}:*" for name in names if not _has_port(name))]
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=[])
+    # Browser tools on this machine (the Inspector's UI) may call; pages from anywhere else may not.
+    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in ("127.0.0.1", "localhost", "[::1]")]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
 def _has_port(host: str) -> bool:

@@ -78,15 +78,17 @@ async def test_bearer_token_guards_the_endpoint(base_url: str) -> None:
             assert len(result.structured_content["sessions"]) == 3  # type: ignore[index]
 
 
-async def test_foreign_host_header_is_refused(base_url: str) -> None:
+async def test_foreign_host_and_origin_are_refused_local_browser_tools_are_not(base_url: str) -> None:
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
         async with httpx2.AsyncClient() as raw:
-            answer = await raw.post(
-                url,
-                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                headers={"Host": "evil.example.com", "Accept": "application/json, text/event-stream"},
-            )
-    assert answer.status_code == 421
+            foreign_host = await raw.post(url, json=body, headers={**accept, "Host": "evil.example.com"})
+            foreign_origin = await raw.post(url, json=body, headers={**accept, "Origin": "http://evil.example.com"})
+            inspector = await raw.post(url, json=body, headers={**accept, "Origin": "http://localhost:6274"})
+    assert foreign_host.status_code == 421
+    assert foreign_origin.status_code == 403
+    assert inspector.status_code not in (403, 421)
 
 
 async def test_tenants_see_only_their_own_sessions_in_parallel(simulator: Simulator, base_url: str) -> None:

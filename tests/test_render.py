@@ -81,10 +81,6 @@ def test_format_time() -> None:
     assert format_time(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), seconds=True) == "2026-01-02T03:04:05Z"
 
 
-@pytest.mark.xfail(
-    reason="BUG: format_time labels any aware datetime 'Z' without converting it to UTC (latent: callers pass UTC)",
-    strict=True,
-)
 def test_format_time_converts_to_utc() -> None:
     paris = MOMENT.astimezone(timezone(timedelta(hours=2)))
     assert format_time(paris, seconds=True) == "2026-09-21T12:53:20Z"

@@ -360,10 +360,6 @@ async def test_list_sessions_bad_arguments(mcp: Client, simulator: Simulator) ->
     assert not simulator.requests, "a rejected call must not reach upstream"
 
 
-@pytest.mark.xfail(
-    reason="BUG: JSON true is accepted as page_size (pydantic lax mode turns it into 1); the schema says integer",
-    strict=True,
-)
 async def test_list_sessions_rejects_boolean_page_size(mcp: Client) -> None:
     text = failed(await mcp.call_tool("list_sessions", {"page_size": True}))
     assert "page_size" in text
@@ -824,11 +820,6 @@ async def test_resources_list_upstream_failure_is_readable(mcp: Client, simulato
     assert len((await mcp.list_resources()).resources) == 50  # and the next call works
 
 
-@pytest.mark.xfail(
-    reason="BUG: upstream failures in resources/list and prompts/get are sent as -32602 Invalid params "
-    "(resources/read sends -32603 for the same failure); the caller's parameters were fine",
-    strict=True,
-)
 async def test_upstream_failure_is_not_blamed_on_the_parameters(mcp: Client, simulator: Simulator) -> None:
     simulator.fail_next(500)
     with pytest.raises(MCPError) as listing:
