@@ -180,6 +180,8 @@ class StrictTool(Tool):
 
     @classmethod
     def strict(cls, fn: Callable[..., Any], **options: Any) -> StrictTool:
+        # The docstring as one paragraph: its source indentation would otherwise reach the model.
+        options.setdefault("description", " ".join((fn.__doc__ or "").split()))
         tool = cast(StrictTool, cls.from_function(fn, **options))  # from_function builds with cls(...)
         base = tool.fn_metadata.arg_model
         strict_model: type[ArgModelBase] = type(
