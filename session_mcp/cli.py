@@ -19,6 +19,7 @@ from session_mcp.client import CompanionClient
 from session_mcp.commands import Redactor, add_session_commands, run_sessions_command
 from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
+from session_mcp.redact import redact_session
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 
 DEMO_KEY = "demo"
@@ -114,7 +115,7 @@ async def sessions(args: argparse.Namespace, settings: Settings) -> None:
 
 def redactor(settings: Settings) -> Redactor:
     """What every transcript passes through before it is shown: PII masking, when asked for."""
-    return lambda session: session
+    return redact_session if settings.redact_pii else (lambda session: session)
 
 
 def configure_logging(level: str) -> None:

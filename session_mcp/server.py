@@ -50,6 +50,7 @@ from session_mcp.errors import (
     UpstreamUnavailableError,
 )
 from session_mcp.models import SessionDetail
+from session_mcp.redact import redact_session
 from session_mcp.render import (
     batch_header,
     fit_lines,
@@ -261,7 +262,7 @@ class SessionTools:
         duration) and its transcript as '[mm:ss] Agent: ...' lines timed from the session start. Long
         transcripts are cut to fit the context; the text then says how to ask for the rest (offset)."""
         with tool_errors():
-            session = await self.client_for(ctx).get_session(session_id)
+            session = await self.fetch_session(ctx, session_id)
         result = transcript_window(session, offset, limit, self.settings.max_chars)
         return structured(result, render_transcript(result))
 
@@ -353,6 +354,7 @@ class SessionTools:
             sessions, failures = await fetch_sessions(
                 client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
             )
+        sessions = [self.shown(session) for session in sessions]
         result = self.batch_result(sessions, failures, requested=len(session_ids), matched=matched,
                                    max_message_chars=max_message_chars)  # fmt: skip
         return structured(result, render_batch(result))
@@ -446,6 +448,14 @@ class SessionTools:
             cut_sessions=sum(1 for t in transcripts if t.next_offset is not None),
         )
 
+    async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
+        """One session for this request's key, as the model may see it."""
+        return self.shown(await self.client_for(ctx).get_session(session_id))
+
+    def shown(self, session: SessionDetail) -> SessionDetail:
+        """``session`` with personal data masked when ``--redact-pii`` is on."""
+        return redact_session(session) if self.settings.redact_pii else session
+
     def client_for(self, ctx: Context | ServerRequestContext[Any]) -> CompanionClient:
         """The client for this request: its own key when an HTTP request carries one, else the server's.
 
@@ -470,7 +480,7 @@ class SessionTools:
     async def _resource_session(self, ctx: Context, session_id: str, template: str) -> SessionDetail:
         uri = template.format(session_id=session_id)
         try:
-            return await self.client_for(ctx).get_session(session_id)
+            return await self.fetch_session(ctx, session_id)
         except (NotFoundError, InvalidInputError) as exc:
             raise ResourceNotFoundError(f"{exc} List the sessions (resources/list or list_sessions).") from None
         except CompanionError as exc:
@@ -566,7 +576,7 @@ class SessionTools:
     ) -> list[UserMessage]:
         """A scored QA review of one session's transcript, with quoted evidence and timestamps."""
         try:
-            session = await self.client_for(ctx).get_session(session_id)
+            session = await self.fetch_session(ctx, session_id)
         except CompanionError as exc:
             raise protocol_error(exc) from None
         result = transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)

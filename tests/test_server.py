@@ -554,10 +554,6 @@ async def test_transcript_is_shown_as_sent_without_redaction(mcp: Client, simula
     assert all(email in text for email in emails)
 
 
-@pytest.mark.xfail(
-    reason="BUG: Settings.redact_pii (--redact-pii, SESSION_MCP_REDACT_PII) is never used by the server",
-    strict=True,
-)
 async def test_redact_pii_setting_masks_emails(client: CompanionClient, simulator: Simulator, mode: str) -> None:
     session, emails = pii_session(simulator)
     async with connect(client, mode, Settings(redact_pii=True)) as mcp:
