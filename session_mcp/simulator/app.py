@@ -90,6 +90,8 @@ class Simulator:
     clock: Callable[[], float] = time.time
     requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=10_000))
     faults: list[Fault] = field(default_factory=list)
+    in_flight: int = 0
+    peak_in_flight: int = 0  # most requests answered at once: what concurrency bounds are checked against
 
     def __post_init__(self) -> None:
         anchor = self.anchor if self.anchor is not None else int(self.clock()) // 3600 * 3600
@@ -222,6 +224,15 @@ class _Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        simulator = self.simulator
+        simulator.in_flight += 1
+        simulator.peak_in_flight = max(simulator.peak_in_flight, simulator.in_flight)
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            simulator.in_flight -= 1
+
+    async def _answer(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope)
         simulator = self.simulator
         api_key = request.headers.get("x-api-key")
