@@ -77,6 +77,7 @@ from session_mcp.results import (
     session_row,
     transcript_origin,
 )
+from session_mcp.schema import compact_schema
 from session_mcp.stats import session_stats
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,9 @@ class StrictTool(Tool):
             base.__name__, (base,), {"model_config": ConfigDict(extra="forbid"), "__module__": __name__}
         )
         tool.fn_metadata.arg_model = strict_model
-        tool.parameters = strict_model.model_json_schema(by_alias=True)
+        tool.parameters = compact_schema(strict_model.model_json_schema(by_alias=True))
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
         return tool
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:

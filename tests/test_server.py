@@ -200,7 +200,7 @@ async def test_every_tool_has_output_schema_and_strict_described_inputs(mcp: Cli
     assert listing["page_size"]["minimum"] == 1
     assert listing["page_size"]["maximum"] == 100
     assert listing["page_index"]["minimum"] == 0
-    assert listing["tags"]["anyOf"][0]["additionalProperties"] == {"type": "string"}
+    assert listing["tags"]["additionalProperties"] == {"type": "string"}
     transcript = tools["get_session_transcript"].input_schema
     assert transcript["required"] == ["session_id"]
     assert transcript["properties"]["offset"]["minimum"] == 0
