@@ -80,20 +80,21 @@ def shorten_text(text: str, limit: int) -> str:
 
 
 SESSION_COLUMNS = "id | companion | client | started (UTC) | duration | turns | status | tags"
+SESSION_COLUMNS_NO_TURNS = SESSION_COLUMNS.replace(" | turns", "")
 
 
-def session_line(row: SessionRow) -> str:
-    """One session on one line, in the order of ``SESSION_COLUMNS``."""
+def session_line(row: SessionRow, *, with_turns: bool = True) -> str:
+    """One session on one line, in the order of ``SESSION_COLUMNS`` (without turns if asked)."""
     cells = [
         row.id,
         row.companion_id or "-",
         row.external_client_id or "-",
         format_time(row.started_at) if row.started_at else _created_only(row.created_at),
         format_duration(row.duration_seconds),
-        "-" if row.turns is None else str(row.turns),
-        format_status(row),
-        format_tags(row.tags) or "-",
     ]
+    if with_turns:
+        cells.append("-" if row.turns is None else str(row.turns))
+    cells += [format_status(row), format_tags(row.tags) or "-"]
     return " | ".join(cells)
 
 
@@ -112,9 +113,11 @@ def render_session_page(page: SessionPageResult) -> str:
     first = page.page_index * page.page_size + 1
     last = first + len(page.sessions) - 1
     of = f" of {page.filtered_count}" if page.filtered_count is not None else ""
-    lines = [f"Sessions {first}-{last}{of} (page {page.page_index}, newest first as the API orders them)."]
-    lines.append(SESSION_COLUMNS)
-    lines.extend(session_line(row) for row in page.sessions)
+    # The turns column only when some count is known (sessions read before): otherwise all dashes.
+    with_turns = any(row.turns is not None for row in page.sessions)
+    lines = [f"Sessions {first}-{last}{of}, newest first (page {page.page_index})."]
+    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.has_more:
         lines.append(f"More: call list_sessions with page_index={page.next_page_index} and the same filters.")
     else:
