@@ -193,6 +193,7 @@ class CompanionClient:
         page_size: int = 20,
     ) -> SessionPage:
         """One page of sessions matching every filter given (``None`` means no filter)."""
+        self._refuse_key_in(companion_id, external_client_id, search, *(tags or {}).keys(), *(tags or {}).values())
         params = build_list_params(
             companion_id=companion_id,
             external_client_id=external_client_id,
@@ -274,8 +275,7 @@ class CompanionClient:
         export, which would only evict what interactive reads keep there.
         """
         validate_session_id(session_id)
-        if self._api_key is not None and self._secret() in session_id:
-            raise InvalidInputError("That is the API key, not a session id: pass an id from the session list.")
+        self._refuse_key_in(session_id)
         if use_cache:
             cached = self._shared.cache.get(self._fingerprint, session_id)
             if cached is not None:
@@ -491,6 +491,14 @@ class CompanionClient:
         """Upstream text cut short, with the key masked should the API ever echo it."""
         secret = self._secret()
         return shorten(text.replace(secret, "**********") if secret else text, 300)
+
+    def _refuse_key_in(self, *values: object) -> None:
+        """Refuse an argument holding the API key: it would travel in a URL, which gets logged."""
+        secret = self._secret()
+        if secret and any(isinstance(value, str) and secret in value for value in values):
+            raise InvalidInputError(
+                "That argument holds the API key: the key is never sent in a URL. Pass a session id or a filter."
+            )
 
     def _secret(self) -> str:
         return self._api_key.get_secret_value() if self._api_key is not None else ""

@@ -824,3 +824,15 @@ async def test_a_keyless_client_sends_nothing(simulator: Simulator, base_url: st
             await keyless.list_sessions()
     assert "NAPSTER_API_KEY" in str(info.value)
     assert not simulator.requests
+
+
+@pytest.mark.parametrize(
+    "filters", [{"search": "x demo x"}, {"tags": {"note": "demo"}}, {"tags": {"demo": "v"}}, {"companion_id": "demo"}]
+)
+async def test_a_filter_holding_the_key_is_refused_before_any_request(
+    simulator: Simulator, client: CompanionClient, filters: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        await client.list_sessions(**filters)
+    assert "demo" not in str(info.value)
+    assert not simulator.requests
