@@ -46,6 +46,7 @@ from session_mcp.models import (
 DEFAULT_BASE_URL = "https://companion-api.napster.com"
 MAX_PAGE_SIZE = 100
 MAX_SESSION_ID_LENGTH = 256
+MAX_FILTER_LENGTH = 2_000  # per filter, encoded: URLs this long already strain proxies
 CONNECTION_INTERVAL_SECONDS = 5.0
 USER_AGENT = "session-mcp"
 
@@ -398,21 +399,21 @@ class CompanionClient:
         """The body, refused as soon as it is known to exceed ``max_response_bytes``."""
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_response_bytes:
-            raise self._too_large(what, int(declared))
+            raise self._too_large(what, int(declared), declared=True)
         chunks: list[bytes] = []
         received = 0
         async for chunk in response.aiter_bytes():
             received += len(chunk)
             if received > self.max_response_bytes:
-                raise self._too_large(what, received)
+                raise self._too_large(what, received, declared=False)
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _too_large(self, what: str, size: int) -> InvalidResponseError:
+    def _too_large(self, what: str, size: int, *, declared: bool) -> InvalidResponseError:
+        how = f"declares {size:,} bytes; it was refused unread" if declared else "kept coming; reading stopped"
         return InvalidResponseError(
-            f"The Companion API answered {what} with more than {self.max_response_bytes:,} bytes "
-            f"({size:,} seen); the response was refused unread. If this is a real session, raise "
-            "SESSION_MCP_MAX_RESPONSE_MB.",
+            f"The Companion API's answer to {what} is over the {self.max_response_bytes:,}-byte limit ({how}). "
+            "If the data is genuine, raise SESSION_MCP_MAX_RESPONSE_MB.",
             code="too_large",
         )
 
@@ -489,8 +490,12 @@ class CompanionClient:
 
     def _scrub(self, text: str) -> str:
         """Upstream text cut short, with the key masked should the API ever echo it."""
+        return shorten(self.mask_key(text), 300)
+
+    def mask_key(self, text: str) -> str:
+        """``text`` with this client's API key replaced by asterisks, for echoing caller input."""
         secret = self._secret()
-        return shorten(text.replace(secret, "**********") if secret else text, 300)
+        return text.replace(secret, "**********") if secret else text
 
     def _refuse_key_in(self, *values: object) -> None:
         """Refuse an argument holding the API key: it would travel in a URL, which gets logged."""
@@ -529,6 +534,11 @@ def build_list_params(
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             raise InvalidInputError("tags must map string keys to string values, e.g. {'channel': 'web'}.")
         params["tags"] = encode_tags_query(tags)
+    for name, encoded in params.items():
+        if isinstance(encoded, str) and len(encoded) > MAX_FILTER_LENGTH:
+            raise InvalidInputError(
+                f"{name} is {len(encoded):,} characters long; filters are limited to {MAX_FILTER_LENGTH:,}."
+            )
     return params
 
 

@@ -27,6 +27,7 @@ from mcp.types import (
     Completion,
     CompletionArgument,
     CompletionContext,
+    GetPromptRequestParams,
     ListResourcesResult,
     PaginatedRequestParams,
     PromptReference,
@@ -110,11 +111,13 @@ def _no_bool(value: Any) -> Any:
 
 
 NO_BOOL = BeforeValidator(_no_bool)  # after the Field, so the bounds stay in the JSON schema
-CompanionId = Annotated[str | None, Field(description="Only this companion's sessions, e.g. 'comp_abc123'.")]
+# Filters are plain ``str`` with "" for none: the SDK JSON-decodes string arguments of any other
+# type first, which would turn search="null" into no filter and '["refund"]' into a list.
+CompanionId = Annotated[str, Field(description="Only this companion's sessions, e.g. 'comp_abc123'.")]
 ExternalClientId = Annotated[
-    str | None, Field(description="Only sessions of this external user/client id, e.g. 'user_12345'.")
+    str, Field(description="Only sessions of this external user/client id, e.g. 'user_12345'.")
 ]
-Search = Annotated[str | None, Field(description="Free-text search across sessions (ids, tags, transcript text).")]
+Search = Annotated[str, Field(description="Free-text search across sessions (ids, tags, transcript text).")]
 Tags = Annotated[
     dict[str, str] | None,
     Field(description="Only sessions having all these tag key-value pairs, e.g. {'channel': 'web'}."),
@@ -225,9 +228,9 @@ class SessionTools:
     async def list_sessions(
         self,
         ctx: Context,
-        companion_id: CompanionId = None,
-        external_client_id: ExternalClientId = None,
-        search: Search = None,
+        companion_id: CompanionId = "",
+        external_client_id: ExternalClientId = "",
+        search: Search = "",
         tags: Tags = None,
         page_index: Annotated[int, Field(ge=0, le=1_000_000, description="Zero-based page number."), NO_BOOL] = 0,
         page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Sessions per page."), NO_BOOL] = 20,
@@ -238,9 +241,9 @@ class SessionTools:
         (matching / total) and the next page_index when there are more."""
         with tool_errors():
             page = await self.client_for(ctx).list_sessions(
-                companion_id=companion_id,
-                external_client_id=external_client_id,
-                search=search,
+                companion_id=companion_id or None,
+                external_client_id=external_client_id or None,
+                search=search or None,
                 tags=tags,
                 page_index=page_index,
                 page_size=page_size,
@@ -326,9 +329,9 @@ class SessionTools:
             list[str] | None,
             Field(max_length=MAX_BATCH, description="These sessions, in this order (or use the filters instead)."),
         ] = None,
-        companion_id: CompanionId = None,
-        external_client_id: ExternalClientId = None,
-        search: Search = None,
+        companion_id: CompanionId = "",
+        external_client_id: ExternalClientId = "",
+        search: Search = "",
         tags: Tags = None,
         limit: Annotated[
             int,
@@ -345,7 +348,11 @@ class SessionTools:
         and its turns; the whole answer fits a character budget, so long messages are shortened and long
         transcripts cut, each with a marker; get_session_transcript reads any one in full. Sessions that
         cannot be read are listed with the reason, and the others still come back."""
-        filters = {"companion_id": companion_id, "external_client_id": external_client_id, "search": search}
+        filters = {
+            "companion_id": companion_id or None,
+            "external_client_id": external_client_id or None,
+            "search": search or None,
+        }
         if session_ids is not None and (any(filters.values()) or tags):
             raise ToolError("Give either session_ids or filters (companion_id, external_client_id, search, tags).")
         matched = None
@@ -357,6 +364,7 @@ class SessionTools:
             sessions, failures = await fetch_sessions(
                 client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
             )
+        failures = [Failure(client.mask_key(f.session_id), client.mask_key(f.reason)) for f in failures]
         sessions = [self.shown(session) for session in sessions]
         result = self.batch_result(sessions, failures, requested=len(session_ids), matched=matched,
                                    max_message_chars=max_message_chars)  # fmt: skip
@@ -365,9 +373,9 @@ class SessionTools:
     async def session_stats(
         self,
         ctx: Context,
-        companion_id: CompanionId = None,
-        external_client_id: ExternalClientId = None,
-        search: Search = None,
+        companion_id: CompanionId = "",
+        external_client_id: ExternalClientId = "",
+        search: Search = "",
         tags: Tags = None,
         limit: Annotated[
             int, Field(ge=1, le=MAX_STATS, description="Most sessions to look at, newest first."), NO_BOOL
@@ -386,9 +394,9 @@ class SessionTools:
             summaries, matched = await collect_sessions(
                 client,
                 limit=limit,
-                companion_id=companion_id,
-                external_client_id=external_client_id,
-                search=search,
+                companion_id=companion_id or None,
+                external_client_id=external_client_id or None,
+                search=search or None,
                 tags=tags,
             )
             details: list[SessionDetail] = []
@@ -644,7 +652,7 @@ def _prompt_count(count: str) -> int:
         number = int(count.strip() or "20")
     except ValueError:
         raise MCPError(
-            code=INVALID_PARAMS, message=f"count must be a whole number from 1 to 100, not {count!r}."
+            code=INVALID_PARAMS, message=f"count must be a whole number from 1 to 100, not {shorten_text(count, 20)!r}."
         ) from None
     if not 1 <= number <= 100:
         raise MCPError(code=INVALID_PARAMS, message=f"count must be from 1 to 100, not {number}.")
@@ -698,4 +706,35 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
     server._lowlevel_server.add_request_handler(  # the documented stop-gap for dynamic, paged listing
         "resources/list", PaginatedRequestParams, tools.list_resources
     )
+    guard_prompt_arguments(server)
     return server
+
+
+def guard_prompt_arguments(server: MCPServer) -> None:
+    """Answer unknown or missing prompt arguments with -32602 naming them.
+
+    The SDK passes prompt arguments straight to the function, so a wrong name surfaces as a bare
+    -32603 "Internal server error" and a logged traceback. This wraps its prompts/get handler.
+    """
+    lowlevel = server._lowlevel_server
+    entry = lowlevel.get_request_handler("prompts/get")
+    assert entry is not None  # MCPServer always registers it
+
+    async def checked(ctx: ServerRequestContext[Any], request: BaseModel) -> Any:
+        params = cast(GetPromptRequestParams, request)  # validated against entry.params_type by the runner
+        prompt = next((p for p in await server.list_prompts() if p.name == params.name), None)
+        if prompt is not None:
+            declared = {argument.name: argument.required for argument in prompt.arguments or []}
+            given = set(params.arguments or {})
+            unknown = sorted(given - set(declared))
+            missing = sorted(name for name, required in declared.items() if required and name not in given)
+            if unknown or missing:
+                problems = [f"unknown argument {shorten_text(name, 40)!r}" for name in unknown]
+                problems += [f"missing argument {name!r}" for name in missing]
+                raise MCPError(
+                    code=INVALID_PARAMS,
+                    message=f"{'; '.join(problems)} for prompt {prompt.name}: it takes {', '.join(declared)}.",
+                )
+        return await entry.handler(ctx, params)
+
+    lowlevel.add_request_handler("prompts/get", entry.params_type, checked)
