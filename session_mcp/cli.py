@@ -98,19 +98,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_level)
     if args.command == "sessions":
         try:
-            anyio.run(sessions, args, settings)
+            status = anyio.run(sessions, args, settings)
         except CompanionError as exc:
             sys.exit(f"session-mcp: {exc}")
+        except OSError as exc:
+            sys.exit(f"session-mcp: cannot use {exc.filename or 'the file'}: {exc.strerror or exc}.")
         except KeyboardInterrupt:
             sys.exit("session-mcp: interrupted; run the same command again to resume an export.")
+        if status:
+            sys.exit(status)
         return
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings, arguments)
 
 
-async def sessions(args: argparse.Namespace, settings: Settings) -> None:
+async def sessions(args: argparse.Namespace, settings: Settings) -> int:
     async with make_client(settings) as client:
-        await run_sessions_command(args, client, redactor(settings), settings.concurrency, sys.stdout)
+        return await run_sessions_command(args, client, redactor(settings), settings.concurrency, sys.stdout)
 
 
 def redactor(settings: Settings) -> Redactor:

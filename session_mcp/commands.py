@@ -17,10 +17,11 @@ from session_mcp.batch import Failure, stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
 from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
-from session_mcp.render import render_session_page, render_transcript, transcript_window
+from session_mcp.render import plural, render_session_page, render_transcript, transcript_window
 from session_mcp.results import session_page_result
 
 Redactor = Callable[[SessionDetail], SessionDetail]
+EXPORT_LINE_START = b'{"id": '  # how every exported line begins: the id is the first wire field
 
 
 def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -66,13 +67,16 @@ def filters_of(args: argparse.Namespace) -> dict[str, Any]:
 
 async def run_sessions_command(
     args: argparse.Namespace, client: CompanionClient, redactor: Redactor, concurrency: int, out: TextIO
-) -> None:
-    """Run one ``sessions`` action; ``CompanionError`` reaches the caller with its message."""
+) -> int:
+    """Run one ``sessions`` action and return the exit status: 1 when an export left sessions out.
+
+    ``CompanionError`` and ``OSError`` reach the caller with their message.
+    """
     if args.action == "list":
         page = await client.list_sessions(page_index=args.page_index, page_size=args.page_size, **filters_of(args))
         if args.json:
             out.write(json.dumps(page.to_wire(), ensure_ascii=False, indent=2) + "\n")
-            return
+            return 0
         result = session_page_result(page, args.page_index, args.page_size)
         text = render_session_page(result).replace("call list_sessions with page_index=", "use --page-index ")
         out.write(text + "\n")
@@ -80,12 +84,14 @@ async def run_sessions_command(
         session = redactor(await client.get_session(args.session_id))
         if args.json:
             out.write(json.dumps(session.to_wire(), ensure_ascii=False, indent=2) + "\n")
-            return
+            return 0
         whole = transcript_window(session, 0, len(session.turns), budget=sys.maxsize)
         out.write(render_transcript(whole) + "\n")
     else:
         summary = await export_sessions(client, args.out, filters_of(args), args.limit, redactor, concurrency)
         out.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
+        return 1 if summary["failed"] else 0
+    return 0
 
 
 async def export_sessions(
@@ -104,13 +110,15 @@ async def export_sessions(
     done = existing_ids(path)
     progress = Progress(sys.stderr)
     failures: list[Failure] = []
-    written = 0
+    written = skipped = 0
 
     async def pending_ids() -> AsyncIterator[str]:
+        nonlocal skipped
         async for page in client.iter_pages(page_size=MAX_PAGE_SIZE, limit=limit, **filters):
             progress.total = page.filtered_count if limit is None else min(limit, page.filtered_count or limit)
             for item in page.items:
                 if item.id in done:
+                    skipped += 1
                     progress.step()
                 else:
                     yield item.id
@@ -128,34 +136,53 @@ async def export_sessions(
     return {
         "file": str(path),
         "written": written,
-        "already_there": len(done),
+        "already_there": skipped,
         "failed": [{"session_id": f.session_id, "reason": f.reason} for f in failures],
     }
 
 
 def existing_ids(path: Path) -> set[str]:
-    """Ids of the sessions already exported to ``path``; trims a last line left incomplete."""
+    """Ids of the sessions already exported to ``path``; trims a last line an interruption cut.
+
+    Only a cut line that starts like an exported session is dropped: any other content means the
+    file is not an export, and it is left alone.
+    """
     if not path.exists():
         return set()
     ids: set[str] = set()
     with path.open("rb+") as file:
         good_end = 0
+        unterminated = False
         for line in file:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                ids.add(json.loads(line)["id"])
-            except (ValueError, KeyError, TypeError):
+            cut = not line.endswith(b"\n") and (
+                line.startswith(EXPORT_LINE_START) or EXPORT_LINE_START.startswith(line)
+            )
+            if cut and not _is_session_line(line):
+                break  # cut by an interruption: dropped, and that session is fetched again
+            if not _is_session_line(line):
                 raise InvalidInputError(
                     f"{path} has a line that is not an exported session: choose another --out file."
-                ) from None
+                )
+            ids.add(json.loads(line)["id"])
             good_end += len(line)
+            unterminated = not line.endswith(b"\n")  # a whole session that only lacks its newline
         file.truncate(good_end)
+        if unterminated:
+            file.seek(good_end)
+            file.write(b"\n")
     return ids
 
 
+def _is_session_line(line: bytes) -> bool:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and isinstance(value.get("id"), str)
+
+
 def format_export_summary(summary: dict[str, Any]) -> str:
-    text = f"Exported {summary['written']} sessions to {summary['file']}"
+    text = f"Exported {plural(summary['written'], 'session')} to {summary['file']}"
     if summary["already_there"]:
         text += f" ({summary['already_there']} were already there)"
     text += "."
