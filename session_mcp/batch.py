@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import anyio
 
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.errors import CompanionError
 from session_mcp.models import SessionDetail, SessionSummary
 
@@ -102,26 +103,13 @@ def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
 
 
 async def collect_sessions(
-    client: CompanionClient,
-    *,
-    limit: int,
-    companion_id: str | None = None,
-    external_client_id: str | None = None,
-    search: str | None = None,
-    tags: Mapping[str, str] | None = None,
+    client: CompanionClient, *, limit: int, **filters: Unpack[SessionFilters]
 ) -> tuple[list[SessionSummary], int | None]:
     """The newest ``limit`` sessions matching the filters, and how many match in all."""
     sessions: list[SessionSummary] = []
     matched: int | None = None
     page_size = min(limit, MAX_PAGE_SIZE)
-    async for page in client.iter_pages(
-        companion_id=companion_id,
-        external_client_id=external_client_id,
-        search=search,
-        tags=tags,
-        page_size=page_size,
-        limit=limit,
-    ):
+    async for page in client.iter_pages(page_size=page_size, limit=limit, **filters):
         sessions.extend(page.items)
         matched = page.filtered_count if page.filtered_count is not None else page.total_count
     return sessions, matched

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import anyio
@@ -184,37 +184,17 @@ class CompanionClient:
     # -- endpoints -------------------------------------------------------------------------
 
     async def list_sessions(
-        self,
-        *,
-        companion_id: str | None = None,
-        external_client_id: str | None = None,
-        search: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        page_index: int = 0,
-        page_size: int = 20,
+        self, *, page_index: int = 0, page_size: int = 20, **filters: Unpack[SessionFilters]
     ) -> SessionPage:
         """One page of sessions matching every filter given (``None`` means no filter)."""
-        self._refuse_key_in(companion_id, external_client_id, search, *(tags or {}).keys(), *(tags or {}).values())
-        params = build_list_params(
-            companion_id=companion_id,
-            external_client_id=external_client_id,
-            search=search,
-            tags=tags,
-            page_index=page_index,
-            page_size=page_size,
-        )
+        tags = filters.get("tags") or {}
+        self._refuse_key_in(*(v for k, v in filters.items() if k != "tags"), *tags.keys(), *tags.values())
+        params = build_list_params(page_index=page_index, page_size=page_size, **filters)
         page, _ = await self._get("/public/sessions", SessionPage, params=params)
         return page
 
     async def iter_pages(
-        self,
-        *,
-        companion_id: str | None = None,
-        external_client_id: str | None = None,
-        search: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-        limit: int | None = None,
+        self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]
     ) -> AsyncIterator[SessionPage]:
         """Every page of sessions matching the filters, up to ``limit`` sessions in all.
 
@@ -225,14 +205,7 @@ class CompanionClient:
         seen: set[str] = set()
         page_index = 0
         while limit is None or len(seen) < limit:
-            page = await self.list_sessions(
-                companion_id=companion_id,
-                external_client_id=external_client_id,
-                search=search,
-                tags=tags,
-                page_index=page_index,
-                page_size=page_size,
-            )
+            page = await self.list_sessions(page_index=page_index, page_size=page_size, **filters)
             fresh = []
             for item in page.items:
                 if item.id not in seen and (limit is None or len(seen) < limit):
@@ -248,24 +221,10 @@ class CompanionClient:
             page_index += 1
 
     async def iter_sessions(
-        self,
-        *,
-        companion_id: str | None = None,
-        external_client_id: str | None = None,
-        search: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-        limit: int | None = None,
+        self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]
     ) -> AsyncIterator[SessionSummary]:
         """Every session matching the filters, page after page, at most ``limit``, each id once."""
-        async for page in self.iter_pages(
-            companion_id=companion_id,
-            external_client_id=external_client_id,
-            search=search,
-            tags=tags,
-            page_size=page_size,
-            limit=limit,
-        ):
+        async for page in self.iter_pages(page_size=page_size, limit=limit, **filters):
             for item in page.items:
                 yield item
 
@@ -509,22 +468,28 @@ class CompanionClient:
         return self._api_key.get_secret_value() if self._api_key is not None else ""
 
 
-def build_list_params(
-    *,
-    companion_id: str | None,
-    external_client_id: str | None,
-    search: str | None,
-    tags: Mapping[str, str] | None,
-    page_index: int,
-    page_size: int,
-) -> dict[str, str | int]:
+class SessionFilters(TypedDict, total=False):
+    """The filters of ``GET /public/sessions``; a missing or ``None`` one does not filter."""
+
+    companion_id: str | None
+    external_client_id: str | None
+    search: str | None
+    tags: Mapping[str, str] | None
+
+
+def build_list_params(*, page_index: int, page_size: int, **filters: Unpack[SessionFilters]) -> dict[str, str | int]:
     """The query of ``GET /public/sessions``, after checking every bound."""
     if not isinstance(page_index, int) or isinstance(page_index, bool) or page_index < 0:
         raise InvalidInputError(f"page_index must be an integer >= 0, not {page_index!r}.")
     if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInputError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, not {page_size!r}.")
     params: dict[str, str | int] = {"pageIndex": page_index, "pageSize": page_size}
-    for name, value in (("companionId", companion_id), ("externalClientId", external_client_id), ("search", search)):
+    tags = filters.get("tags")
+    for name, value in (
+        ("companionId", filters.get("companion_id")),
+        ("externalClientId", filters.get("external_client_id")),
+        ("search", filters.get("search")),
+    ):
         if value is None:
             continue
         if not isinstance(value, str) or any(ord(c) < 32 or ord(c) == 127 for c in value):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from session_mcp.batch import Failure, stream_sessions
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
 from session_mcp.render import plural, render_session_page, render_transcript, transcript_window
@@ -56,13 +56,13 @@ def parse_tags(pairs: list[str]) -> dict[str, str] | None:
     return tags or None
 
 
-def filters_of(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "companion_id": args.companion_id,
-        "external_client_id": args.external_client_id,
-        "search": args.search,
-        "tags": parse_tags(args.tag),
-    }
+def filters_of(args: argparse.Namespace) -> SessionFilters:
+    return SessionFilters(
+        companion_id=args.companion_id,
+        external_client_id=args.external_client_id,
+        search=args.search,
+        tags=parse_tags(args.tag),
+    )
 
 
 async def run_sessions_command(
@@ -97,7 +97,7 @@ async def run_sessions_command(
 async def export_sessions(
     client: CompanionClient,
     path: Path,
-    filters: dict[str, Any],
+    filters: SessionFilters,
     limit: int | None,
     redactor: Redactor,
     concurrency: int,

@@ -40,7 +40,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from session_mcp import __version__
 from session_mcp.batch import Failure, ProgressCallback, collect_sessions, fetch_sessions, share_budget
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.config import Settings
 from session_mcp.errors import (
     AuthenticationError,
@@ -142,6 +142,18 @@ def progress_reporter(ctx: Context) -> ProgressCallback:
     return report
 
 
+def session_filters(
+    companion_id: str, external_client_id: str, search: str, tags: dict[str, str] | None
+) -> SessionFilters:
+    """The tools' filter arguments for the client: an empty one does not filter."""
+    return SessionFilters(
+        companion_id=companion_id or None,
+        external_client_id=external_client_id or None,
+        search=search or None,
+        tags=tags or None,
+    )
+
+
 def known_turns(client: CompanionClient, session_id: str) -> int | None:
     """The number of turns of a session this key has read recently, without any request."""
     cached = client.cache.peek(client.fingerprint, session_id)
@@ -241,12 +253,9 @@ class SessionTools:
         (matching / total) and the next page_index when there are more."""
         with tool_errors():
             page = await self.client_for(ctx).list_sessions(
-                companion_id=companion_id or None,
-                external_client_id=external_client_id or None,
-                search=search or None,
-                tags=tags,
                 page_index=page_index,
                 page_size=page_size,
+                **session_filters(companion_id, external_client_id, search, tags),
             )
         client = self.client_for(ctx)
         result = session_page_result(page, page_index, page_size, known_turns=lambda i: known_turns(client, i))
@@ -348,18 +357,14 @@ class SessionTools:
         and its turns; the whole answer fits a character budget, so long messages are shortened and long
         transcripts cut, each with a marker; get_session_transcript reads any one in full. Sessions that
         cannot be read are listed with the reason, and the others still come back."""
-        filters = {
-            "companion_id": companion_id or None,
-            "external_client_id": external_client_id or None,
-            "search": search or None,
-        }
-        if session_ids is not None and (any(filters.values()) or tags):
+        filters = session_filters(companion_id, external_client_id, search, tags)
+        if session_ids is not None and any(filters.values()):
             raise ToolError("Give either session_ids or filters (companion_id, external_client_id, search, tags).")
         matched = None
         with tool_errors():
             client = self.client_for(ctx)
             if session_ids is None:
-                summaries, matched = await collect_sessions(client, limit=limit, tags=tags, **filters)
+                summaries, matched = await collect_sessions(client, limit=limit, **filters)
                 session_ids = [s.id for s in summaries]
             sessions, failures = await fetch_sessions(
                 client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
@@ -392,12 +397,7 @@ class SessionTools:
         with tool_errors():
             client = self.client_for(ctx)
             summaries, matched = await collect_sessions(
-                client,
-                limit=limit,
-                companion_id=companion_id or None,
-                external_client_id=external_client_id or None,
-                search=search or None,
-                tags=tags,
+                client, limit=limit, **session_filters(companion_id, external_client_id, search, tags)
             )
             details: list[SessionDetail] = []
             failures: list[Failure] = []
