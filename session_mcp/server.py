@@ -97,7 +97,9 @@ CUT_NOTE_SIZE = 130  # the "[cut: ...]" line a cut session ends with
 INSTRUCTIONS = """\
 Read and review the sessions (conversations between users and companions) of a Napster Companion \
 API project. Start with list_sessions to find sessions and their ids (filters: companion, external \
-client, free-text search, tags); read one conversation with get_session_transcript. Times are UTC."""
+client, free-text search, tags); read one conversation with get_session_transcript. For many \
+sessions at once (summaries, QA review) use get_session_transcripts: one call, not one per session. \
+For counts, durations and outcomes use session_stats. Times are UTC."""
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
