@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
@@ -558,16 +559,17 @@ class SessionTools:
         number = _prompt_count(count)
         scope = f"companion {companion_id}" if companion_id else "all companions"
         when = f" from {window}" if window else ""
-        list_call = f"list_sessions(page_size={min(number, MAX_PAGE_SIZE)}"
-        list_call += f", companion_id={companion_id!r})" if companion_id else ")"
+        arguments = f"limit={number}" + (f", companion_id={companion_id!r}" if companion_id else "")
         return [
             UserMessage(
-                f"Summarize the {number} most recent sessions of {scope}{when}.\n\n"
+                f"Summarize the {number} most recent sessions of {scope}{when}. Today is "
+                f"{datetime.now(UTC):%Y-%m-%d} (UTC).\n\n"
                 f"Steps:\n"
-                f"1. Call {list_call}. Sessions come newest first; keep those in the time window"
-                f"{' ' + repr(window) if window else ''} (times are UTC) and read further pages with page_index "
-                f"if needed.\n"
-                f"2. For each kept session that has turns, call get_session_transcript(session_id=...).\n"
+                f"1. Call session_stats({arguments}) for the figures: statuses, durations, silent sessions.\n"
+                f"2. Call get_session_transcripts({arguments}) once: it returns every transcript, newest first. "
+                f"Keep the sessions in the time window{' ' + repr(window) if window else ''} (times are UTC). If "
+                f"the window reaches past them, find older ids with list_sessions (page_index) and pass them as "
+                f"session_ids. Read a cut transcript in full with get_session_transcript only when it matters.\n"
                 f"3. Write the summary:\n"
                 f"   - Overview: how many sessions, by status (closed, failed, open, never started), typical "
                 f"duration.\n"

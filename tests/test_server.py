@@ -892,11 +892,10 @@ async def test_prompts_are_listed_with_argument_descriptions(mcp: Client) -> Non
 async def test_summarize_sessions_prompt(mcp: Client) -> None:
     arguments = {"companion_id": "comp_sales", "count": "5", "window": "yesterday"}
     text = prompt_text(await mcp.get_prompt("summarize_sessions", arguments))
+    assert "get_session_transcripts(limit=5, companion_id='comp_sales')" in text
+    assert "session_stats(limit=5, companion_id='comp_sales')" in text
     assert "list_sessions" in text
-    assert "get_session_transcript" in text
-    assert "comp_sales" in text
     assert "5 most recent" in text
-    assert "page_size=5" in text
     assert "yesterday" in text
 
     text = prompt_text(await mcp.get_prompt("summarize_sessions", {}))
