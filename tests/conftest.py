@@ -19,6 +19,10 @@ from session_mcp.simulator import Simulator, bind_loopback, make_server
 
 ANCHOR = 1_790_000_000  # a fixed "now" for the demo data: 2026-09-21T14:13:20Z
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.005, max_wait=0.05, max_total=5.0)
+# An external client id that the demo data has, for filter tests (the data is fixed by its seed).
+DEMO_CLIENT_ID: str = next(
+    s["externalClientId"] for s in Simulator(anchor=ANCHOR).sessions_of("demo") if s.get("externalClientId")
+)
 
 
 class SwitchableApp:

@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 
 from session_mcp.cli import main
+from session_mcp.render import plural
 from session_mcp.simulator import Simulator
+from tests.conftest import DEMO_CLIENT_ID
 
 Wire = dict[str, Any]
 Run = Callable[..., tuple[str, str]]
@@ -194,7 +196,7 @@ def all_ints(value: Any, path: str = "") -> Iterator[str]:
 
 FILTERS = [
     pytest.param(["--companion-id", "comp_sales"], id="companion"),
-    pytest.param(["--external-client-id", "user_5227"], id="external-client"),
+    pytest.param(["--external-client-id", DEMO_CLIENT_ID], id="external-client"),
     pytest.param(["--search", "DR. OKAFOR"], id="search-casefold"),
     pytest.param(["--search", "Kaffee"], id="search-transcript"),
     pytest.param(["--tag", "environment=staging"], id="one-tag"),
@@ -401,7 +403,7 @@ def test_show_hostile_id_in_a_real_process(process_env: dict[str, str], simulato
         pytest.param(["--companion-id", "comp_booking"], None, id="companion"),
         pytest.param(["--tag", "environment=staging", "--tag", "channel=ios"], 500, id="tags-limit-above-matches"),
         pytest.param(["--search", "refund"], 3, id="search-limit"),
-        pytest.param(["--external-client-id", "user_3192"], None, id="external-client"),
+        pytest.param(["--external-client-id", DEMO_CLIENT_ID], None, id="external-client"),
     ],
 )
 def test_export_writes_full_sessions_in_list_order(
@@ -417,7 +419,7 @@ def test_export_writes_full_sessions_in_list_order(
     assert len(rows) == min(limit or len(matches), len(matches))
     assert rows == expected  # each a full session, conversation included, in list order
     assert list(all_ints(rows)) == []
-    assert out == f"Exported {len(expected)} sessions to {out_file}.\n"
+    assert out == f"Exported {plural(len(expected), 'session')} to {out_file}.\n"
     assert err == ""  # stderr is not a terminal: no progress bar
 
 
@@ -489,15 +491,17 @@ def test_export_repairs_a_last_line_cut_short(cli: Run, raw: list[Wire], tmp_pat
 
 def test_export_repairs_a_cut_line_inside_a_multibyte_character(cli: Run, raw: list[Wire], tmp_path: Path) -> None:
     out_file = tmp_path / "x.jsonl"
-    cli("export", "--out", str(out_file), "--limit", "3")
+    # export up to the first session whose JSON holds a non-ASCII character, so the last line has one
+    count = 1 + next(i for i, s in enumerate(raw) if not json.dumps(s, ensure_ascii=False).isascii())
+    cli("export", "--out", str(out_file), "--limit", str(count))
     complete = out_file.read_bytes()
     last_start = complete.rstrip(b"\n").rfind(b"\n") + 1
     multibyte = next(i for i in range(last_start, len(complete)) if complete[i] >= 0xC0)
     out_file.write_bytes(complete[: multibyte + 1])  # half a UTF-8 character at the end
 
-    cli("export", "--out", str(out_file), "--limit", "3")
+    cli("export", "--out", str(out_file), "--limit", str(count))
     assert out_file.read_bytes() == complete
-    assert ids_of(read_export(out_file)) == [s["id"] for s in raw[:3]]
+    assert ids_of(read_export(out_file)) == [s["id"] for s in raw[:count]]
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator
-from tests.conftest import FAST_RETRY
+from tests.conftest import DEMO_CLIENT_ID, FAST_RETRY
 
 pytestmark = pytest.mark.anyio
 
@@ -283,7 +283,7 @@ async def test_list_sessions_last_page_says_no_more(mcp: Client, simulator: Simu
 
 FILTERS: list[tuple[dict[str, Any], Any]] = [
     ({"companion_id": "comp_tutor"}, lambda s: s.get("companionId") == "comp_tutor"),
-    ({"external_client_id": "user_2486"}, lambda s: s.get("externalClientId") == "user_2486"),
+    ({"external_client_id": DEMO_CLIENT_ID}, lambda s: s.get("externalClientId") == DEMO_CLIENT_ID),
     (
         {"tags": {"channel": "web", "environment": "staging"}},
         lambda s: (

@@ -249,9 +249,11 @@ def _session(rng: random.Random, index: int, count: int, anchor: int) -> dict[st
     # Spread over the last 14 days, busier during office hours.
     age = int((index / count) * 14 * 86_400) + rng.randint(0, 3_600)
     created = anchor - age - 600
+    # Draw the shift whatever the hour, so the random stream (and every id) does not depend on the anchor.
+    night_shift = rng.choice((3, 5, 8)) * 3600
     hour = (created // 3600) % 24
     if hour < 7 or hour > 21:
-        created -= rng.choice((3, 5, 8)) * 3600
+        created -= night_shift
     started = created + rng.randint(1, 6)
     script, solved = rng.choice(SCRIPTS[companion.id])
     fill = _fill(rng)
