@@ -206,17 +206,15 @@ class CompanionClient:
         page_index = 0
         while limit is None or len(seen) < limit:
             page = await self.list_sessions(page_index=page_index, page_size=page_size, **filters)
+            new_ids = {item.id for item in page.items} - seen
             fresh = []
             for item in page.items:
                 if item.id not in seen and (limit is None or len(seen) < limit):
                     seen.add(item.id)
                     fresh.append(item)
             yield page.model_copy(update={"items": fresh})
-            # The API may serve fewer per page than asked: its own pageSize says how many.
-            served = page.page_size or page_size
-            expected = page.filtered_count if page.filtered_count is not None else page.total_count
-            read_so_far = page_index * served + len(page.items)
-            if not page.items or len(page.items) < served or (expected is not None and read_so_far >= expected):
+            # A page with nothing new means the API ignores pageIndex (or the list stands still): stop.
+            if not new_ids or not page.more_after(len(seen), page_size):
                 return
             page_index += 1
 
@@ -234,8 +232,8 @@ class CompanionClient:
         ``use_cache=False`` neither reads nor fills the cache: for one-pass scans such as an
         export, which would only evict what interactive reads keep there.
         """
+        self._refuse_key_in(session_id)  # first: the id check below quotes what it refuses
         validate_session_id(session_id)
-        self._refuse_key_in(session_id)
         if use_cache:
             cached = self._shared.cache.get(self._fingerprint, session_id)
             if cached is not None:

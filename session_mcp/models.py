@@ -21,8 +21,22 @@ Timestamp = int | float
 
 
 def from_unix(seconds: float | None) -> datetime | None:
-    """The UTC ``datetime`` of a Unix timestamp in seconds, or ``None``."""
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+    """The UTC ``datetime`` of a Unix timestamp in seconds; ``None`` when absent or not a real time.
+
+    A NaN, an overflow or a time outside the calendar (milliseconds sent as seconds) becomes
+    ``None`` rather than an exception: one odd field must not make a whole session unreadable.
+    """
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _none_as(default: Any) -> BeforeValidator:
+    """A validator reading JSON null as ``default``: the API may send null where we expect a value."""
+    return BeforeValidator(lambda value: default if value is None else value)
 
 
 class WireModel(BaseModel):
@@ -43,8 +57,8 @@ class WireModel(BaseModel):
 class ConversationItem(WireModel):
     """One turn of a transcript."""
 
-    role: str = Field(description="`agent` or `user` (other values are kept as sent).")
-    text: str = ""
+    role: Annotated[str, _none_as("unknown")] = Field("unknown", description="`agent` or `user`, else as sent.")
+    text: Annotated[str, _none_as("")] = ""
     timestamp: Timestamp | None = None
 
     @property
@@ -53,7 +67,7 @@ class ConversationItem(WireModel):
 
 
 class Conversation(WireModel):
-    items: list[ConversationItem] = Field(default_factory=list)
+    items: Annotated[list[ConversationItem], _none_as([])] = Field(default_factory=list)
 
 
 class SessionSummary(WireModel):
@@ -131,11 +145,24 @@ class SessionDetail(SessionSummary):
 class SessionPage(WireModel):
     """One page of ``GET /public/sessions``."""
 
-    items: list[SessionSummary] = Field(default_factory=list)
+    items: Annotated[list[SessionSummary], _none_as([])] = Field(default_factory=list)
     filtered_count: int | None = None
     total_count: int | None = None
-    page_index: int = 0
+    page_index: int | None = None
     page_size: int | None = None
+
+    def more_after(self, read: int, page_size: int) -> bool:
+        """Whether sessions remain after this page, ``read`` being how many were read up to it.
+
+        The counts decide when the API sends them (it may serve fewer per page than asked for);
+        without counts, only a full page suggests more. An empty page always ends the list.
+        """
+        if not self.items:
+            return False
+        expected = self.filtered_count if self.filtered_count is not None else self.total_count
+        if expected is not None:
+            return read < expected
+        return len(self.items) >= (self.page_size or page_size)
 
 
 class ProviderConfig(WireModel):

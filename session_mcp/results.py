@@ -104,10 +104,7 @@ def session_page_result(
 ) -> SessionPageResult:
     """A list page with ``has_more`` worked out from the counts (or, lacking them, a full page)."""
     rows = [session_row(item, known_turns(item.id)) for item in page.items]
-    served = page.page_size or page_size
-    expected = page.filtered_count if page.filtered_count is not None else page.total_count
-    read = page_index * served + len(rows)
-    has_more = bool(rows) and (read < expected if expected is not None else len(rows) == served)
+    has_more = page.more_after(page_index * (page.page_size or page_size) + len(rows), page_size)
     return SessionPageResult(
         sessions=rows,
         page_index=page_index,

@@ -519,9 +519,9 @@ class SessionTools:
             )
             for item in page.items
         ]
-        expected = page.filtered_count if page.filtered_count is not None else page.total_count
-        read = page_index * RESOURCE_PAGE_SIZE + len(page.items)
-        more = bool(page.items) and (expected is None or read < expected)
+        more = page.more_after(
+            page_index * (page.page_size or RESOURCE_PAGE_SIZE) + len(page.items), RESOURCE_PAGE_SIZE
+        )
         return ListResourcesResult(resources=resources, next_cursor=encode_cursor(page_index + 1) if more else None)
 
     # -- completions -----------------------------------------------------------------------

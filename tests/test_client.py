@@ -184,10 +184,10 @@ async def test_iter_sessions_with_limit_zero_sends_nothing(simulator: Simulator,
 
 
 async def test_iter_sessions_survives_a_server_that_caps_the_page_size(
-    simulator: Simulator, client: CompanionClient, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, client: CompanionClient
 ) -> None:
     # The largest pageSize upstream accepts is not documented: it may answer fewer than asked.
-    monkeypatch.setattr("session_mcp.simulator.app.MAX_PAGE_SIZE", 30)
+    simulator.max_page_size = 30
     found = await collect(client, page_size=100)
     assert found == ids(simulator.sessions_of("demo"))
     assert len(simulator.requests) == 8
@@ -836,3 +836,31 @@ async def test_a_filter_holding_the_key_is_refused_before_any_request(
         await client.list_sessions(**filters)
     assert "demo" not in str(info.value)
     assert not simulator.requests
+
+
+async def test_paging_trusts_the_counts_when_the_api_serves_fewer_than_it_says(
+    simulator: Simulator, client: CompanionClient
+) -> None:
+    simulator.max_page_size, simulator.echo_page_size = 50, True  # serves 50, claims 100
+    ids = [s.id async for s in client.iter_sessions(page_size=100)]
+    assert ids == [s["id"] for s in simulator.sessions_of("demo")]
+
+
+async def test_paging_stops_when_the_api_ignores_the_page_index(simulator: Simulator, client: CompanionClient) -> None:
+    simulator.honour_page_index, simulator.send_counts = False, False  # the same full page, forever
+    ids = [s.id async for s in client.iter_sessions(page_size=20)]
+    assert ids == [s["id"] for s in simulator.sessions_of("demo")[:20]]
+    assert len(simulator.requests) == 2  # the second page brought nothing new: stop
+
+
+async def test_nulls_where_values_are_expected_do_not_spoil_the_session(
+    simulator: Simulator, client: CompanionClient
+) -> None:
+    session = next(s for s in simulator.sessions_of("demo") if s.get("status") == "closed")
+    session["conversation"]["items"][0].update(text=None, role=None)
+    session["createdAt"] = session["createdAt"] * 1000  # milliseconds where seconds are documented
+    session["closedAt"] = 1e20
+    detail = await client.get_session(session["id"])
+    assert detail.turns[0].text == ""
+    assert detail.turns[0].role == "unknown"
+    assert detail.created is None and detail.closed is None

@@ -302,3 +302,10 @@ def test_connection_response_hides_the_token_in_repr() -> None:
     assert response.token == token
     assert token not in repr(response)
     assert "SECRET-TOKEN" not in str(response)
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), 1e20, -1e20])
+def test_a_timestamp_that_is_no_real_time_reads_as_unknown(seconds: float) -> None:
+    from session_mcp.models import from_unix
+
+    assert from_unix(seconds) is None

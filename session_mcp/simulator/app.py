@@ -87,6 +87,11 @@ class Simulator:
     session_count: int = 240
     anchor: int | None = None
     latency: float = 0.0
+    # Quirks an upstream might have, to test that the client copes with them.
+    max_page_size: int = MAX_PAGE_SIZE
+    echo_page_size: bool = False  # report the pageSize asked for, not the one served
+    send_counts: bool = True
+    honour_page_index: bool = True
     clock: Callable[[], float] = time.time
     requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=10_000))
     faults: list[Fault] = field(default_factory=list)
@@ -139,7 +144,8 @@ class Simulator:
             tags = decode_tags_query(query["tags"]) if "tags" in query else {}
         except ValueError as exc:
             return error(400, None, str(exc))
-        page_size = min(page_size, MAX_PAGE_SIZE)
+        asked_size = page_size
+        page_size = min(page_size, self.max_page_size)
         companion_id = query.get("companionId")
         external_client_id = query.get("externalClientId")
         search = (query.get("search") or "").casefold()
@@ -151,20 +157,16 @@ class Simulator:
             and all((s.get("tags") or {}).get(k) == v for k, v in tags.items())
             and (not search or search in _searchable(s))
         ]
-        start = page_index * page_size
+        start = page_index * page_size if self.honour_page_index else 0
         items = [
             {k: v for k, v in s.items() if k not in ("conversation", "functionStates")}
             for s in matches[start : start + page_size]
         ]
-        return JSONResponse(
-            {
-                "items": items,
-                "filteredCount": len(matches),
-                "totalCount": len(project.sessions),
-                "pageIndex": page_index,
-                "pageSize": page_size,
-            }
-        )
+        body: dict[str, Any] = {"items": items, "pageIndex": page_index}
+        body["pageSize"] = asked_size if self.echo_page_size else page_size
+        if self.send_counts:
+            body |= {"filteredCount": len(matches), "totalCount": len(project.sessions)}
+        return JSONResponse(body)
 
     async def _get_session(self, request: Request) -> Response:
         session = request.state.project.sessions.get(request.path_params["session_id"])
