@@ -83,12 +83,14 @@ def shorten(text: str, limit: int = 60) -> str:
 
 @dataclass
 class RetryPolicy:
-    """How idempotent reads are retried: bounded in count, in each wait and in total time."""
+    """How idempotent reads are retried: bounded in count and in each wait, and no retry starts
+    later than ``max_total`` seconds after the first attempt (each attempt is itself bounded by
+    the client's timeout)."""
 
     max_retries: int = 3
     backoff_base: float = 0.25
     max_wait: float = 10.0
-    max_total: float = 30.0
+    max_total: float = 90.0
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter for retry number ``attempt`` (0-based)."""
@@ -128,10 +130,16 @@ class CompanionClient:
     ) -> None:
         # None: no default key (a shared HTTP server where each request brings its own).
         self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
-        if self._api_key is not None and not self._api_key.get_secret_value():
-            raise InvalidInputError("The API key is empty: set NAPSTER_API_KEY to a Companion API key.")
+        if self._api_key is not None and not _is_header_safe(self._api_key.get_secret_value()):
+            raise InvalidInputError(
+                "The API key is empty or holds characters an HTTP header cannot carry (spaces, control "
+                "characters or non-ASCII): check how NAPSTER_API_KEY (or X-Napster-Api-Key) was pasted."
+            )
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        # The read timeout bounds each wait for a byte; this bounds a whole attempt, so an answer
+        # that trickles in byte by byte cannot hold a call forever.
+        self.attempt_timeout = 2 * timeout + connect_timeout
         self.max_response_bytes = max_response_bytes
         self._fingerprint = key_fingerprint(self._secret())
         if _shared is None:
@@ -279,7 +287,12 @@ class CompanionClient:
                     retry_after=round(wait, 1),
                 )
             self._shared.last_connection_at[self._fingerprint] = now
-        response, _ = await self._request("POST", "/public/connections", ConnectionResponse, json=body.to_wire())
+        try:
+            response, _ = await self._request("POST", "/public/connections", ConnectionResponse, json=body.to_wire())
+        except UpstreamUnavailableError as exc:
+            if exc.code == "unreachable" and self._shared.last_connection_at.get(self._fingerprint) == now:
+                del self._shared.last_connection_at[self._fingerprint]  # nothing reached the API: no wait owed
+            raise
         return response
 
     # -- transport -------------------------------------------------------------------------
@@ -333,9 +346,19 @@ class CompanionClient:
         headers = {"X-Api-Key": self._secret()}
         started = time.perf_counter()
         try:
-            async with self._shared.http.stream(method, path, params=params, json=json, headers=headers) as response:
-                body = await self._read_body(response, what)
-        except httpx2.TimeoutException:
+            with anyio.fail_after(self.attempt_timeout):
+                async with self._shared.http.stream(
+                    method, path, params=params, json=json, headers=headers
+                ) as response:
+                    body = await self._read_body(response, what)
+        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+            # Nothing was sent: the only case in which a POST is known not to have reached the API.
+            raise UpstreamUnavailableError(
+                f"Could not reach the Companion API at {self.base_url} ({type(exc).__name__}). Check the "
+                "network and NAPSTER_API_BASE_URL, then try again.",
+                code="unreachable",
+            ) from None
+        except (httpx2.TimeoutException, TimeoutError):
             raise UpstreamUnavailableError(
                 f"The Companion API did not answer {what} in time. It may be slow or down: try again in a "
                 "moment, or raise the timeout (SESSION_MCP_TIMEOUT).",
@@ -343,9 +366,21 @@ class CompanionClient:
             ) from None
         except httpx2.TransportError as exc:
             raise UpstreamUnavailableError(
-                f"Could not reach the Companion API at {self.base_url} ({type(exc).__name__}). Check the "
-                "network and NAPSTER_API_BASE_URL, then try again.",
-                code="unreachable",
+                f"The connection to the Companion API at {self.base_url} failed during {what} "
+                f"({type(exc).__name__}). Check the network, then try again.",
+                code="connection_lost",
+            ) from None
+        except httpx2.DecodingError:
+            raise InvalidResponseError(
+                f"The Companion API answered {what} with a body that could not be decoded (its "
+                "Content-Encoding does not match its bytes). This is an upstream problem: try again later.",
+                code="undecodable",
+            ) from None
+        except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, UnicodeError):
+            raise InvalidInputError(
+                f"{what} cannot be sent: the base URL, a filter or the key holds characters a request cannot "
+                "carry. Check NAPSTER_API_BASE_URL and the arguments.",
+                code="unsendable",
             ) from None
         logger.debug("%s -> %d (%d bytes, %.0f ms)", what, response.status_code, len(body), _ms(started))
         if response.status_code >= 400:
@@ -513,6 +548,11 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
         parts.append(f"{location}: {error['msg']}")
     more = len(exc.errors()) - limit
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _is_header_safe(value: str) -> bool:
+    """Non-empty printable ASCII without spaces: what an API key sent in a header can be."""
+    return bool(value) and value.isascii() and value.isprintable() and " " not in value
 
 
 def _retryable(exc: CompanionError) -> bool:

@@ -126,8 +126,8 @@ def _flag(source: str, value: Any) -> bool:
 
 def _secret(source: str, value: Any) -> SecretStr:
     text = str(value)
-    if any(c.isspace() or ord(c) < 32 for c in text):
-        raise ConfigError(f"{source} contains whitespace or control characters: check how it was pasted.")
+    if not (text.isascii() and text.isprintable()) or " " in text:
+        raise ConfigError(f"{source} holds spaces, control or non-ASCII characters: check how it was pasted.")
     return SecretStr(text)
 
 

@@ -864,3 +864,30 @@ async def test_nulls_where_values_are_expected_do_not_spoil_the_session(
     assert detail.turns[0].text == ""
     assert detail.turns[0].role == "unknown"
     assert detail.created is None and detail.closed is None
+
+
+async def test_a_body_that_cannot_be_decoded_is_an_invalid_response(
+    simulator: Simulator, client: CompanionClient
+) -> None:
+    simulator.inject(Fault(kind="bad_encoding"))
+    with pytest.raises(InvalidResponseError) as info:
+        await client.list_sessions()
+    assert info.value.code == "undecodable"
+
+
+@pytest.mark.parametrize("key", ["clé-ünïcode", "two words", "tab\there", ""])
+def test_a_key_no_header_can_carry_is_refused_up_front(key: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        CompanionClient(api_key=key)
+    assert key not in str(info.value) or not key
+
+
+async def test_a_connection_that_never_left_owes_no_wait(upstream: Any) -> None:
+    sock = bind_loopback()
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there: the POST cannot reach anything
+    async with CompanionClient(api_key="demo", base_url=f"http://127.0.0.1:{port}", retry=FAST_RETRY) as offline:
+        for _ in range(2):  # the second try is not refused locally for 5 s
+            with pytest.raises(UpstreamUnavailableError) as info:
+                await offline.create_connection("comp_support", "alloy")
+            assert info.value.code == "unreachable"

@@ -30,7 +30,7 @@ MAX_PAGE_SIZE = 100
 CONNECTION_INTERVAL_SECONDS = 5
 LIVE_SESSION_LIMIT = 5
 
-FaultKind = Literal["status", "malformed_json", "bad_schema", "huge_body", "delay"]
+FaultKind = Literal["status", "malformed_json", "bad_schema", "huge_body", "bad_encoding", "delay"]
 
 
 @dataclass
@@ -40,7 +40,8 @@ class Fault:
     ``status`` answers with that code (and the error body unless ``with_body`` is false);
     ``malformed_json`` answers 200 with a body that is not JSON; ``bad_schema`` answers 200 with
     JSON that breaks the documented shape; ``huge_body`` streams ``size`` bytes (with or without
-    a Content-Length); ``delay`` waits ``seconds`` before answering normally.
+    a Content-Length); ``bad_encoding`` claims gzip for bytes that are not; ``delay`` waits
+    ``seconds`` before answering normally.
     """
 
     kind: FaultKind = "status"
@@ -262,6 +263,8 @@ def _fault_response(fault: Fault) -> Response:
         return Response(b'{"items": [{"id": "sess_1", "companionId": ', media_type="application/json")
     if fault.kind == "bad_schema":
         return JSONResponse({"id": 12345, "createdAt": "yesterday", "items": "not a list", "conversation": []})
+    if fault.kind == "bad_encoding":
+        return Response(b'{"items": []}', media_type="application/json", headers={"Content-Encoding": "gzip"})
     if fault.kind == "huge_body":
         return _huge_response(fault.size, fault.declare_length)
     headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
