@@ -7,22 +7,17 @@ results keep the order asked for, and one failing session never stops the others
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Unpack
 
 import anyio
 
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters, shorten
 from session_mcp.errors import CompanionError
 from session_mcp.models import SessionDetail, SessionSummary
+from session_mcp.results import Failure
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Failure:
-    session_id: str
-    reason: str
+MAX_SHOWN_ID = 80
 
 
 async def fetch_sessions(
@@ -47,7 +42,9 @@ async def fetch_sessions(
             try:
                 results[index] = await client.get_session(session_id, use_cache=use_cache)
             except CompanionError as exc:
-                results[index] = Failure(session_id, str(exc))
+                # The id is the caller's input: it may be long, or even hold the key.
+                shown_id = shorten(client.mask_key(session_id), MAX_SHOWN_ID)
+                results[index] = Failure(session_id=shown_id, reason=client.mask_key(str(exc)))
         if on_progress is not None:
             await on_progress(len(results), total, f"fetched {session_id}")
 

@@ -183,10 +183,7 @@ def render_transcript(result: TranscriptResult) -> str:
     )
     lines.extend(turn_line(turn) for turn in result.turns)
     if result.next_offset is not None:
-        lines.append(
-            f"[cut: {result.total_turns - result.next_offset} more turns. Call get_session_transcript with "
-            f"session_id={result.session.id!r} and offset={result.next_offset} for the rest.]"
-        )
+        lines.append(cut_note(result.session.id, result.total_turns, result.next_offset))
     return "\n".join(lines)
 
 
@@ -203,6 +200,7 @@ def batch_header(row: SessionRow, total_turns: int) -> str:
 
 
 def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
+    """The line that ends a cut transcript: how much is left and the call that reads it."""
     return (
         f"[cut: {total_turns - next_offset} more turns. get_session_transcript session_id={session_id!r} "
         f"offset={next_offset} has the rest.]"

@@ -161,7 +161,9 @@ class BatchTranscript(BaseModel):
     next_offset: int | None = Field(None, description="Where get_session_transcript would continue; absent if whole.")
 
 
-class BatchFailure(BaseModel):
+class Failure(BaseModel):
+    """A session that could not be read, and why (the key masked, a long id shortened)."""
+
     session_id: str
     reason: str
 
@@ -170,7 +172,7 @@ class BatchResult(BaseModel):
     """Many transcripts in one call."""
 
     transcripts: list[BatchTranscript]
-    failures: list[BatchFailure]
+    failures: list[Failure]
     requested: int = Field(description="Sessions asked for (ids given, or matches up to the limit).")
     matched: int | None = Field(None, description="Sessions matching the filters, when filters were used.")
     budget_chars: int
@@ -207,4 +209,4 @@ class StatsResult(BaseModel):
     no_user_turn: int = Field(description="Sessions (with a transcript read) in which the user never spoke.")
     no_user_turn_ids: list[str] = Field(description="Up to 20 of them.")
     busiest_hours: list[HourCount] = Field(description="Top hours of the day (UTC) by sessions started.")
-    unread: list[BatchFailure] = Field(description="Sessions whose transcript could not be read.")
+    unread: list[Failure] = Field(description="Sessions whose transcript could not be read.")

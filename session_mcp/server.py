@@ -25,22 +25,20 @@ from mcp.types import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     CallToolResult,
+    CompleteRequestParams,
+    CompleteResult,
     Completion,
-    CompletionArgument,
-    CompletionContext,
     GetPromptRequestParams,
     ListResourcesResult,
     PaginatedRequestParams,
-    PromptReference,
     Resource,
-    ResourceTemplateReference,
     TextContent,
     ToolAnnotations,
 )
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from session_mcp import __version__
-from session_mcp.batch import Failure, ProgressCallback, collect_sessions, fetch_sessions, share_budget
+from session_mcp.batch import ProgressCallback, collect_sessions, fetch_sessions, share_budget
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.config import Settings
 from session_mcp.errors import (
@@ -48,14 +46,15 @@ from session_mcp.errors import (
     CompanionError,
     InvalidInputError,
     NotFoundError,
-    RateLimitedError,
     UpstreamUnavailableError,
 )
-from session_mcp.models import SessionDetail
+from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.redact import redact_session
 from session_mcp.render import (
     batch_header,
+    cut_note,
     fit_lines,
+    format_time,
     render_batch,
     render_session_page,
     render_stats,
@@ -65,10 +64,10 @@ from session_mcp.render import (
     turn_line,
 )
 from session_mcp.results import (
-    BatchFailure,
     BatchResult,
     BatchTranscript,
     ConnectionResult,
+    Failure,
     SessionPageResult,
     SessionRow,
     StatsResult,
@@ -93,7 +92,6 @@ MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = 100
 MAX_STATS = 2_000
 BATCH_OVERHEAD = 400  # the summary line and separators of a batch answer
-CUT_NOTE_SIZE = 130  # the "[cut: ...]" line a cut session ends with
 
 INSTRUCTIONS = """\
 Read and review the sessions (conversations between users and companions) of a Napster Companion \
@@ -169,8 +167,6 @@ def advice(exc: CompanionError) -> str:
         return f"{exc} Call list_sessions to find valid session ids."
     if isinstance(exc, AuthenticationError):
         return f"{exc} The model cannot fix this: tell the user to check the server's API key."
-    if isinstance(exc, RateLimitedError):
-        return str(exc)
     if isinstance(exc, UpstreamUnavailableError):
         return f"{exc} Retry once; if it fails again, tell the user the Companion API is unavailable."
     return str(exc)
@@ -255,12 +251,12 @@ class SessionTools:
         happened when; then read a conversation with get_session_transcript. Returns the page, the counts
         (matching / total) and the next page_index when there are more."""
         with tool_errors():
-            page = await self.client_for(ctx).list_sessions(
+            client = self.client_for(ctx)
+            page = await client.list_sessions(
                 page_index=page_index,
                 page_size=page_size,
                 **session_filters(companion_id, external_client_id, search, tags),
             )
-        client = self.client_for(ctx)
         result = session_page_result(page, page_index, page_size, known_turns=lambda i: known_turns(client, i))
         return structured(result, render_session_page(result))
 
@@ -372,7 +368,6 @@ class SessionTools:
             sessions, failures = await fetch_sessions(
                 client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
             )
-        failures = [Failure(client.mask_key(f.session_id), client.mask_key(f.reason)) for f in failures]
         sessions = [self.shown(session) for session in sessions]
         result = self.batch_result(sessions, failures, requested=len(session_ids), matched=matched,
                                    max_message_chars=max_message_chars)  # fmt: skip
@@ -411,8 +406,7 @@ class SessionTools:
                     concurrency=self.settings.concurrency,
                     on_progress=progress_reporter(ctx),
                 )
-        unread = [BatchFailure(session_id=f.session_id, reason=f.reason) for f in failures]
-        result = session_stats(summaries, details, matched=matched, limit=limit, unread=unread)
+        result = session_stats(summaries, details, matched=matched, limit=limit, unread=failures)
         return structured(result, render_stats(result))
 
     # -- shared by the tools, resources and prompts ----------------------------------------
@@ -441,7 +435,8 @@ class SessionTools:
             len(batch_header(row, total)) + sum(len(turn_line(t)) + 1 for t in turns) for row, turns, total in blocks
         ]
         overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
-        caps = share_budget(sizes, max(0, self.settings.max_chars - overhead - CUT_NOTE_SIZE * len(blocks)))
+        overhead += sum(len(cut_note(row.id, total, total)) + 1 for row, _, total in blocks)  # room for any cut
+        caps = share_budget(sizes, max(0, self.settings.max_chars - overhead))
         transcripts = []
         for (row, turns, total), cap, size in zip(blocks, caps, sizes, strict=True):
             kept = turns
@@ -454,7 +449,7 @@ class SessionTools:
             )
         return BatchResult(
             transcripts=transcripts,
-            failures=[BatchFailure(session_id=f.session_id, reason=f.reason) for f in failures],
+            failures=failures,
             requested=requested,
             matched=matched,
             budget_chars=self.settings.max_chars,
@@ -526,26 +521,27 @@ class SessionTools:
 
     # -- completions -----------------------------------------------------------------------
 
-    async def complete(
-        self,
-        ref: PromptReference | ResourceTemplateReference,
-        argument: CompletionArgument,
-        context: CompletionContext | None,
-    ) -> Completion | None:
-        """Session ids by prefix over recent sessions; companion ids seen in recent sessions."""
+    async def complete(self, ctx: ServerRequestContext[Any], request: BaseModel) -> CompleteResult:
+        """Session ids by prefix over recent sessions; companion ids seen in recent sessions.
+
+        A low-level handler rather than ``@completion()``: that decorator hides the request, and
+        over HTTP the request's own key decides whose sessions to offer.
+        """
+        argument = cast(CompleteRequestParams, request).argument  # validated by the runner
+        nothing = CompleteResult(completion=Completion(values=[], total=0, has_more=False))
         if argument.name not in ("session_id", "companion_id"):
-            return None
+            return nothing
         try:
-            page = await self.client.list_sessions(page_size=COMPLETION_SCAN)
+            page = await self.client_for(ctx).list_sessions(page_size=COMPLETION_SCAN)
         except CompanionError:
-            return Completion(values=[], total=0, has_more=False)
+            return nothing
         prefix = argument.value
         if argument.name == "session_id":
             candidates = [item.id for item in page.items]
         else:
             candidates = sorted({item.companion_id for item in page.items if item.companion_id})
         hits = [value for value in dict.fromkeys(candidates) if value.startswith(prefix)]
-        return Completion(values=hits[:100], total=len(hits), has_more=len(hits) > 100)
+        return CompleteResult(completion=Completion(values=hits[:100], total=len(hits), has_more=len(hits) > 100))
 
     # -- prompts ---------------------------------------------------------------------------
 
@@ -626,11 +622,9 @@ DEFAULT_RUBRIC = """\
 - Compliance and privacy: personal data handled carefully; no promises beyond policy."""
 
 
-def render_resource_description(item: Any) -> str:
-    row = session_row(item)
-    return f"{row.status} session of {row.companion_id or '-'}" + (
-        f", started {row.started_at:%Y-%m-%dT%H:%MZ}" if row.started_at else ""
-    )
+def render_resource_description(item: SessionSummary) -> str:
+    started = f", started {format_time(item.started)}" if item.started else ""
+    return f"{item.state} session of {item.companion_id or '-'}{started}"
 
 
 def encode_cursor(page_index: int) -> str:
@@ -706,10 +700,9 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
     )(tools.read_session)
     server.prompt(title="Summarize recent sessions")(tools.summarize_sessions)
     server.prompt(title="QA review of a transcript")(tools.qa_review_transcript)
-    server.completion()(tools.complete)  # type: ignore[no-untyped-call]
-    server._lowlevel_server.add_request_handler(  # the documented stop-gap for dynamic, paged listing
-        "resources/list", PaginatedRequestParams, tools.list_resources
-    )
+    lowlevel = server._lowlevel_server  # the documented stop-gap for what MCPServer has no hook for
+    lowlevel.add_request_handler("resources/list", PaginatedRequestParams, tools.list_resources)
+    lowlevel.add_request_handler("completion/complete", CompleteRequestParams, tools.complete)
     guard_prompt_arguments(server)
     return server
 

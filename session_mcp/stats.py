@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.results import BatchFailure, Distribution, HourCount, StatsResult
+from session_mcp.results import Distribution, Failure, HourCount, StatsResult
 
 NO_USER_TURN_IDS = 20
 BUSIEST_HOURS = 5
@@ -35,7 +35,7 @@ def session_stats(
     *,
     matched: int | None,
     limit: int,
-    unread: Sequence[BatchFailure] = (),
+    unread: Sequence[Failure] = (),
 ) -> StatsResult:
     """Figures over ``summaries``; the transcript figures over ``details`` (those that were read)."""
     tags: dict[str, Counter[str]] = {}

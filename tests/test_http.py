@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ResourceTemplateReference
 from pydantic import SecretStr
 
 from session_mcp.client import CompanionClient
@@ -152,3 +153,17 @@ async def test_concurrent_tool_calls_from_many_clients(simulator: Simulator, bas
                 group.start_soon(one_client, number)
     assert len(results) == 100
     assert all(results)
+
+
+async def test_completions_offer_the_requesting_tenants_sessions(simulator: Simulator, base_url: str) -> None:
+    ref = ResourceTemplateReference(type="ref/resource", uri="napster://sessions/{session_id}/transcript")
+    theirs = {s["id"] for s in simulator.sessions_of("other-tenant-key")}
+    with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
+        async with http_client(url, **{"X-Napster-Api-Key": "other-tenant-key"}) as client:
+            offered = (await client.complete(ref, {"name": "session_id", "value": "sess_"})).completion.values
+        async with http_client(url, **{"X-Napster-Api-Key": "two words"}) as client:  # not a usable key
+            refused = await client.call_tool("list_sessions", {})
+    assert offered
+    assert set(offered) <= theirs
+    assert refused.is_error
+    assert "key" in refused.content[0].text  # type: ignore[union-attr]
