@@ -38,14 +38,30 @@ def make_client(settings: Settings) -> CompanionClient:
     return CompanionClient(settings.api_key, settings.base_url, timeout=settings.timeout, max_response_bytes=max_bytes)
 
 
-def connection_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags every command that talks to the API shares."""
+def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """Flags every command that talks to the API shares.
+
+    Subcommands repeat them with ``default=argparse.SUPPRESS``, so a flag given before the
+    subcommand (``session-mcp --demo sessions list``) is not reset by the subcommand's default.
+    """
     group = parser.add_argument_group("Companion API")
-    group.add_argument("--demo", action="store_const", const=True, help="use the built-in simulator; no key needed")
-    group.add_argument("--base-url", help="API base URL (NAPSTER_API_BASE_URL)")
-    group.add_argument("--timeout", type=float, help="seconds per request (SESSION_MCP_TIMEOUT, default 30)")
-    group.add_argument("--redact-pii", action="store_const", const=True, help="mask emails, phones and card numbers")
-    group.add_argument("--log-level", help="DEBUG, INFO, WARNING (default) or ERROR (SESSION_MCP_LOG_LEVEL)")
+    group.add_argument(
+        "--demo", action="store_const", const=True, default=default, help="use the built-in simulator; no key needed"
+    )
+    group.add_argument("--base-url", default=default, help="API base URL (NAPSTER_API_BASE_URL)")
+    group.add_argument(
+        "--timeout", type=float, default=default, help="seconds per request (SESSION_MCP_TIMEOUT, default 30)"
+    )
+    group.add_argument(
+        "--redact-pii",
+        action="store_const",
+        const=True,
+        default=default,
+        help="mask emails, phones and card numbers",
+    )
+    group.add_argument(
+        "--log-level", default=default, help="DEBUG, INFO, WARNING (default) or ERROR (SESSION_MCP_LOG_LEVEL)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7, help="seed of the demo data (default 7)")
     sim.add_argument("--latency-ms", type=float, default=0, help="added to every answer, to test timing")
     sim.add_argument("--sessions", type=int, default=240, help="how many demo sessions (default 240)")
-    add_session_commands(commands, connection_flags)
+    add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     return parser
 
 

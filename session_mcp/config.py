@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from session_mcp.client import DEFAULT_BASE_URL
 
 Transport = Literal["stdio", "http"]
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
@@ -66,7 +67,7 @@ ENVIRONMENT: dict[str, str] = {
 }
 
 
-def load_settings(flags: Mapping[str, Any], env: Mapping[str, str], *, need_key: bool = True) -> Settings:
+def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """Settings from ``flags`` (``None`` = not given) over ``env``; raises ``ConfigError``."""
     raw: dict[str, Any] = {}
     for name, variable in ENVIRONMENT.items():
@@ -81,12 +82,12 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str], *, need_key:
         values[name] = _parse(name, source, value)
     settings = Settings(**values)
     # Over HTTP a shared server may have no key of its own: each request then brings one.
-    if need_key and not settings.demo and settings.api_key is None and settings.transport != "http":
+    if not settings.demo and settings.api_key is None and settings.transport != "http":
         raise ConfigError(
             "NAPSTER_API_KEY is not set: export your Companion API key (or pass --demo to try the built-in "
             "simulator without one)."
         )
-    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.allow_remote:
+    if settings.host not in LOOPBACK_HOSTS and not settings.allow_remote:
         raise ConfigError(
             f"--host {settings.host} would expose the server beyond this machine: add --allow-remote to confirm "
             "(and set SESSION_MCP_AUTH_TOKEN to protect it)."

@@ -208,5 +208,7 @@ class StatsResult(BaseModel):
     turns: Distribution = Field(description="Over sessions whose transcript was read.")
     no_user_turn: int = Field(description="Sessions (with a transcript read) in which the user never spoke.")
     no_user_turn_ids: list[str] = Field(description="Up to 20 of them.")
-    busiest_hours: list[HourCount] = Field(description="Top hours of the day (UTC) by sessions started.")
+    busiest_hours: list[HourCount] = Field(
+        description="Top hours of the day (UTC) by sessions started (created, if never)."
+    )
     unread: list[Failure] = Field(description="Sessions whose transcript could not be read.")

@@ -90,6 +90,7 @@ RESOURCE_PAGE_SIZE = 50
 COMPLETION_SCAN = 100
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = 100
+DEFAULT_BATCH = 20
 MAX_STATS = 2_000
 BATCH_OVERHEAD = 400  # the summary line and separators of a batch answer
 
@@ -118,7 +119,7 @@ CompanionId = Annotated[str, Field(description="Only this companion's sessions, 
 ExternalClientId = Annotated[
     str, Field(description="Only sessions of this external user/client id, e.g. 'user_12345'.")
 ]
-Search = Annotated[str, Field(description="Free-text search across sessions (ids, tags, transcript text).")]
+Search = Annotated[str, Field(description="Free-text search across sessions, as the Companion API does it.")]
 Tags = Annotated[
     dict[str, str] | None,
     Field(description="Only sessions having all these tag key-value pairs, e.g. {'channel': 'web'}."),
@@ -342,10 +343,10 @@ class SessionTools:
         search: Search = "",
         tags: Tags = None,
         limit: Annotated[
-            int,
-            Field(ge=1, le=MAX_BATCH, description="With filters (or none): the newest this many sessions."),
+            int | None,
+            Field(ge=1, le=MAX_BATCH, description="Without session_ids: the newest this many sessions (default 20)."),
             NO_BOOL,
-        ] = 20,
+        ] = None,
         max_message_chars: Annotated[
             int, Field(ge=50, le=20_000, description="Longer messages are shortened, with a marker."), NO_BOOL
         ] = 600,
@@ -357,13 +358,15 @@ class SessionTools:
         transcripts cut, each with a marker; get_session_transcript reads any one in full. Sessions that
         cannot be read are listed with the reason, and the others still come back."""
         filters = session_filters(companion_id, external_client_id, search, tags)
-        if session_ids is not None and any(filters.values()):
-            raise ToolError("Give either session_ids or filters (companion_id, external_client_id, search, tags).")
+        if session_ids is not None and (any(filters.values()) or limit is not None):
+            raise ToolError(
+                "Give either session_ids, or filters (companion_id, external_client_id, search, tags) and limit."
+            )
         matched = None
         with tool_errors():
             client = self.client_for(ctx)
             if session_ids is None:
-                summaries, matched = await collect_sessions(client, limit=limit, **filters)
+                summaries, matched = await collect_sessions(client, limit=limit or DEFAULT_BATCH, **filters)
                 session_ids = [s.id for s in summaries]
             sessions, failures = await fetch_sessions(
                 client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
@@ -405,6 +408,7 @@ class SessionTools:
                     [s.id for s in summaries],
                     concurrency=self.settings.concurrency,
                     on_progress=progress_reporter(ctx),
+                    use_cache=False,  # one pass over up to 2,000 sessions would only evict what reads keep
                 )
         result = session_stats(summaries, details, matched=matched, limit=limit, unread=failures)
         return structured(result, render_stats(result))
@@ -688,7 +692,7 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
         TRANSCRIPT_URI,
         name="session-transcript",
         title="Session transcript",
-        description="A session's configuration, timing and whole transcript as Markdown.",
+        description="A session's configuration, timing and transcript as Markdown (cut to the budget like the tool).",
         mime_type="text/markdown",
     )(tools.read_transcript)
     server.resource(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import shlex
 import sys
 
 import uvicorn
@@ -12,18 +14,17 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from session_mcp.config import Settings
+from session_mcp.config import LOOPBACK_HOSTS, Settings
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 ATTACH_HINT = """\
 session-mcp speaks the Model Context Protocol on stdin/stdout: it is meant to be started by an MCP
 host, not typed at. To attach it, add it to your host's configuration, for example:
 
   Claude Desktop (claude_desktop_config.json):
-    {{"mcpServers": {{"napster-sessions": {{"command": "{command}", "args": {args}}}}}}}
+    {{"mcpServers": {{"napster-sessions": {{"command": {command_json}, "args": {args}}}}}}}
   Claude Code:
     claude mcp add napster-sessions -- {command} {args_plain}
   MCP Inspector:
@@ -35,16 +36,19 @@ Waiting for an MCP client on stdin (Ctrl+C to quit)...
 
 
 def attach_hint(argv: list[str]) -> str:
+    """The attach instructions for the command as it was started (``argv`` without the program)."""
     args = [a for a in argv if a]
-    quoted = "[" + ", ".join(f'"{a}"' for a in args) + "]"
-    return ATTACH_HINT.format(command=sys.argv[0] or "session-mcp", args=quoted, args_plain=" ".join(args))
+    program = sys.argv[0] if sys.argv[0] and not sys.argv[0].endswith("__main__.py") else "session-mcp"
+    return ATTACH_HINT.format(
+        command=program, command_json=json.dumps(program), args=json.dumps(args), args_plain=shlex.join(args)
+    )
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
     """DNS-rebinding protection, on for every bind: loopback names and the hosts allowed by name."""
     names = ["127.0.0.1", "localhost", "[::1]", *settings.allowed_hosts]
     if settings.host not in LOOPBACK_HOSTS and settings.host not in ("0.0.0.0", "::"):
-        names.append(settings.host)
+        names.append(f"[{settings.host}]" if ":" in settings.host else settings.host)  # IPv6 in brackets
     hosts = [*names, *(f"{name}:*" for name in names if not _has_port(name))]
     # Browser tools on this machine (the Inspector's UI) may call; pages from anywhere else may not.
     origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in ("127.0.0.1", "localhost", "[::1]")]

@@ -73,7 +73,9 @@ async def test_batch_keeps_going_when_some_sessions_fail(mcp: Client, simulator:
 async def test_batch_refuses_ids_and_filters_together(mcp: Client, simulator: Simulator) -> None:
     result = await mcp.call_tool("get_session_transcripts", {"session_ids": ["sess_x"], "companion_id": "comp_support"})
     assert result.is_error
-    assert "either session_ids or filters" in result.content[0].text  # type: ignore[union-attr]
+    assert "either session_ids, or filters" in result.content[0].text  # type: ignore[union-attr]
+    with_limit = await mcp.call_tool("get_session_transcripts", {"session_ids": ["sess_x"], "limit": 5})
+    assert with_limit.is_error  # a limit that would be ignored is refused, like an unknown argument
     assert not simulator.requests
 
 

@@ -735,3 +735,19 @@ def test_missing_key_is_one_clear_line(tmp_path: Path) -> None:
     done = run_process("sessions", "export", "--out", str(out_file), env=clean_environment())
     assert_one_clear_error(done, "NAPSTER_API_KEY")
     assert not out_file.exists()
+
+
+def test_connection_flags_work_before_the_subcommand_too(
+    process_env: dict[str, str], simulator: Simulator, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in process_env.items() if k != "NAPSTER_API_KEY"}  # --demo must take effect
+    out_file = tmp_path / "x.jsonl"
+    done = run_process(
+        "--demo", "--redact-pii", "sessions", "export", "--search", "@example.com", "--limit", "5",
+        "--out", str(out_file), env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    exported = out_file.read_text(encoding="utf-8")
+    assert len(exported.splitlines()) == 5
+    assert "[EMAIL]" in exported
+    assert "@example.com" not in exported  # --redact-pii given before the subcommand was applied

@@ -113,8 +113,9 @@ def test_demo_needs_no_key(flags: dict[str, Any], env: dict[str, str]) -> None:
     assert settings.api_key is None
 
 
-def test_key_can_be_optional_for_commands_that_need_none() -> None:
-    assert load_settings(no_flags(), {}, need_key=False).api_key is None
+def test_http_may_serve_without_a_key_of_its_own() -> None:
+    # each request then brings its own key in X-Napster-Api-Key
+    assert load_settings(no_flags(transport="http"), {}).api_key is None
 
 
 @pytest.mark.parametrize(
