@@ -36,9 +36,7 @@ def format_duration(seconds: float | None) -> str:
     """``4m 55s``, ``1h 02m``, ``12s``; ``-`` when unknown."""
     if seconds is None:
         return "-"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
+    hours, minutes, secs = _clock(round(seconds))
     if hours:
         return f"{hours}h {minutes:02d}m"
     if minutes:
@@ -57,10 +55,15 @@ def format_offset(seconds: float | None) -> str:
     """``mm:ss`` from the session start (``h:mm:ss`` past an hour); ``--:--`` when unknown."""
     if seconds is None:
         return "--:--"
-    total = int(seconds)
+    hours, minutes, secs = _clock(int(seconds))
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _clock(total: int) -> tuple[int, int, int]:
+    """Whole seconds as (hours, minutes, seconds)."""
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+    return hours, minutes, secs
 
 
 def format_tags(tags: dict[str, Any] | None) -> str:
