@@ -225,3 +225,15 @@ async def test_http_command(mode: str) -> None:
         finally:
             await stop(process)
     assert process.returncode is not None
+
+
+def test_attach_hint_gives_a_config_snippet_that_is_valid_json() -> None:
+    import json
+
+    from session_mcp.transport import attach_hint
+
+    hint = attach_hint(["--demo", "--base-url", 'http://x/"q"'])
+    snippet = next(line.strip() for line in hint.splitlines() if line.strip().startswith('{"mcpServers"'))
+    config = json.loads(snippet)["mcpServers"]["napster-sessions"]
+    assert config["args"] == ["--demo", "--base-url", 'http://x/"q"']
+    assert "claude mcp add napster-sessions --" in hint
