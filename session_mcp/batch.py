@@ -6,7 +6,7 @@ results keep the order asked for, and one failing session never stops the others
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Unpack
 
 import anyio
@@ -33,6 +33,36 @@ async def fetch_sessions(
     At most ``concurrency`` requests are in flight; ``on_progress(done, total, message)`` is
     awaited as each session arrives.
     """
+    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress)
+    return (
+        [r for r in ordered if isinstance(r, SessionDetail)],
+        [r for r in ordered if isinstance(r, Failure)],
+    )
+
+
+async def stream_sessions(
+    client: CompanionClient, session_ids: AsyncIterator[str], *, concurrency: int, use_cache: bool = True
+) -> AsyncIterator[SessionDetail | Failure]:
+    """Sessions (or why not) for an id stream, in order, ``concurrency * 4`` at a time: memory stays flat."""
+    chunk: list[str] = []
+    async for session_id in session_ids:
+        chunk.append(session_id)
+        if len(chunk) >= concurrency * 4:
+            for item in await _fetch_in_order(client, chunk, concurrency, use_cache):
+                yield item
+            chunk = []
+    for item in await _fetch_in_order(client, chunk, concurrency, use_cache):
+        yield item
+
+
+async def _fetch_in_order(
+    client: CompanionClient,
+    session_ids: Sequence[str],
+    concurrency: int,
+    use_cache: bool,
+    on_progress: ProgressCallback | None = None,
+) -> list[SessionDetail | Failure]:
+    """One result per id, in the order of ``session_ids``, fetched concurrently."""
     results: dict[int, SessionDetail | Failure] = {}
     limiter = anyio.CapacityLimiter(concurrency)
     total = len(session_ids)
@@ -51,35 +81,7 @@ async def fetch_sessions(
     async with anyio.create_task_group() as group:
         for index, session_id in enumerate(session_ids):
             group.start_soon(fetch, index, session_id)
-    ordered = [results[i] for i in range(total)]
-    return (
-        [r for r in ordered if isinstance(r, SessionDetail)],
-        [r for r in ordered if isinstance(r, Failure)],
-    )
-
-
-async def stream_sessions(
-    client: CompanionClient, session_ids: AsyncIterator[str], *, concurrency: int, use_cache: bool = True
-) -> AsyncIterator[SessionDetail | Failure]:
-    """Sessions for an id stream, in order, fetched ``concurrency`` at a time: memory stays flat."""
-    chunk: list[str] = []
-    async for session_id in session_ids:
-        chunk.append(session_id)
-        if len(chunk) >= concurrency * 4:
-            for item in await _fetch_chunk(client, chunk, concurrency, use_cache):
-                yield item
-            chunk = []
-    if chunk:
-        for item in await _fetch_chunk(client, chunk, concurrency, use_cache):
-            yield item
-
-
-async def _fetch_chunk(
-    client: CompanionClient, session_ids: list[str], concurrency: int, use_cache: bool
-) -> list[SessionDetail | Failure]:
-    sessions, failures = await fetch_sessions(client, session_ids, concurrency=concurrency, use_cache=use_cache)
-    by_id: Mapping[str, SessionDetail | Failure] = {s.id: s for s in sessions} | {f.session_id: f for f in failures}
-    return [by_id[i] for i in session_ids if i in by_id]
+    return [results[i] for i in range(total)]
 
 
 def share_budget(sizes: Sequence[int], budget: int) -> list[int]:

@@ -751,3 +751,16 @@ def test_connection_flags_work_before_the_subcommand_too(
     assert len(exported.splitlines()) == 5
     assert "[EMAIL]" in exported
     assert "@example.com" not in exported  # --redact-pii given before the subcommand was applied
+
+
+def test_export_reports_a_failed_session_whose_id_is_long(cli: Run, simulator: Simulator, tmp_path: Path) -> None:
+    long_id = "sess_" + "x" * 120  # a valid id (at most 256), longer than a failure shows
+    newest = simulator.sessions_of("demo")[0]
+    simulator.projects["demo"].sessions[long_id] = {**newest, "id": long_id, "createdAt": newest["createdAt"] + 1}
+    simulator.fail_next(500, path_prefix=f"/public/sessions/{long_id}")
+    out_file = tmp_path / "x.jsonl"
+    out, _ = cli("export", "--out", str(out_file), "--limit", "3", "--json", status=1)
+    summary = json.loads(out)
+    assert summary["written"] == 2
+    assert len(summary["failed"]) == 1  # reported, not silently dropped
+    assert summary["failed"][0]["session_id"].startswith("sess_xxx")
