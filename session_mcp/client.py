@@ -103,6 +103,9 @@ class _SharedState:
 
     http: httpx2.AsyncClient
     cache: SessionCache
+    # The read timeout bounds each wait for a byte; this bounds a whole attempt, so an answer
+    # that trickles in byte by byte cannot hold a call forever.
+    attempt_timeout: float
     last_connection_at: dict[str, float] = field(default_factory=dict)
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
@@ -130,16 +133,13 @@ class CompanionClient:
     ) -> None:
         # None: no default key (a shared HTTP server where each request brings its own).
         self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
-        if self._api_key is not None and not _is_header_safe(self._api_key.get_secret_value()):
+        if self._api_key is not None and not is_header_safe(self._api_key.get_secret_value()):
             raise InvalidInputError(
                 "The API key is empty or holds characters an HTTP header cannot carry (spaces, control "
                 "characters or non-ASCII): check how NAPSTER_API_KEY (or X-Napster-Api-Key) was pasted."
             )
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
-        # The read timeout bounds each wait for a byte; this bounds a whole attempt, so an answer
-        # that trickles in byte by byte cannot hold a call forever.
-        self.attempt_timeout = 2 * timeout + connect_timeout
         self.max_response_bytes = max_response_bytes
         self._fingerprint = key_fingerprint(self._secret())
         if _shared is None:
@@ -151,7 +151,11 @@ class CompanionClient:
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 event_hooks={"request": [_log_request]},
             )
-            _shared = _SharedState(http=http, cache=cache if cache is not None else SessionCache())
+            _shared = _SharedState(
+                http=http,
+                cache=cache if cache is not None else SessionCache(),
+                attempt_timeout=2 * timeout + connect_timeout,
+            )
         self._shared = _shared
         self._owns_http = True
 
@@ -206,15 +210,15 @@ class CompanionClient:
     ) -> AsyncIterator[SessionPage]:
         """Every page of sessions matching the filters, up to ``limit`` sessions in all.
 
-        Stops at ``filteredCount`` (or ``totalCount``), at an empty or short page, or at the
-        limit. Items already seen on an earlier page are dropped, so the list shifting while it
-        is read never yields one id twice; the last page is trimmed to the limit.
+        Stops when ``SessionPage.more_after`` says the list is done, at the limit, or at a page
+        that brings no new id (an API that ignores ``pageIndex``). Items already seen on an earlier
+        page are dropped, so the list shifting while it is read never yields one id twice; the
+        last page is trimmed to the limit.
         """
         seen: set[str] = set()
         page_index = 0
         while limit is None or len(seen) < limit:
             page = await self.list_sessions(page_index=page_index, page_size=page_size, **filters)
-            new_ids = {item.id for item in page.items} - seen
             fresh = []
             for item in page.items:
                 if item.id not in seen and (limit is None or len(seen) < limit):
@@ -222,7 +226,7 @@ class CompanionClient:
                     fresh.append(item)
             yield page.model_copy(update={"items": fresh})
             # A page with nothing new means the API ignores pageIndex (or the list stands still): stop.
-            if not new_ids or not page.more_after(len(seen), page_size):
+            if not fresh or not page.more_after(len(seen), page_size):
                 return
             page_index += 1
 
@@ -346,7 +350,7 @@ class CompanionClient:
         headers = {"X-Api-Key": self._secret()}
         started = time.perf_counter()
         try:
-            with anyio.fail_after(self.attempt_timeout):
+            with anyio.fail_after(self._shared.attempt_timeout):
                 async with self._shared.http.stream(
                     method, path, params=params, json=json, headers=headers
                 ) as response:
@@ -550,7 +554,7 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _is_header_safe(value: str) -> bool:
+def is_header_safe(value: str) -> bool:
     """Non-empty printable ASCII without spaces: what an API key sent in a header can be."""
     return bool(value) and value.isascii() and value.isprintable() and " " not in value
 

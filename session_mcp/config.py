@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from session_mcp.client import DEFAULT_BASE_URL
+from session_mcp.client import DEFAULT_BASE_URL, is_header_safe
 
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -127,7 +127,7 @@ def _flag(source: str, value: Any) -> bool:
 
 def _secret(source: str, value: Any) -> SecretStr:
     text = str(value)
-    if not (text.isascii() and text.isprintable()) or " " in text:
+    if not is_header_safe(text):
         raise ConfigError(f"{source} holds spaces, control or non-ASCII characters: check how it was pasted.")
     return SecretStr(text)
 
