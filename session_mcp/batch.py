@@ -1,4 +1,4 @@
-"""Fetching many sessions at once, and fitting many transcripts into one character budget.
+"""Fetching many sessions at once.
 
 Used by the batch tool, the statistics tool and the export command: concurrency is bounded,
 results keep the order asked for, and one failing session never stops the others.
@@ -82,23 +82,6 @@ async def _fetch_in_order(
         for index, session_id in enumerate(session_ids):
             group.start_soon(fetch, index, session_id)
     return [results[i] for i in range(total)]
-
-
-def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
-    """Per-item character caps whose sum fits ``budget``: small items keep all, large ones share the rest.
-
-    Water-filling: the cap ``c`` is the largest with ``sum(min(size, c)) <= budget``.
-    """
-    if sum(sizes) <= budget:
-        return list(sizes)
-    remaining = budget
-    caps = [0] * len(sizes)
-    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
-    for position, index in enumerate(order):
-        fair = remaining // (len(sizes) - position)
-        caps[index] = min(sizes[index], fair)
-        remaining -= caps[index]
-    return caps
 
 
 async def collect_sessions(

@@ -151,6 +151,10 @@ class SessionPage(WireModel):
     page_index: int | None = None
     page_size: int | None = None
 
+    def has_more(self, page_index: int, page_size: int) -> bool:
+        """Whether sessions remain after this page, page number ``page_index`` asked with ``page_size``."""
+        return self.more_after(page_index * (self.page_size or page_size) + len(self.items), page_size)
+
     def more_after(self, read: int, page_size: int) -> bool:
         """Whether sessions remain after this page, ``read`` being how many were read up to it.
 

@@ -8,7 +8,7 @@ a key per row, no empty fields, times in ISO 8601 UTC to the minute in lists, du
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from session_mcp.results import (
     BatchResult,
     BatchTranscript,
     Distribution,
+    Failure,
     SessionInfo,
     SessionPageResult,
     SessionRow,
@@ -25,10 +26,12 @@ from session_mcp.results import (
     Turn,
     make_turn,
     session_info,
+    session_row,
     transcript_origin,
 )
 
 CUT_MARK = "…"
+BATCH_OVERHEAD = 400  # the summary line and separators of a batch answer
 TRANSCRIPT_FRAME = 200  # the "Transcript turns a-b of n:" line and the cut note under the turns
 
 
@@ -308,7 +311,7 @@ def transcript_window(session: SessionDetail, offset: int, limit: int, budget: i
     items = session.turns
     window = [make_turn(i, items[i], origin) for i in range(offset, min(len(items), offset + limit))]
     budget -= sum(len(line) + 1 for line in render_session_header(info)) + TRANSCRIPT_FRAME
-    count = fit_lines((turn_line(t) for t in window), budget) if window else 0
+    count = fit_lines((turn_line(t) for t in window), budget)
     window = window[:count]
     if window and len(turn_line(window[-1])) > budget:
         window[-1] = window[-1].model_copy(update={"text": shorten_text(window[-1].text, max(100, budget - 100))})
@@ -322,3 +325,65 @@ def transcript_window(session: SessionDetail, offset: int, limit: int, budget: i
         next_offset=end if more else None,
         truncated=more,
     )
+
+
+def fit_batch(
+    sessions: list[SessionDetail],
+    failures: list[Failure],
+    *,
+    requested: int,
+    matched: int | None,
+    max_message_chars: int,
+    budget: int,
+) -> BatchResult:
+    """Compact transcripts sharing ``budget`` characters: no session crowds out the others."""
+    shortened = 0
+    blocks: list[tuple[SessionRow, list[Turn], int]] = []
+    for session in sessions:
+        origin = transcript_origin(session)
+        turns = []
+        for index, item in enumerate(session.turns):
+            text = shorten_text(item.text, max_message_chars)
+            shortened += text != item.text
+            turns.append(make_turn(index, item, origin, text))
+        blocks.append((session_row(session, len(turns)), turns, len(session.turns)))
+    sizes = [len(batch_header(row, total)) + sum(len(turn_line(t)) + 1 for t in turns) for row, turns, total in blocks]
+    overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
+    overhead += sum(len(cut_note(row.id, total, total)) + 1 for row, _, total in blocks)  # room for any cut
+    caps = share_budget(sizes, max(0, budget - overhead))
+    transcripts = []
+    for (row, turns, total), cap, size in zip(blocks, caps, sizes, strict=True):
+        kept = turns
+        if cap < size:
+            room = cap - len(batch_header(row, total))
+            kept = turns[: fit_lines((turn_line(t) for t in turns), room, at_least=0)]
+        cut = len(kept) < len(turns)
+        transcripts.append(
+            BatchTranscript(session=row, turns=kept, total_turns=total, next_offset=len(kept) if cut else None)
+        )
+    return BatchResult(
+        transcripts=transcripts,
+        failures=failures,
+        requested=requested,
+        matched=matched,
+        budget_chars=budget,
+        shortened_messages=shortened,
+        cut_sessions=sum(1 for t in transcripts if t.next_offset is not None),
+    )
+
+
+def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
+    """Per-item character caps whose sum fits ``budget``: small items keep all, large ones share the rest.
+
+    Water-filling: the cap ``c`` is the largest with ``sum(min(size, c)) <= budget``.
+    """
+    if sum(sizes) <= budget:
+        return list(sizes)
+    remaining = budget
+    caps = [0] * len(sizes)
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for position, index in enumerate(order):
+        fair = remaining // (len(sizes) - position)
+        caps[index] = min(sizes[index], fair)
+        remaining -= caps[index]
+    return caps

@@ -104,7 +104,7 @@ def session_page_result(
 ) -> SessionPageResult:
     """A list page with ``has_more`` worked out from the counts (or, lacking them, a full page)."""
     rows = [session_row(item, known_turns(item.id)) for item in page.items]
-    has_more = page.more_after(page_index * (page.page_size or page_size) + len(rows), page_size)
+    has_more = page.has_more(page_index, page_size)
     return SessionPageResult(
         sessions=rows,
         page_index=page_index,

@@ -38,7 +38,7 @@ from mcp.types import (
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from session_mcp import __version__
-from session_mcp.batch import ProgressCallback, collect_sessions, fetch_sessions, share_budget
+from session_mcp.batch import ProgressCallback, collect_sessions, fetch_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.config import Settings
 from session_mcp.errors import (
@@ -51,9 +51,7 @@ from session_mcp.errors import (
 from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.redact import redact_session
 from session_mcp.render import (
-    batch_header,
-    cut_note,
-    fit_lines,
+    fit_batch,
     format_time,
     render_batch,
     render_session_page,
@@ -61,22 +59,15 @@ from session_mcp.render import (
     render_transcript,
     shorten_text,
     transcript_window,
-    turn_line,
 )
 from session_mcp.results import (
     BatchResult,
-    BatchTranscript,
     ConnectionResult,
     Failure,
     SessionPageResult,
-    SessionRow,
     StatsResult,
     TranscriptResult,
-    Turn,
-    make_turn,
     session_page_result,
-    session_row,
-    transcript_origin,
 )
 from session_mcp.schema import compact_schema
 from session_mcp.stats import session_stats
@@ -92,7 +83,6 @@ MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = 100
 DEFAULT_BATCH = 20
 MAX_STATS = 2_000
-BATCH_OVERHEAD = 400  # the summary line and separators of a batch answer
 
 INSTRUCTIONS = """\
 Read and review the sessions (conversations between users and companions) of a Napster Companion \
@@ -372,8 +362,14 @@ class SessionTools:
                 client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
             )
         sessions = [self.shown(session) for session in sessions]
-        result = self.batch_result(sessions, failures, requested=len(session_ids), matched=matched,
-                                   max_message_chars=max_message_chars)  # fmt: skip
+        result = fit_batch(
+            sessions,
+            failures,
+            requested=len(session_ids),
+            matched=matched,
+            max_message_chars=max_message_chars,
+            budget=self.settings.max_chars,
+        )
         return structured(result, render_batch(result))
 
     async def session_stats(
@@ -415,55 +411,13 @@ class SessionTools:
 
     # -- shared by the tools, resources and prompts ----------------------------------------
 
-    def batch_result(
-        self,
-        sessions: list[SessionDetail],
-        failures: list[Failure],
-        *,
-        requested: int,
-        matched: int | None,
-        max_message_chars: int,
-    ) -> BatchResult:
-        """Compact transcripts sharing the character budget: no session crowds out the others."""
-        shortened = 0
-        blocks: list[tuple[SessionRow, list[Turn], int]] = []
-        for session in sessions:
-            origin = transcript_origin(session)
-            turns = []
-            for index, item in enumerate(session.turns):
-                text = shorten_text(item.text, max_message_chars)
-                shortened += text != item.text
-                turns.append(make_turn(index, item, origin, text))
-            blocks.append((session_row(session, len(turns)), turns, len(session.turns)))
-        sizes = [
-            len(batch_header(row, total)) + sum(len(turn_line(t)) + 1 for t in turns) for row, turns, total in blocks
-        ]
-        overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
-        overhead += sum(len(cut_note(row.id, total, total)) + 1 for row, _, total in blocks)  # room for any cut
-        caps = share_budget(sizes, max(0, self.settings.max_chars - overhead))
-        transcripts = []
-        for (row, turns, total), cap, size in zip(blocks, caps, sizes, strict=True):
-            kept = turns
-            if cap < size:
-                room = cap - len(batch_header(row, total))
-                kept = turns[: fit_lines((turn_line(t) for t in turns), room, at_least=0)]
-            cut = len(kept) < len(turns)
-            transcripts.append(
-                BatchTranscript(session=row, turns=kept, total_turns=total, next_offset=len(kept) if cut else None)
-            )
-        return BatchResult(
-            transcripts=transcripts,
-            failures=failures,
-            requested=requested,
-            matched=matched,
-            budget_chars=self.settings.max_chars,
-            shortened_messages=shortened,
-            cut_sessions=sum(1 for t in transcripts if t.next_offset is not None),
-        )
-
     async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
         """One session for this request's key, as the model may see it."""
         return self.shown(await self.client_for(ctx).get_session(session_id))
+
+    def from_the_start(self, session: SessionDetail) -> TranscriptResult:
+        """The transcript from its first turn, as much of it as the character budget holds."""
+        return transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)
 
     def shown(self, session: SessionDetail) -> SessionDetail:
         """``session`` with personal data masked when ``--redact-pii`` is on."""
@@ -484,7 +438,7 @@ class SessionTools:
 
     async def read_transcript(self, session_id: str, ctx: Context) -> str:
         session = await self._resource_session(ctx, session_id, TRANSCRIPT_URI)
-        return render_transcript(transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars))
+        return render_transcript(self.from_the_start(session))
 
     async def read_session(self, session_id: str, ctx: Context) -> str:
         session = await self._resource_session(ctx, session_id, SESSION_URI)
@@ -518,9 +472,7 @@ class SessionTools:
             )
             for item in page.items
         ]
-        more = page.more_after(
-            page_index * (page.page_size or RESOURCE_PAGE_SIZE) + len(page.items), RESOURCE_PAGE_SIZE
-        )
+        more = page.has_more(page_index, RESOURCE_PAGE_SIZE)
         return ListResourcesResult(resources=resources, next_cursor=encode_cursor(page_index + 1) if more else None)
 
     # -- completions -----------------------------------------------------------------------
@@ -594,7 +546,7 @@ class SessionTools:
             session = await self.fetch_session(ctx, session_id)
         except CompanionError as exc:
             raise protocol_error(exc) from None
-        result = transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)
+        result = self.from_the_start(session)
         transcript = render_transcript(result)
         criteria = rubric.strip() or DEFAULT_RUBRIC
         return [
