@@ -137,7 +137,7 @@ async def export_sessions(
         "file": str(path),
         "written": written,
         "already_there": skipped,
-        "failed": [{"session_id": f.session_id, "reason": f.reason} for f in failures],
+        "failed": [failure.model_dump() for failure in failures],
     }
 
 
@@ -154,16 +154,16 @@ def existing_ids(path: Path) -> set[str]:
         good_end = 0
         unterminated = False
         for line in file:
-            cut = not line.endswith(b"\n") and (
-                line.startswith(EXPORT_LINE_START) or EXPORT_LINE_START.startswith(line)
-            )
-            if cut and not _is_session_line(line):
-                break  # cut by an interruption: dropped, and that session is fetched again
-            if not _is_session_line(line):
+            session_id = _session_id_of(line)
+            if session_id is None:
+                if not line.endswith(b"\n") and (
+                    line.startswith(EXPORT_LINE_START) or EXPORT_LINE_START.startswith(line)
+                ):
+                    break  # cut by an interruption: dropped, and that session is fetched again
                 raise InvalidInputError(
                     f"{path} has a line that is not an exported session: choose another --out file."
                 )
-            ids.add(json.loads(line)["id"])
+            ids.add(session_id)
             good_end += len(line)
             unterminated = not line.endswith(b"\n")  # a whole session that only lacks its newline
         file.truncate(good_end)
@@ -173,12 +173,14 @@ def existing_ids(path: Path) -> set[str]:
     return ids
 
 
-def _is_session_line(line: bytes) -> bool:
+def _session_id_of(line: bytes) -> str | None:
+    """The id of an exported session line, or ``None`` when the line is not one."""
     try:
         value = json.loads(line)
     except ValueError:
-        return False
-    return isinstance(value, dict) and isinstance(value.get("id"), str)
+        return None
+    session_id = value.get("id") if isinstance(value, dict) else None
+    return session_id if isinstance(session_id, str) else None
 
 
 def format_export_summary(summary: dict[str, Any]) -> str:
