@@ -16,10 +16,10 @@ import httpx2
 
 from session_mcp import __version__
 from session_mcp.client import CompanionClient
-from session_mcp.commands import Redactor, add_session_commands, run_sessions_command
+from session_mcp.commands import add_session_commands, run_sessions_command
 from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
-from session_mcp.redact import redact_session
+from session_mcp.redact import redactor
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 
 DEMO_KEY = "demo"
@@ -130,12 +130,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 async def sessions(args: argparse.Namespace, settings: Settings) -> int:
     async with make_client(settings) as client:
-        return await run_sessions_command(args, client, redactor(settings), settings.concurrency, sys.stdout)
-
-
-def redactor(settings: Settings) -> Redactor:
-    """What every transcript passes through before it is shown: PII masking, when asked for."""
-    return redact_session if settings.redact_pii else (lambda session: session)
+        shown = redactor(settings.redact_pii)
+        return await run_sessions_command(args, client, shown, settings.concurrency, sys.stdout)
 
 
 def configure_logging(level: str) -> None:

@@ -16,11 +16,10 @@ from typing import Any, TextIO
 from session_mcp.batch import stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
-from session_mcp.models import SessionDetail
+from session_mcp.redact import Redactor
 from session_mcp.render import plural, render_session_page, render_transcript, transcript_window
 from session_mcp.results import Failure, session_page_result
 
-Redactor = Callable[[SessionDetail], SessionDetail]
 EXPORT_LINE_START = b'{"id": '  # how every exported line begins: the id is the first wire field
 
 

@@ -176,3 +176,15 @@ def redact_session(session: SessionDetail) -> SessionDetail:
     items = [item.model_copy(update={"text": redact_text(item.text)}) for item in session.conversation.items]
     conversation = session.conversation.model_copy(update={"items": items})
     return session.model_copy(update={"conversation": conversation})
+
+
+Redactor = Callable[[SessionDetail], SessionDetail]
+
+
+def redactor(enabled: bool) -> Redactor:
+    """What every session passes through before it is shown: ``redact_session`` when enabled."""
+    return redact_session if enabled else _unchanged
+
+
+def _unchanged(session: SessionDetail) -> SessionDetail:
+    return session

@@ -49,7 +49,7 @@ from session_mcp.errors import (
     UpstreamUnavailableError,
 )
 from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.redact import redact_session
+from session_mcp.redact import redactor
 from session_mcp.render import (
     fit_batch,
     format_time,
@@ -226,6 +226,7 @@ class SessionTools:
     def __init__(self, client: CompanionClient, settings: Settings) -> None:
         self.client = client
         self.settings = settings
+        self.shown = redactor(settings.redact_pii)  # personal data masked when --redact-pii is on
 
     async def list_sessions(
         self,
@@ -418,10 +419,6 @@ class SessionTools:
     def from_the_start(self, session: SessionDetail) -> TranscriptResult:
         """The transcript from its first turn, as much of it as the character budget holds."""
         return transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)
-
-    def shown(self, session: SessionDetail) -> SessionDetail:
-        """``session`` with personal data masked when ``--redact-pii`` is on."""
-        return redact_session(session) if self.settings.redact_pii else session
 
     def client_for(self, ctx: Context | ServerRequestContext[Any]) -> CompanionClient:
         """The client for this request: its own key when an HTTP request carries one, else the server's.
