@@ -44,14 +44,17 @@ def attach_hint(argv: list[str]) -> str:
     )
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # as they appear in Host and Origin headers
+
+
 def transport_security(settings: Settings) -> TransportSecuritySettings:
     """DNS-rebinding protection, on for every bind: loopback names and the hosts allowed by name."""
-    names = ["127.0.0.1", "localhost", "[::1]", *settings.allowed_hosts]
+    names = [*LOOPBACK_NAMES, *settings.allowed_hosts]
     if settings.host not in LOOPBACK_HOSTS and settings.host not in ("0.0.0.0", "::"):
         names.append(f"[{settings.host}]" if ":" in settings.host else settings.host)  # IPv6 in brackets
     hosts = [*names, *(f"{name}:*" for name in names if not _has_port(name))]
     # Browser tools on this machine (the Inspector's UI) may call; pages from anywhere else may not.
-    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in ("127.0.0.1", "localhost", "[::1]")]
+    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in LOOPBACK_NAMES]
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
