@@ -21,6 +21,7 @@ from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
+from session_mcp.views import DASHBOARD, TRANSCRIPT, apps_extension, ui_meta
 
 __all__ = ["build_server"]
 
@@ -39,9 +40,14 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
     prompts = Prompts(client, settings)
     registered: list[Tool] = [
         StrictTool.strict(tools.list_sessions, title="List sessions", annotations=READ),
-        StrictTool.strict(tools.get_session_transcript, title="Read a session and its transcript", annotations=READ),
+        StrictTool.strict(
+            tools.get_session_transcript,
+            title="Read a session and its transcript",
+            annotations=READ,
+            meta=ui_meta(TRANSCRIPT),
+        ),
         StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
-        StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ),
+        StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ, meta=ui_meta(DASHBOARD)),
     ]
     if not settings.read_only:
         registered.append(
@@ -60,6 +66,7 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=registered,
+        extensions=[apps_extension()],  # the views; their tools point to them through _meta above
     )
     server.resource(
         TRANSCRIPT_URI,

@@ -1,0 +1,99 @@
+"""MCP Apps views: the ``ui://`` pages a host renders for tool results (``io.modelcontextprotocol/ui``).
+
+Each view is one self-contained HTML page assembled from ``assets/``: its CSS and JavaScript
+inline, a Content-Security-Policy that admits exactly those two blocks (by hash) and no network
+at all. The page speaks the extension's postMessage JSON-RPC itself (``host.js``) and renders from
+the ``structuredContent`` of the result the host hands it. Hosts without the extension never read
+these pages: a tool's text content is the same with or without them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from mcp.server.apps import Apps
+
+__all__ = ["DASHBOARD", "TRANSCRIPT", "VIEWS", "View", "apps_extension", "ui_meta", "view_html"]
+
+
+@dataclass(frozen=True)
+class View:
+    """One view: its name (``ui://session-mcp/<name>.html``) and the scripts it is built from, in order."""
+
+    name: str
+    title: str
+    description: str
+    scripts: tuple[str, ...]
+
+    @property
+    def uri(self) -> str:
+        return f"ui://session-mcp/{self.name}.html"
+
+
+TRANSCRIPT = View(
+    "transcript",
+    "Session transcript",
+    "A session's header and its turns as a timeline with QA findings marked, searchable.",
+    ("dom.js", "host.js", "transcript.js", "transcript-view.js"),
+)
+DASHBOARD = View(
+    "dashboard",
+    "Sessions dashboard",
+    "Statistics and QA findings as charts; a flagged session opens its transcript.",
+    ("dom.js", "host.js", "charts.js", "transcript.js", "dashboard.js", "dashboard-view.js"),
+)
+VIEWS = (TRANSCRIPT, DASHBOARD)
+
+
+def ui_meta(view: View, *, app_only: bool = False) -> dict[str, Any]:
+    """A tool's ``_meta`` pointing at ``view``; ``app_only`` hides the tool from the model."""
+    ui: dict[str, Any] = {"resourceUri": view.uri}
+    if app_only:
+        ui["visibility"] = ["app"]
+    return {"ui": ui}
+
+
+@cache
+def view_html(view: View) -> str:
+    """The whole page of ``view``, with a CSP that allows only its own inline style and script."""
+    style = _asset("view.css")
+    script = '"use strict";\n' + "\n".join(_asset(name) for name in view.scripts)
+    policy = "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src '{_digest(script)}'",
+            f"style-src '{_digest(style)}'",
+            "img-src data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+        )
+    )
+    return _asset("page.html").format(csp=policy, title=view.title, style=style, script=script)
+
+
+def apps_extension() -> Apps:
+    """The Apps extension serving every view; pass it to ``MCPServer(extensions=[...])``."""
+    apps = Apps()
+    for view in VIEWS:
+        apps.add_html_resource(
+            view.uri,
+            view_html(view),
+            name=f"{view.name}-view",
+            title=view.title,
+            description=view.description,
+            prefers_border=True,
+        )
+    return apps
+
+
+def _asset(name: str) -> str:
+    return files(__name__).joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _digest(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")

@@ -1,0 +1,205 @@
+// The dashboard: session_stats figures as charts, review_sessions findings per check and the
+// flagged sessions; a flagged session opens its transcript in place through a tool call.
+
+// The filter arguments every listing tool shares (DESIGN.md); the dashboard passes them on from
+// the call that opened it to the complementary call (stats <-> review).
+const SHARED_FILTERS = ["companion_id", "external_client_id", "search", "tags", "since", "until", "status", "close_reason", "session_type", "modality", "limit"];
+
+function sharedFilters(args) {
+  const picked = {};
+  for (const name of SHARED_FILTERS) {
+    const value = args[name];
+    if (value !== undefined && value !== null && value !== "" && !(Array.isArray(value) && !value.length)) picked[name] = value;
+  }
+  return picked;
+}
+
+function isStats(data) {
+  return data && typeof data === "object" && "by_status" in data;
+}
+
+function isReview(data) {
+  return data && typeof data === "object" && ("by_check" in data || "flagged" in data);
+}
+
+// Sessions per UTC day by status, from whichever shape the result carries.
+function dailyRows(stats) {
+  const days = listOf(stats.per_day || stats.sessions_per_day);
+  return days
+    .map((day) => ({ day: String(day.day || day.date || ""), byStatus: day.by_status || { sessions: day.sessions || 0 } }))
+    .filter((day) => day.day);
+}
+
+function scopeLine(stats) {
+  const parts = [`${plural(stats.examined || 0, "session")} examined`];
+  if (typeof stats.matched === "number") parts[0] += ` of ${stats.matched} matching`;
+  const window = stats.window && typeof stats.window === "object" ? stats.window : null;
+  if (window && (window.since || window.until)) parts.push(`${formatTime(window.since)} → ${window.until ? formatTime(window.until) : "now"}`);
+  if (stats.limit_hit) parts.push(`limit ${stats.limit} reached`);
+  return parts.join(" · ");
+}
+
+function tile(label, value, className) {
+  return el("div", { class: `tile ${className || ""}`, "data-tile": label }, el("span", { class: "tile-value", text: value }), el("span", { class: "tile-label", text: label }));
+}
+
+function statsSection(stats) {
+  const byStatus = countsOf(stats.by_status);
+  const total = byStatus.reduce((sum, [, n]) => sum + n, 0);
+  const failed = (stats.by_status && stats.by_status.failed) || 0;
+  const duration = stats.duration_seconds || {};
+  const cost = stats.cost && typeof stats.cost === "object" ? stats.cost : null;
+  const tiles = el(
+    "div",
+    { class: "tiles" },
+    tile("sessions", String(stats.examined || total)),
+    tile("failed", total ? `${failed} (${Math.round((100 * failed) / total)}%)` : "0", failed ? "alert" : ""),
+    tile("median duration", formatDuration(duration.median)),
+    cost && typeof cost.total === "number" ? tile("cost", formatMoney(cost.total)) : null,
+  );
+  const charts = el("div", { class: "charts" });
+  const days = dailyRows(stats);
+  const statuses = ["closed", "started", "pending", "failed"];
+  if (days.length) {
+    const keys = statuses.filter((s) => days.some((d) => d.byStatus[s])).concat(
+      [...new Set(days.flatMap((d) => Object.keys(d.byStatus)))].filter((s) => !statuses.includes(s)),
+    );
+    charts.append(
+      stackedColumns(
+        "Sessions per day (UTC) by status",
+        days.map((d) => d.day),
+        keys.map((key) => ({ key, values: days.map((d) => d.byStatus[key] || 0) })),
+        { label: (day) => day.slice(5) },
+      ),
+    );
+  } else if (byStatus.length) {
+    charts.append(horizontalBars("Sessions by status", byStatus.map(([label, value]) => ({ label, value, className: `series-${label}` }))));
+  }
+  const companions = countsOf(stats.by_companion);
+  if (companions.length) charts.append(horizontalBars("Sessions per companion", companions.slice(0, 8).map(([label, value]) => ({ label, value }))));
+  const durationRows = [];
+  const perCompanion = stats.duration_by_companion && typeof stats.duration_by_companion === "object" ? stats.duration_by_companion : {};
+  for (const [label, dist] of Object.entries(perCompanion)) if (dist && dist.count) durationRows.push({ label, ...dist });
+  if (duration.count) durationRows.unshift({ label: "all sessions", ...duration });
+  if (durationRows.length) charts.append(distributionRows("Session duration", durationRows.slice(0, 8), formatDuration));
+  const costRows = cost ? countsOf(cost.by_companion) : [];
+  if (costRows.length) {
+    const note = typeof cost.without_cost === "number" && cost.without_cost ? `${plural(cost.without_cost, "session")} without a cost yet` : null;
+    charts.append(horizontalBars("Cost per companion", costRows.slice(0, 8).map(([label, value]) => ({ label, value })), { format: formatMoney, note }));
+  }
+  return el("section", { class: "stats" }, el("p", { class: "scope", text: scopeLine(stats) }), tiles, charts);
+}
+
+function flaggedSessions(review) {
+  return listOf(review.flagged || review.sessions).filter((item) => listOf(item.findings).length);
+}
+
+function topSeverity(findings) {
+  return findings.reduce((best, f) => ((SEVERITY_RANK[f.severity] || 0) > (SEVERITY_RANK[best] || 0) ? f.severity : best), "info");
+}
+
+function reviewSection(review, openSession) {
+  const byCheck = countsOf(review.by_check);
+  const flagged = flaggedSessions(review);
+  const section = el("section", { class: "review" });
+  const reviewed = typeof review.reviewed === "number" ? review.reviewed : null;
+  section.append(el("h2", { text: "QA review" }), el("p", { class: "scope", text: `${reviewed === null ? "" : plural(reviewed, "session") + " reviewed · "}${plural(flagged.length, "session")} flagged` }));
+  if (byCheck.length) {
+    section.append(horizontalBars("Findings per check", byCheck.map(([label, value]) => ({ label, value, className: "series-finding" }))));
+  }
+  if (flagged.length) {
+    section.append(
+      el(
+        "ul",
+        { class: "flagged" },
+        flagged.map((item) => {
+          const findings = listOf(item.findings);
+          const severity = topSeverity(findings);
+          const checks = [...new Set(findings.map((f) => f.check))].join(", ");
+          const button = el(
+            "button",
+            { type: "button", class: "flagged-session", "data-session-id": item.session_id, "data-severity": severity },
+            severityBadge(severity),
+            el("code", { text: item.session_id }),
+            el("span", { class: "flag-detail", text: `${plural(findings.length, "finding")}: ${checks}` }),
+          );
+          button.addEventListener("click", () => openSession(item.session_id, findings));
+          return el("li", {}, button);
+        }),
+      ),
+    );
+  }
+  return section;
+}
+
+function mountDashboard(root, host) {
+  const state = { args: {}, stats: null, review: null, reviewError: null, reviewPending: false };
+  const opened = el("section", { class: "opened", hidden: true, "aria-label": "Opened session" });
+
+  async function openSession(sessionId, findings) {
+    opened.hidden = false;
+    clear(opened).append(el("p", { class: "loading", text: `Opening ${sessionId}…` }));
+    try {
+      const result = await host.callTool("get_session_transcript", { session_id: sessionId });
+      const close = el("button", { type: "button", class: "close", text: "Close transcript" });
+      close.addEventListener("click", () => {
+        opened.hidden = true;
+        clear(opened);
+      });
+      const holder = el("div");
+      clear(opened).append(close, holder);
+      const view = renderTranscript(holder, result.structuredContent || {}, {
+        loadMore: async (offset) => (await host.callTool("get_session_transcript", { session_id: sessionId, offset })).structuredContent,
+      });
+      view.setFindings(findings);
+      opened.scrollIntoView({ block: "start" });
+    } catch (error) {
+      showError(opened, `Could not open ${sessionId}: ${error.message}`);
+    }
+  }
+
+  function draw() {
+    const parts = [el("h1", { text: "Sessions" })];
+    if (state.stats) parts.push(statsSection(state.stats));
+    if (state.review) parts.push(reviewSection(state.review, openSession));
+    else if (state.reviewPending) parts.push(el("p", { class: "loading", text: "QA review running…" }));
+    else if (state.reviewError) parts.push(el("p", { class: "muted", text: `QA review unavailable: ${state.reviewError}` }));
+    clear(root).append(el("main", { class: "dashboard" }, parts, opened));
+  }
+
+  async function complete(tool) {
+    try {
+      const result = await host.callTool(tool, sharedFilters(state.args));
+      if (tool === "review_sessions") state.review = result.structuredContent || {};
+      else state.stats = result.structuredContent || {};
+    } catch (error) {
+      if (tool === "review_sessions") state.reviewError = error.message;
+    }
+    state.reviewPending = false;
+    draw();
+    settle(true);
+  }
+
+  return {
+    toolInput(args) {
+      state.args = args || {};
+    },
+    toolResult(result) {
+      const data = result.structuredContent;
+      if (result.isError || !(isStats(data) || isReview(data))) {
+        timed(() => showError(root, textOf(result) || "This result has no statistics to show."));
+        settle(true);
+        return;
+      }
+      if (isStats(data)) {
+        state.stats = data;
+        state.reviewPending = true;
+      } else {
+        state.review = data;
+      }
+      timed(draw);
+      settle(false);
+      complete(isStats(data) ? "review_sessions" : "session_stats");
+    },
+  };
+}

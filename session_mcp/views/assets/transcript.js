@@ -1,0 +1,215 @@
+// A transcript as a timeline: the session header, the turns with [mm:ss] and their roles, QA
+// findings marked on their turns, and search within the transcript. Shared by the transcript view
+// and the dashboard (which opens a flagged session's transcript in place).
+
+const ROLE_LABELS = { agent: "Agent", user: "User" };
+
+function roleLabel(role) {
+  if (ROLE_LABELS[role]) return ROLE_LABELS[role];
+  const text = String(role || "other");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function sessionFacts(session) {
+  const facts = [
+    ["Companion", session.companion_id],
+    ["Client", session.external_client_id],
+    ["Started", session.started_at ? formatTime(session.started_at) : session.created_at ? "never started" : null],
+    ["Duration", session.duration_seconds !== undefined ? formatDuration(session.duration_seconds) : null],
+    ["Close reason", session.close_reason],
+    ["Type", [session.session_type, session.modality].filter(Boolean).join(" · ") || null],
+    ["Cost", typeof session.cost === "number" ? formatMoney(session.cost) : null],
+    ["Tags", countsOrPairs(session.tags)],
+    ["Failed tools", failedTools(session)],
+  ];
+  return facts.filter(([, value]) => value !== null && value !== undefined && value !== "");
+}
+
+function countsOrPairs(tags) {
+  if (!tags || typeof tags !== "object") return null;
+  const pairs = Object.entries(tags).map(([key, value]) => `${key}=${value}`);
+  return pairs.length ? pairs.join(", ") : null;
+}
+
+// Tool connection failures, in whichever shape the session carries them (function_failures or
+// function_metrics entries with state "failed").
+function failedTools(session) {
+  const entries = listOf(session.function_failures).concat(
+    listOf(session.function_metrics).filter((entry) => entry.state === "failed"),
+  );
+  if (!entries.length) return null;
+  return entries
+    .map((entry) => {
+      const error = entry.error && typeof entry.error === "object" ? entry.error : {};
+      const detail = [error.code, error.message].filter(Boolean).join(": ");
+      return detail ? `${entry.name} (${detail})` : String(entry.name);
+    })
+    .join(", ");
+}
+
+function renderTranscript(container, result, options) {
+  const settings = options || {};
+  const session = (result && result.session) || {};
+  const turns = listOf(result && result.turns);
+  const state = { findings: [], query: "", next: result ? result.next_offset : undefined };
+
+  const head = el(
+    "header",
+    { class: "session-head" },
+    el("h1", {}, "Session ", el("code", { text: session.id || "?" }), " ", statusBadge(session.status)),
+    el("dl", { class: "facts" }, sessionFacts(session).map(([name, value]) => [el("dt", { text: name }), el("dd", { text: value })])),
+  );
+  const summary = el("section", { class: "findings-summary", hidden: true, "aria-label": "QA findings" });
+  const search = el("input", { type: "search", placeholder: "Search this transcript", "aria-label": "Search this transcript" });
+  const matchCount = el("span", { class: "match-count", "aria-live": "polite" });
+  const timeline = el("ol", { class: "timeline" });
+  const windowNote = el("p", { class: "window-note" });
+  const total = typeof result.total_turns === "number" ? result.total_turns : turns.length;
+
+  function turnItem(turn) {
+    const role = String(turn.role || "other");
+    const known = ROLE_LABELS[role] ? role : "other";
+    return el(
+      "li",
+      { class: `turn role-${known}`, "data-turn-index": turn.index, "data-role": role, id: `turn-${turn.index}` },
+      el(
+        "div",
+        { class: "turn-meta" },
+        el("time", { class: "offset", text: `[${formatOffset(turn.offset_seconds)}]` }),
+        el("span", { class: "role", text: roleLabel(role) }),
+      ),
+      el("p", { class: "turn-text", text: String(turn.text || "") }),
+    );
+  }
+
+  function addTurns(list) {
+    for (const turn of list) timeline.append(turnItem(turn));
+    updateWindowNote();
+    markFindings();
+    applySearch();
+  }
+
+  function updateWindowNote() {
+    clear(windowNote);
+    const shown = timeline.children.length;
+    if (!total) {
+      windowNote.textContent = "No transcript: nothing was said in this session.";
+      return;
+    }
+    windowNote.append(shown >= total ? `${plural(total, "turn")}.` : `Showing ${shown} of ${total} turns. `);
+    if (state.next !== undefined && state.next !== null && settings.loadMore) {
+      const button = el("button", { type: "button", class: "load-more", text: "Load more turns" });
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        button.textContent = "Loading…";
+        try {
+          const more = await settings.loadMore(state.next);
+          state.next = more.next_offset;
+          addTurns(listOf(more.turns).filter((turn) => !timeline.querySelector(`[data-turn-index="${turn.index}"]`)));
+        } catch (error) {
+          windowNote.append(el("span", { class: "error", text: ` ${error.message}` }));
+          button.disabled = false;
+          button.textContent = "Load more turns";
+        }
+      });
+      windowNote.append(button);
+    }
+  }
+
+  function markFindings() {
+    for (const node of timeline.querySelectorAll(".turn-findings")) node.remove();
+    for (const node of timeline.querySelectorAll(".turn.flagged")) {
+      node.classList.remove("flagged");
+      delete node.dataset.severity;
+    }
+    for (const finding of state.findings) {
+      if (typeof finding.turn_index !== "number") continue;
+      const item = timeline.querySelector(`[data-turn-index="${finding.turn_index}"]`);
+      if (!item) continue;
+      let marks = item.querySelector(".turn-findings");
+      if (!marks) {
+        marks = el("ul", { class: "turn-findings" });
+        item.append(marks);
+      }
+      item.classList.add("flagged");
+      const rank = SEVERITY_RANK[finding.severity] || 1;
+      if (rank > (SEVERITY_RANK[item.dataset.severity] || 0)) item.dataset.severity = finding.severity;
+      marks.append(
+        el("li", { "data-check": finding.check }, severityBadge(finding.severity), " ", el("strong", { text: finding.check }), " ", finding.message || ""),
+      );
+    }
+  }
+
+  function renderSummary() {
+    clear(summary);
+    summary.hidden = state.findings.length === 0;
+    if (summary.hidden) return;
+    const ordered = state.findings
+      .slice()
+      .sort((a, b) => (SEVERITY_RANK[b.severity] || 0) - (SEVERITY_RANK[a.severity] || 0));
+    summary.append(
+      el("h2", { text: `QA findings (${ordered.length})` }),
+      el(
+        "ul",
+        {},
+        ordered.map((finding) => {
+          const at = typeof finding.turn_index === "number" ? `[${formatOffset(finding.offset_seconds)}]` : "whole session";
+          const jump = el("button", { type: "button", class: "link", text: at });
+          jump.addEventListener("click", () => {
+            const item = timeline.querySelector(`[data-turn-index="${finding.turn_index}"]`);
+            if (item) item.scrollIntoView({ block: "center" });
+          });
+          return el("li", { "data-check": finding.check }, severityBadge(finding.severity), " ", el("strong", { text: finding.check }), " ", jump, " ", finding.message || "");
+        }),
+      ),
+    );
+  }
+
+  function highlight(paragraph, text, query) {
+    clear(paragraph);
+    if (!query) {
+      paragraph.textContent = text;
+      return;
+    }
+    const lower = text.toLowerCase();
+    let from = 0;
+    for (let at = lower.indexOf(query, from); at !== -1; at = lower.indexOf(query, from)) {
+      paragraph.append(text.slice(from, at), el("mark", { text: text.slice(at, at + query.length) }));
+      from = at + query.length;
+    }
+    paragraph.append(text.slice(from));
+  }
+
+  function applySearch() {
+    const query = state.query;
+    let matches = 0;
+    const items = timeline.querySelectorAll(".turn");
+    for (const item of items) {
+      const paragraph = item.querySelector(".turn-text");
+      const text = paragraph.textContent;
+      const hit = !query || text.toLowerCase().includes(query);
+      item.hidden = !hit;
+      if (hit && query) matches += 1;
+      highlight(paragraph, text, hit ? query : "");
+    }
+    matchCount.textContent = query ? `${matches} of ${plural(items.length, "turn")} match` : "";
+  }
+
+  search.addEventListener("input", () => {
+    state.query = search.value.trim().toLowerCase();
+    applySearch();
+  });
+
+  clear(container).append(
+    el("article", { class: "transcript", "data-session-id": session.id || "" }, head, summary, el("div", { class: "toolbar" }, search, matchCount), timeline, windowNote),
+  );
+  addTurns(turns);
+
+  return {
+    setFindings(findings) {
+      state.findings = listOf(findings);
+      renderSummary();
+      markFindings();
+    },
+  };
+}

@@ -1,0 +1,218 @@
+"""The views in a real browser: headless Chromium, the extension's own host bridge, real results.
+
+A loopback test host (``tests/views_harness``) acts as a web host does under the MCP Apps
+specification: the ``AppBridge`` of ``@modelcontextprotocol/ext-apps`` on one origin, the sandbox
+proxy on another, the view's HTML read from the server with ``resources/read`` and loaded into a
+sandboxed iframe, the result of a real ``tools/call`` (against the simulator-backed server)
+handed over, and the tool calls the view makes forwarded to the server and recorded. Chromium
+then shows what the DOM holds. Expected values come from the simulator's raw data or from the
+tool result the view was handed, never from the view's own code.
+
+Skipped without node, npm or Chromium, except where ``SESSION_MCP_REQUIRE_BROWSER`` is set (CI).
+``SESSION_MCP_SCREENSHOTS=docs/views`` writes the README's pictures there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.client import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+
+from session_mcp.client import CompanionClient
+from session_mcp.config import Settings
+from session_mcp.server import build_server
+from session_mcp.simulator import Simulator
+from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
+from tests.views_harness import kit
+from tests.views_harness.host import ViewHost
+
+pytestmark = pytest.mark.anyio
+
+WIDTH = 400  # the narrowest a view must stay usable at
+HOSTILE = '</script><img src=x onerror="document.title=1"><b>bold</b> & "quotes"'
+SHOWN_TURNS = 5  # the transcript call asks for a window, so the view has more to load
+
+
+@pytest.fixture(scope="session")
+def views_kit() -> Path:
+    reason = kit.missing_tools()
+    if reason:
+        if os.environ.get(kit.REQUIRE_ENV):
+            pytest.fail(f"{kit.REQUIRE_ENV} is set but {reason}")
+        pytest.skip(f"the browser tests need node, npm and Chromium; {reason}")
+    return kit.install()
+
+
+def mm_ss(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"[{minutes:02d}:{secs:02d}]"
+
+
+def luminance(css_color: str) -> float:
+    red, green, blue = (int(part) for part in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SESSION_MCP_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def long_closed_session(simulator: Simulator, *, skip: int = 0) -> dict[str, Any]:
+    sessions = [
+        s for s in simulator.sessions_of("demo") if s["status"] == "closed" and len(s["conversation"]["items"]) >= 8
+    ]
+    return sessions[skip]
+
+
+def check_page(run: dict[str, Any], host_origins: tuple[str, ...]) -> None:
+    """What every run must show: settled, no errors, no network, the theme, the width."""
+    first = run["facts"][0]
+    assert first["state"] == "ready" and first["errors"] == []
+    assert [m for m in run["console"] if m["type"] in ("error", "pageerror")] == []
+    assert run["fetchProbe"] == "blocked"
+    assert all(url.startswith(host_origins) for url in run["requests"]), run["requests"]
+    assert run["host"]["initialized"]
+    assert any("default-src 'none'" in policy and "script-src 'sha256-" in policy for policy in first["policies"])
+    for facts in run["facts"]:
+        assert not facts["overflowX"] and WIDTH - 20 <= facts["width"] <= WIDTH  # a scrollbar may take its share
+    dark = run["host"]["theme"] == "dark"
+    assert first["theme"] == run["host"]["theme"] and first["colorScheme"] == run["host"]["theme"]
+    # The host's own --color-background-primary, resolved for the theme it announced.
+    assert first["background"] == ("rgb(31, 31, 30)" if dark else "rgb(255, 255, 255)")
+    assert (luminance(first["color"]) > 0.8) if dark else (luminance(first["color"]) < 0.2)
+
+
+@dataclass
+class Rendered:
+    """One browser session over all the views, and what it was handed."""
+
+    runs: dict[str, dict[str, Any]]
+    origins: tuple[str, ...]
+    calls: list[tuple[str, dict[str, Any]]]
+    session: dict[str, Any]
+    query: str
+    stats: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+async def rendered(
+    upstream: tuple[SwitchableApp, str], views_kit: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Rendered]:
+    """Both views in both themes at 400 px, plus a hostile transcript, driven once for the module."""
+    simulator = Simulator(anchor=ANCHOR)
+    upstream[0].simulator = simulator
+    pictures = screenshots(tmp_path_factory.mktemp("views"))
+    session = long_closed_session(simulator)
+    hostile = long_closed_session(simulator, skip=1)
+    hostile["conversation"]["items"][1]["text"] = HOSTILE
+    query = re.findall(r"[a-z]{5,}", session["conversation"]["items"][0]["text"].lower())[0]
+    last = len(session["conversation"]["items"]) - 1
+
+    def run(scenario: str, theme: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        shot = {"screenshot": str(pictures / f"{scenario}-{theme}.png")}
+        return {
+            "name": f"{scenario}-{theme}",
+            "scenario": scenario,
+            "theme": theme,
+            "width": WIDTH,
+            "steps": [*steps, shot],
+        }
+
+    plan = [
+        run("transcript", "light", [{"click": ".load-more", "waitFor": f'.turn[data-turn-index="{last}"]'}]),
+        run("transcript", "dark", [{"fill": "input[type=search]", "value": query}]),
+        run("dashboard", "light", []),
+        run("dashboard", "dark", []),
+        {"name": "hostile", "scenario": "hostile", "theme": "light", "width": WIDTH},
+    ]
+    ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
+    async with (
+        CompanionClient(api_key="demo", base_url=upstream[1], retry=FAST_RETRY, timeout=5) as client,
+        Client(build_server(client, Settings()), extensions=[ui], cache=None) as mcp,
+    ):
+        host = ViewHost(mcp, views_kit)
+        await host.add_scenario(
+            "transcript", "get_session_transcript", {"session_id": session["id"], "limit": SHOWN_TURNS}
+        )
+        await host.add_scenario("hostile", "get_session_transcript", {"session_id": hostile["id"]})
+        stats = await host.add_scenario("dashboard", "session_stats", {})
+        report = await host.drive(plan)
+    runs = {item["name"]: item for item in report["runs"]}
+    for item in runs.values():
+        print(f"{item['name']}: render {item['facts'][0]['renderMs']} ms, ready after {item['readyMs']} ms")
+    print("in", report["browser"], "; screenshots in", pictures)
+    yield Rendered(
+        runs=runs,
+        origins=tuple(report["origins"]),
+        calls=[(call["name"], call["arguments"]) for call in host.calls],
+        session=session,
+        query=query,
+        stats=stats.result.structured_content or {},
+    )
+
+
+async def test_every_view_settles_offline_themed_and_fits_400_px(rendered: Rendered) -> None:
+    assert set(rendered.runs) == {"transcript-light", "transcript-dark", "dashboard-light", "dashboard-dark", "hostile"}
+    for run in rendered.runs.values():
+        check_page(run, rendered.origins)
+
+
+async def test_transcript_shows_the_header_and_timed_turns_and_loads_the_rest(rendered: Rendered) -> None:
+    session, items = rendered.session, rendered.session["conversation"]["items"]
+    shown = rendered.runs["transcript-light"]["facts"][0]["transcripts"][0]
+    assert shown["sessionId"] == session["id"] and session["id"] in shown["title"] and "closed" in shown["title"]
+    assert shown["facts"]["Companion"] == session["companionId"]
+    assert [t["index"] for t in shown["turns"]] == list(range(SHOWN_TURNS)) and shown["loadMore"]
+    assert f"{SHOWN_TURNS} of {len(items)}" in shown["windowNote"]
+    for turn, raw in zip(shown["turns"], items, strict=False):
+        assert turn["text"] == raw["text"] and turn["role"] == raw["role"]
+        assert turn["offset"] == mm_ss(raw["timestamp"] - session["startedAt"])
+        assert turn["label"] == raw["role"].capitalize()
+    agent, user = (next(t for t in shown["turns"] if t["role"] == role) for role in ("agent", "user"))
+    assert agent["background"] != user["background"]  # roles told apart at a glance
+    loaded = rendered.runs["transcript-light"]["facts"][1]["transcripts"][0]
+    assert [t["index"] for t in loaded["turns"]] == list(range(len(items))) and not loaded["loadMore"]
+    assert ("get_session_transcript", {"session_id": session["id"], "offset": SHOWN_TURNS}) in rendered.calls
+
+
+async def test_search_keeps_the_matching_turns_and_marks_the_matches(rendered: Rendered) -> None:
+    items = rendered.session["conversation"]["items"][:SHOWN_TURNS]
+    searched = rendered.runs["transcript-dark"]["facts"][1]["transcripts"][0]
+    matching = [i for i, raw in enumerate(items) if rendered.query in raw["text"].lower()]
+    assert matching and [t["index"] for t in searched["turns"] if not t["hidden"]] == matching
+    assert all(t["marks"] >= 1 for t in searched["turns"] if not t["hidden"])
+    assert searched["matchCount"] == f"{len(matching)} of {SHOWN_TURNS} turns match"
+
+
+async def test_upstream_markup_is_shown_as_text(rendered: Rendered) -> None:
+    turn = rendered.runs["hostile"]["facts"][0]["transcripts"][0]["turns"][1]
+    assert turn["text"] == HOSTILE  # verbatim: nothing of it parsed, run or rendered
+
+
+async def test_dashboard_draws_the_figures_of_its_result(rendered: Rendered) -> None:
+    figures = rendered.stats
+    board = rendered.runs["dashboard-light"]["facts"][0]
+    assert board["tiles"]["sessions"] == str(figures["examined"])
+    assert board["tiles"]["failed"].startswith(str(figures["by_status"].get("failed", 0)))
+    charts = {chart["caption"]: chart for chart in board["charts"]}
+    assert {row["label"]: row["value"] for row in charts["Sessions by status"]["rows"]} == figures["by_status"]
+    companions = charts["Sessions per companion"]["rows"]
+    assert {row["label"]: row["value"] for row in companions} == figures["by_companion"]
+    widths = [row["barWidth"] for row in companions]
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]  # drawn to scale
+    duration = charts["Session duration"]["rows"][0]
+    assert (duration["median"], duration["p90"]) == (
+        figures["duration_seconds"]["median"],
+        figures["duration_seconds"]["p90"],
+    )
+    assert ("review_sessions", {}) in rendered.calls  # the QA half, asked for through the host

@@ -1,0 +1,134 @@
+// Drives Debian's Chromium through playwright-core (no browser download): opens the test host
+// page for each run of the plan (JSON on stdin), waits for the view to settle, collects what its
+// DOM shows, then performs the run's steps inside the view's frame (fill, click, wait for a
+// selector, screenshot), collecting the DOM again after each. Prints one JSON report on stdout.
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const kit = process.env.VIEWS_KIT;
+const { chromium } = createRequire(path.join(kit, "package.json"))("playwright-core");
+const plan = JSON.parse(await new Promise((resolve) => {
+  let text = "";
+  process.stdin.on("data", (chunk) => (text += chunk));
+  process.stdin.on("end", () => resolve(text));
+}));
+
+// Everything a test may assert on, read from the view's DOM (runs inside the view's frame).
+function collect() {
+  const text = (node) => (node ? node.textContent.trim() : null);
+  const numberOf = (value) => (value === undefined ? null : Number(value));
+  const root = document.documentElement;
+  const style = getComputedStyle(document.body);
+  return {
+    state: root.dataset.state || null,
+    renderMs: numberOf(root.dataset.renderMs),
+    theme: root.dataset.theme || null,
+    colorScheme: getComputedStyle(root).colorScheme,
+    background: style.backgroundColor,
+    color: style.color,
+    width: root.clientWidth,
+    overflowX: root.scrollWidth > root.clientWidth,
+    policies: [...document.querySelectorAll('meta[http-equiv="Content-Security-Policy"]')].map((m) => m.content),
+    errors: [...document.querySelectorAll(".error")].map(text),
+    notes: [...document.querySelectorAll(".muted, .loading")].map(text),
+    scope: [...document.querySelectorAll(".scope")].map(text),
+    tiles: Object.fromEntries([...document.querySelectorAll(".tile")].map((t) => [t.dataset.tile, text(t.querySelector(".tile-value"))])),
+    charts: [...document.querySelectorAll("figure.chart")].map((f) => ({
+      caption: text(f.querySelector("figcaption")),
+      columns: [...f.querySelectorAll("g.column")].map((g) => ({
+        category: g.dataset.category,
+        total: Number(g.dataset.total),
+        segments: [...g.querySelectorAll("rect.bar")].map((r) => ({ series: r.dataset.series, value: Number(r.dataset.value), height: Number(r.getAttribute("height")) })),
+      })),
+      rows: [...f.querySelectorAll("g.row")].map((g) => {
+        const bar = g.querySelector("rect.bar");
+        return { label: g.dataset.label, value: numberOf(g.dataset.value), median: numberOf(g.dataset.median), p90: numberOf(g.dataset.p90), max: numberOf(g.dataset.max), barWidth: bar ? Number(bar.getAttribute("width")) : null };
+      }),
+      legend: [...f.querySelectorAll(".legend li")].map(text),
+    })),
+    flagged: [...document.querySelectorAll(".flagged-session")].map((b) => ({ sessionId: b.dataset.sessionId, severity: b.dataset.severity })),
+    transcripts: [...document.querySelectorAll("article.transcript")].map((a) => ({
+      sessionId: a.dataset.sessionId,
+      title: text(a.querySelector("h1")),
+      facts: Object.fromEntries([...a.querySelectorAll(".facts dt")].map((dt) => [dt.textContent, text(dt.nextElementSibling)])),
+      summary: [...a.querySelectorAll(".findings-summary li")].map((li) => li.dataset.check),
+      matchCount: text(a.querySelector(".match-count")),
+      windowNote: text(a.querySelector(".window-note")),
+      loadMore: Boolean(a.querySelector(".load-more")),
+      turns: [...a.querySelectorAll(".turn")].map((li) => ({
+        index: Number(li.dataset.turnIndex),
+        role: li.dataset.role,
+        offset: text(li.querySelector(".offset")),
+        label: text(li.querySelector(".role")),
+        text: text(li.querySelector(".turn-text")),
+        hidden: li.hidden,
+        marks: li.querySelectorAll("mark").length,
+        flagged: li.classList.contains("flagged"),
+        severity: li.dataset.severity || null,
+        checks: [...li.querySelectorAll(".turn-findings [data-check]")].map((x) => x.dataset.check),
+        background: getComputedStyle(li).backgroundColor,
+      })),
+    })),
+  };
+}
+
+// The view's document is the sandbox proxy's srcdoc child; it appears once that frame navigates.
+async function viewFrame(page) {
+  const isView = (frame) => frame.url() === "about:srcdoc";
+  const found = page.frames().find(isView);
+  if (found) return found;
+  return page.waitForEvent("framenavigated", { predicate: isView, timeout: 20000 });
+}
+
+const settled = () => document.documentElement.dataset.state === "ready";
+
+async function step(page, frame, action) {
+  if (action.screenshot) {
+    await page.locator("#view").screenshot({ path: action.screenshot });
+    return;
+  }
+  if (action.fill !== undefined) await frame.fill(action.fill, action.value);
+  if (action.click) await frame.click(action.click);
+  if (action.waitFor) await frame.waitForSelector(action.waitFor, { state: "attached", timeout: 20000 });
+  await frame.waitForFunction(settled, null, { timeout: 20000 });
+}
+
+const browser = await chromium.launch({
+  executablePath: plan.chromium,
+  headless: true,
+  chromiumSandbox: false,
+  args: ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const report = { browser: browser.version(), origins: [plan.host, plan.sandbox], runs: [] };
+try {
+  for (const run of plan.runs) {
+    const context = await browser.newContext({ viewport: { width: run.width + 32, height: 900 }, colorScheme: run.theme });
+    const page = await context.newPage();
+    const messages = [];
+    const requests = [];
+    page.on("console", (message) => messages.push({ type: message.type(), text: message.text(), frame: message.location().url }));
+    page.on("pageerror", (error) => messages.push({ type: "pageerror", text: String(error) }));
+    page.on("request", (request) => requests.push(request.url()));
+    const started = Date.now();
+    const query = new URLSearchParams({ scenario: run.scenario, theme: run.theme, width: String(run.width), sandbox: plan.sandbox });
+    await page.goto(`${plan.host}/host.html?${query}`);
+    const frame = await viewFrame(page);
+    await frame.waitForFunction(settled, null, { timeout: 30000 });
+    const result = { name: run.name, readyMs: Date.now() - started, facts: [await frame.evaluate(collect)] };
+    for (const action of run.steps || []) {
+      await step(page, frame, action);
+      if (!action.screenshot) result.facts.push(await frame.evaluate(collect));
+    }
+    result.host = await page.evaluate(() => window.harness);
+    result.console = messages.slice();
+    // Last, so its refusal is not counted among the run's console errors: the view cannot reach
+    // the network, not even the host's own origin.
+    result.fetchProbe = await frame.evaluate((url) => fetch(url).then(() => "allowed", () => "blocked"), `${plan.host}/host.html`);
+    result.requests = requests;
+    report.runs.push(result);
+    await context.close();
+  }
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(report));
