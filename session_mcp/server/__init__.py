@@ -21,7 +21,8 @@ from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
-from session_mcp.views import DASHBOARD, TRANSCRIPT, apps_extension, ui_meta
+from session_mcp.server.views import apps_extension, ui_meta
+from session_mcp.views import DASHBOARD, TRANSCRIPT
 
 __all__ = ["build_server"]
 

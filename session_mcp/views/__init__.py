@@ -4,7 +4,8 @@ Each view is one self-contained HTML page assembled from ``assets/``: its CSS an
 inline, a Content-Security-Policy that admits exactly those two blocks (by hash) and no network
 at all. The page speaks the extension's postMessage JSON-RPC itself (``host.js``) and renders from
 the ``structuredContent`` of the result the host hands it. Hosts without the extension never read
-these pages: a tool's text content is the same with or without them.
+these pages: a tool's text content is the same with or without them. The MCP side (resources,
+tool ``_meta``) is wired in ``session_mcp.server.views``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any
 
-from mcp.server.apps import Apps
-
-__all__ = ["DASHBOARD", "TRANSCRIPT", "VIEWS", "View", "apps_extension", "ui_meta", "view_html"]
+__all__ = ["DASHBOARD", "TRANSCRIPT", "VIEWS", "View", "view_html"]
 
 
 @dataclass(frozen=True)
@@ -50,14 +48,6 @@ DASHBOARD = View(
 VIEWS = (TRANSCRIPT, DASHBOARD)
 
 
-def ui_meta(view: View, *, app_only: bool = False) -> dict[str, Any]:
-    """A tool's ``_meta`` pointing at ``view``; ``app_only`` hides the tool from the model."""
-    ui: dict[str, Any] = {"resourceUri": view.uri}
-    if app_only:
-        ui["visibility"] = ["app"]
-    return {"ui": ui}
-
-
 @cache
 def view_html(view: View) -> str:
     """The whole page of ``view``, with a CSP that allows only its own inline style and script."""
@@ -74,21 +64,6 @@ def view_html(view: View) -> str:
         )
     )
     return _asset("page.html").format(csp=policy, title=view.title, style=style, script=script)
-
-
-def apps_extension() -> Apps:
-    """The Apps extension serving every view; pass it to ``MCPServer(extensions=[...])``."""
-    apps = Apps()
-    for view in VIEWS:
-        apps.add_html_resource(
-            view.uri,
-            view_html(view),
-            name=f"{view.name}-view",
-            title=view.title,
-            description=view.description,
-            prefers_border=True,
-        )
-    return apps
 
 
 def _asset(name: str) -> str:
