@@ -19,7 +19,7 @@ function isStats(data) {
 }
 
 function isReview(data) {
-  return data && typeof data === "object" && ("by_check" in data || "flagged" in data);
+  return data && typeof data === "object" && "reviewed" in data && "checks" in data;
 }
 
 // Sessions per UTC day by status, from whichever shape the result carries.
@@ -90,36 +90,52 @@ function statsSection(stats) {
   return el("section", { class: "stats" }, el("p", { class: "scope", text: scopeLine(stats) }), tiles, charts);
 }
 
-function flaggedSessions(review) {
-  return listOf(review.flagged || review.sessions).filter((item) => listOf(item.findings).length);
-}
-
-function topSeverity(findings) {
-  return findings.reduce((best, f) => ((SEVERITY_RANK[f.severity] || 0) > (SEVERITY_RANK[best] || 0) ? f.severity : best), "info");
-}
+const SEVERITIES = ["critical", "warning", "info"];
 
 function reviewSection(review, openSession) {
-  const byCheck = countsOf(review.by_check);
-  const flagged = flaggedSessions(review);
+  const checks = listOf(review.checks).filter((c) => typeof c.findings === "number" && c.findings > 0);
+  const flagged = listOf(review.sessions).filter((item) => listOf(item.findings).length);
   const section = el("section", { class: "review" });
-  const reviewed = typeof review.reviewed === "number" ? review.reviewed : null;
-  section.append(el("h2", { text: "QA review" }), el("p", { class: "scope", text: `${reviewed === null ? "" : plural(reviewed, "session") + " reviewed · "}${plural(flagged.length, "session")} flagged` }));
-  if (byCheck.length) {
-    section.append(horizontalBars("Findings per check", byCheck.map(([label, value]) => ({ label, value, className: "series-finding" }))));
+  const reviewed = typeof review.reviewed === "number" ? review.reviewed : 0;
+  const flaggedCount = typeof review.flagged === "number" ? review.flagged : flagged.length;
+  section.append(
+    el("h2", { text: "QA review" }),
+    el("p", { class: "scope", text: `${plural(reviewed, "session")} reviewed · ${flaggedCount} flagged · ${plural(review.findings || 0, "finding")}` }),
+  );
+  const charts = el("div", { class: "charts" });
+  if (checks.length) {
+    charts.append(
+      horizontalBars(
+        "Findings per check",
+        checks.sort((a, b) => b.findings - a.findings).map((c) => ({ label: c.check, value: c.findings, className: `series-${c.worst || "info"}` })),
+      ),
+    );
   }
+  const days = listOf(review.per_day).filter((d) => typeof d.day === "string");
+  if (days.some((d) => SEVERITIES.some((s) => d[s]))) {
+    charts.append(
+      stackedColumns(
+        "Findings per day (UTC) by severity",
+        days.map((d) => d.day),
+        SEVERITIES.map((key) => ({ key, values: days.map((d) => d[key] || 0) })),
+        { label: (day) => day.slice(5) },
+      ),
+    );
+  }
+  section.append(charts);
   if (flagged.length) {
     section.append(
+      el("h2", { text: "Flagged sessions" }),
       el(
         "ul",
         { class: "flagged" },
         flagged.map((item) => {
           const findings = listOf(item.findings);
-          const severity = topSeverity(findings);
           const checks = [...new Set(findings.map((f) => f.check))].join(", ");
           const button = el(
             "button",
-            { type: "button", class: "flagged-session", "data-session-id": item.session_id, "data-severity": severity },
-            severityBadge(severity),
+            { type: "button", class: "flagged-session", "data-session-id": item.session_id, "data-severity": item.worst },
+            severityBadge(item.worst),
             el("code", { text: item.session_id }),
             el("span", { class: "flag-detail", text: `${plural(findings.length, "finding")}: ${checks}` }),
           );
@@ -129,6 +145,7 @@ function reviewSection(review, openSession) {
       ),
     );
   }
+  if (listOf(review.unread).length) section.append(el("p", { class: "muted", text: `${plural(review.unread.length, "session")} could not be read.` }));
   return section;
 }
 
