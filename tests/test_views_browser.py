@@ -85,8 +85,8 @@ def check_page(run: dict[str, Any], host_origins: tuple[str, ...]) -> None:
     assert any("default-src 'none'" in policy and "script-src 'sha256-" in policy for policy in first["policies"])
     for facts in run["facts"]:
         assert not facts["overflowX"] and WIDTH - 20 <= facts["width"] <= WIDTH  # a scrollbar may take its share
-    dark = run["host"]["theme"] == "dark"
-    assert first["theme"] == run["host"]["theme"] and first["colorScheme"] == run["host"]["theme"]
+    dark = run["theme"] == "dark"
+    assert first["theme"] == run["theme"] and first["colorScheme"] == run["theme"]
     # The host's own --color-background-primary, resolved for the theme it announced.
     assert first["background"] == ("rgb(31, 31, 30)" if dark else "rgb(255, 255, 255)")
     assert (luminance(first["color"]) > 0.8) if dark else (luminance(first["color"]) < 0.2)
@@ -133,7 +133,7 @@ async def rendered(
         run("transcript", "dark", [{"fill": "input[type=search]", "value": query}]),
         run("dashboard", "light", []),
         run("dashboard", "dark", []),
-        {"name": "hostile", "scenario": "hostile", "theme": "light", "width": WIDTH},
+        {"name": "hostile", "scenario": "hostile", "theme": "light", "width": WIDTH, "steps": [{"hostTheme": "dark"}]},
     ]
     ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
     async with (
@@ -197,6 +197,12 @@ async def test_search_keeps_the_matching_turns_and_marks_the_matches(rendered: R
 async def test_upstream_markup_is_shown_as_text(rendered: Rendered) -> None:
     turn = rendered.runs["hostile"]["facts"][0]["transcripts"][0]["turns"][1]
     assert turn["text"] == HOSTILE  # verbatim: nothing of it parsed, run or rendered
+
+
+async def test_a_theme_change_from_the_host_restyles_the_view(rendered: Rendered) -> None:
+    before, after = rendered.runs["hostile"]["facts"]
+    assert (before["theme"], after["theme"]) == ("light", "dark")
+    assert luminance(before["background"]) > 0.9 and luminance(after["background"]) < 0.2
 
 
 async def test_dashboard_draws_the_figures_of_its_result(rendered: Rendered) -> None:

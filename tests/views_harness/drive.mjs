@@ -1,7 +1,7 @@
 // Drives Debian's Chromium through playwright-core (no browser download): opens the test host
 // page for each run of the plan (JSON on stdin), waits for the view to settle, collects what its
 // DOM shows, then performs the run's steps inside the view's frame (fill, click, wait for a
-// selector, screenshot), collecting the DOM again after each. Prints one JSON report on stdout.
+// selector, screenshot) or the host's (a theme change), collecting the DOM again after each. Prints one JSON report on stdout.
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -87,6 +87,10 @@ async function step(page, frame, action) {
     await page.locator("#view").screenshot({ path: action.screenshot });
     return;
   }
+  if (action.hostTheme) {
+    await page.evaluate((theme) => window.harness.setTheme(theme), action.hostTheme);
+    await frame.waitForFunction((theme) => document.documentElement.dataset.theme === theme, action.hostTheme);
+  }
   if (action.fill !== undefined) await frame.fill(action.fill, action.value);
   if (action.click) await frame.click(action.click);
   if (action.waitFor) await frame.waitForSelector(action.waitFor, { state: "attached", timeout: 20000 });
@@ -114,7 +118,7 @@ try {
     await page.goto(`${plan.host}/host.html?${query}`);
     const frame = await viewFrame(page);
     await frame.waitForFunction(settled, null, { timeout: 30000 });
-    const result = { name: run.name, readyMs: Date.now() - started, facts: [await frame.evaluate(collect)] };
+    const result = { name: run.name, theme: run.theme, readyMs: Date.now() - started, facts: [await frame.evaluate(collect)] };
     for (const action of run.steps || []) {
       await step(page, frame, action);
       if (!action.screenshot) result.facts.push(await frame.evaluate(collect));
