@@ -74,7 +74,6 @@ async def test_views_are_app_resources_with_a_strict_policy(mcp: Client) -> None
             "default-src": "'none'",
             "script-src": f"'{digest(script)}'",
             "style-src": f"'{digest(style)}'",
-            "img-src": "data:",
             "base-uri": "'none'",
             "form-action": "'none'",
         }

@@ -58,7 +58,6 @@ def view_html(view: View) -> str:
             "default-src 'none'",
             f"script-src '{_digest(script)}'",
             f"style-src '{_digest(style)}'",
-            "img-src data:",
             "base-uri 'none'",
             "form-action 'none'",
         )
