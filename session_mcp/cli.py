@@ -16,7 +16,7 @@ import httpx2
 
 from session_mcp import __version__
 from session_mcp.client import CompanionClient
-from session_mcp.commands import add_session_commands, run_sessions_command
+from session_mcp.commands import add_session_commands, run_sessions_command, whole_number
 from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.redact import redactor
@@ -87,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--read-only", action="store_const", const=True, help="no tool that creates sessions")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim = commands.add_parser("simulator", help="serve the local Companion API simulator on 127.0.0.1")
-    sim.add_argument("--port", type=int, default=8787, dest="sim_port", help="port (default 8787)")
+    sim.add_argument("--port", type=whole_number(0, 65_535), default=8787, dest="sim_port", help="port (default 8787)")
     sim.add_argument("--api-key", default=DEMO_KEY, help="the key it accepts (default 'demo')")
     sim.add_argument("--seed", type=int, default=7, help="seed of the demo data (default 7)")
-    sim.add_argument("--latency-ms", type=float, default=0, help="added to every answer, to test timing")
-    sim.add_argument("--sessions", type=int, default=240, help="how many demo sessions (default 240)")
+    sim.add_argument("--latency-ms", type=whole_number(0), default=0, help="added to every answer, to test timing")
+    sim.add_argument("--sessions", type=whole_number(0), default=240, help="how many demo sessions (default 240)")
     add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     return parser
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 from pydantic import BaseModel
 
+from session_mcp.cli import main
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.models import SessionDetail
@@ -369,3 +372,38 @@ def test_a_session_that_cannot_be_rendered_is_a_failure_of_its_own() -> None:
     assert [t.session.id for t in result.transcripts] == ["sess_good"]
     assert [f.session_id for f in result.failures] == ["sess_bad"]
     assert "could not be rendered" in result.failures[0].reason
+
+
+@pytest.fixture
+def cli_env(hostile: tuple[Switch, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line pointed at the stand-in."""
+    for name in [n for n in os.environ if n.startswith(("NAPSTER_", "SESSION_MCP_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NAPSTER_API_KEY", "key")
+    monkeypatch.setenv("NAPSTER_API_BASE_URL", hostile[1])
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_sessions_show_forges_no_line_either(standin: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    standin.add(FORGER)
+    main(["sessions", "show", "sess_forger"])
+    assert_no_forged_line(capsys.readouterr().out.rstrip("\n"), 2)
+    main(["sessions", "list"])
+    listed = capsys.readouterr().out
+    assert len([line for line in listed.splitlines() if line.startswith("sess_")]) == 1
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_export_writes_past_a_poisoned_session_and_resumes(
+    standin: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    three_with_one_poisoned(standin)
+    out_file = tmp_path / "x.jsonl"
+    for written, already_there in ((2, 0), (0, 2)):  # the re-run gets past it too
+        with pytest.raises(SystemExit) as exited:
+            main(["sessions", "export", "--out", str(out_file), "--json"])
+        assert exited.value.code == 1  # incomplete
+        summary = json.loads(capsys.readouterr().out)
+        assert (summary["written"], summary["already_there"]) == (written, already_there)
+        assert [f["session_id"] for f in summary["failed"]] == ["sess_poison"]
+    assert [json.loads(line)["id"] for line in out_file.read_text().splitlines()] == ["sess_a", "sess_c"]
