@@ -170,10 +170,10 @@ async def test_completions_offer_the_requesting_tenants_sessions(simulator: Simu
 
 
 async def test_one_tenants_huge_transcript_does_not_hold_up_another(simulator: Simulator, base_url: str) -> None:
-    """Redacting 200 KB of '4 4 4 …' takes seconds: it must not stall the other tenant's calls meanwhile."""
+    """Redacting 320 KB of '4 4 4 …' takes seconds: it must not stall the other tenant's calls meanwhile."""
     newest = simulator.sessions_of("demo")[0]
     digits = "4 " * 20_000  # the redactor's worst case: one long run of single digits
-    items = [{"role": "user", "text": digits, "timestamp": newest["createdAt"] + i} for i in range(5)]
+    items = [{"role": "user", "text": digits, "timestamp": newest["createdAt"] + i} for i in range(8)]
     simulator.projects["demo"].sessions["sess_huge"] = {**newest, "id": "sess_huge", "conversation": {"items": items}}
     latencies: list[float] = []
     big_done = anyio.Event()
@@ -207,7 +207,7 @@ async def test_one_tenants_huge_transcript_does_not_hold_up_another(simulator: S
     print(f"\nhuge transcript: {big['seconds']:.2f} s; meanwhile {len(latencies)} list_sessions calls, "
           f"max {max(latencies) * 1000:.0f} ms, median {median * 1000:.0f} ms")  # fmt: skip
     assert len(latencies) >= 3
-    assert max(latencies) < big["seconds"] / 3
+    assert max(latencies) < big["seconds"] / 2  # on the event loop, one call waited for all of it
 
 
 INITIALIZE = {
