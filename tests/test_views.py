@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -80,6 +81,17 @@ async def test_views_are_app_resources_with_a_strict_policy(mcp: Client) -> None
         # Self-contained: no reference to anything outside the page.
         assert not re.search(r"\b(src|href)\s*=|url\(|@import|fetch\(|XMLHttpRequest|WebSocket|import\(", html)
         assert "innerHTML" not in html and "eval(" not in html  # text goes in as text
+
+
+async def test_views_may_call_back_the_read_only_tools_with_their_arguments(mcp: Client) -> None:
+    tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+    for uri in (TRANSCRIPT_VIEW, DASHBOARD_VIEW):
+        (declared,) = re.findall(r"const VIEW_TOOLS = (.*?);\n", (await read_view(mcp, uri)).text)
+        callable_tools = json.loads(declared)
+        assert set(callable_tools) == {name for name, tool in tools.items() if tool.annotations.read_only_hint}
+        for name, arguments in callable_tools.items():
+            properties = tools[name].input_schema["properties"]
+            assert arguments == {argument: schema.get("maximum") for argument, schema in properties.items()}
 
 
 async def test_view_resources_are_not_listed_among_sessions(client: CompanionClient) -> None:

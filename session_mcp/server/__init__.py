@@ -69,7 +69,7 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=list[Tool](registered),
-        extensions=[apps_extension()],  # the views; their tools point to them through _meta above
+        extensions=[apps_extension(registered)],  # the views; their tools point to them through _meta above
     )
     server.resource(
         TRANSCRIPT_URI,

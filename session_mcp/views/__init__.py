@@ -49,10 +49,13 @@ VIEWS = (TRANSCRIPT, DASHBOARD)
 
 
 @cache
-def view_html(view: View) -> str:
-    """The whole page of ``view``, with a CSP that allows only its own inline style and script."""
+def view_html(view: View, tools: str) -> str:
+    """The whole page of ``view``, with a CSP that allows only its own inline style and script.
+
+    ``tools`` (JSON) names the tools the page may call back and their arguments: ``VIEW_TOOLS``.
+    """
     style = _asset("view.css")
-    script = '"use strict";\n' + "\n".join(_asset(name) for name in view.scripts)
+    script = f'"use strict";\nconst VIEW_TOOLS = {tools};\n' + "\n".join(_asset(name) for name in view.scripts)
     policy = "; ".join(
         (
             "default-src 'none'",

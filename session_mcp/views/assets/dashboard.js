@@ -1,19 +1,6 @@
 // The dashboard: session_stats figures as charts, review_sessions findings per check and the
 // flagged sessions; a flagged session opens its transcript in place through a tool call.
 
-// The filter arguments every listing tool shares (DESIGN.md); the dashboard passes them on from
-// the call that opened it to the complementary call (stats <-> review).
-const SHARED_FILTERS = ["companion_id", "external_client_id", "search", "tags", "since", "until", "status", "close_reason", "session_type", "modality", "limit"];
-
-function sharedFilters(args) {
-  const picked = {};
-  for (const name of SHARED_FILTERS) {
-    const value = args[name];
-    if (value !== undefined && value !== null && value !== "" && !(Array.isArray(value) && !value.length)) picked[name] = value;
-  }
-  return picked;
-}
-
 function isStats(data) {
   return data && typeof data === "object" && "by_status" in data;
 }
@@ -184,17 +171,24 @@ function mountDashboard(root, host) {
     clear(root).append(el("main", { class: "dashboard" }, parts, opened));
   }
 
+  // The other half of the picture over the same sessions: the review of the statistics' sessions,
+  // or the statistics of the reviewed ones (not when the review was of given ids: no filter
+  // selects the same set).
   async function complete(tool) {
+    const args = argumentsFor(tool, state.args);
     try {
-      const result = await host.callTool(tool, sharedFilters(state.args));
+      if (args === null) throw new Error(`this server has no ${tool} tool`);
+      if (tool === "session_stats" && Array.isArray(state.args.session_ids) && state.args.session_ids.length) return;
+      const result = await host.callTool(tool, args);
       if (tool === "review_sessions") state.review = result.structuredContent || {};
       else state.stats = result.structuredContent || {};
     } catch (error) {
       if (tool === "review_sessions") state.reviewError = error.message;
+    } finally {
+      state.reviewPending = false;
+      draw();
+      settle(true);
     }
-    state.reviewPending = false;
-    draw();
-    settle(true);
   }
 
   return {

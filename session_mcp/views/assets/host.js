@@ -118,3 +118,17 @@ function reportSize(notify) {
   });
   observer.observe(document.documentElement);
 }
+
+// The arguments of `given` that `tool` accepts (VIEW_TOOLS, from its schema, set by the server),
+// each number within the tool's maximum; null when this server offers no such tool to views.
+function argumentsFor(tool, given) {
+  const shape = VIEW_TOOLS[tool];
+  if (!shape) return null;
+  const picked = {};
+  for (const [name, maximum] of Object.entries(shape)) {
+    const value = given[name];
+    if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) continue;
+    picked[name] = typeof maximum === "number" && typeof value === "number" ? Math.min(value, maximum) : value;
+  }
+  return picked;
+}

@@ -1,7 +1,5 @@
-// The transcript view: renders a get_session_transcript result, marks the session's QA findings
-// (from check_session, a tool only views see).
-const FINDINGS_TOOL = "check_session";
-
+// The transcript view: renders a get_session_transcript result, then marks the session's QA
+// findings (review_sessions of this one session, with the server's rules) on their turns.
 (() => {
   const root = document.getElementById("app");
   const host = connectHost("session-mcp transcript", {
@@ -19,10 +17,18 @@ const FINDINGS_TOOL = "check_session";
           loadMore: async (offset) => (await host.callTool("get_session_transcript", { session_id: sessionId, offset })).structuredContent,
         });
       });
+      const review = argumentsFor("review_sessions", { session_ids: [sessionId] });
+      if (review === null) {
+        settle(true);
+        return;
+      }
       settle(false);
       host
-        .callTool(FINDINGS_TOOL, { session_id: sessionId })
-        .then((found) => view.setFindings((found.structuredContent || {}).findings))
+        .callTool("review_sessions", review)
+        .then((found) => {
+          const flagged = listOf((found.structuredContent || {}).sessions).find((s) => s.session_id === sessionId);
+          view.setFindings(flagged ? flagged.findings : []);
+        })
         .catch(() => view.setFindings([]))
         .finally(() => settle(true));
     },
