@@ -9,25 +9,46 @@ function isReview(data) {
   return data && typeof data === "object" && "reviewed" in data && "checks" in data;
 }
 
-// Sessions per UTC day by status, from whichever shape the result carries.
+// Sessions per UTC day, split by status when the result says it.
 function dailyRows(stats) {
-  const days = listOf(stats.per_day || stats.sessions_per_day);
-  return days
-    .map((day) => ({ day: String(day.day || day.date || ""), byStatus: day.by_status || { sessions: day.sessions || 0 } }))
-    .filter((day) => day.day);
+  return listOf(stats.per_day)
+    .filter((day) => typeof day.day === "string")
+    .map((day) => ({ day: day.day, byStatus: day.by_status && typeof day.by_status === "object" ? day.by_status : { sessions: day.sessions || 0 } }));
 }
 
 function scopeLine(stats) {
   const parts = [`${plural(stats.examined || 0, "session")} examined`];
   if (typeof stats.matched === "number") parts[0] += ` of ${stats.matched} matching`;
-  const window = stats.window && typeof stats.window === "object" ? stats.window : null;
-  if (window && (window.since || window.until)) parts.push(`${formatTime(window.since)} → ${window.until ? formatTime(window.until) : "now"}`);
+  const scan = stats.scan && typeof stats.scan === "object" ? stats.scan : {};
+  if (scan.window_start || scan.window_end) parts.push(`${formatTime(scan.window_start)} → ${scan.window_end ? formatTime(scan.window_end) : "now"}`);
   if (stats.limit_hit) parts.push(`limit ${stats.limit} reached`);
   return parts.join(" · ");
 }
 
 function tile(label, value, className) {
   return el("div", { class: `tile ${className || ""}`, "data-tile": label }, el("span", { class: "tile-value", text: value }), el("span", { class: "tile-label", text: label }));
+}
+
+const STATUSES = ["closed", "started", "pending", "failed"];
+
+function perDayChart(days) {
+  const seen = [...new Set(days.flatMap((d) => Object.keys(d.byStatus)))];
+  const keys = STATUSES.filter((s) => seen.includes(s)).concat(seen.filter((s) => !STATUSES.includes(s)));
+  const split = keys.some((key) => STATUSES.includes(key));
+  return stackedColumns(
+    split ? "Sessions per day (UTC) by status" : "Sessions per day (UTC)",
+    days.map((d) => d.day),
+    keys.map((key) => ({ key, values: days.map((d) => d.byStatus[key] || 0) })),
+    { label: (day) => day.slice(5) },
+  );
+}
+
+// Per companion: [label, figures] from `companions` (sessions, failed, cost, durations) or, in
+// older results, from the plain counts.
+function companionRows(stats) {
+  const detailed = listOf(stats.companions).filter((c) => typeof c.companion_id === "string");
+  if (detailed.length) return detailed.map((c) => [c.companion_id, c]);
+  return countsOf(stats.by_companion).map(([label, sessions]) => [label, { sessions }]);
 }
 
 function statsSection(stats) {
@@ -46,33 +67,23 @@ function statsSection(stats) {
   );
   const charts = el("div", { class: "charts" });
   const days = dailyRows(stats);
-  const statuses = ["closed", "started", "pending", "failed"];
-  if (days.length) {
-    const keys = statuses.filter((s) => days.some((d) => d.byStatus[s])).concat(
-      [...new Set(days.flatMap((d) => Object.keys(d.byStatus)))].filter((s) => !statuses.includes(s)),
-    );
-    charts.append(
-      stackedColumns(
-        "Sessions per day (UTC) by status",
-        days.map((d) => d.day),
-        keys.map((key) => ({ key, values: days.map((d) => d.byStatus[key] || 0) })),
-        { label: (day) => day.slice(5) },
-      ),
-    );
-  } else if (byStatus.length) {
+  if (days.length) charts.append(perDayChart(days));
+  if (byStatus.length) {
     charts.append(horizontalBars("Sessions by status", byStatus.map(([label, value]) => ({ label, value, className: `series-${label}` }))));
   }
-  const companions = countsOf(stats.by_companion);
-  if (companions.length) charts.append(horizontalBars("Sessions per companion", companions.slice(0, 8).map(([label, value]) => ({ label, value }))));
-  const durationRows = [];
-  const perCompanion = stats.duration_by_companion && typeof stats.duration_by_companion === "object" ? stats.duration_by_companion : {};
-  for (const [label, dist] of Object.entries(perCompanion)) if (dist && dist.count) durationRows.push({ label, ...dist });
+  const companions = companionRows(stats).slice(0, 8);
+  if (companions.length) charts.append(horizontalBars("Sessions per companion", companions.map(([label, c]) => ({ label, value: c.sessions || 0 }))));
+  const durationRows = companions.filter(([, c]) => c.duration_seconds && c.duration_seconds.count).map(([label, c]) => ({ label, ...c.duration_seconds }));
   if (duration.count) durationRows.unshift({ label: "all sessions", ...duration });
-  if (durationRows.length) charts.append(distributionRows("Session duration", durationRows.slice(0, 8), formatDuration));
-  const costRows = cost ? countsOf(cost.by_companion) : [];
-  if (costRows.length) {
-    const note = typeof cost.without_cost === "number" && cost.without_cost ? `${plural(cost.without_cost, "session")} without a cost yet` : null;
-    charts.append(horizontalBars("Cost per companion", costRows.slice(0, 8).map(([label, value]) => ({ label, value })), { format: formatMoney, note }));
+  if (durationRows.length) charts.append(distributionRows("Session duration", durationRows, formatDuration));
+  const spend = cost ? listOf(cost.by_companion).filter((a) => typeof a.cost === "number") : [];
+  if (spend.length) {
+    const note = cost.without_cost ? `${plural(cost.without_cost, "session")} without a cost yet` : null;
+    charts.append(horizontalBars("Cost per companion", spend.slice(0, 8).map((a) => ({ label: a.key, value: a.cost })), { format: formatMoney, note }));
+  }
+  const tools = listOf(stats.tools).filter((t) => t.failed);
+  if (tools.length) {
+    charts.append(horizontalBars("Tool connection failures", tools.slice(0, 8).map((t) => ({ label: t.name, value: t.failed, className: "series-failed" }))));
   }
   return el("section", { class: "stats" }, el("p", { class: "scope", text: scopeLine(stats) }), tiles, charts);
 }
