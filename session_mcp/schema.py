@@ -69,18 +69,20 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` that also accepts ``null``: in its ``type`` list, or as one more ``anyOf`` option."""
+    """``schema`` that also accepts ``null``: in its ``type`` list, or as an ``anyOf`` option."""
     if "anyOf" in schema:
         options = schema["anyOf"]
         return schema if NULL in options else {**schema, "anyOf": [*options, NULL]}
     kind = schema.get("type")
     if kind is None:
         return schema  # no type: it accepts null already
+    if "enum" in schema:
+        # Not null in the enum: Gemini sends enum values as strings. Its converter keeps only the
+        # non-null option of an anyOf (and that option's description), so the option says it all.
+        outer: dict[str, Any] = {key: schema[key] for key in ("description", "default") if key in schema}
+        return {"anyOf": [{k: v for k, v in schema.items() if k != "default"}, NULL], **outer}
     kinds = kind if isinstance(kind, list) else [kind]
-    widened = {**schema, "type": kinds if "null" in kinds else [*kinds, "null"]}
-    if "enum" in schema and None not in schema["enum"]:
-        widened["enum"] = [*schema["enum"], None]
-    return widened
+    return {**schema, "type": kinds if "null" in kinds else [*kinds, "null"]}
 
 
 def _close_objects(node: Any, path: str) -> None:

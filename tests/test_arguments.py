@@ -166,7 +166,8 @@ def test_input_schema_closes_nothing_and_allows_null_for_the_optional() -> None:
     assert "additionalProperties" not in advertised
     props = advertised["properties"]
     assert props["name"] == {"type": "string"}  # required: no null
-    assert props["choice"] == {"type": ["string", "null"], "enum": ["a", "b", None]}
+    choice = {"type": "string", "enum": ["a", "b"]}
+    assert props["choice"] == {"anyOf": [choice, {"type": "null"}]}
     assert props["level"] == {"type": ["integer", "null"], "default": 3}
     assert "type" not in props["mode"]  # no type: null is allowed already
 
