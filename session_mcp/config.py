@@ -64,6 +64,10 @@ ENVIRONMENT: dict[str, str] = {
     "redact_pii": "SESSION_MCP_REDACT_PII",
     "auth_token": "SESSION_MCP_AUTH_TOKEN",
     "allowed_hosts": "SESSION_MCP_ALLOWED_HOSTS",
+    "transport": "SESSION_MCP_TRANSPORT",
+    "host": "SESSION_MCP_HOST",
+    "port": "SESSION_MCP_PORT",
+    "allow_remote": "SESSION_MCP_ALLOW_REMOTE",
 }
 
 
@@ -126,6 +130,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "max_response_mb": lambda s, v: _number(s, v, int, 1, 1024),
         "port": lambda s, v: _number(s, v, int, 0, 65_535),
         "log_level": _log_level,
+        "transport": _transport,
         "allowed_hosts": _hosts,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote"):
@@ -177,6 +182,13 @@ def _hosts(source: str, value: Any) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"{source}: {bad[0]!r} is not a host name (use e.g. mcp.example.com or mcp.example.com:*).")
     return hosts
+
+
+def _transport(source: str, value: Any) -> str:
+    transport = str(value).lower()
+    if transport not in ("stdio", "http"):
+        raise ConfigError(f"{source} must be stdio or http, not {value!r}.")
+    return transport
 
 
 def _log_level(source: str, value: Any) -> str:
