@@ -9,7 +9,9 @@ of its own. These tests run the libraries themselves, offline:
 - google-genai: its MCP adapter on every tool (``tags`` must stay an array of strings), then
   ``generate_content(tools=[session])`` against a local stand-in of the Gemini API, which calls
   each tool through the library's automatic function calling.
-- LangChain: ``convert_to_openai_tool(strict=True)``, when installed.
+- LangChain: ``convert_to_openai_tool(strict=True)``, and langchain-google-genai's function
+  declarations (which turn a ``type`` list such as ``["array", "null"]`` into STRING: the reason
+  the schemas spell null as an ``anyOf``).
 
 A stand-in fills every field the way a strict-mode model does, from the schema it was sent:
 the fields a call needs with real values, every other one ``null`` ("nulls") or its type's
@@ -347,8 +349,32 @@ async def test_langchain_strict_openai_tool_of_every_tool(mcp: Client) -> None:
         assert function["strict"] is True
         parameters = function["parameters"]
         assert parameters["required"] == list(tool.input_schema["properties"])
-        if "tags" in parameters["properties"]:
-            assert parameters["properties"]["tags"]["items"] == {"type": "string", "pattern": "^[^=]+="}
         for name, prop in parameters["properties"].items():
-            if name not in NEEDED[tool.name] and name not in tool.input_schema.get("required", []):
-                assert "null" in json.dumps(prop), f"{tool.name}.{name}: a strict model could not leave it out"
+            if name not in tool.input_schema.get("required", []):
+                assert {"type": "null"} in prop["anyOf"], f"{tool.name}.{name}: a strict model could not leave it out"
+        if "tags" in parameters["properties"]:
+            tags = parameters["properties"]["tags"]["anyOf"][0]
+            assert (tags["type"], tags["items"]["type"]) == ("array", "string"), f"{tool.name}: tags became {tags}"
+
+
+async def test_langchain_google_genai_declarations_of_every_tool(mcp: Client) -> None:
+    need("langchain_google_genai")
+    from langchain_google_genai._function_utils import convert_to_genai_function_declarations
+
+    tools = await listed(mcp)
+    specs = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                               "parameters": t.input_schema}} for t in tools]  # fmt: skip
+    (converted,) = convert_to_genai_function_declarations(specs)
+    declared = {d.name: d for d in converted.function_declarations or []}
+    for tool in tools:
+        parameters = declared[tool.name].parameters
+        assert parameters is not None and parameters.properties is not None, tool.name
+        wire = {name: prop.model_dump(mode="json", exclude_none=True) for name, prop in parameters.properties.items()}
+        assert set(wire) == set(tool.input_schema["properties"]), tool.name
+        for name, prop in wire.items():
+            advertised = tool.input_schema["properties"][name]
+            kind = (advertised["anyOf"][0] if "anyOf" in advertised else advertised)["type"]
+            assert prop["type"] == kind.upper(), f"{tool.name}.{name}: {kind} became {prop['type']}"
+            assert prop.get("description"), f"{tool.name}.{name} lost its description"
+        if "tags" in wire:
+            assert wire["tags"]["items"]["type"] == "STRING", tool.name
