@@ -9,6 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from session_mcp.client import MAX_SESSION_ID_LENGTH
 from session_mcp.errors import NotFoundError
 from session_mcp.models import ChannelType, ConnectionResponse
 from session_mcp.results import ConnectionResult
@@ -17,6 +18,10 @@ from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
 
 EITHER_WAY = "Give agent_id (the preferred way), or companion_id and voice_id."
+MAX_ID = MAX_SESSION_ID_LENGTH  # any id: agent, companion, voice, knowledge base
+MAX_IDS = 50  # function or FAQ collection ids in one call
+MAX_SPEECH = 2_000
+EXTERNAL_CLIENT_ID = r"^[A-Za-z0-9_-]{1,32}$"  # as the API documents it
 
 
 class ConnectionTools(Backend):
@@ -26,21 +31,24 @@ class ConnectionTools(Backend):
         self,
         ctx: Context,
         agent_id: Annotated[
-            str, Field(description="The agent to talk to, e.g. 'agent_abc123' (the preferred way).")
+            str, Field(max_length=MAX_ID, description="The agent to talk to, e.g. 'agent_abc123' (the preferred way).")
         ] = "",
         channel_type: Annotated[
             ChannelType | None, Field(description="With agent_id: 'webrtc' (the default) or 'websocket'.")
         ] = None,
         companion_id: Annotated[
-            str, Field(description="Instead of agent_id: the companion to talk to, e.g. 'comp_abc123'.")
+            str,
+            Field(max_length=MAX_ID, description="Instead of agent_id: the companion to talk to, e.g. 'comp_abc123'."),
         ] = "",
-        voice_id: Annotated[str, Field(description="With companion_id: the voice, e.g. 'alloy'.")] = "",
+        voice_id: Annotated[
+            str, Field(max_length=MAX_ID, description="With companion_id: the voice, e.g. 'alloy'.")
+        ] = "",
         settings: Annotated[
             JsonObject,
             Field(description='With companion_id: provider settings, a JSON object, e.g. \'{"instructions": "Hi"}\'.'),
         ] = None,
         external_client_id: Annotated[
-            str, Field(description="Your id for the end user: 1-32 of A-Z a-z 0-9 _ -.")
+            str, Field(pattern=EXTERNAL_CLIENT_ID, description="Your id for the end user: 1-32 of A-Z a-z 0-9 _ -.")
         ] = "",
         external_client_profile: Annotated[
             JsonObject,
@@ -49,14 +57,21 @@ class ConnectionTools(Backend):
         tags: Annotated[Tags, Field(description="Tags for the session, each 'key=value', e.g. ['channel=web'].")] = (
             None
         ),
-        initial_speech: Annotated[str, Field(description="An instruction for the opening line.")] = "",
-        language: Annotated[str, Field(description="With companion_id: conversation language, e.g. 'en'.")] = "",
-        knowledge_base_id: Annotated[str, Field(description="With companion_id: knowledge base to use.")] = "",
+        initial_speech: Annotated[
+            str, Field(max_length=MAX_SPEECH, description="An instruction for the opening line.")
+        ] = "",
+        language: Annotated[
+            str, Field(max_length=35, description="With companion_id: conversation language, e.g. 'en'.")
+        ] = "",
+        knowledge_base_id: Annotated[
+            str, Field(max_length=MAX_ID, description="With companion_id: knowledge base to use.")
+        ] = "",
         functions: Annotated[
-            list[str] | None, Field(description="With companion_id: function ids the companion may call.")
+            list[str] | None,
+            Field(max_length=MAX_IDS, description="With companion_id: function ids the companion may call."),
         ] = None,
         faq_collections: Annotated[
-            list[str] | None, Field(description="With companion_id: FAQ collection ids.")
+            list[str] | None, Field(max_length=MAX_IDS, description="With companion_id: FAQ collection ids.")
         ] = None,
         disable_idle_timeout: Annotated[
             bool, Field(description="With companion_id: keep the session open when idle.")
