@@ -14,7 +14,7 @@ from session_mcp.errors import NotFoundError
 from session_mcp.models import ChannelType, ConnectionResponse
 from session_mcp.results import ConnectionResult
 from session_mcp.server.arguments import JsonObject, Tags
-from session_mcp.server.backend import Backend
+from session_mcp.server.backend import Backend, is_session_id
 from session_mcp.server.toolkit import structured, tool_errors
 
 EITHER_WAY = "Give agent_id (the preferred way), or companion_id and voice_id."
@@ -22,6 +22,7 @@ MAX_ID = MAX_SESSION_ID_LENGTH  # any id: agent, companion, voice, knowledge bas
 MAX_IDS = 50  # function or FAQ collection ids in one call
 MAX_SPEECH = 2_000
 EXTERNAL_CLIENT_ID = r"^[A-Za-z0-9_-]{1,32}$"  # as the API documents it
+MAX_TOKEN_CHARS = 16_384  # far above any real JWT; a longer one is upstream garbage
 
 
 class ConnectionTools(Backend):
@@ -137,6 +138,12 @@ def check_companion_way(companion_id: str, voice_id: str, channel_type: str | No
 
 
 def connection_answer(response: ConnectionResponse) -> CallToolResult:
+    if len(response.token) > MAX_TOKEN_CHARS or not is_session_id(response.connection.id):
+        raise ToolError(
+            f"The Companion API answered with a token of {len(response.token):,} characters and a session id "
+            f"of {len(response.connection.id):,}: not a usable connection. A session may have been created: "
+            "look for it with list_sessions before trying again."
+        )
     result = ConnectionResult(session_id=response.connection.id, token=response.token)
     text = (
         f"Created session {result.session_id}.\n"
