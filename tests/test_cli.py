@@ -78,7 +78,7 @@ def test_json_help_says_what_each_command_prints(command: str, says: str) -> Non
     ("args", "env", "status", "says"),
     [
         (["sessions", "list", "--demo", "--page-size", "2"], {}, 0, ""),
-        (["sessions", "list", "--demo", "--page-size", "two"], {}, 2, "invalid int value"),  # argparse
+        (["sessions", "list", "--demo", "--page-size", "two"], {}, 2, "must be a whole number"),  # argparse
         (["sessions", "list", "--demo", "--tag", "channel"], {}, 2, "--tag takes KEY=VALUE"),
         (["sessions", "list"], {}, 2, "NAPSTER_API_KEY is not set"),
         (["sessions", "list", "--demo"], {"SESSION_MCP_TIMEOUT": "soon"}, 2, "SESSION_MCP_TIMEOUT must be a number"),
