@@ -7,6 +7,7 @@ results keep the order asked for, and one failing session never stops the others
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Unpack
 
 import anyio
@@ -17,6 +18,8 @@ from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.results import Failure
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
+# A slot per request: ``AdaptiveLimiter.slot``; without one, a fixed ``concurrency`` bounds the requests.
+Pacer = Callable[[], AbstractAsyncContextManager[object]]
 MAX_SHOWN_ID = 80
 
 
@@ -27,13 +30,14 @@ async def fetch_sessions(
     concurrency: int,
     on_progress: ProgressCallback | None = None,
     use_cache: bool = True,
+    pacer: Pacer | None = None,
 ) -> tuple[list[SessionDetail], list[Failure]]:
     """Every session of ``session_ids`` (in that order) and the ones that failed, with why.
 
     At most ``concurrency`` requests are in flight; ``on_progress(done, total, message)`` is
     awaited as each session arrives.
     """
-    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress)
+    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress, pacer)
     return (
         [r for r in ordered if isinstance(r, SessionDetail)],
         [r for r in ordered if isinstance(r, Failure)],
@@ -61,20 +65,22 @@ async def _fetch_in_order(
     concurrency: int,
     use_cache: bool,
     on_progress: ProgressCallback | None = None,
+    pacer: Pacer | None = None,
 ) -> list[SessionDetail | Failure]:
     """One result per id, in the order of ``session_ids``, fetched concurrently."""
     results: dict[int, SessionDetail | Failure] = {}
     limiter = anyio.CapacityLimiter(concurrency)
+    slot = pacer or (lambda: limiter)
     total = len(session_ids)
 
     async def fetch(index: int, session_id: str) -> None:
-        async with limiter:
-            try:
+        try:
+            async with slot():  # the slot sees the error: a pacer learns from a 429
                 results[index] = await client.get_session(session_id, use_cache=use_cache)
-            except CompanionError as exc:
-                # The id is the caller's input: it may be long, or even hold the key.
-                shown_id = shorten(client.mask_key(session_id), MAX_SHOWN_ID)
-                results[index] = Failure(session_id=shown_id, reason=client.mask_key(str(exc)))
+        except CompanionError as exc:
+            # The id is the caller's input: it may be long, or even hold the key.
+            shown_id = shorten(client.mask_key(session_id), MAX_SHOWN_ID)
+            results[index] = Failure(session_id=shown_id, reason=client.mask_key(str(exc)))
         if on_progress is not None:
             await on_progress(len(results), total, f"fetched {session_id}")
 
