@@ -19,6 +19,7 @@ from session_mcp.client import CompanionClient
 from session_mcp.commands import add_session_commands, run_sessions_command
 from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
+from session_mcp.qa.command import add_qa_command, run_qa_command
 from session_mcp.redact import redactor
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--latency-ms", type=float, default=0, help="added to every answer, to test timing")
     sim.add_argument("--sessions", type=int, default=240, help="how many demo sessions (default 240)")
     add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     return parser
 
 
@@ -110,8 +112,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = load_settings(flags, os.environ)
     except ConfigError as exc:
-        sys.exit(f"session-mcp: {exc}")
+        print(f"session-mcp: {exc}", file=sys.stderr)
+        sys.exit(2 if args.command == "qa" else 1)  # qa: 1 means "findings", errors are 2
     configure_logging(settings.log_level)
+    if args.command == "qa":
+        sys.exit(run_qa_command(args, settings, make_client))
     if args.command == "sessions":
         try:
             status = anyio.run(sessions, args, settings)

@@ -34,15 +34,20 @@ def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParse
         shared(parser)
         parser.add_argument("--json", action="store_true", help="JSON output instead of a table")
     for parser in (listing, export):
-        parser.add_argument("--companion-id", help="only this companion's sessions")
-        parser.add_argument("--external-client-id", help="only this external client's sessions")
-        parser.add_argument("--search", help="free-text search")
-        parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag filter, repeatable")
+        add_filter_flags(parser)
     listing.add_argument("--page-index", type=int, default=0)
     listing.add_argument("--page-size", type=int, default=20)
     show.add_argument("session_id")
     export.add_argument("--out", required=True, type=Path, help="the .jsonl file (appended to, resumable)")
     export.add_argument("--limit", type=int, help="at most this many sessions, newest first")
+
+
+def add_filter_flags(parser: argparse.ArgumentParser) -> None:
+    """The list filters, shared by every command that selects sessions (read back by ``filters_of``)."""
+    parser.add_argument("--companion-id", help="only this companion's sessions")
+    parser.add_argument("--external-client-id", help="only this external client's sessions")
+    parser.add_argument("--search", help="free-text search")
+    parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag filter, repeatable")
 
 
 def parse_tags(pairs: list[str]) -> dict[str, str] | None:

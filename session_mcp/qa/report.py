@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from session_mcp.models import SessionSummary
 from session_mcp.qa.checks import SEVERITIES, SEVERITY_RANK, Finding, Severity
+from session_mcp.query import Window
 from session_mcp.results import Failure
 
 
@@ -51,6 +52,11 @@ class QAReport(BaseModel):
     window_start: datetime | None = None
     window_end: datetime | None = None
     rules: str | None = Field(None, description="The rules file applied, if any.")
+    scanned: int | None = Field(None, description="Sessions of the list scanned to find them (none for given ids).")
+    limit_hit: bool = Field(
+        False, description="More sessions matched than the limit let through: the newest were kept."
+    )
+    scan_complete: bool = Field(True, description="False when the scan bound stopped before the window's start.")
     reviewed: int = Field(description="Sessions whose transcript was reviewed.")
     flagged: int = Field(description="Sessions with at least one finding.")
     findings: int
@@ -112,7 +118,13 @@ class ReportBuilder:
         self.unread.append(failure)
 
     def build(
-        self, *, window_start: datetime | None = None, window_end: datetime | None = None, now: datetime | None = None
+        self,
+        *,
+        window: Window | None = None,
+        scanned: int | None = None,
+        limit_hit: bool = False,
+        scan_complete: bool = True,
+        now: datetime | None = None,
     ) -> QAReport:
         all_findings = [f for s in self.flagged for f in s.findings]
         per_check: dict[str, list[Finding]] = {check: [] for check in self.check_ids}
@@ -130,9 +142,12 @@ class ReportBuilder:
         severities = Counter(f.severity for f in all_findings)
         return QAReport(
             generated_at=now or datetime.now(UTC),
-            window_start=window_start,
-            window_end=window_end,
+            window_start=window.start if window else None,
+            window_end=window.end if window else None,
             rules=self.rules,
+            scanned=scanned,
+            limit_hit=limit_hit,
+            scan_complete=scan_complete,
             reviewed=len(self.reviewed_ids),
             flagged=len(self.flagged),
             findings=len(all_findings),

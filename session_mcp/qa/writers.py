@@ -18,6 +18,7 @@ from typing import Literal
 
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.template import render_page
+from session_mcp.query import Window
 from session_mcp.render import format_offset, format_time, plural
 
 Format = Literal["text", "json", "jsonl", "junit", "html"]
@@ -34,9 +35,9 @@ def one_line(text: str) -> str:
 
 
 def window_text(report: QAReport) -> str:
-    if report.window_start is None and report.window_end is None:
-        return ""
-    return f" in {format_time(report.window_start)} to {format_time(report.window_end)}"
+    """`` (window 2026-09-20T00:00:00Z to ...)`` when the review had one."""
+    window = Window(report.window_start, report.window_end)
+    return f" (window {window.describe()})" if window.bounded else ""
 
 
 def render_text(report: QAReport) -> str:
