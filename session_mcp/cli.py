@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Host header to accept besides loopback (repeatable; SESSION_MCP_ALLOWED_HOSTS)",
     )
     serve.add_argument("--read-only", action="store_const", const=True, help="no tool that creates sessions")
+    serve.add_argument("--qa-rules", metavar="FILE", help="QA rules (TOML) for review_sessions (SESSION_MCP_QA_RULES)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim = commands.add_parser("simulator", help="serve the local Companion API simulator on 127.0.0.1")
     sim.add_argument("--port", type=int, default=8787, dest="sim_port", help="port (default 8787)")
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
-                 "allow_remote", "allowed_hosts", "read_only")  # fmt: skip
+                 "allow_remote", "allowed_hosts", "read_only", "qa_rules")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import SecretStr
 
 from session_mcp.client import DEFAULT_BASE_URL, is_header_safe
+from session_mcp.qa.rules import RulesError, load_rules
 
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -43,6 +45,7 @@ class Settings:
     allow_remote: bool = False
     allowed_hosts: tuple[str, ...] = ()
     auth_token: SecretStr | None = None
+    qa_rules: Path | None = None  # the QA rules file of the review tool and prompts
 
     def __repr__(self) -> str:
         # dataclass repr would be safe with SecretStr, but say so explicitly.
@@ -64,6 +67,7 @@ ENVIRONMENT: dict[str, str] = {
     "redact_pii": "SESSION_MCP_REDACT_PII",
     "auth_token": "SESSION_MCP_AUTH_TOKEN",
     "allowed_hosts": "SESSION_MCP_ALLOWED_HOSTS",
+    "qa_rules": "SESSION_MCP_QA_RULES",
 }
 
 
@@ -127,6 +131,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "port": lambda s, v: _number(s, v, int, 0, 65_535),
         "log_level": _log_level,
         "allowed_hosts": _hosts,
+        "qa_rules": _rules_file,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote"):
         return _flag(source, value)
@@ -177,6 +182,16 @@ def _hosts(source: str, value: Any) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"{source}: {bad[0]!r} is not a host name (use e.g. mcp.example.com or mcp.example.com:*).")
     return hosts
+
+
+def _rules_file(source: str, value: Any) -> Path:
+    """A QA rules file that loads: a bad one is refused at start-up, naming the rule and the problem."""
+    path = Path(str(value)).expanduser()
+    try:
+        load_rules(path)
+    except RulesError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return path
 
 
 def _log_level(source: str, value: Any) -> str:

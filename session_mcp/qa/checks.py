@@ -69,8 +69,8 @@ class Finding(BaseModel):
     session_id: str
     check: str = Field(description="The check id (a built-in check or a rule of the rules file).")
     severity: Severity
-    turn_index: int | None = Field(description="0-based turn the finding points at; null for the whole session.")
-    offset_seconds: float | None = Field(description="Seconds from the session start to that turn, when known.")
+    turn_index: int | None = Field(None, description="0-based turn the finding points at; null for the whole session.")
+    offset_seconds: float | None = Field(None, description="Seconds from the session start to that turn, when known.")
     evidence: str = Field(description=f"At most {EVIDENCE_CHARS} characters quoted verbatim from the transcript.")
     message: str
 

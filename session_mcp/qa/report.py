@@ -45,8 +45,8 @@ class FlaggedSession(BaseModel):
     findings: list[Finding]
 
 
-class QAReport(BaseModel):
-    """What a review found; the HTML report and the review tool are drawn from it."""
+class QAView(BaseModel):
+    """What the report's view draws (``template.VIEW_SCRIPT``): the HTML page and the review tool's result."""
 
     generated_at: datetime
     window_start: datetime | None = None
@@ -65,11 +65,16 @@ class QAReport(BaseModel):
     per_day: list[DayCount]
     sessions: list[FlaggedSession] = Field(description="Flagged sessions, worst first.")
     unread: list[Failure] = Field(description="Sessions that could not be read, and why.")
-    reviewed_ids: list[str] = Field(description="Every session reviewed, in the order read.")
 
     def reaches(self, severity: Severity) -> bool:
         """Whether any finding is at least ``severity``."""
         return any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[severity] for s in self.sessions for f in s.findings)
+
+
+class QAReport(QAView):
+    """What a review found, with every session it reviewed (JUnit has a test case for each)."""
+
+    reviewed_ids: list[str] = Field(description="Every session reviewed, in the order read.")
 
 
 def rank_key(session: FlaggedSession) -> tuple[int, ...]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
-from session_mcp.qa.report import QAReport
+from session_mcp.qa.report import QAReport, QAView
 from session_mcp.qa.template import render_page
 from session_mcp.query import Window
 from session_mcp.render import format_offset, format_time, plural
@@ -120,6 +120,11 @@ def render_html(report: QAReport) -> str:
         report.model_dump(mode="json", exclude={"reviewed_ids"}),
         title=f"QA review: {report.flagged} of {report.reviewed} flagged",
     )
+
+
+def view_data(report: QAView) -> dict[str, Any]:
+    """What the view script draws, as JSON-ready values: the report without its list of every id."""
+    return report.model_dump(mode="json", include=set(QAView.model_fields))
 
 
 WRITERS: dict[Format, Callable[[QAReport], str]] = {
