@@ -211,9 +211,13 @@ VIEW_SCRIPT = r"""
     root.textContent = "";
     root.appendChild(el("h1", null, "QA review"));
     var meta = "Generated " + when(report.generated_at);
-    if (report.window_start || report.window_end) {
+    if (report.window_start && report.window_end) {
       meta += " · window " + when(report.window_start) + " to " + when(report.window_end);
+    } else if (report.window_start || report.window_end) {
+      meta += report.window_start ? " · since " + when(report.window_start) : " · before " + when(report.window_end);
     }
+    if (report.limit_hit) { meta += " · limit reached: the newest were reviewed"; }
+    if (!report.scan_complete) { meta += " · the scan bound stopped before the window's start"; }
     if (report.rules) { meta += " · rules " + report.rules; }
     root.appendChild(el("p", "meta", meta + " · times UTC"));
     root.appendChild(summary(report));
