@@ -145,6 +145,12 @@ def summary(review: Review, out: Path | None) -> str:
         f"Reviewed {plural(report.reviewed, 'session')}{window_text(report)}: {report.flagged} flagged ({counts}); "
         f"{review.fetched} read from the API, {review.from_disk} from the disk cache."
     )
+    pacer = review.pacer
+    if pacer is not None and review.fetched:
+        halved = (
+            f", halved {plural(len(pacer.decreases), 'time')} (first: {pacer.decreases[0]})" if pacer.decreases else ""
+        )
+        line += f" At most {pacer.peak} requests in flight{halved}."
     if report.unread:
         line += f" {len(report.unread)} could not be read."
     if report.limit_hit:

@@ -4,8 +4,8 @@ Shared by the ``session-mcp qa`` command and the ``review_sessions`` tool. The s
 given ids, or from the newest-first scan of ``query`` (filters, window, client-side criteria, a
 limit); their transcripts are read in chunks of ``CHUNK``: closed sessions from the disk cache
 when it has them, the rest from the API with an adaptive number of requests in flight, and the
-closed ones among those stored for the next run. Each chunk is checked and dropped before the
-next is read, so memory holds one chunk of transcripts and the findings.
+closed ones among those stored for the next run. A chunk is checked (in a worker thread) while
+the next one is read, then dropped: memory holds two chunks of transcripts and the findings.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
 from session_mcp.query import Criteria, Scan, Window, scan_sessions
 from session_mcp.redact import Redactor
+from session_mcp.results import Failure
 
 CHUNK = 128
 MAX_REVIEW = 1_000
@@ -41,6 +42,15 @@ class Selection:
     window: Window = field(default_factory=Window)
     criteria: Criteria = field(default_factory=Criteria)
     limit: int = MAX_REVIEW
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Sessions read together, handed from the reader to the checks."""
+
+    ids: list[str]
+    sessions: dict[str, SessionDetail]
+    failures: list[Failure]
 
 
 @dataclass
@@ -76,27 +86,41 @@ async def run_review(
         )
         ids = [session.id for session in scan.sessions]
     builder = ReportBuilder(rules.check_ids, rules=rules.source)
-    from_disk = read = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        cached = await anyio.to_thread.run_sync(disk.get_many, chunk) if disk else {}
-        missing = [session_id for session_id in chunk if session_id not in cached]
-        fetched, failures = await fetch_sessions(
-            client, missing, concurrency=pacer.maximum, use_cache=False, pacer=pacer.slot
-        )
-        if disk and fetched:
-            await anyio.to_thread.run_sync(disk.put_many, fetched)
-        from_disk += len(cached)
-        read += len(fetched)
-        by_id: dict[str, SessionDetail] = {**cached, **{s.id: s for s in fetched}}
-        for session_id in chunk:
-            session = by_id.get(session_id)
+    read = {"disk": 0, "api": 0}
+    send, receive = anyio.create_memory_object_stream[_Chunk](1)
+
+    async def read_chunks() -> None:
+        async with send:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                cached = await anyio.to_thread.run_sync(disk.get_many, chunk) if disk else {}
+                missing = [session_id for session_id in chunk if session_id not in cached]
+                fetched, failures = await fetch_sessions(
+                    client, missing, concurrency=pacer.maximum, use_cache=False, pacer=pacer.slot
+                )
+                if disk and fetched:
+                    await anyio.to_thread.run_sync(disk.put_many, fetched)
+                read["disk"] += len(cached)
+                read["api"] += len(fetched)
+                await send.send(_Chunk(chunk, {**cached, **{s.id: s for s in fetched}}, failures))
+
+    def check(chunk: _Chunk) -> None:
+        for session_id in chunk.ids:
+            session = chunk.sessions.get(session_id)
             if session is not None:
                 builder.add(session, rules.review(session, shown(session)))
-        for failure in failures:
+        for failure in chunk.failures:
             builder.add_failure(failure)
-        if on_progress is not None:
-            await on_progress(min(start + CHUNK, len(ids)), len(ids))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(read_chunks)  # reads the next chunk while this one is checked
+        done = 0
+        async with receive:
+            async for chunk in receive:
+                await anyio.to_thread.run_sync(check, chunk)
+                done += len(chunk.ids)
+                if on_progress is not None:
+                    await on_progress(done, len(ids))
     report = builder.build(
         window=selection.window if scan is not None else Window(),
         scanned=scan.scanned if scan is not None else None,
@@ -104,4 +128,4 @@ async def run_review(
         scan_complete=scan is None or not scan.bound_hit,
         now=now or datetime.now(UTC),
     )
-    return Review(report=report, scan=scan, from_disk=from_disk, fetched=read, pacer=pacer)
+    return Review(report=report, scan=scan, from_disk=read["disk"], fetched=read["api"], pacer=pacer)
