@@ -234,3 +234,11 @@ def test_any_pattern_is_compiled_or_refused_with_a_reason(pattern: str) -> None:
     for text in ("ab" * 300, "a" * 600, "\\" * 600, "0" * 600):
         search(compiled, text)
     assert time.perf_counter() - started < 1.0
+
+
+def test_the_readme_example_is_a_valid_rules_file() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    rule_set = parse_rules(example, "README.md")
+    assert [r.id for r in rule_set.rules] == ["recording_disclosure", "refund_promise"]
+    assert rule_set.checks.failed_session.normal_close_reasons[-1] == "user_hung_up"
