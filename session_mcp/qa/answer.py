@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from session_mcp.lines import one_line
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import FlaggedSession, QAReport, QAView
-from session_mcp.qa.writers import one_line, window_text
-from session_mcp.render import format_offset, format_time, plural, shorten_text
+from session_mcp.qa.writers import window_text
+from session_mcp.render import format_offset, format_time, plural
 
 MESSAGE_CHARS = 160
 ID_LIST_CHARS = 2_000  # the most the "not shown" ids may take, out of the budget
@@ -48,7 +49,7 @@ def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:
     if not_shown:
         lines.append(_not_shown_line(not_shown))
     if report.unread:
-        unread = "; ".join(f"{u.session_id}: {shorten_text(one_line(u.reason), 120)}" for u in report.unread[:5])
+        unread = "; ".join(f"{u.session_id}: {one_line(u.reason, 120)}" for u in report.unread[:5])
         more = f" (+{len(report.unread) - 5} more)" if len(report.unread) > 5 else ""
         lines.append(f"Could not read {plural(len(report.unread), 'session')}: {unread}{more}")
     lines.append(next_step)
@@ -102,7 +103,7 @@ def finding_line(finding: Finding) -> str:
     """``- critical pii_exposed [00:27] "quote" — message``: one line, whatever the quote holds."""
     at = f" [{format_offset(finding.offset_seconds)}]" if finding.turn_index is not None else ""
     quote = f' "{one_line(finding.evidence)}"' if finding.evidence else ""
-    return f"- {finding.severity} {finding.check}{at}{quote} — {shorten_text(one_line(finding.message), MESSAGE_CHARS)}"
+    return f"- {finding.severity} {finding.check}{at}{quote} — {one_line(finding.message, MESSAGE_CHARS)}"
 
 
 def _not_shown_line(ids: list[str]) -> str:

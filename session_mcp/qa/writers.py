@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, Literal
 
+from session_mcp.lines import one_line
 from session_mcp.qa.report import QAReport, QAView
 from session_mcp.qa.template import render_page
 from session_mcp.query import Window
@@ -24,14 +25,8 @@ from session_mcp.render import format_offset, format_time, plural
 Format = Literal["text", "json", "jsonl", "junit", "html"]
 FORMATS: tuple[Format, ...] = ("text", "json", "jsonl", "junit", "html")
 
-_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-def one_line(text: str) -> str:
-    """``text`` with line breaks and tabs as single spaces, for a line of a table."""
-    return _LINE_BREAKS.sub(" ", text)
 
 
 def window_text(report: QAReport) -> str:
@@ -65,7 +60,7 @@ def render_text(report: QAReport) -> str:
         for finding in session.findings:
             at = f"[{format_offset(finding.offset_seconds)}] " if finding.turn_index is not None else ""
             quoted = f' "{one_line(finding.evidence)}"' if finding.evidence else ""
-            lines.append(f"  {finding.severity:<8} {finding.check}: {at}{one_line(finding.message)}{quoted}")
+            lines.append(f"  {finding.severity:<8} {finding.check}: {at}{one_line(finding.message, 400)}{quoted}")
     for failure in report.unread:
         lines.append(f"Not reviewed: {failure.session_id}: {one_line(failure.reason)}")
     return "\n".join(lines) + "\n"
@@ -97,7 +92,7 @@ def render_junit(report: QAReport) -> str:
                 failures += 1
                 at = f"[{format_offset(finding.offset_seconds)}] " if finding.turn_index is not None else ""
                 failure = ET.SubElement(
-                    case, "failure", type=finding.severity, message=_xml(one_line(at + finding.message))
+                    case, "failure", type=finding.severity, message=_xml(one_line(at + finding.message, 400))
                 )
                 failure.text = _xml(finding.evidence) or None
     for unread in report.unread:
