@@ -91,19 +91,19 @@ def _items(session: Session) -> list[dict[str, Any]]:
 # -- what the generator makes by design ------------------------------------------------------
 
 
-def _templates(predicate: Callable[[str, str, tuple[tuple[str, str], ...], bool, int], bool]) -> list[re.Pattern[str]]:
-    """Script lines (role, template) chosen by ``predicate``, as patterns matching their filled text."""
-    patterns = []
+def _templates(predicate: Callable[[str, str, tuple[tuple[str, str], ...], bool, int], bool]) -> re.Pattern[str]:
+    """Script lines (role, template) chosen by ``predicate``, as one pattern matching their filled text."""
+    lines = []
     for scripts in SCRIPTS.values():
         for turns, solved in scripts:
             for index, (role, template) in enumerate(turns):
                 if predicate(role, template, turns, solved, index):
                     pieces = string.Formatter().parse(template)
                     regex = "".join(
-                        re.escape(text) + ("(.+?)" if name is not None else "") for text, name, _, _ in pieces
+                        re.escape(text) + ("(?:.+?)" if name is not None else "") for text, name, _, _ in pieces
                     )
-                    patterns.append(re.compile(f"{role}\x00{regex}", re.DOTALL))
-    return patterns
+                    lines.append(f"{role}\x00{regex}")
+    return re.compile("|".join(f"(?:{line})" for line in lines), re.DOTALL)
 
 
 PII_LINES = _templates(lambda role, template, *_: role == "agent" and any(f"{{{f}}}" in template for f in PII_FIELDS))
@@ -113,9 +113,8 @@ UNSOLVED_ENDINGS = _templates(
 ESCALATION_LINES = _templates(lambda role, template, *_: role == "user" and template in SCRIPTED_ESCALATIONS)
 
 
-def _said(item: dict[str, Any], patterns: list[re.Pattern[str]]) -> bool:
-    line = f"{item.get('role')}\x00{item.get('text')}"
-    return any(p.fullmatch(line) for p in patterns)
+def _said(item: dict[str, Any], lines: re.Pattern[str]) -> bool:
+    return lines.fullmatch(f"{item.get('role')}\x00{item.get('text')}") is not None
 
 
 def _by_design(session: Session) -> set[str]:
@@ -129,14 +128,14 @@ def _by_design(session: Session) -> set[str]:
     tools = session.get("functionMetrics") or session.get("functionStates") or []
     if any(t.get("state") == "failed" or (t.get("error") and not t.get("state")) for t in tools):
         checks.add("tool_failure")
-    if any(_said(item, PII_LINES) for item in items):
+    if len(items) >= MARATHON_TURNS:  # a drill: the same lines again and again, the user's last unanswered
+        return checks | {"agent_repetition", "user_repetition", "unanswered_user"}
+    if any(_said(item, PII_LINES) for item in items if item["role"] == "agent"):
         checks.add("pii_exposed")
-    if any(_said(item, ESCALATION_LINES) for item in items):
+    if any(_said(item, ESCALATION_LINES) for item in items if item["role"] == "user"):
         checks.add("escalation_request")
     if status in ("closed", "failed") and items and _said(items[-1], UNSOLVED_ENDINGS):
         checks.add("unanswered_user")
-    if len(items) >= MARATHON_TURNS:  # a drill: the same lines again and again, the user's last unanswered
-        checks |= {"agent_repetition", "user_repetition", "unanswered_user"}
     return checks
 
 
