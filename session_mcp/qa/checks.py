@@ -409,10 +409,14 @@ def tool_failure(subject: Subject, options: CheckOptions, severity: Severity) ->
             yield subject.finding("tool_failure", severity, f"The tool {name} failed{at}{detail}.")
 
 
+# The tool connection metrics as the models hold them: named fields, or unknown fields kept as sent.
+_TOOL_FIELDS = {"function_metrics", "function_states", "functionMetrics", "functionStates"}
+
+
 def function_entries(session: SessionDetail) -> list[dict[str, Any]]:
-    """The session's tool connection entries, under either name the vendor has used."""
-    extra = session.extra_fields
-    entries = extra.get("functionMetrics") or extra.get("functionStates") or []
+    """The session's tool connection entries in wire form, under either name the vendor has used."""
+    wire = session.model_dump(mode="json", by_alias=True, exclude_unset=True, include=_TOOL_FIELDS)
+    entries = wire.get("functionMetrics") or wire.get("functionStates") or []
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
