@@ -133,3 +133,19 @@ def test_a_second_run_reads_closed_sessions_from_the_disk_cache(
     assert second.out == first.out
     assert f"{len(still_open)} read from the API" in second.err
     assert list(api.glob("sessions-*.sqlite3"))
+
+
+def test_sessions_that_cannot_be_read_fail_a_gated_run(
+    api: Path, simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quiet = tmp_path / "quiet.toml"
+    quiet.write_text("".join(f"[checks.{check}]\nseverity = 'info'\n" for check in CHECK_IDS))
+    some = ("--limit", "30", "--no-cache", "--rules", str(quiet))
+    simulator.fail_next(500, times=2, path_prefix="/public/sessions/")
+    assert run(*some, "--format", "json") == 0  # no gate: reported, not failed
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["unread"]) == 2 and report["reviewed"] == 28
+    assert run(*some, "--format", "jsonl", "--fail-on", "warning") == 0  # all read, nothing above info
+    simulator.fail_next(500, times=1, path_prefix="/public/sessions/")
+    assert run(*some, "--format", "junit", "--fail-on", "warning") == 1  # incomplete: it proves nothing
+    assert "<error message=" in capsys.readouterr().out
