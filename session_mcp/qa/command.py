@@ -150,7 +150,7 @@ def summary(review: Review, out: Path | None) -> str:
         halved = (
             f", halved {plural(len(pacer.decreases), 'time')} (first: {pacer.decreases[0]})" if pacer.decreases else ""
         )
-        line += f" At most {pacer.peak} requests in flight{halved}."
+        line += f" At most {plural(pacer.peak, 'request')} in flight{halved}."
     if report.unread:
         line += f" {len(report.unread)} could not be read."
     if report.limit_hit:
