@@ -28,7 +28,11 @@ pytestmark = pytest.mark.anyio
 
 TRANSCRIPT_VIEW = "ui://session-mcp/transcript.html"
 DASHBOARD_VIEW = "ui://session-mcp/dashboard.html"
-VIEW_OF = {"get_session_transcript": TRANSCRIPT_VIEW, "session_stats": DASHBOARD_VIEW}
+VIEW_OF = {
+    "get_session_transcript": TRANSCRIPT_VIEW,
+    "session_stats": DASHBOARD_VIEW,
+    "review_sessions": DASHBOARD_VIEW,
+}
 UI = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
 MAX_VIEW_CHARS = 100_000
 
@@ -78,8 +82,11 @@ async def test_views_are_app_resources_with_a_strict_policy(mcp: Client) -> None
             "base-uri": "'none'",
             "form-action": "'none'",
         }
-        # Self-contained: no reference to anything outside the page.
-        assert not re.search(r"\b(src|href)\s*=|url\(|@import|fetch\(|XMLHttpRequest|WebSocket|import\(", html)
+        # Self-contained: no address but the SVG namespace, nothing that loads or connects.
+        assert set(re.findall(r"\b[a-z]+://[^\s\"')]*", html)) == {"http://www.w3.org/2000/svg"}
+        assert not re.search(
+            r"<(link|img|iframe|object)\b|\bsrc\s*=|url\(|@import|fetch\(|XMLHttpRequest|WebSocket|import\(", html
+        )
         assert "innerHTML" not in html and "eval(" not in html  # text goes in as text
 
 
@@ -90,8 +97,9 @@ async def test_views_may_call_back_the_read_only_tools_with_their_arguments(mcp:
         callable_tools = json.loads(declared)
         assert set(callable_tools) == {name for name, tool in tools.items() if tool.annotations.read_only_hint}
         for name, arguments in callable_tools.items():
-            properties = tools[name].input_schema["properties"]
-            assert arguments == {argument: schema.get("maximum") for argument, schema in properties.items()}
+            assert set(arguments) == set(tools[name].input_schema["properties"])
+    limits = {name: arguments.get("limit") for name, arguments in callable_tools.items()}
+    assert limits["session_stats"] == 2000 and limits["review_sessions"] == 1000 and limits["list_sessions"] is None
 
 
 async def test_view_resources_are_not_listed_among_sessions(client: CompanionClient) -> None:
@@ -101,8 +109,9 @@ async def test_view_resources_are_not_listed_among_sessions(client: CompanionCli
         assert listed and not [r for r in listed if str(r.uri).startswith("ui://")]
 
 
-def answer(result: CallToolResult) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool | None]:
-    return [block.model_dump() for block in result.content], result.structured_content, result.is_error
+def answer(result: CallToolResult) -> tuple[list[dict[str, Any]], bool | None]:
+    """What a host without the extension shows: the content blocks (and whether it is an error)."""
+    return [block.model_dump() for block in result.content], result.is_error
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -114,6 +123,7 @@ async def test_a_host_without_the_extension_gets_the_same_answer(
         ("get_session_transcript", {"session_id": session_id}),
         ("get_session_transcript", {"session_id": session_id, "offset": 2, "limit": 3}),
         ("session_stats", {"limit": 50}),
+        ("review_sessions", {"limit": 20}),
     ]
     server = build_server(client, Settings())
     async with (

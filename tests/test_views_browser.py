@@ -40,6 +40,7 @@ pytestmark = pytest.mark.anyio
 WIDTH = 400  # the narrowest a view must stay usable at
 HOSTILE = '</script><img src=x onerror="document.title=1"><b>bold</b> & "quotes"'
 SHOWN_TURNS = 5  # the transcript call asks for a window, so the view has more to load
+REVIEW_LIMIT = 50
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +72,16 @@ def screenshots(tmp_path: Path) -> Path:
     return folder
 
 
-def long_closed_session(simulator: Simulator, *, skip: int = 0) -> dict[str, Any]:
-    sessions = [
-        s for s in simulator.sessions_of("demo") if s["status"] == "closed" and len(s["conversation"]["items"]) >= 8
+def closed_sessions(simulator: Simulator, *, flagged_for: str | None = None) -> list[dict[str, Any]]:
+    """Closed sessions of 8 turns or more; with ``flagged_for``, those the demo data made fail that check."""
+    expected = simulator.expected_findings["demo"]
+    return [
+        s
+        for s in simulator.sessions_of("demo")
+        if s["status"] == "closed"
+        and 8 <= len(s["conversation"]["items"]) <= 20
+        and (flagged_for is None or flagged_for in expected.get(s["id"], ()))
     ]
-    return sessions[skip]
 
 
 def check_page(run: dict[str, Any], host_origins: tuple[str, ...]) -> None:
@@ -98,46 +104,69 @@ def check_page(run: dict[str, Any], host_origins: tuple[str, ...]) -> None:
 
 @dataclass
 class Rendered:
-    """One browser session over all the views, and what it was handed."""
+    """One browser session over all the views, and what they were handed and fetched."""
 
     runs: dict[str, dict[str, Any]]
     origins: tuple[str, ...]
-    calls: list[tuple[str, dict[str, Any]]]
+    calls: list[tuple[str, dict[str, Any], dict[str, Any]]]  # tool, arguments, structured content
+    simulator: Simulator
     session: dict[str, Any]
     query: str
     stats: dict[str, Any]
+
+    def answer(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """What the server answered a call a view made (asserting that the view made it)."""
+        answers = [content for name, given, content in self.calls if (name, given) == (tool, arguments)]
+        assert answers, f"no {tool} call with {arguments}: {[(n, a) for n, a, _ in self.calls]}"
+        return answers[0]
 
 
 @pytest.fixture(scope="module")
 async def rendered(
     upstream: tuple[SwitchableApp, str], views_kit: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Rendered]:
-    """Both views in both themes at 400 px, plus a hostile transcript, driven once for the module."""
+    """Both views in both themes at 400 px, the dashboard opened from a review, and a hostile
+    transcript, driven in one browser session for the module."""
     simulator = Simulator(anchor=ANCHOR)
     upstream[0].simulator = simulator
     pictures = screenshots(tmp_path_factory.mktemp("views"))
-    session = long_closed_session(simulator)
-    hostile = long_closed_session(simulator, skip=1)
+    session = closed_sessions(simulator, flagged_for="escalation_request")[0]
+    hostile = closed_sessions(simulator)[-1]
     hostile["conversation"]["items"][1]["text"] = HOSTILE
     query = re.findall(r"[a-z]{5,}", session["conversation"]["items"][0]["text"].lower())[0]
     last = len(session["conversation"]["items"]) - 1
 
-    def run(scenario: str, theme: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
-        shot = {"screenshot": str(pictures / f"{scenario}-{theme}.png")}
-        return {
-            "name": f"{scenario}-{theme}",
-            "scenario": scenario,
-            "theme": theme,
-            "width": WIDTH,
-            "steps": [*steps, shot],
-        }
+    def shot(name: str) -> dict[str, str]:
+        return {"screenshot": str(pictures / f"{name}.png")}
+
+    def run(name: str, scenario: str, theme: str, *steps: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "scenario": scenario, "theme": theme, "width": WIDTH, "steps": list(steps)}
 
     plan = [
-        run("transcript", "light", [{"click": ".load-more", "waitFor": f'.turn[data-turn-index="{last}"]'}]),
-        run("transcript", "dark", [{"fill": "input[type=search]", "value": query}]),
-        run("dashboard", "light", []),
-        run("dashboard", "dark", []),
-        {"name": "hostile", "scenario": "hostile", "theme": "light", "width": WIDTH, "steps": [{"hostTheme": "dark"}]},
+        run(
+            "transcript-light",
+            "transcript",
+            "light",
+            {"click": ".load-more", "waitFor": f'.turn[data-turn-index="{last}"]'},
+            shot("transcript-light"),
+        ),
+        run(
+            "transcript-dark",
+            "transcript",
+            "dark",
+            {"fill": "input[type=search]", "value": query},
+            shot("transcript-dark"),
+        ),
+        run(
+            "dashboard-light",
+            "dashboard",
+            "light",
+            shot("dashboard-light"),
+            {"click": "button.open-transcript", "waitFor": ".opened article.transcript"},
+        ),
+        run("dashboard-dark", "dashboard", "dark", shot("dashboard-dark")),
+        run("review-light", "review", "light"),
+        run("hostile", "hostile", "light", {"hostTheme": "dark"}),
     ]
     ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
     async with (
@@ -150,6 +179,7 @@ async def rendered(
         )
         await host.add_scenario("hostile", "get_session_transcript", {"session_id": hostile["id"]})
         stats = await host.add_scenario("dashboard", "session_stats", {})
+        await host.add_scenario("review", "review_sessions", {"limit": REVIEW_LIMIT})
         report = await host.drive(plan)
     runs = {item["name"]: item for item in report["runs"]}
     for item in runs.values():
@@ -158,7 +188,11 @@ async def rendered(
     yield Rendered(
         runs=runs,
         origins=tuple(report["origins"]),
-        calls=[(call["name"], call["arguments"]) for call in host.calls],
+        calls=[
+            (params["name"], params.get("arguments") or {}, answer.get("result", {}).get("structuredContent") or {})
+            for params, answer in host.calls
+        ],
+        simulator=simulator,
         session=session,
         query=query,
         stats=stats.result.structured_content or {},
@@ -166,7 +200,7 @@ async def rendered(
 
 
 async def test_every_view_settles_offline_themed_and_fits_400_px(rendered: Rendered) -> None:
-    assert set(rendered.runs) == {"transcript-light", "transcript-dark", "dashboard-light", "dashboard-dark", "hostile"}
+    assert len(rendered.runs) == 6
     for run in rendered.runs.values():
         check_page(run, rendered.origins)
 
@@ -186,7 +220,22 @@ async def test_transcript_shows_the_header_and_timed_turns_and_loads_the_rest(re
     assert agent["background"] != user["background"]  # roles told apart at a glance
     loaded = rendered.runs["transcript-light"]["facts"][1]["transcripts"][0]
     assert [t["index"] for t in loaded["turns"]] == list(range(len(items))) and not loaded["loadMore"]
-    assert ("get_session_transcript", {"session_id": session["id"], "offset": SHOWN_TURNS}) in rendered.calls
+    assert rendered.answer("get_session_transcript", {"session_id": session["id"], "offset": SHOWN_TURNS})
+
+
+async def test_transcript_marks_the_sessions_qa_findings_on_their_turns(rendered: Rendered) -> None:
+    session, items = rendered.session, rendered.session["conversation"]["items"]
+    review = rendered.answer("review_sessions", {"session_ids": [session["id"]]})
+    (reviewed,) = review["sessions"]
+    loaded = rendered.runs["transcript-light"]["facts"][1]["transcripts"][0]
+    # Every check the demo data made this session fail, listed; each on its turn once loaded.
+    expected = rendered.simulator.expected_findings["demo"][session["id"]]
+    assert set(loaded["summary"]) == expected
+    on_turns = {(f["turn_index"], f["check"]) for f in reviewed["findings"] if f.get("turn_index") is not None}
+    marked = {(t["index"], check) for t in loaded["turns"] for check in t["checks"]}
+    assert marked == on_turns and all(t["severity"] for t in loaded["turns"] if t["flagged"])
+    escalation = next(i for i, raw in enumerate(items) if "talk to a human" in raw["text"])
+    assert (escalation, "escalation_request") in marked
 
 
 async def test_search_keeps_the_matching_turns_and_marks_the_matches(rendered: Rendered) -> None:
@@ -225,4 +274,37 @@ async def test_dashboard_draws_the_figures_of_its_result(rendered: Rendered) -> 
         figures["duration_seconds"]["median"],
         figures["duration_seconds"]["p90"],
     )
-    assert "QA review unavailable: this server has no review_sessions tool" in board["notes"]
+
+
+async def test_dashboard_shows_the_qa_review_of_the_same_sessions(rendered: Rendered) -> None:
+    review = rendered.answer("review_sessions", {})  # asked through the host, with the stats' filters
+    qa = rendered.runs["dashboard-light"]["facts"][0]["qa"]
+    assert qa["counts"]["reviewed"] == review["reviewed"] == rendered.stats["examined"]
+    assert (qa["counts"]["flagged"], qa["counts"]["findings"]) == (review["flagged"], review["findings"])
+    assert qa["checks"] == {c["check"]: c["findings"] for c in review["checks"]}
+    days_with_findings = [d for d in review["per_day"] if d["info"] + d["warning"] + d["critical"]]
+    assert len(qa["perDay"]) >= len(days_with_findings) > 3
+    assert all(day["filled"] for day in qa["perDay"])  # coloured by class, under the view's strict CSP
+    shown = [item["id"] for item in qa["sessions"]]
+    assert shown == [s["session_id"] for s in review["sessions"]] and all(item["open"] for item in qa["sessions"])
+    expected = rendered.simulator.expected_findings["demo"]
+    assert all(session_id in expected for session_id in shown)  # flagged: what the demo data made faulty
+
+
+async def test_a_flagged_session_opens_its_transcript_with_the_findings_marked(rendered: Rendered) -> None:
+    review = rendered.answer("review_sessions", {})
+    first = review["sessions"][0]
+    opened = rendered.runs["dashboard-light"]["facts"][1]["transcripts"]
+    (transcript,) = [t for t in opened if t["sessionId"] == first["session_id"]]
+    rendered.answer("get_session_transcript", {"session_id": first["session_id"]})
+    assert set(transcript["summary"]) == {f["check"] for f in first["findings"]}
+    on_turns = {(f["turn_index"], f["check"]) for f in first["findings"] if f.get("turn_index") is not None}
+    assert {(t["index"], c) for t in transcript["turns"] for c in t["checks"]} == on_turns
+
+
+async def test_dashboard_opened_from_a_review_fetches_its_statistics(rendered: Rendered) -> None:
+    stats = rendered.answer("session_stats", {"limit": REVIEW_LIMIT})
+    board = rendered.runs["review-light"]["facts"][0]
+    charts = {chart["caption"]: chart for chart in board["charts"]}
+    assert {row["label"]: row["value"] for row in charts["Sessions by status"]["rows"]} == stats["by_status"]
+    assert board["qa"]["counts"]["reviewed"] == REVIEW_LIMIT

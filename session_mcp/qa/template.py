@@ -3,9 +3,11 @@
 The page holds the report as a JSON blob (``<script type="application/json" id="qa-data">``) and
 ``VIEW_SCRIPT``, which defines ``renderQAReport(root, report)``: the counts per check, the
 findings-per-day chart (SVG built by the script), and every flagged session with its evidence,
-anchored at ``#session-<id>``. Nothing is fetched: no network, no external font, style or
-script. An MCP Apps view can serve ``VIEW_STYLE`` and ``VIEW_SCRIPT`` unchanged and call
-``renderQAReport`` with a tool's ``structuredContent`` instead of the embedded blob.
+anchored at ``#session-<id>``; and ``stackedDays(rows, keys, label, width)``, the per-day chart
+itself, which the MCP dashboard also draws its sessions per day with. Nothing is fetched: no
+network, no external font, style or script. The MCP dashboard view (``session_mcp.views``) serves
+``VIEW_STYLE`` and ``VIEW_SCRIPT`` unchanged and calls ``renderQAReport`` with the
+``structuredContent`` of ``review_sessions`` instead of the embedded blob.
 
 All text reaches the page through ``textContent``, never as markup, so a transcript cannot
 inject HTML; the blob escapes ``<``, ``>`` and ``&`` so it cannot close its script element.
@@ -41,6 +43,7 @@ tr.zero { color: var(--muted); }
 svg.chart { width: 100%; height: auto; display: block; }
 svg.chart text { fill: var(--muted); font-size: 11px; }
 svg.chart .axis { stroke: var(--line); }
+.seg-critical { fill: var(--critical); } .seg-warning { fill: var(--warning); } .seg-info { fill: var(--info); }
 .legend span { margin-right: 12px; }
 .session { border: 1px solid var(--line); border-left: 4px solid var(--info); border-radius: 6px; padding: 10px 14px;
   margin: 10px 0; }
@@ -123,58 +126,70 @@ VIEW_SCRIPT = r"""
     return table;
   }
 
-  function days(report) {
-    var known = report.per_day.filter(function (d) { return /^\d{4}-\d\d-\d\d$/.test(d.day); });
+  // Rows per UTC day (YYYY-MM-DD), the days between filled with zeros for each of `keys`.
+  function everyDay(rows, keys) {
+    var known = rows.filter(function (d) { return /^\d{4}-\d\d-\d\d$/.test(d.day); });
     if (!known.length) { return []; }
     var byDay = {};
     known.forEach(function (d) { byDay[d.day] = d; });
     var out = [], day = new Date(known[0].day + "T00:00:00Z");
     var last = new Date(known[known.length - 1].day + "T00:00:00Z");
     for (var i = 0; day <= last && i < 400; i++) {
-      var key = day.toISOString().slice(0, 10);
-      out.push(byDay[key] || {day: key, sessions: 0, info: 0, warning: 0, critical: 0});
+      var key = day.toISOString().slice(0, 10), empty = {day: key, sessions: 0};
+      keys.forEach(function (k) { empty[k] = 0; });
+      out.push(byDay[key] || empty);
       day = new Date(day.getTime() + 86400000);
     }
     return out;
   }
 
-  function chart(report) {
-    var data = days(report);
-    var width = 900, height = 240, left = 36, bottom = 28, top = 10;
-    var box = svg("svg", {viewBox: "0 0 " + width + " " + height, "class": "chart", role: "img",
-      "aria-label": "Findings per day"});
-    box.id = "per-day-chart";
+  // Columns per UTC day stacked by `keys` (a number per key in each row), drawn `width` units wide
+  // (the width it is shown at keeps its text readable): the report's findings per day by severity,
+  // and the MCP dashboard's sessions per day by status. Segments are coloured by class (seg-<key>).
+  function stackedDays(rows, keys, label, width) {
+    var data = everyDay(rows, keys);
+    var height = Math.max(150, Math.round(width * 0.27)), left = 36, bottom = 28, top = 10;
+    var box = svg("svg", {viewBox: "0 0 " + width + " " + height, "class": "chart", role: "img", "aria-label": label});
     var max = 1;
-    data.forEach(function (d) { max = Math.max(max, d.info + d.warning + d.critical); });
+    data.forEach(function (d) {
+      max = Math.max(max, keys.reduce(function (sum, k) { return sum + (d[k] || 0); }, 0));
+    });
     var plotHeight = height - top - bottom, step = data.length ? (width - left) / data.length : 0;
     box.appendChild(svg("line", {x1: left, y1: top + plotHeight, x2: width, y2: top + plotHeight, "class": "axis"}));
     [0, max].forEach(function (v) {
-      var label = svg("text", {x: left - 6, y: top + plotHeight - plotHeight * v / max + 4, "text-anchor": "end"});
-      label.textContent = String(v);
-      box.appendChild(label);
+      var text = svg("text", {x: left - 6, y: top + plotHeight - plotHeight * v / max + 4, "text-anchor": "end"});
+      text.textContent = String(v);
+      box.appendChild(text);
     });
+    var every = Math.ceil(data.length / Math.max(2, Math.floor(width / 75)));
     data.forEach(function (d, i) {
       var x = left + i * step + step * 0.15, barWidth = Math.max(1, step * 0.7), y = top + plotHeight;
       var group = svg("g", {"class": "bar", "data-day": d.day});
       var title = svg("title");
-      title.textContent = d.day + ": " + d.critical + " critical, " + d.warning + " warning, " + d.info +
-        " info over " + d.sessions + " sessions";
+      title.textContent = d.day + ": " + keys.map(function (k) { return (d[k] || 0) + " " + k; }).join(", ") +
+        (keys.indexOf("sessions") < 0 && d.sessions ? " over " + d.sessions + " sessions" : "");
       group.appendChild(title);
-      SEVERITIES.forEach(function (s) {
-        var h = plotHeight * d[s] / max;
+      keys.forEach(function (k) {
+        var h = plotHeight * (d[k] || 0) / max;
         if (h > 0) {
           y -= h;
-          group.appendChild(svg("rect", {x: x, y: y, width: barWidth, height: h, "class": "seg-" + s,
-            style: "fill: var(--" + s + ")"}));
+          group.appendChild(svg("rect", {x: x, y: y, width: barWidth, height: h, "class": "seg-" + k,
+            "data-value": d[k]}));
         }
       });
       box.appendChild(group);
-      if (data.length <= 16 || i % Math.ceil(data.length / 12) === 0) {
-        var label = svg("text", {x: x + barWidth / 2, y: height - 8, "text-anchor": "middle"});
-        label.textContent = d.day.slice(5);
-        box.appendChild(label);
+      if (data.length <= 16 || i % every === 0) {
+        var text = svg("text", {x: x + barWidth / 2, y: height - 8, "text-anchor": "middle"});
+        text.textContent = d.day.slice(5);
+        box.appendChild(text);
       }
     });
+    return box;
+  }
+
+  function chart(report, width) {
+    var box = stackedDays(report.per_day, SEVERITIES, "Findings per day", width);
+    box.id = "per-day-chart";
     return box;
   }
 
@@ -224,7 +239,7 @@ VIEW_SCRIPT = r"""
     root.appendChild(el("h2", null, "Findings per check"));
     root.appendChild(checkTable(report));
     root.appendChild(el("h2", null, "Findings per day"));
-    root.appendChild(chart(report));
+    root.appendChild(chart(report, Math.max(360, Math.min(900, root.clientWidth || 900))));
     var legend = el("p", "legend meta");
     SEVERITIES.forEach(function (s) {
       legend.appendChild(badge(s));
@@ -257,6 +272,7 @@ VIEW_SCRIPT = r"""
   }
 
   window.renderQAReport = renderQAReport;
+  window.stackedDays = stackedDays;
 })();
 """
 

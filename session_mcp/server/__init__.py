@@ -51,7 +51,12 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
         ),
         StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
         StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ, meta=ui_meta(DASHBOARD)),
-        StrictTool.strict(ReviewTools(client, settings).review_sessions, title="Automated QA review", annotations=READ),
+        StrictTool.strict(
+            ReviewTools(client, settings).review_sessions,
+            title="Automated QA review",
+            annotations=READ,
+            meta=ui_meta(DASHBOARD),
+        ),
     ]
     if not settings.read_only:
         registered.append(

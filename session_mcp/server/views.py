@@ -30,11 +30,19 @@ def ui_meta(view: View) -> dict[str, Any]:
 def callable_tools(tools: Sequence[Tool]) -> str:
     """The read-only tools a view may call, as JSON: for each, its arguments and their maxima."""
     shapes = {
-        tool.name: {name: schema.get("maximum") for name, schema in tool.parameters.get("properties", {}).items()}
+        tool.name: {name: maximum(schema) for name, schema in tool.parameters.get("properties", {}).items()}
         for tool in tools
         if tool.annotations is not None and tool.annotations.read_only_hint
     }
     return json.dumps(shapes, sort_keys=True)
+
+
+def maximum(schema: dict[str, Any]) -> float | None:
+    """An argument's upper bound, also where an optional one keeps it: inside ``anyOf [X, null]``."""
+    for option in (schema, *schema.get("anyOf", ())):
+        if isinstance(option.get("maximum"), int | float):
+            return float(option["maximum"])
+    return None
 
 
 def apps_extension(tools: Sequence[Tool]) -> Apps:

@@ -1,10 +1,12 @@
 """MCP Apps views: the ``ui://`` pages a host renders for tool results (``io.modelcontextprotocol/ui``).
 
-Each view is one self-contained HTML page assembled from ``assets/``: its CSS and JavaScript
-inline, a Content-Security-Policy that admits exactly those two blocks (by hash) and no network
-at all. The page speaks the extension's postMessage JSON-RPC itself (``host.js``) and renders from
-the ``structuredContent`` of the result the host hands it. Hosts without the extension never read
-these pages: a tool's text content is the same with or without them. The MCP side (resources,
+Each view is one self-contained HTML page assembled from ``assets/`` (the dashboard also from the
+QA report's template, ``session_mcp.qa.template``, whose review rendering and per-day chart it
+reuses): its CSS and JavaScript inline, a Content-Security-Policy that admits exactly those two
+blocks (by hash) and no network at all. The page speaks the extension's postMessage JSON-RPC
+itself (``host.js``) and renders from the ``structuredContent`` of the result the host hands it.
+Hosts without the extension never read these pages: a tool's text content is the same with or
+without them. The MCP side (resources,
 tool ``_meta``) is wired in ``session_mcp.server.views``.
 """
 
@@ -15,6 +17,9 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+
+from session_mcp.qa.template import VIEW_SCRIPT as QA_SCRIPT
+from session_mcp.qa.template import VIEW_STYLE as QA_STYLE
 
 __all__ = ["DASHBOARD", "TRANSCRIPT", "VIEWS", "View", "view_html"]
 
@@ -27,6 +32,7 @@ class View:
     title: str
     description: str
     scripts: tuple[str, ...]
+    qa_template: bool = False  # also the QA report's style and script (renderQAReport, stackedDays)
 
     @property
     def uri(self) -> str:
@@ -44,6 +50,7 @@ DASHBOARD = View(
     "Sessions dashboard",
     "Statistics and QA findings as charts; a flagged session opens its transcript.",
     ("dom.js", "host.js", "charts.js", "transcript.js", "dashboard.js", "dashboard-view.js"),
+    qa_template=True,
 )
 VIEWS = (TRANSCRIPT, DASHBOARD)
 
@@ -54,8 +61,12 @@ def view_html(view: View, tools: str) -> str:
 
     ``tools`` (JSON) names the tools the page may call back and their arguments: ``VIEW_TOOLS``.
     """
-    style = _asset("view.css")
-    script = f'"use strict";\nconst VIEW_TOOLS = {tools};\n' + "\n".join(_asset(name) for name in view.scripts)
+    parts = [_asset(name) for name in view.scripts]
+    style = _asset("view.css")  # after the report's style: the host's theme decides the colours
+    if view.qa_template:
+        style = QA_STYLE + style
+        parts.insert(0, QA_SCRIPT)
+    script = f'"use strict";\nconst VIEW_TOOLS = {tools};\n' + "\n".join(parts)
     policy = "; ".join(
         (
             "default-src 'none'",

@@ -35,10 +35,9 @@ function collect() {
     tiles: Object.fromEntries([...document.querySelectorAll(".tile")].map((t) => [t.dataset.tile, text(t.querySelector(".tile-value"))])),
     charts: [...document.querySelectorAll("figure.chart")].map((f) => ({
       caption: text(f.querySelector("figcaption")),
-      columns: [...f.querySelectorAll("g.column")].map((g) => ({
-        category: g.dataset.category,
-        total: Number(g.dataset.total),
-        segments: [...g.querySelectorAll("rect.bar")].map((r) => ({ series: r.dataset.series, value: Number(r.dataset.value), height: Number(r.getAttribute("height")) })),
+      columns: [...f.querySelectorAll("g.bar[data-day]")].map((g) => ({
+        day: g.dataset.day,
+        segments: [...g.querySelectorAll("rect")].map((r) => ({ series: r.getAttribute("class").replace(/^seg-/, ""), value: Number(r.dataset.value), height: Number(r.getAttribute("height")) })),
       })),
       rows: [...f.querySelectorAll("g.row")].map((g) => {
         const bar = g.querySelector("rect.bar");
@@ -46,7 +45,14 @@ function collect() {
       }),
       legend: [...f.querySelectorAll(".legend li")].map(text),
     })),
-    flagged: [...document.querySelectorAll(".flagged-session")].map((b) => ({ sessionId: b.dataset.sessionId, severity: b.dataset.severity })),
+    qa: document.querySelector(".qa")
+      ? {
+          counts: Object.fromEntries([...document.querySelectorAll(".qa [id^=count-]")].map((b) => [b.id.slice(6), Number(b.textContent)])),
+          checks: Object.fromEntries([...document.querySelectorAll(".qa #checks tr[data-check]")].map((tr) => [tr.dataset.check, Number(tr.children[2].textContent)])),
+          perDay: [...document.querySelectorAll(".qa #per-day-chart g.bar")].map((g) => ({ day: g.dataset.day, rects: g.querySelectorAll("rect").length, filled: [...g.querySelectorAll("rect")].every((r) => getComputedStyle(r).fill !== "rgb(0, 0, 0)") })),
+          sessions: [...document.querySelectorAll(".qa article.session")].map((a) => ({ id: a.id.replace(/^session-/, ""), open: Boolean(a.querySelector("button.open-transcript")) })),
+        }
+      : null,
     transcripts: [...document.querySelectorAll("article.transcript")].map((a) => ({
       sessionId: a.dataset.sessionId,
       title: text(a.querySelector("h1")),
@@ -106,7 +112,8 @@ const browser = await chromium.launch({
 const report = { browser: browser.version(), origins: [plan.host, plan.sandbox], runs: [] };
 try {
   for (const run of plan.runs) {
-    const context = await browser.newContext({ viewport: { width: run.width + 32, height: 900 }, colorScheme: run.theme });
+    // Tall enough for the whole frame: Chromium paints a cross-origin frame only inside the viewport.
+    const context = await browser.newContext({ viewport: { width: run.width + 32, height: plan.maxHeight + 32 }, colorScheme: run.theme });
     const page = await context.newPage();
     const messages = [];
     const requests = [];
@@ -114,7 +121,7 @@ try {
     page.on("pageerror", (error) => messages.push({ type: "pageerror", text: String(error) }));
     page.on("request", (request) => requests.push(request.url()));
     const started = Date.now();
-    const query = new URLSearchParams({ scenario: run.scenario, theme: run.theme, width: String(run.width), sandbox: plan.sandbox });
+    const query = new URLSearchParams({ scenario: run.scenario, theme: run.theme, width: String(run.width), maxHeight: String(plan.maxHeight), sandbox: plan.sandbox });
     await page.goto(`${plan.host}/host.html?${query}`);
     const frame = await viewFrame(page);
     await frame.waitForFunction(settled, null, { timeout: 30000 });

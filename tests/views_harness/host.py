@@ -31,6 +31,7 @@ SANDBOX_CSP = (
     "img-src 'self' data:; media-src 'self' data:; connect-src 'none'"
 )
 DRIVER_TIMEOUT = 180
+MAX_HEIGHT = 1400  # the tallest the host lets a view grow (containerDimensions.maxHeight)
 
 
 def wire(result: CallToolResult) -> dict[str, Any]:
@@ -67,7 +68,7 @@ class ViewHost:
     mcp: Client
     kit: Path
     scenarios: dict[str, Scenario] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (params, answer)
 
     async def tools(self) -> dict[str, Tool]:
         return {tool.name: tool for tool in (await self.mcp.list_tools()).tools}
@@ -88,16 +89,20 @@ class ViewHost:
 
     async def _call(self, request: Request) -> Response:
         params = json.loads(await request.body())
-        self.calls.append(params)
+        answer = await self._forward(params)
+        self.calls.append((params, answer))
+        return JSONResponse(answer)
+
+    async def _forward(self, params: dict[str, Any]) -> dict[str, Any]:
         tool = (await self.tools()).get(params.get("name", ""))
         visibility = ((tool.meta or {}).get("ui") or {}).get("visibility") if tool else None
         if tool is None or (visibility is not None and "app" not in visibility):
-            return JSONResponse({"error": f"tool {params.get('name')!r} is not available to views"})
+            return {"error": f"tool {params.get('name')!r} is not available to views"}
         try:
             result = await self.mcp.call_tool(tool.name, params.get("arguments") or {})
         except MCPError as exc:
-            return JSONResponse({"error": str(exc)})
-        return JSONResponse({"result": wire(result)})
+            return {"error": str(exc)}
+        return {"result": wire(result)}
 
     def app(self) -> Starlette:
         def page(name: str, headers: dict[str, str] | None = None) -> Route:
@@ -128,7 +133,13 @@ class ViewHost:
     async def drive(self, runs: list[dict[str, Any]]) -> dict[str, Any]:
         """Run the plan in headless Chromium; the report of what each run's DOM showed."""
         async with self.serving() as (host, sandbox):
-            plan = {"host": host, "sandbox": sandbox, "chromium": chromium_path(), "runs": runs}
+            plan = {
+                "host": host,
+                "sandbox": sandbox,
+                "chromium": chromium_path(),
+                "maxHeight": MAX_HEIGHT,
+                "runs": runs,
+            }
             with anyio.fail_after(DRIVER_TIMEOUT):
                 done = await anyio.run_process(
                     ["node", str(HERE / "drive.mjs")],

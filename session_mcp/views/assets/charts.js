@@ -1,6 +1,7 @@
-// Small SVG charts built with DOM calls (no markup strings, no library). Each returns a <figure>
-// whose drawn marks carry data-* attributes naming what they show, so a reader, a test or a
-// screen reader can tell a bar from its value.
+// Small SVG charts built with DOM calls (no markup strings, no library), beside the per-day chart
+// of the QA report's template (stackedDays). Each returns a <figure> whose drawn marks carry
+// data-* attributes naming what they show, so a reader, a test or a screen reader can tell a bar
+// from its value.
 const CHART_WIDTH = 360;
 
 function figure(caption, chart, note) {
@@ -12,57 +13,6 @@ function niceMax(value) {
   const power = Math.pow(10, Math.floor(Math.log10(value)));
   for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
   return 10 * power;
-}
-
-// Columns stacked by series: e.g. sessions per day, split by status.
-function stackedColumns(caption, categories, series, options) {
-  const height = 150;
-  const top = 8;
-  const bottom = 22;
-  const left = 30;
-  const plotHeight = height - top - bottom;
-  const totals = categories.map((_, i) => series.reduce((sum, s) => sum + (s.values[i] || 0), 0));
-  const max = niceMax(Math.max(0, ...totals));
-  const slot = (CHART_WIDTH - left) / Math.max(1, categories.length);
-  const barWidth = Math.max(2, Math.min(28, slot * 0.72));
-  const chart = svg("svg", { viewBox: `0 0 ${CHART_WIDTH} ${height}`, class: "plot", role: "img", "aria-label": caption });
-  for (const tick of [0, max / 2, max]) {
-    const y = top + plotHeight - (tick / max) * plotHeight;
-    chart.append(
-      svg("line", { class: "grid", x1: left, x2: CHART_WIDTH, y1: y, y2: y }),
-      svg("text", { class: "axis", x: left - 4, y: y + 3, "text-anchor": "end", text: String(Math.round(tick)) }),
-    );
-  }
-  const labelEvery = Math.ceil(categories.length / 7);
-  categories.forEach((category, i) => {
-    const x = left + i * slot + (slot - barWidth) / 2;
-    let y = top + plotHeight;
-    const column = svg("g", { class: "column", "data-category": category, "data-total": totals[i] });
-    for (const s of series) {
-      const value = s.values[i] || 0;
-      if (!value) continue;
-      const h = (value / max) * plotHeight;
-      y -= h;
-      column.append(
-        svg(
-          "rect",
-          { class: `bar series-${s.key}`, x, y, width: barWidth, height: h, "data-series": s.key, "data-value": value },
-          svg("title", { text: `${category} · ${s.key}: ${value}` }),
-        ),
-      );
-    }
-    chart.append(column);
-    if (i % labelEvery === 0 || i === categories.length - 1) {
-      const label = options && options.label ? options.label(category) : category;
-      chart.append(svg("text", { class: "axis", x: x + barWidth / 2, y: height - 6, "text-anchor": "middle", text: label }));
-    }
-  });
-  const legend = el(
-    "ul",
-    { class: "legend" },
-    series.map((s) => el("li", {}, el("span", { class: `swatch series-${s.key}` }), `${s.key} ${s.values.reduce((a, b) => a + (b || 0), 0)}`)),
-  );
-  return figure(caption, el("div", {}, chart, legend), options && options.note);
 }
 
 // One horizontal bar per row: counts or money per companion, findings per check.

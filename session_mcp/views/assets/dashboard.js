@@ -9,11 +9,12 @@ function isReview(data) {
   return data && typeof data === "object" && "reviewed" in data && "checks" in data;
 }
 
-// Sessions per UTC day, split by status when the result says it.
+// Sessions per UTC day as rows of the template's stackedDays: one number per status when the
+// result splits the days by status, else the day's total.
 function dailyRows(stats) {
   return listOf(stats.per_day)
     .filter((day) => typeof day.day === "string")
-    .map((day) => ({ day: day.day, byStatus: day.by_status && typeof day.by_status === "object" ? day.by_status : { sessions: day.sessions || 0 } }));
+    .map((day) => ({ day: day.day, sessions: day.sessions || 0, ...(day.by_status && typeof day.by_status === "object" ? day.by_status : {}) }));
 }
 
 function scopeLine(stats) {
@@ -32,15 +33,15 @@ function tile(label, value, className) {
 const STATUSES = ["closed", "started", "pending", "failed"];
 
 function perDayChart(days) {
-  const seen = [...new Set(days.flatMap((d) => Object.keys(d.byStatus)))];
-  const keys = STATUSES.filter((s) => seen.includes(s)).concat(seen.filter((s) => !STATUSES.includes(s)));
-  const split = keys.some((key) => STATUSES.includes(key));
-  return stackedColumns(
-    split ? "Sessions per day (UTC) by status" : "Sessions per day (UTC)",
-    days.map((d) => d.day),
-    keys.map((key) => ({ key, values: days.map((d) => d.byStatus[key] || 0) })),
-    { label: (day) => day.slice(5) },
+  const keys = STATUSES.filter((status) => days.some((d) => typeof d[status] === "number"));
+  const series = keys.length ? keys : ["sessions"];
+  const caption = keys.length ? "Sessions per day (UTC) by status" : "Sessions per day (UTC)";
+  const legend = el(
+    "ul",
+    { class: "legend" },
+    series.map((key) => el("li", {}, el("span", { class: `swatch series-${key}` }), `${key} ${days.reduce((sum, d) => sum + (d[key] || 0), 0)}`)),
   );
+  return figure(caption, el("div", {}, window.stackedDays(days, series, caption, CHART_WIDTH), legend));
 }
 
 // Per companion: [label, figures] from `companions` (sessions, failed, cost, durations) or, in
@@ -88,63 +89,23 @@ function statsSection(stats) {
   return el("section", { class: "stats" }, el("p", { class: "scope", text: scopeLine(stats) }), tiles, charts);
 }
 
-const SEVERITIES = ["critical", "warning", "info"];
-
-function reviewSection(review, openSession) {
-  const checks = listOf(review.checks).filter((c) => typeof c.findings === "number" && c.findings > 0);
-  const flagged = listOf(review.sessions).filter((item) => listOf(item.findings).length);
-  const section = el("section", { class: "review" });
-  const reviewed = typeof review.reviewed === "number" ? review.reviewed : 0;
-  const flaggedCount = typeof review.flagged === "number" ? review.flagged : flagged.length;
-  section.append(
-    el("h2", { text: "QA review" }),
-    el("p", { class: "scope", text: `${plural(reviewed, "session")} reviewed · ${flaggedCount} flagged · ${plural(review.findings || 0, "finding")}` }),
-  );
-  const charts = el("div", { class: "charts" });
-  if (checks.length) {
-    charts.append(
-      horizontalBars(
-        "Findings per check",
-        checks.sort((a, b) => b.findings - a.findings).map((c) => ({ label: c.check, value: c.findings, className: `series-${c.worst || "info"}` })),
-      ),
-    );
+// The QA half, drawn into `section` (already on the page, so its chart takes the width shown) by
+// the QA report's own template; each flagged session gets a button that opens its transcript here.
+function drawReview(section, review, openSession) {
+  try {
+    window.renderQAReport(section, review);
+  } catch (error) {
+    showError(section, `The QA review could not be drawn: ${error.message}`);
+    return;
   }
-  const days = listOf(review.per_day).filter((d) => typeof d.day === "string");
-  if (days.some((d) => SEVERITIES.some((s) => d[s]))) {
-    charts.append(
-      stackedColumns(
-        "Findings per day (UTC) by severity",
-        days.map((d) => d.day),
-        SEVERITIES.map((key) => ({ key, values: days.map((d) => d[key] || 0) })),
-        { label: (day) => day.slice(5) },
-      ),
-    );
+  const flagged = new Map(listOf(review.sessions).map((item) => [item.session_id, listOf(item.findings)]));
+  for (const card of section.querySelectorAll("article.session")) {
+    const sessionId = card.id.replace(/^session-/, "");
+    if (!flagged.has(sessionId)) continue;
+    const open = el("button", { type: "button", class: "open-transcript", "data-session-id": sessionId, text: "Open transcript" });
+    open.addEventListener("click", () => openSession(sessionId, flagged.get(sessionId)));
+    card.querySelector("h3").append(open);
   }
-  section.append(charts);
-  if (flagged.length) {
-    section.append(
-      el("h2", { text: "Flagged sessions" }),
-      el(
-        "ul",
-        { class: "flagged" },
-        flagged.map((item) => {
-          const findings = listOf(item.findings);
-          const checks = [...new Set(findings.map((f) => f.check))].join(", ");
-          const button = el(
-            "button",
-            { type: "button", class: "flagged-session", "data-session-id": item.session_id, "data-severity": item.worst },
-            severityBadge(item.worst),
-            el("code", { text: item.session_id }),
-            el("span", { class: "flag-detail", text: `${plural(findings.length, "finding")}: ${checks}` }),
-          );
-          button.addEventListener("click", () => openSession(item.session_id, findings));
-          return el("li", {}, button);
-        }),
-      ),
-    );
-  }
-  if (listOf(review.unread).length) section.append(el("p", { class: "muted", text: `${plural(review.unread.length, "session")} could not be read.` }));
-  return section;
 }
 
 function mountDashboard(root, host) {
@@ -174,12 +135,14 @@ function mountDashboard(root, host) {
   }
 
   function draw() {
+    const qa = el("section", { class: "qa" });
     const parts = [el("h1", { text: "Sessions" })];
     if (state.stats) parts.push(statsSection(state.stats));
-    if (state.review) parts.push(reviewSection(state.review, openSession));
+    if (state.review) parts.push(qa);
     else if (state.reviewPending) parts.push(el("p", { class: "loading", text: "QA review running…" }));
     else if (state.reviewError) parts.push(el("p", { class: "muted", text: `QA review unavailable: ${state.reviewError}` }));
-    clear(root).append(el("main", { class: "dashboard" }, parts, opened));
+    clear(root).append(el("div", { class: "dashboard" }, parts, opened));
+    if (state.review) drawReview(qa, state.review, openSession);
   }
 
   // The other half of the picture over the same sessions: the review of the statistics' sessions,
