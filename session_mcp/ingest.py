@@ -1,8 +1,8 @@
 """The ingestion boundary: every upstream body, success or error, enters the models through here.
 
 ``ingest`` turns the bytes the Companion API sent into a validated model, or raises
-``InvalidResponseError`` saying what was wrong. On the way it bounds the JSON nesting (before
-decoding, so no ``RecursionError`` can arise here or later), makes every string valid Unicode
+``InvalidResponseError`` saying what was wrong. On the way it bounds the JSON nesting (so no
+``RecursionError`` can arise here or downstream), makes every string valid Unicode
 without control characters (keys included; newlines and tabs survive in text only), masks the
 API key wherever the API echoes it, and reads non-finite or unbounded numbers as unknown. The
 models then apply what depends on the field (``session_mcp.models``). Nothing downstream sees
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from itertools import accumulate
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -26,10 +24,6 @@ MAX_DEPTH = 64  # the documented shapes nest 4 deep; unknown fields get the rest
 MAX_INT_DIGITS = 30  # longer integer literals read as unknown (no 4,300-digit ValueError either)
 KEY_MASK = "**********"
 _BOM = b"\xef\xbb\xbf"
-# A JSON string, escapes included: what the depth count must skip (brackets inside are text).
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -48,7 +42,11 @@ def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "") -> 
             code="invalid_shape",
         )
     try:
-        return model.model_validate(sanitized(data, secret))
+        data = sanitized(data, secret)
+    except _TooDeep:
+        raise _too_deep(what) from None
+    try:
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidResponseError(
             f"The Companion API answered {what} with data that does not fit the documented shape: "
@@ -58,17 +56,16 @@ def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "") -> 
 
 
 def _decode(body: bytes, what: str) -> Any:
-    """The JSON value of ``body`` (UTF-8, a leading BOM allowed), refused when nested too deep."""
+    """The JSON value of ``body`` (UTF-8, a leading BOM allowed; raw control characters tolerated).
+
+    The decoder itself stops at Python's recursion limit (a clean ``RecursionError``, well before
+    the C stack), which is turned into the same error as nesting past ``MAX_DEPTH``.
+    """
     text = body.removeprefix(_BOM).decode("utf-8", errors="replace")
-    depth = nesting_depth(text)
-    if depth > MAX_DEPTH:
-        raise InvalidResponseError(
-            f"The Companion API answered {what} with JSON nested {depth:,} levels deep; at most {MAX_DEPTH} are "
-            "read. This is an upstream problem; report it with this message.",
-            code="too_deep",
-        )
     try:
-        return json.loads(text, parse_int=_bounded_int)
+        return json.loads(text, parse_int=_bounded_int, strict=False)
+    except RecursionError:
+        raise _too_deep(what) from None
     except ValueError:
         raise InvalidResponseError(
             f"The Companion API answered {what} with a body that is not JSON. The API may be failing or "
@@ -77,41 +74,67 @@ def _decode(body: bytes, what: str) -> Any:
         ) from None
 
 
-def nesting_depth(text: str) -> int:
-    """How deep the brackets of a JSON text nest, those inside strings not counted.
+def _too_deep(what: str) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"The Companion API answered {what} with JSON nested more than {MAX_DEPTH} levels deep, which is not "
+        "read. This is an upstream problem; report it with this message.",
+        code="too_deep",
+    )
 
-    Counts every opening bracket against every closing one, matched or not, so it is never less
-    than what ``json.loads`` would descend before it finds an error.
-    """
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets.encode())), default=0)
+
+class _TooDeep(Exception):
+    """Raised by ``sanitized`` past ``MAX_DEPTH``: the body is refused as a whole."""
 
 
 def _bounded_int(literal: str) -> int | None:
     return int(literal) if len(literal) <= MAX_INT_DIGITS else None
 
 
-def sanitized(value: Any, secret: str = "") -> Any:
-    """A decoded JSON value with safe text and finite numbers; lists are fixed in place.
+def sanitized(value: dict[str, Any] | list[Any], secret: str = "") -> Any:
+    """A decoded JSON object or array with safe text and finite numbers, at most ``MAX_DEPTH`` deep.
 
     Strings go through ``clean_text`` (object keys through ``single_line``) and have ``secret``
-    masked; NaN and infinities become ``None``. The depth is already bounded by ``_decode``.
+    masked; NaN and infinities become ``None``; lists are fixed in place. Deeper nesting raises
+    ``_TooDeep``, so nothing downstream (validation, rendering, ``json.dumps``) ever recurses far.
     """
-    if isinstance(value, str):
-        return _masked(clean_text(value), secret)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, list):
+    return _Sanitizer(secret).container(value, 0)
+
+
+class _Sanitizer:
+    """One walk over a decoded body: per-type dispatch inline, object keys cleaned once each."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.keys: dict[str, str] = {}  # the decoder shares key objects: most repeat
+
+    def text(self, text: str) -> str:
+        text = clean_text(text)
+        return text.replace(self.secret, KEY_MASK) if self.secret and self.secret in text else text
+
+    def key(self, key: str) -> str:
+        cleaned = self.keys.get(key)
+        if cleaned is None:
+            cleaned = self.keys[key] = single_line(self.text(key))
+        return cleaned
+
+    def item(self, value: Any, depth: int) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind is float:
+            return value if math.isfinite(value) else None
+        if kind is dict or kind is list:
+            return self.container(value, depth + 1)
+        return value  # int (bounded by the decoder), bool, None
+
+    def container(self, value: dict[str, Any] | list[Any], depth: int) -> dict[str, Any] | list[Any]:
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
+        if isinstance(value, dict):
+            return {self.key(key): self.item(item, depth) for key, item in value.items()}
         for index, item in enumerate(value):
-            value[index] = sanitized(item, secret)
+            value[index] = self.item(item, depth)
         return value
-    if isinstance(value, dict):
-        return {_masked(single_line(key), secret): sanitized(item, secret) for key, item in value.items()}
-    return value
-
-
-def _masked(text: str, secret: str) -> str:
-    return text.replace(secret, KEY_MASK) if secret and secret in text else text
 
 
 def _json_kind(value: Any) -> str:
