@@ -20,12 +20,16 @@ from typing import Any
 from unittest import mock
 
 import anyio
+import jsonschema
+from mcp.types import CallToolResult
 
 from session_mcp.cli import main
 from session_mcp.simulator import bind_loopback, make_server
 
 LIST_PATH = "/public/sessions"
 T0 = 1_710_000_000  # 2024-03-09T16:00:00Z
+KEY = "sk-live-HOSTILE-KEY-0001"  # the key every test client uses: it must never show up in an answer
+ERROR_BOUND = 2_000  # characters of any error message
 
 
 @dataclass
@@ -208,3 +212,54 @@ def run_cli(*argv: str, base_url: str, key: str) -> CliRun:
             status = exc.code
     message = f"{status}\n" if isinstance(status, str) else ""
     return CliRun(status, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8") + message)
+
+
+# -- what every answer must be ---------------------------------------------------------------------
+
+
+def strict_json(text: str) -> Any:
+    """``JSON.parse`` semantics: NaN and Infinity are not JSON."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def assert_clean(text: str) -> str:
+    """Encodable as UTF-8 (a lone surrogate raises), no key, no traceback."""
+    text.encode("utf-8")
+    assert KEY not in text, text[:300]
+    assert "Traceback" not in text, text[:300]
+    return text
+
+
+def text_of(result: CallToolResult) -> str:
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+def assert_clear_message(message: str, *needles: str) -> str:
+    """An error message: clean, bounded, more than the SDK's generic one, holding ``needles``."""
+    assert_clean(message)
+    assert message != "Internal server error"
+    assert len(message) <= ERROR_BOUND, len(message)
+    for needle in needles:
+        assert needle in message, (needle, message)
+    return message
+
+
+def assert_clear_tool_error(result: CallToolResult, tool: str, *needles: str) -> str:
+    assert result.is_error, text_of(result)[:300]
+    text = assert_clear_message(text_of(result), *needles)
+    assert text.strip() != f"Error executing tool {tool}", "a crash, not a handled error"
+    return text
+
+
+def assert_valid_structured(result: CallToolResult, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """A result whose text is clean and whose ``structuredContent`` is strict JSON fitting ``schema``."""
+    assert not result.is_error, text_of(result)[:500]
+    assert_clean(text_of(result))
+    assert result.structured_content is not None and schema is not None
+    strict_json(json.dumps(result.structured_content, ensure_ascii=False))
+    jsonschema.validate(result.structured_content, schema)
+    return result.structured_content

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import json
+import tracemalloc
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_mcp.cache import SessionCache, key_fingerprint
+from session_mcp.cache import SessionCache, key_fingerprint, resident_size
 from session_mcp.client import CompanionClient
 from session_mcp.errors import NotFoundError
+from session_mcp.ingest import ingest
 from session_mcp.models import SessionDetail
 from session_mcp.simulator import Simulator
 
@@ -254,3 +258,51 @@ async def test_the_cache_is_per_key(simulator: Simulator, client: CompanionClien
     # the demo key's own entry is still served from the cache
     await client.get_session(demo_id)
     assert detail_requests(simulator, demo_id) == ["demo", "other-tenant-key"]
+
+
+# -- the byte bound is on resident memory ------------------------------------------------------
+
+
+def long_session(session_id: str, turns: int) -> dict[str, Any]:
+    """A closed session with ``turns`` short turns: small as JSON, large as Python objects."""
+    items = [
+        {"role": "agent" if i % 2 else "user", "text": f"message number {i} " * (i % 4), "timestamp": T0 + i}
+        for i in range(turns)
+    ]
+    return {
+        "id": session_id,
+        "status": "closed",
+        "startedAt": T0,
+        "closedAt": T0 + turns,
+        "conversation": {"items": items},
+    }
+
+
+def test_the_estimate_is_within_a_factor_of_two_of_the_memory_held() -> None:
+    body = json.dumps(long_session("sess_long", 50_000)).encode()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        session = ingest(body, SessionDetail, what="GET /public/sessions/sess_long")
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    estimate = resident_size(session)
+    print(f"\n50,000 turns: {len(body):,} bytes of JSON, {held:,} held, estimate {estimate:,} ({estimate / held:.2f}x)")
+    assert held / 2 <= estimate <= held * 2
+    assert held > 4 * len(body)  # why JSON bytes were the wrong measure
+
+
+async def test_a_session_that_fits_as_json_but_not_in_memory_is_not_kept(simulator: Simulator, base_url: str) -> None:
+    sessions = simulator.projects["demo"].sessions
+    sessions["sess_long"] = long_session("sess_long", 20_000)  # about 1 MB of JSON, over 12 MB held
+    small = first(simulator, "closed")
+    cache = SessionCache(max_bytes=8 * 1024 * 1024)
+    async with CompanionClient(api_key="demo", base_url=base_url, cache=cache) as client:
+        await client.get_session("sess_long")
+        await client.get_session(small)
+    assert cache.peek(client.fingerprint, "sess_long") is None
+    assert cache.peek(client.fingerprint, small) is not None
+    assert 0 < cache.stats().bytes <= cache.max_bytes

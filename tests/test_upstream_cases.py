@@ -8,15 +8,16 @@ and the command line through ``session_mcp.cli.main`` writing to strict UTF-8 st
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import anyio
 import pytest
-from mcp import Client, MCPError
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, TextResourceContents
 
 from session_mcp.client import CompanionClient, RetryPolicy
@@ -25,21 +26,26 @@ from session_mcp.errors import UpstreamUnavailableError
 from session_mcp.server import build_server
 from tests.conftest import FAST_RETRY
 from tests.hostile_upstream import (
+    KEY,
     NORMAL_IDS,
     Answer,
     HostileUpstream,
     TricklingHeaders,
+    assert_clean,
+    assert_clear_message,
+    assert_clear_tool_error,
+    assert_valid_structured,
     json_answer,
     normal_page,
     normal_session,
     run_cli,
     serving,
+    strict_json,
+    text_of,
 )
 
 pytestmark = pytest.mark.anyio
 
-KEY = "sk-live-HOSTILE-KEY-0001"
-ERROR_BOUND = 2_000  # characters of any error message
 DEEP = b"[" * 100_000 + b"]" * 100_000
 POISON = "sess_poisoned"
 
@@ -76,57 +82,15 @@ async def connect(base_url: str, mode: str = "auto") -> AsyncIterator[Client]:
         yield mcp
 
 
-def strict_json(text: str) -> Any:
-    """``JSON.parse`` semantics: NaN and Infinity are not JSON."""
-
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def assert_clean(text: str) -> str:
-    """Encodable as UTF-8, no key, no traceback."""
-    text.encode("utf-8")  # strict: a lone surrogate raises
-    assert KEY not in text, text[:300]
-    assert "Traceback" not in text, text[:300]
-    return text
-
-
-def text_of(result: CallToolResult) -> str:
-    return "".join(block.text for block in result.content if block.type == "text")
-
-
-def assert_clear_tool_error(result: CallToolResult, tool: str, *needles: str) -> str:
-    assert result.is_error, text_of(result)[:300]
-    text = assert_clean(text_of(result))
-    assert text.strip() != f"Error executing tool {tool}", "a crash, not a handled error"
-    assert len(text) <= ERROR_BOUND, len(text)
-    for needle in needles:
-        assert needle in text, (needle, text)
-    return text
-
-
-async def assert_valid_result(mcp: Client, tool: str, result: CallToolResult) -> dict[str, Any]:
-    """A result whose text is clean and whose ``structuredContent`` is strict JSON fitting its schema."""
-    assert not result.is_error, text_of(result)[:500]
-    assert_clean(text_of(result))
-    assert result.structured_content is not None
-    strict_json(json.dumps(result.structured_content, ensure_ascii=False))
-    schema = {t.name: t.output_schema for t in (await mcp.list_tools()).tools}[tool]
-    jsonschema.validate(result.structured_content, schema)
-    return result.structured_content
-
-
 async def assert_clear_protocol_error(call: Any, *needles: str) -> str:
     with pytest.raises(MCPError) as info:
         await call
-    message = assert_clean(info.value.error.message)
-    assert message != "Internal server error"
-    assert len(message) <= ERROR_BOUND
-    for needle in needles:
-        assert needle in message, (needle, message)
-    return message
+    return assert_clear_message(info.value.error.message, *needles)
+
+
+async def assert_valid_result(mcp: Client, tool: str, result: CallToolResult) -> dict[str, Any]:
+    schema = {t.name: t.output_schema for t in (await mcp.list_tools()).tools}[tool]
+    return assert_valid_structured(result, schema)
 
 
 def resource_text(contents: Any) -> str:
@@ -195,6 +159,23 @@ def test_sessions_export_with_a_lone_surrogate_finishes(
     assert [strict_json(line)["id"] for line in lines] == NORMAL_IDS
     again = run_cli("sessions", "export", "--out", str(out), base_url=base_url, key=KEY)
     assert again.status is None and "3 were already there" in again.stdout
+
+
+async def test_a_lone_surrogate_does_not_kill_the_stdio_server(hostile: HostileUpstream, base_url: str) -> None:
+    hostile.details[NORMAL_IDS[0]] = json_answer(surrogate_session(NORMAL_IDS[0]))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "session_mcp"],
+        env={"NAPSTER_API_KEY": KEY, "NAPSTER_API_BASE_URL": base_url},
+    )
+    with anyio.fail_after(20):
+        async with Client(params, cache=None) as mcp:
+            transcript = await mcp.call_tool("get_session_transcript", {"session_id": NORMAL_IDS[0]})
+            assert not transcript.is_error and "I said \ufffd" in text_of(transcript)
+            wire = resource_text(await mcp.read_resource(f"napster://sessions/{NORMAL_IDS[0]}"))
+            assert strict_json(wire)["tags"] == {"channel\ufffd": "web\ufffd"}
+            listing = await mcp.call_tool("list_sessions", {})  # the same process answers on
+            assert not listing.is_error and NORMAL_IDS[2] in text_of(listing)
 
 
 # -- case 2: JSON nested 100,000 levels deep ---------------------------------------------------
