@@ -310,35 +310,43 @@ class CompanionClient:
         The deadline covers every attempt and wait, so neither a trickling body nor trickling
         headers nor an endless chunked answer can hold the call longer.
         """
-        deadline = time.monotonic() + self.retry.max_total
-        attempt = 0
         try:
             with anyio.fail_after(self.retry.max_total):
-                while True:
-                    try:
-                        return await self._request("GET", path, model, params=params, not_found_id=not_found_id)
-                    except (RateLimitedError, UpstreamUnavailableError) as exc:
-                        if attempt >= self.retry.max_retries or not _retryable(exc):
-                            raise
-                        wait = self.retry.backoff(attempt)
-                        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-                            if exc.retry_after > self.retry.max_wait:
-                                raise  # retrying before Retry-After only earns another 429: hand the wait back
-                            wait = max(wait, exc.retry_after)
-                        if time.monotonic() + wait > deadline:
-                            raise
-                        logger.info(
-                            "GET %s failed (%s); retry %d in %.2f s", path, type(exc).__name__, attempt + 1, wait
-                        )
-                        attempt += 1
-                        await anyio.sleep(wait)
+                return await self._get_retrying(path, model, params=params, not_found_id=not_found_id)
         except TimeoutError:
             raise UpstreamUnavailableError(
-                f"The Companion API did not answer GET {path} within {self.retry.max_total:g} s ({attempt + 1} "
-                "attempt(s)). It may be slow or down: try again in a moment, or raise the timeout "
-                "(SESSION_MCP_TIMEOUT; a call may take three times it).",
+                f"The Companion API did not answer GET {path} within {self.retry.max_total:g} s, retries included. "
+                "It may be slow or down: try again in a moment, or raise the timeout (SESSION_MCP_TIMEOUT; a "
+                "call may take three times it).",
                 code="timeout",
             ) from None
+
+    async def _get_retrying(
+        self,
+        path: str,
+        model: type[ModelT],
+        *,
+        params: Mapping[str, str | int] | None,
+        not_found_id: str | None,
+    ) -> ModelT:
+        deadline = time.monotonic() + self.retry.max_total
+        attempt = 0
+        while True:
+            try:
+                return await self._request("GET", path, model, params=params, not_found_id=not_found_id)
+            except (RateLimitedError, UpstreamUnavailableError) as exc:
+                if attempt >= self.retry.max_retries or not _retryable(exc):
+                    raise
+                wait = self.retry.backoff(attempt)
+                if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                    if exc.retry_after > self.retry.max_wait:
+                        raise  # retrying before Retry-After only earns another 429: hand the wait back
+                    wait = max(wait, exc.retry_after)
+                if time.monotonic() + wait > deadline:
+                    raise  # the wait alone would pass the deadline
+                logger.info("GET %s failed (%s); retry %d in %.2f s", path, type(exc).__name__, attempt + 1, wait)
+                attempt += 1
+                await anyio.sleep(wait)
 
     async def _request(
         self,
