@@ -1,0 +1,453 @@
+"""Time windows, client-side filters and the newest-first scan that applies them.
+
+The Companion API filters its list by companion, external client, search and tags only: it has
+no time filter and no status filter. Everything else is applied here, on the list items, by one
+scan every tool and command shares:
+
+- ``parse_window`` reads ``since``/``until`` (ISO 8601, durations back from now, today/yesterday);
+- ``Criteria`` holds the filters the vendor says to apply client-side (status, close reason,
+  session type, modality);
+- ``scan_sessions`` pages newest first and stops once a whole page is older than ``since``, but
+  only while every item read so far really came newest first; otherwise it reads on, up to a
+  bound, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
+from session_mcp.errors import InvalidInputError
+from session_mcp.models import SessionSummary
+from session_mcp.text import shorten
+
+MAX_SCAN = 5_000  # sessions one answer may scan: 50 pages of 100
+# A session is in a window by its start time, but the list is (presumably) sorted by creation:
+# the early stop waits until a page was created this long before ``since``.
+START_GRACE = timedelta(hours=1)
+STATUSES = ("pending", "started", "closed", "failed")
+DAY_WORDS = ("today", "yesterday")
+_DURATION = re.compile(r"(\d{1,6})\s*(m|min|h|d|w)", re.IGNORECASE)
+_UNIT = {"m": timedelta(minutes=1), "min": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+_UNIT["w"] = timedelta(weeks=1)
+MAX_LOOKBACK = timedelta(days=3_660)
+TIME_FORMS = (
+    "an ISO 8601 date or date-time (2026-09-20, 2026-09-20T14:00, 2026-09-20T14:00:00+02:00; UTC when it has "
+    "no offset), a duration back from now (90m, 24h, 7d, 2w), or today / yesterday (UTC days)"
+)
+
+
+def iso(moment: datetime) -> str:
+    """``2026-09-20T14:00:00Z``: how windows are written in answers and in the calls they suggest."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Timed(Protocol):
+    """What a window looks at: a session's start and creation times."""
+
+    @property
+    def started(self) -> datetime | None: ...
+
+    @property
+    def created(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """The half-open interval ``[start, end)`` in UTC; ``None`` leaves that side open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    def contains(self, session: Timed) -> bool:
+        """Whether the session started (was created, if it never started) in the window."""
+        if not self.bounded:
+            return True
+        moment = session.started or session.created
+        return self.holds(moment)
+
+    def holds(self, moment: datetime | None) -> bool:
+        """Whether ``moment`` is in the window; an unknown time is in no bounded window."""
+        if moment is None:
+            return not self.bounded
+        return (self.start is None or moment >= self.start) and (self.end is None or moment < self.end)
+
+    def describe(self) -> str:
+        """The window as UTC times, for answers."""
+        if self.start and self.end:
+            return f"{iso(self.start)} to {iso(self.end)}"
+        if self.start:
+            return f"since {iso(self.start)}"
+        if self.end:
+            return f"before {iso(self.end)}"
+        return "all time"
+
+    def arguments(self) -> dict[str, str]:
+        """``since``/``until`` that select exactly this window, whenever they are used."""
+        bounds = {"since": self.start, "until": self.end}
+        return {name: iso(moment) for name, moment in bounds.items() if moment is not None}
+
+
+class UnreadableTimeError(InvalidInputError):
+    """A ``since`` or ``until`` that is no time this server can read."""
+
+
+def parse_window(since: str | None, until: str | None, *, now: datetime) -> Window:
+    """The window of the ``since`` and ``until`` arguments; empty or ``None`` leaves a side open.
+
+    Each is an ISO 8601 date or date-time (UTC when it has no offset), a duration back from
+    ``now`` (``90m``, ``24h``, ``7d``, ``2w``), ``today`` or ``yesterday`` (UTC days), or ``now``.
+    ``since`` given as a day word alone covers that whole day: ``since="yesterday"`` is
+    yesterday from 00:00 to 24:00 UTC. Raises ``InvalidInputError`` saying what to write.
+    """
+    now = now.astimezone(UTC)
+    since = (since or "").strip()
+    until = (until or "").strip()
+    start = _moment(since, "since", now) if since else None
+    end = _moment(until, "until", now) if until else None
+    if start is not None and end is None and since.casefold() in DAY_WORDS:
+        end = start + timedelta(days=1)
+    if start is not None and start > now:
+        raise InvalidInputError(
+            f"since={shorten(since, 40)!r} is {iso(start)}, after now ({iso(now)}, UTC): no session can be in that "
+            "window. Write a time in the past, e.g. since='24h' or since='yesterday'."
+        )
+    if start is not None and end is not None and end <= start:
+        raise InvalidInputError(
+            f"until ({iso(end)}) is not after since ({iso(start)}): the window [since, until) is empty. until is "
+            f"exclusive: for the whole of {start:%Y-%m-%d} write since='{start:%Y-%m-%d}', "
+            f"until='{start + timedelta(days=1):%Y-%m-%d}'."
+        )
+    return Window(start, end)
+
+
+def _moment(text: str, name: str, now: datetime) -> datetime:
+    word = text.casefold()
+    today = datetime.combine(now.date(), datetime.min.time(), UTC)
+    if word == "now":
+        return now
+    if word == "today":
+        return today
+    if word == "yesterday":
+        return today - timedelta(days=1)
+    duration = _DURATION.fullmatch(word)
+    if duration:
+        span = int(duration.group(1)) * _UNIT[duration.group(2)]
+        if span > MAX_LOOKBACK:
+            raise InvalidInputError(f"{name}={text!r} reaches back more than ten years: write a date instead.")
+        return now - span
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UnreadableTimeError(f"{name}: cannot read {shorten(text, 40)!r} as a time. Write {TIME_FORMS}.") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# -- client-side filters ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The filters upstream cannot apply: a session matches when it has one of the values of each
+    filter given (values compared without regard to case). Empty filters match everything."""
+
+    status: frozenset[str] = frozenset()
+    close_reason: frozenset[str] = frozenset()
+    session_type: frozenset[str] = frozenset()
+    modality: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        status: Iterable[str] | None = None,
+        close_reason: Iterable[str] | None = None,
+        session_type: Iterable[str] | None = None,
+        modality: Iterable[str] | None = None,
+    ) -> Criteria:
+        """Criteria from argument values; raises ``InvalidInputError`` for a status that does not exist."""
+        statuses = _values(status)
+        unknown = sorted(statuses - set(STATUSES))
+        if unknown:
+            raise InvalidInputError(
+                f"status {shorten(unknown[0], 40)!r} does not exist: give one or more of {', '.join(STATUSES)} "
+                "(an open session is 'started', one that never started is 'pending')."
+            )
+        return cls(statuses, _values(close_reason), _values(session_type), _values(modality))
+
+    def __bool__(self) -> bool:
+        return bool(self.status or self.close_reason or self.session_type or self.modality)
+
+    def matches(self, session: SessionSummary) -> bool:
+        return all(
+            not wanted or (value or "").casefold() in wanted
+            for wanted, value in (
+                (self.status, session.state),
+                (self.close_reason, session.close_reason),
+                (self.session_type, session.session_type),
+                (self.modality, session.modality),
+            )
+        )
+
+    def describe(self) -> str:
+        """``status failed|closed · modality audio``: the filters given, for answers."""
+        parts = [
+            f"{name.replace('_', ' ')} {'|'.join(sorted(values))}"
+            for name, values in (
+                ("status", self.status),
+                ("close_reason", self.close_reason),
+                ("session_type", self.session_type),
+                ("modality", self.modality),
+            )
+            if values
+        ]
+        return " · ".join(parts)
+
+
+def _values(given: Iterable[str] | None) -> frozenset[str]:
+    return frozenset(value.strip().casefold() for value in given or () if value and value.strip())
+
+
+# -- the scan --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScanPosition:
+    """Where a scan resumes: the list page and the item in it, and what the scan knew up to there."""
+
+    page_index: int = 0
+    offset: int = 0
+    last_time: float | None = None  # list time of the last item read: the order is checked against it
+    last_id: str | None = None
+    in_order: bool = True
+    scanned: int = 0  # sessions read before this position, over every call of a paging chain
+    matched: int = 0  # matching sessions before this position
+
+
+@dataclass
+class Scan:
+    """What a scan found and how far it got."""
+
+    sessions: list[SessionSummary]
+    window: Window
+    scanned: int = 0  # sessions read, from the first call of a paging chain on
+    scanned_here: int = 0  # ... of which by this call
+    upstream_count: int | None = None  # sessions matching the upstream filters (before the client-side ones)
+    reached_end: bool = False  # nothing after the sessions scanned can match
+    stopped_early: bool = False  # ... because a whole page was older than the window (pages newest first)
+    bound_hit: bool = False  # the scan bound stopped it: older sessions were not read
+    in_order: bool = True  # every item read came newest first
+    resume: ScanPosition | None = None  # where the next call continues; None at the end
+
+    @property
+    def more_match(self) -> bool:
+        """True when at least one more session is known to match (the scan stopped at the limit)."""
+        return self.resume is not None and not self.bound_hit
+
+
+def list_time(session: SessionSummary) -> float | None:
+    """The time the list is (presumably) sorted by: creation, else start."""
+    return session.created_at if session.created_at is not None else session.started_at
+
+
+async def scan_sessions(
+    client: CompanionClient,
+    filters: SessionFilters,
+    window: Window,
+    *,
+    criteria: Criteria | None = None,
+    limit: int | None = None,
+    max_scan: int | None = MAX_SCAN,
+    start: ScanPosition | None = None,
+    page_size: int = MAX_PAGE_SIZE,
+) -> Scan:
+    """The newest ``limit`` sessions matching the upstream ``filters``, the ``window`` and ``criteria``.
+
+    Reads list pages newest first from ``start``, at most ``max_scan`` sessions (``None``: no
+    bound). When it stops at the limit, ``resume`` points at the next matching session, so
+    ``more_match`` is known exactly.
+    """
+    scanner = WindowScanner(client, filters, window, criteria, max_scan=max_scan, start=start, page_size=page_size)
+    found: list[SessionSummary] = []
+    async for position, session in scanner.matches():
+        if limit is not None and len(found) >= limit:
+            scanner.stop_at(position)
+            break
+        found.append(session)
+    return scanner.result(found)
+
+
+class WindowScanner:
+    """One newest-first scan; ``matches()`` streams the matching sessions, memory staying flat.
+
+    The early stop trusts the order only as far as it was seen: each item must be no newer than
+    the one before it, across pages and calls. A list served in another order is read on, up to
+    ``max_scan`` sessions. (A permutation of whole pages, each sorted, that happens to look
+    sorted up to the stop cannot be told from a sorted list without reading every page.)
+    """
+
+    def __init__(
+        self,
+        client: CompanionClient,
+        filters: SessionFilters,
+        window: Window,
+        criteria: Criteria | None = None,
+        *,
+        max_scan: int | None = MAX_SCAN,
+        start: ScanPosition | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        self.client = client
+        self.filters = filters
+        self.window = window
+        self.criteria = criteria or Criteria()
+        self.max_scan = max_scan
+        self.page_size = page_size
+        self.position = start or ScanPosition()
+        self.first_scanned = self.position.scanned
+        self.upstream_count: int | None = None
+        self.reached_end = self.stopped_early = self.bound_hit = False
+        self.resume: ScanPosition | None = None
+
+    async def matches(self) -> AsyncIterator[tuple[ScanPosition, SessionSummary]]:
+        """Each matching session with the position just before it, in list order, until a stop."""
+        position = self.position
+        page_index, offset = position.page_index, position.offset
+        # Sessions created since the previous call shift older ones down: what comes back newer
+        # than the last item read was read then, and is passed over once.
+        resuming = position.last_time is not None and position.in_order
+        seen: set[str] = set()
+        while True:
+            page = await self.client.list_sessions(page_index=page_index, page_size=self.page_size, **self.filters)
+            self.upstream_count = page.filtered_count if page.filtered_count is not None else page.total_count
+            read = passed_over = False
+            older = True  # every item read on this page was created well before the window
+            for index in range(min(offset, len(page.items)), len(page.items)):
+                item = page.items[index]
+                moment = list_time(item)
+                if resuming and _read_before(item.id, moment, position):
+                    passed_over = True
+                    continue
+                resuming = False
+                if item.id in seen:
+                    continue  # the list shifted while it was read: an id is counted once
+                in_order = position.in_order and (
+                    moment is None or position.last_time is None or moment <= position.last_time
+                )
+                # Resuming here must not take this item for one read before when it breaks the order.
+                at = replace(position, page_index=page_index, offset=index, in_order=in_order)
+                if self.max_scan is not None and position.scanned - self.first_scanned >= self.max_scan:
+                    self.bound_hit = True
+                    self.resume = self.position = at
+                    return
+                seen.add(item.id)
+                read = True
+                older = older and moment is not None and self._before_window(moment)
+                matches = self.window.contains(item) and self.criteria.matches(item)
+                position = ScanPosition(
+                    page_index,
+                    index + 1,
+                    moment if moment is not None else position.last_time,
+                    item.id,
+                    in_order,
+                    position.scanned + 1,
+                    position.matched + matches,
+                )
+                self.position = position
+                if matches:
+                    yield at, item
+            if read and older and position.in_order and self.window.start is not None:
+                self._end(stopped_early=True)
+                return
+            # A page with nothing new means the API ignores pageIndex (or the list stands still).
+            if (not read and not passed_over) or not page.has_more(page_index, self.page_size):
+                self._end(stopped_early=False)
+                return
+            page_index, offset = page_index + 1, 0
+
+    def _before_window(self, moment: float) -> bool:
+        start = self.window.start
+        return start is not None and moment < (start - START_GRACE).timestamp()
+
+    def _end(self, *, stopped_early: bool) -> None:
+        self.reached_end = True
+        self.stopped_early = stopped_early
+        self.resume = None
+
+    def stop_at(self, position: ScanPosition) -> None:
+        """Stop before the matching session at ``position``: the next call starts with it."""
+        self.resume = self.position = position
+
+    def result(self, sessions: list[SessionSummary]) -> Scan:
+        return Scan(
+            sessions=sessions,
+            window=self.window,
+            scanned=self.position.scanned,
+            scanned_here=self.position.scanned - self.first_scanned,
+            upstream_count=self.upstream_count,
+            reached_end=self.reached_end,
+            stopped_early=self.stopped_early,
+            bound_hit=self.bound_hit,
+            in_order=self.position.in_order,
+            resume=self.resume,
+        )
+
+
+def _read_before(session_id: str, moment: float | None, position: ScanPosition) -> bool:
+    """Whether a call before this one read the item already: it is the last one read, or newer."""
+    last = position.last_time
+    return session_id == position.last_id or (moment is not None and last is not None and moment > last)
+
+
+# -- windows in words (the prompts) ----------------------------------------------------------
+
+_LAST_N = re.compile(r"(?:the\s+)?(?:last|past)\s+(\d{1,4})?\s*(minute|hour|day|week)s?", re.IGNORECASE)
+_RANGE = re.compile(r"(?:from\s+|between\s+)?(\S+)\s*(?:\.\.|\s+to\s+|\s+and\s+|\s+until\s+)\s*(\S+)", re.IGNORECASE)
+WORD_FORMS = (
+    "'today', 'yesterday', 'this week', 'last week', 'last 7 days', 'past 24 hours', '7d', '2026-09-20' (that day), "
+    "'since 2026-09-01', '2026-09-01 to 2026-09-15'"
+)
+
+
+def parse_window_words(text: str, *, now: datetime) -> Window:
+    """A window written in words, as a person asks for it; raises ``InvalidInputError`` listing the forms.
+
+    A bare date is that whole day; weeks start on Monday (UTC); every other form is read as
+    ``parse_window`` reads ``since`` and ``until``.
+    """
+    words = " ".join(text.split()).casefold()
+    now = now.astimezone(UTC)
+    today = datetime.combine(now.date(), datetime.min.time(), UTC)
+    monday = today - timedelta(days=today.weekday())
+    try:
+        if not words or words in ("all", "all time", "everything"):
+            return Window()
+        if words in ("this week", "last week"):
+            start = monday if words == "this week" else monday - timedelta(weeks=1)
+            return Window(start, None if words == "this week" else monday)
+        last = _LAST_N.fullmatch(words)
+        if last:
+            unit = {"minute": "m", "hour": "h", "day": "d", "week": "w"}[last.group(2)]
+            return parse_window(f"{last.group(1) or 1}{unit}", None, now=now)
+        for prefix, side in (("since ", "since"), ("after ", "since"), ("until ", "until"), ("before ", "until")):
+            if words.startswith(prefix):
+                value = words[len(prefix) :]
+                return parse_window(value, None, now=now) if side == "since" else parse_window(None, value, now=now)
+        span = _RANGE.fullmatch(words)
+        if span:
+            return parse_window(span.group(1), span.group(2), now=now)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", words):
+            return parse_window(words, (date.fromisoformat(words) + timedelta(days=1)).isoformat(), now=now)
+        return parse_window(words, None, now=now)
+    except UnreadableTimeError:
+        raise InvalidInputError(
+            f"The window {shorten(text, 60)!r} is not one this server can read: write it like {WORD_FORMS}."
+        ) from None

@@ -1,0 +1,84 @@
+"""The MCP server: tools, transcript resources, prompts and completions over a ``CompanionClient``.
+
+Thin on purpose: each surface lives in its own module (``tools``, ``connection``, ``resources``,
+``prompts``, ``completions``; shared argument types in ``arguments``, tool plumbing in
+``toolkit``) and hands results to ``render``. Client errors become tool results whose text tells
+the model what to do next.
+"""
+
+from __future__ import annotations
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CompleteRequestParams, PaginatedRequestParams, ToolAnnotations
+
+from session_mcp import __version__
+from session_mcp.client import CompanionClient
+from session_mcp.config import Settings
+from session_mcp.server.completions import Completions
+from session_mcp.server.connection import ConnectionTools
+from session_mcp.server.prompts import Prompts, guard_prompt_arguments
+from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
+from session_mcp.server.toolkit import READ, StrictTool
+from session_mcp.server.tools import ReadTools
+
+__all__ = ["build_server"]
+
+INSTRUCTIONS = """\
+Read and review the sessions (conversations between users and companions) of a Napster Companion \
+API project. Start with list_sessions to find sessions and their ids (filters: companion, external \
+client, free-text search, tags); read one conversation with get_session_transcript. For many \
+sessions at once (summaries, QA review) use get_session_transcripts: one call, not one per session. \
+For counts, durations and outcomes use session_stats. Times are UTC."""
+
+
+def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
+    """The MCP server for ``client``; ``settings.read_only`` leaves out every tool that writes."""
+    tools = ReadTools(client, settings)
+    resources = Resources(client, settings)
+    prompts = Prompts(client, settings)
+    registered: list[Tool] = [
+        StrictTool.strict(tools.list_sessions, title="List sessions", annotations=READ),
+        StrictTool.strict(tools.get_session_transcript, title="Read a session and its transcript", annotations=READ),
+        StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
+        StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ),
+    ]
+    if not settings.read_only:
+        registered.append(
+            StrictTool.strict(
+                ConnectionTools(client, settings).create_connection,
+                title="Start a new session",
+                annotations=ToolAnnotations(
+                    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+                ),
+            )
+        )
+    server = MCPServer(
+        "session-mcp",
+        title="Napster Companion sessions",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+        tools=registered,
+    )
+    server.resource(
+        TRANSCRIPT_URI,
+        name="session-transcript",
+        title="Session transcript",
+        description="A session's configuration, timing and transcript as Markdown (cut to the budget like the tool).",
+        mime_type="text/markdown",
+    )(resources.read_transcript)
+    server.resource(
+        SESSION_URI,
+        name="session",
+        title="Session (JSON)",
+        description="The full validated session as the API sent it, transcript included.",
+        mime_type="application/json",
+    )(resources.read_session)
+    server.prompt(title="Summarize recent sessions")(prompts.summarize_sessions)
+    server.prompt(title="QA review of a transcript")(prompts.qa_review_transcript)
+    lowlevel = server._lowlevel_server  # the documented stop-gap for what MCPServer has no hook for
+    lowlevel.add_request_handler("resources/list", PaginatedRequestParams, resources.list_resources)
+    lowlevel.add_request_handler("completion/complete", CompleteRequestParams, Completions(client, settings).complete)
+    guard_prompt_arguments(server)
+    return server

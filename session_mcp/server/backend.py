@@ -1,0 +1,50 @@
+"""The state every surface shares: the client, the settings, and the per-request key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import ServerRequestContext
+from mcp.server.mcpserver import Context
+
+from session_mcp.client import CompanionClient
+from session_mcp.config import Settings
+from session_mcp.models import SessionDetail
+from session_mcp.redact import redactor
+from session_mcp.render import transcript_window
+from session_mcp.results import TranscriptResult
+
+TENANT_KEY_HEADER = "x-napster-api-key"
+
+
+class Backend:
+    """The client and settings a tool, resource or prompt works with, bound once per server."""
+
+    def __init__(self, client: CompanionClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.shown = redactor(settings.redact_pii)  # personal data masked when --redact-pii is on
+
+    async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
+        """One session for this request's key, as the model may see it."""
+        return self.shown(await self.client_for(ctx).get_session(session_id))
+
+    def from_the_start(self, session: SessionDetail) -> TranscriptResult:
+        """The transcript from its first turn, as much of it as the character budget holds."""
+        return transcript_window(session, 0, len(session.turns) or 1, self.settings.max_chars)
+
+    def client_for(self, ctx: Context | ServerRequestContext[Any]) -> CompanionClient:
+        """The client for this request: its own key when an HTTP request carries one, else the server's.
+
+        The key in the X-Napster-Api-Key header serves that request only: it shares the connection
+        pool, and the cache is partitioned by key, so no key ever reads another's data.
+        """
+        request = ctx.request_context.request if isinstance(ctx, Context) else ctx.request
+        headers = getattr(request, "headers", None)
+        key = headers.get(TENANT_KEY_HEADER) if headers is not None else None
+        return self.client.with_api_key(key) if key else self.client
+
+    def known_turns(self, client: CompanionClient, session_id: str) -> int | None:
+        """The number of turns of a session this key has read recently, without any request."""
+        cached = client.cache.peek(client.fingerprint, session_id)
+        return len(cached.turns) if cached is not None else None

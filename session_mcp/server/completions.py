@@ -1,0 +1,42 @@
+"""Argument completions: session ids and companion ids from recent sessions."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from mcp.server import ServerRequestContext
+from mcp.types import CompleteRequestParams, CompleteResult, Completion
+from pydantic import BaseModel
+
+from session_mcp.errors import CompanionError
+from session_mcp.server.backend import Backend
+
+COMPLETION_SCAN = 100
+
+
+class Completions(Backend):
+    """``completion/complete`` over the sessions this request's key can see."""
+
+    async def complete(self, ctx: ServerRequestContext[Any], request: BaseModel) -> CompleteResult:
+        """Session ids by prefix over recent sessions; companion ids seen in recent sessions.
+
+        A low-level handler rather than ``@completion()``: that decorator hides the request, and
+        over HTTP the request's own key decides whose sessions to offer.
+        """
+        argument = cast(CompleteRequestParams, request).argument  # validated by the runner
+        nothing = CompleteResult(completion=Completion(values=[], total=0, has_more=False))
+        if argument.name not in ("session_id", "companion_id"):
+            return nothing
+        try:
+            page = await self.client_for(ctx).list_sessions(page_size=COMPLETION_SCAN)
+        except CompanionError:
+            return nothing
+        prefix = argument.value
+        if argument.name == "session_id":
+            candidates = [item.id for item in page.items]
+        else:
+            candidates = sorted({item.companion_id for item in page.items if item.companion_id})
+        hits = [value for value in dict.fromkeys(candidates) if value.startswith(prefix)]
+        return CompleteResult(completion=Completion(values=hits[:100], total=len(hits), has_more=len(hits) > 100))
+
+    # -- prompts ---------------------------------------------------------------------------

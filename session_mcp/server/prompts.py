@@ -1,0 +1,139 @@
+"""The prompts: a summary of recent sessions and a QA review of one transcript."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
+
+from mcp.server import MCPServer, ServerRequestContext
+from mcp.server.mcpserver import Context, UserMessage
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, GetPromptRequestParams
+from pydantic import BaseModel, Field
+
+from session_mcp.errors import CompanionError
+from session_mcp.render import render_transcript, shorten_text
+from session_mcp.server.backend import Backend
+from session_mcp.server.toolkit import protocol_error
+
+
+class Prompts(Backend):
+    """Prompts that hand the model a task and the exact calls that serve it."""
+
+    async def summarize_sessions(
+        self,
+        companion_id: Annotated[str, Field(description="Only this companion's sessions (empty = all).")] = "",
+        count: Annotated[str, Field(description="How many recent sessions to cover (1-100).")] = "20",
+        window: Annotated[str, Field(description="Time window in words, e.g. 'yesterday', 'last 7 days'.")] = "",
+    ) -> list[UserMessage]:
+        """Summarize recent sessions for a support lead: themes, outcomes, problems, follow-ups."""
+        number = _prompt_count(count)
+        scope = f"companion {companion_id}" if companion_id else "all companions"
+        when = f" from {window}" if window else ""
+        arguments = f"limit={number}" + (f", companion_id={companion_id!r}" if companion_id else "")
+        return [
+            UserMessage(
+                f"Summarize the {number} most recent sessions of {scope}{when}. Today is "
+                f"{datetime.now(UTC):%Y-%m-%d} (UTC).\n\n"
+                f"Steps:\n"
+                f"1. Call session_stats({arguments}) for the figures: statuses, durations, silent sessions.\n"
+                f"2. Call get_session_transcripts({arguments}) once: it returns every transcript, newest first. "
+                f"Keep the sessions in the time window{' ' + repr(window) if window else ''} (times are UTC). If "
+                f"the window reaches past them, find older ids with list_sessions (page_index) and pass them as "
+                f"session_ids. Read a cut transcript in full with get_session_transcript only when it matters.\n"
+                f"3. Write the summary:\n"
+                f"   - Overview: how many sessions, by status (closed, failed, open, never started), typical "
+                f"duration.\n"
+                f"   - Themes: what users asked for, grouped, with counts.\n"
+                f"   - Outcomes: which sessions solved the user's problem and which did not; for each unsolved "
+                f"one give the session id, what went wrong and a quote.\n"
+                f"   - Risks: complaints, escalations, personal data shared, failures, silent sessions.\n"
+                f"   - Follow-ups: concrete actions for the team (knowledge gaps, prompts to change, users to "
+                f"call back).\n"
+                f"Cite session ids and [mm:ss] times for every claim. Do not invent sessions you did not read."
+            )
+        ]
+
+    async def qa_review_transcript(
+        self,
+        ctx: Context,
+        session_id: Annotated[str, Field(description="The session to review.")],
+        rubric: Annotated[str, Field(description="Your own criteria, one per line (empty = the default).")] = "",
+    ) -> list[UserMessage]:
+        """A scored QA review of one session's transcript, with quoted evidence and timestamps."""
+        try:
+            session = await self.fetch_session(ctx, session_id)
+        except CompanionError as exc:
+            raise protocol_error(exc) from None
+        result = self.from_the_start(session)
+        transcript = render_transcript(result)
+        criteria = rubric.strip() or DEFAULT_RUBRIC
+        return [
+            UserMessage(
+                "You are a QA reviewer for a customer-facing voice/text companion. Review the session below.\n\n"
+                f"Rubric (score each 1-5, 5 = excellent; 'n/a' when it does not apply):\n{criteria}\n\n"
+                "For each criterion give: the score, one or two sentences of reasoning, and at least one quote "
+                "from the transcript as evidence with its [mm:ss] time. Then give: an overall score (the mean, "
+                "one decimal), whether the user's need was met (yes / partly / no) and why, the single most "
+                "important improvement, and any compliance flag (personal data read back, promises the "
+                "companion cannot keep, unsafe advice). Quote only what is in the transcript."
+                + (
+                    "\n\nNote: the transcript was cut to fit; review what is shown and say so."
+                    if result.truncated
+                    else ""
+                )
+                + f"\n\n<transcript>\n{transcript}\n</transcript>"
+            )
+        ]
+
+
+DEFAULT_RUBRIC = """\
+- Greeting and identification: the companion introduces itself and sets expectations.
+- Understanding: it identifies the user's real need, asking clarifying questions when needed.
+- Resolution: the need is met, or a concrete next step is given.
+- Accuracy: statements are correct and consistent with the companion's knowledge; no invention.
+- Tone and empathy: polite, patient, adapted to the user's mood.
+- Efficiency: no needless turns, repetition or dead ends.
+- Compliance and privacy: personal data handled carefully; no promises beyond policy."""
+
+
+def _prompt_count(count: str) -> int:
+    try:
+        number = int(count.strip() or "20")
+    except ValueError:
+        raise MCPError(
+            code=INVALID_PARAMS, message=f"count must be a whole number from 1 to 100, not {shorten_text(count, 20)!r}."
+        ) from None
+    if not 1 <= number <= 100:
+        raise MCPError(code=INVALID_PARAMS, message=f"count must be from 1 to 100, not {number}.")
+    return number
+
+
+def guard_prompt_arguments(server: MCPServer) -> None:
+    """Answer unknown or missing prompt arguments with -32602 naming them.
+
+    The SDK passes prompt arguments straight to the function, so a wrong name surfaces as a bare
+    -32603 "Internal server error" and a logged traceback. This wraps its prompts/get handler.
+    """
+    lowlevel = server._lowlevel_server
+    entry = lowlevel.get_request_handler("prompts/get")
+    assert entry is not None  # MCPServer always registers it
+
+    async def checked(ctx: ServerRequestContext[Any], request: BaseModel) -> Any:
+        params = cast(GetPromptRequestParams, request)  # validated against entry.params_type by the runner
+        prompt = next((p for p in await server.list_prompts() if p.name == params.name), None)
+        if prompt is not None:
+            declared = {argument.name: argument.required for argument in prompt.arguments or []}
+            given = set(params.arguments or {})
+            unknown = sorted(given - set(declared))
+            missing = sorted(name for name, required in declared.items() if required and name not in given)
+            if unknown or missing:
+                problems = [f"unknown argument {shorten_text(name, 40)!r}" for name in unknown]
+                problems += [f"missing argument {name!r}" for name in missing]
+                raise MCPError(
+                    code=INVALID_PARAMS,
+                    message=f"{'; '.join(problems)} for prompt {prompt.name}: it takes {', '.join(declared)}.",
+                )
+        return await entry.handler(ctx, params)
+
+    lowlevel.add_request_handler("prompts/get", entry.params_type, checked)
