@@ -42,6 +42,14 @@ class Answer:
     trickle: float | None = None  # seconds between single body bytes (chunked, no Content-Length)
     endless: bool = False  # with ``trickle``: the body never ends
 
+    def __repr__(self) -> str:
+        """Short, so that a falsifying example stays readable: status, headers, size and the start."""
+        start = self.body[:200] + (b"..." if len(self.body) > 200 else b"")
+        return f"Answer(status={self.status}, headers={self.headers}, {len(self.body):,} bytes: {start!r})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))  # hypothesis prints a dataclass field by field otherwise
+
 
 def json_answer(value: Any, status: int = 200) -> Answer:
     return Answer(json.dumps(value).encode(), status)

@@ -97,6 +97,9 @@ class Env:
     base_url: str
     schemas: dict[str, dict[str, Any] | None]
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"Env({self.base_url})")  # not the schemas, in a falsifying example
+
     def call_tool(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
         return self.portal.call(self.mcp.call_tool, name, arguments)
 
