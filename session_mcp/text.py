@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 REPLACEMENT = "\ufffd"
-# Everything ``str.splitlines`` treats as a line boundary, CRLF first so it becomes one break.
-_LINE_BREAK = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# Every line boundary of ``str.splitlines`` but the newline itself: the one definition of them.
+LINE_BREAKS = "\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
+# Each becomes one newline here, CRLF first so it counts as one break.
+_LINE_BREAK = re.compile(f"\r\n|[{LINE_BREAKS}]")
 # Control characters (Unicode Cc) that are neither a line boundary nor a tab: removed.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 # A lone UTF-16 surrogate (a pair is already one code point once JSON is decoded).

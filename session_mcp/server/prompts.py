@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
@@ -11,10 +12,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, GetPromptRequestParams
 from pydantic import BaseModel, Field
 
-from session_mcp.errors import CompanionError
-from session_mcp.render import render_transcript, shorten_text
+from session_mcp.lines import shorten_text
+from session_mcp.render import render_transcript
 from session_mcp.server.backend import Backend
-from session_mcp.server.toolkit import protocol_error
+from session_mcp.server.toolkit import surface_errors
+
+_TRANSCRIPT_TAG = re.compile(r"<\s*(/?)\s*transcript\s*>", re.IGNORECASE)
 
 
 class Prompts(Backend):
@@ -61,12 +64,11 @@ class Prompts(Backend):
         rubric: Annotated[str, Field(description="Your own criteria, one per line (empty = the default).")] = "",
     ) -> list[UserMessage]:
         """A scored QA review of one session's transcript, with quoted evidence and timestamps."""
-        try:
+        with surface_errors("The qa_review_transcript prompt"):
             session = await self.fetch_session(ctx, session_id)
-        except CompanionError as exc:
-            raise protocol_error(exc) from None
-        result = self.from_the_start(session)
-        transcript = render_transcript(result)
+            result = self.from_the_start(session)
+            # Message text is the end user's: it must not close the tag that marks it as data.
+            transcript = _TRANSCRIPT_TAG.sub(r"‹\1transcript›", render_transcript(result))
         criteria = rubric.strip() or DEFAULT_RUBRIC
         return [
             UserMessage(
