@@ -84,10 +84,18 @@ SingleLine = Annotated[str, AfterValidator(single_line)]
 
 
 def _single_line_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Tag keys and string values on one line each (values of other types are shown as JSON)."""
-    if tags is None:
-        return None
-    return {single_line(k): single_line(v) if isinstance(v, str) else v for k, v in tags.items()}
+    """Tag keys and values on one line each, strings nested in a value too: tags fill table cells."""
+    return None if tags is None else _single_line_deep(tags)
+
+
+def _single_line_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return single_line(value)
+    if isinstance(value, dict):
+        return {single_line(k): _single_line_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_single_line_deep(item) for item in value]
+    return value
 
 
 def from_unix(seconds: float | None) -> datetime | None:
