@@ -109,6 +109,11 @@ SESSION_COLUMNS_NO_TURNS = SESSION_COLUMNS.replace(" | turns", "")
 
 def session_line(row: SessionRow, *, with_turns: bool = True) -> str:
     """One session on one line, in the order of ``SESSION_COLUMNS`` (without turns if asked)."""
+    return " | ".join(session_cells(row, with_turns=with_turns))
+
+
+def session_cells(row: SessionRow, *, with_turns: bool = True) -> list[str]:
+    """The cells of ``session_line``, for a table that aligns them."""
     cells = [
         show_id(row.id),
         one_line(row.companion_id or "-"),
@@ -119,7 +124,7 @@ def session_line(row: SessionRow, *, with_turns: bool = True) -> str:
     if with_turns:
         cells.append("-" if row.turns is None else str(row.turns))
     cells += [format_status(row), row_tags(row) or "-"]
-    return " | ".join(cells)
+    return cells
 
 
 def _created_only(created: datetime | None) -> str:
@@ -205,7 +210,7 @@ def render_transcript(result: TranscriptResult) -> str:
         lines.append("No transcript: nothing was said in this session.")
         return "\n".join(lines)
     if not result.turns:
-        lines.append(f"No turns from offset {result.offset}: the transcript has {result.total_turns} turns.")
+        lines.append(f"No turns from offset {result.offset}: the transcript has {plural(result.total_turns, 'turn')}.")
         return "\n".join(lines)
     first, last = result.turns[0].index + 1, result.turns[-1].index + 1
     whole = first == 1 and last == result.total_turns
@@ -235,7 +240,7 @@ def batch_header(row: SessionRow, total_turns: int) -> str:
 def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
     """The line that ends a cut transcript: how much is left and the call that reads it."""
     return (
-        f"[cut: {total_turns - next_offset} more turns. get_session_transcript session_id={session_id!r} "
+        f"[cut: {plural(total_turns - next_offset, 'more turn')}. get_session_transcript session_id={session_id!r} "
         f"offset={next_offset} has the rest.]"
     )
 
@@ -258,7 +263,7 @@ def render_batch(result: BatchResult) -> str:
     if result.cut_sessions:
         notes.append(f"{result.cut_sessions} cut to fit {result.budget_chars} characters")
     if result.shortened_messages:
-        notes.append(f"{result.shortened_messages} long messages shortened")
+        notes.append(f"{plural(result.shortened_messages, 'long message')} shortened")
     if result.failures:
         notes.append(f"{len(result.failures)} could not be read")
     summary += (": " + "; ".join(notes) if notes else "") + "."
@@ -286,7 +291,7 @@ def format_counts(counts: dict[str, int]) -> str:
 
 
 def render_stats(result: StatsResult) -> str:
-    scope = f"Statistics over {result.examined} sessions"
+    scope = f"Statistics over {plural(result.examined, 'session')}"
     if result.matched is not None:
         scope += f" of {result.matched} matching"
     if result.limit_hit:
