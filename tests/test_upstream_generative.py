@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, TextResourceContents
 
+from session_mcp.cli import EXIT_FATAL
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
@@ -165,16 +166,16 @@ def check_tool(env: Env, tool: str, arguments: dict[str, Any], result: CallToolR
 
 
 def check_cli(run: CliRun, *, json_output: bool = False) -> None:
-    """A command either succeeded or failed with one clear ``session-mcp:`` line."""
+    """A command succeeded (0), left sessions out (1, saying which) or failed (2) with one clear line."""
     assert_clean(run.stdout)
     assert_clean(run.stderr)
-    if isinstance(run.status, str):
-        assert_clear_message(run.status)
-        assert run.status.startswith("session-mcp: ") and "\n" not in run.status, run.status
-    else:
-        assert run.status in (None, 0, 1), run
-        if json_output and run.status is None:
-            strict_json(run.stdout)
+    assert run.status in (None, 0, 1, EXIT_FATAL), run
+    if run.status == EXIT_FATAL:
+        message = run.stderr.strip()
+        assert_clear_message(message)
+        assert message.startswith("session-mcp: ") and "\n" not in message, message
+    elif json_output and run.status is None:
+        strict_json(run.stdout)
 
 
 def turn_count(wire: Any) -> int:
