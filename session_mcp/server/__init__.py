@@ -19,6 +19,7 @@ from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
+from session_mcp.server.review import ReviewTools
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
 
@@ -29,7 +30,8 @@ Read and review the sessions (conversations between users and companions) of a N
 API project. Start with list_sessions to find sessions and their ids (filters: companion, external \
 client, free-text search, tags); read one conversation with get_session_transcript. For many \
 sessions at once (summaries, QA review) use get_session_transcripts: one call, not one per session. \
-For counts, durations and outcomes use session_stats. Times are UTC."""
+For counts, durations and outcomes use session_stats; to find the sessions worth a QA look among \
+many, review_sessions. Times are UTC."""
 
 
 def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
@@ -42,6 +44,7 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
         StrictTool.strict(tools.get_session_transcript, title="Read a session and its transcript", annotations=READ),
         StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
         StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ),
+        StrictTool.strict(ReviewTools(client, settings).review_sessions, title="Automated QA review", annotations=READ),
     ]
     if not settings.read_only:
         registered.append(
@@ -79,6 +82,7 @@ def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
     )(resources.read_session)
     server.prompt(title="Summarize recent sessions")(prompts.summarize_sessions)
     server.prompt(title="QA review of a transcript")(prompts.qa_review_transcript)
+    server.prompt(title="QA triage of flagged sessions")(prompts.qa_triage)
     lowlevel = server._lowlevel_server  # the documented stop-gap for what MCPServer has no hook for
     lowlevel.add_request_handler("resources/list", PaginatedRequestParams, resources.list_resources)
     lowlevel.add_request_handler("completion/complete", CompleteRequestParams, Completions(client, settings).complete)

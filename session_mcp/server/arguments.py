@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
+from session_mcp.query import TIME_FORMS
 from session_mcp.tags import parse_tag_pairs
 
 MAX_TURNS_PER_CALL = 1_000
@@ -96,6 +97,11 @@ SessionId = Annotated[str, Field(description="The session id exactly as list_ses
 SessionIds = Annotated[
     list[str] | None,
     Field(max_length=MAX_BATCH, description="These sessions, in this order (or use the filters instead)."),
+]
+# A time window: parsed by query.parse_window, "" leaves that side open.
+Since = Annotated[str, Field(max_length=64, description=f"Only sessions started at or after this time: {TIME_FORMS}.")]
+Until = Annotated[
+    str, Field(max_length=64, description="Only sessions started before this time (same forms as since).")
 ]
 # A value with no fixed shape (provider settings, a client profile): advertised as text.
 JsonObject = Annotated[
