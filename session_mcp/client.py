@@ -45,6 +45,7 @@ from session_mcp.models import (
     WireModel,
     encode_tags_query,
 )
+from session_mcp.offload import off_loop
 from session_mcp.text import shorten, single_line
 
 DEFAULT_BASE_URL = "https://companion-api.napster.com"
@@ -446,7 +447,7 @@ class CompanionClient:
             raise self._redirect(response, what)
         if response.status_code >= 400:
             raise self._error_for(response, body, what, not_found_id)
-        return ingest(body, model, what=what, secret=self._secret())
+        return await off_loop(len(body), ingest, body, model, what=what, secret=self._secret())
 
     async def _read_body(self, response: httpx2.Response, what: str) -> bytes:
         """The body, refused as soon as it is known to exceed ``max_response_bytes``."""
