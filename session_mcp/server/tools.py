@@ -12,6 +12,7 @@ from pydantic import Field
 from session_mcp.batch import collect_sessions, fetch_sessions
 from session_mcp.client import MAX_PAGE_SIZE
 from session_mcp.models import SessionDetail
+from session_mcp.offload import off_loop
 from session_mcp.render import (
     fit_batch,
     render_batch,
@@ -42,7 +43,7 @@ from session_mcp.server.arguments import (
     Tags,
     session_filters,
 )
-from session_mcp.server.backend import Backend, off_loop, text_size
+from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.stats import session_stats
 
