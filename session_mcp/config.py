@@ -67,12 +67,17 @@ ENVIRONMENT: dict[str, str] = {
 }
 
 
+# Set to 1 by manifest.json's mcp_config: the host (Claude Desktop) started the server from the MCP
+# Bundle, where settings are made in the extension's settings page, not in environment variables.
+FROM_BUNDLE = "SESSION_MCP_FROM_BUNDLE"
+
+
 def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """Settings from ``flags`` (``None`` = not given) over ``env``; raises ``ConfigError``."""
     raw: dict[str, Any] = {}
     for name, variable in ENVIRONMENT.items():
         value = env.get(variable)
-        if value is not None and value.strip() != "":
+        if value is not None and value.strip() != "" and not _unfilled_placeholder(value):
             raw[name] = (variable, value.strip())
     for name, value in flags.items():
         if value is not None:
@@ -83,6 +88,11 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     settings = Settings(**values)
     # Over HTTP a shared server may have no key of its own: each request then brings one.
     if not settings.demo and settings.api_key is None and settings.transport != "http":
+        if env.get(FROM_BUNDLE, "").strip().lower() in TRUE_WORDS:
+            raise ConfigError(
+                "No Companion API key: set the API key in the extension settings, or turn on demo mode to try "
+                "the built-in simulator without one."
+            )
         raise ConfigError(
             "NAPSTER_API_KEY is not set: export your Companion API key (or pass --demo to try the built-in "
             "simulator without one)."
@@ -93,6 +103,16 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
             "(and set SESSION_MCP_AUTH_TOKEN to protect it)."
         )
     return settings
+
+
+def _unfilled_placeholder(value: str) -> bool:
+    """A host's ``${user_config.x}`` template left as it was: the setting was never filled in.
+
+    MCP Bundle hosts substitute ``${user_config.KEY}`` from the extension settings but leave the text
+    as it is when an optional setting has neither a value nor a default; it must not pass for a key.
+    """
+    text = value.strip()
+    return text.startswith("${") and text.endswith("}")
 
 
 def _parse(name: str, source: str, value: Any) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,6 +103,54 @@ def test_missing_key_without_demo_is_one_clear_line() -> None:
     assert "NAPSTER_API_KEY" in message
     assert "--demo" in message
     assert "\n" not in message
+
+
+def bundle_env(**user_config: str) -> dict[str, str]:
+    """The environment manifest.json's mcp_config gives the server, ``${user_config.KEY}`` filled in.
+
+    Each value comes from ``user_config`` or the manifest's default (booleans as "true"/"false", as
+    the host writes them); a key with neither stays as the ``${...}`` text, as the host leaves it.
+    """
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "manifest.json").read_text())
+    values = {key: option.get("default") for key, option in manifest["user_config"].items()} | user_config
+    env: dict[str, str] = {}
+    for variable, template in manifest["server"]["mcp_config"]["env"].items():
+        filled = template
+        for key, value in values.items():
+            if value is not None:
+                word = str(value).lower() if isinstance(value, bool) else str(value)
+                filled = filled.replace(f"${{user_config.{key}}}", word)
+        env[variable] = filled
+    return env
+
+
+@pytest.mark.parametrize(
+    "env",
+    [bundle_env(), bundle_env(api_key="${user_config.api_key}"), {"SESSION_MCP_FROM_BUNDLE": "1"}],
+    ids=["key-left-empty", "key-placeholder-left-unfilled", "marker-only"],
+)
+def test_missing_key_in_the_bundle_points_to_the_extension_settings(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(no_flags(), env)
+    message = str(caught.value)
+    assert "extension settings" in message
+    assert "demo mode" in message
+    assert "export" not in message and "--demo" not in message  # a bundle user has no shell to export from
+    assert "\n" not in message
+
+
+def test_the_bundle_with_demo_on_or_a_key_starts() -> None:
+    assert load_settings(no_flags(), bundle_env(demo="true")).demo is True
+    settings = load_settings(no_flags(), bundle_env(api_key=KEY))
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == KEY
+    assert settings.read_only is True  # the manifest's default
+
+
+def test_unfilled_host_placeholders_count_as_unset() -> None:
+    env = {"NAPSTER_API_KEY": " ${user_config.api_key} ", "SESSION_MCP_DEMO": "${user_config.demo}"}
+    with pytest.raises(ConfigError, match="NAPSTER_API_KEY is not set"):
+        load_settings(no_flags(), env)
+    assert load_settings(no_flags(demo=True), env).api_key is None
 
 
 @pytest.mark.parametrize(
@@ -225,8 +275,9 @@ def clean_environment(**extra: str) -> dict[str, str]:
         ([], {}, "NAPSTER_API_KEY"),
         (["--demo"], {"SESSION_MCP_TIMEOUT": "soon"}, "SESSION_MCP_TIMEOUT"),
         (["--demo", "--host", "0.0.0.0"], {}, "--allow-remote"),
+        ([], {"SESSION_MCP_FROM_BUNDLE": "1", "NAPSTER_API_KEY": ""}, "extension settings"),
     ],
-    ids=["no-key", "bad-number", "remote-host"],
+    ids=["no-key", "bad-number", "remote-host", "bundle-no-key"],
 )
 def test_cli_configuration_errors_are_one_line_and_no_traceback(
     args: list[str], extra: dict[str, str], names: str
