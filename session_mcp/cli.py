@@ -21,6 +21,7 @@ from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.redact import redactor
 from session_mcp.simulator import Simulator, bind_loopback, make_server
+from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 DEMO_KEY = "demo"
 DEMO_BASE_URL = "http://simulator.local"
@@ -91,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--api-key", default=DEMO_KEY, help="the key it accepts (default 'demo')")
     sim.add_argument("--seed", type=int, default=7, help="seed of the demo data (default 7)")
     sim.add_argument("--latency-ms", type=float, default=0, help="added to every answer, to test timing")
-    sim.add_argument("--sessions", type=int, default=240, help="how many demo sessions (default 240)")
+    sim.add_argument(
+        "--sessions", type=int, default=DEFAULT_SESSION_COUNT, help=f"demo sessions (default {DEFAULT_SESSION_COUNT})"
+    )
     add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     return parser
 

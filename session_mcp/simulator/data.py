@@ -439,5 +439,5 @@ def _add_awkward_cases(rng: random.Random, sessions: list[dict[str, Any]], ancho
     marathon["closedAt"] = start + 2 + MARATHON_TURNS * 3
     marathon["cost"] = round((marathon["closedAt"] - start) * COST_PER_SECOND[marathon["modality"]], 4)
     # A session from a future API version with fields these models do not know.
-    closed[20]["sentiment"] = {"overall": "positive", "score": 0.82}
-    closed[20]["region"] = "eu-west"
+    closed[12]["sentiment"] = {"overall": "positive", "score": 0.82}
+    closed[12]["region"] = "eu-west"
