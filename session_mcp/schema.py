@@ -4,6 +4,12 @@ Pydantic's schemas are correct but verbose: ``$defs`` and ``$ref`` indirection, 
 ``title`` on every property, and ``anyOf [X, null]`` with ``default: null`` for every optional
 field. This server never sends nulls (optional fields are left out), so an optional field is
 simply not required. The compact form is about half the size and half the work to validate.
+
+Input schemas go one step further (``input_schema``), so that every model provider takes them
+unchanged: no ``additionalProperties`` anywhere (OpenAI's strict mode refuses an open object,
+Gemini's converter crashes on a boolean one; the server refuses unknown arguments by name), and
+``null`` allowed for every optional argument (a strict-mode model fills every field, with null
+for the ones it does not mean to give).
 """
 
 from __future__ import annotations
@@ -42,3 +48,56 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     result: dict[str, Any] = walk(schema)
     return result
+
+
+def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The advertised ``inputSchema`` of a tool whose arguments model has the JSON schema ``schema``.
+
+    Raises ``ValueError`` for a free-form object argument (a map or an open object): declare its
+    properties, or take it as ``"key=value"`` strings or as JSON text (``server.arguments``).
+    """
+    compact = compact_schema(schema)
+    if isinstance(compact.get("additionalProperties"), bool):
+        del compact["additionalProperties"]  # the root: unknown arguments are refused by the server
+    required = set(compact.get("required", []))
+    properties: dict[str, Any] = compact.get("properties", {})
+    for name, prop in properties.items():
+        _close_objects(prop, name)
+        if name not in required:
+            properties[name] = nullable(prop)
+    return compact
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` that also accepts ``null``: in its ``type`` list, or as one more ``anyOf`` option."""
+    if "anyOf" in schema:
+        options = schema["anyOf"]
+        return schema if NULL in options else {**schema, "anyOf": [*options, NULL]}
+    kind = schema.get("type")
+    if kind is None:
+        return schema  # no type: it accepts null already
+    kinds = kind if isinstance(kind, list) else [kind]
+    widened = {**schema, "type": kinds if "null" in kinds else [*kinds, "null"]}
+    if "enum" in schema and None not in schema["enum"]:
+        widened["enum"] = [*schema["enum"], None]
+    return widened
+
+
+def _close_objects(node: Any, path: str) -> None:
+    """Drop boolean ``additionalProperties`` in place; refuse objects without declared properties."""
+    if isinstance(node, list):
+        for item in node:
+            _close_objects(item, path)
+        return
+    if not isinstance(node, dict):
+        return
+    if isinstance(node.get("additionalProperties"), bool):
+        del node["additionalProperties"]
+    if "additionalProperties" in node or (node.get("type") == "object" and not node.get("properties")):
+        raise ValueError(f"{path} is a free-form object: no model provider takes it unchanged")
+    for key, value in node.items():
+        if key == "properties":
+            for name, sub in value.items():
+                _close_objects(sub, f"{path}.{name}")
+        else:
+            _close_objects(value, path)

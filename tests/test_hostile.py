@@ -45,6 +45,7 @@ from session_mcp.config import Settings
 from session_mcp.models import decode_tags_query
 from session_mcp.server import build_server
 from session_mcp.simulator import RecordedRequest, Simulator
+from session_mcp.tags import parse_tag_pairs
 from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
 
 pytestmark = pytest.mark.anyio
@@ -151,6 +152,18 @@ json_value = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
+
+
+def blank(value: Any) -> bool:
+    """What the server reads as "not given": null, "", [] or {}, also as JSON text."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return False
+    return value is None or value in ("", [], {})
+
+
 non_integral = st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer())
 lists_and_objects = st.one_of(
     st.lists(json_scalar, max_size=3), st.dictionaries(st.text(max_size=5), json_scalar, max_size=3)
@@ -190,33 +203,38 @@ def integer(low: int, high: int | None, *, valid_up_to: int | None = None) -> Ki
         valid=st.integers(low, top),
         wrong=st.one_of(
             *out_of_range,
-            st.none(),
             st.booleans(),
             lists_and_objects,
             non_integral,
-            st.sampled_from(["abc", "", "ten", "1.5", "--1", "0x10", "[]", "{}"]),
-        ).filter(lambda v: not (isinstance(v, int) and low <= v <= (high if high is not None else v))),
+            st.sampled_from(["abc", "ten", "1.5", "--1", "0x10", "[1]", '{"a": 1}']),
+        ).filter(lambda v: not blank(v) and not (isinstance(v, int) and low <= v <= (high if high is not None else v))),
         lax=st.integers(low, top).map(str),  # a digit string may be read as the number
     )
 
 
 def text_kind(*, required: bool = False) -> Kind:
-    wrong = st.one_of(not_a_string, st.none()) if required else not_a_string
+    wrong = st.one_of(not_a_string, st.none()) if required else not_a_string.filter(lambda v: not blank(v))
     return Kind(valid=hostile_text, wrong=wrong, required=required)
 
 
 FILTERS = {"companion_id": text_kind(), "external_client_id": text_kind(), "search": text_kind()}
+tag_pair = st.builds("{}={}".format, tag_text.filter(lambda k: k and "=" not in k), tag_text)
 TAGS = Kind(
-    valid=st.one_of(st.none(), st.dictionaries(tag_text, tag_text, max_size=4)),
+    valid=st.one_of(
+        st.none(),
+        st.dictionaries(tag_text, tag_text, max_size=4),
+        st.lists(tag_pair, max_size=4, unique_by=lambda p: p.partition("=")[0]),
+    ),
     wrong=st.one_of(
         st.integers(),
-        st.lists(st.text(max_size=3), min_size=1, max_size=3),
-        st.sampled_from(["web", "channel=web", "channel:web", ""]),
+        st.lists(st.text(max_size=3).filter(lambda t: not t.partition("=")[0]), min_size=1, max_size=3),
+        st.lists(tag_pair, min_size=21, max_size=22),
+        st.sampled_from(["web", "channel=web", "channel:web"]),
         st.dictionaries(tag_text, not_a_tag_value, min_size=1, max_size=3),
     ),
 )
 BOOL_WRONG = st.one_of(
-    lists_and_objects,
+    lists_and_objects.filter(lambda v: not blank(v)),
     st.sampled_from(["maybe", "2", "truthy", "yes please"]),
     st.integers().filter(lambda i: i not in (0, 1)),
     non_integral,
@@ -238,7 +256,7 @@ SPECS: dict[str, dict[str, Kind]] = {
             valid=st.one_of(st.none(), st.lists(session_id_text, max_size=5)),
             wrong=st.one_of(
                 st.integers(),
-                st.sampled_from(["sess_x", "a/b", ""]),
+                st.sampled_from(["sess_x", "a/b"]),
                 st.dictionaries(st.text(max_size=3), st.text(max_size=3), min_size=1, max_size=2),
                 st.lists(not_a_string | st.none(), min_size=1, max_size=3),
                 st.lists(st.sampled_from(REAL_IDS), min_size=101, max_size=101),
@@ -254,8 +272,8 @@ SPECS: dict[str, dict[str, Kind]] = {
         "tags": TAGS,
         "limit": integer(1, 2_000, valid_up_to=4),
         "read_transcripts": Kind(
-            valid=st.booleans(),
-            wrong=st.one_of(BOOL_WRONG, st.none()),
+            valid=st.one_of(st.booleans(), st.none()),
+            wrong=BOOL_WRONG,
             lax=st.sampled_from([0, 1, "true", "false", "yes", "no", "on", "off"]),
         ),
     },
@@ -320,10 +338,10 @@ def tool_calls(draw: st.DrawFn, tool: str) -> Call:
         extras = draw(st.dictionaries(names, json_value, min_size=1, max_size=2))
         args.update(extras)
         invalid.append("unknown argument")
-    if tool == "get_session_transcripts" and not invalid and args.get("session_ids") is not None:
-        given = [name for name in (*FILTERS, "tags") if args.get(name)]
+    if tool == "get_session_transcripts" and not invalid and not blank(args.get("session_ids")):
+        given = [name for name in (*FILTERS, "tags", "limit") if not blank(args.get(name))]
         if given:
-            invalid.append("session_ids with filters")
+            invalid.append("session_ids with filters or limit")
     return Call(tool, args, invalid, lax)
 
 
@@ -384,6 +402,8 @@ def check_list_query(query: str, filters: dict[str, Any] | None) -> None:
         else:
             assert params.get(wire) == value, f"{name} {value!r} reached upstream as {params.get(wire)!r}"
     tags = filters.get("tags")
+    if isinstance(tags, list) and tags:
+        tags = parse_tag_pairs(tags)
     if isinstance(tags, dict) and tags:
         assert decode_tags_query(params["tags"]) == tags, query
     elif not isinstance(tags, str):
@@ -394,6 +414,8 @@ def overlong_query(args: dict[str, Any]) -> bool:
     """Filters whose encoded query passes httpx2's 65,536-character URL component limit."""
     size = sum(len(quote_plus(args[name])) for name in FILTER_PARAMS if isinstance(args.get(name), str))
     tags = args.get("tags")
+    if isinstance(tags, list) and all(isinstance(p, str) for p in tags):
+        tags = dict(p.partition("=")[::2] for p in tags)
     if isinstance(tags, dict) and all(isinstance(v, str) for v in tags.values()):
         size += len(quote_plus(json.dumps(tags, ensure_ascii=False)))
     return size > 60_000

@@ -188,9 +188,11 @@ async def test_every_tool_has_output_schema_and_strict_described_inputs(mcp: Cli
         assert tool.output_schema is not None, tool.name
         assert tool.output_schema.get("properties"), tool.name
         schema = tool.input_schema
-        assert schema.get("additionalProperties") is False, tool.name
+        assert "additionalProperties" not in json.dumps(schema), tool.name  # unknown ones are refused by name
         for name, prop in schema["properties"].items():
             assert prop.get("description"), f"{tool.name}.{name} has no description"
+            if name not in schema.get("required", []):
+                assert "null" in prop["type"], f"{tool.name}.{name} does not accept null"
     outputs = {name: set((tool.output_schema or {})["properties"]) for name, tool in tools.items()}
     assert {"sessions", "has_more", "next_page_index"} <= outputs["list_sessions"]
     assert {"turns", "next_offset", "truncated"} <= outputs["get_session_transcript"]
@@ -200,7 +202,8 @@ async def test_every_tool_has_output_schema_and_strict_described_inputs(mcp: Cli
     assert listing["page_size"]["minimum"] == 1
     assert listing["page_size"]["maximum"] == 100
     assert listing["page_index"]["minimum"] == 0
-    assert listing["tags"]["additionalProperties"] == {"type": "string"}
+    assert listing["tags"]["type"] == ["array", "null"]
+    assert listing["tags"]["items"]["type"] == "string"
     transcript = tools["get_session_transcript"].input_schema
     assert transcript["required"] == ["session_id"]
     assert transcript["properties"]["offset"]["minimum"] == 0
@@ -350,8 +353,13 @@ BAD_LIST_ARGUMENTS: list[tuple[dict[str, Any], str, str]] = [
     ({"page_index": -1}, "page_index", "greater than or equal to 0"),
     ({"companion_id": 42}, "companion_id", "string"),
     ({"search": ["a", "b"]}, "search", "string"),
-    ({"tags": "channel=web"}, "tags", "dictionary"),
+    ({"tags": "channel=web"}, "tags", "list of 'key=value' strings"),
+    ({"tags": ["channel"]}, "tags", "tag 1 is not a 'key=value' string"),
+    ({"tags": ["channel=web", "=x"]}, "tags", "tag 2 is not"),
+    ({"tags": ["channel=web", "channel=app"]}, "tags", "repeats an earlier key"),
+    ({"tags": [f"k{i}=v" for i in range(21)]}, "tags", "at most 20 tags"),
     ({"tags": {"channel": 1}}, "tags.channel", "string"),
+    ({"search": "x" * 2_001}, "search", "at most 2000 characters"),
     ({"search": "a\x00b"}, "search", "control characters"),
 ]
 

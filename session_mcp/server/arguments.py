@@ -1,17 +1,34 @@
-"""The tools' shared argument types: described once, used by every tool that takes them."""
+"""The tools' shared argument types: declared once, used by every tool that takes them.
+
+They follow DESIGN.md "Tool arguments", so every model provider takes the schemas unchanged:
+
+- An optional argument that is ``null``, ``""``, ``[]`` or ``{}`` is not given: ``StrictTool``
+  drops it before validation, so the tool sees its default, and the advertised schema adds
+  ``null`` to every optional argument (``schema.input_schema``). A tool never tests for "empty".
+- Text is plain ``str`` with ``""`` for none: the SDK JSON-decodes a string argument whose type
+  is anything else, which would turn ``search="null"`` into no filter and ``'["x"]'`` into a list.
+- No free-form objects: key-value pairs are ``"key=value"`` strings (``Tags``); a value with no
+  fixed shape is a JSON object written as a string (``JsonObject``). The server still accepts a
+  real object for either; the schema does not advertise it.
+- Bounds are in the schema for the model and enforced here on every call.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from session_mcp.client import SessionFilters
+from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
+from session_mcp.tags import TAG_EXAMPLE, parse_tag_pairs
 
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = 100
 DEFAULT_BATCH = 20
 MAX_STATS = 2_000
+MAX_TAGS = 20
+MAX_JSON_CHARS = 20_000
 
 
 def _no_bool(value: Any) -> Any:
@@ -21,18 +38,67 @@ def _no_bool(value: Any) -> Any:
 
 
 NO_BOOL = BeforeValidator(_no_bool)  # after the Field, so the bounds stay in the JSON schema
-# Filters are plain ``str`` with "" for none: the SDK JSON-decodes string arguments of any other
-# type first, which would turn search="null" into no filter and '["refund"]' into a list.
-CompanionId = Annotated[str, Field(description="Only this companion's sessions, e.g. 'comp_abc123'.")]
-ExternalClientId = Annotated[
-    str, Field(description="Only sessions of this external user/client id, e.g. 'user_12345'.")
-]
-Search = Annotated[str, Field(description="Free-text search across sessions, as the Companion API does it.")]
+
+
+def _tags(value: Any) -> Any:
+    """A list of ``"key=value"`` strings as a mapping; a mapping (still accepted) as it is."""
+    if isinstance(value, str):
+        raise ValueError(f"tags is a list of 'key=value' strings, e.g. {TAG_EXAMPLE}, not one string")
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_TAGS:
+            raise ValueError(f"at most {MAX_TAGS} tags")
+        return parse_tag_pairs(value)
+    if isinstance(value, dict) and len(value) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return value
+
+
+def _json_object(value: Any) -> Any:
+    """A JSON object given as text (as advertised) or as an object, bounded in size."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise ValueError('not valid JSON: write a JSON object, e.g. \'{"instructions": "Be brief."}\'') from None
+    if not isinstance(value, dict):
+        raise ValueError('a JSON object is required, e.g. \'{"instructions": "Be brief."}\'')
+    try:
+        size = len(json.dumps(value, ensure_ascii=False))
+    except (ValueError, TypeError, RecursionError):
+        raise ValueError("not representable as JSON") from None
+    if size > MAX_JSON_CHARS:
+        raise ValueError(f"{size:,} characters as JSON; at most {MAX_JSON_CHARS:,}")
+    return value
+
+
+def _filter(description: str) -> Any:
+    return Field(max_length=MAX_FILTER_LENGTH, description=description)
+
+
+# The list filters, shared by every tool that reads sessions; "" is no filter.
+CompanionId = Annotated[str, _filter("Only this companion's sessions, e.g. 'comp_abc123'.")]
+ExternalClientId = Annotated[str, _filter("Only sessions of this external user/client id, e.g. 'user_12345'.")]
+Search = Annotated[str, _filter("Free-text search across sessions, as the Companion API does it.")]
 Tags = Annotated[
     dict[str, str] | None,
-    Field(description="Only sessions having all these tag key-value pairs, e.g. {'channel': 'web'}."),
+    BeforeValidator(_tags),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "string", "pattern": "^[^=]+="}, "maxItems": MAX_TAGS},
+        mode="validation",
+    ),
+    Field(description="Only sessions having all these tags, each 'key=value', e.g. ['channel=web']."),
 ]
 SessionId = Annotated[str, Field(description="The session id exactly as list_sessions shows it, e.g. 'sess_abc123'.")]
+SessionIds = Annotated[
+    list[str] | None,
+    Field(max_length=MAX_BATCH, description="These sessions, in this order (or use the filters instead)."),
+]
+# A value with no fixed shape (provider settings, a client profile): advertised as text.
+JsonObject = Annotated[
+    dict[str, Any] | None,
+    BeforeValidator(_json_object),
+    WithJsonSchema({"type": "string", "maxLength": MAX_JSON_CHARS}, mode="validation"),
+]
 
 
 def session_filters(

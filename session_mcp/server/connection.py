@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from session_mcp.results import ConnectionResult
+from session_mcp.server.arguments import JsonObject, Tags
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
 
@@ -22,18 +23,20 @@ class ConnectionTools(Backend):
         companion_id: Annotated[str, Field(min_length=1, description="The companion to talk to, e.g. 'comp_abc123'.")],
         voice_id: Annotated[str, Field(min_length=1, description="Voice of the companion, e.g. 'alloy'.")],
         settings: Annotated[
-            dict[str, Any] | None,
-            Field(description="Provider settings, e.g. {'instructions': '...', 'turnDetection': {...}}."),
+            JsonObject,
+            Field(description='Provider settings as a JSON object, e.g. \'{"instructions": "Be brief."}\'.'),
         ] = None,
         external_client_id: Annotated[
-            str | None, Field(description="Your id for the end user: 1-32 of A-Z a-z 0-9 _ -.")
-        ] = None,
-        tags: Annotated[dict[str, str] | None, Field(description="String key-value pairs to tag the session.")] = None,
-        language: Annotated[str | None, Field(description="Conversation language, e.g. 'en'.")] = None,
-        knowledge_base_id: Annotated[str | None, Field(description="Knowledge base to use.")] = None,
+            str, Field(description="Your id for the end user: 1-32 of A-Z a-z 0-9 _ -.")
+        ] = "",
+        tags: Annotated[Tags, Field(description="Tags for the session, each 'key=value', e.g. ['channel=web'].")] = (
+            None
+        ),
+        language: Annotated[str, Field(description="Conversation language, e.g. 'en'.")] = "",
+        knowledge_base_id: Annotated[str, Field(description="Knowledge base to use.")] = "",
         functions: Annotated[list[str] | None, Field(description="Function ids the companion may call.")] = None,
         faq_collections: Annotated[list[str] | None, Field(description="FAQ collection ids.")] = None,
-        initial_speech: Annotated[str | None, Field(description="What the companion says first.")] = None,
+        initial_speech: Annotated[str, Field(description="What the companion says first.")] = "",
         disable_idle_timeout: Annotated[bool | None, Field(description="Keep the session open when idle.")] = None,
     ) -> Annotated[CallToolResult, ConnectionResult]:
         """Start a new live session (a realtime connection) with a companion. Only when the user asks to
@@ -54,7 +57,7 @@ class ConnectionTools(Backend):
                 companion_id,
                 voice_id,
                 settings=settings,
-                **{k: v for k, v in optional.items() if v is not None},
+                **{k: v for k, v in optional.items() if v is not None and v != ""},
             )
         result = ConnectionResult(session_id=response.connection.id, token=response.token)
         text = (

@@ -23,7 +23,7 @@ from session_mcp.errors import (
     UpstreamUnavailableError,
 )
 from session_mcp.render import shorten_text
-from session_mcp.schema import compact_schema
+from session_mcp.schema import compact_schema, input_schema
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
@@ -71,11 +71,19 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(advice(exc)) from None
 
 
+def is_empty(value: Any) -> bool:
+    """``null``, ``""``, ``[]`` or ``{}``: how a strict-mode model says "not given"."""
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
 class StrictTool(Tool):
     """A tool that rejects unknown arguments by name and reports bad ones without echoing values.
 
     The SDK ignores arguments a tool does not declare; a filter the model believes it applied
-    but that was dropped gives silently wrong answers, so here it is an error.
+    but that was dropped gives silently wrong answers, so here it is an error. An optional
+    argument that is empty is dropped before validation, so the tool sees its default: a model
+    that fills every field (strict mode) is understood, and an empty argument never counts
+    against another that excludes it.
     """
 
     @classmethod
@@ -88,14 +96,18 @@ class StrictTool(Tool):
             base.__name__, (base,), {"model_config": ConfigDict(extra="forbid"), "__module__": __name__}
         )
         tool.fn_metadata.arg_model = strict_model
-        tool.parameters = compact_schema(strict_model.model_json_schema(by_alias=True))
+        tool.parameters = input_schema(strict_model.model_json_schema(by_alias=True))
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
         return tool
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        # Decoded as the SDK will decode them, so '[]' or 'null' sent as text is empty too.
+        decoded = self.fn_metadata.pre_parse_json(arguments)
+        optional = set(self.parameters.get("properties", {})) - set(self.parameters.get("required", []))
+        given = {name: value for name, value in decoded.items() if name not in optional or not is_empty(value)}
         try:
-            return await super().run(arguments, context, convert_result)
+            return await super().run(given, context, convert_result)
         except ToolError as exc:
             if not isinstance(exc.__cause__, ValidationError):
                 raise

@@ -38,6 +38,7 @@ from session_mcp.server.arguments import (
     ExternalClientId,
     Search,
     SessionId,
+    SessionIds,
     Tags,
     session_filters,
 )
@@ -96,10 +97,7 @@ class ReadTools(Backend):
     async def get_session_transcripts(
         self,
         ctx: Context,
-        session_ids: Annotated[
-            list[str] | None,
-            Field(max_length=MAX_BATCH, description="These sessions, in this order (or use the filters instead)."),
-        ] = None,
+        session_ids: SessionIds = None,
         companion_id: CompanionId = "",
         external_client_id: ExternalClientId = "",
         search: Search = "",

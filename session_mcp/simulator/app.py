@@ -76,6 +76,7 @@ class Project:
     sessions: dict[str, dict[str, Any]]
     last_connection_at: float | None = None
     opened_via_api: set[str] = field(default_factory=set)
+    connection_bodies: list[dict[str, Any]] = field(default_factory=list)  # each accepted one, as sent
 
     def newest_first(self) -> list[dict[str, Any]]:
         return sorted(self.sessions.values(), key=lambda s: s.get("createdAt") or 0, reverse=True)
@@ -212,7 +213,8 @@ class Simulator:
             )
         project.last_connection_at = now
         try:
-            body = ConnectionRequest.model_validate(json.loads(await request.body()))
+            sent = json.loads(await request.body())
+            body = ConnectionRequest.model_validate(sent)
         except (ValueError, ValidationError):
             return error(400, None, "Invalid request body")
         if body.companion_id not in {c.id for c in COMPANIONS}:
@@ -236,6 +238,7 @@ class Simulator:
             "status": "pending",
         }
         project.opened_via_api.add(session_id)
+        project.connection_bodies.append(sent)
         token = "eyJhbGciOiJIUzI1NiJ9." + secrets.token_urlsafe(24) + "." + secrets.token_urlsafe(16)
         return JSONResponse({"token": token, "connection": {"id": session_id}}, status_code=201)
 
