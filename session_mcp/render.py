@@ -14,24 +14,21 @@ from typing import Any
 
 from session_mcp.models import SessionDetail
 from session_mcp.results import (
-    BatchResult,
-    BatchTranscript,
     Distribution,
-    Failure,
+    ScanInfo,
     SessionInfo,
     SessionPageResult,
     SessionRow,
     StatsResult,
+    ToolConnection,
     TranscriptResult,
     Turn,
     make_turn,
     session_info,
-    session_row,
     transcript_origin,
 )
 
 CUT_MARK = "…"
-BATCH_OVERHEAD = 400  # the summary line and separators of a batch answer
 TRANSCRIPT_FRAME = 200  # the "Transcript turns a-b of n:" line and the cut note under the turns
 
 
@@ -112,7 +109,40 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def render_scan(scan: ScanInfo) -> str:
+    """One line: the window applied (UTC), the filters, how many sessions were scanned, and whether
+    the answer is complete or the scan bound cut it."""
+    if scan.window_start and scan.window_end:
+        window = f"{format_time(scan.window_start, seconds=True)} to {format_time(scan.window_end, seconds=True)}"
+    elif scan.window_start:
+        window = f"since {format_time(scan.window_start, seconds=True)}"
+    elif scan.window_end:
+        window = f"before {format_time(scan.window_end, seconds=True)}"
+    else:
+        window = "all time"
+    parts = [f"Window (UTC): {window}"]
+    if scan.filters:
+        parts.append(f"filters: {scan.filters}")
+    parts.append(f"scanned {plural(scan.scanned, 'session')}")
+    if scan.bound_hit:
+        parts.append(
+            f"INCOMPLETE: the scan bound ({scan.max_scan:,} sessions per answer) stopped it before the window's "
+            "start, so older matching sessions were not read; narrow the window or the upstream filters"
+        )
+    elif not scan.in_order:
+        parts.append("the list did not come newest first, so the scan could not stop early and read every session")
+    elif scan.stopped_early:
+        parts.append("complete (the list came newest first; the scan stopped at the window's start)")
+    elif scan.complete:
+        parts.append("complete (read to the end of the list)")
+    else:
+        parts.append("stopped at the limit: more sessions match")
+    return " · ".join(parts) + "."
+
+
 def render_session_page(page: SessionPageResult) -> str:
+    if page.scan is not None:
+        return _render_scanned_page(page, page.scan)
     if not page.sessions:
         matching = f" ({page.total_count} in the project)" if page.total_count is not None else ""
         return f"No sessions match on page {page.page_index}{matching}."
@@ -131,10 +161,37 @@ def render_session_page(page: SessionPageResult) -> str:
     return "\n".join(lines)
 
 
+def _render_scanned_page(page: SessionPageResult, scan: ScanInfo) -> str:
+    """A page of sessions filtered client-side: numbered among the matches, counts said as known."""
+    note = render_scan(scan)
+    if not page.sessions:
+        more = "" if page.next_cursor is None else f" Scan on: call list_sessions with cursor={page.next_cursor!r}."
+        return f"No sessions match{' from here' if page.first_number > 1 else ''}.{more}\n{note}"
+    first = page.first_number
+    last = first + len(page.sessions) - 1
+    if page.filtered_count is not None:
+        of = f" of {page.filtered_count}"
+    elif page.has_more:
+        of = f" of at least {last + 1}" if not scan.bound_hit else f" of at least {last}"
+    else:
+        of = ""
+    with_turns = any(row.turns is not None for row in page.sessions)
+    lines = [f"Sessions {first}-{last}{of} matching, newest first.", note]
+    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
+    if page.next_cursor is not None:
+        lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")
+    else:
+        lines.append("Last page.")
+    return "\n".join(lines)
+
+
 def render_session_header(info: SessionInfo) -> list[str]:
     """The lines above a transcript: who, what configuration, when."""
     head = f"# Session {info.id} — {format_status(info)}"
-    who = [f"companion {info.companion_id or '-'}"]
+    who = [f"companion {info.companion_id or '-'}" + (f" ({info.companion_name})" if info.companion_name else "")]
+    if info.agent_id or info.agent_name:
+        who.append(f"agent {info.agent_id or '-'}" + (f" ({info.agent_name})" if info.agent_name else ""))
     if info.external_client_id:
         who.append(f"client {info.external_client_id}")
     if info.tags:
@@ -162,9 +219,28 @@ def render_session_header(info: SessionInfo) -> list[str]:
     if config:
         lines.append(" · ".join(config))
     lines.append(" · ".join(timing))
+    if info.tools:
+        lines.append(tools_line(info.tools))
     if info.extra:
         lines.append("other fields: " + ", ".join(f"{k}={_compact(v)}" for k, v in sorted(info.extra.items())))
     return lines
+
+
+MAX_TOOLS_SHOWN = 10
+
+
+def tools_line(tools: Sequence[ToolConnection]) -> str:
+    """``tools: 2 connected · sms_gateway failed (connection_failed: WebSocket handshake timed out)``."""
+    connected = sum(1 for t in tools if t.state == "connected")
+    others = [t for t in tools if t.state != "connected"]
+    cells = [f"{connected} connected"] if connected else []
+    for tool in others[:MAX_TOOLS_SHOWN]:
+        reason = ": ".join(part for part in (tool.error_code, tool.error_message) if part)
+        why = f" ({shorten_text(reason, 120)})" if reason else ""
+        cells.append(f"{shorten_text(tool.name, 60)} {tool.state}{why}")
+    if len(others) > MAX_TOOLS_SHOWN:
+        cells.append(f"{len(others) - MAX_TOOLS_SHOWN} more not connected")
+    return "tools: " + " · ".join(cells)
 
 
 def turn_line(turn: Turn) -> str:
@@ -193,54 +269,12 @@ def render_transcript(result: TranscriptResult) -> str:
     return "\n".join(lines)
 
 
-def batch_header(row: SessionRow, total_turns: int) -> str:
-    """The one-line header of a session inside a batch."""
-    cells = [f"## {row.id}", row.companion_id or "-"]
-    if row.external_client_id:
-        cells.append(f"client {row.external_client_id}")
-    cells.append(format_time(row.started_at or row.created_at))
-    cells += [format_duration(row.duration_seconds), format_status(row), plural(total_turns, "turn")]
-    if row.tags:
-        cells.append(format_tags(row.tags))
-    return " · ".join(cells)
-
-
 def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
     """The line that ends a cut transcript: how much is left and the call that reads it."""
     return (
         f"[cut: {total_turns - next_offset} more turns. get_session_transcript session_id={session_id!r} "
         f"offset={next_offset} has the rest.]"
     )
-
-
-def render_batch_transcript(item: BatchTranscript) -> str:
-    lines = [batch_header(item.session, item.total_turns)]
-    if item.total_turns == 0:
-        lines.append("(no transcript)")
-    lines.extend(turn_line(turn) for turn in item.turns)
-    if item.next_offset is not None:
-        lines.append(cut_note(item.session.id, item.total_turns, item.next_offset))
-    return "\n".join(lines)
-
-
-def render_batch(result: BatchResult) -> str:
-    summary = f"Transcripts of {plural(len(result.transcripts), 'session')}"
-    if result.matched is not None:
-        summary += f" (newest {result.requested} of {result.matched} matching)"
-    notes = []
-    if result.cut_sessions:
-        notes.append(f"{result.cut_sessions} cut to fit {result.budget_chars} characters")
-    if result.shortened_messages:
-        notes.append(f"{result.shortened_messages} long messages shortened")
-    if result.failures:
-        notes.append(f"{len(result.failures)} could not be read")
-    summary += (": " + "; ".join(notes) if notes else "") + "."
-    if result.cut_sessions or result.shortened_messages:
-        summary += " get_session_transcript reads any one in full."
-    blocks = [summary, *(render_batch_transcript(item) for item in result.transcripts)]
-    if result.failures:
-        blocks.append("Not read:\n" + "\n".join(f"- {f.session_id}: {f.reason}" for f in result.failures))
-    return "\n\n".join(blocks)
 
 
 def format_distribution(dist: Distribution, unit: str = "") -> str:
@@ -260,27 +294,99 @@ def render_stats(result: StatsResult) -> str:
         scope += f" of {result.matched} matching"
     if result.limit_hit:
         scope += f" (limit {result.limit} reached: raise limit to cover all)"
-    lines = [
-        scope + ".",
+    lines = [scope + "."]
+    if result.scan is not None:
+        lines.append(render_scan(result.scan))
+    lines += [
         f"status: {format_counts(result.by_status)}",
         f"companion: {format_counts(result.by_companion)}",
     ]
+    if result.failed_reasons:
+        lines.append(f"failed, by close reason: {format_counts(result.failed_reasons)}")
     if result.by_close_reason:
         lines.append(f"close reason: {format_counts(result.by_close_reason)}")
     lines.extend(f"tag {key}: {format_counts(values)}" for key, values in result.by_tag.items())
+    for label, counts in (("session type", result.by_session_type), ("modality", result.by_modality)):
+        if counts:
+            lines.append(f"{label}: {format_counts(counts)}")
     lines.append(f"duration: {format_distribution(result.duration_seconds, 'duration')}")
     lines.append(f"turns: {format_distribution(result.turns)}")
     silent = ", ".join(result.no_user_turn_ids)
     lines.append(f"no user turn: {result.no_user_turn}" + (f" ({silent})" if silent else ""))
+    lines += _companion_lines(result)
+    lines += _cost_lines(result)
+    if result.per_day:
+        earlier = (
+            f" (and {plural(result.earlier_days, 'earlier day')}: {result.earlier_sessions})"
+            if result.earlier_days
+            else ""
+        )
+        lines.append("sessions per day (UTC): " + " · ".join(f"{d.day} {d.sessions}" for d in result.per_day) + earlier)
     if result.busiest_hours:
         lines.append(
             "busiest hours (UTC): " + " · ".join(f"{h.hour_utc:02d}h {h.sessions}" for h in result.busiest_hours)
         )
+    lines += _tool_lines(result)
     if result.unread:
         lines.append(
             f"transcripts not read: {len(result.unread)} (" + ", ".join(f.session_id for f in result.unread[:10]) + ")"
         )
     return "\n".join(lines)
+
+
+def format_money(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}".rstrip("0").rstrip(".")
+
+
+def _companion_lines(result: StatsResult) -> list[str]:
+    if not result.companions:
+        return []
+    lines = ["per companion (companion | sessions | failed | cost | duration median | p90):"]
+    for figures in result.companions:
+        duration = figures.duration_seconds
+        cells = [figures.companion_id, str(figures.sessions), str(figures.failed), format_money(figures.cost)]
+        cells += [format_duration(duration.median), format_duration(duration.p90)]
+        lines.append(" | ".join(cells))
+    if result.other_companions:
+        lines.append(f"({plural(result.other_companions, 'other companion')} left out)")
+    return lines
+
+
+def _cost_lines(result: StatsResult) -> list[str]:
+    cost = result.cost
+    if not cost.with_cost:
+        return [f"cost: none sent yet ({plural(cost.without_cost, 'session')} without one)"]
+    line = f"cost: {format_money(cost.total)} over {plural(cost.with_cost, 'session')}"
+    line += f" (mean {format_money(cost.mean or 0)})"
+    if cost.without_cost:
+        line += f"; {cost.without_cost} without a cost yet (the API sets it once a session closes)"
+    lines = [line]
+    if len(cost.by_companion) > 1:
+        lines.append("cost by companion: " + " · ".join(f"{a.key} {format_money(a.cost)}" for a in cost.by_companion))
+    if cost.top_clients:
+        clients = " · ".join(f"{a.key} {format_money(a.cost)} ({a.sessions})" for a in cost.top_clients)
+        if cost.other_clients:
+            clients += f" · {cost.other_clients} others {format_money(cost.other_clients_cost)}"
+        lines.append(f"top external clients by cost (sessions): {clients}")
+    return lines
+
+
+def _tool_lines(result: StatsResult) -> list[str]:
+    if result.turns.count == 0 and result.examined:
+        return ["tool connections: not counted (they come with the transcripts: read_transcripts=true)"]
+    failing = [t for t in result.tools if t.failed or t.canceled]
+    if not result.tools:
+        return ["tool connections: none reported (functionMetrics)"]
+    if not failing:
+        return [f"tool connections: all connected ({', '.join(t.name for t in result.tools)})"]
+    lines = ["tool connection failures (tool | connected | failed | canceled | errors | latest message):"]
+    for tool in failing:
+        errors = ", ".join(f"{code} {n}" for code, n in tool.errors.items()) or "-"
+        example = shorten_text(tool.example, 120) if tool.example else "-"
+        lines.append(f"{tool.name} | {tool.connected} | {tool.failed} | {tool.canceled} | {errors} | {example}")
+    if result.other_tools:
+        lines.append(f"({plural(result.other_tools, 'other tool')} left out)")
+    return lines
 
 
 def fit_lines(lines: Iterable[str], budget: int, *, at_least: int = 1) -> int:
@@ -325,65 +431,3 @@ def transcript_window(session: SessionDetail, offset: int, limit: int, budget: i
         next_offset=end if more else None,
         truncated=more,
     )
-
-
-def fit_batch(
-    sessions: list[SessionDetail],
-    failures: list[Failure],
-    *,
-    requested: int,
-    matched: int | None,
-    max_message_chars: int,
-    budget: int,
-) -> BatchResult:
-    """Compact transcripts sharing ``budget`` characters: no session crowds out the others."""
-    shortened = 0
-    blocks: list[tuple[SessionRow, list[Turn], int]] = []
-    for session in sessions:
-        origin = transcript_origin(session)
-        turns = []
-        for index, item in enumerate(session.turns):
-            text = shorten_text(item.text, max_message_chars)
-            shortened += text != item.text
-            turns.append(make_turn(index, item, origin, text))
-        blocks.append((session_row(session, len(turns)), turns, len(session.turns)))
-    sizes = [len(batch_header(row, total)) + sum(len(turn_line(t)) + 1 for t in turns) for row, turns, total in blocks]
-    overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
-    overhead += sum(len(cut_note(row.id, total, total)) + 1 for row, _, total in blocks)  # room for any cut
-    caps = share_budget(sizes, max(0, budget - overhead))
-    transcripts = []
-    for (row, turns, total), cap, size in zip(blocks, caps, sizes, strict=True):
-        kept = turns
-        if cap < size:
-            room = cap - len(batch_header(row, total))
-            kept = turns[: fit_lines((turn_line(t) for t in turns), room, at_least=0)]
-        cut = len(kept) < len(turns)
-        transcripts.append(
-            BatchTranscript(session=row, turns=kept, total_turns=total, next_offset=len(kept) if cut else None)
-        )
-    return BatchResult(
-        transcripts=transcripts,
-        failures=failures,
-        requested=requested,
-        matched=matched,
-        budget_chars=budget,
-        shortened_messages=shortened,
-        cut_sessions=sum(1 for t in transcripts if t.next_offset is not None),
-    )
-
-
-def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
-    """Per-item character caps whose sum fits ``budget``: small items keep all, large ones share the rest.
-
-    Water-filling: the cap ``c`` is the largest with ``sum(min(size, c)) <= budget``.
-    """
-    if sum(sizes) <= budget:
-        return list(sizes)
-    remaining = budget
-    caps = [0] * len(sizes)
-    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
-    for position, index in enumerate(order):
-        fair = remaining // (len(sizes) - position)
-        caps[index] = min(sizes[index], fair)
-        remaining -= caps[index]
-    return caps

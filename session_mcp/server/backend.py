@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from mcp.server import ServerRequestContext
@@ -10,6 +12,7 @@ from mcp.server.mcpserver import Context
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.models import SessionDetail
+from session_mcp.query import Window, parse_window
 from session_mcp.redact import redactor
 from session_mcp.render import transcript_window
 from session_mcp.results import TranscriptResult
@@ -20,10 +23,19 @@ TENANT_KEY_HEADER = "x-napster-api-key"
 class Backend:
     """The client and settings a tool, resource or prompt works with, bound once per server."""
 
-    def __init__(self, client: CompanionClient, settings: Settings) -> None:
+    def __init__(
+        self, client: CompanionClient, settings: Settings, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.shown = redactor(settings.redact_pii)  # personal data masked when --redact-pii is on
+        self.clock = clock or utc_now  # "now" for time windows: the tests fix it to the demo data's anchor
+
+    def window(self, since: str, until: str) -> Window:
+        """The window of ``since``/``until``, its end fixed to now when open: pages of one window agree."""
+        now = self.clock()
+        window = parse_window(since, until, now=now)
+        return Window(window.start, now.astimezone(UTC)) if window.start and not window.end else window
 
     async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
         """One session for this request's key, as the model may see it."""
@@ -48,3 +60,7 @@ class Backend:
         """The number of turns of a session this key has read recently, without any request."""
         cached = client.cache.peek(client.fingerprint, session_id)
         return len(cached.turns) if cached is not None else None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
