@@ -7,9 +7,9 @@ scan every tool and command shares:
 - ``parse_window`` reads ``since``/``until`` (ISO 8601, durations back from now, today/yesterday);
 - ``Criteria`` holds the filters the vendor says to apply client-side (status, close reason,
   session type, modality);
-- ``scan_sessions`` pages newest first and stops once a whole page is older than ``since``, but
-  only while every item read so far really came newest first; otherwise it reads on, up to a
-  bound, and says so.
+- ``scan_sessions`` pages newest first and stops once whole pages are older than ``since`` (two in
+  a row), but only while every item read so far really came newest first; otherwise it reads on,
+  up to a bound, and says so.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ MAX_SCAN = 5_000  # sessions one answer may scan: 50 pages of 100
 # A session is in a window by its start time, but the list is (presumably) sorted by creation:
 # the early stop waits until a page was created this long before ``since``.
 START_GRACE = timedelta(hours=1)
+# Whole pages older than the window, in a row and in order, that end the scan: one page alone may
+# be a page served out of its place (it looks sorted by itself); the next one shows it.
+STOP_AFTER_PAGES = 2
 STATUSES = ("pending", "started", "closed", "failed")
 DAY_WORDS = ("today", "yesterday")
 _DURATION = re.compile(r"(\d{1,6})\s*(m|min|h|d|w)", re.IGNORECASE)
@@ -288,9 +291,10 @@ class WindowScanner:
     """One newest-first scan; ``matches()`` streams the matching sessions, memory staying flat.
 
     The early stop trusts the order only as far as it was seen: each item must be no newer than
-    the one before it, across pages and calls. A list served in another order is read on, up to
-    ``max_scan`` sessions. (A permutation of whole pages, each sorted, that happens to look
-    sorted up to the stop cannot be told from a sorted list without reading every page.)
+    the one before it, across pages and calls, and ``STOP_AFTER_PAGES`` whole pages in a row must
+    be older than the window. A list served in another order is read on, up to ``max_scan``
+    sessions. (Whole sorted pages served out of place that happen to look sorted up to the stop
+    cannot be told from a sorted list without reading every page.)
     """
 
     def __init__(
@@ -324,6 +328,7 @@ class WindowScanner:
         # than the last item read was read then, and is passed over once.
         resuming = position.last_time is not None and position.in_order
         seen: set[str] = set()
+        older_pages = 0  # whole pages in a row created before the window, in order
         while True:
             page = await self.client.list_sessions(page_index=page_index, page_size=self.page_size, **self.filters)
             self.upstream_count = page.filtered_count if page.filtered_count is not None else page.total_count
@@ -363,7 +368,8 @@ class WindowScanner:
                 self.position = position
                 if matches:
                     yield at, item
-            if read and older and position.in_order and self.window.start is not None:
+            older_pages = older_pages + 1 if read and older and position.in_order else 0
+            if older_pages >= STOP_AFTER_PAGES and self.window.start is not None:
                 self._end(stopped_early=True)
                 return
             # A page with nothing new means the API ignores pageIndex (or the list stands still).
