@@ -1,11 +1,14 @@
 """Fetching many sessions at once.
 
 Used by the batch tool, the statistics tool and the export command: concurrency is bounded,
-results keep the order asked for, and one failing session never stops the others.
+results keep the order asked for, and one failing session never stops the others: whatever
+reading or preparing one session raises (an API error, a body that cannot be parsed, a redactor
+that fails) makes it a ``Failure`` with the reason, and the rest carry on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Unpack
 
@@ -17,7 +20,10 @@ from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.results import Failure
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
+Prepare = Callable[[SessionDetail], Awaitable[SessionDetail]]  # e.g. redaction, before a session is shown
 MAX_SHOWN_ID = 80
+
+logger = logging.getLogger(__name__)
 
 
 async def fetch_sessions(
@@ -27,13 +33,14 @@ async def fetch_sessions(
     concurrency: int,
     on_progress: ProgressCallback | None = None,
     use_cache: bool = True,
+    prepare: Prepare | None = None,
 ) -> tuple[list[SessionDetail], list[Failure]]:
-    """Every session of ``session_ids`` (in that order) and the ones that failed, with why.
+    """Every session of ``session_ids`` (in that order), passed through ``prepare``, and the ones that failed.
 
     At most ``concurrency`` requests are in flight; ``on_progress(done, total, message)`` is
     awaited as each session arrives.
     """
-    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress)
+    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress, prepare)
     return (
         [r for r in ordered if isinstance(r, SessionDetail)],
         [r for r in ordered if isinstance(r, Failure)],
@@ -61,6 +68,7 @@ async def _fetch_in_order(
     concurrency: int,
     use_cache: bool,
     on_progress: ProgressCallback | None = None,
+    prepare: Prepare | None = None,
 ) -> list[SessionDetail | Failure]:
     """One result per id, in the order of ``session_ids``, fetched concurrently."""
     results: dict[int, SessionDetail | Failure] = {}
@@ -70,11 +78,10 @@ async def _fetch_in_order(
     async def fetch(index: int, session_id: str) -> None:
         async with limiter:
             try:
-                results[index] = await client.get_session(session_id, use_cache=use_cache)
-            except CompanionError as exc:
-                # The id is the caller's input: it may be long, or even hold the key.
-                shown_id = shorten(client.mask_key(session_id), MAX_SHOWN_ID)
-                results[index] = Failure(session_id=shown_id, reason=client.mask_key(str(exc)))
+                session = await client.get_session(session_id, use_cache=use_cache)
+                results[index] = await prepare(session) if prepare is not None else session
+            except Exception as exc:  # whatever one session raises is its own failure
+                results[index] = failure_of(client, session_id, exc)
         if on_progress is not None:
             await on_progress(len(results), total, f"fetched {session_id}")
 
@@ -82,6 +89,19 @@ async def _fetch_in_order(
         for index, session_id in enumerate(session_ids):
             group.start_soon(fetch, index, session_id)
     return [results[i] for i in range(total)]
+
+
+def failure_of(client: CompanionClient, session_id: str, error: Exception) -> Failure:
+    """Why one session could not be read, for the list of failures (the key masked, the id shortened)."""
+    # The id is the caller's input: it may be long, or even hold the key.
+    shown_id = shorten(client.mask_key(session_id), MAX_SHOWN_ID)
+    if isinstance(error, CompanionError):
+        return Failure(session_id=shown_id, reason=client.mask_key(str(error)))
+    logger.warning("session %r could not be used", shown_id, exc_info=error)
+    return Failure(
+        session_id=shown_id,
+        reason=f"the Companion API's answer for it could not be used ({type(error).__name__}).",
+    )
 
 
 async def collect_sessions(

@@ -6,9 +6,11 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -16,7 +18,7 @@ import httpx2
 
 from session_mcp import __version__
 from session_mcp.client import CompanionClient
-from session_mcp.commands import add_session_commands, run_sessions_command
+from session_mcp.commands import add_session_commands, run_sessions_command, whole_number
 from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.redact import redactor
@@ -86,21 +88,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Host header to accept besides loopback (repeatable; SESSION_MCP_ALLOWED_HOSTS)",
     )
     serve.add_argument("--read-only", action="store_const", const=True, help="no tool that creates sessions")
+    serve.add_argument(
+        "--max-sessions",
+        type=int,
+        help="HTTP: sessions open at once, for clients before 2026-07-28 (default 200; SESSION_MCP_MAX_SESSIONS)",
+    )
+    serve.add_argument(
+        "--session-idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="HTTP: a session without a request this long is closed (default 300; SESSION_MCP_SESSION_IDLE_TIMEOUT)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim = commands.add_parser("simulator", help="serve the local Companion API simulator on 127.0.0.1")
-    sim.add_argument("--port", type=int, default=8787, dest="sim_port", help="port (default 8787)")
+    sim.add_argument("--port", type=whole_number(0, 65_535), default=8787, dest="sim_port", help="port (default 8787)")
     sim.add_argument("--api-key", default=DEMO_KEY, help="the key it accepts (default 'demo')")
     sim.add_argument("--seed", type=int, default=7, help="seed of the demo data (default 7)")
-    sim.add_argument("--latency-ms", type=float, default=0, help="added to every answer, to test timing")
+    sim.add_argument("--latency-ms", type=whole_number(0), default=0, help="added to every answer, to test timing")
     sim.add_argument(
-        "--sessions", type=int, default=DEFAULT_SESSION_COUNT, help=f"demo sessions (default {DEFAULT_SESSION_COUNT})"
+        "--sessions",
+        type=whole_number(0),
+        default=DEFAULT_SESSION_COUNT,
+        help=f"how many demo sessions (default {DEFAULT_SESSION_COUNT})",
     )
     add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     return parser
 
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
-                 "allow_remote", "allowed_hosts", "read_only")  # fmt: skip
+                 "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -153,8 +169,20 @@ async def serve(settings: Settings, arguments: list[str]) -> None:
             await serve_http(server, settings)
             return
         if sys.stdin.isatty():
+            signal.signal(signal.SIGINT, quit_at_once)
             print(attach_hint(arguments), file=sys.stderr)
         await server.run_stdio_async()
+
+
+def quit_at_once(signum: int, frame: FrameType | None) -> None:
+    """Ctrl+C at a terminal: exit now, with status 130 (128 + SIGINT).
+
+    A clean shutdown would wait for the thread blocked reading stdin, that is for Enter or Ctrl+D;
+    at a terminal nothing is connected that a hard exit could leave half-answered.
+    """
+    sys.stderr.write("\nsession-mcp: stopped (Ctrl+C).\n")
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def run_simulator(args: Any) -> None:

@@ -7,20 +7,26 @@ streams (memory stays flat whatever the count) and resumes where a previous run 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import stat
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from session_mcp.batch import stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
+from session_mcp.lines import ID_CHARS, one_line, shorten_text
+from session_mcp.models import SessionDetail
 from session_mcp.redact import Redactor
 from session_mcp.render import plural, render_session_page, render_transcript, transcript_window
-from session_mcp.results import Failure, session_page_result
+from session_mcp.results import Failure, session_page_result, trim_page
 
-EXPORT_LINE_START = b'{"id": '  # how every exported line begins: the id is the first wire field
+EXPORT_LINE_START = b'{"id": "'  # how every exported line begins: the id is the first wire field
+LINE_SLACK = 1024 * 1024  # an exported line may be longer than the body it came from (spacing)
 
 
 def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -38,11 +44,27 @@ def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParse
         parser.add_argument("--external-client-id", help="only this external client's sessions")
         parser.add_argument("--search", help="free-text search")
         parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag filter, repeatable")
-    listing.add_argument("--page-index", type=int, default=0)
-    listing.add_argument("--page-size", type=int, default=20)
+    listing.add_argument("--page-index", type=whole_number(0), default=0)
+    listing.add_argument("--page-size", type=whole_number(1, MAX_PAGE_SIZE), default=20)
     show.add_argument("session_id")
     export.add_argument("--out", required=True, type=Path, help="the .jsonl file (appended to, resumable)")
-    export.add_argument("--limit", type=int, help="at most this many sessions, newest first")
+    export.add_argument("--limit", type=whole_number(1), help="at most this many sessions, newest first")
+
+
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number within bounds, else a usage error (exit status 2) that says so."""
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = None
+        if number is None or number < minimum or (maximum is not None and number > maximum):
+            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, not {text!r}")
+        return number
+
+    return parse
 
 
 def parse_tags(pairs: list[str]) -> dict[str, str] | None:
@@ -74,7 +96,7 @@ async def run_sessions_command(
     if args.action == "list":
         page = await client.list_sessions(page_index=args.page_index, page_size=args.page_size, **filters_of(args))
         if args.json:
-            out.write(json.dumps(page.to_wire(), ensure_ascii=False, indent=2) + "\n")
+            out.write(json.dumps(trim_page(page, args.page_size)[0].to_wire(), ensure_ascii=False, indent=2) + "\n")
             return 0
         result = session_page_result(page, args.page_index, args.page_size)
         text = render_session_page(result).replace("call list_sessions with page_index=", "use --page-index ")
@@ -88,7 +110,9 @@ async def run_sessions_command(
         out.write(render_transcript(whole) + "\n")
     else:
         summary = await export_sessions(client, args.out, filters_of(args), args.limit, redactor, concurrency)
-        out.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
+        # Exported to stdout itself (--out /dev/stdout | jq): the summary must not join the sessions.
+        told = sys.stderr if _same_file(args.out, out) else out
+        told.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
         return 1 if summary["failed"] else 0
     return 0
 
@@ -104,9 +128,10 @@ async def export_sessions(
     """Append every matching session not yet in ``path``, one JSON object a line, in list order.
 
     Idempotent: ids already in the file are skipped, and a last line cut short by an
-    interrupted run is dropped before appending, so a re-run completes the file.
+    interrupted run is dropped before appending, so a re-run completes the file. A session that
+    cannot be read or written is listed among the failures, and the others are written.
     """
-    done = existing_ids(path)
+    done = existing_ids(path, max_line=2 * client.max_response_bytes + LINE_SLACK)
     progress = Progress(sys.stderr)
     failures: list[Failure] = []
     written = skipped = 0
@@ -122,12 +147,13 @@ async def export_sessions(
                 else:
                     yield item.id
 
-    with path.open("a", encoding="utf-8") as file:
+    with path.open("ab") as file:
         async for item in stream_sessions(client, pending_ids(), concurrency=concurrency, use_cache=False):
-            if isinstance(item, Failure):
-                failures.append(item)
+            line = item if isinstance(item, Failure) else export_line(item, redactor)
+            if isinstance(line, Failure):
+                failures.append(line)
             else:
-                file.write(json.dumps(redactor(item).to_wire(), ensure_ascii=False) + "\n")
+                file.write(line)
                 file.flush()
                 written += 1
             progress.step()
@@ -140,46 +166,108 @@ async def export_sessions(
     }
 
 
-def existing_ids(path: Path) -> set[str]:
+def export_line(session: SessionDetail, redactor: Redactor) -> bytes | Failure:
+    """The line ``session`` is exported as, or why it cannot be (it must not stop the export)."""
+    try:
+        return (json.dumps(redactor(session).to_wire(), ensure_ascii=False) + "\n").encode()
+    except Exception as exc:  # e.g. text no UTF-8 can hold: this session fails, the export goes on
+        reason = f"it could not be written as JSON ({type(exc).__name__}): the Companion API sent something unusable."
+        return Failure(session_id=shorten_text(str(session.id), ID_CHARS), reason=reason)
+
+
+def existing_ids(path: Path, *, max_line: int) -> set[str]:
     """Ids of the sessions already exported to ``path``; trims a last line an interruption cut.
 
-    Only a cut line that starts like an exported session is dropped: any other content means the
-    file is not an export, and it is left alone.
+    A file counts as an earlier export only when every complete line is byte for byte what the
+    export writes: a JSON object whose first key is a string ``id``, in ``json.dumps`` spacing,
+    UTF-8. Anything else is refused and left untouched, and so is a file whose only line is cut.
+    Lines are read with a bounded length, and refused at their first bytes when they do not
+    begin like an exported line (``--out /dev/zero`` fails at once). A pipe, socket or terminal
+    (``--out /dev/stdout``) is written to without being read: there is nothing to resume.
     """
-    if not path.exists():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return set()
+    if _is_stream(path, mode):
         return set()
     ids: set[str] = set()
-    with path.open("rb+") as file:
-        good_end = 0
-        unterminated = False
-        for line in file:
-            session_id = _session_id_of(line)
-            if session_id is None:
-                if not line.endswith(b"\n") and (
-                    line.startswith(EXPORT_LINE_START) or EXPORT_LINE_START.startswith(line)
-                ):
-                    break  # cut by an interruption: dropped, and that session is fetched again
-                raise InvalidInputError(
-                    f"{path} has a line that is not an exported session: choose another --out file."
-                )
-            ids.add(session_id)
-            good_end += len(line)
-            unterminated = not line.endswith(b"\n")  # a whole session that only lacks its newline
-        file.truncate(good_end)
-        if unterminated:
-            file.seek(good_end)
-            file.write(b"\n")
+    good_end = 0
+    unterminated = False  # the last line is a whole session that only lacks its newline
+    with path.open("rb") as file:
+        while line := _read_line(file, path, max_line):
+            unterminated = not line.endswith(b"\n")
+            session_id = _exported_id(line + b"\n" if unterminated else line)
+            if session_id is not None:
+                ids.add(session_id)
+                good_end += len(line)
+                continue
+            if not unterminated or not ids:
+                raise _not_an_export(path)  # a foreign line, or a file whose only line is cut
+            if not (line.startswith(EXPORT_LINE_START) or EXPORT_LINE_START.startswith(line)):
+                raise _not_an_export(path)
+            unterminated = False
+            break  # a last line cut by an interruption: dropped, and that session is fetched again
+    if stat.S_ISREG(mode) and (unterminated or path.stat().st_size != good_end):
+        with path.open("rb+") as file:
+            file.truncate(good_end)
+            if unterminated:
+                file.seek(good_end)
+                file.write(b"\n")
     return ids
 
 
-def _session_id_of(line: bytes) -> str | None:
-    """The id of an exported session line, or ``None`` when the line is not one."""
+def _read_line(file: BinaryIO, path: Path, max_line: int) -> bytes:
+    """The next line (``b""`` at the end), refused as soon as it cannot be an exported one."""
+    head = file.readline(len(EXPORT_LINE_START))
+    if len(head) < len(EXPORT_LINE_START) or head.endswith(b"\n"):
+        return head  # short, or the end of the file: judged by the caller
+    if head != EXPORT_LINE_START:
+        raise _not_an_export(path)
+    line = head + file.readline(max_line - len(head) + 1)
+    if len(line) > max_line:
+        raise InvalidInputError(
+            f"{path} has a line longer than {max_line:,} bytes: it is not an export. Choose another --out file."
+        )
+    return line
+
+
+def _exported_id(line: bytes) -> str | None:
+    """The id of a line exactly as the export writes it, or ``None`` when the line is anything else."""
     try:
         value = json.loads(line)
     except ValueError:
         return None
-    session_id = value.get("id") if isinstance(value, dict) else None
-    return session_id if isinstance(session_id, str) else None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str) or next(iter(value)) != "id":
+        return None
+    return value["id"] if (json.dumps(value, ensure_ascii=False) + "\n").encode() == line else None
+
+
+def _not_an_export(path: Path) -> InvalidInputError:
+    return InvalidInputError(
+        f"{path} has a line that is not an exported session: choose another --out file (the export only "
+        "appends to a file it wrote)."
+    )
+
+
+def _same_file(path: Path, stream: TextIO) -> bool:
+    try:
+        return os.path.samestat(path.stat(), os.fstat(stream.fileno()))
+    except (OSError, ValueError, io.UnsupportedOperation):  # no file behind the stream (a test's capture)
+        return False
+
+
+def _is_stream(path: Path, mode: int) -> bool:
+    """A pipe, a socket or a terminal: written to as a stream, never read back."""
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return True
+    if not stat.S_ISCHR(mode):
+        return False
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return os.isatty(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def format_export_summary(summary: dict[str, Any]) -> str:
@@ -188,7 +276,7 @@ def format_export_summary(summary: dict[str, Any]) -> str:
         text += f" ({summary['already_there']} were already there)"
     text += "."
     for failure in summary["failed"]:
-        text += f"\nNot exported: {failure['session_id']}: {failure['reason']}"
+        text += f"\nNot exported: {one_line(failure['session_id'], ID_CHARS)}: {one_line(failure['reason'], 1_000)}"
     return text
 
 

@@ -45,6 +45,9 @@ class Settings:
     allow_remote: bool = False
     allowed_hosts: tuple[str, ...] = ()
     auth_token: SecretStr | None = None
+    # Stateful Streamable HTTP sessions (legacy clients): each holds memory until it ends or idles out.
+    max_sessions: int = 200
+    session_idle_timeout: float = 300.0
 
     def __repr__(self) -> str:
         # dataclass repr would be safe with SecretStr, but say so explicitly.
@@ -67,6 +70,8 @@ ENVIRONMENT: dict[str, str] = {
     "redact_pii": "SESSION_MCP_REDACT_PII",
     "auth_token": "SESSION_MCP_AUTH_TOKEN",
     "allowed_hosts": "SESSION_MCP_ALLOWED_HOSTS",
+    "max_sessions": "SESSION_MCP_MAX_SESSIONS",
+    "session_idle_timeout": "SESSION_MCP_SESSION_IDLE_TIMEOUT",
 }
 
 
@@ -129,6 +134,8 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "max_scan": lambda s, v: _number(s, v, int, 100, 1_000_000),
         "max_response_mb": lambda s, v: _number(s, v, int, 1, 1024),
         "port": lambda s, v: _number(s, v, int, 0, 65_535),
+        "max_sessions": lambda s, v: _number(s, v, int, 1, 100_000),
+        "session_idle_timeout": lambda s, v: _number(s, v, float, 1, 86_400),
         "log_level": _log_level,
         "allowed_hosts": _hosts,
     }

@@ -10,18 +10,21 @@ budget. ``detail="digest"`` gives every session as a digest line, for hundreds i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import ConversationItem, SessionDetail
 from session_mcp.render import (
+    failure_line,
     format_duration,
     format_status,
-    format_tags,
     format_time,
     plural,
     render_scan,
-    shorten_text,
+    row_tags,
+    show_id,
     turn_line,
 )
 from session_mcp.results import (
@@ -43,6 +46,7 @@ DIGEST_TEXT_MAX = 260  # characters of quoted text per digest line when there is
 DIGEST_TEXT_MIN = 40  # what a digest line is promised before a session is given whole
 MAX_CALL_IDS = 100  # session_ids one get_session_transcripts call takes in full mode
 DEFAULT_MESSAGE_CHARS = 600
+logger = logging.getLogger(__name__)
 NORMAL_END = "connection_closed"  # the close reason of an ordinary end: not worth a digest's room
 DIGEST_COLUMNS = (
     "id | companion | started | duration | status | turns | the user's first request ⟶ the last exchange (U: user, "
@@ -62,7 +66,15 @@ def fit_batch(
     scan: ScanInfo | None = None,
 ) -> BatchResult:
     """The answer to a batch: in ``full`` detail whole sessions first, digests for the rest, within ``budget``."""
-    blocks = [_whole(session, max_message_chars) for session in sessions]
+    blocks: list[_Block] = []
+    failures = list(failures)
+    for session in sessions:
+        try:  # one session that cannot be rendered is a failure, not the end of the batch
+            blocks.append(_whole(session, max_message_chars))
+        except Exception as exc:
+            logger.warning("session %.80r could not be rendered", session.id, exc_info=exc)
+            reason = f"it could not be rendered ({type(exc).__name__}): the Companion API sent something unusable."
+            failures.append(Failure(session_id=shorten_text(str(session.id), ID_CHARS), reason=reason))
     overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
     overhead += len(render_scan(scan)) if scan is not None else 0
     whole: set[int] = set()
@@ -244,7 +256,8 @@ def _said_length(session: SessionDetail) -> int:
 
 
 def _flat(text: str) -> str:
-    return " ".join(text.split())
+    """``text`` on one line: every break, control character and run of spaces one space."""
+    return " ".join(one_line(text, len(text)).split())
 
 
 def _snippet(text: str, room: int) -> str:
@@ -257,12 +270,12 @@ def digest_line(digest: SessionDigest, *, with_companion: bool) -> str:
     """One digest line, in the order of ``DIGEST_COLUMNS`` (the day is in the heading above it)."""
     row = digest.session
     moment = row.started_at or row.created_at
-    status = row.status
+    status = one_line(row.status)
     if row.close_reason and (row.status == "failed" or row.close_reason != NORMAL_END):
         status = format_status(row)
-    cells = [row.id]
+    cells = [show_id(row.id)]
     if with_companion:
-        cells.append(row.companion_id or "-")
+        cells.append(one_line(row.companion_id or "-"))
     cells += [
         moment.strftime("%H:%M") if moment else "-",
         format_duration(row.duration_seconds),
@@ -285,7 +298,7 @@ def _digest_text(digest: SessionDigest) -> str:
 
 
 def _role(role: str) -> str:
-    return {"user": "U", "agent": "A"}.get(role, role)
+    return {"user": "U", "agent": "A"}.get(role) or one_line(role, 40)
 
 
 def digest_lines(digests: Sequence[SessionDigest], *, with_companion: bool) -> list[str]:
@@ -307,13 +320,13 @@ def digest_lines(digests: Sequence[SessionDigest], *, with_companion: bool) -> l
 
 def batch_header(row: SessionRow, total_turns: int) -> str:
     """The one-line header of a session inside a batch."""
-    cells = [f"## {row.id}", row.companion_id or "-"]
+    cells = [f"## {show_id(row.id)}", one_line(row.companion_id or "-")]
     if row.external_client_id:
-        cells.append(f"client {row.external_client_id}")
+        cells.append(f"client {one_line(row.external_client_id)}")
     cells.append(format_time(row.started_at or row.created_at))
     cells += [format_duration(row.duration_seconds), format_status(row), plural(total_turns, "turn")]
     if row.tags:
-        cells.append(format_tags(row.tags))
+        cells.append(row_tags(row))
     return " · ".join(cells)
 
 
@@ -342,7 +355,7 @@ def render_batch(result: BatchResult) -> str:
             f"{result.budget_chars:,} characters)"
         )
     if result.shortened_messages:
-        notes.append(f"{result.shortened_messages} long messages shortened")
+        notes.append(f"{plural(result.shortened_messages, 'long message')} shortened")
     if result.left_out:
         notes.append(f"{len(result.left_out)} left out")
     if result.failures:
@@ -356,7 +369,7 @@ def render_batch(result: BatchResult) -> str:
         with_companion = len(companions) > 1
         columns = DIGEST_COLUMNS if with_companion else DIGEST_COLUMNS.replace(" companion |", "")
         heading = "Digests" if digest_mode else "Sessions that did not fit whole"
-        only = "" if with_companion else f", all of companion {next(iter(companions)) or '-'}"
+        only = "" if with_companion else f", all of companion {one_line(next(iter(companions)) or '-')}"
         lines = [f"{heading} (columns: {columns}; times UTC{only}):"]
         lines += digest_lines(result.digests, with_companion=with_companion)
         blocks.append("\n".join(lines))
@@ -373,5 +386,5 @@ def render_batch(result: BatchResult) -> str:
             "this batch): ask for fewer (limit or session_ids) or a narrower window (until)."
         )
     if result.failures:
-        blocks.append("Not read:\n" + "\n".join(f"- {f.session_id}: {f.reason}" for f in result.failures))
+        blocks.append("Not read:\n" + "\n".join(failure_line(f) for f in result.failures))
     return "\n\n".join(blocks)

@@ -3,18 +3,28 @@
 Compact on purpose: context is the scarce resource. A column named once in a header instead of
 a key per row, no empty fields, times in ISO 8601 UTC to the minute in lists, durations like
 ``4m 55s``, and every cut said plainly with the call that gets the rest.
+
+No field can forge a line (see ``session_mcp.lines``): every single-line field goes through
+``one_line``, so a newline in a role, an id or a tag stays inside its cell; message text goes
+through ``message_text``, so a message's second and later lines are indented by four spaces and
+never read as a turn (``[mm:ss] Agent:``), a header or a table row. Every line of a transcript
+is therefore a header line, a turn line whose ``[mm:ss] Role:`` prefix comes from a real turn,
+or an indented continuation of the message above it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from session_mcp.lines import CUT_MARK, ID_CHARS, message_text, one_line, shorten_text
 from session_mcp.models import SessionDetail
 from session_mcp.results import (
     Distribution,
+    Failure,
     ScanInfo,
     SessionInfo,
     SessionPageResult,
@@ -28,8 +38,9 @@ from session_mcp.results import (
     transcript_origin,
 )
 
-CUT_MARK = "…"
 TRANSCRIPT_FRAME = 200  # the "Transcript turns a-b of n:" line and the cut note under the turns
+
+logger = logging.getLogger(__name__)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -66,20 +77,27 @@ def _clock(total: int) -> tuple[int, int, int]:
     return hours, minutes, secs
 
 
-def format_tags(tags: dict[str, Any] | None) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted((tags or {}).items()))
+def format_tags(tags: dict[str, Any] | None, left_out: int = 0) -> str:
+    shown = ",".join(f"{one_line(k)}={one_line(v)}" for k, v in sorted((tags or {}).items()))
+    return shown + (f",{CUT_MARK} +{left_out} more" if left_out else "")
 
 
 def format_status(row: SessionRow) -> str:
-    return f"{row.status}/{row.close_reason}" if row.close_reason else row.status
+    status = one_line(row.status)
+    return f"{status}/{one_line(row.close_reason)}" if row.close_reason else status
 
 
-def shorten_text(text: str, limit: int) -> str:
-    """``text`` cut to about ``limit`` characters, saying how much was left out."""
-    if len(text) <= limit:
-        return text
-    kept = text[: max(0, limit)].rstrip()
-    return f"{kept}{CUT_MARK} [+{len(text) - len(kept)} chars]"
+def row_tags(row: SessionRow) -> str:
+    """The tags of a row, with how many were left out."""
+    return format_tags(row.tags, (row.left_out or {}).get("tags", 0))
+
+
+def format_list(values: list[str] | None, left_out: int = 0) -> str:
+    return ",".join(one_line(v) for v in values or []) + (f",{CUT_MARK} +{left_out} more" if left_out else "")
+
+
+def show_id(session_id: str) -> str:
+    return one_line(session_id, ID_CHARS)
 
 
 SESSION_COLUMNS = "id | companion | client | started (UTC) | duration | turns | status | tags"
@@ -89,15 +107,15 @@ SESSION_COLUMNS_NO_TURNS = SESSION_COLUMNS.replace(" | turns", "")
 def session_line(row: SessionRow, *, with_turns: bool = True) -> str:
     """One session on one line, in the order of ``SESSION_COLUMNS`` (without turns if asked)."""
     cells = [
-        row.id,
-        row.companion_id or "-",
-        row.external_client_id or "-",
+        show_id(row.id),
+        one_line(row.companion_id or "-"),
+        one_line(row.external_client_id or "-"),
         format_time(row.started_at) if row.started_at else _created_only(row.created_at),
         format_duration(row.duration_seconds),
     ]
     if with_turns:
         cells.append("-" if row.turns is None else str(row.turns))
-    cells += [format_status(row), format_tags(row.tags) or "-"]
+    cells += [format_status(row), row_tags(row) or "-"]
     return " | ".join(cells)
 
 
@@ -154,6 +172,11 @@ def render_session_page(page: SessionPageResult) -> str:
     lines = [f"Sessions {first}-{last}{of}, newest first (page {page.page_index})."]
     lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
+    if page.upstream_sent_more:
+        lines.append(
+            f"(The API sent {page.upstream_sent_more} rows more than the page size of {page.page_size}; "
+            "they are left out.)"
+        )
     if page.has_more:
         lines.append(f"More: call list_sessions with page_index={page.next_page_index} and the same filters.")
     else:
@@ -188,24 +211,25 @@ def _render_scanned_page(page: SessionPageResult, scan: ScanInfo) -> str:
 
 def render_session_header(info: SessionInfo) -> list[str]:
     """The lines above a transcript: who, what configuration, when."""
-    head = f"# Session {info.id} — {format_status(info)}"
-    who = [f"companion {info.companion_id or '-'}" + (f" ({info.companion_name})" if info.companion_name else "")]
+    left_out = info.left_out or {}
+    head = f"# Session {show_id(info.id)} — {format_status(info)}"
+    who = [f"companion {one_line(info.companion_id or '-')}" + _named(info.companion_name)]
     if info.agent_id or info.agent_name:
-        who.append(f"agent {info.agent_id or '-'}" + (f" ({info.agent_name})" if info.agent_name else ""))
+        who.append(f"agent {one_line(info.agent_id or '-')}" + _named(info.agent_name))
     if info.external_client_id:
-        who.append(f"client {info.external_client_id}")
+        who.append(f"client {one_line(info.external_client_id)}")
     if info.tags:
-        who.append(f"tags {format_tags(info.tags)}")
+        who.append(f"tags {row_tags(info)}")
     for label, value in (("type", info.session_type), ("modality", info.modality), ("mode", info.mode)):
         if value:
-            who.append(f"{label} {value}")
+            who.append(f"{label} {one_line(value)}")
     config = []
     if info.knowledge_base_id:
-        config.append(f"knowledge base {info.knowledge_base_id}")
+        config.append(f"knowledge base {one_line(info.knowledge_base_id)}")
     if info.functions:
-        config.append("functions " + ",".join(info.functions))
+        config.append("functions " + format_list(info.functions, left_out.get("functions", 0)))
     if info.faq_ids:
-        config.append("FAQs " + ",".join(info.faq_ids))
+        config.append("FAQs " + format_list(info.faq_ids, left_out.get("faq_ids", 0)))
     timing = [f"created {format_time(info.created_at, seconds=True)}"]
     timing.append(f"started {format_time(info.started_at, seconds=True)}" if info.started_at else "never started")
     if info.closed_at:
@@ -220,32 +244,40 @@ def render_session_header(info: SessionInfo) -> list[str]:
         lines.append(" · ".join(config))
     lines.append(" · ".join(timing))
     if info.tools:
-        lines.append(tools_line(info.tools))
+        lines.append(tools_line(info.tools, (info.left_out or {}).get("tools", 0)))
     if info.extra:
-        lines.append("other fields: " + ", ".join(f"{k}={_compact(v)}" for k, v in sorted(info.extra.items())))
+        fields = ", ".join(f"{one_line(k)}={_compact(v)}" for k, v in sorted(info.extra.items()))
+        more = left_out.get("extra", 0)
+        lines.append("other fields: " + fields + (f", {CUT_MARK} +{more} more" if more else ""))
     return lines
+
+
+def _named(name: str | None) -> str:
+    return f" ({one_line(name)})" if name else ""
 
 
 MAX_TOOLS_SHOWN = 10
 
 
-def tools_line(tools: Sequence[ToolConnection]) -> str:
+def tools_line(tools: Sequence[ToolConnection], left_out: int = 0) -> str:
     """``tools: 2 connected · sms_gateway failed (connection_failed: WebSocket handshake timed out)``."""
     connected = sum(1 for t in tools if t.state == "connected")
     others = [t for t in tools if t.state != "connected"]
     cells = [f"{connected} connected"] if connected else []
     for tool in others[:MAX_TOOLS_SHOWN]:
         reason = ": ".join(part for part in (tool.error_code, tool.error_message) if part)
-        why = f" ({shorten_text(reason, 120)})" if reason else ""
-        cells.append(f"{shorten_text(tool.name, 60)} {tool.state}{why}")
-    if len(others) > MAX_TOOLS_SHOWN:
-        cells.append(f"{len(others) - MAX_TOOLS_SHOWN} more not connected")
+        why = f" ({one_line(reason, 160)})" if reason else ""
+        cells.append(f"{one_line(tool.name, 60)} {one_line(tool.state, 40)}{why}")
+    hidden = len(others) - len(others[:MAX_TOOLS_SHOWN]) + left_out
+    if hidden:
+        cells.append(f"{CUT_MARK} +{hidden} more")
     return "tools: " + " · ".join(cells)
 
 
 def turn_line(turn: Turn) -> str:
-    role = turn.role.capitalize() if turn.role in ("agent", "user") else turn.role
-    return f"[{format_offset(turn.offset_seconds)}] {role}: {turn.text}"
+    """``[mm:ss] Role: text``; the text's later lines indented (see the module docstring)."""
+    role = turn.role.capitalize() if turn.role in ("agent", "user") else one_line(turn.role)
+    return f"[{format_offset(turn.offset_seconds)}] {role}: {message_text(turn.text)}"
 
 
 def render_transcript(result: TranscriptResult) -> str:
@@ -277,6 +309,10 @@ def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
     )
 
 
+def failure_line(failure: Failure) -> str:
+    return f"- {show_id(failure.session_id)}: {one_line(failure.reason, 1_000)}"
+
+
 def format_distribution(dist: Distribution, unit: str = "") -> str:
     if not dist.count:
         return "no data"
@@ -285,7 +321,7 @@ def format_distribution(dist: Distribution, unit: str = "") -> str:
 
 
 def format_counts(counts: dict[str, int]) -> str:
-    return " · ".join(f"{key} {count}" for key, count in counts.items()) or "-"
+    return " · ".join(f"{one_line(key, 80)} {count}" for key, count in counts.items()) or "-"
 
 
 def render_stats(result: StatsResult) -> str:
@@ -294,24 +330,35 @@ def render_stats(result: StatsResult) -> str:
         scope += f" of {result.matched} matching"
     if result.limit_hit:
         scope += f" (limit {result.limit} reached: raise limit to cover all)"
+    cut = result.values_cut or {}
+
+    def counts(label: str, name: str, values: dict[str, int]) -> str:
+        distinct = f" ({cut[name]} values, top 10)" if name in cut else ""
+        return f"{label}{distinct}: {format_counts(values)}"
+
     lines = [scope + "."]
     if result.scan is not None:
         lines.append(render_scan(result.scan))
     lines += [
-        f"status: {format_counts(result.by_status)}",
-        f"companion: {format_counts(result.by_companion)}",
+        counts("status", "status", result.by_status),
+        counts("companion", "companion", result.by_companion),
     ]
     if result.failed_reasons:
-        lines.append(f"failed, by close reason: {format_counts(result.failed_reasons)}")
+        lines.append(counts("failed, by close reason", "failed", result.failed_reasons))
     if result.by_close_reason:
-        lines.append(f"close reason: {format_counts(result.by_close_reason)}")
-    lines.extend(f"tag {key}: {format_counts(values)}" for key, values in result.by_tag.items())
-    for label, counts in (("session type", result.by_session_type), ("modality", result.by_modality)):
-        if counts:
-            lines.append(f"{label}: {format_counts(counts)}")
+        lines.append(counts("close reason", "close_reason", result.by_close_reason))
+    lines.extend(counts(f"tag {one_line(key, 80)}", f"tag {key}", values) for key, values in result.by_tag.items())
+    if result.tag_keys_left_out:
+        lines.append(f"(and {plural(result.tag_keys_left_out, 'other tag key')}, less used)")
+    for label, name, values in (
+        ("session type", "session_type", result.by_session_type),
+        ("modality", "modality", result.by_modality),
+    ):
+        if values:
+            lines.append(counts(label, name, values))
     lines.append(f"duration: {format_distribution(result.duration_seconds, 'duration')}")
     lines.append(f"turns: {format_distribution(result.turns)}")
-    silent = ", ".join(result.no_user_turn_ids)
+    silent = ", ".join(show_id(i) for i in result.no_user_turn_ids)
     lines.append(f"no user turn: {result.no_user_turn}" + (f" ({silent})" if silent else ""))
     lines += _companion_lines(result)
     lines += _cost_lines(result)
@@ -327,9 +374,12 @@ def render_stats(result: StatsResult) -> str:
             "busiest hours (UTC): " + " · ".join(f"{h.hour_utc:02d}h {h.sessions}" for h in result.busiest_hours)
         )
     lines += _tool_lines(result)
-    if result.unread:
+    if result.unread_count:
         lines.append(
-            f"transcripts not read: {len(result.unread)} (" + ", ".join(f.session_id for f in result.unread[:10]) + ")"
+            f"not read or not counted: {result.unread_count} ("
+            + ", ".join(show_id(f.session_id) for f in result.unread[:10])
+            + (", …" if result.unread_count > 10 else "")
+            + ")"
         )
     return "\n".join(lines)
 
@@ -344,7 +394,7 @@ def _companion_lines(result: StatsResult) -> list[str]:
     lines = ["per companion (companion | sessions | failed | cost | duration median | p90):"]
     for figures in result.companions:
         duration = figures.duration_seconds
-        cells = [figures.companion_id, str(figures.sessions), str(figures.failed), format_money(figures.cost)]
+        cells = [one_line(figures.companion_id), str(figures.sessions), str(figures.failed), format_money(figures.cost)]
         cells += [format_duration(duration.median), format_duration(duration.p90)]
         lines.append(" | ".join(cells))
     if result.other_companions:
@@ -362,9 +412,11 @@ def _cost_lines(result: StatsResult) -> list[str]:
         line += f"; {cost.without_cost} without a cost yet (the API sets it once a session closes)"
     lines = [line]
     if len(cost.by_companion) > 1:
-        lines.append("cost by companion: " + " · ".join(f"{a.key} {format_money(a.cost)}" for a in cost.by_companion))
+        lines.append(
+            "cost by companion: " + " · ".join(f"{one_line(a.key)} {format_money(a.cost)}" for a in cost.by_companion)
+        )
     if cost.top_clients:
-        clients = " · ".join(f"{a.key} {format_money(a.cost)} ({a.sessions})" for a in cost.top_clients)
+        clients = " · ".join(f"{one_line(a.key)} {format_money(a.cost)} ({a.sessions})" for a in cost.top_clients)
         if cost.other_clients:
             clients += f" · {cost.other_clients} others {format_money(cost.other_clients_cost)}"
         lines.append(f"top external clients by cost (sessions): {clients}")
@@ -378,15 +430,35 @@ def _tool_lines(result: StatsResult) -> list[str]:
     if not result.tools:
         return ["tool connections: none reported (functionMetrics)"]
     if not failing:
-        return [f"tool connections: all connected ({', '.join(t.name for t in result.tools)})"]
+        return [f"tool connections: all connected ({', '.join(one_line(t.name, 60) for t in result.tools)})"]
     lines = ["tool connection failures (tool | connected | failed | canceled | errors | latest message):"]
     for tool in failing:
-        errors = ", ".join(f"{code} {n}" for code, n in tool.errors.items()) or "-"
-        example = shorten_text(tool.example, 120) if tool.example else "-"
-        lines.append(f"{tool.name} | {tool.connected} | {tool.failed} | {tool.canceled} | {errors} | {example}")
+        errors = ", ".join(f"{one_line(code, 60)} {n}" for code, n in tool.errors.items()) or "-"
+        example = one_line(tool.example, 120) if tool.example else "-"
+        name = one_line(tool.name, 60)
+        lines.append(f"{name} | {tool.connected} | {tool.failed} | {tool.canceled} | {errors} | {example}")
     if result.other_tools:
         lines.append(f"({plural(result.other_tools, 'other tool')} left out)")
     return lines
+
+
+def fit_text(text: str, budget: int) -> str:
+    """``text`` if it fits ``budget`` characters; else its first whole lines and a note that says so.
+
+    The last bound of every tool answer: the budgets above it keep ordinary answers well inside,
+    so this only cuts what hostile data (thousands of huge fields) would blow up.
+    """
+    if len(text) <= budget:
+        return text
+    note = (
+        f"[cut: this answer was {len(text):,} characters, over the budget of {budget:,}. Ask for less: "
+        "a smaller page_size or limit, or one session at a time.]"
+    )
+    room = max(0, budget - len(note) - 1)
+    lines = text.split("\n")
+    kept = lines[: fit_lines(lines, room, at_least=0)]
+    head = "\n".join(kept) if kept else shorten_text(lines[0], max(0, room - 20))
+    return f"{head}\n{note}"
 
 
 def fit_lines(lines: Iterable[str], budget: int, *, at_least: int = 1) -> int:
@@ -403,7 +475,7 @@ def fit_lines(lines: Iterable[str], budget: int, *, at_least: int = 1) -> int:
 
 def _compact(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return shorten_text(text, 200)
+    return one_line(text)
 
 
 def transcript_window(session: SessionDetail, offset: int, limit: int, budget: int) -> TranscriptResult:
@@ -415,10 +487,17 @@ def transcript_window(session: SessionDetail, offset: int, limit: int, budget: i
     origin = transcript_origin(session)
     info = session_info(session)
     items = session.turns
-    window = [make_turn(i, items[i], origin) for i in range(offset, min(len(items), offset + limit))]
-    budget -= sum(len(line) + 1 for line in render_session_header(info)) + TRANSCRIPT_FRAME
-    count = fit_lines((turn_line(t) for t in window), budget)
-    window = window[:count]
+    budget -= sum(len(line) + 1 for line in render_session_header(info)) + TRANSCRIPT_FRAME + len(repr(info.id))
+    # Turns are made one at a time until the budget is full: the work is bounded by the budget,
+    # not by the length of the transcript.
+    candidates = (make_turn(i, items[i], origin) for i in range(offset, min(len(items), offset + limit)))
+    window: list[Turn] = []
+    used = 0
+    for turn in candidates:
+        used += len(turn_line(turn)) + 1
+        if used > budget and window:
+            break
+        window.append(turn)
     if window and len(turn_line(window[-1])) > budget:
         window[-1] = window[-1].model_copy(update={"text": shorten_text(window[-1].text, max(100, budget - 100))})
     end = offset + len(window)

@@ -2,16 +2,22 @@
 
 They are the tools' ``outputSchema``. They are built from the wire models here, so the server
 stays thin and ``render`` can turn the very same objects into text.
+
+Built within bounds, whatever upstream sent: a list page holds at most the rows asked for,
+strings are cut to a length (ids only past what a valid id may be), and long fields (tags,
+functions, FAQs, extra fields) keep their first items and count the rest in ``left_out``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from session_mcp.lines import FIELD_CHARS, ID_CHARS, shorten_text
 from session_mcp.models import (
     ConversationItem,
     FunctionMetric,
@@ -21,6 +27,10 @@ from session_mcp.models import (
     from_unix,
 )
 from session_mcp.query import Criteria, Scan
+
+MAX_ITEMS = 20  # tags, functions, FAQs and extra fields kept per session
+ROLE_CHARS = 40
+VALUE_CHARS = 500  # an extra field's value (as JSON when it is not a string)
 
 
 class SessionRow(BaseModel):
@@ -37,6 +47,9 @@ class SessionRow(BaseModel):
     status: str = Field(description="pending, started, closed or failed (derived from the times when not sent).")
     close_reason: str | None = None
     turns: int | None = Field(None, description="Number of transcript turns, when already known.")
+    left_out: dict[str, int] | None = Field(
+        None, description=f"Items left out of a long field (tags, functions, faq_ids, extra; {MAX_ITEMS} kept)."
+    )
 
 
 class ScanInfo(BaseModel):
@@ -64,6 +77,9 @@ class SessionPageResult(BaseModel):
     total_count: int | None = Field(None, description="All sessions of the project.")
     has_more: bool
     next_page_index: int | None = None
+    upstream_sent_more: int | None = Field(
+        None, description="Rows the API sent beyond page_size, left out (an API that ignores pageSize)."
+    )
     first_number: int = Field(1, description="The 1-based number of the first session of this page among the matches.")
     next_cursor: str | None = Field(None, description="Pass as `cursor` (with the same filters) for the next page.")
     scan: ScanInfo | None = Field(None, description="Present when a time window or a client-side filter applied.")
@@ -122,19 +138,66 @@ class ConnectionResult(BaseModel):
 
 
 def session_row(session: SessionSummary, turns: int | None = None) -> SessionRow:
+    left_out: dict[str, int] = {}
     return SessionRow(
-        id=session.id,
-        companion_id=session.companion_id,
-        external_client_id=session.external_client_id,
-        tags=session.tags or None,
+        id=shorten_text(session.id, ID_CHARS),
+        companion_id=_field(session.companion_id),
+        external_client_id=_field(session.external_client_id),
+        tags=_first_items(session.tags, "tags", left_out, FIELD_CHARS),
         created_at=session.created,
         started_at=session.started,
         closed_at=session.closed,
         duration_seconds=session.duration_seconds,
-        status=session.state,
-        close_reason=session.close_reason,
+        status=shorten_text(session.state, FIELD_CHARS),
+        close_reason=_field(session.close_reason),
         turns=turns,
+        left_out=left_out or None,
     )
+
+
+def _field(value: str | None, limit: int = FIELD_CHARS) -> str | None:
+    return None if value is None else shorten_text(value, limit)
+
+
+def _first_items(
+    items: Mapping[str, Any] | None, name: str, left_out: dict[str, int], limit: int
+) -> dict[str, Any] | None:
+    """The first ``MAX_ITEMS`` of ``items`` (by key), keys and values bounded; the rest counted."""
+    if not items:
+        return None
+    if len(items) > MAX_ITEMS:
+        left_out[name] = len(items) - MAX_ITEMS
+    kept = sorted(items)[:MAX_ITEMS]
+    return {shorten_text(key, FIELD_CHARS): bounded_value(items[key], limit) for key in kept}
+
+
+def _first_strings(values: Sequence[str] | None, name: str, left_out: dict[str, int]) -> list[str] | None:
+    if not values:
+        return None
+    if len(values) > MAX_ITEMS:
+        left_out[name] = len(values) - MAX_ITEMS
+    return [shorten_text(value, FIELD_CHARS) for value in values[:MAX_ITEMS]]
+
+
+def bounded_value(value: Any, limit: int) -> Any:
+    """``value`` if it is short; else a string cut to ``limit`` (JSON text when it was not a string)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return shorten_text(value, limit)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError):
+        return "(a value that cannot be shown)"
+    return value if len(text) <= limit else shorten_text(text, limit)
+
+
+def trim_page(page: SessionPage, page_size: int) -> tuple[SessionPage, int]:
+    """``page`` with at most ``page_size`` items, and how many more upstream sent."""
+    extra = len(page.items) - page_size
+    if extra <= 0:
+        return page, 0
+    return page.model_copy(update={"items": page.items[:page_size]}), extra
 
 
 def session_page_result(
@@ -143,7 +206,8 @@ def session_page_result(
     page_size: int,
     known_turns: Callable[[str], int | None] = lambda _: None,
 ) -> SessionPageResult:
-    """A list page with ``has_more`` worked out from the counts (or, lacking them, a full page)."""
+    """A list page of at most ``page_size`` rows, ``has_more`` worked out from the counts (or a full page)."""
+    page, extra = trim_page(page, page_size)
     rows = [session_row(item, known_turns(item.id)) for item in page.items]
     has_more = page.has_more(page_index, page_size)
     return SessionPageResult(
@@ -154,6 +218,7 @@ def session_page_result(
         total_count=page.total_count,
         has_more=has_more,
         next_page_index=page_index + 1 if has_more else None,
+        upstream_sent_more=extra or None,
     )
 
 
@@ -181,33 +246,46 @@ def scanned_page_result(
 
 
 def session_info(session: SessionDetail) -> SessionInfo:
+    row = session_row(session, len(session.turns))
+    left_out = dict(row.left_out or {})
     extra = {k: v for k, v in session.extra_fields.items() if v is not None}
     return SessionInfo(
-        **session_row(session, len(session.turns)).model_dump(),
-        functions=session.functions or None,
-        knowledge_base_id=session.knowledge_base_id,
-        faq_ids=session.faq_ids or None,
-        session_type=session.session_type,
-        modality=session.modality,
-        mode=session.mode,
+        **row.model_dump(exclude={"left_out"}),
+        functions=_first_strings(session.functions, "functions", left_out),
+        knowledge_base_id=_field(session.knowledge_base_id),
+        faq_ids=_first_strings(session.faq_ids, "faq_ids", left_out),
+        session_type=_field(session.session_type),
+        modality=_field(session.modality),
+        mode=_field(session.mode),
         cost=session.cost,
-        companion_name=session.companion.name if session.companion else None,
-        agent_id=session.agent.id if session.agent else None,
-        agent_name=session.agent.name if session.agent else None,
-        tools=[tool_connection(t) for t in session.tools] or None,
-        extra=extra or None,
+        companion_name=_field(session.companion.name if session.companion else None),
+        agent_id=_field(session.agent.id if session.agent else None),
+        agent_name=_field(session.agent.name if session.agent else None),
+        tools=_tools(session.tools, left_out),
+        extra=_first_items(extra, "extra", left_out, VALUE_CHARS),
+        left_out=left_out or None,
     )
+
+
+def _tools(metrics: Sequence[FunctionMetric], left_out: dict[str, int]) -> list[ToolConnection] | None:
+    """The first ``MAX_ITEMS`` tool connections, not connected ones first; the rest counted."""
+    if not metrics:
+        return None
+    ordered = sorted(metrics, key=lambda m: m.state == "connected")
+    if len(ordered) > MAX_ITEMS:
+        left_out["tools"] = len(ordered) - MAX_ITEMS
+    return [tool_connection(metric) for metric in ordered[:MAX_ITEMS]]
 
 
 def tool_connection(metric: FunctionMetric) -> ToolConnection:
     error = metric.error
     return ToolConnection(
-        name=metric.name or "(unnamed)",
-        state=metric.state or "unknown",
+        name=shorten_text(metric.name or "(unnamed)", FIELD_CHARS),
+        state=shorten_text(metric.state or "unknown", FIELD_CHARS),
         started_at=metric.started,
         ended_at=metric.ended,
-        error_code=error.code if error else None,
-        error_message=error.message if error else None,
+        error_code=_field(error.code if error else None),
+        error_message=_field(error.message if error else None, VALUE_CHARS),
     )
 
 
@@ -225,7 +303,7 @@ def make_turn(index: int, item: ConversationItem, origin: float | None, text: st
     offset = None if origin is None or item.timestamp is None else max(0.0, item.timestamp - origin)
     return Turn(
         index=index,
-        role=item.role,
+        role=shorten_text(item.role, ROLE_CHARS),
         text=item.text if text is None else text,
         timestamp=from_unix(item.timestamp),
         offset_seconds=offset,
@@ -340,10 +418,18 @@ class StatsResult(BaseModel):
     matched: int | None = Field(None, description="Sessions matching the filters upstream.")
     limit: int
     limit_hit: bool = Field(description="True when more sessions matched than were looked at.")
-    by_companion: dict[str, int]
+    by_companion: dict[str, int] = Field(
+        description="Sessions per companion; each count like this keeps its "
+        "10 most common values and sums the rest under '(others)'."
+    )
     by_status: dict[str, int]
     by_close_reason: dict[str, int]
-    by_tag: dict[str, dict[str, int]] = Field(description="For each tag key, sessions per value.")
+    by_tag: dict[str, dict[str, int]] = Field(description="For the 20 most used tag keys, sessions per value.")
+    tag_keys_left_out: int | None = Field(None, description="Tag keys beyond the 20 counted.")
+    values_cut: dict[str, int] | None = Field(
+        None,
+        description="Counts cut to their top 10 ('companion', 'status', 'close_reason', 'tag <key>'): distinct values.",
+    )
     duration_seconds: Distribution = Field(description="Over sessions that started and closed.")
     turns: Distribution = Field(description="Over sessions whose transcript was read.")
     no_user_turn: int = Field(description="Sessions (with a transcript read) in which the user never spoke.")
@@ -351,7 +437,8 @@ class StatsResult(BaseModel):
     busiest_hours: list[HourCount] = Field(
         description="Top hours of the day (UTC) by sessions started (created, if never)."
     )
-    unread: list[Failure] = Field(description="Sessions whose transcript could not be read.")
+    unread: list[Failure] = Field(description="Up to 20 sessions that could not be read or counted, and why.")
+    unread_count: int = Field(0, description="How many sessions could not be read or counted in all.")
     failed_reasons: dict[str, int] = Field(description="Close reasons of the failed sessions.")
     by_session_type: dict[str, int]
     by_modality: dict[str, int]

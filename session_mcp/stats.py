@@ -1,16 +1,24 @@
 """Aggregate figures over a set of sessions: pure functions, no I/O.
 
-Every figure is bounded: the top values of each kind, and how many were left out.
+Bounded whatever the data: each count keeps its ``TOP_VALUES`` most common values and sums the
+rest under ``OTHERS`` (a tag holding an order id has as many values as sessions), at most
+``TOP_TAG_KEYS`` tag keys are counted (the most used), the per-companion, per-client, per-day
+and per-tool figures keep their top entries and say how many were left out, values are cut to a
+length, and figures that are not finite numbers are left out. One session whose fields cannot be
+counted is listed among the unread, never the end of the statistics.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from session_mcp.lines import FIELD_CHARS, ID_CHARS, shorten_text
 from session_mcp.models import FunctionMetric, SessionDetail, SessionSummary
 from session_mcp.query import Window
 from session_mcp.results import (
@@ -28,28 +36,70 @@ from session_mcp.results import (
 
 NO_USER_TURN_IDS = 20
 BUSIEST_HOURS = 5
+TOP_VALUES = 10
+TOP_TAG_KEYS = 20
+MAX_UNREAD = 20
+OTHERS = "(others)"
 TOP_COMPANIONS = 10
 TOP_CLIENTS = 5
 TOP_TOOLS = 10
 TOP_ERRORS = 3
 MAX_DAYS = 62
 NO_COMPANION = "(none)"
-EXAMPLE_CHARS = 160
+
+logger = logging.getLogger(__name__)
 
 
 def distribution(values: Sequence[float]) -> Distribution:
-    """Median, p90 (nearest rank), max and mean of ``values``."""
-    if not values:
+    """Median, p90 (nearest rank), max and mean of the finite ``values``."""
+    ordered = sorted(v for v in values if math.isfinite(v))
+    if not ordered:
         return Distribution(count=0)
-    ordered = sorted(values)
     p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-    return Distribution(
-        count=len(ordered),
-        median=statistics.median(ordered),
-        p90=p90,
-        max=ordered[-1],
-        mean=round(statistics.fmean(ordered), 1),
+    try:
+        mean: float | None = round(statistics.fmean(ordered), 1)
+    except OverflowError:  # finite values whose sum is not
+        mean = None
+    return Distribution(count=len(ordered), median=statistics.median(ordered), p90=p90, max=ordered[-1], mean=mean)
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """What one session adds to the statistics, read once."""
+
+    companion: str
+    status: str
+    close_reason: str | None
+    tags: dict[str, str]
+    duration: float | None
+    moment: datetime | None
+    session_type: str | None
+    modality: str | None
+    client: str | None
+    cost: float | None
+
+
+def _figures(session: SessionSummary) -> _Figures:
+    tags = {
+        shorten_text(str(k), FIELD_CHARS): shorten_text(str(v), FIELD_CHARS) for k, v in (session.tags or {}).items()
+    }
+    duration = session.duration_seconds
+    return _Figures(
+        companion=shorten_text(session.companion_id or NO_COMPANION, FIELD_CHARS),
+        status=shorten_text(session.state, FIELD_CHARS),
+        close_reason=shorten_text(session.close_reason, FIELD_CHARS) if session.close_reason else None,
+        tags=tags,
+        duration=float(duration) if duration is not None else None,
+        moment=session.started or session.created,
+        session_type=_field(session.session_type),
+        modality=_field(session.modality),
+        client=_field(session.external_client_id),
+        cost=float(session.cost) if session.cost is not None and math.isfinite(session.cost) else None,
     )
+
+
+def _field(value: str | None) -> str | None:
+    return shorten_text(value, FIELD_CHARS) if value else None
 
 
 def session_stats(
@@ -64,36 +114,59 @@ def session_stats(
     more_matching: bool = False,
 ) -> StatsResult:
     """Figures over ``summaries``; the transcript figures over ``details`` (those that were read)."""
-    tags: dict[str, Counter[str]] = {}
+    figures: list[_Figures] = []
+    not_counted: list[Failure] = []
     for session in summaries:
-        for key, value in (session.tags or {}).items():
-            tags.setdefault(key, Counter())[str(value)] += 1
-    hours = Counter(moment.hour for moment in (s.started or s.created for s in summaries) if moment is not None)
+        try:
+            figures.append(_figures(session))
+        except Exception as exc:  # one poisoned session must not sink the rest
+            logger.warning("session %.80r could not be counted: %s", session.id, type(exc).__name__)
+            not_counted.append(
+                Failure(
+                    session_id=shorten_text(session.id, ID_CHARS),
+                    reason=f"its fields could not be counted ({type(exc).__name__})",
+                )
+            )
+    tags: dict[str, Counter[str]] = {}
+    for figure in figures:
+        for key, value in figure.tags.items():
+            tags.setdefault(key, Counter())[value] += 1
+    counted_keys = sorted(
+        key for key, _ in Counter({k: sum(c.values()) for k, c in tags.items()}).most_common(TOP_TAG_KEYS)
+    )
+    hours = Counter(f.moment.hour for f in figures if f.moment is not None)
     silent = [d.id for d in details if not any(t.role == "user" for t in d.turns)]
-    companions = companion_figures(summaries)
-    days, earlier_days, earlier_sessions = per_day(summaries, window or Window())
+    cut: dict[str, int] = {}
+    failures = [*not_counted, *unread]
+    companions = companion_figures(figures)
+    days, earlier_days, earlier_sessions = per_day(figures, window or Window())
     tools = tool_failures(details)
     return StatsResult(
         examined=len(summaries),
         matched=matched,
         limit=limit,
         limit_hit=more_matching or (matched is not None and matched > len(summaries)),
-        by_companion=_counts(s.companion_id or NO_COMPANION for s in summaries),
-        by_status=_counts(s.state for s in summaries),
-        by_close_reason=_counts(s.close_reason for s in summaries if s.close_reason),
-        by_tag={key: dict(counter.most_common()) for key, counter in sorted(tags.items())},
-        duration_seconds=distribution([d for s in summaries if (d := s.duration_seconds) is not None]),
+        by_companion=_top(Counter(f.companion for f in figures), "companion", cut),
+        by_status=_top(Counter(f.status for f in figures), "status", cut),
+        by_close_reason=_top(Counter(f.close_reason for f in figures if f.close_reason), "close_reason", cut),
+        by_tag={key: _top(tags[key], f"tag {key}", cut) for key in counted_keys},
+        tag_keys_left_out=len(tags) - len(counted_keys) or None,
+        values_cut=cut or None,
+        duration_seconds=distribution([f.duration for f in figures if f.duration is not None]),
         turns=distribution([len(d.turns) for d in details]),
         no_user_turn=len(silent),
-        no_user_turn_ids=silent[:NO_USER_TURN_IDS],
+        no_user_turn_ids=[shorten_text(i, ID_CHARS) for i in silent[:NO_USER_TURN_IDS]],
         busiest_hours=[HourCount(hour_utc=h, sessions=n) for h, n in hours.most_common(BUSIEST_HOURS)],
-        unread=list(unread),
-        failed_reasons=_counts(s.close_reason or "(none given)" for s in summaries if s.state == "failed"),
-        by_session_type=_counts(s.session_type for s in summaries if s.session_type),
-        by_modality=_counts(s.modality for s in summaries if s.modality),
+        unread=failures[:MAX_UNREAD],
+        unread_count=len(failures),
+        failed_reasons=_top(
+            Counter(f.close_reason or "(none given)" for f in figures if f.status == "failed"), "failed", cut
+        ),
+        by_session_type=_top(Counter(f.session_type for f in figures if f.session_type), "session_type", cut),
+        by_modality=_top(Counter(f.modality for f in figures if f.modality), "modality", cut),
         companions=companions[:TOP_COMPANIONS],
         other_companions=max(0, len(companions) - TOP_COMPANIONS),
-        cost=cost_figures(summaries),
+        cost=cost_figures(figures),
         per_day=days,
         earlier_days=earlier_days,
         earlier_sessions=earlier_sessions,
@@ -103,36 +176,46 @@ def session_stats(
     )
 
 
-def companion_figures(summaries: Iterable[SessionSummary]) -> list[CompanionFigures]:
+def _top(counter: Counter[str], name: str, cut: dict[str, int]) -> dict[str, int]:
+    """The ``TOP_VALUES`` most common values, the rest summed under ``OTHERS``; a cut noted in ``cut``."""
+    if len(counter) <= TOP_VALUES:
+        return dict(counter.most_common())
+    cut[name] = len(counter)
+    top = dict(counter.most_common(TOP_VALUES))
+    top[OTHERS] = counter.total() - sum(top.values())
+    return top
+
+
+def companion_figures(figures: Iterable[_Figures]) -> list[CompanionFigures]:
     """Sessions, failures, spend and durations per companion, the busiest first."""
-    groups: dict[str, list[SessionSummary]] = defaultdict(list)
-    for session in summaries:
-        groups[session.companion_id or NO_COMPANION].append(session)
-    figures = [
+    groups: dict[str, list[_Figures]] = defaultdict(list)
+    for figure in figures:
+        groups[figure.companion].append(figure)
+    per_companion = [
         CompanionFigures(
             companion_id=companion,
-            sessions=len(sessions),
-            failed=sum(1 for s in sessions if s.state == "failed"),
-            cost=_money(s.cost for s in sessions),
-            duration_seconds=distribution([d for s in sessions if (d := s.duration_seconds) is not None]),
+            sessions=len(group),
+            failed=sum(1 for f in group if f.status == "failed"),
+            cost=_money(f.cost for f in group),
+            duration_seconds=distribution([f.duration for f in group if f.duration is not None]),
         )
-        for companion, sessions in groups.items()
+        for companion, group in groups.items()
     ]
-    return sorted(figures, key=lambda f: (-f.sessions, f.companion_id))
+    return sorted(per_companion, key=lambda f: (-f.sessions, f.companion_id))
 
 
-def cost_figures(summaries: Sequence[SessionSummary]) -> CostFigures:
+def cost_figures(figures: Sequence[_Figures]) -> CostFigures:
     """Total and mean spend, by companion and by the external clients that cost most."""
-    costed = [s for s in summaries if s.cost is not None]
-    total = _money(s.cost for s in costed)
-    by_companion = _amounts(costed, lambda s: s.companion_id or NO_COMPANION)
-    clients = _amounts([s for s in costed if s.external_client_id], lambda s: s.external_client_id or "")
+    costed = [f for f in figures if f.cost is not None]
+    total = _money(f.cost for f in costed)
+    by_companion = _amounts(costed, lambda f: f.companion)
+    clients = _amounts([f for f in costed if f.client], lambda f: f.client or "")
     others = clients[TOP_CLIENTS:]
     return CostFigures(
         total=total,
         mean=round(total / len(costed), 4) if costed else None,
         with_cost=len(costed),
-        without_cost=len(summaries) - len(costed),
+        without_cost=len(figures) - len(costed),
         by_companion=by_companion[:TOP_COMPANIONS],
         top_clients=clients[:TOP_CLIENTS],
         other_clients=len(others),
@@ -140,10 +223,10 @@ def cost_figures(summaries: Sequence[SessionSummary]) -> CostFigures:
     )
 
 
-def _amounts(sessions: Iterable[SessionSummary], key_of: Callable[[SessionSummary], str]) -> list[Amount]:
+def _amounts(figures: Iterable[_Figures], key_of: Callable[[_Figures], str]) -> list[Amount]:
     groups: dict[str, list[float]] = defaultdict(list)
-    for session in sessions:
-        groups[key_of(session)].append(session.cost or 0.0)
+    for figure in figures:
+        groups[key_of(figure)].append(figure.cost or 0.0)
     amounts = [Amount(key=key, cost=_money(costs), sessions=len(costs)) for key, costs in groups.items()]
     return sorted(amounts, key=lambda a: (-a.cost, a.key))
 
@@ -153,12 +236,12 @@ def _money(values: Iterable[float | None]) -> float:
     return round(math.fsum(v for v in values if v is not None), 6)
 
 
-def per_day(summaries: Iterable[SessionSummary], window: Window) -> tuple[list[DayCount], int, int]:
+def per_day(figures: Iterable[_Figures], window: Window) -> tuple[list[DayCount], int, int]:
     """Sessions per UTC day, days without sessions included, over the window (or the sessions' span).
 
     Returns the latest ``MAX_DAYS`` days, and how many days (and sessions) came before them.
     """
-    counts = Counter(moment.astimezone(UTC).date() for s in summaries if (moment := s.started or s.created))
+    counts = Counter(f.moment.astimezone(UTC).date() for f in figures if f.moment is not None)
     if not counts:
         return [], 0, 0
     first = window.start.date() if window.start else min(counts)
@@ -184,10 +267,10 @@ def tool_failures(details: Iterable[SessionDetail]) -> list[ToolFailures]:
     latest: dict[str, tuple[datetime, str]] = {}
     for session in details:
         for tool in session.tools:
-            name = tool.name or "(unnamed)"
-            states[name][tool.state or "unknown"] += 1
+            name = shorten_text(tool.name or "(unnamed)", FIELD_CHARS)
+            states[name][shorten_text(tool.state or "unknown", FIELD_CHARS)] += 1
             if tool.state == "failed":
-                errors[name][(tool.error.code if tool.error else None) or "(no code)"] += 1
+                errors[name][shorten_text((tool.error.code if tool.error else None) or "(no code)", FIELD_CHARS)] += 1
                 _note_latest(latest, name, tool)
     figures = [
         ToolFailures(
@@ -209,8 +292,4 @@ def _note_latest(latest: dict[str, tuple[datetime, str]], name: str, tool: Funct
         return
     at = tool.ended or tool.started or datetime.min.replace(tzinfo=UTC)
     if name not in latest or at > latest[name][0]:
-        latest[name] = (at, " ".join(message.split())[:EXAMPLE_CHARS])
-
-
-def _counts(values: Iterable[str]) -> dict[str, int]:
-    return dict(Counter(values).most_common())
+        latest[name] = (at, shorten_text(" ".join(message.split()), FIELD_CHARS))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import shlex
 import sys
 
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import INTERNAL_ERROR
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from session_mcp.config import LOOPBACK_HOSTS, Settings
 
@@ -45,6 +47,8 @@ def attach_hint(argv: list[str]) -> str:
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # as they appear in Host and Origin headers
+PORTS = ("", ":*")  # a name on its default port, and on any port
+RETRY_AFTER_SECONDS = 30  # when every session is taken: a guess at when one frees up
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
@@ -53,8 +57,11 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     if settings.host not in LOOPBACK_HOSTS and settings.host not in ("0.0.0.0", "::"):
         names.append(f"[{settings.host}]" if ":" in settings.host else settings.host)  # IPv6 in brackets
     hosts = [*names, *(f"{name}:*" for name in names if not _has_port(name))]
-    # Browser tools on this machine (the Inspector's UI) may call; pages from anywhere else may not.
-    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in LOOPBACK_NAMES]
+    # Browser tools on this machine (the Inspector's UI) may call, on any port or the default one;
+    # pages from anywhere else may not.
+    origins = [
+        f"{scheme}://{name}{port}" for scheme in ("http", "https") for name in LOOPBACK_NAMES for port in ("", ":*")
+    ]
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
@@ -65,23 +72,79 @@ def _has_port(host: str) -> bool:
 
 def http_app(server: MCPServer, settings: Settings) -> ASGIApp:
     """The Streamable HTTP app at ``/mcp``, behind the bearer token when one is set."""
-    app = server.streamable_http_app(transport_security=transport_security(settings), host=settings.host)
+    app: ASGIApp = SessionsFull(
+        server.streamable_http_app(
+            transport_security=transport_security(settings),
+            host=settings.host,
+            max_sessions=settings.max_sessions,
+            session_idle_timeout=settings.session_idle_timeout,
+        ),
+        settings,
+    )
     if settings.auth_token is None:
         return app
     return BearerAuth(app, settings.auth_token.get_secret_value())
 
 
+class SessionsFull:
+    """ASGI middleware: the SDK's bare 503 when every session is taken, with ``Retry-After`` and a reason.
+
+    Stateful sessions (clients before 2026-07-28) are bounded by ``max_sessions``; once that many
+    are open, the SDK refuses the next ``initialize`` with ``503 Too many open sessions`` and no
+    hint of when to come back. The answer keeps its JSON-RPC shape, so clients still parse it.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        retry_after = min(RETRY_AFTER_SECONDS, math.ceil(settings.session_idle_timeout))
+        message = (
+            f"Too many open sessions: this server holds at most {settings.max_sessions} at once and closes one after "
+            f"{settings.session_idle_timeout:g} s without a request. Retry in {retry_after} s, or end sessions you "
+            "no longer use (HTTP DELETE)."
+        )
+        self.body = json.dumps(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": INTERNAL_ERROR, "message": message}}
+        ).encode()
+        self.headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+            (b"retry-after", str(retry_after).encode()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def answer(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                replaced = True
+                await send({"type": "http.response.start", "status": 503, "headers": self.headers})
+                await send({"type": "http.response.body", "body": self.body})
+            elif not replaced:  # the SDK's own body of a replaced answer is dropped
+                await send(message)
+
+        await self.app(scope, receive, answer)
+
+
 class BearerAuth:
-    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <SESSION_MCP_AUTH_TOKEN>``."""
+    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <SESSION_MCP_AUTH_TOKEN>``.
+
+    The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
+            scheme, _, given = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
+            # Both sides of the comparison always run: no early exit tells a wrong scheme from a wrong token.
+            right_token = hmac.compare_digest(given.strip(b" "), self.expected)
+            if not (right_token and scheme.lower() == b"bearer"):
                 response = JSONResponse(
                     {"error": "unauthorized", "message": "Send Authorization: Bearer <the server's auth token>."},
                     status_code=401,

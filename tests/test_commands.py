@@ -547,7 +547,12 @@ def test_export_refusal_in_a_real_process(process_env: dict[str, str], simulator
 
 @pytest.mark.parametrize(
     "content",
-    [pytest.param(b"my notes", id="text"), pytest.param(b'[{"a": 1}]', id="compact-json")],
+    [
+        pytest.param(b"my notes", id="text"),
+        pytest.param(b'[{"a": 1}]', id="compact-json"),
+        pytest.param(b"{", id="a-lone-brace"),
+        pytest.param(b'{"id": "sess_1", "companionId": "c', id="only-a-cut-line"),
+    ],
 )
 def test_export_never_clobbers_a_one_line_file_without_newline(
     cli: Run, simulator: Simulator, tmp_path: Path, content: bytes
@@ -558,6 +563,69 @@ def test_export_never_clobbers_a_one_line_file_without_newline(
         cli("export", "--out", str(out_file), "--limit", "2")
     assert str(exited.value.code).startswith("session-mcp: ")
     assert out_file.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'{"id":"a","v":1}\n{"id":"b","v', id="compact-lines"),
+        pytest.param(b'{"v": 1, "id": "a"}\n{"id": "b", "v', id="id-not-first"),
+        pytest.param(b'{"id": 7}\n{"id": "b", "v', id="id-not-a-string"),
+        pytest.param(b'{"id": "a", "t": "\\u00e9"}\n{"id": "b", "v', id="ascii-escapes"),
+        pytest.param(b'{"id": "a"}\n{"id":"b","v":1}\n{"id": "c", "v', id="one-foreign-line-in-the-middle"),
+    ],
+)
+def test_export_refuses_a_foreign_jsonl_whose_last_line_is_cut(
+    cli: Run, simulator: Simulator, tmp_path: Path, content: bytes
+) -> None:
+    """An id on the first line is not enough: only a file written exactly as the export writes is its own."""
+    out_file = tmp_path / "theirs.jsonl"
+    out_file.write_bytes(content)
+    with pytest.raises(SystemExit) as exited:
+        cli("export", "--out", str(out_file), "--limit", "3")
+    assert "not an exported session" in str(exited.value.code)
+    assert out_file.read_bytes() == content  # not "repaired", nothing appended
+    assert list(simulator.requests) == []
+
+
+@pytest.mark.parametrize("limit", ["0", "-5", "many", "1.5"])
+def test_limits_must_be_positive_whole_numbers(
+    cli: Run, simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    out_file = tmp_path / "x.jsonl"
+    for args, bounds in (
+        (["export", "--out", str(out_file), "--limit", limit], "of at least 1"),
+        (["list", "--page-size", limit], "from 1 to 100"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["sessions", *args])
+        assert exited.value.code == 2  # a usage error, not an empty export that exits 0
+        assert f"must be a whole number {bounds}, not {limit!r}" in capsys.readouterr().err
+    assert not out_file.exists()
+    assert list(simulator.requests) == []
+
+
+def limited_memory() -> None:
+    """In the child: at most 1.5 GiB of address space, so a read that never ends fails, not the machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024 * 1024, 1536 * 1024 * 1024))
+
+
+def test_export_to_a_device_that_never_ends_a_line_fails_at_once(process_env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "session_mcp", "sessions", "export", "--out", "/dev/zero", "--limit", "2"],
+        env=process_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False,
+        preexec_fn=limited_memory,
+    )  # fmt: skip
+    assert_one_clear_error(done, "/dev/zero", "not an exported session")
+
+
+def test_export_to_stdout_into_a_pipe_streams_the_sessions(process_env: dict[str, str], raw: list[Wire]) -> None:
+    done = run_process("sessions", "export", "--out", "/dev/stdout", "--limit", "3", env=process_env)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line) for line in done.stdout.splitlines()] == raw[:3]  # nothing but the sessions
+    assert done.stderr == "Exported 3 sessions to /dev/stdout.\n"  # the summary stays out of the stream
 
 
 def test_export_keeps_going_when_one_session_fails(

@@ -298,3 +298,23 @@ def test_cli_configuration_errors_are_one_line_and_no_traceback(
     assert names in lines[0]
     assert lines[0].startswith("session-mcp: ")
     assert "Traceback" not in done.stderr
+
+
+def test_http_session_bounds_from_the_environment_and_flags() -> None:
+    assert (Settings().max_sessions, Settings().session_idle_timeout) == (200, 300.0)  # far below the SDK's 10,000
+    env = {**ENV, "SESSION_MCP_MAX_SESSIONS": "50", "SESSION_MCP_SESSION_IDLE_TIMEOUT": "90"}
+    settings = load_settings(no_flags(), env)
+    assert (settings.max_sessions, settings.session_idle_timeout) == (50, 90.0)
+    flagged = load_settings(no_flags(max_sessions=7, session_idle_timeout=30.5), env)
+    assert (flagged.max_sessions, flagged.session_idle_timeout) == (7, 30.5)
+    for name, value in (("SESSION_MCP_MAX_SESSIONS", "0"), ("SESSION_MCP_SESSION_IDLE_TIMEOUT", "forever")):
+        with pytest.raises(ConfigError, match=name):
+            load_settings(no_flags(), {**ENV, name: value})
+
+
+def test_http_session_flags_reach_the_settings() -> None:
+    from session_mcp.cli import SETTING_FLAGS, build_parser
+
+    args = build_parser().parse_args(["--max-sessions", "12", "--session-idle-timeout", "45"])
+    settings = load_settings({name: getattr(args, name, None) for name in SETTING_FLAGS}, ENV)
+    assert (settings.max_sessions, settings.session_idle_timeout) == (12, 45.0)

@@ -167,3 +167,96 @@ async def test_completions_offer_the_requesting_tenants_sessions(simulator: Simu
     assert set(offered) <= theirs
     assert refused.is_error
     assert "key" in refused.content[0].text  # type: ignore[union-attr]
+
+
+async def test_one_tenants_huge_transcript_does_not_hold_up_another(simulator: Simulator, base_url: str) -> None:
+    """Redacting 320 KB of '4 4 4 …' takes seconds: it must not stall the other tenant's calls meanwhile."""
+    newest = simulator.sessions_of("demo")[0]
+    digits = "4 " * 20_000  # the redactor's worst case: one long run of single digits
+    items = [{"role": "user", "text": digits, "timestamp": newest["createdAt"] + i} for i in range(8)]
+    simulator.projects["demo"].sessions["sess_huge"] = {**newest, "id": "sess_huge", "conversation": {"items": items}}
+    latencies: list[float] = []
+    big_done = anyio.Event()
+    big: dict[str, float] = {}
+
+    async def read_the_huge_one() -> None:
+        async with http_client(url, **{"X-Napster-Api-Key": "demo"}) as client:
+            started = anyio.current_time()
+            result = await client.call_tool("get_session_transcript", {"session_id": "sess_huge"})
+            big["seconds"] = anyio.current_time() - started
+            assert not result.is_error
+        big_done.set()
+
+    async def list_meanwhile() -> None:
+        async with http_client(url, **{"X-Napster-Api-Key": "other-tenant-key"}) as client:
+            await client.call_tool("list_sessions", {"page_size": 5})  # connected and warm before measuring
+            ready.set()
+            while not big_done.is_set():
+                started = anyio.current_time()
+                result = await client.call_tool("list_sessions", {"page_size": 5})
+                latencies.append(anyio.current_time() - started)
+                assert not result.is_error
+
+    ready = anyio.Event()
+    with serve_mcp(base_url, api_key=None, redact_pii=True) as url:
+        async with anyio.create_task_group() as group:
+            group.start_soon(list_meanwhile)
+            await ready.wait()
+            group.start_soon(read_the_huge_one)
+    median = sorted(latencies)[len(latencies) // 2]
+    print(f"\nhuge transcript: {big['seconds']:.2f} s; meanwhile {len(latencies)} list_sessions calls, "
+          f"max {max(latencies) * 1000:.0f} ms, median {median * 1000:.0f} ms")  # fmt: skip
+    assert len(latencies) >= 3
+    assert max(latencies) < big["seconds"] / 2  # on the event loop, one call waited for all of it
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "flood", "version": "1"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+async def test_a_flood_of_sessions_is_bounded_and_told_when_to_retry(base_url: str) -> None:
+    with serve_mcp(base_url, api_key=SecretStr("demo"), max_sessions=20, session_idle_timeout=120) as url:
+        async with httpx2.AsyncClient(timeout=30) as raw:
+            answers = [await raw.post(url, json=INITIALIZE, headers=MCP_HEADERS) for _ in range(25)]
+            opened = [a.headers["mcp-session-id"] for a in answers if a.status_code == 200]
+            assert len(opened) == 20
+            refused = answers[20:]
+            assert {a.status_code for a in refused} == {503}
+            for answer in refused:
+                assert answer.headers["retry-after"] == "30"
+                message = answer.json()["error"]["message"]
+                assert "at most 20 at once" in message
+                assert "Retry in 30 s" in message
+            # ending one session makes room for the next client
+            ended = await raw.delete(url, headers={**MCP_HEADERS, "Mcp-Session-Id": opened[0]})
+            assert ended.status_code == 200
+            again = await raw.post(url, json=INITIALIZE, headers=MCP_HEADERS)
+            assert again.status_code == 200
+
+
+async def test_the_bearer_scheme_is_case_insensitive(base_url: str) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    with serve_mcp(base_url, api_key=SecretStr("demo"), auth_token=SecretStr(TOKEN)) as url:
+        async with httpx2.AsyncClient() as raw:
+            for scheme in ("bearer", "BEARER", "Bearer", "bEaReR"):
+                answer = await raw.post(url, json=body, headers={**MCP_HEADERS, "Authorization": f"{scheme} {TOKEN}"})
+                assert answer.status_code != 401, scheme
+            for wrong in (f"Basic {TOKEN}", f"Bearer {TOKEN.upper()}", f"Bearer{TOKEN}", "bearer"):
+                answer = await raw.post(url, json=body, headers={**MCP_HEADERS, "Authorization": wrong})
+                assert answer.status_code == 401, wrong
+
+
+async def test_a_local_origin_without_a_port_is_allowed(base_url: str) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
+        async with httpx2.AsyncClient() as raw:
+            for origin in ("http://localhost", "http://127.0.0.1", "https://localhost", "http://[::1]"):
+                answer = await raw.post(url, json=body, headers={**MCP_HEADERS, "Origin": origin})
+                assert answer.status_code not in (403, 421), origin
+            foreign = await raw.post(url, json=body, headers={**MCP_HEADERS, "Origin": "http://localhost.evil.com"})
+            assert foreign.status_code == 403

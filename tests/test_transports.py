@@ -238,3 +238,27 @@ def test_attach_hint_gives_a_config_snippet_that_is_valid_json() -> None:
     config = json.loads(snippet)["mcpServers"]["napster-sessions"]
     assert config["args"] == ["--demo", "--base-url", 'http://x/"q"']
     assert "claude mcp add napster-sessions --" in hint
+
+
+async def test_ctrl_c_at_a_terminal_stops_the_stdio_server_at_once() -> None:
+    """stdin a terminal (a pty), as when a person starts it by hand: SIGINT ends it with status 130."""
+    import os
+    import signal
+
+    terminal, tty = os.openpty()
+    process = await anyio.open_process([script(), "--demo"], stdin=tty, stdout=subprocess.DEVNULL)
+    os.close(tty)
+    async with process:
+        try:
+            assert process.stderr is not None
+            banner = await wait_for_log(process.stderr, b"(Ctrl+C to quit)...\n")
+            process.send_signal(signal.SIGINT)
+            with anyio.fail_after(10):  # at once: no Enter, no Ctrl+D
+                status = await process.wait()
+            rest = b"".join([chunk async for chunk in process.stderr])
+        finally:
+            os.close(terminal)
+            await stop(process)
+    assert status == 130
+    after_banner = (banner.split(b"(Ctrl+C to quit)...\n", 1)[1] + rest).decode()
+    assert [line for line in after_banner.splitlines() if line.strip()] == ["session-mcp: stopped (Ctrl+C)."]

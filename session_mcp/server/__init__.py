@@ -47,7 +47,7 @@ def build_server(
     tools = ReadTools(client, settings, clock)
     resources = Resources(client, settings)
     prompts = Prompts(client, settings, clock)
-    registered: list[Tool] = [
+    registered: list[StrictTool] = [
         StrictTool.strict(tools.list_sessions, title="List sessions", annotations=READ),
         StrictTool.strict(tools.get_session_transcript, title="Read a session and its transcript", annotations=READ),
         StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
@@ -63,13 +63,15 @@ def build_server(
                 ),
             )
         )
+    for tool in registered:
+        tool.max_chars = settings.max_chars  # the bound of every answer's text
     server = MCPServer(
         "session-mcp",
         title="Napster Companion sessions",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,  # type: ignore[arg-type]
-        tools=registered,
+        tools=list[Tool](registered),
     )
     server.resource(
         TRANSCRIPT_URI,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import anyio
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context
 
-from session_mcp.client import CompanionClient
+from session_mcp.client import CompanionClient, validate_session_id
 from session_mcp.config import Settings
+from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
 from session_mcp.query import Window, parse_window
 from session_mcp.redact import redactor
@@ -18,6 +21,13 @@ from session_mcp.render import transcript_window
 from session_mcp.results import TranscriptResult
 
 TENANT_KEY_HEADER = "x-napster-api-key"
+# Above this many characters of transcript text, redacting, rendering or encoding a session runs
+# on a worker thread: at the redactor's worst (a run of digits), ~0.1 s of work the event loop,
+# which serves every other request and tenant, must not be held for.
+OFF_LOOP_CHARS = 20_000
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Backend:
@@ -39,7 +49,11 @@ class Backend:
 
     async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
         """One session for this request's key, as the model may see it."""
-        return self.shown(await self.client_for(ctx).get_session(session_id))
+        return await self.prepare(await self.client_for(ctx).get_session(session_id))
+
+    async def prepare(self, session: SessionDetail) -> SessionDetail:
+        """``session`` as the model may see it (redacted when asked), without holding the event loop."""
+        return await off_loop(text_size(session), self.shown, session)
 
     def from_the_start(self, session: SessionDetail) -> TranscriptResult:
         """The transcript from its first turn, as much of it as the character budget holds."""
@@ -64,3 +78,28 @@ class Backend:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def is_session_id(value: str) -> bool:
+    """True when ``value`` could be read as a session (the client would send it): worth offering."""
+    try:
+        validate_session_id(value)
+    except InvalidInputError:
+        return False
+    return True
+
+
+def text_size(*sessions: SessionDetail) -> int:
+    """Characters of transcript text in ``sessions``: what redacting or rendering them costs."""
+    return sum(len(item.text) for session in sessions for item in session.turns)
+
+
+async def off_loop(size: int, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)``, on a worker thread when ``size`` is over ``OFF_LOOP_CHARS``.
+
+    Small work stays on the loop (a thread hop costs more than it saves); big work moves off
+    it, so one tenant's huge transcript does not stall every other request meanwhile.
+    """
+    if size <= OFF_LOOP_CHARS:
+        return fn(*args, **kwargs)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))

@@ -9,7 +9,10 @@ from mcp.types import CompleteRequestParams, CompleteResult, Completion
 from pydantic import BaseModel
 
 from session_mcp.errors import CompanionError
-from session_mcp.server.backend import Backend
+from session_mcp.lines import FIELD_CHARS
+from session_mcp.results import trim_page
+from session_mcp.server.backend import Backend, is_session_id
+from session_mcp.server.toolkit import surface_errors
 
 COMPLETION_SCAN = 100
 # What the summary prompt's window takes, as people write it (query.parse_window_words).
@@ -32,16 +35,21 @@ class Completions(Backend):
             return CompleteResult(completion=Completion(values=words, total=len(words), has_more=False))
         if argument.name not in ("session_id", "companion_id"):
             return nothing
-        try:
-            page = await self.client_for(ctx).list_sessions(page_size=COMPLETION_SCAN)
-        except CompanionError:
-            return nothing
-        prefix = argument.value
-        if argument.name == "session_id":
-            candidates = [item.id for item in page.items]
-        else:
-            candidates = sorted({item.companion_id for item in page.items if item.companion_id})
-        hits = [value for value in dict.fromkeys(candidates) if value.startswith(prefix)]
+        with surface_errors("Completing an argument"):
+            try:
+                page = await self.client_for(ctx).list_sessions(page_size=COMPLETION_SCAN)
+            except CompanionError:
+                return nothing
+            page, _ = trim_page(page, COMPLETION_SCAN)
+            prefix = argument.value
+            # Only values a caller could pass back: a usable id, a companion id of sane length.
+            if argument.name == "session_id":
+                candidates = [item.id for item in page.items if is_session_id(item.id)]
+            else:
+                candidates = sorted(
+                    {c for item in page.items if (c := item.companion_id) and len(c) <= FIELD_CHARS and c.isprintable()}
+                )
+            hits = [value for value in dict.fromkeys(candidates) if value.startswith(prefix)]
         return CompleteResult(completion=Completion(values=hits[:100], total=len(hits), has_more=len(hits) > 100))
 
     # -- prompts ---------------------------------------------------------------------------

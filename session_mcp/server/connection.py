@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from session_mcp.results import ConnectionResult
 from session_mcp.server.arguments import JsonObject, Tags
-from session_mcp.server.backend import Backend
+from session_mcp.server.backend import Backend, is_session_id
 from session_mcp.server.toolkit import structured, tool_errors
+
+MAX_TOKEN_CHARS = 16_384  # far above any real JWT; a longer one is upstream garbage
 
 
 class ConnectionTools(Backend):
@@ -58,6 +61,12 @@ class ConnectionTools(Backend):
                 voice_id,
                 settings=settings,
                 **{k: v for k, v in optional.items() if v is not None and v != ""},
+            )
+        if len(response.token) > MAX_TOKEN_CHARS or not is_session_id(response.connection.id):
+            raise ToolError(
+                f"The Companion API answered with a token of {len(response.token):,} characters and a session id "
+                f"of {len(response.connection.id):,}: not a usable connection. A session may have been created: "
+                "look for it with list_sessions before trying again."
             )
         result = ConnectionResult(session_id=response.connection.id, token=response.token)
         text = (

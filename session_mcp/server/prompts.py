@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
@@ -10,12 +11,15 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, GetPromptRequestParams
 from pydantic import BaseModel, Field
 
-from session_mcp.errors import CompanionError, InvalidInputError
+from session_mcp.errors import InvalidInputError
+from session_mcp.lines import shorten_text
 from session_mcp.query import iso, parse_window, parse_window_words
-from session_mcp.render import render_transcript, shorten_text
+from session_mcp.render import render_transcript
 from session_mcp.server.arguments import MAX_DIGESTS
 from session_mcp.server.backend import Backend
-from session_mcp.server.toolkit import protocol_error
+from session_mcp.server.toolkit import surface_errors
+
+_TRANSCRIPT_TAG = re.compile(r"<\s*(/?)\s*transcript\s*>", re.IGNORECASE)
 
 
 class Prompts(Backend):
@@ -94,12 +98,11 @@ class Prompts(Backend):
         rubric: Annotated[str, Field(description="Your own criteria, one per line (empty = the default).")] = "",
     ) -> list[UserMessage]:
         """A scored QA review of one session's transcript, with quoted evidence and timestamps."""
-        try:
+        with surface_errors("The qa_review_transcript prompt"):
             session = await self.fetch_session(ctx, session_id)
-        except CompanionError as exc:
-            raise protocol_error(exc) from None
-        result = self.from_the_start(session)
-        transcript = render_transcript(result)
+            result = self.from_the_start(session)
+            # Message text is the end user's: it must not close the tag that marks it as data.
+            transcript = _TRANSCRIPT_TAG.sub(r"‹\1transcript›", render_transcript(result))
         criteria = rubric.strip() or DEFAULT_RUBRIC
         return [
             UserMessage(

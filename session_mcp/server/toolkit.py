@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from session_mcp.batch import ProgressCallback
+from session_mcp.client import describe_validation_error
+from session_mcp.config import Settings
 from session_mcp.errors import (
     AuthenticationError,
     CompanionError,
@@ -22,10 +25,15 @@ from session_mcp.errors import (
     NotFoundError,
     UpstreamUnavailableError,
 )
-from session_mcp.render import shorten_text
+from session_mcp.lines import one_line, shorten_text
+from session_mcp.render import fit_text
 from session_mcp.schema import compact_schema, input_schema
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+MAX_ERROR_CHARS = 1_000
+DEFAULT_MAX_CHARS = Settings.max_chars
+
+logger = logging.getLogger(__name__)
 
 
 def structured(result: BaseModel, text: str) -> CallToolResult:
@@ -45,21 +53,69 @@ def progress_reporter(ctx: Context) -> ProgressCallback:
     return report
 
 
+def error_text(text: str) -> str:
+    """An error message as it may reach the model: one line, at most ``MAX_ERROR_CHARS``.
+
+    Every error of a tool, resource or prompt passes here, so upstream text quoted in one (a
+    description, an id) can neither forge lines nor flood the context.
+    """
+    return one_line(text, MAX_ERROR_CHARS - 24)  # room for the cut mark, "… [+12345678 chars]"
+
+
 def advice(exc: CompanionError) -> str:
     """The client's message plus what the model should do next."""
     if isinstance(exc, NotFoundError):
-        return f"{exc} Call list_sessions to find valid session ids."
+        return error_text(f"{exc} Call list_sessions to find valid session ids.")
     if isinstance(exc, AuthenticationError):
-        return f"{exc} The model cannot fix this: tell the user to check the server's API key."
+        return error_text(f"{exc} The model cannot fix this: tell the user to check the server's API key.")
     if isinstance(exc, UpstreamUnavailableError):
-        return f"{exc} Retry once; if it fails again, tell the user the Companion API is unavailable."
-    return str(exc)
+        return error_text(f"{exc} Retry once; if it fails again, tell the user the Companion API is unavailable.")
+    return error_text(str(exc))
+
+
+def unexpected_failure(error: BaseException | None, what: str) -> str:
+    """What the caller reads when something unforeseen failed after the arguments were accepted.
+
+    A ``ValidationError`` there comes from upstream data that does not fit (never from the
+    arguments, which were checked first): say so, and which field. Anything else is a fault
+    of this server: logged with its traceback on stderr, named only by its type here.
+    """
+    if isinstance(error, ValidationError):
+        logger.warning("%s: upstream data did not fit: %s", what, describe_validation_error(error))
+        return error_text(
+            f"{what} failed: the Companion API answered with data this server cannot use "
+            f"({describe_validation_error(error)}). This is an upstream problem, not a problem with the "
+            "arguments: try another session or page, and report it if it persists."
+        )
+    logger.error("%s failed unexpectedly", what, exc_info=error)
+    kind = type(error).__name__ if error is not None else "unknown error"
+    return error_text(
+        f"{what} failed unexpectedly ({kind}); the details are in the server's log. Try again once; if it "
+        "fails again, tell the user."
+    )
 
 
 def protocol_error(exc: CompanionError) -> MCPError:
     """A JSON-RPC error for resources and prompts: the caller's fault (-32602) or upstream's (-32603)."""
     code = INVALID_PARAMS if isinstance(exc, NotFoundError | InvalidInputError) else INTERNAL_ERROR
     return MCPError(code=code, message=advice(exc))
+
+
+@contextmanager
+def surface_errors(what: str) -> Iterator[None]:
+    """Resources, prompts, listings and completions: every failure becomes an ``MCPError`` that says why.
+
+    Without it the SDK answers an unforeseen exception with a bare "Internal server error" (or
+    "Error reading resource"); deliberate errors pass through unchanged.
+    """
+    try:
+        yield
+    except (MCPError, ResourceError):
+        raise
+    except CompanionError as exc:
+        raise protocol_error(exc) from None
+    except Exception as exc:
+        raise MCPError(code=INTERNAL_ERROR, message=unexpected_failure(exc, what)) from None
 
 
 @contextmanager
@@ -86,6 +142,8 @@ class StrictTool(Tool):
     against another that excludes it.
     """
 
+    max_chars: int = Field(DEFAULT_MAX_CHARS, exclude=True, description="The most characters of text an answer has")
+
     @classmethod
     def strict(cls, fn: Callable[..., Any], **options: Any) -> StrictTool:
         # The docstring as one paragraph: its source indentation would otherwise reach the model.
@@ -102,16 +160,30 @@ class StrictTool(Tool):
         return tool
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        """Run the tool; every error it ends with is one bounded line that blames the right party.
+
+        The SDK raises a plain ``ToolError`` caused by a ``ValidationError`` only for the
+        arguments; a ``ValidationError`` (or anything unforeseen) inside the tool arrives as an
+        ``UnexpectedToolError``, whose bare "Error executing tool X" would tell the model nothing.
+        """
         # Decoded as the SDK will decode them, so '[]' or 'null' sent as text is empty too.
         decoded = self.fn_metadata.pre_parse_json(arguments)
         optional = set(self.parameters.get("properties", {})) - set(self.parameters.get("required", []))
         given = {name: value for name, value in decoded.items() if name not in optional or not is_empty(value)}
         try:
-            return await super().run(given, context, convert_result)
+            result = await super().run(given, context, convert_result)
+        except UnexpectedToolError as exc:
+            reason = unexpected_failure(exc.__cause__, f"The {self.name} tool")
+            raise ToolError(f"Error executing tool {self.name}: {reason}") from None
         except ToolError as exc:
-            if not isinstance(exc.__cause__, ValidationError):
-                raise
-            raise ToolError(self._describe(exc.__cause__)) from None
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(error_text(self._describe(exc.__cause__))) from None
+            raise ToolError(error_text(str(exc))) from None
+        if isinstance(result, CallToolResult):
+            for block in result.content:
+                if isinstance(block, TextContent):
+                    block.text = fit_text(block.text, self.max_chars)
+        return result
 
     def _describe(self, error: ValidationError) -> str:
         known = ", ".join(self.parameters.get("properties", {}))

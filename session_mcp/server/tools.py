@@ -51,7 +51,7 @@ from session_mcp.server.arguments import (
     session_criteria,
     session_filters,
 )
-from session_mcp.server.backend import Backend
+from session_mcp.server.backend import Backend, off_loop, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.stats import session_stats
 
@@ -205,10 +205,15 @@ class ReadTools(Backend):
                     summaries, matched = await collect_sessions(client, limit=count, **filters)
                 session_ids = [s.id for s in summaries]
             sessions, failures = await fetch_sessions(
-                client, session_ids, concurrency=self.settings.concurrency, on_progress=progress_reporter(ctx)
+                client,
+                session_ids,
+                concurrency=self.settings.concurrency,
+                on_progress=progress_reporter(ctx),
+                prepare=self.prepare,
             )
-        sessions = [self.shown(session) for session in sessions]
-        result = fit_batch(
+        result = await off_loop(
+            text_size(*sessions),
+            fit_batch,
             sessions,
             failures,
             requested=len(session_ids),
