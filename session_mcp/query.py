@@ -98,6 +98,12 @@ class Window:
         return {name: iso(moment) for name, moment in bounds.items() if moment is not None}
 
 
+def window_of(since: str | None, until: str | None, *, now: datetime) -> Window:
+    """``parse_window``, with an open end closed at ``now``: pages of one window then agree."""
+    window = parse_window(since, until, now=now)
+    return Window(window.start, now.astimezone(UTC)) if window.start and not window.end else window
+
+
 class UnreadableTimeError(InvalidInputError):
     """A ``since`` or ``until`` that is no time this server can read."""
 
@@ -215,7 +221,9 @@ class Criteria:
 
 
 def _values(given: Iterable[str] | None) -> frozenset[str]:
-    return frozenset(value.strip().casefold() for value in given or () if value and value.strip())
+    """The values given, each value also splitting at commas (``"failed,closed"``), without case."""
+    parts = (part.strip().casefold() for value in given or () for part in (value or "").split(","))
+    return frozenset(part for part in parts if part)
 
 
 # -- the scan --------------------------------------------------------------------------------

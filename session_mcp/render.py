@@ -144,7 +144,7 @@ def render_scan(scan: ScanInfo) -> str:
     parts.append(f"scanned {plural(scan.scanned, 'session')}")
     if scan.bound_hit:
         parts.append(
-            f"INCOMPLETE: the scan bound ({scan.max_scan:,} sessions per answer) stopped it before the window's "
+            f"INCOMPLETE: the scan bound ({scan.max_scan or 0:,} sessions per answer) stopped it before the window's "
             "start, so older matching sessions were not read; narrow the window or the upstream filters"
         )
     elif not scan.in_order:

@@ -63,7 +63,7 @@ class ScanInfo(BaseModel):
     stopped_early: bool = Field(description="The scan stopped at a page older than the window, the list newest first.")
     in_order: bool = Field(description="Every item read came newest first (else the scan could not stop early).")
     bound_hit: bool = Field(description="The scan bound stopped the scan: older sessions were not read.")
-    max_scan: int = Field(description="The scan bound: most list items one answer reads.")
+    max_scan: int | None = Field(None, description="The scan bound: most list items one answer reads.")
     upstream_matching: int | None = Field(None, description="Sessions the upstream filters alone match.")
 
 
@@ -453,7 +453,7 @@ class StatsResult(BaseModel):
     scan: ScanInfo | None = None
 
 
-def scan_info(scan: Scan, criteria: Criteria, max_scan: int) -> ScanInfo:
+def scan_info(scan: Scan, criteria: Criteria, max_scan: int | None) -> ScanInfo:
     """What the answer says of a scan: the window as applied, how far it read, whether it is whole."""
     return ScanInfo(
         window_start=scan.window.start,

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -836,3 +837,83 @@ def test_export_reports_a_failed_session_whose_id_is_long(cli: Run, simulator: S
     assert summary["written"] == 2
     assert len(summary["failed"]) == 1  # reported, not silently dropped
     assert summary["failed"][0]["session_id"].startswith("sess_xxx")
+
+
+# -- time windows and client-side filters -------------------------------------------------------
+
+
+def started_in(session: Wire, since: datetime, until: datetime) -> bool:
+    moment = datetime.fromtimestamp(session.get("startedAt") or session["createdAt"], UTC)
+    return since <= moment < until
+
+
+SEP_20, SEP_21 = datetime(2026, 9, 20, tzinfo=UTC), datetime(2026, 9, 21, tzinfo=UTC)
+
+
+def test_list_by_window_and_status_pages_with_a_cursor(cli: Run, raw: list[Wire]) -> None:
+    since = datetime(2026, 9, 14, tzinfo=UTC)
+    expected = [s["id"] for s in raw if started_in(s, since, SEP_21) and s["status"] in ("closed", "failed")]
+    args = ["--since", "2026-09-14", "--until", "2026-09-21", "--status", "closed,failed", "--page-size", "40"]
+    seen: list[str] = []
+    out, _ = cli("list", *args)
+    while True:
+        lines = out.splitlines()
+        assert lines[1].startswith("Window (UTC): 2026-09-14T00:00:00Z to 2026-09-21T00:00:00Z")
+        seen += listed_ids(out)
+        if lines[-1] == "Last page.":
+            assert re.match(rf"Sessions \d+-{len(expected)} of {len(expected)} matching", lines[0]), lines[0]
+            break
+        match = re.fullmatch(r"More: use --cursor (\S+) and the same filters\.", lines[-1])
+        assert match, lines[-1]
+        out, _ = cli("list", *args, "--cursor", match.group(1))
+    assert seen == expected
+
+
+def test_list_json_with_a_window_is_the_wire_items_and_the_scan(cli: Run, raw: list[Wire]) -> None:
+    out, _ = cli("list", "--json", "--since", "2026-09-20", "--until", "2026-09-21", "--modality", "audio")
+    page = json.loads(out)
+    expected = [s for s in raw if started_in(s, SEP_20, SEP_21) and s["modality"] == "audio"]
+    assert page["items"] == [summary_item(s) for s in expected]
+    assert page["nextCursor"] is None
+    assert page["scan"]["complete"] is True and page["scan"]["filters"] == "modality audio"
+
+
+def test_export_of_a_window_writes_only_its_sessions_and_says_the_window(
+    cli: Run, raw: list[Wire], tmp_path: Path
+) -> None:
+    out_file = tmp_path / "day.jsonl"
+    out, _ = cli("export", "--out", str(out_file), "--since", "2026-09-20", "--until", "2026-09-21")
+    expected = [s for s in raw if started_in(s, SEP_20, SEP_21)]
+    assert read_export(out_file) == expected  # whole sessions, transcripts included, in list order
+    assert out.splitlines()[0] == f"Exported {plural(len(expected), 'session')} to {out_file}."
+    assert out.splitlines()[1].startswith("Window (UTC): 2026-09-20T00:00:00Z to 2026-09-21T00:00:00Z")
+    out, _ = cli("export", "--out", str(out_file), "--since", "2026-09-20", "--until", "2026-09-21", "--json")
+    summary = json.loads(out)
+    assert (summary["written"], summary["already_there"]) == (0, len(expected))
+    assert summary["scan"]["stopped_early"] is True
+
+
+def test_export_with_a_status_filter_and_a_limit(cli: Run, raw: list[Wire], tmp_path: Path) -> None:
+    out_file = tmp_path / "failed.jsonl"
+    cli("export", "--out", str(out_file), "--status", "failed", "--limit", "4")
+    assert ids_of(read_export(out_file)) == [s["id"] for s in raw if s["status"] == "failed"][:4]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--since", "last week"], "ISO 8601"),
+        (["--since", "2026-09-21", "--until", "2026-09-20"], "until is exclusive"),
+        (["--status", "open"], "pending, started, closed, failed"),
+        (["--status", "failed", "--page-index", "2"], "--cursor"),
+        (["--status", "failed", "--cursor", "w1.x"], "cursor"),
+    ],
+)
+def test_bad_windows_and_filters_are_one_clear_line(
+    cli: Run, simulator: Simulator, args: list[str], needle: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli("list", *args)
+    message = str(exited.value.code)
+    assert message.startswith("session-mcp: ") and needle in message and "\n" not in message
+    assert not simulator.requests

@@ -125,7 +125,7 @@ MAX_WINDOW_TEXT = 64
 
 
 def _one_or_more(value: Any) -> Any:
-    """A list of values; one value (or several written ``"a,b"``) as text is taken as that list."""
+    """A list of values; one value as text (``"failed"``, or ``"failed,closed"``) is taken as a list."""
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value

@@ -15,7 +15,7 @@ from session_mcp.client import CompanionClient, validate_session_id
 from session_mcp.config import Settings
 from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
-from session_mcp.query import Window, parse_window
+from session_mcp.query import Window, window_of
 from session_mcp.redact import redactor
 from session_mcp.render import transcript_window
 from session_mcp.results import TranscriptResult
@@ -42,10 +42,8 @@ class Backend:
         self.clock = clock or utc_now  # "now" for time windows: the tests fix it to the demo data's anchor
 
     def window(self, since: str, until: str) -> Window:
-        """The window of ``since``/``until``, its end fixed to now when open: pages of one window agree."""
-        now = self.clock()
-        window = parse_window(since, until, now=now)
-        return Window(window.start, now.astimezone(UTC)) if window.start and not window.end else window
+        """The window of ``since``/``until`` as of this server's clock, an open end closed at now."""
+        return window_of(since, until, now=self.clock())
 
     async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
         """One session for this request's key, as the model may see it."""
