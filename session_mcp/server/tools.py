@@ -57,6 +57,7 @@ from session_mcp.stats import session_stats
 
 DEFAULT_STATS = 200
 DEFAULT_STATS_IN_WINDOW = 1_000
+STATS_CACHED_UP_TO = 100  # sessions whose transcripts statistics leave in the cache for the reads that follow
 NARROWING = "companion_id, external_client_id, search, tags, since, until, status, close_reason, session_type, modality"
 
 
@@ -287,7 +288,9 @@ class ReadTools(Backend):
                     [s.id for s in summaries],
                     concurrency=self.settings.concurrency,
                     on_progress=progress_reporter(ctx),
-                    use_cache=False,  # one pass over up to 2,000 sessions would only evict what reads keep
+                    # A few sessions (a day's) are likely read next: keep them. One pass over up to 2,000
+                    # would only evict what reads keep.
+                    use_cache=len(summaries) <= STATS_CACHED_UP_TO,
                 )
         result = session_stats(
             summaries,
