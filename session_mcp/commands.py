@@ -20,11 +20,11 @@ from typing import Any, BinaryIO, TextIO
 
 from session_mcp.batch import stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
-from session_mcp.cursors import decode_cursor, encode_cursor, filters_fingerprint
+from session_mcp.cursors import scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.query import MAX_SCAN, TIME_FORMS, Criteria, Window, WindowScanner, scan_sessions, window_of
+from session_mcp.query import MAX_SCAN, TIME_FORMS, Criteria, Window, WindowScanner, window_of
 from session_mcp.redact import Redactor
 from session_mcp.render import plural, render_scan, render_session_page, render_transcript, transcript_window
 from session_mcp.results import Failure, ScanInfo, scan_info, scanned_page_result, session_page_result, trim_page
@@ -161,22 +161,18 @@ async def list_scanned(
             "--page-index pages the plain list; a list filtered by time or status goes on with --cursor (the "
             "previous page prints it)."
         )
-    filters = filters_of(args)
-    fingerprint = filters_fingerprint(filters, criteria)
-    start, window = decode_cursor(args.cursor, fingerprint) if args.cursor else (None, window)
-    scan = await scan_sessions(client, filters, window, criteria=criteria, limit=args.page_size, start=start)
-    cursor = encode_cursor(scan.resume, window, fingerprint) if scan.resume else None
-    info = scan_info(scan, criteria, MAX_SCAN)
+    page = await scan_page(client, filters_of(args), window, criteria, page_size=args.page_size, cursor=args.cursor)
+    info = scan_info(page.scan, criteria, MAX_SCAN)
     if args.json:
-        page = {
-            "items": [item.to_wire() for item in scan.sessions],
-            "nextCursor": cursor,
+        wire = {
+            "items": [item.to_wire() for item in page.scan.sessions],
+            "nextCursor": page.next_cursor,
             "scan": info.model_dump(mode="json", exclude_none=True),
         }
-        out.write(json.dumps(page, ensure_ascii=False, indent=2) + "\n")
+        out.write(json.dumps(wire, ensure_ascii=False, indent=2) + "\n")
         return 0
     result = scanned_page_result(
-        scan, info, args.page_size, matched_before=start.matched if start else 0, next_cursor=cursor
+        page.scan, info, args.page_size, matched_before=page.matched_before, next_cursor=page.next_cursor
     )
     out.write(_CURSOR_CALL.sub(r"use --cursor \1", render_session_page(result)) + "\n")
     return 0

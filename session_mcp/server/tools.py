@@ -11,10 +11,10 @@ from pydantic import Field
 
 from session_mcp.batch import collect_sessions, fetch_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
-from session_mcp.cursors import decode_cursor, encode_cursor, filters_fingerprint
+from session_mcp.cursors import scan_page
 from session_mcp.digest import fit_batch, render_batch
 from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.query import Criteria, Scan, ScanPosition, Window, scan_sessions
+from session_mcp.query import Criteria, Scan, Window, scan_sessions
 from session_mcp.render import render_session_page, render_transcript, transcript_window
 from session_mcp.results import (
     BatchResult,
@@ -98,26 +98,31 @@ class ReadTools(Backend):
             window = self.window(since, until)
             client = self.client_for(ctx)
             if not (window.bounded or criteria or cursor):
-                page = await client.list_sessions(page_index=page_index, page_size=page_size, **filters)
-                result = session_page_result(
-                    page, page_index, page_size, known_turns=lambda i: self.known_turns(client, i)
+                listed = await client.list_sessions(page_index=page_index, page_size=page_size, **filters)
+                plain = session_page_result(
+                    listed, page_index, page_size, known_turns=lambda i: self.known_turns(client, i)
                 )
-                return structured(result, render_session_page(result))
+                return structured(plain, render_session_page(plain))
             if page_index:
                 raise ToolError(
                     "page_index pages the plain list; a list filtered by time or status pages with cursor: pass the "
                     "next_cursor of the previous answer (and the same filters), or leave both out for the first page."
                 )
-            fingerprint = filters_fingerprint(filters, criteria)
-            start, window = decode_cursor(cursor, fingerprint) if cursor else (None, window)
-            scan = await self.scan(client, filters, window, criteria, limit=page_size, start=start)
-        next_cursor = encode_cursor(scan.resume, window, fingerprint) if scan.resume else None
+            page = await scan_page(
+                client,
+                filters,
+                window,
+                criteria,
+                page_size=page_size,
+                cursor=cursor or None,
+                max_scan=self.settings.max_scan,
+            )
         result = scanned_page_result(
-            scan,
-            self.scan_info(scan, criteria),
+            page.scan,
+            self.scan_info(page.scan, criteria),
             page_size,
-            matched_before=start.matched if start else 0,
-            next_cursor=next_cursor,
+            matched_before=page.matched_before,
+            next_cursor=page.next_cursor,
             known_turns=lambda i: self.known_turns(client, i),
         )
         return structured(result, render_session_page(result))
@@ -306,18 +311,11 @@ class ReadTools(Backend):
         return structured(result, render_stats(result))
 
     async def scan(
-        self,
-        client: CompanionClient,
-        filters: SessionFilters,
-        window: Window,
-        criteria: Criteria,
-        *,
-        limit: int,
-        start: ScanPosition | None = None,
+        self, client: CompanionClient, filters: SessionFilters, window: Window, criteria: Criteria, *, limit: int
     ) -> Scan:
         """The newest ``limit`` sessions in the window and matching every filter, within the scan bound."""
         return await scan_sessions(
-            client, filters, window, criteria=criteria, limit=limit, max_scan=self.settings.max_scan, start=start
+            client, filters, window, criteria=criteria, limit=limit, max_scan=self.settings.max_scan
         )
 
     def scan_info(self, scan: Scan, criteria: Criteria) -> ScanInfo:
