@@ -1,4 +1,8 @@
-"""The ``session-mcp`` command: the MCP server, the simulator, and session commands for QA."""
+"""The ``session-mcp`` command: the MCP server, the simulator, and session commands for QA.
+
+Exit status: 0 success, 1 partial (an export that left sessions out), 2 usage or fatal error
+(a bad flag or setting, an API or file error), each fatal error one ``session-mcp:`` line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import httpx2
@@ -19,14 +23,27 @@ import httpx2
 from session_mcp import __version__
 from session_mcp.client import CompanionClient
 from session_mcp.commands import add_session_commands, run_sessions_command, whole_number
-from session_mcp.config import ConfigError, Settings, load_settings
+from session_mcp.config import ENVIRONMENT, ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.redact import redactor
+from session_mcp.render import plural
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 DEMO_KEY = "demo"
 DEMO_BASE_URL = "http://simulator.local"
+EXIT_FATAL = 2  # usage or fatal error, like argparse's own; 1 is a partial result
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with ``message`` as one line on stderr and the fatal exit status."""
+    print(f"session-mcp: {message}", file=sys.stderr)
+    sys.exit(EXIT_FATAL)
+
+
+def env_help(text: str, setting: str) -> str:
+    """Help ``text`` naming the environment variable that sets the same setting."""
+    return f"{text} (env {ENVIRONMENT[setting]})"
 
 
 def make_client(settings: Settings) -> CompanionClient:
@@ -49,21 +66,29 @@ def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     """
     group = parser.add_argument_group("Companion API")
     group.add_argument(
-        "--demo", action="store_const", const=True, default=default, help="use the built-in simulator; no key needed"
+        "--demo",
+        action="store_const",
+        const=True,
+        default=default,
+        help=env_help("use the built-in simulator; no key needed", "demo"),
     )
-    group.add_argument("--base-url", default=default, help="API base URL (NAPSTER_API_BASE_URL)")
     group.add_argument(
-        "--timeout", type=float, default=default, help="seconds per request (SESSION_MCP_TIMEOUT, default 30)"
+        "--base-url",
+        default=default,
+        help=env_help("API base URL, default https://companion-api.napster.com", "base_url"),
+    )
+    group.add_argument(
+        "--timeout", type=float, default=default, help=env_help("seconds per request, default 30", "timeout")
     )
     group.add_argument(
         "--redact-pii",
         action="store_const",
         const=True,
         default=default,
-        help="mask emails, phones and card numbers",
+        help=env_help("mask emails, phones and card numbers", "redact_pii"),
     )
     group.add_argument(
-        "--log-level", default=default, help="DEBUG, INFO, WARNING (default) or ERROR (SESSION_MCP_LOG_LEVEL)"
+        "--log-level", default=default, help=env_help("DEBUG, INFO, WARNING (default) or ERROR", "log_level")
     )
 
 
@@ -71,40 +96,58 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="session-mcp",
         description="MCP server for Napster Companion API sessions. With no command, serves MCP (stdio by default).",
-        epilog="The API key is read from NAPSTER_API_KEY, never from the command line.",
+        epilog="The API key is read from NAPSTER_API_KEY, never from the command line. Exit status: 0 success, "
+        "1 partial (an export left sessions out), 2 usage or fatal error.",
     )
     parser.add_argument("--version", action="version", version=f"session-mcp {__version__}")
     connection_flags(parser)
     serve = parser.add_argument_group("serving")
-    serve.add_argument("--transport", choices=["stdio", "http"], help="stdio (default) or Streamable HTTP")
-    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
-    serve.add_argument("--allow-remote", action="store_const", const=True, help="allow binding beyond loopback")
+    serve.add_argument(
+        "--transport", choices=["stdio", "http"], help=env_help("stdio (default) or Streamable HTTP", "transport")
+    )
+    serve.add_argument("--host", help=env_help("HTTP bind address, default 127.0.0.1", "host"))
+    serve.add_argument("--port", type=int, help=env_help("HTTP port, default 8000", "port"))
+    serve.add_argument(
+        "--allow-remote",
+        action="store_const",
+        const=True,
+        help=env_help("allow binding beyond loopback", "allow_remote"),
+    )
     serve.add_argument(
         "--allowed-host",
         action="append",
         dest="allowed_hosts",
         metavar="NAME",
-        help="a Host header to accept besides loopback (repeatable; SESSION_MCP_ALLOWED_HOSTS)",
+        help=env_help("a Host header to accept besides loopback, repeatable", "allowed_hosts"),
     )
-    serve.add_argument("--read-only", action="store_const", const=True, help="no tool that creates sessions")
+    serve.add_argument(
+        "--read-only",
+        action="store_const",
+        const=True,
+        help=env_help("no tool that creates sessions", "read_only"),
+    )
     serve.add_argument(
         "--max-sessions",
         type=int,
-        help="HTTP: sessions open at once, for clients before 2026-07-28 (default 200; SESSION_MCP_MAX_SESSIONS)",
+        help=env_help("HTTP: sessions open at once, for clients before 2026-07-28, default 200", "max_sessions"),
     )
     serve.add_argument(
         "--session-idle-timeout",
         type=float,
         metavar="SECONDS",
-        help="HTTP: a session without a request this long is closed (default 300; SESSION_MCP_SESSION_IDLE_TIMEOUT)",
+        help=env_help("HTTP: a session without a request this long is closed, default 300", "session_idle_timeout"),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim = commands.add_parser("simulator", help="serve the local Companion API simulator on 127.0.0.1")
-    sim.add_argument("--port", type=whole_number(0, 65_535), default=8787, dest="sim_port", help="port (default 8787)")
+    # The simulator's flags set no server setting, so no environment variable stands for them.
+    sim.add_argument(
+        "--port", type=whole_number(0, 65_535), default=8787, dest="sim_port", help="port on 127.0.0.1 (default 8787)"
+    )
     sim.add_argument("--api-key", default=DEMO_KEY, help="the key it accepts (default 'demo')")
     sim.add_argument("--seed", type=int, default=7, help="seed of the demo data (default 7)")
-    sim.add_argument("--latency-ms", type=whole_number(0), default=0, help="added to every answer, to test timing")
+    sim.add_argument(
+        "--latency-ms", type=whole_number(0), default=0, help="added to every answer, to test timing (default 0)"
+    )
     sim.add_argument(
         "--sessions",
         type=whole_number(0),
@@ -129,15 +172,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = load_settings(flags, os.environ)
     except ConfigError as exc:
-        sys.exit(f"session-mcp: {exc}")
+        fail(str(exc))
     configure_logging(settings.log_level)
     if args.command == "sessions":
         try:
             status = anyio.run(sessions, args, settings)
         except CompanionError as exc:
-            sys.exit(f"session-mcp: {exc}")
+            fail(str(exc))
         except OSError as exc:
-            sys.exit(f"session-mcp: cannot use {exc.filename or 'the file'}: {exc.strerror or exc}.")
+            fail(f"cannot use {exc.filename or 'the file'}: {exc.strerror or exc}.")
         except KeyboardInterrupt:
             sys.exit("session-mcp: interrupted; run the same command again to resume an export.")
         if status:
@@ -170,7 +213,7 @@ async def serve(settings: Settings, arguments: list[str]) -> None:
             return
         if sys.stdin.isatty():
             signal.signal(signal.SIGINT, quit_at_once)
-            print(attach_hint(arguments), file=sys.stderr)
+            print(attach_hint(arguments, demo=settings.demo), file=sys.stderr)
         await server.run_stdio_async()
 
 
@@ -189,11 +232,14 @@ def run_simulator(args: Any) -> None:
     simulator = Simulator(
         api_keys={args.api_key: args.seed}, latency=args.latency_ms / 1000, session_count=args.sessions
     )
-    sock = bind_loopback("127.0.0.1", args.sim_port)
+    try:
+        sock = bind_loopback("127.0.0.1", args.sim_port)
+    except OSError as exc:
+        fail(f"cannot listen on 127.0.0.1:{args.sim_port}: {exc.strerror or exc}. Choose another --port.")
     port = sock.getsockname()[1]
     count = len(simulator.sessions_of(args.api_key))
     print(
-        f"Companion API simulator on http://127.0.0.1:{port} ({count} sessions, key {args.api_key!r}).\n"
+        f"Companion API simulator on http://127.0.0.1:{port} ({plural(count, 'session')}, key {args.api_key!r}).\n"
         f"Point the server at it: NAPSTER_API_BASE_URL=http://127.0.0.1:{port} NAPSTER_API_KEY={args.api_key} "
         "session-mcp",
         file=sys.stderr,

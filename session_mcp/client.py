@@ -33,6 +33,8 @@ from session_mcp.errors import (
     UpstreamUnavailableError,
 )
 from session_mcp.models import (
+    AgentConnectionRequest,
+    ChannelType,
     ConnectionRequest,
     ConnectionResponse,
     ErrorBody,
@@ -40,6 +42,7 @@ from session_mcp.models import (
     SessionDetail,
     SessionPage,
     SessionSummary,
+    WireModel,
     encode_tags_query,
 )
 
@@ -57,23 +60,29 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def validate_session_id(session_id: object) -> str:
-    """Return ``session_id`` if it is safe to put in a request path, else raise ``InvalidInputError``.
+    """Return ``session_id`` if it is safe to put in a request path, else raise ``InvalidInputError``."""
+    return validate_path_id(session_id, "a session", "sess_abc123")
+
+
+def validate_path_id(value: object, kind: str, example: str) -> str:
+    """Return ``value``, the id of ``kind`` ("a session", "an agent"), if it is safe as one path segment.
 
     Ids are opaque, but one must never change the path it is put in: no separators, no
     query or fragment markers, no percent signs, whitespace or control characters, no dot names.
     """
-    if not isinstance(session_id, str) or not session_id:
-        raise InvalidInputError("The session id is empty: pass the id of a session, e.g. 'sess_abc123'.")
-    if len(session_id) > MAX_SESSION_ID_LENGTH:
+    noun = kind.rsplit(maxsplit=1)[-1]
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"The {noun} id is empty: pass the id of {kind}, e.g. {example!r}.")
+    if len(value) > MAX_SESSION_ID_LENGTH:
         raise InvalidInputError(
-            f"The session id is {len(session_id)} characters long; ids have at most {MAX_SESSION_ID_LENGTH}."
+            f"The {noun} id is {len(value)} characters long; ids have at most {MAX_SESSION_ID_LENGTH}."
         )
-    if session_id in (".", "..") or _FORBIDDEN_ID_CHARS.search(session_id):
+    if value in (".", "..") or _FORBIDDEN_ID_CHARS.search(value):
         raise InvalidInputError(
-            f"{shorten(session_id)!r} is not a session id: ids contain no '/', '\\', '?', '#', '%', "
-            "whitespace or control characters. Copy the id exactly as the session list shows it."
+            f"{shorten(value)!r} is not {kind} id: ids contain no '/', '\\', '?', '#', '%', "
+            f"whitespace or control characters. Copy the id exactly as the {noun} list shows it."
         )
-    return session_id
+    return value
 
 
 def shorten(text: str, limit: int = 60) -> str:
@@ -264,11 +273,11 @@ class CompanionClient:
         settings: Mapping[str, Any] | None = None,
         **optional: Any,
     ) -> ConnectionResponse:
-        """Open a connection (a new session). Never retried, and at most one per 5 s per key.
+        """Open a connection (a new session) from a companion and a voice: the API's fallback call.
 
-        A call within 5 s of the previous one fails at once with ``RateLimitedError`` (carrying
-        the wait) instead of sending a request the API would refuse. ``optional`` takes the
-        documented optional fields in snake_case (``external_client_id``, ``tags``, ...).
+        Never retried, and rate limited with ``create_agent_connection`` (see ``_connect``).
+        ``optional`` takes the documented optional fields in snake_case (``external_client_id``,
+        ``tags``, ...).
         """
         try:
             body = ConnectionRequest(
@@ -280,19 +289,46 @@ class CompanionClient:
             raise InvalidInputError("Invalid connection request: " + describe_validation_error(exc)) from None
         if not companion_id.strip() or not voice_id.strip():
             raise InvalidInputError("companion_id and voice_id must not be empty.")
+        return await self._connect("/public/connections", body)
+
+    async def create_agent_connection(
+        self, agent_id: str, channel_type: ChannelType = "webrtc", **optional: Any
+    ) -> ConnectionResponse:
+        """Open a connection to an agent: the vendor's preferred call. Limited like ``create_connection``.
+
+        ``optional`` takes ``external_client_id``, ``external_client_profile``, ``initial_speech``
+        and ``tags``.
+        """
+        self._refuse_key_in(agent_id)  # first: the id check below quotes what it refuses
+        validate_path_id(agent_id, "an agent", "agent_abc123")
+        try:
+            body = AgentConnectionRequest(channel_type=channel_type, **optional)
+        except ValidationError as exc:
+            raise InvalidInputError("Invalid connection request: " + describe_validation_error(exc)) from None
+        return await self._connect(f"/public/agents/{quote(agent_id, safe='')}/connections", body)
+
+    async def _connect(self, path: str, body: WireModel) -> ConnectionResponse:
+        """POST a connection request: never retried, at most one per 5 s per key over both endpoints.
+
+        A request counts once sent, whatever its answer; one that could not reach the API does
+        not. A call within 5 s of the last one sent fails at once with ``RateLimitedError``
+        carrying the wait, instead of sending a request the API would refuse. The clock lives in
+        this process (shared by ``with_api_key`` clients): another process has its own.
+        """
         async with self._shared.lock:
             now = time.monotonic()
             last = self._shared.last_connection_at.get(self._fingerprint)
             if last is not None and now - last < CONNECTION_INTERVAL_SECONDS:
                 wait = CONNECTION_INTERVAL_SECONDS - (now - last)
                 raise RateLimitedError(
-                    f"A connection was created {now - last:.1f} s ago; the Companion API allows one every "
-                    f"{CONNECTION_INTERVAL_SECONDS:.0f} s. Try again in {wait:.1f} s.",
+                    f"This server sent a connection request {now - last:.1f} s ago (whether or not it succeeded), "
+                    f"and the Companion API allows one every {CONNECTION_INTERVAL_SECONDS:.0f} s, so this one was "
+                    f"not sent. Try again in {wait:.1f} s.",
                     retry_after=round(wait, 1),
                 )
             self._shared.last_connection_at[self._fingerprint] = now
         try:
-            response, _ = await self._request("POST", "/public/connections", ConnectionResponse, json=body.to_wire())
+            response, _ = await self._request("POST", path, ConnectionResponse, json=body.to_wire())
         except UpstreamUnavailableError as exc:
             if exc.code == "unreachable" and self._shared.last_connection_at.get(self._fingerprint) == now:
                 del self._shared.last_connection_at[self._fingerprint]  # nothing reached the API: no wait owed

@@ -1,7 +1,8 @@
 """``session-mcp sessions ...``: list, show and export sessions without an MCP host.
 
 For QA pipelines: a table on the terminal, JSON with ``--json``, and an export to JSON Lines that
-streams (memory stays flat whatever the count) and resumes where a previous run stopped.
+streams (memory stays flat whatever the count) and resumes where a previous run stopped. Exit
+status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error (``cli``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import stat
 import sys
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,34 +28,78 @@ from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.query import MAX_SCAN, TIME_FORMS, Criteria, Window, WindowScanner, window_of
 from session_mcp.redact import Redactor
-from session_mcp.render import plural, render_scan, render_session_page, render_transcript, transcript_window
-from session_mcp.results import Failure, ScanInfo, scan_info, scanned_page_result, session_page_result, trim_page
+from session_mcp.render import (
+    plural,
+    render_scan,
+    render_session_page,
+    render_transcript,
+    session_cells,
+    transcript_window,
+)
+from session_mcp.results import (
+    Failure,
+    ScanInfo,
+    SessionPageResult,
+    scan_info,
+    scanned_page_result,
+    session_page_result,
+    trim_page,
+)
+from session_mcp.tags import parse_tag_pairs
 
 _CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
 EXPORT_LINE_START = b'{"id": "'  # how every exported line begins: the id is the first wire field
 LINE_SLACK = 1024 * 1024  # an exported line may be longer than the body it came from (spacing)
+EXIT_STATUS = "Exit status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error."
+JSON_HELP = {
+    "list": "print the API's page as JSON (items, filteredCount, totalCount, pageIndex, pageSize), not the table; "
+    "with --since, --status and the like: items, nextCursor and the scan",
+    "show": "print the whole session as JSON, as the API sent it (transcript included), not the rendering",
+    "export": "print the summary as JSON ({file, written, already_there, failed: [{session_id, reason}]})",
+}
 
 
 def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``sessions`` command and its subcommands; ``shared`` adds the connection flags."""
-    sessions = commands.add_parser("sessions", help="list, show or export sessions (no MCP host needed)")
+    sessions = commands.add_parser(
+        "sessions", help="list, show or export sessions (no MCP host needed)", epilog=EXIT_STATUS
+    )
     actions = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="one page of sessions")
-    show = actions.add_parser("show", help="one session with its transcript")
-    export = actions.add_parser("export", help="sessions with transcripts to a JSON Lines file")
-    for parser in (listing, show, export):
+    listing = actions.add_parser(
+        "list",
+        help="one page of sessions",
+        description="One page of sessions, newest first: an aligned table on a terminal, one "
+        "'id | companion | ...' line per session when piped.",
+        epilog=EXIT_STATUS,
+    )
+    show = actions.add_parser("show", help="one session with its transcript", epilog=EXIT_STATUS)
+    export = actions.add_parser("export", help="sessions with transcripts to a JSON Lines file", epilog=EXIT_STATUS)
+    for name, parser in (("list", listing), ("show", show), ("export", export)):
         shared(parser)
-        parser.add_argument("--json", action="store_true", help="JSON output instead of a table")
+        parser.add_argument("--json", action="store_true", help=JSON_HELP[name])
     for parser in (listing, export):
         parser.add_argument("--companion-id", help="only this companion's sessions")
         parser.add_argument("--external-client-id", help="only this external client's sessions")
         parser.add_argument("--search", help="free-text search")
-        parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag filter, repeatable")
+        parser.add_argument(
+            "--tag",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="only sessions with this tag; repeatable, all must match",
+        )
         add_query_flags(parser)
-    listing.add_argument("--page-index", type=whole_number(0), default=0)
-    listing.add_argument("--page-size", type=whole_number(1, MAX_PAGE_SIZE), default=20)
-    listing.add_argument("--cursor", help="where a list filtered by time or status goes on (from the previous page)")
-    show.add_argument("session_id")
+    listing.add_argument("--page-index", type=whole_number(0), default=0, help="zero-based page number (default 0)")
+    listing.add_argument(
+        "--page-size",
+        type=whole_number(1, MAX_PAGE_SIZE),
+        default=20,
+        help=f"sessions per page, 1 to {MAX_PAGE_SIZE} (default 20)",
+    )
+    listing.add_argument(
+        "--cursor", help="where a list filtered by time or status goes on (the previous page prints it)"
+    )
+    show.add_argument("session_id", help="the id exactly as the list shows it")
     export.add_argument("--out", required=True, type=Path, help="the .jsonl file (appended to, resumable)")
     export.add_argument("--limit", type=whole_number(1), help="at most this many sessions, newest first")
 
@@ -75,13 +121,10 @@ def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], in
 
 
 def parse_tags(pairs: list[str]) -> dict[str, str] | None:
-    tags = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidInputError(f"--tag takes KEY=VALUE, not {pair!r}.")
-        tags[key] = value
-    return tags or None
+    try:
+        return parse_tag_pairs(pairs) or None
+    except ValueError as exc:
+        raise InvalidInputError(f"--tag takes KEY=VALUE, e.g. --tag channel=web ({exc}).") from None
 
 
 def add_query_flags(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +176,7 @@ async def run_sessions_command(
             return 0
         result = session_page_result(page, args.page_index, args.page_size)
         text = render_session_page(result).replace("call list_sessions with page_index=", "use --page-index ")
-        out.write(text + "\n")
+        out.write((aligned_page(text, result) if out.isatty() else text) + "\n")
     elif args.action == "show":
         session = redactor(await client.get_session(args.session_id))
         if args.json:
@@ -174,7 +217,8 @@ async def list_scanned(
     result = scanned_page_result(
         page.scan, info, args.page_size, matched_before=page.matched_before, next_cursor=page.next_cursor
     )
-    out.write(_CURSOR_CALL.sub(r"use --cursor \1", render_session_page(result)) + "\n")
+    text = _CURSOR_CALL.sub(r"use --cursor \1", render_session_page(result))
+    out.write((aligned_page(text, result) if out.isatty() else text) + "\n")
     return 0
 
 
@@ -352,10 +396,37 @@ def _is_stream(path: Path, mode: int) -> bool:
         os.close(descriptor)
 
 
+def aligned_page(text: str, page: SessionPageResult) -> str:
+    """The rendered page with its table in aligned columns, for a person at a terminal."""
+    lines = text.split("\n")
+    if not page.sessions:
+        return text
+    at = next(n for n, line in enumerate(lines) if line.startswith("id | "))  # the line that names the columns
+    header = lines[at].split(" | ")
+    rows = [session_cells(row, with_turns="turns" in header) for row in page.sessions]
+    lines[at : at + 1 + len(rows)] = aligned([header, *rows])
+    return "\n".join(lines)
+
+
+def aligned(rows: list[list[str]]) -> list[str]:
+    """Rows as columns padded to their widest cell as a terminal draws it, two spaces apart."""
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell + " " * (width - display_width(cell)) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: wide (CJK, emoji) characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def format_export_summary(summary: dict[str, Any]) -> str:
     text = f"Exported {plural(summary['written'], 'session')} to {summary['file']}"
     if summary["already_there"]:
-        text += f" ({summary['already_there']} were already there)"
+        there = "was" if summary["already_there"] == 1 else "were"
+        text += f" ({summary['already_there']} {there} already there)"
     text += "."
     if "scan" in summary:
         text += "\n" + render_scan(ScanInfo.model_validate(summary["scan"]))

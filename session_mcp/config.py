@@ -72,6 +72,10 @@ ENVIRONMENT: dict[str, str] = {
     "allowed_hosts": "SESSION_MCP_ALLOWED_HOSTS",
     "max_sessions": "SESSION_MCP_MAX_SESSIONS",
     "session_idle_timeout": "SESSION_MCP_SESSION_IDLE_TIMEOUT",
+    "transport": "SESSION_MCP_TRANSPORT",
+    "host": "SESSION_MCP_HOST",
+    "port": "SESSION_MCP_PORT",
+    "allow_remote": "SESSION_MCP_ALLOW_REMOTE",
 }
 
 
@@ -137,6 +141,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "max_sessions": lambda s, v: _number(s, v, int, 1, 100_000),
         "session_idle_timeout": lambda s, v: _number(s, v, float, 1, 86_400),
         "log_level": _log_level,
+        "transport": _transport,
         "allowed_hosts": _hosts,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote"):
@@ -188,6 +193,13 @@ def _hosts(source: str, value: Any) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"{source}: {bad[0]!r} is not a host name (use e.g. mcp.example.com or mcp.example.com:*).")
     return hosts
+
+
+def _transport(source: str, value: Any) -> str:
+    transport = str(value).lower()
+    if transport not in ("stdio", "http"):
+        raise ConfigError(f"{source} must be stdio or http, not {value!r}.")
+    return transport
 
 
 def _log_level(source: str, value: Any) -> str:

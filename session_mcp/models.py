@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -255,8 +255,17 @@ class ProviderConfig(WireModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class ConnectionRequest(WireModel):
-    """Body of ``POST /public/connections``."""
+class SessionOptions(WireModel):
+    """The per-session fields both connection calls take."""
+
+    external_client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    external_client_profile: Any = None
+    tags: dict[str, str] | None = None
+    initial_speech: str | None = None
+
+
+class ConnectionRequest(SessionOptions):
+    """Body of ``POST /public/connections``: a session assembled from a companion and a voice (the fallback)."""
 
     companion_id: str
     provider_config: ProviderConfig
@@ -264,11 +273,17 @@ class ConnectionRequest(WireModel):
     faq_collections: list[str] | None = None
     knowledge_base_id: str | None = None
     language: str | None = None
-    external_client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    external_client_profile: Any = None
-    tags: dict[str, str] | None = None
     disable_idle_timeout: bool | None = None
-    initial_speech: str | None = None
+
+
+ChannelType = Literal["webrtc", "websocket"]
+CHANNEL_TYPES: tuple[ChannelType, ...] = ("webrtc", "websocket")
+
+
+class AgentConnectionRequest(SessionOptions):
+    """Body of ``POST /public/agents/{agentId}/connections``: the vendor's preferred connection call."""
+
+    channel_type: ChannelType
 
 
 class ConnectionInfo(WireModel):

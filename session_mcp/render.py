@@ -104,6 +104,11 @@ SESSION_COLUMNS_NO_TURNS = SESSION_COLUMNS.replace(" | turns", "")
 
 def session_line(row: SessionRow, *, with_turns: bool = True) -> str:
     """One session on one line, in the order of ``SESSION_COLUMNS`` (without turns if asked)."""
+    return " | ".join(session_cells(row, with_turns=with_turns))
+
+
+def session_cells(row: SessionRow, *, with_turns: bool = True) -> list[str]:
+    """The cells of ``session_line``, for a table that aligns them."""
     cells = [
         show_id(row.id),
         one_line(row.companion_id or "-"),
@@ -114,7 +119,7 @@ def session_line(row: SessionRow, *, with_turns: bool = True) -> str:
     if with_turns:
         cells.append("-" if row.turns is None else str(row.turns))
     cells += [format_status(row), row_tags(row) or "-"]
-    return " | ".join(cells)
+    return cells
 
 
 def _created_only(created: datetime | None) -> str:
@@ -284,7 +289,7 @@ def render_transcript(result: TranscriptResult) -> str:
         lines.append("No transcript: nothing was said in this session.")
         return "\n".join(lines)
     if not result.turns:
-        lines.append(f"No turns from offset {result.offset}: the transcript has {result.total_turns} turns.")
+        lines.append(f"No turns from offset {result.offset}: the transcript has {plural(result.total_turns, 'turn')}.")
         return "\n".join(lines)
     first, last = result.turns[0].index + 1, result.turns[-1].index + 1
     whole = first == 1 and last == result.total_turns
@@ -302,7 +307,7 @@ def render_transcript(result: TranscriptResult) -> str:
 def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
     """The line that ends a cut transcript: how much is left and the call that reads it."""
     return (
-        f"[cut: {total_turns - next_offset} more turns. get_session_transcript session_id={session_id!r} "
+        f"[cut: {plural(total_turns - next_offset, 'more turn')}. get_session_transcript session_id={session_id!r} "
         f"offset={next_offset} has the rest.]"
     )
 

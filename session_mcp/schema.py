@@ -9,7 +9,7 @@ Input schemas go one step further (``input_schema``), so that every model provid
 unchanged: no ``additionalProperties`` anywhere (OpenAI's strict mode refuses an open object,
 Gemini's converter crashes on a boolean one; the server refuses unknown arguments by name), and
 ``null`` allowed for every optional argument (a strict-mode model fills every field, with null
-for the ones it does not mean to give).
+for the ones it does not mean to give), written as an ``anyOf`` with ``null``.
 """
 
 from __future__ import annotations
@@ -69,18 +69,21 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` that also accepts ``null``: in its ``type`` list, or as one more ``anyOf`` option."""
+    """``schema`` that also accepts ``null``: ``{"anyOf": [schema, {"type": "null"}]}``.
+
+    The one spelling every converter measured keeps (tests/test_providers.py): a ``type`` list
+    such as ``["array", "null"]`` becomes STRING in langchain-google-genai, and google-genai keeps
+    only the non-null branch of an ``anyOf``, so the description goes inside it (the default
+    stays outside, where google-genai carries it over).
+    """
     if "anyOf" in schema:
         options = schema["anyOf"]
         return schema if NULL in options else {**schema, "anyOf": [*options, NULL]}
     kind = schema.get("type")
-    if kind is None:
-        return schema  # no type: it accepts null already
-    kinds = kind if isinstance(kind, list) else [kind]
-    widened = {**schema, "type": kinds if "null" in kinds else [*kinds, "null"]}
-    if "enum" in schema and None not in schema["enum"]:
-        widened["enum"] = [*schema["enum"], None]
-    return widened
+    if kind is None or kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return schema  # accepts null already
+    outer = {"default": schema["default"]} if "default" in schema else {}
+    return {"anyOf": [{k: v for k, v in schema.items() if k != "default"}, NULL], **outer}
 
 
 def _close_objects(node: Any, path: str) -> None:

@@ -2,15 +2,13 @@
 
 One parser for the tools and the command line, so ``--tag channel=web`` and
 ``tags=["channel=web"]`` mean the same. The key is everything before the first ``=``; the value
-may itself hold ``=`` and may be empty. Errors name the pair by position, never by value: a
-value may be anything, the API key pasted by mistake included.
+may itself hold ``=`` and may be empty. Errors name the pair by position, never by value (a
+value may be anything, the API key pasted by mistake included); the caller adds how to write one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-TAG_EXAMPLE = "['channel=web', 'environment=production']"
 
 
 def parse_tag_pairs(pairs: Iterable[object]) -> dict[str, str]:
@@ -19,7 +17,7 @@ def parse_tag_pairs(pairs: Iterable[object]) -> dict[str, str]:
     for number, pair in enumerate(pairs, start=1):
         key, sep, value = pair.partition("=") if isinstance(pair, str) else ("", "", "")
         if not sep or not key:
-            raise ValueError(f"tag {number} is not a 'key=value' string; write tags like {TAG_EXAMPLE}")
+            raise ValueError(f"tag {number} is not a 'key=value' string")
         if tags.get(key, value) != value:
             raise ValueError(f"tag {number} repeats an earlier key with another value")
         tags[key] = value

@@ -32,17 +32,25 @@ host, not typed at. To attach it, add it to your host's configuration, for examp
   MCP Inspector:
     npx @modelcontextprotocol/inspector {command} {args_plain}
 
-Or serve it over HTTP: session-mcp --transport http --port 8000
+Or serve it over HTTP: {command} {http_args}
 Waiting for an MCP client on stdin (Ctrl+C to quit)...
 """
 
 
-def attach_hint(argv: list[str]) -> str:
-    """The attach instructions for the command as it was started (``argv`` without the program)."""
+def attach_hint(argv: list[str], *, demo: bool = False) -> str:
+    """The attach instructions for the command as it was started (``argv`` without the program).
+
+    ``demo``: the server runs on the simulator (by flag or environment), so the HTTP command must too.
+    """
     args = [a for a in argv if a]
+    http_args = shlex.join([*(["--demo"] if demo else []), "--transport", "http", "--port", "8000"])
     program = sys.argv[0] if sys.argv[0] and not sys.argv[0].endswith("__main__.py") else "session-mcp"
     return ATTACH_HINT.format(
-        command=program, command_json=json.dumps(program), args=json.dumps(args), args_plain=shlex.join(args)
+        command=program,
+        command_json=json.dumps(program),
+        args=json.dumps(args),
+        args_plain=shlex.join(args),
+        http_args=http_args,
     )
 
 

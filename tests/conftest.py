@@ -8,6 +8,7 @@ until uvicorn accepts them: no readiness polling, no sleeps.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -72,3 +73,15 @@ def base_url(upstream: tuple[SwitchableApp, str], simulator: Simulator) -> str:
 async def client(base_url: str) -> AsyncIterator[CompanionClient]:
     async with CompanionClient(api_key="demo", base_url=base_url, retry=FAST_RETRY, timeout=5) as c:
         yield c
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without any of the server's settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAPSTER_", "SESSION_MCP_"))}
+    return env | extra
+
+
+@pytest.fixture
+def process_env(base_url: str) -> dict[str, str]:
+    """The environment of a ``session-mcp`` process that uses the test's simulator."""
+    return clean_environment(NAPSTER_API_KEY="demo", NAPSTER_API_BASE_URL=base_url, SESSION_MCP_TIMEOUT="10")

@@ -45,7 +45,7 @@ async def test_every_optional_argument_may_be_empty(mcp: Client, simulator: Simu
     for name in ("list_sessions", "session_stats", "get_session_transcripts"):
         schema = tools[name]
         arguments = {
-            arg: None if isinstance(empty, str) and empty and "string" in prop["type"] else empty
+            arg: None if isinstance(empty, str) and empty and prop["anyOf"][0]["type"] == "string" else empty
             for arg, prop in schema["properties"].items()
             if arg not in schema.get("required", [])
         }
@@ -166,8 +166,9 @@ def test_input_schema_closes_nothing_and_allows_null_for_the_optional() -> None:
     assert "additionalProperties" not in advertised
     props = advertised["properties"]
     assert props["name"] == {"type": "string"}  # required: no null
-    assert props["choice"] == {"type": ["string", "null"], "enum": ["a", "b", None]}
-    assert props["level"] == {"type": ["integer", "null"], "default": 3}
+    choice = {"type": "string", "enum": ["a", "b"]}
+    assert props["choice"] == {"anyOf": [choice, {"type": "null"}]}
+    assert props["level"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": 3}
     assert "type" not in props["mode"]  # no type: null is allowed already
 
 

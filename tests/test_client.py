@@ -677,6 +677,64 @@ async def test_create_connection_with_a_bad_voice(simulator: Simulator, client: 
     assert info.value.description == "Invalid voiceId"
 
 
+async def test_create_agent_connection(simulator: Simulator, client: CompanionClient) -> None:
+    created = await client.create_agent_connection(
+        "agent_booking", "websocket", external_client_id="qa_bot-2", tags={"qa": "yes"}, initial_speech="Greet"
+    )
+    assert requests_to(simulator, "POST", "/public/agents/agent_booking/connections") == 1
+    assert simulator.projects["demo"].connection_bodies == [
+        {"channelType": "websocket", "externalClientId": "qa_bot-2", "tags": {"qa": "yes"}, "initialSpeech": "Greet"}
+    ]
+    session = await client.get_session(created.connection.id)
+    assert (session.session_type, session.companion_id, session.state) == ("websocket", "comp_booking", "pending")
+
+
+async def test_create_agent_connection_defaults_to_webrtc(simulator: Simulator, client: CompanionClient) -> None:
+    await client.create_agent_connection("agent_support")
+    assert simulator.projects["demo"].connection_bodies == [{"channelType": "webrtc"}]
+
+
+@pytest.mark.parametrize("agent_id", ["", "..", "a/b", "a?b", "a#b", "a%2F", "a b", "a\x00", "x" * 257])
+async def test_an_unsafe_agent_id_sends_nothing(simulator: Simulator, client: CompanionClient, agent_id: str) -> None:
+    with pytest.raises(InvalidInputError, match="agent id"):
+        await client.create_agent_connection(agent_id)
+    assert not simulator.requests
+
+
+async def test_an_agent_id_is_one_encoded_segment(simulator: Simulator, client: CompanionClient) -> None:
+    with pytest.raises(NotFoundError):
+        await client.create_agent_connection("agent_ü:@")
+    (request,) = simulator.requests
+    assert request.raw_path == "/public/agents/" + quote("agent_ü:@", safe="") + "/connections"
+
+
+async def test_a_bad_channel_type_sends_nothing(simulator: Simulator, client: CompanionClient) -> None:
+    with pytest.raises(InvalidInputError, match="channel_type"):
+        await client.create_agent_connection("agent_support", "sip")  # type: ignore[arg-type]
+    assert not simulator.requests
+
+
+async def test_both_connection_calls_share_the_5_s_interval(simulator: Simulator, client: CompanionClient) -> None:
+    await client.create_agent_connection("agent_support")
+    with pytest.raises(RateLimitedError):
+        await client.create_connection("comp_support", "alloy")
+    assert len(simulator.requests) == 1
+
+
+async def test_the_local_refusal_after_a_failed_call_does_not_claim_a_connection(
+    simulator: Simulator, client: CompanionClient
+) -> None:
+    with pytest.raises(NotFoundError):
+        await client.create_agent_connection("agent_nobody")
+    with pytest.raises(RateLimitedError) as info:
+        await client.create_agent_connection("agent_support")
+    message = str(info.value)
+    assert "connection was created" not in message.lower()
+    assert "sent a connection request" in message and "whether or not it succeeded" in message
+    assert "was not sent" in message and "Try again in" in message
+    assert len(simulator.requests) == 1
+
+
 @pytest.mark.parametrize("external", ["", "has space", "x" * 33, "ü", "a/b", "a.b", "a\n"])
 async def test_create_connection_with_a_bad_external_id_sends_nothing(
     simulator: Simulator, client: CompanionClient, external: str

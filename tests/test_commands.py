@@ -24,7 +24,7 @@ from session_mcp.cli import main
 from session_mcp.render import plural
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import DETAIL_ONLY
-from tests.conftest import DEMO_CLIENT_ID
+from tests.conftest import DEMO_CLIENT_ID, clean_environment
 
 Wire = dict[str, Any]
 Run = Callable[..., tuple[str, str]]
@@ -37,11 +37,6 @@ CARDS = ("4111 1111 1111 1111", "5500-0000-0000-0004", "4012888888881881")
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAPSTER_", "SESSION_MCP_"))}
-    return env | extra
 
 
 def run_process(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,8 +55,8 @@ def run_process(*args: str, env: dict[str, str], cwd: Path | None = None) -> sub
 
 
 def assert_one_clear_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:
-    """A failed run: exit code != 0, nothing on stdout, one ``session-mcp:`` line on stderr."""
-    assert done.returncode != 0, done
+    """A failed run: exit status 2 (fatal), nothing on stdout, one ``session-mcp:`` line on stderr."""
+    assert done.returncode == 2, done
     assert done.stdout == ""
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -94,19 +89,13 @@ def cli(base_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
             main(["sessions", *args])
             exited = 0
         except SystemExit as exc:
-            if not isinstance(exc.code, int):
-                raise  # a message: the caller checks it with pytest.raises
+            assert isinstance(exc.code, int), f"exit with a message (status 1) instead of a status: {exc.code}"
             exited = exc.code
         assert exited == status
         out, err = capsys.readouterr()
         return out, err
 
     return run
-
-
-@pytest.fixture
-def process_env(base_url: str) -> dict[str, str]:
-    return clean_environment(NAPSTER_API_KEY="demo", NAPSTER_API_BASE_URL=base_url, SESSION_MCP_TIMEOUT="10")
 
 
 def listed_ids(table: str) -> list[str]:
@@ -296,9 +285,8 @@ def test_list_json_with_filters(cli: Run, raw: list[Wire]) -> None:
 
 
 def test_list_bad_tag_is_a_clean_error(cli: Run, simulator: Simulator) -> None:
-    with pytest.raises(SystemExit) as exited:
-        cli("list", "--tag", "environment")
-    assert str(exited.value.code).startswith("session-mcp: --tag takes KEY=VALUE")
+    _, err = cli("list", "--tag", "environment", status=2)
+    assert err.startswith("session-mcp: --tag takes KEY=VALUE, e.g. --tag channel=web (tag 1 is not")
     assert list(simulator.requests) == []
 
 
@@ -382,11 +370,9 @@ def test_show_unknown_id_is_one_clear_line(process_env: dict[str, str], simulato
 
 @pytest.mark.parametrize("hostile", ["../x", "..", "a/b", "../../public/sessions", "x?y=1", "x#y", "%2e%2e", "a b"])
 def test_show_refuses_a_hostile_id_without_a_request(cli: Run, simulator: Simulator, hostile: str) -> None:
-    with pytest.raises(SystemExit) as exited:
-        cli("show", hostile)
-    message = str(exited.value.code)
+    _, message = cli("show", hostile, status=2)
     assert message.startswith("session-mcp: ")
-    assert "\n" not in message
+    assert message.count("\n") == 1 and message.endswith("\n")
     assert "is not a session id" in message
     assert list(simulator.requests) == []
 
@@ -527,9 +513,7 @@ def test_export_refuses_a_file_that_is_not_an_export(
 ) -> None:
     out_file = tmp_path / "notes.txt"
     out_file.write_bytes(content)
-    with pytest.raises(SystemExit) as exited:
-        cli("export", "--out", str(out_file), "--limit", "3")
-    message = str(exited.value.code)
+    _, message = cli("export", "--out", str(out_file), "--limit", "3", status=2)
     assert message.startswith("session-mcp: ")
     assert "not an exported session" in message
     assert str(out_file) in message
@@ -560,9 +544,8 @@ def test_export_never_clobbers_a_one_line_file_without_newline(
 ) -> None:
     out_file = tmp_path / "notes.txt"
     out_file.write_bytes(content)
-    with pytest.raises(SystemExit) as exited:
-        cli("export", "--out", str(out_file), "--limit", "2")
-    assert str(exited.value.code).startswith("session-mcp: ")
+    _, message = cli("export", "--out", str(out_file), "--limit", "2", status=2)
+    assert message.startswith("session-mcp: ")
     assert out_file.read_bytes() == content
 
 
@@ -582,9 +565,8 @@ def test_export_refuses_a_foreign_jsonl_whose_last_line_is_cut(
     """An id on the first line is not enough: only a file written exactly as the export writes is its own."""
     out_file = tmp_path / "theirs.jsonl"
     out_file.write_bytes(content)
-    with pytest.raises(SystemExit) as exited:
-        cli("export", "--out", str(out_file), "--limit", "3")
-    assert "not an exported session" in str(exited.value.code)
+    _, message = cli("export", "--out", str(out_file), "--limit", "3", status=2)
+    assert "not an exported session" in message
     assert out_file.read_bytes() == content  # not "repaired", nothing appended
     assert list(simulator.requests) == []
 
@@ -673,9 +655,7 @@ def test_export_stops_cleanly_when_the_list_fails_and_resumes_after(
 ) -> None:
     simulator.fail_next(500, path_prefix="/public/sessions")  # the first request: the list page
     out_file = tmp_path / "x.jsonl"
-    with pytest.raises(SystemExit) as exited:
-        cli("export", "--out", str(out_file), "--limit", "5")
-    message = str(exited.value.code)
+    _, message = cli("export", "--out", str(out_file), "--limit", "5", status=2)
     assert message.startswith("session-mcp: ")
     assert "500" in message
     assert single_gets(simulator) == []

@@ -48,8 +48,13 @@ def test_environment_values_are_parsed() -> None:
         "SESSION_MCP_CONCURRENCY": "4",
         "SESSION_MCP_MAX_RESPONSE_MB": "64",
         "SESSION_MCP_AUTH_TOKEN": "tok_abc",
+        "SESSION_MCP_TRANSPORT": "HTTP",
+        "SESSION_MCP_HOST": "::1",
+        "SESSION_MCP_PORT": "9001",
+        "SESSION_MCP_ALLOW_REMOTE": "off",
     }
     settings = load_settings(no_flags(), env)
+    assert (settings.transport, settings.host, settings.port, settings.allow_remote) == ("http", "::1", 9001, False)
     assert settings.base_url == "http://127.0.0.1:8787"  # trailing slash dropped
     assert settings.timeout == 12.5
     assert settings.read_only is True
@@ -291,7 +296,7 @@ def test_cli_configuration_errors_are_one_line_and_no_traceback(
         timeout=30,
         check=False,
     )
-    assert done.returncode != 0
+    assert done.returncode == 2  # usage or fatal error
     assert done.stdout == ""  # stdout belongs to the protocol
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

@@ -212,8 +212,11 @@ def integer(low: int, high: int | None, *, valid_up_to: int | None = None) -> Ki
     )
 
 
+TEXT_WRONG = not_a_string.filter(lambda v: not blank(v))
+
+
 def text_kind(*, required: bool = False) -> Kind:
-    wrong = st.one_of(not_a_string, st.none()) if required else not_a_string.filter(lambda v: not blank(v))
+    wrong = st.one_of(not_a_string, st.none()) if required else TEXT_WRONG
     return Kind(valid=hostile_text, wrong=wrong, required=required)
 
 
@@ -231,6 +234,19 @@ TAGS = Kind(
         st.lists(tag_pair, min_size=21, max_size=22),
         st.sampled_from(["web", "channel=web", "channel:web"]),
         st.dictionaries(tag_text, not_a_tag_value, min_size=1, max_size=3),
+    ),
+)
+AGENT_IDS = ["agent_support", "agent_sales", "agent_nobody"]
+JSON_OBJECT = Kind(
+    valid=st.one_of(
+        st.none(),
+        st.dictionaries(st.text(max_size=10), json_value, max_size=3),
+        st.dictionaries(st.text(max_size=10), json_value, max_size=3).map(json.dumps),
+    ),
+    wrong=st.one_of(
+        st.integers(),
+        st.lists(st.integers(), min_size=1, max_size=2),
+        st.sampled_from(["instructions", "[1]", '"x"', "{", "1e999"]),
     ),
 )
 BOOL_WRONG = st.one_of(
@@ -278,12 +294,15 @@ SPECS: dict[str, dict[str, Kind]] = {
         ),
     },
     "create_connection": {
-        "companion_id": text_kind(required=True),
-        "voice_id": text_kind(required=True),
-        "settings": Kind(
-            valid=st.one_of(st.none(), st.dictionaries(st.text(max_size=10), json_value, max_size=3)),
-            wrong=st.one_of(st.integers(), st.lists(st.integers(), min_size=1, max_size=2), st.just("instructions")),
+        "agent_id": Kind(valid=st.one_of(session_id_text, st.sampled_from(AGENT_IDS)), wrong=TEXT_WRONG),
+        "channel_type": Kind(
+            valid=st.sampled_from([None, "webrtc", "websocket"]),
+            wrong=st.one_of(st.sampled_from(["sip", "WebRTC", " webrtc", "voip"]), st.integers(), st.booleans()),
         ),
+        "companion_id": text_kind(),
+        "voice_id": text_kind(),
+        "settings": JSON_OBJECT,
+        "external_client_profile": JSON_OBJECT,
         "external_client_id": text_kind(),
         "tags": TAGS,
         "language": text_kind(),
@@ -369,7 +388,11 @@ def check_upstream(requests: list[RecordedRequest], passed_ids: set[str], filter
     for request in requests:
         assert request.api_key == KEY
         if request.method == "POST":
-            assert request.raw_path == "/public/connections" and request.query == "", request
+            assert request.query == "", request
+            if request.raw_path != "/public/connections":
+                parts = request.raw_path.split("/")
+                assert len(parts) == 5 and parts[:3] == ["", "public", "agents"] and parts[4] == "connections", request
+                check_segment(parts[3], passed_ids | set(AGENT_IDS), set())
             continue
         assert request.method == "GET", request
         if request.raw_path == "/public/sessions":
@@ -377,12 +400,17 @@ def check_upstream(requests: list[RecordedRequest], passed_ids: set[str], filter
             continue
         parts = request.raw_path.split("/")
         assert len(parts) == 4 and parts[:3] == ["", "public", "sessions"], request.raw_path
-        segment = parts[3]
-        assert segment and not set(segment) & set("/?#") and request.query == "", request
-        decoded = unquote(segment, errors="strict")
-        assert quote(decoded, safe="") == segment, f"not canonically encoded: {segment!r}"
-        assert path_safe(decoded), f"an id that could change the path reached upstream: {decoded!r}"
-        assert decoded in passed_ids or decoded in known, f"an id nobody passed: {decoded!r}"
+        assert request.query == "", request
+        check_segment(parts[3], passed_ids, known)
+
+
+def check_segment(segment: str, passed_ids: set[str], known: set[str]) -> None:
+    """One canonically encoded path segment holding a safe id that was passed in or listed."""
+    assert segment and not set(segment) & set("/?#"), segment
+    decoded = unquote(segment, errors="strict")
+    assert quote(decoded, safe="") == segment, f"not canonically encoded: {segment!r}"
+    assert path_safe(decoded), f"an id that could change the path reached upstream: {decoded!r}"
+    assert decoded in passed_ids or decoded in known, f"an id nobody passed: {decoded!r}"
 
 
 def check_list_query(query: str, filters: dict[str, Any] | None) -> None:
@@ -435,7 +463,10 @@ def run_tool(env: Env, call: Call) -> CallToolResult:
         assert result.is_error, (call.invalid, text[:300])
         assert not requests, (call.invalid, [r.raw_path for r in requests])
         assert len(text) < 2_000, "an error must not echo a long input back"
-    ids = call.args.get("session_ids") if call.tool == "get_session_transcripts" else [call.args.get("session_id")]
+    ids = {
+        "get_session_transcripts": call.args.get("session_ids"),
+        "create_connection": [call.args.get("agent_id")],
+    }.get(call.tool, [call.args.get("session_id")])
     passed = {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set()
     check_upstream(requests, passed, None if call.invalid or call.lax else call.args)
     session_id = call.args.get("session_id") if call.tool == "get_session_transcript" else None

@@ -25,12 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "tests" / "data" / "server.schema.json"
 SCHEMA_URL = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 SCHEMA_SHA256 = "3fba09590c99f61735d234822279f4223fab9e300c0a81e81c91ab62a4114de0"
-# Settings that matter only to `--transport http`; the registry entry describes the stdio package.
+# Settings that matter only to `--transport http` (or choose it); the registry entry describes the
+# stdio package.
 HTTP_ONLY = {
     "SESSION_MCP_AUTH_TOKEN",
     "SESSION_MCP_ALLOWED_HOSTS",
     "SESSION_MCP_MAX_SESSIONS",
     "SESSION_MCP_SESSION_IDLE_TIMEOUT",
+    "SESSION_MCP_TRANSPORT",
+    "SESSION_MCP_HOST",
+    "SESSION_MCP_PORT",
+    "SESSION_MCP_ALLOW_REMOTE",
 }
 
 

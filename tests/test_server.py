@@ -190,26 +190,28 @@ async def test_every_tool_has_output_schema_and_strict_described_inputs(mcp: Cli
         schema = tool.input_schema
         assert "additionalProperties" not in json.dumps(schema), tool.name  # unknown ones are refused by name
         for name, prop in schema["properties"].items():
-            assert prop.get("description"), f"{tool.name}.{name} has no description"
-            if name not in schema.get("required", []):
-                assert "null" in prop["type"], f"{tool.name}.{name} does not accept null"
+            argument = prop
+            if name not in schema.get("required", []):  # optional: anyOf [the argument, null]
+                assert prop["anyOf"][1] == {"type": "null"}, f"{tool.name}.{name} does not accept null"
+                argument = prop["anyOf"][0]
+            assert argument.get("description"), f"{tool.name}.{name} has no description"
     outputs = {name: set((tool.output_schema or {})["properties"]) for name, tool in tools.items()}
     assert {"sessions", "has_more", "next_page_index"} <= outputs["list_sessions"]
     assert {"turns", "next_offset", "truncated"} <= outputs["get_session_transcript"]
     assert {"session_id", "token"} <= outputs["create_connection"]
 
-    listing = tools["list_sessions"].input_schema["properties"]
+    listing = {name: prop["anyOf"][0] for name, prop in tools["list_sessions"].input_schema["properties"].items()}
     assert listing["page_size"]["minimum"] == 1
     assert listing["page_size"]["maximum"] == 100
     assert listing["page_index"]["minimum"] == 0
-    assert listing["tags"]["type"] == ["array", "null"]
+    assert listing["tags"]["type"] == "array"
     assert listing["tags"]["items"]["type"] == "string"
     transcript = tools["get_session_transcript"].input_schema
     assert transcript["required"] == ["session_id"]
-    assert transcript["properties"]["offset"]["minimum"] == 0
-    assert transcript["properties"]["limit"]["minimum"] == 1
-    assert "maximum" in transcript["properties"]["limit"]
-    assert set(tools["create_connection"].input_schema["required"]) == {"companion_id", "voice_id"}
+    assert transcript["properties"]["offset"]["anyOf"][0]["minimum"] == 0
+    assert transcript["properties"]["limit"]["anyOf"][0]["minimum"] == 1
+    assert "maximum" in transcript["properties"]["limit"]["anyOf"][0]
+    assert "required" not in tools["create_connection"].input_schema  # agent_id, or companion_id and voice_id
 
 
 async def test_read_only_mode_has_no_create_connection(

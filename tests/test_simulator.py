@@ -14,7 +14,7 @@ import pytest
 from session_mcp.models import SessionDetail, SessionPage, encode_tags_query
 from session_mcp.simulator import Fault, Simulator
 from session_mcp.simulator.app import DETAIL_ONLY, LIST_ORDERS, LIVE_SESSION_LIMIT
-from session_mcp.simulator.data import COMPANIONS, DAYS_SPAN, DEFAULT_SESSION_COUNT, MARATHON_TURNS
+from session_mcp.simulator.data import AGENTS, COMPANIONS, DAYS_SPAN, DEFAULT_SESSION_COUNT, MARATHON_TURNS
 
 pytestmark = pytest.mark.anyio
 
@@ -279,6 +279,77 @@ async def test_a_body_that_is_not_json_gets_400(
         "/public/connections", content=b"{nope", headers={"Content-Type": "application/json"}
     )
     assert_error_body(response, 400, None)
+
+
+AGENT_PATH = "/public/agents/agent_support/connections"
+
+
+async def test_agent_connection_is_created_with_its_channel(
+    clocked: tuple[Simulator, Clock], clocked_http: httpx2.AsyncClient
+) -> None:
+    sim, _ = clocked
+    body = {"channelType": "websocket", "externalClientId": "qa_2", "tags": {"suite": "sim"}, "initialSpeech": "Hi"}
+    response = await clocked_http.post(AGENT_PATH, json=body)
+    assert response.status_code == 201
+    session_id = response.json()["connection"]["id"]
+    stored = sim.projects["demo"].sessions[session_id]
+    assert stored["sessionType"] == "websocket"
+    assert stored["agent"]["id"] == "agent_support"
+    assert stored["companionId"] == AGENTS["agent_support"].id
+    assert (stored["status"], stored["externalClientId"], stored["tags"]) == ("pending", "qa_2", {"suite": "sim"})
+    assert sim.projects["demo"].connection_bodies == [body]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/public/agents/agent_nobody/connections", {"channelType": "webrtc"}, 404, "AgentNotFound"),
+        (AGENT_PATH, {"channelType": "sip"}, 400, None),
+        (AGENT_PATH, {}, 400, None),
+        (AGENT_PATH, {"channelType": "webrtc", "externalClientId": "has space"}, 400, None),
+    ],
+    ids=["unknown-agent", "bad-channel", "no-channel", "bad-client-id"],
+)
+async def test_bad_agent_connection_requests(
+    clocked: tuple[Simulator, Clock],
+    clocked_http: httpx2.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    code: str | None,
+) -> None:
+    assert_error_body(await clocked_http.post(path, json=body), status, code)
+    assert not clocked[0].projects["demo"].opened_via_api
+
+
+async def test_both_connection_endpoints_share_one_rate_limit(
+    clocked: tuple[Simulator, Clock], clocked_http: httpx2.AsyncClient
+) -> None:
+    _, clock = clocked
+    assert (await clocked_http.post(AGENT_PATH, json={"channelType": "webrtc"})).status_code == 201
+    clock.now += 2
+    refused = await clocked_http.post("/public/connections", json=CONNECTION)
+    assert_error_body(refused, 429, "RequestRateLimitExceeded")
+    assert refused.headers["Retry-After"] == "3"
+    clock.now += 3
+    assert (await clocked_http.post("/public/connections", json=CONNECTION)).status_code == 201
+    clock.now += 1
+    again = await clocked_http.post(AGENT_PATH, json={"channelType": "webrtc"})
+    assert_error_body(again, 429, "RequestRateLimitExceeded")
+
+
+async def test_live_session_limit_is_per_transport(
+    clocked: tuple[Simulator, Clock], clocked_http: httpx2.AsyncClient
+) -> None:
+    _, clock = clocked
+    for _ in range(LIVE_SESSION_LIMIT):
+        assert (await clocked_http.post(AGENT_PATH, json={"channelType": "websocket"})).status_code == 201
+        clock.now += 5
+    assert_error_body(
+        await clocked_http.post(AGENT_PATH, json={"channelType": "websocket"}), 409, "ConcurrentSessionLimitReached"
+    )
+    clock.now += 5
+    assert (await clocked_http.post(AGENT_PATH, json={"channelType": "webrtc"})).status_code == 201
 
 
 # -- recording and faults ------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
 from session_mcp.query import Criteria
-from session_mcp.tags import TAG_EXAMPLE, parse_tag_pairs
+from session_mcp.tags import parse_tag_pairs
 
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = 100
@@ -31,6 +31,7 @@ DEFAULT_BATCH = 20
 MAX_STATS = 2_000
 MAX_TAGS = 20
 MAX_JSON_CHARS = 20_000
+TAG_EXAMPLE = "['channel=web', 'environment=production']"
 
 
 def _no_bool(value: Any) -> Any:
@@ -49,7 +50,10 @@ def _tags(value: Any) -> Any:
     if isinstance(value, list | tuple):
         if len(value) > MAX_TAGS:
             raise ValueError(f"at most {MAX_TAGS} tags")
-        return parse_tag_pairs(value)
+        try:
+            return parse_tag_pairs(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; write tags like {TAG_EXAMPLE}") from None
     if isinstance(value, dict) and len(value) > MAX_TAGS:
         raise ValueError(f"at most {MAX_TAGS} tags")
     return value

@@ -23,8 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from session_mcp.models import ConnectionRequest, decode_tags_query
-from session_mcp.simulator.data import COMPANIONS, DEFAULT_SESSION_COUNT, generate_sessions
+from session_mcp.models import (
+    CHANNEL_TYPES,
+    AgentConnectionRequest,
+    ConnectionRequest,
+    SessionOptions,
+    decode_tags_query,
+)
+from session_mcp.simulator.data import AGENTS, COMPANIONS, DEFAULT_SESSION_COUNT, generate_sessions
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -120,6 +126,7 @@ class Simulator:
                 Route("/public/sessions", self._list_sessions, methods=["GET"]),
                 Route("/public/sessions/{session_id:path}", self._get_session, methods=["GET"]),
                 Route("/public/connections", self._create_connection, methods=["POST"]),
+                Route("/public/agents/{agent_id}/connections", self._create_agent_connection, methods=["POST"]),
             ],
             middleware=[Middleware(_Gate, simulator=self)],
         )
@@ -202,6 +209,56 @@ class Simulator:
 
     async def _create_connection(self, request: Request) -> Response:
         project: Project = request.state.project
+        refused = self._rate_limit(project)
+        if refused is not None:
+            return refused
+        try:
+            sent = json.loads(await request.body())
+            body = ConnectionRequest.model_validate(sent)
+        except (ValueError, ValidationError):
+            return error(400, None, "Invalid request body")
+        if body.companion_id not in {c.id for c in COMPANIONS}:
+            return error(400, None, "Companion not found or not ready")
+        if not body.provider_config.voice_id.isascii() or not body.provider_config.voice_id.isidentifier():
+            return error(400, None, "Invalid voiceId")
+        companion = next(c for c in COMPANIONS if c.id == body.companion_id)
+        session = {
+            "companionId": body.companion_id,
+            "functions": body.functions or list(companion.functions),
+            "knowledgeBaseId": body.knowledge_base_id or companion.knowledge_base_id,
+            "faqIds": body.faq_collections or list(companion.faq_ids),
+            "sessionType": "webrtc",
+        }
+        return self._open(project, session, body, sent)
+
+    async def _create_agent_connection(self, request: Request) -> Response:
+        project: Project = request.state.project
+        refused = self._rate_limit(project)
+        if refused is not None:
+            return refused
+        companion = AGENTS.get(request.path_params["agent_id"])
+        if companion is None:
+            return error(404, "AgentNotFound", "Agent not found")  # the code is our guess: none is documented
+        try:
+            sent = json.loads(await request.body())
+            channel_type = sent.get("channelType") if isinstance(sent, dict) else None
+            if channel_type not in CHANNEL_TYPES:
+                return error(400, None, "channelType must be webrtc or websocket")
+            body = AgentConnectionRequest.model_validate(sent)
+        except (ValueError, ValidationError):
+            return error(400, None, "Invalid request body")
+        session = {
+            "companionId": companion.id,
+            "agent": {"id": request.path_params["agent_id"], "name": companion.name},
+            "functions": list(companion.functions),
+            "knowledgeBaseId": companion.knowledge_base_id,
+            "faqIds": list(companion.faq_ids),
+            "sessionType": body.channel_type,
+        }
+        return self._open(project, session, body, sent)
+
+    def _rate_limit(self, project: Project) -> Response | None:
+        """The 429 for a connection request within 5 s of the last one, on either endpoint; else counts it."""
         now = self.clock()
         if project.last_connection_at is not None and now - project.last_connection_at < CONNECTION_INTERVAL_SECONDS:
             wait = CONNECTION_INTERVAL_SECONDS - (now - project.last_connection_at)
@@ -212,29 +269,26 @@ class Simulator:
                 headers={"Retry-After": str(max(1, round(wait)))},
             )
         project.last_connection_at = now
-        try:
-            sent = json.loads(await request.body())
-            body = ConnectionRequest.model_validate(sent)
-        except (ValueError, ValidationError):
-            return error(400, None, "Invalid request body")
-        if body.companion_id not in {c.id for c in COMPANIONS}:
-            return error(400, None, "Companion not found or not ready")
-        if not body.provider_config.voice_id.isascii() or not body.provider_config.voice_id.isidentifier():
-            return error(400, None, "Invalid voiceId")
-        live = sum(1 for i in project.opened_via_api if project.sessions[i].get("status") in ("pending", "started"))
+        return None
+
+    def _open(self, project: Project, session: dict[str, Any], body: SessionOptions, sent: Any) -> Response:
+        """A new pending session, unless its transport already has its 5 live sessions."""
+        transport = session["sessionType"]
+        live = sum(
+            1
+            for i in project.opened_via_api
+            if project.sessions[i].get("status") in ("pending", "started")
+            and project.sessions[i].get("sessionType") == transport
+        )
         if live >= LIVE_SESSION_LIMIT:
             return error(409, "ConcurrentSessionLimitReached", "Concurrent session limit reached")
         session_id = "sess_" + secrets.token_hex(8)
-        companion = next(c for c in COMPANIONS if c.id == body.companion_id)
         project.sessions[session_id] = {
             "id": session_id,
-            "companionId": body.companion_id,
-            "functions": body.functions or list(companion.functions),
-            "knowledgeBaseId": body.knowledge_base_id or companion.knowledge_base_id,
-            "faqIds": body.faq_collections or list(companion.faq_ids),
+            **session,
             "externalClientId": body.external_client_id,
             "tags": body.tags,
-            "createdAt": int(now),
+            "createdAt": int(self.clock()),
             "status": "pending",
         }
         project.opened_via_api.add(session_id)

@@ -58,6 +58,9 @@ COMPANIONS = (
     Companion("comp_tutor", "Kai (language tutor)", "kb_lessons", (), ("faq_levels",)),
 )
 
+# One agent per companion, for the preferred connection call: agent_support, agent_booking, ...
+AGENTS = {"agent_" + c.id.removeprefix("comp_"): c for c in COMPANIONS}
+
 FIRST_NAMES = ("Maria", "James", "Aiko", "Sofía", "Olu", "Priya", "Lukas", "Chen", "Fatima", "Noah", "Zoë", "Mateo")
 
 # Each script is a list of (role, text) turns; {name}, {order}, {email}, {phone}, {card}, {day},
