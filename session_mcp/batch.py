@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Unpack
 
 import anyio
@@ -21,6 +22,8 @@ from session_mcp.results import Failure
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 Prepare = Callable[[SessionDetail], Awaitable[SessionDetail]]  # e.g. redaction, before a session is shown
+# A slot per request: ``AdaptiveLimiter.slot``; without one, a fixed ``concurrency`` bounds the requests.
+Pacer = Callable[[], AbstractAsyncContextManager[object]]
 MAX_SHOWN_ID = 80
 
 logger = logging.getLogger(__name__)
@@ -34,13 +37,14 @@ async def fetch_sessions(
     on_progress: ProgressCallback | None = None,
     use_cache: bool = True,
     prepare: Prepare | None = None,
+    pacer: Pacer | None = None,
 ) -> tuple[list[SessionDetail], list[Failure]]:
     """Every session of ``session_ids`` (in that order), passed through ``prepare``, and the ones that failed.
 
     At most ``concurrency`` requests are in flight; ``on_progress(done, total, message)`` is
     awaited as each session arrives.
     """
-    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress, prepare)
+    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress, prepare, pacer)
     return (
         [r for r in ordered if isinstance(r, SessionDetail)],
         [r for r in ordered if isinstance(r, Failure)],
@@ -69,19 +73,21 @@ async def _fetch_in_order(
     use_cache: bool,
     on_progress: ProgressCallback | None = None,
     prepare: Prepare | None = None,
+    pacer: Pacer | None = None,
 ) -> list[SessionDetail | Failure]:
     """One result per id, in the order of ``session_ids``, fetched concurrently."""
     results: dict[int, SessionDetail | Failure] = {}
     limiter = anyio.CapacityLimiter(concurrency)
+    slot = pacer or (lambda: limiter)
     total = len(session_ids)
 
     async def fetch(index: int, session_id: str) -> None:
-        async with limiter:
-            try:
+        try:
+            async with slot():  # the slot sees the request's error: a pacer learns from a 429
                 session = await client.get_session(session_id, use_cache=use_cache)
-                results[index] = await prepare(session) if prepare is not None else session
-            except Exception as exc:  # whatever one session raises is its own failure
-                results[index] = failure_of(client, session_id, exc)
+            results[index] = await prepare(session) if prepare is not None else session
+        except Exception as exc:  # whatever one session raises is its own failure
+            results[index] = failure_of(client, session_id, exc)
         if on_progress is not None:
             await on_progress(len(results), total, f"fetched {session_id}")
 

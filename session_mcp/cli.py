@@ -25,6 +25,7 @@ from session_mcp.client import CompanionClient
 from session_mcp.commands import add_session_commands, run_sessions_command, whole_number
 from session_mcp.config import ENVIRONMENT, ConfigError, Settings, load_settings
 from session_mcp.errors import CompanionError
+from session_mcp.qa.command import add_qa_command, run_qa_command
 from session_mcp.redact import redactor
 from session_mcp.render import plural
 from session_mcp.simulator import Simulator, bind_loopback, make_server
@@ -127,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=env_help("no tool that creates sessions", "read_only"),
     )
     serve.add_argument(
+        "--qa-rules",
+        metavar="FILE",
+        help=env_help("QA rules (TOML) for review_sessions and the QA prompts", "qa_rules"),
+    )
+    serve.add_argument(
         "--max-sessions",
         type=int,
         help=env_help("HTTP: sessions open at once, for clients before 2026-07-28, default 200", "max_sessions"),
@@ -155,11 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how many demo sessions (default {DEFAULT_SESSION_COUNT})",
     )
     add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     return parser
 
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
-                 "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout")  # fmt: skip
+                 "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
+                 "qa_rules")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -174,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         fail(str(exc))
     configure_logging(settings.log_level)
+    if args.command == "qa":
+        sys.exit(run_qa_command(args, settings, make_client))
     if args.command == "sessions":
         try:
             status = anyio.run(sessions, args, settings)

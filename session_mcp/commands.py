@@ -78,16 +78,7 @@ def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParse
         shared(parser)
         parser.add_argument("--json", action="store_true", help=JSON_HELP[name])
     for parser in (listing, export):
-        parser.add_argument("--companion-id", help="only this companion's sessions")
-        parser.add_argument("--external-client-id", help="only this external client's sessions")
-        parser.add_argument("--search", help="free-text search")
-        parser.add_argument(
-            "--tag",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="only sessions with this tag; repeatable, all must match",
-        )
+        add_filter_flags(parser)
         add_query_flags(parser)
     listing.add_argument("--page-index", type=whole_number(0), default=0, help="zero-based page number (default 0)")
     listing.add_argument(
@@ -118,6 +109,20 @@ def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], in
         return number
 
     return parse
+
+
+def add_filter_flags(parser: argparse.ArgumentParser) -> None:
+    """The list filters, shared by every command that selects sessions (read back by ``filters_of``)."""
+    parser.add_argument("--companion-id", help="only this companion's sessions")
+    parser.add_argument("--external-client-id", help="only this external client's sessions")
+    parser.add_argument("--search", help="free-text search")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only sessions with this tag; repeatable, all must match",
+    )
 
 
 def parse_tags(pairs: list[str]) -> dict[str, str] | None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import SecretStr
 
 from session_mcp.client import DEFAULT_BASE_URL, is_header_safe
+from session_mcp.qa.rules import RulesError, load_rules
 from session_mcp.query import MAX_SCAN
 
 Transport = Literal["stdio", "http"]
@@ -48,6 +50,7 @@ class Settings:
     # Stateful Streamable HTTP sessions (legacy clients): each holds memory until it ends or idles out.
     max_sessions: int = 200
     session_idle_timeout: float = 300.0
+    qa_rules: Path | None = None  # the QA rules file of the review tool and prompts
 
     def __repr__(self) -> str:
         # dataclass repr would be safe with SecretStr, but say so explicitly.
@@ -76,6 +79,7 @@ ENVIRONMENT: dict[str, str] = {
     "host": "SESSION_MCP_HOST",
     "port": "SESSION_MCP_PORT",
     "allow_remote": "SESSION_MCP_ALLOW_REMOTE",
+    "qa_rules": "SESSION_MCP_QA_RULES",
 }
 
 
@@ -143,6 +147,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "log_level": _log_level,
         "transport": _transport,
         "allowed_hosts": _hosts,
+        "qa_rules": _rules_file,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote"):
         return _flag(source, value)
@@ -193,6 +198,16 @@ def _hosts(source: str, value: Any) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"{source}: {bad[0]!r} is not a host name (use e.g. mcp.example.com or mcp.example.com:*).")
     return hosts
+
+
+def _rules_file(source: str, value: Any) -> Path:
+    """A QA rules file that loads: a bad one is refused at start-up, naming the rule and the problem."""
+    path = Path(str(value)).expanduser()
+    try:
+        load_rules(path)
+    except RulesError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return path
 
 
 def _transport(source: str, value: Any) -> str:

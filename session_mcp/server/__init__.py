@@ -22,6 +22,7 @@ from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
+from session_mcp.server.review import ReviewTools
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
 
@@ -34,7 +35,8 @@ client, free-text search, tags, a time window since/until such as since='yesterd
 reason, session type, modality); read one conversation with get_session_transcript. For many \
 sessions at once (summaries, QA review) use get_session_transcripts: one call, not one per session; \
 detail='digest' covers hundreds of sessions in one line each. For counts, outcomes, failures and \
-cost use session_stats with the same filters. Times are UTC."""
+cost use session_stats with the same filters; to find the sessions worth a QA look among many, \
+review_sessions. Times are UTC."""
 
 
 def build_server(
@@ -52,6 +54,7 @@ def build_server(
         StrictTool.strict(tools.get_session_transcript, title="Read a session and its transcript", annotations=READ),
         StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
         StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ),
+        StrictTool.strict(ReviewTools(client, settings).review_sessions, title="Automated QA review", annotations=READ),
     ]
     if not settings.read_only:
         registered.append(
@@ -89,6 +92,7 @@ def build_server(
     )(resources.read_session)
     server.prompt(title="Summarize recent sessions")(prompts.summarize_sessions)
     server.prompt(title="QA review of a transcript")(prompts.qa_review_transcript)
+    server.prompt(title="QA triage of flagged sessions")(prompts.qa_triage)
     lowlevel = server._lowlevel_server  # the documented stop-gap for what MCPServer has no hook for
     lowlevel.add_request_handler("resources/list", PaginatedRequestParams, resources.list_resources)
     lowlevel.add_request_handler("completion/complete", CompleteRequestParams, Completions(client, settings).complete)

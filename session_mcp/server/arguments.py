@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
-from session_mcp.query import Criteria
+from session_mcp.query import TIME_FORMS, Criteria
 from session_mcp.tags import parse_tag_pairs
 
 MAX_TURNS_PER_CALL = 1_000
@@ -140,13 +140,13 @@ def _values(description: str, *, examples: tuple[str, ...] = (), most: int = 20)
     return Field(max_length=most, description=description + shown)
 
 
+# A time window, parsed by query.parse_window; "" leaves that side open.
 Since = Annotated[
     str,
     Field(
         max_length=MAX_WINDOW_TEXT,
-        description="Only sessions that started at or after this time: an ISO 8601 date or date-time (UTC unless "
-        "it has an offset, e.g. '2026-09-20' or '2026-09-20T14:00'), a duration back from now ('90m', '24h', '7d'), "
-        "or 'today' / 'yesterday' (UTC days; since='yesterday' alone is the whole of yesterday).",
+        description=f"Only sessions that started at or after this time: {TIME_FORMS}; since='yesterday' alone is "
+        "the whole of yesterday.",
     ),
 ]
 Until = Annotated[

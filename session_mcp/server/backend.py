@@ -15,6 +15,7 @@ from session_mcp.client import CompanionClient, validate_session_id
 from session_mcp.config import Settings
 from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
+from session_mcp.qa.rules import RuleSet, load_rules
 from session_mcp.query import Window, window_of
 from session_mcp.redact import redactor
 from session_mcp.render import transcript_window
@@ -67,6 +68,11 @@ class Backend:
         headers = getattr(request, "headers", None)
         key = headers.get(TENANT_KEY_HEADER) if headers is not None else None
         return self.client.with_api_key(key) if key else self.client
+
+    @functools.cached_property
+    def rules(self) -> RuleSet:
+        """The QA rules of ``--qa-rules`` (checked at start-up), read once; the defaults without a file."""
+        return load_rules(self.settings.qa_rules) if self.settings.qa_rules else RuleSet()
 
     def known_turns(self, client: CompanionClient, session_id: str) -> int | None:
         """The number of turns of a session this key has read recently, without any request."""

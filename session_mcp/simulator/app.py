@@ -31,6 +31,7 @@ from session_mcp.models import (
     decode_tags_query,
 )
 from session_mcp.simulator.data import AGENTS, COMPANIONS, DEFAULT_SESSION_COUNT, generate_sessions
+from session_mcp.simulator.faults_qa import add_qa_faults
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -114,13 +115,16 @@ class Simulator:
     faults: list[Fault] = field(default_factory=list)
     in_flight: int = 0
     peak_in_flight: int = 0  # most requests answered at once: what concurrency bounds are checked against
+    # Per key, session id -> the QA checks a review must flag (faults_qa); never served.
+    expected_findings: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         anchor = self.anchor if self.anchor is not None else int(self.clock()) // 3600 * 3600
-        self.projects = {
-            key: Project({s["id"]: s for s in generate_sessions(seed, self.session_count, anchor)})
-            for key, seed in self.api_keys.items()
-        }
+        self.projects = {}
+        for key, seed in self.api_keys.items():
+            sessions = generate_sessions(seed, self.session_count, anchor)
+            self.expected_findings[key] = add_qa_faults(sessions, seed)
+            self.projects[key] = Project({s["id"]: s for s in sessions})
         self.app = Starlette(
             routes=[
                 Route("/public/sessions", self._list_sessions, methods=["GET"]),

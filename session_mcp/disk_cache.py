@@ -1,0 +1,182 @@
+"""A persistent cache of closed sessions on disk, so a daily QA run fetches only what is new.
+
+A closed (or failed) session never changes, so once read it can be kept. Stdlib ``sqlite3``, one
+database file per API key fingerprint (``cache.key_fingerprint``: one key's sessions are never
+served to another), under the user's cache directory (``$XDG_CACHE_HOME/session-mcp``, else
+``~/.cache/session-mcp``) unless a directory is given.
+
+- **What is stored**: the session as validated on its way in (``SessionDetail.to_wire()``), and
+  read back through the same model; an entry that no longer validates is dropped.
+- **Bounded** in entries and bytes; past either bound the oldest entries go first.
+- **Safe under concurrent processes**: WAL journal (readers never block the writer), a busy
+  timeout instead of "database is locked" errors, and every write in one ``BEGIN IMMEDIATE``
+  transaction with its eviction.
+- **Private**: transcripts hold personal data, so the directory is created ``0700`` and the
+  file ``0600`` (SQLite gives its WAL files the same mode). A file that is not a usable database
+  is moved aside as ``*.broken`` and the cache starts empty.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from session_mcp.models import SessionDetail
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ENTRIES = 50_000
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+BUSY_TIMEOUT_SECONDS = 10.0
+QUERY_CHUNK = 500  # ids per SELECT: under SQLite's limit on bound parameters
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    stored_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions (stored_at);
+"""
+
+
+class DiskCacheError(OSError):
+    """The cache directory or file cannot be used; the message says which and what to do."""
+
+
+def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``$XDG_CACHE_HOME/session-mcp``, else ``~/.cache/session-mcp``."""
+    base = env.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "session-mcp"
+
+
+class DiskCache:
+    """Closed sessions of one API key (by fingerprint) in a SQLite file; usable from any thread."""
+
+    def __init__(
+        self,
+        directory: Path,
+        fingerprint: str,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.path = directory / f"sessions-{fingerprint}.sqlite3"
+        self._lock = threading.Lock()
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            self._db = self._open()
+        except OSError as exc:
+            raise DiskCacheError(
+                f"cannot use the cache directory {directory}: {exc.strerror or exc}. Pass another --cache-dir "
+                "or --no-cache."
+            ) from None
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            broken = self.path.with_suffix(".broken")
+            logger.warning("cache file %s is not usable (%s); moved aside to %s", self.path, exc, broken)
+            self.path.replace(broken)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.executescript(SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> DiskCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def get_many(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
+        """The cached sessions among ``session_ids``, by id."""
+        found: dict[str, SessionDetail] = {}
+        spoiled: list[str] = []
+        with self._lock:
+            for start in range(0, len(session_ids), QUERY_CHUNK):
+                chunk = list(session_ids[start : start + QUERY_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT id, body FROM sessions WHERE id IN ({marks})", chunk).fetchall()
+                for session_id, body in rows:
+                    try:
+                        found[session_id] = SessionDetail.model_validate_json(body)
+                    except ValidationError:
+                        spoiled.append(session_id)
+            if spoiled:  # written by another version, or damaged: read it again from the API
+                self._db.executemany("DELETE FROM sessions WHERE id = ?", [(i,) for i in spoiled])
+        return found
+
+    def put_many(self, sessions: Iterable[SessionDetail]) -> int:
+        """Keep the closed ones among ``sessions``; how many were stored."""
+        now = time.time()
+        rows = []
+        for session in sessions:
+            if session.is_closed:
+                body = json.dumps(session.to_wire(), ensure_ascii=False, separators=(",", ":")).encode()
+                if len(body) <= self.max_bytes:
+                    rows.append((session.id, body, len(body), now))
+        if not rows:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO sessions (id, body, size, stored_at) VALUES (?, ?, ?, ?)", rows
+                )
+                self._evict()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def _evict(self) -> None:
+        """Delete the oldest entries until both bounds hold (inside the caller's transaction)."""
+        entries, size = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM sessions").fetchone()
+        if entries <= self.max_entries and size <= self.max_bytes:
+            return
+        doomed = []
+        oldest_first = self._db.execute("SELECT id, size FROM sessions ORDER BY stored_at, id").fetchall()
+        for session_id, entry_size in oldest_first:
+            if entries <= self.max_entries and size <= self.max_bytes:
+                break
+            doomed.append((session_id,))
+            entries -= 1
+            size -= entry_size
+        self._db.executemany("DELETE FROM sessions WHERE id = ?", doomed)
+
+    def stats(self) -> tuple[int, int]:
+        """(entries, bytes) stored."""
+        with self._lock:
+            entries, size = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM sessions").fetchone()
+        return int(entries), int(size)

@@ -1,0 +1,133 @@
+"""The answer of the ``review_sessions`` tool: a report cut to the character budget, text and data.
+
+The text says how many sessions were reviewed (and in which window, and whether the scan was
+complete), the counts per check, then the flagged sessions worst first, each finding on one line
+with its ``[mm:ss]`` quote, as many whole sessions as the budget holds; the others are named by
+id, and the last line says what to do next. The structured result is the same cut of the
+report, in the shape the report's view draws (``QAView``).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from session_mcp.lines import one_line
+from session_mcp.qa.checks import Finding
+from session_mcp.qa.report import FlaggedSession, QAReport, QAView
+from session_mcp.qa.writers import window_text
+from session_mcp.render import format_offset, format_time, plural
+
+MESSAGE_CHARS = 160
+ID_LIST_CHARS = 2_000  # the most the "not shown" ids may take, out of the budget
+
+
+class ReviewResult(QAView):
+    """A QA review as ``review_sessions`` answers it."""
+
+    sessions: list[FlaggedSession] = Field(description="The flagged sessions shown, worst first.")
+    not_shown: list[str] = Field(description="Flagged sessions left out to fit the budget, worst first.")
+    next_step: str
+
+
+def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:
+    """The structured result and its text, at most about ``budget`` characters."""
+    head = _head(report)
+    tail_room = ID_LIST_CHARS + 400
+    blocks: list[str] = []
+    used = len(head)
+    shown: list[FlaggedSession] = []
+    for session in report.sessions:
+        block = session_block(session)
+        if used + len(block) + 1 > budget - tail_room and shown:
+            break
+        blocks.append(block)
+        shown.append(session)
+        used += len(block) + 1
+    not_shown = [s.session_id for s in report.sessions[len(shown) :]]
+    next_step = _next_step(report, shown, not_shown)
+    lines = [head, *blocks]
+    if not_shown:
+        lines.append(_not_shown_line(not_shown))
+    if report.unread:
+        unread = "; ".join(f"{u.session_id}: {one_line(u.reason, 120)}" for u in report.unread[:5])
+        more = f" (+{len(report.unread) - 5} more)" if len(report.unread) > 5 else ""
+        lines.append(f"Could not read {plural(len(report.unread), 'session')}: {unread}{more}")
+    lines.append(next_step)
+    result = ReviewResult(
+        **report.model_dump(include=set(QAView.model_fields) - {"sessions"}),
+        sessions=shown,
+        not_shown=not_shown,
+        next_step=next_step,
+    )
+    return result, "\n".join(lines)
+
+
+def _head(report: QAReport) -> str:
+    counts = ", ".join(f"{report.by_severity[s]} {s}" for s in ("critical", "warning", "info"))
+    lines = [
+        f"QA review of {plural(report.reviewed, 'session')}{window_text(report)}: {report.flagged} flagged, "
+        f"{plural(report.findings, 'finding')} ({counts})."
+    ]
+    if report.scanned is not None:
+        lines.append(f"Scanned {plural(report.scanned, 'listed session')} to find them.")
+    if report.limit_hit:
+        lines.append("More sessions matched than the limit: the newest were reviewed (limit goes up to 1000).")
+    if not report.scan_complete:
+        lines.append("The scan bound stopped before the window's start: older sessions were not reviewed.")
+    if report.rules:
+        lines.append(f"Rules: {report.rules}.")
+    per_check = [
+        f"{c.check} {c.findings}/{c.sessions} ({c.worst})" for c in report.checks if c.findings and c.worst is not None
+    ]
+    quiet = [c.check for c in report.checks if not c.findings]
+    lines.append("Findings/sessions per check: " + (" · ".join(per_check) or "none") + ".")
+    if quiet:
+        lines.append("No findings: " + ", ".join(quiet) + ".")
+    if report.sessions:
+        lines.append("Flagged sessions, worst first:")
+    return "\n".join(lines)
+
+
+def session_block(session: FlaggedSession) -> str:
+    """A flagged session: a header line, then one line per finding with its quote."""
+    status = session.status + (f"/{session.close_reason}" if session.close_reason else "")
+    lines = [
+        f"## {session.session_id} · {session.companion_id or '-'} · {format_time(session.started_at)} · {status} · "
+        f"worst {session.worst}"
+    ]
+    lines += [finding_line(finding) for finding in session.findings]
+    return "\n".join(lines)
+
+
+def finding_line(finding: Finding) -> str:
+    """``- critical pii_exposed [00:27] "quote" — message``: one line, whatever the quote holds."""
+    at = f" [{format_offset(finding.offset_seconds)}]" if finding.turn_index is not None else ""
+    quote = f' "{one_line(finding.evidence)}"' if finding.evidence else ""
+    return f"- {finding.severity} {finding.check}{at}{quote} — {one_line(finding.message, MESSAGE_CHARS)}"
+
+
+def _not_shown_line(ids: list[str]) -> str:
+    listed: list[str] = []
+    size = 0
+    for session_id in ids:
+        size += len(session_id) + 2
+        if size > ID_LIST_CHARS:
+            break
+        listed.append(session_id)
+    more = f" (+{len(ids) - len(listed)} more)" if len(listed) < len(ids) else ""
+    return (
+        f"Not shown to fit the budget, {plural(len(ids), 'flagged session')} (worst first): {', '.join(listed)}{more}"
+    )
+
+
+def _next_step(report: QAReport, shown: list[FlaggedSession], not_shown: list[str]) -> str:
+    if not report.sessions:
+        return (
+            "Next: nothing was flagged; widen the window (since/until) or read sessions with get_session_transcripts."
+        )
+    step = f"Next: read a flagged session in full with get_session_transcript session_id={shown[0].session_id!r}"
+    if not_shown:
+        step += (
+            f"; review the ones not shown with review_sessions session_ids=[{', '.join(map(repr, not_shown[:5]))}, ...]"
+        )
+    return step + "."

@@ -1,0 +1,179 @@
+"""``session-mcp qa``: review sessions with the QA checks and write a report, for people and CI.
+
+Exit status: 0 when no finding reaches ``--fail-on`` (always, without it), 1 when one does or
+when ``--fail-on`` is given and some sessions could not be read (the review is incomplete), 2 on
+an error: a one-line message on stderr, no traceback.
+
+The disk cache of closed sessions is on by default (``--cache-dir``, else the user's cache
+directory; ``--no-cache`` turns it off). With ``--demo`` it is off unless ``--cache-dir`` is
+given: the demo data moves with the clock, so yesterday's copy would be stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+
+from session_mcp.client import CompanionClient
+from session_mcp.commands import Progress, add_filter_flags, filters_of
+from session_mcp.config import Settings
+from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
+from session_mcp.errors import CompanionError
+from session_mcp.qa.checks import SEVERITIES, Severity
+from session_mcp.qa.report import QAReport
+from session_mcp.qa.rules import RulesError, RuleSet, load_rules
+from session_mcp.qa.runner import MAX_REVIEW, Review, Selection, run_review
+from session_mcp.qa.writers import FORMATS, WRITERS, window_text
+from session_mcp.query import STATUSES, Criteria, parse_window
+from session_mcp.redact import redactor
+from session_mcp.render import plural
+
+ClientFactory = Callable[[Settings], CompanionClient]
+
+
+def add_qa_command(commands: Any, shared: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The ``qa`` command; ``shared`` adds the connection flags."""
+    qa = commands.add_parser(
+        "qa",
+        help="review sessions with the QA checks; a report for people (text, HTML) or CI (JUnit, JSONL)",
+        description="Review sessions with the built-in QA checks and a team's rules, and write a report. Exit "
+        "status: 0 when nothing reaches --fail-on, 1 when something does, 2 on an error.",
+    )
+    shared(qa)
+    add_filter_flags(qa)
+    qa.add_argument("--since", help="sessions started at or after: 2026-09-20, 2026-09-20T14:00, 90m, 24h, 7d, today")
+    qa.add_argument("--until", help="sessions started before (same forms as --since)")
+    qa.add_argument("--status", action="append", default=[], choices=STATUSES, help="only this status, repeatable")
+    qa.add_argument("--close-reason", action="append", default=[], help="only this close reason, repeatable")
+    qa.add_argument("--session-type", action="append", default=[], help="only this session type, repeatable")
+    qa.add_argument("--modality", action="append", default=[], help="only this modality, repeatable")
+    qa.add_argument("--limit", type=_limit, default=MAX_REVIEW, help=f"at most this many sessions (1-{MAX_REVIEW})")
+    qa.add_argument("--rules", type=Path, help="a TOML rules file (thresholds and phrase rules)")
+    qa.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, jsonl, junit or html")
+    qa.add_argument("--out", type=Path, help="write the report to this file instead of stdout")
+    qa.add_argument("--fail-on", choices=SEVERITIES[1:], help="exit 1 when a finding is at least this severe")
+    qa.add_argument("--cache-dir", type=Path, help="the disk cache of closed sessions (default: user cache dir)")
+    qa.add_argument("--no-cache", action="store_true", help="read every session from the API")
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_REVIEW}, not {text!r}") from None
+    if not 1 <= value <= MAX_REVIEW:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_REVIEW}, not {value}")
+    return value
+
+
+def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:
+    """Run ``session-mcp qa`` and return its exit status; every error is one line on stderr and 2."""
+    try:
+        return anyio.run(_qa, args, settings, make_client, sys.stdout)
+    except (CompanionError, RulesError, DiskCacheError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot use {exc.filename or 'the file'}: {exc.strerror or exc}.")
+    except KeyboardInterrupt:
+        return _error("interrupted.")
+
+
+def _error(message: str) -> int:
+    print(f"session-mcp: {message}", file=sys.stderr)
+    return 2
+
+
+async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientFactory, out: TextIO) -> int:
+    rules = load_rules(args.rules) if args.rules else RuleSet()
+    selection = Selection(
+        filters=filters_of(args),
+        window=parse_window(args.since, args.until, now=datetime.now(UTC)),
+        criteria=Criteria.of(
+            status=args.status,
+            close_reason=args.close_reason,
+            session_type=args.session_type,
+            modality=args.modality,
+        ),
+        limit=args.limit,
+    )
+    progress = Progress(sys.stderr)
+
+    async def report_progress(done: int, total: int) -> None:
+        progress.total = total
+        while progress.done < done:
+            progress.step()
+
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(make_client(settings))
+        disk = None
+        if not args.no_cache and (args.cache_dir is not None or not settings.demo):
+            disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
+        review = await run_review(
+            client, selection, rules, redactor(settings.redact_pii), disk=disk, on_progress=report_progress
+        )
+    progress.finish()
+    text = WRITERS[args.format](review.report)
+    if args.out is None:
+        out.write(text)
+    else:
+        write_atomically(args.out, text)
+    if args.out is not None or args.format != "text":
+        print(summary(review, args.out), file=sys.stderr)
+    return exit_status(review.report, args.fail_on)
+
+
+def exit_status(report: QAReport, fail_on: Severity | None) -> int:
+    if fail_on is None:
+        return 0
+    return 1 if report.reaches(fail_on) or report.unread else 0
+
+
+def summary(review: Review, out: Path | None) -> str:
+    """The line on stderr once a report is written: what was reviewed, found and where it went."""
+    report = review.report
+    counts = ", ".join(f"{report.by_severity[s]} {s}" for s in reversed(SEVERITIES))
+    line = (
+        f"Reviewed {plural(report.reviewed, 'session')}{window_text(report)}: {report.flagged} flagged ({counts}); "
+        f"{review.fetched} read from the API, {review.from_disk} from the disk cache."
+    )
+    pacer = review.pacer
+    if pacer is not None and review.fetched:
+        halved = (
+            f", halved {plural(len(pacer.decreases), 'time')} (first: {pacer.decreases[0]})" if pacer.decreases else ""
+        )
+        line += f" At most {plural(pacer.peak, 'request')} in flight{halved}."
+    if report.unread:
+        line += f" {len(report.unread)} could not be read."
+    if report.limit_hit:
+        line += " More sessions matched than --limit: the newest were reviewed."
+    if not report.scan_complete:
+        line += " The scan bound stopped before the window's start: older sessions were not reviewed."
+    return line + (f" Report: {out}" if out else "")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a report."""
+    try:
+        mode = path.stat().st_mode & 0o777  # an existing report keeps its permissions
+    except FileNotFoundError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        mode = 0o666 & ~mask  # as a shell redirection would create it
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        Path(temporary).chmod(mode)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

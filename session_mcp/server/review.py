@@ -1,0 +1,85 @@
+"""The ``review_sessions`` tool: the automated QA checks over many sessions, flagged ones first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from session_mcp.qa.answer import ReviewResult, review_answer
+from session_mcp.qa.runner import MAX_REVIEW, Selection, run_review
+from session_mcp.query import parse_window
+from session_mcp.server.arguments import (
+    NO_BOOL,
+    CompanionId,
+    ExternalClientId,
+    Search,
+    Since,
+    Tags,
+    Until,
+    session_filters,
+)
+from session_mcp.server.backend import Backend
+from session_mcp.server.toolkit import structured, tool_errors
+
+DEFAULT_REVIEW = 200
+
+ReviewIds = Annotated[
+    list[str] | None,
+    Field(max_length=MAX_REVIEW, description="Review these sessions (or use the filters and window instead)."),
+]
+
+
+class ReviewTools(Backend):
+    """The QA review tool."""
+
+    async def review_sessions(
+        self,
+        ctx: Context,
+        session_ids: ReviewIds = None,
+        companion_id: CompanionId = "",
+        external_client_id: ExternalClientId = "",
+        search: Search = "",
+        tags: Tags = None,
+        since: Since = "",
+        until: Until = "",
+        limit: Annotated[
+            int | None,
+            Field(
+                ge=1,
+                le=MAX_REVIEW,
+                description=f"Without session_ids: the newest this many matching sessions (default {DEFAULT_REVIEW}).",
+            ),
+            NO_BOOL,
+        ] = None,
+    ) -> Annotated[CallToolResult, ReviewResult]:
+        """Run the automated QA checks over many sessions and show the ones worth a look: the user never
+        spoke or got no reply, slow replies, long silences, the agent or the user repeating themselves, requests
+        for a human, failed sessions, failed tools, personal data said by the agent, and the team's rules.
+        Give session_ids, or the list filters with since/until and a limit (newest first). Answers how many
+        were reviewed, findings per check, and the flagged sessions worst first with '[mm:ss]' quotes; read
+        one in full with get_session_transcript."""
+        filters = session_filters(companion_id, external_client_id, search, tags)
+        if session_ids is not None and (any(filters.values()) or since or until or limit is not None):
+            raise ToolError(
+                "Give either session_ids, or filters (companion_id, external_client_id, search, tags, since, until) "
+                "and limit."
+            )
+
+        async def progress(done: int, total: int) -> None:
+            await ctx.report_progress(done, total, f"reviewed {done} of {total} sessions")
+
+        with tool_errors():
+            selection = Selection(
+                session_ids=session_ids,
+                filters=filters,
+                window=parse_window(since, until, now=datetime.now(UTC)),
+                limit=limit or DEFAULT_REVIEW,
+            )
+            review = await run_review(self.client_for(ctx), selection, self.rules, self.shown, on_progress=progress)
+        result, text = review_answer(review.report, self.settings.max_chars)
+        return structured(result, text)

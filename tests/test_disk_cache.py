@@ -1,0 +1,128 @@
+"""The disk cache of closed sessions: per key, bounded, private, and safe under concurrent processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from session_mcp.cache import key_fingerprint
+from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
+from session_mcp.models import SessionDetail
+from session_mcp.simulator import Simulator
+from tests.conftest import ANCHOR
+
+DEMO = [SessionDetail.model_validate(s) for s in Simulator(anchor=ANCHOR, session_count=60).sessions_of("demo")]
+CLOSED = [s for s in DEMO if s.is_closed]
+OPEN = [s for s in DEMO if not s.is_closed]
+
+
+def test_closed_sessions_round_trip_and_open_ones_are_not_kept(tmp_path: Path) -> None:
+    with DiskCache(tmp_path, "fp1") as cache:
+        assert cache.put_many(DEMO) == len(CLOSED) and OPEN
+        found = cache.get_many([s.id for s in DEMO] + ["sess_unknown"])
+    assert set(found) == {s.id for s in CLOSED}
+    for session in CLOSED:
+        assert found[session.id].to_wire() == session.to_wire()
+
+
+def test_each_key_has_its_own_file(tmp_path: Path) -> None:
+    one, other = key_fingerprint("key-one"), key_fingerprint("key-two")
+    with DiskCache(tmp_path, one) as cache:
+        cache.put_many(CLOSED[:3])
+    with DiskCache(tmp_path, other) as cache:
+        assert cache.get_many([s.id for s in CLOSED[:3]]) == {}
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite3")) == sorted(
+        [f"sessions-{one}.sqlite3", f"sessions-{other}.sqlite3"]
+    )
+
+
+def test_bounded_in_entries_and_bytes_oldest_first(tmp_path: Path) -> None:
+    with DiskCache(tmp_path, "fp", max_entries=5) as cache:
+        for session in CLOSED[:8]:
+            cache.put_many([session])
+        assert cache.stats()[0] == 5
+        assert set(cache.get_many([s.id for s in CLOSED[:8]])) == {s.id for s in CLOSED[3:8]}
+    small = CLOSED[0]
+    size = len(small.model_dump_json(by_alias=True, exclude_unset=True)) * 3
+    with DiskCache(tmp_path, "fp-bytes", max_bytes=size) as cache:
+        cache.put_many(CLOSED[:10])
+        entries, stored = cache.stats()
+        assert stored <= size and 1 <= entries < 10
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    with DiskCache(directory, "fp") as cache:
+        cache.put_many(CLOSED[:1])
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
+
+
+def test_a_damaged_entry_is_dropped_and_a_broken_file_moved_aside(tmp_path: Path) -> None:
+    with DiskCache(tmp_path, "fp") as cache:
+        cache.put_many(CLOSED[:2])
+        raw = sqlite3.connect(cache.path)
+        with raw:
+            raw.execute("UPDATE sessions SET body = ? WHERE id = ?", (b'{"id": 12}', CLOSED[0].id))
+        raw.close()
+        assert set(cache.get_many([CLOSED[0].id, CLOSED[1].id])) == {CLOSED[1].id}
+        assert cache.stats()[0] == 1
+        path = cache.path
+    path.write_bytes(b"this is not a database" * 100)
+    with DiskCache(tmp_path, "fp") as cache:
+        assert cache.stats() == (0, 0)
+        cache.put_many(CLOSED[:1])
+    assert path.with_suffix(".broken").exists()
+
+
+def test_an_unusable_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(DiskCacheError, match=r"cannot use the cache directory .*--cache-dir"):
+        DiskCache(blocker / "sub", "fp")
+
+
+def test_the_default_directory_follows_xdg() -> None:
+    assert default_cache_dir({"XDG_CACHE_HOME": "/x/cache"}) == Path("/x/cache/session-mcp")
+    assert default_cache_dir({}) == Path.home() / ".cache" / "session-mcp"
+
+
+WRITER = """
+import sys
+from session_mcp.disk_cache import DiskCache
+from session_mcp.models import SessionDetail
+from session_mcp.simulator import Simulator
+sessions = [SessionDetail.model_validate(s) for s in Simulator(anchor=1_790_000_000, session_count=60,
+            api_keys={"demo": int(sys.argv[2])}).sessions_of("demo")]
+with DiskCache(__import__("pathlib").Path(sys.argv[1]), "shared") as cache:
+    for session in sessions:  # one transaction per session: as many lock handovers as possible
+        cache.put_many([session])
+        cache.get_many([session.id])
+"""
+
+
+def test_concurrent_processes_share_one_cache(tmp_path: Path) -> None:
+    env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(seed)], env=env, stderr=subprocess.PIPE)
+        for seed in (1, 2, 3)
+    ]
+    for writer in writers:
+        _, errors = writer.communicate(timeout=120)
+        assert writer.returncode == 0, errors.decode()
+    with DiskCache(tmp_path, "shared") as cache:
+        entries, _ = cache.stats()
+    expected = {
+        s["id"]
+        for seed in (1, 2, 3)
+        for s in Simulator(anchor=ANCHOR, session_count=60, api_keys={"demo": seed}).sessions_of("demo")
+        if SessionDetail.model_validate(s).is_closed
+    }
+    assert entries == len(expected)

@@ -1,0 +1,151 @@
+"""``session-mcp qa`` against the simulator over HTTP: every format, the exit statuses, the disk cache."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from session_mcp.cli import main
+from session_mcp.qa.checks import CHECK_IDS, Finding
+from session_mcp.simulator import Simulator
+
+FINDING_FIELDS = list(Finding.model_fields)
+
+
+@pytest.fixture
+def api(base_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The environment of a real run against the test simulator; returns a cache directory."""
+    monkeypatch.setenv("NAPSTER_API_KEY", "demo")
+    monkeypatch.setenv("NAPSTER_API_BASE_URL", base_url)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "cache"
+
+
+def run(*argv: str) -> int:
+    with pytest.raises(SystemExit) as done:
+        main(["qa", *argv])
+    code = done.value.code
+    return code if isinstance(code, int) else 1
+
+
+def test_text_is_a_table_then_the_flagged_sessions(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--limit", "60", "--no-cache") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("QA review of 60 sessions: ")
+    for check in CHECK_IDS:
+        assert f"\n{check} " in out
+    assert "Flagged sessions, worst first:" in out and "] The agent says personal data aloud" in out
+
+
+def test_jsonl_has_one_finding_per_line_with_exactly_its_fields(
+    api: Path, simulator: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("--format", "jsonl", "--no-cache") == 0
+    lines = capsys.readouterr().out.splitlines()
+    findings = [json.loads(line) for line in lines]
+    assert findings and all(list(f) == FINDING_FIELDS for f in findings)
+    expected = simulator.expected_findings["demo"]
+    assert {(f["session_id"], f["check"]) for f in findings} == {(i, c) for i, cs in expected.items() for c in cs}
+
+
+def test_junit_has_a_case_per_session_and_check_and_a_failure_per_finding(
+    api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "qa.xml"
+    assert run("--format", "junit", "--out", str(out), "--limit", "50", "--no-cache") == 0
+    assert "Reviewed 50 sessions" in capsys.readouterr().err
+    suite = ET.parse(out).getroot().find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert len(cases) == 50 * len(CHECK_IDS) == int(suite.get("tests", "0"))
+    failures = [f for case in cases for f in case.findall("failure")]
+    assert failures and len(failures) == int(suite.get("failures", "0"))
+    assert {f.get("type") for f in failures} <= {"info", "warning", "critical"}
+
+
+def test_json_and_html_carry_the_whole_report(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--format", "json", "--limit", "40", "--no-cache") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reviewed"] == 40 and len(report["reviewed_ids"]) == 40
+    page = tmp_path / "report.html"
+    assert run("--format", "html", "--out", str(page), "--limit", "40", "--no-cache") == 0
+    html = page.read_text()
+    assert html.startswith("<!doctype html>") and 'id="qa-data"' in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from anywhere
+
+
+def test_fail_on_sets_the_exit_status(api: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "quiet.toml"
+    rules.write_text("".join(f"[checks.{check}]\nseverity = 'info'\n" for check in CHECK_IDS))
+    some = ("--no-cache", "--format", "jsonl", "--limit", "40")
+    assert run("--fail-on", "critical", *some) == 1
+    assert run("--fail-on", "warning", "--rules", str(rules), *some) == 0  # everything is info now
+    assert run(*some) == 0  # no gate: findings are not a failure
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--since", "last tuesday"], "since: cannot read 'last tuesday' as a time"),
+        (["--since", "2h", "--until", "3h"], "is not after since"),
+        (["--rules", "/nonexistent/rules.toml"], "cannot read the rules file"),
+        (["--tag", "channel"], "--tag takes KEY=VALUE"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    api: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(*argv, "--no-cache") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("session-mcp: ") and message in err and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_bad_arguments_exit_2(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--limit", "1001") == 2
+    assert "must be from 1 to 1000" in capsys.readouterr().err
+    assert run("--format", "pdf") == 2
+
+
+def test_an_unreachable_api_is_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NAPSTER_API_KEY", "demo")
+    monkeypatch.setenv("NAPSTER_API_BASE_URL", "http://127.0.0.1:9")
+    assert run("--no-cache", "--timeout", "2") == 2
+    assert "Could not reach the Companion API" in capsys.readouterr().err
+
+
+def test_a_second_run_reads_closed_sessions_from_the_disk_cache(
+    api: Path, simulator: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("--cache-dir", str(api), "--format", "jsonl") == 0
+    first = capsys.readouterr()
+    details = [r for r in simulator.requests if r.raw_path.startswith("/public/sessions/")]
+    assert len(details) == len(simulator.sessions_of("demo"))
+    simulator.requests.clear()
+    assert run("--cache-dir", str(api), "--format", "jsonl") == 0
+    second = capsys.readouterr()
+    again = [r for r in simulator.requests if r.raw_path.startswith("/public/sessions/")]
+    still_open = [s for s in simulator.sessions_of("demo") if s.get("status") in ("pending", "started")]
+    assert len(again) == len(still_open)  # only what may still change is read again
+    assert second.out == first.out
+    assert f"{len(still_open)} read from the API" in second.err
+    assert list(api.glob("sessions-*.sqlite3"))
+
+
+def test_sessions_that_cannot_be_read_fail_a_gated_run(
+    api: Path, simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quiet = tmp_path / "quiet.toml"
+    quiet.write_text("".join(f"[checks.{check}]\nseverity = 'info'\n" for check in CHECK_IDS))
+    some = ("--limit", "30", "--no-cache", "--rules", str(quiet))
+    simulator.fail_next(500, times=2, path_prefix="/public/sessions/")
+    assert run(*some, "--format", "json") == 0  # no gate: reported, not failed
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["unread"]) == 2 and report["reviewed"] == 28
+    assert run(*some, "--format", "jsonl", "--fail-on", "warning") == 0  # all read, nothing above info
+    simulator.fail_next(500, times=1, path_prefix="/public/sessions/")
+    assert run(*some, "--format", "junit", "--fail-on", "warning") == 1  # incomplete: it proves nothing
+    assert "<error message=" in capsys.readouterr().out
