@@ -493,12 +493,14 @@ def test_demo_tool_metrics_hold_failures_with_their_error() -> None:
     sessions = Simulator(anchor=ANCHOR).sessions_of("demo")
     metrics = [m for s in sessions for m in s.get("functionMetrics", [])]
     assert {m["state"] for m in metrics} == {"connected", "failed", "canceled"}
-    for m in metrics:
-        datetime.fromisoformat(m["startedAt"])
+    for m in metrics:  # only the timestamps that happened are present, as ISO 8601 strings
         stamp = {"connected": "connectedAt", "failed": "failedAt", "canceled": "canceledAt"}[m["state"]]
-        assert datetime.fromisoformat(m[stamp]) >= datetime.fromisoformat(m["startedAt"])
+        if "startedAt" in m:
+            assert datetime.fromisoformat(m[stamp]) >= datetime.fromisoformat(m["startedAt"])
+        else:
+            datetime.fromisoformat(m[stamp])
         assert ("error" in m) == (m["state"] == "failed")
-    assert not any(s.get("functionMetrics") for s in sessions if s["status"] in ("pending", "failed"))
+    assert not any(s.get("functionMetrics") for s in sessions if s["status"] == "pending")
 
 
 @pytest.mark.parametrize("order", LIST_ORDERS)
