@@ -519,3 +519,13 @@ async def test_list_order_quirk_serves_every_session_once(
     assert (served == newest_first) == (order == "newest_first")
     if order == "pages_shuffled":  # each page is one sorted block of the list
         assert all([i["createdAt"] for i in p] == sorted((i["createdAt"] for i in p), reverse=True) for p in pages)
+
+
+@pytest.mark.parametrize("count", [0, 1, 10, 49, 50, 60])
+def test_any_session_count_makes_valid_demo_data(count: int) -> None:
+    sessions = Simulator(anchor=ANCHOR, session_count=count).sessions_of("demo")
+    assert len(sessions) == len({s["id"] for s in sessions}) == count
+    for s in sessions:
+        SessionDetail.model_validate(s)
+    if count >= 50:  # room for the edge cases: a live session among them
+        assert any(s["status"] == "started" for s in sessions)

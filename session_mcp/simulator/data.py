@@ -24,7 +24,7 @@ from typing import Any
 MARATHON_TURNS = 2_200
 DAYS_SPAN = 35
 DEFAULT_SESSION_COUNT = 600
-AWKWARD_MIN = 80  # fewer sessions than this are all ordinary: the edge cases need room
+AWKWARD_MIN = 50  # fewer sessions than this are all ordinary: the edge cases need room
 
 
 @dataclass(frozen=True)
