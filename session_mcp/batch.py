@@ -15,10 +15,11 @@ from typing import Unpack
 
 import anyio
 
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters, shorten
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.errors import CompanionError
 from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.results import Failure
+from session_mcp.text import shorten
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 Prepare = Callable[[SessionDetail], Awaitable[SessionDetail]]  # e.g. redaction, before a session is shown

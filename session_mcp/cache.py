@@ -1,18 +1,29 @@
 """A bounded LRU cache of closed sessions, partitioned by API key.
 
 A closed session never changes, so a re-read can skip the network. The cache is bounded both in
-entries and in bytes (the size of the JSON the API sent), and every entry is filed under a
+entries and in bytes, the bytes being an estimate of the memory each session holds in Python (a
+transcript takes several times the size of its JSON), and every entry is filed under a
 fingerprint of the key that read it: one key's data is never served to another.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from session_mcp.models import SessionDetail
+
+# Measured with tracemalloc on CPython 3.11-3.13 (tests/test_cache.py checks it): what one turn
+# holds besides its role and text strings (the model, its __dict__, fields-set and extras, the
+# timestamp), and what a session holds besides its turns.
+TURN_BYTES = 600
+SESSION_BYTES = 2_500
+_CONTAINER_ENTRY_BYTES = 100  # a dict or list slot with its share of the table and a small value
 
 
 def key_fingerprint(api_key: str) -> str:
@@ -28,15 +39,45 @@ class CacheStats:
     misses: int
 
 
+def resident_size(session: SessionDetail) -> int:
+    """An estimate of the bytes ``session`` keeps alive, within a factor of two of the truth."""
+    size = SESSION_BYTES + _extra_size(session.model_extra)
+    for turn in session.turns:
+        size += TURN_BYTES + sys.getsizeof(turn.role) + sys.getsizeof(turn.text) + _extra_size(turn.model_extra)
+    return size
+
+
+def _extra_size(extra: dict[str, Any] | None) -> int:
+    return _value_size(extra) if extra else 0
+
+
+def _value_size(value: Any) -> int:
+    """Bytes of a decoded JSON value: exact for strings, per-slot estimates for containers."""
+    if isinstance(value, str):
+        return sys.getsizeof(value)
+    if isinstance(value, dict):
+        return sum(_CONTAINER_ENTRY_BYTES + _value_size(k) + _value_size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_CONTAINER_ENTRY_BYTES + _value_size(item) for item in value)
+    return 0  # numbers, booleans and None: inside the slot estimate
+
+
 class SessionCache:
     """LRU of ``SessionDetail`` by (key fingerprint, session id), bounded in entries and bytes.
 
+    ``sizer`` estimates an entry's bytes (``resident_size`` unless a test gives another).
     Cached sessions are shared, not copied: callers treat them as read-only.
     """
 
-    def __init__(self, max_entries: int = 512, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        max_entries: int = 512,
+        max_bytes: int = 64 * 1024 * 1024,
+        sizer: Callable[[SessionDetail], int] = resident_size,
+    ) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        self.sizer = sizer
         self._entries: OrderedDict[tuple[str, str], tuple[SessionDetail, int]] = OrderedDict()
         self._bytes = 0
         self._hits = 0
@@ -59,9 +100,12 @@ class SessionCache:
             entry = self._entries.get((fingerprint, session_id))
             return entry[0] if entry is not None else None
 
-    def put(self, fingerprint: str, session: SessionDetail, size: int) -> None:
-        """Keep ``session`` if it is closed and fits; ``size`` is the byte size of its JSON."""
-        if not session.is_closed or size > self.max_bytes or self.max_entries <= 0:
+    def put(self, fingerprint: str, session: SessionDetail) -> None:
+        """Keep ``session`` if it is closed and its estimated size fits the byte bound."""
+        if not session.is_closed or self.max_entries <= 0:
+            return
+        size = self.sizer(session)
+        if size > self.max_bytes:
             return
         key = (fingerprint, session.id)
         with self._lock:

@@ -6,7 +6,6 @@ retries for idempotent reads, a paging iterator, and a cache of closed sessions.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
@@ -32,6 +31,7 @@ from session_mcp.errors import (
     RateLimitedError,
     UpstreamUnavailableError,
 )
+from session_mcp.ingest import KEY_MASK, describe_validation_error, ingest
 from session_mcp.models import (
     AgentConnectionRequest,
     ChannelType,
@@ -45,6 +45,8 @@ from session_mcp.models import (
     WireModel,
     encode_tags_query,
 )
+from session_mcp.offload import off_loop
+from session_mcp.text import shorten, single_line
 
 DEFAULT_BASE_URL = "https://companion-api.napster.com"
 MAX_PAGE_SIZE = 100
@@ -85,16 +87,11 @@ def validate_path_id(value: object, kind: str, example: str) -> str:
     return value
 
 
-def shorten(text: str, limit: int = 60) -> str:
-    """``text`` cut to ``limit`` characters with an ellipsis, for quoting input in messages."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 @dataclass
 class RetryPolicy:
-    """How idempotent reads are retried: bounded in count and in each wait, and no retry starts
-    later than ``max_total`` seconds after the first attempt (each attempt is itself bounded by
-    the client's timeout)."""
+    """How idempotent reads are retried: bounded in count and in each wait, and a whole call,
+    every attempt and wait included, ends within ``max_total`` seconds (each attempt is also
+    bounded by the client's timeout)."""
 
     max_retries: int = 3
     backoff_base: float = 0.25
@@ -148,7 +145,8 @@ class CompanionClient:
                 "characters or non-ASCII): check how NAPSTER_API_KEY (or X-Napster-Api-Key) was pasted."
             )
         self.base_url = base_url.rstrip("/")
-        self.retry = retry or RetryPolicy()
+        # A call ends within three timeouts, retries included: 90 s at the default 30 s.
+        self.retry = retry or RetryPolicy(max_total=3 * timeout)
         self.max_response_bytes = max_response_bytes
         self._fingerprint = key_fingerprint(self._secret())
         if _shared is None:
@@ -211,8 +209,7 @@ class CompanionClient:
         tags = filters.get("tags") or {}
         self._refuse_key_in(*(v for k, v in filters.items() if k != "tags"), *tags.keys(), *tags.values())
         params = build_list_params(page_index=page_index, page_size=page_size, **filters)
-        page, _ = await self._get("/public/sessions", SessionPage, params=params)
-        return page
+        return await self._get("/public/sessions", SessionPage, params=params)
 
     async def iter_pages(
         self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]
@@ -260,9 +257,9 @@ class CompanionClient:
             if cached is not None:
                 return cached
         path = "/public/sessions/" + quote(session_id, safe="")
-        session, size = await self._get(path, SessionDetail, not_found_id=session_id)
+        session = await self._get(path, SessionDetail, not_found_id=session_id)
         if use_cache:
-            self._shared.cache.put(self._fingerprint, session, size)
+            self._shared.cache.put(self._fingerprint, session)
         return session
 
     async def create_connection(
@@ -328,7 +325,7 @@ class CompanionClient:
                 )
             self._shared.last_connection_at[self._fingerprint] = now
         try:
-            response, _ = await self._request("POST", path, ConnectionResponse, json=body.to_wire())
+            response = await self._request("POST", path, ConnectionResponse, json=body.to_wire())
         except UpstreamUnavailableError as exc:
             if exc.code == "unreachable" and self._shared.last_connection_at.get(self._fingerprint) == now:
                 del self._shared.last_connection_at[self._fingerprint]  # nothing reached the API: no wait owed
@@ -344,8 +341,31 @@ class CompanionClient:
         *,
         params: Mapping[str, str | int] | None = None,
         not_found_id: str | None = None,
-    ) -> tuple[ModelT, int]:
-        """GET with bounded retries on 429, 502/503/504 and transport errors."""
+    ) -> ModelT:
+        """GET with bounded retries on 429, 502/503/504 and transport errors, all within ``max_total``.
+
+        The deadline covers every attempt and wait, so neither a trickling body nor trickling
+        headers nor an endless chunked answer can hold the call longer.
+        """
+        try:
+            with anyio.fail_after(self.retry.max_total):
+                return await self._get_retrying(path, model, params=params, not_found_id=not_found_id)
+        except TimeoutError:
+            raise UpstreamUnavailableError(
+                f"The Companion API did not answer GET {path} within {self.retry.max_total:g} s, retries included. "
+                "It may be slow or down: try again in a moment, or raise the timeout (SESSION_MCP_TIMEOUT; a "
+                "call may take three times it).",
+                code="timeout",
+            ) from None
+
+    async def _get_retrying(
+        self,
+        path: str,
+        model: type[ModelT],
+        *,
+        params: Mapping[str, str | int] | None,
+        not_found_id: str | None,
+    ) -> ModelT:
         deadline = time.monotonic() + self.retry.max_total
         attempt = 0
         while True:
@@ -360,7 +380,7 @@ class CompanionClient:
                         raise  # retrying before Retry-After only earns another 429: hand the wait back
                     wait = max(wait, exc.retry_after)
                 if time.monotonic() + wait > deadline:
-                    raise
+                    raise  # the wait alone would pass the deadline
                 logger.info("GET %s failed (%s); retry %d in %.2f s", path, type(exc).__name__, attempt + 1, wait)
                 attempt += 1
                 await anyio.sleep(wait)
@@ -374,8 +394,8 @@ class CompanionClient:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         not_found_id: str | None = None,
-    ) -> tuple[ModelT, int]:
-        """One request; returns the validated model and the byte size of the body."""
+    ) -> ModelT:
+        """One request; returns the body as the validated model."""
         what = f"{method} {path}"
         if self._api_key is None:
             raise AuthenticationError(
@@ -423,9 +443,11 @@ class CompanionClient:
                 code="unsendable",
             ) from None
         logger.debug("%s -> %d (%d bytes, %.0f ms)", what, response.status_code, len(body), _ms(started))
+        if 300 <= response.status_code < 400:
+            raise self._redirect(response, what)
         if response.status_code >= 400:
             raise self._error_for(response, body, what, not_found_id)
-        return self._parse(body, model, what), len(body)
+        return await off_loop(len(body), ingest, body, model, what=what, secret=self._secret())
 
     async def _read_body(self, response: httpx2.Response, what: str) -> bytes:
         """The body, refused as soon as it is known to exceed ``max_response_bytes``."""
@@ -449,29 +471,22 @@ class CompanionClient:
             code="too_large",
         )
 
-    def _parse(self, body: bytes, model: type[ModelT], what: str) -> ModelT:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise InvalidResponseError(
-                f"The Companion API answered {what} with a body that is not JSON. The API may be failing or "
-                "NAPSTER_API_BASE_URL may point to something else; check it and try again.",
-                code="invalid_json",
-            ) from None
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise InvalidResponseError(
-                f"The Companion API answered {what} with data that does not fit the documented shape: "
-                f"{describe_validation_error(exc)}. This is an upstream problem; report it with this message.",
-                code="invalid_shape",
-            ) from None
+    def _redirect(self, response: httpx2.Response, what: str) -> InvalidResponseError:
+        """A 3xx is never followed (it could lead the key elsewhere) nor read as an answer."""
+        location = response.headers.get("location")
+        to = f" to {shorten(self.mask_key(single_line(location)), 200)!r}" if location else ""
+        return InvalidResponseError(
+            f"The Companion API answered {what} with a redirect ({response.status_code}){to}, which is not "
+            "followed. Check NAPSTER_API_BASE_URL: it must be the API's own address (scheme, host and path).",
+            status=response.status_code,
+            code="redirect",
+        )
 
     def _error_for(self, response: httpx2.Response, body: bytes, what: str, not_found_id: str | None) -> CompanionError:
-        error = _error_body(body)
+        error = self._error_body(body, what)
         status = response.status_code
         code = error.code if error else None
-        description = self._scrub(error.description) if error and error.description else None
+        description = error.description if error else None
         named = f"{status}" + (f", code {code}" if code else "")
         detail = f": {description}" if description else ""
         if status in (401, 403):
@@ -520,14 +535,17 @@ class CompanionClient:
             description=description,
         )
 
-    def _scrub(self, text: str) -> str:
-        """Upstream text cut short, with the key masked should the API ever echo it."""
-        return shorten(self.mask_key(text), 300)
+    def _error_body(self, body: bytes, what: str) -> ErrorBody | None:
+        """The error body made safe, or ``None`` when it is missing or unusable: the status decides."""
+        try:
+            return ingest(body, ErrorBody, what=what, secret=self._secret())
+        except InvalidResponseError:
+            return None
 
     def mask_key(self, text: str) -> str:
         """``text`` with this client's API key replaced by asterisks, for echoing caller input."""
         secret = self._secret()
-        return text.replace(secret, "**********") if secret else text
+        return text.replace(secret, KEY_MASK) if secret else text
 
     def _refuse_key_in(self, *values: object) -> None:
         """Refuse an argument holding the API key: it would travel in a URL, which gets logged."""
@@ -580,16 +598,6 @@ def build_list_params(*, page_index: int, page_size: int, **filters: Unpack[Sess
     return params
 
 
-def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
-    """The first few failing fields of ``exc`` as ``path: message``, values left out."""
-    parts = []
-    for error in exc.errors()[:limit]:
-        location = ".".join(str(part) for part in error["loc"]) or "(body)"
-        parts.append(f"{location}: {error['msg']}")
-    more = len(exc.errors()) - limit
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
 def is_header_safe(value: str) -> bool:
     """Non-empty printable ASCII without spaces: what an API key sent in a header can be."""
     return bool(value) and value.isascii() and value.isprintable() and " " not in value
@@ -599,14 +607,6 @@ def _retryable(exc: CompanionError) -> bool:
     if isinstance(exc, RateLimitedError):
         return True
     return exc.status in (None, 502, 503, 504)
-
-
-def _error_body(body: bytes) -> ErrorBody | None:
-    try:
-        data = json.loads(body)
-        return ErrorBody.model_validate(data) if isinstance(data, dict) else None
-    except (ValueError, ValidationError):
-        return None
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -6,7 +6,7 @@ served to another), under the user's cache directory (``$XDG_CACHE_HOME/session-
 ``~/.cache/session-mcp``) unless a directory is given.
 
 - **What is stored**: the session as validated on its way in (``SessionDetail.to_wire()``), and
-  read back through the same model; an entry that no longer validates is dropped.
+  read back through the same boundary (``ingest``); an entry that no longer passes is dropped.
 - **Bounded** in entries and bytes; past either bound the oldest entries go first.
 - **Safe under concurrent processes**: WAL journal (readers never block the writer), a busy
   timeout instead of "database is locked" errors, and every write in one ``BEGIN IMMEDIATE``
@@ -27,8 +27,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from session_mcp.errors import InvalidResponseError
+from session_mcp.ingest import ingest
 from session_mcp.models import SessionDetail
 
 logger = logging.getLogger(__name__)
@@ -128,9 +128,9 @@ class DiskCache:
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(f"SELECT id, body FROM sessions WHERE id IN ({marks})", chunk).fetchall()
                 for session_id, body in rows:
-                    try:
-                        found[session_id] = SessionDetail.model_validate_json(body)
-                    except ValidationError:
+                    try:  # through the ingestion boundary: the file may predate it, or be damaged
+                        found[session_id] = ingest(body, SessionDetail, what="the disk cache")
+                    except InvalidResponseError:
                         spoiled.append(session_id)
             if spoiled:  # written by another version, or damaged: read it again from the API
                 self._db.executemany("DELETE FROM sessions WHERE id = ?", [(i,) for i in spoiled])

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import re
 
+from session_mcp.text import LINE_BREAKS
+
 CUT_MARK = "…"
 CONTINUATION = "    "  # the indentation of a message's second and later lines
 FIELD_CHARS = 200  # a single-line field, unless the caller gives its own bound
 ID_CHARS = 256  # as long as a valid session id may be: a usable id is never cut
 
 # Every character str.splitlines() breaks at; CRLF first so it counts as one break.
-_LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_LINE_BREAK = re.compile(f"\r\n|[\n{LINE_BREAKS}]")
 # C0 and C1 controls, DEL, the line and paragraph separators, and the bidirectional overrides
 # and isolates (they reorder what a terminal shows). Tab is treated apart.
 _CONTROLS = "\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"

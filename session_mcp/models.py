@@ -4,20 +4,98 @@ The wire format lives here only: camelCase aliases on the wire, snake_case in Py
 model accepts unknown fields and keeps them (``extra="allow"``), because the upstream API grows
 fields and a new one must never break a user. Fields the reference does not guarantee are
 optional with a default.
+
+Upstream bodies reach these models through ``session_mcp.ingest``, which makes their text valid
+Unicode without control characters and their numbers finite. The field types here add what
+depends on the field: single-line text where a line break could forge a line of output,
+timestamps that are plausible or unknown, counts and costs within bounds or unknown.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-# Unix seconds. ``int | float`` keeps integers integers, so a session round-trips unchanged.
-Timestamp = int | float
+from session_mcp.text import shorten, single_line
+
+EARLIEST_TIME = 946_684_800  # 2000-01-01T00:00:00Z
+LATEST_TIME = 4_102_444_800  # 2100-01-01T00:00:00Z
+MAX_COUNT = 10**12
+MAX_COST = 1e9  # USD, either sign
+MAX_CODE_CHARS = 80
+MAX_DESCRIPTION_CHARS = 300
+_NUMERIC = re.compile(r"[-+]?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
+
+
+def _finite_number(value: Any) -> int | float | None:
+    """A finite JSON number, or a string that is cleanly one (``" 1710000000 "``); else ``None``."""
+    if isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
+        text = value.strip()
+        value = int(text) if text.lstrip("+-").isdigit() else float(text)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _within(low: float, high: float, *, integral: bool = False) -> BeforeValidator:
+    """A validator reading anything but a number in ``[low, high]`` as unknown (``None``).
+
+    One implausible value (a timestamp in milliseconds, ``1e308``, a count of ``-1``, a cost
+    given as ``"n/a"``) must not make a whole session unreadable, nor overflow what adds it up.
+    """
+
+    def check(value: Any) -> int | float | None:
+        number = _finite_number(value)
+        if number is None or not low <= number <= high:
+            return None
+        if integral:
+            return int(number) if float(number).is_integer() else None
+        return number
+
+    return BeforeValidator(check)
+
+
+def _bounded_text(limit: int) -> Callable[[Any], str | None]:
+    """Any JSON value as one line of at most ``limit`` characters (``None`` stays ``None``)."""
+    return lambda value: None if value is None else shorten(single_line(str(value)), limit)
+
+
+def _error_type(value: Any) -> str | int | None:
+    """The error ``type``: kept as a number when it is one, else one short line."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _bounded_text(40)(value)
+
+
+# Unix seconds between 2000 and 2100, else unknown. ``int | float`` keeps integers integers, so
+# a session round-trips unchanged.
+Timestamp = Annotated[int | float | None, _within(EARLIEST_TIME, LATEST_TIME)]
+Count = Annotated[int | None, _within(0, MAX_COUNT, integral=True)]
+Cost = Annotated[float | None, _within(-MAX_COST, MAX_COST)]
+# Ids, names, codes, tags: shown inside one line of a table or header, so no line break.
+SingleLine = Annotated[str, AfterValidator(single_line)]
+
+
+def _single_line_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Tag keys and values on one line each, strings nested in a value too: tags fill table cells."""
+    return None if tags is None else _single_line_deep(tags)
+
+
+def _single_line_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return single_line(value)
+    if isinstance(value, dict):
+        return {single_line(k): _single_line_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_single_line_deep(item) for item in value]
+    return value
 
 
 def from_unix(seconds: float | None) -> datetime | None:
@@ -57,9 +135,9 @@ class WireModel(BaseModel):
 class ConversationItem(WireModel):
     """One turn of a transcript."""
 
-    role: Annotated[str, _none_as("unknown")] = Field("unknown", description="`agent` or `user`, else as sent.")
-    text: Annotated[str, _none_as("")] = ""
-    timestamp: Timestamp | None = None
+    role: Annotated[SingleLine, _none_as("unknown")] = Field("unknown", description="`agent` or `user`, else as sent.")
+    text: Annotated[str, _none_as("")] = ""  # many lines: newlines and tabs are the only controls kept
+    timestamp: Timestamp = None
 
     @property
     def at(self) -> datetime | None:
@@ -78,22 +156,21 @@ def _object_or_none(value: Any) -> Any:
     return value if isinstance(value, dict) else None
 
 
-def _text_or_none(value: Any) -> Any:
-    return value if value is None or isinstance(value, str) else str(value)
-
-
 def from_iso(text: str | None) -> datetime | None:
-    """The UTC ``datetime`` of an ISO 8601 string (UTC when it has no offset); ``None`` when it is none."""
+    """The UTC ``datetime`` of an ISO 8601 string (UTC when it has no offset); ``None`` when it is none
+    or no plausible time."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment if EARLIEST_TIME <= moment.timestamp() <= LATEST_TIME else None  # plausible, as Timestamp
 
 
-OptionalText = Annotated[str | None, BeforeValidator(_text_or_none)]
+# Names, states, codes and messages of the newer fields: one line, bounded, any JSON value as text.
+OptionalText = Annotated[str | None, BeforeValidator(_bounded_text(MAX_DESCRIPTION_CHARS))]
 
 
 class NamedRef(WireModel):
@@ -144,23 +221,23 @@ FunctionMetrics = Annotated[list[FunctionMetric] | None, BeforeValidator(_metric
 class SessionSummary(WireModel):
     """A session as it appears in a list page: configuration and timing, no transcript."""
 
-    id: str
-    companion_id: str | None = None
-    functions: list[str] | None = None
-    knowledge_base_id: str | None = None
-    faq_ids: list[str] | None = None
-    external_client_id: str | None = None
-    tags: dict[str, Any] | None = None
-    created_at: Timestamp | None = None
-    started_at: Timestamp | None = None
-    closed_at: Timestamp | None = None
+    id: SingleLine
+    companion_id: SingleLine | None = None
+    functions: list[SingleLine] | None = None
+    knowledge_base_id: SingleLine | None = None
+    faq_ids: list[SingleLine] | None = None
+    external_client_id: SingleLine | None = None
+    tags: Annotated[dict[str, Any] | None, AfterValidator(_single_line_tags)] = None
+    created_at: Timestamp = None
+    started_at: Timestamp = None
+    closed_at: Timestamp = None
     # Published elsewhere by the vendor, optional and possibly null.
-    status: str | None = None
-    close_reason: str | None = None
-    session_type: str | None = None
-    modality: str | None = None
-    mode: str | None = None
-    cost: float | None = None
+    status: SingleLine | None = None
+    close_reason: SingleLine | None = None
+    session_type: SingleLine | None = None
+    modality: SingleLine | None = None
+    mode: SingleLine | None = None
+    cost: Cost = None
     companion: Annotated[NamedRef | None, BeforeValidator(_object_or_none)] = None
     agent: Annotated[NamedRef | None, BeforeValidator(_object_or_none)] = None
 
@@ -227,10 +304,10 @@ class SessionPage(WireModel):
     """One page of ``GET /public/sessions``."""
 
     items: Annotated[list[SessionSummary], _none_as([])] = Field(default_factory=list)
-    filtered_count: int | None = None
-    total_count: int | None = None
-    page_index: int | None = None
-    page_size: int | None = None
+    filtered_count: Count = None
+    total_count: Count = None
+    page_index: Count = None
+    page_size: Count = None
 
     def has_more(self, page_index: int, page_size: int) -> bool:
         """Whether sessions remain after this page, page number ``page_index`` asked with ``page_size``."""
@@ -287,23 +364,27 @@ class AgentConnectionRequest(SessionOptions):
 
 
 class ConnectionInfo(WireModel):
-    id: str
+    id: SingleLine
 
 
 class ConnectionResponse(WireModel):
     """Answer of ``POST /public/connections``: ``connection.id`` is the new session id."""
 
-    token: str = Field(repr=False)
+    token: SingleLine = Field(repr=False)
     connection: ConnectionInfo
 
 
 class ErrorBody(WireModel):
-    """The upstream error body; ``type`` is a string in one example and a number in another."""
+    """The upstream error body; ``type`` is a string in one example and a number in another.
 
-    code: Annotated[str | None, BeforeValidator(lambda v: v if v is None else str(v))] = None
-    description: Annotated[str | None, BeforeValidator(lambda v: v if v is None else str(v))] = None
-    type: str | int | None = None
-    numeric_type: int | None = None
+    Every field is read leniently (a field of the wrong type is unknown, never a reason to drop
+    the body), and ``code`` and ``description`` are one short line: they are quoted in errors.
+    """
+
+    code: Annotated[str | None, BeforeValidator(_bounded_text(MAX_CODE_CHARS))] = None
+    description: Annotated[str | None, BeforeValidator(_bounded_text(MAX_DESCRIPTION_CHARS))] = None
+    type: Annotated[str | int | None, BeforeValidator(_error_type)] = None
+    numeric_type: Count = None
 
 
 def encode_tags_query(tags: Mapping[str, str]) -> str:

@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters, shorten
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionSummary
+from session_mcp.text import shorten
 
 MAX_SCAN = 5_000  # sessions one answer may scan: 50 pages of 100
 # A session is in a window by its start time, but the list is (presumably) sorted by creation:

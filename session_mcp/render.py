@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -42,8 +43,8 @@ logger = logging.getLogger(__name__)
 
 
 def format_duration(seconds: float | None) -> str:
-    """``4m 55s``, ``1h 02m``, ``12s``; ``-`` when unknown."""
-    if seconds is None:
+    """``4m 55s``, ``1h 02m``, ``12s``; ``-`` when unknown (or not a finite number)."""
+    if seconds is None or not math.isfinite(seconds):
         return "-"
     hours, minutes, secs = _clock(round(seconds))
     if hours:
@@ -62,7 +63,7 @@ def format_time(moment: datetime | None, *, seconds: bool = False) -> str:
 
 def format_offset(seconds: float | None) -> str:
     """``mm:ss`` from the session start (``h:mm:ss`` past an hour); ``--:--`` when unknown."""
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds):
         return "--:--"
     hours, minutes, secs = _clock(int(seconds))
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

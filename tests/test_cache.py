@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import json
+import tracemalloc
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_mcp.cache import SessionCache, key_fingerprint
+from session_mcp.cache import SessionCache, key_fingerprint, resident_size
 from session_mcp.client import CompanionClient
 from session_mcp.errors import NotFoundError
+from session_mcp.ingest import ingest
 from session_mcp.models import SessionDetail
 from session_mcp.simulator import Simulator
 
@@ -20,18 +24,32 @@ ALICE = key_fingerprint("alice-key")
 BOB = key_fingerprint("bob-key")
 
 
-def closed(session_id: str) -> SessionDetail:
-    return SessionDetail.model_validate({"id": session_id, "startedAt": 1, "closedAt": 2, "status": "closed"})
+T0 = 1_710_000_000
+
+
+def closed(session_id: str, size: int = 10) -> SessionDetail:
+    """A closed session whose cache size, for ``SessionCache(sizer=declared)``, is ``size``."""
+    return SessionDetail.model_validate(
+        {"id": session_id, "startedAt": T0, "closedAt": T0 + 1, "status": "closed", "size": size}
+    )
+
+
+def declared(session: SessionDetail) -> int:
+    return int(session.extra_fields.get("size", 10))
+
+
+def sized_cache(**bounds: int) -> SessionCache:
+    return SessionCache(sizer=declared, **bounds)
 
 
 # -- SessionCache as a unit ----------------------------------------------------------------
 
 
 def test_closed_session_is_kept_and_served() -> None:
-    cache = SessionCache()
-    session = closed("s1")
+    cache = sized_cache()
+    session = closed("s1", 100)
     assert cache.get(ALICE, "s1") is None
-    cache.put(ALICE, session, 100)
+    cache.put(ALICE, session)
     assert cache.get(ALICE, "s1") is session
     assert cache.stats().entries == 1
     assert cache.stats().bytes == 100
@@ -42,42 +60,42 @@ def test_closed_session_is_kept_and_served() -> None:
 @pytest.mark.parametrize(
     "wire",
     [
-        {"id": "s", "status": "started", "startedAt": 1},
+        {"id": "s", "status": "started", "startedAt": T0},
         {"id": "s", "status": "pending"},
         {"id": "s"},
-        {"id": "s", "startedAt": 1},
+        {"id": "s", "startedAt": T0},
     ],
 )
 def test_live_sessions_are_never_kept(wire: dict[str, Any]) -> None:
-    cache = SessionCache()
-    cache.put(ALICE, SessionDetail.model_validate(wire), 10)
+    cache = sized_cache()
+    cache.put(ALICE, SessionDetail.model_validate(wire))
     assert cache.get(ALICE, "s") is None
     assert cache.stats().entries == 0
 
 
 def test_failed_session_is_final_and_kept() -> None:
-    cache = SessionCache()
-    cache.put(ALICE, SessionDetail.model_validate({"id": "s", "status": "failed"}), 10)
+    cache = sized_cache()
+    cache.put(ALICE, SessionDetail.model_validate({"id": "s", "status": "failed"}))
     assert cache.get(ALICE, "s") is not None
 
 
 def test_entries_are_partitioned_by_key() -> None:
-    cache = SessionCache()
-    cache.put(ALICE, closed("s1"), 10)
+    cache = sized_cache()
+    cache.put(ALICE, closed("s1", 10))
     assert cache.get(BOB, "s1") is None
     bob_copy = closed("s1")
-    cache.put(BOB, bob_copy, 10)
+    cache.put(BOB, bob_copy)
     assert cache.get(BOB, "s1") is bob_copy
     assert cache.get(ALICE, "s1") is not bob_copy
     assert cache.stats().entries == 2
 
 
 def test_lru_bound_in_entries_evicts_the_least_recently_used() -> None:
-    cache = SessionCache(max_entries=2)
-    cache.put(ALICE, closed("a"), 1)
-    cache.put(ALICE, closed("b"), 1)
+    cache = sized_cache(max_entries=2)
+    cache.put(ALICE, closed("a", 1))
+    cache.put(ALICE, closed("b", 1))
     assert cache.get(ALICE, "a") is not None  # "b" is now the least recently used
-    cache.put(ALICE, closed("c"), 1)
+    cache.put(ALICE, closed("c", 1))
     assert cache.get(ALICE, "b") is None
     assert cache.get(ALICE, "a") is not None
     assert cache.get(ALICE, "c") is not None
@@ -86,49 +104,49 @@ def test_lru_bound_in_entries_evicts_the_least_recently_used() -> None:
 
 
 def test_lru_bound_in_bytes() -> None:
-    cache = SessionCache(max_entries=100, max_bytes=100)
-    cache.put(ALICE, closed("a"), 40)
-    cache.put(ALICE, closed("b"), 40)
+    cache = sized_cache(max_entries=100, max_bytes=100)
+    cache.put(ALICE, closed("a", 40))
+    cache.put(ALICE, closed("b", 40))
     cache.get(ALICE, "a")
-    cache.put(ALICE, closed("c"), 40)  # 120 > 100: the LRU entry "b" goes
+    cache.put(ALICE, closed("c", 40))  # 120 > 100: the LRU entry "b" goes
     assert cache.get(ALICE, "b") is None
     assert cache.get(ALICE, "a") is not None
     assert cache.get(ALICE, "c") is not None
     assert cache.stats().bytes == 80
-    cache.put(ALICE, closed("d"), 100)  # takes the whole budget
+    cache.put(ALICE, closed("d", 100))  # takes the whole budget
     assert cache.stats().entries == 1
     assert cache.stats().bytes == 100
     assert cache.get(ALICE, "d") is not None
 
 
 def test_an_entry_larger_than_the_budget_is_not_kept_and_evicts_nothing() -> None:
-    cache = SessionCache(max_bytes=100)
-    cache.put(ALICE, closed("a"), 60)
-    cache.put(ALICE, closed("big"), 101)
+    cache = sized_cache(max_bytes=100)
+    cache.put(ALICE, closed("a", 60))
+    cache.put(ALICE, closed("big", 101))
     assert cache.get(ALICE, "big") is None
     assert cache.get(ALICE, "a") is not None
     assert cache.stats().bytes == 60
 
 
 def test_replacing_an_entry_does_not_count_its_bytes_twice() -> None:
-    cache = SessionCache(max_bytes=100)
-    cache.put(ALICE, closed("a"), 60)
-    newer = closed("a")
-    cache.put(ALICE, newer, 70)
+    cache = sized_cache(max_bytes=100)
+    cache.put(ALICE, closed("a", 60))
+    newer = closed("a", 70)
+    cache.put(ALICE, newer)
     assert cache.stats().entries == 1
     assert cache.stats().bytes == 70
     assert cache.get(ALICE, "a") is newer
 
 
 def test_zero_entries_disables_the_cache() -> None:
-    cache = SessionCache(max_entries=0)
-    cache.put(ALICE, closed("a"), 1)
+    cache = sized_cache(max_entries=0)
+    cache.put(ALICE, closed("a", 1))
     assert cache.get(ALICE, "a") is None
 
 
 def test_clear_empties_the_cache() -> None:
-    cache = SessionCache()
-    cache.put(ALICE, closed("a"), 5)
+    cache = sized_cache()
+    cache.put(ALICE, closed("a", 5))
     cache.clear()
     assert cache.get(ALICE, "a") is None
     assert cache.stats().entries == 0
@@ -141,10 +159,10 @@ def test_clear_empties_the_cache() -> None:
     puts=st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 120)), max_size=40),
 )
 def test_bounds_hold_under_any_sequence_of_puts(max_entries: int, max_bytes: int, puts: list[tuple[str, int]]) -> None:
-    cache = SessionCache(max_entries=max_entries, max_bytes=max_bytes)
+    cache = sized_cache(max_entries=max_entries, max_bytes=max_bytes)
     model: dict[str, int] = {}  # reference LRU: insertion order is recency
     for session_id, size in puts:
-        cache.put(ALICE, closed(session_id), size)
+        cache.put(ALICE, closed(session_id, size))
         if size <= max_bytes:
             model.pop(session_id, None)
             model[session_id] = size
@@ -240,3 +258,51 @@ async def test_the_cache_is_per_key(simulator: Simulator, client: CompanionClien
     # the demo key's own entry is still served from the cache
     await client.get_session(demo_id)
     assert detail_requests(simulator, demo_id) == ["demo", "other-tenant-key"]
+
+
+# -- the byte bound is on resident memory ------------------------------------------------------
+
+
+def long_session(session_id: str, turns: int) -> dict[str, Any]:
+    """A closed session with ``turns`` short turns: small as JSON, large as Python objects."""
+    items = [
+        {"role": "agent" if i % 2 else "user", "text": f"message number {i} " * (i % 4), "timestamp": T0 + i}
+        for i in range(turns)
+    ]
+    return {
+        "id": session_id,
+        "status": "closed",
+        "startedAt": T0,
+        "closedAt": T0 + turns,
+        "conversation": {"items": items},
+    }
+
+
+def test_the_estimate_is_within_a_factor_of_two_of_the_memory_held() -> None:
+    body = json.dumps(long_session("sess_long", 50_000)).encode()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        session = ingest(body, SessionDetail, what="GET /public/sessions/sess_long")
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    estimate = resident_size(session)
+    print(f"\n50,000 turns: {len(body):,} bytes of JSON, {held:,} held, estimate {estimate:,} ({estimate / held:.2f}x)")
+    assert held / 2 <= estimate <= held * 2
+    assert held > 4 * len(body)  # why JSON bytes were the wrong measure
+
+
+async def test_a_session_that_fits_as_json_but_not_in_memory_is_not_kept(simulator: Simulator, base_url: str) -> None:
+    sessions = simulator.projects["demo"].sessions
+    sessions["sess_long"] = long_session("sess_long", 20_000)  # about 1 MB of JSON, over 12 MB held
+    small = first(simulator, "closed")
+    cache = SessionCache(max_bytes=8 * 1024 * 1024)
+    async with CompanionClient(api_key="demo", base_url=base_url, cache=cache) as client:
+        await client.get_session("sess_long")
+        await client.get_session(small)
+    assert cache.peek(client.fingerprint, "sess_long") is None
+    assert cache.peek(client.fingerprint, small) is not None
+    assert 0 < cache.stats().bytes <= cache.max_bytes

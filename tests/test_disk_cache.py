@@ -82,6 +82,23 @@ def test_a_damaged_entry_is_dropped_and_a_broken_file_moved_aside(tmp_path: Path
     assert path.with_suffix(".broken").exists()
 
 
+def test_an_entry_an_older_version_wrote_is_read_through_the_ingestion_boundary(tmp_path: Path) -> None:
+    with DiskCache(tmp_path, "fp") as cache:
+        cache.put_many(CLOSED[:2])
+        old = (
+            b'{"id": "%s", "status": "closed", "closedAt": NaN, "companionId": "c\\ud83d\\nx"}' % CLOSED[0].id.encode()
+        )
+        raw = sqlite3.connect(cache.path)
+        with raw:
+            raw.execute("UPDATE sessions SET body = ? WHERE id = ?", (old, CLOSED[0].id))
+            raw.execute("UPDATE sessions SET body = ? WHERE id = ?", (b'{"x": ' + b"[" * 100_000, CLOSED[1].id))
+        raw.close()
+        found = cache.get_many([CLOSED[0].id, CLOSED[1].id])
+    assert list(found) == [CLOSED[0].id]  # the one nested too deep is dropped, without a RecursionError
+    assert found[CLOSED[0].id].closed_at is None
+    assert found[CLOSED[0].id].companion_id == "c\ufffd x"
+
+
 def test_an_unusable_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

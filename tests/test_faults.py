@@ -154,7 +154,7 @@ ROWS = [
         "bad-schema-session",
         tool="get_session_transcript",
         faults=(Fault(kind="bad_schema"),),
-        expect=("does not fit the documented shape", "id:", "createdAt"),
+        expect=("does not fit the documented shape", "id:", "conversation"),
         hint="report it",
     ),
     Row(

@@ -123,9 +123,9 @@ def test_unknown_fields_nested_in_turns_and_pages_are_kept() -> None:
     assert page.items[0].extra_fields == {"mood": "calm"}
     assert page.model_extra == {"nextCursor": "abc"}
     assert page.to_wire()["nextCursor"] == "abc"
-    turn = ConversationItem.model_validate({"role": "system", "text": "x", "timestamp": 5, "lang": "de"})
+    turn = ConversationItem.model_validate({"role": "system", "text": "x", "timestamp": ANCHOR, "lang": "de"})
     assert turn.role == "system"
-    assert turn.to_wire() == {"role": "system", "text": "x", "timestamp": 5, "lang": "de"}
+    assert turn.to_wire() == {"role": "system", "text": "x", "timestamp": ANCHOR, "lang": "de"}
 
 
 def test_to_wire_leaves_out_fields_that_were_not_sent() -> None:
@@ -136,10 +136,10 @@ def test_to_wire_leaves_out_fields_that_were_not_sent() -> None:
 
 
 def test_snake_case_names_are_accepted_and_camel_case_is_written() -> None:
-    session = SessionSummary(id="s", companion_id="comp_x", created_at=10)
-    assert session.to_wire() == {"id": "s", "companionId": "comp_x", "createdAt": 10}
+    session = SessionSummary(id="s", companion_id="comp_x", created_at=ANCHOR)
+    assert session.to_wire() == {"id": "s", "companionId": "comp_x", "createdAt": ANCHOR}
     assert type(session.to_wire()["createdAt"]) is int
-    assert SessionSummary(id="s", created_at=10.5).to_wire()["createdAt"] == 10.5
+    assert SessionSummary(id="s", created_at=ANCHOR + 0.5).to_wire()["createdAt"] == ANCHOR + 0.5
 
 
 # -- optional fields -----------------------------------------------------------------------
@@ -191,11 +191,11 @@ def test_empty_conversation_is_not_missing_conversation() -> None:
     ("wire", "state", "closed"),
     [
         ({"id": "a"}, "pending", False),
-        ({"id": "a", "startedAt": 5}, "started", False),
-        ({"id": "a", "startedAt": 5, "closedAt": 9}, "closed", True),
+        ({"id": "a", "startedAt": ANCHOR}, "started", False),
+        ({"id": "a", "startedAt": ANCHOR, "closedAt": ANCHOR + 4}, "closed", True),
         ({"id": "a", "status": "failed"}, "failed", True),
-        ({"id": "a", "status": None, "closedAt": 9}, "closed", True),
-        ({"id": "a", "status": "started", "startedAt": 5}, "started", False),
+        ({"id": "a", "status": None, "closedAt": ANCHOR}, "closed", True),
+        ({"id": "a", "status": "started", "startedAt": ANCHOR}, "started", False),
     ],
 )
 def test_state_is_derived_from_the_timestamps_when_status_is_absent(
@@ -207,8 +207,10 @@ def test_state_is_derived_from_the_timestamps_when_status_is_absent(
 
 
 def test_duration_never_goes_negative() -> None:
-    assert SessionSummary.model_validate({"id": "a", "startedAt": 10, "closedAt": 4}).duration_seconds == 0.0
-    assert SessionSummary.model_validate({"id": "a", "startedAt": 10, "closedAt": 305}).duration_seconds == 295
+    backwards = SessionSummary.model_validate({"id": "a", "startedAt": ANCHOR + 10, "closedAt": ANCHOR + 4})
+    assert backwards.duration_seconds == 0.0
+    forwards = SessionSummary.model_validate({"id": "a", "startedAt": ANCHOR + 10, "closedAt": ANCHOR + 305})
+    assert forwards.duration_seconds == 295
 
 
 def test_a_session_without_id_is_rejected() -> None:

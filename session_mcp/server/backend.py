@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-import anyio
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context
 
@@ -15,6 +14,7 @@ from session_mcp.client import CompanionClient, validate_session_id
 from session_mcp.config import Settings
 from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
+from session_mcp.offload import off_loop
 from session_mcp.qa.rules import RuleSet, load_rules
 from session_mcp.query import Window, window_of
 from session_mcp.redact import redactor
@@ -22,13 +22,6 @@ from session_mcp.render import transcript_window
 from session_mcp.results import TranscriptResult
 
 TENANT_KEY_HEADER = "x-napster-api-key"
-# Above this many characters of transcript text, redacting, rendering or encoding a session runs
-# on a worker thread: at the redactor's worst (a run of digits), ~0.1 s of work the event loop,
-# which serves every other request and tenant, must not be held for.
-OFF_LOOP_CHARS = 20_000
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 class Backend:
@@ -96,14 +89,3 @@ def is_session_id(value: str) -> bool:
 def text_size(*sessions: SessionDetail) -> int:
     """Characters of transcript text in ``sessions``: what redacting or rendering them costs."""
     return sum(len(item.text) for session in sessions for item in session.turns)
-
-
-async def off_loop(size: int, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``fn(*args, **kwargs)``, on a worker thread when ``size`` is over ``OFF_LOOP_CHARS``.
-
-    Small work stays on the loop (a thread hop costs more than it saves); big work moves off
-    it, so one tenant's huge transcript does not stall every other request meanwhile.
-    """
-    if size <= OFF_LOOP_CHARS:
-        return fn(*args, **kwargs)
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))

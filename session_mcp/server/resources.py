@@ -16,9 +16,10 @@ from mcp.types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParam
 from session_mcp.errors import CompanionError, InvalidInputError, NotFoundError
 from session_mcp.lines import one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
+from session_mcp.offload import off_loop
 from session_mcp.render import format_time, render_transcript
 from session_mcp.results import trim_page
-from session_mcp.server.backend import Backend, is_session_id, off_loop, text_size
+from session_mcp.server.backend import Backend, is_session_id, text_size
 from session_mcp.server.toolkit import advice, surface_errors
 
 TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"

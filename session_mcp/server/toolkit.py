@@ -16,7 +16,6 @@ from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextConten
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from session_mcp.batch import ProgressCallback
-from session_mcp.client import describe_validation_error
 from session_mcp.config import Settings
 from session_mcp.errors import (
     AuthenticationError,
@@ -25,6 +24,7 @@ from session_mcp.errors import (
     NotFoundError,
     UpstreamUnavailableError,
 )
+from session_mcp.ingest import describe_validation_error
 from session_mcp.lines import one_line, shorten_text
 from session_mcp.render import fit_text
 from session_mcp.schema import compact_schema, input_schema

@@ -14,6 +14,7 @@ from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.cursors import scan_page
 from session_mcp.digest import fit_batch, render_batch
 from session_mcp.models import SessionDetail, SessionSummary
+from session_mcp.offload import off_loop
 from session_mcp.query import Criteria, Scan, Window, scan_sessions
 from session_mcp.render import render_session_page, render_transcript, transcript_window
 from session_mcp.results import (
@@ -51,7 +52,7 @@ from session_mcp.server.arguments import (
     session_criteria,
     session_filters,
 )
-from session_mcp.server.backend import Backend, off_loop, text_size
+from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.stats import session_stats
 from session_mcp.stats_text import render_stats
