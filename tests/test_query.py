@@ -196,7 +196,7 @@ def test_criteria_match_values_without_case() -> None:
     assert Criteria.of(close_reason=[" No_Credits_Left "]).matches(session)
     assert not Criteria()
     assert Criteria.of(status=[""], modality=[]) == Criteria()
-    derived = SessionSummary.model_validate({"id": "s", "startedAt": 1})  # no status sent: derived
+    derived = SessionSummary.model_validate({"id": "s", "startedAt": ANCHOR})  # no status sent: derived
     assert Criteria.of(status=["started"]).matches(derived)
     with pytest.raises(InvalidInputError, match="pending, started, closed, failed"):
         Criteria.of(status=["open"])
