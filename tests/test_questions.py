@@ -44,8 +44,9 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def mcp(client: CompanionClient, mode: str) -> AsyncIterator[Client]:
-    async with server_at(client, mode=mode) as connected:
+async def mcp(client: CompanionClient) -> AsyncIterator[Client]:
+    """The server at the demo data's anchor; the two protocol eras are both run where it matters."""
+    async with server_at(client) as connected:
         yield connected
 
 
@@ -166,9 +167,12 @@ async def test_stats_with_a_status_filter(mcp: Client, simulator: Simulator) -> 
 # -- "summarize the last 300 sessions" ----------------------------------------------------------------
 
 
-async def test_one_digest_call_covers_300_sessions_within_the_budget(mcp: Client, simulator: Simulator) -> None:
+async def test_one_digest_call_covers_300_sessions_within_the_budget(
+    client: CompanionClient, simulator: Simulator, mode: str
+) -> None:
     newest = [s["id"] for s in simulator.sessions_of("demo")[:300]]
-    text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": 300, "detail": "digest"}))
+    async with server_at(client, mode=mode) as mcp:
+        text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": 300, "detail": "digest"}))
     assert len(text) <= Settings().max_chars
     assert [d["session"]["id"] for d in data["digests"]] == newest
     assert data["transcripts"] == [] and data["left_out"] == []
