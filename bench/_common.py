@@ -22,6 +22,7 @@ from pathlib import Path
 from mcp import StdioServerParameters
 
 from session_mcp.simulator import Simulator, bind_loopback, make_server
+from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 BENCH_DIR = Path(__file__).resolve().parent
 HELLO_SERVER = BENCH_DIR / "hello_server.py"
@@ -82,7 +83,7 @@ def serve_simulator(simulator: Simulator) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def simulator_process(*, sessions: int = 240, latency_ms: float = 0) -> Iterator[str]:
+def simulator_process(*, sessions: int = DEFAULT_SESSION_COUNT, latency_ms: float = 0) -> Iterator[str]:
     """``session-mcp simulator`` as a child process on a free loopback port; yields the base URL."""
     command = [session_mcp_command(), "simulator", "--port", "0", "--sessions", str(sessions)]
     command += ["--latency-ms", str(latency_ms)]

@@ -29,6 +29,7 @@ from session_mcp.qa.command import add_qa_command, run_qa_command
 from session_mcp.redact import redactor
 from session_mcp.render import plural
 from session_mcp.simulator import Simulator, bind_loopback, make_server
+from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 DEMO_KEY = "demo"
 DEMO_BASE_URL = "http://simulator.local"
@@ -153,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--latency-ms", type=whole_number(0), default=0, help="added to every answer, to test timing (default 0)"
     )
-    sim.add_argument("--sessions", type=whole_number(0), default=240, help="how many demo sessions (default 240)")
+    sim.add_argument(
+        "--sessions",
+        type=whole_number(0),
+        default=DEFAULT_SESSION_COUNT,
+        help=f"how many demo sessions (default {DEFAULT_SESSION_COUNT})",
+    )
     add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     return parser

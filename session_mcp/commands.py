@@ -11,28 +11,49 @@ import argparse
 import io
 import json
 import os
+import re
 import stat
 import sys
 import unicodedata
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from session_mcp.batch import stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
+from session_mcp.cursors import scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
-from session_mcp.models import SessionDetail
+from session_mcp.models import SessionDetail, SessionSummary
+from session_mcp.query import MAX_SCAN, TIME_FORMS, Criteria, Window, WindowScanner, window_of
 from session_mcp.redact import Redactor
-from session_mcp.render import plural, render_session_page, render_transcript, session_cells, transcript_window
-from session_mcp.results import Failure, SessionPageResult, session_page_result, trim_page
+from session_mcp.render import (
+    plural,
+    render_scan,
+    render_session_page,
+    render_transcript,
+    session_cells,
+    transcript_window,
+)
+from session_mcp.results import (
+    Failure,
+    ScanInfo,
+    SessionPageResult,
+    scan_info,
+    scanned_page_result,
+    session_page_result,
+    trim_page,
+)
 from session_mcp.tags import parse_tag_pairs
 
+_CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
 EXPORT_LINE_START = b'{"id": "'  # how every exported line begins: the id is the first wire field
 LINE_SLACK = 1024 * 1024  # an exported line may be longer than the body it came from (spacing)
 EXIT_STATUS = "Exit status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error."
 JSON_HELP = {
-    "list": "print the API's page as JSON (items, filteredCount, totalCount, pageIndex, pageSize), not the table",
+    "list": "print the API's page as JSON (items, filteredCount, totalCount, pageIndex, pageSize), not the table; "
+    "with --since, --status and the like: items, nextCursor and the scan",
     "show": "print the whole session as JSON, as the API sent it (transcript included), not the rendering",
     "export": "print the summary as JSON ({file, written, already_there, failed: [{session_id, reason}]})",
 }
@@ -58,12 +79,16 @@ def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParse
         parser.add_argument("--json", action="store_true", help=JSON_HELP[name])
     for parser in (listing, export):
         add_filter_flags(parser)
+        add_query_flags(parser)
     listing.add_argument("--page-index", type=whole_number(0), default=0, help="zero-based page number (default 0)")
     listing.add_argument(
         "--page-size",
         type=whole_number(1, MAX_PAGE_SIZE),
         default=20,
         help=f"sessions per page, 1 to {MAX_PAGE_SIZE} (default 20)",
+    )
+    listing.add_argument(
+        "--cursor", help="where a list filtered by time or status goes on (the previous page prints it)"
     )
     show.add_argument("session_id", help="the id exactly as the list shows it")
     export.add_argument("--out", required=True, type=Path, help="the .jsonl file (appended to, resumable)")
@@ -107,6 +132,21 @@ def parse_tags(pairs: list[str]) -> dict[str, str] | None:
         raise InvalidInputError(f"--tag takes KEY=VALUE, e.g. --tag channel=web ({exc}).") from None
 
 
+def add_query_flags(parser: argparse.ArgumentParser) -> None:
+    """The time window and the filters this program applies itself (the API has neither)."""
+    parser.add_argument(
+        "--since", metavar="WHEN", help=f"sessions started at or after: {TIME_FORMS}; 'yesterday' alone is that day"
+    )
+    parser.add_argument("--until", metavar="WHEN", help="sessions started before this (exclusive), like --since")
+    for flag, values in (
+        ("--status", "pending, started, closed, failed"),
+        ("--close-reason", "e.g. idle_timeout"),
+        ("--session-type", "webrtc, websocket, voip, sip, kiosk"),
+        ("--modality", "audio, text, video"),
+    ):
+        parser.add_argument(flag, action="append", default=[], metavar="VALUE", help=f"{values} (repeatable, or a,b)")
+
+
 def filters_of(args: argparse.Namespace) -> SessionFilters:
     return SessionFilters(
         companion_id=args.companion_id,
@@ -114,6 +154,14 @@ def filters_of(args: argparse.Namespace) -> SessionFilters:
         search=args.search,
         tags=parse_tags(args.tag),
     )
+
+
+def query_of(args: argparse.Namespace) -> tuple[Window, Criteria]:
+    """The window (as of now, UTC) and the client-side filters of the flags."""
+    criteria = Criteria.of(
+        status=args.status, close_reason=args.close_reason, session_type=args.session_type, modality=args.modality
+    )
+    return window_of(args.since, args.until, now=datetime.now(UTC)), criteria
 
 
 async def run_sessions_command(
@@ -124,6 +172,9 @@ async def run_sessions_command(
     ``CompanionError`` and ``OSError`` reach the caller with their message.
     """
     if args.action == "list":
+        window, criteria = query_of(args)
+        if window.bounded or criteria or args.cursor:
+            return await list_scanned(args, client, window, criteria, out)
         page = await client.list_sessions(page_index=args.page_index, page_size=args.page_size, **filters_of(args))
         if args.json:
             out.write(json.dumps(trim_page(page, args.page_size)[0].to_wire(), ensure_ascii=False, indent=2) + "\n")
@@ -139,11 +190,40 @@ async def run_sessions_command(
         whole = transcript_window(session, 0, len(session.turns), budget=sys.maxsize)
         out.write(render_transcript(whole) + "\n")
     else:
-        summary = await export_sessions(client, args.out, filters_of(args), args.limit, redactor, concurrency)
+        summary = await export_sessions(
+            client, args.out, filters_of(args), args.limit, redactor, concurrency, query=query_of(args)
+        )
         # Exported to stdout itself (--out /dev/stdout | jq): the summary must not join the sessions.
         told = sys.stderr if _same_file(args.out, out) else out
         told.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
         return 1 if summary["failed"] else 0
+    return 0
+
+
+async def list_scanned(
+    args: argparse.Namespace, client: CompanionClient, window: Window, criteria: Criteria, out: TextIO
+) -> int:
+    """``sessions list`` with a window or a client-side filter: a page of the matches and a cursor."""
+    if args.page_index:
+        raise InvalidInputError(
+            "--page-index pages the plain list; a list filtered by time or status goes on with --cursor (the "
+            "previous page prints it)."
+        )
+    page = await scan_page(client, filters_of(args), window, criteria, page_size=args.page_size, cursor=args.cursor)
+    info = scan_info(page.scan, criteria, MAX_SCAN)
+    if args.json:
+        wire = {
+            "items": [item.to_wire() for item in page.scan.sessions],
+            "nextCursor": page.next_cursor,
+            "scan": info.model_dump(mode="json", exclude_none=True),
+        }
+        out.write(json.dumps(wire, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    result = scanned_page_result(
+        page.scan, info, args.page_size, matched_before=page.matched_before, next_cursor=page.next_cursor
+    )
+    text = _CURSOR_CALL.sub(r"use --cursor \1", render_session_page(result))
+    out.write((aligned_page(text, result) if out.isatty() else text) + "\n")
     return 0
 
 
@@ -154,28 +234,46 @@ async def export_sessions(
     limit: int | None,
     redactor: Redactor,
     concurrency: int,
+    *,
+    query: tuple[Window, Criteria] = (Window(), Criteria()),
 ) -> dict[str, Any]:
     """Append every matching session not yet in ``path``, one JSON object a line, in list order.
 
     Idempotent: ids already in the file are skipped, and a last line cut short by an
     interrupted run is dropped before appending, so a re-run completes the file. A session that
-    cannot be read or written is listed among the failures, and the others are written.
+    cannot be read or written is listed among the failures, and the others are written. With a
+    window or a client-side filter (``query``) the list is scanned to the window's start, with no
+    bound: the summary then says the window and how many sessions were scanned.
     """
     done = existing_ids(path, max_line=2 * client.max_response_bytes + LINE_SLACK)
     progress = Progress(sys.stderr)
     failures: list[Failure] = []
     written = skipped = 0
+    window, criteria = query
+    scanner = WindowScanner(client, filters, window, criteria, max_scan=None) if window.bounded or criteria else None
 
-    async def pending_ids() -> AsyncIterator[str]:
-        nonlocal skipped
+    async def listed() -> AsyncIterator[SessionSummary]:
+        if scanner is not None:
+            async for _, item in scanner.matches():
+                yield item
+            return
         async for page in client.iter_pages(page_size=MAX_PAGE_SIZE, limit=limit, **filters):
             progress.total = page.filtered_count if limit is None else min(limit, page.filtered_count or limit)
             for item in page.items:
-                if item.id in done:
-                    skipped += 1
-                    progress.step()
-                else:
-                    yield item.id
+                yield item
+
+    async def pending_ids() -> AsyncIterator[str]:
+        nonlocal skipped
+        count = 0
+        async for item in listed():
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            if item.id in done:
+                skipped += 1
+                progress.step()
+            else:
+                yield item.id
 
     with path.open("ab") as file:
         async for item in stream_sessions(client, pending_ids(), concurrency=concurrency, use_cache=False):
@@ -188,12 +286,15 @@ async def export_sessions(
                 written += 1
             progress.step()
     progress.finish()
-    return {
+    summary: dict[str, Any] = {
         "file": str(path),
         "written": written,
         "already_there": skipped,
         "failed": [failure.model_dump() for failure in failures],
     }
+    if scanner is not None:
+        summary["scan"] = scan_info(scanner.result([]), criteria, None).model_dump(mode="json", exclude_none=True)
+    return summary
 
 
 def export_line(session: SessionDetail, redactor: Redactor) -> bytes | Failure:
@@ -305,9 +406,10 @@ def aligned_page(text: str, page: SessionPageResult) -> str:
     lines = text.split("\n")
     if not page.sessions:
         return text
-    header = lines[1].split(" | ")  # the line under the title names the columns
+    at = next(n for n, line in enumerate(lines) if line.startswith("id | "))  # the line that names the columns
+    header = lines[at].split(" | ")
     rows = [session_cells(row, with_turns="turns" in header) for row in page.sessions]
-    lines[1 : 2 + len(rows)] = aligned([header, *rows])
+    lines[at : at + 1 + len(rows)] = aligned([header, *rows])
     return "\n".join(lines)
 
 
@@ -331,6 +433,8 @@ def format_export_summary(summary: dict[str, Any]) -> str:
         there = "was" if summary["already_there"] == 1 else "were"
         text += f" ({summary['already_there']} {there} already there)"
     text += "."
+    if "scan" in summary:
+        text += "\n" + render_scan(ScanInfo.model_validate(summary["scan"]))
     for failure in summary["failed"]:
         text += f"\nNot exported: {one_line(failure['session_id'], ID_CHARS)}: {one_line(failure['reason'], 1_000)}"
     return text

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from session_mcp.client import DEFAULT_BASE_URL, is_header_safe
 from session_mcp.qa.rules import RulesError, load_rules
+from session_mcp.query import MAX_SCAN
 
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -37,6 +38,7 @@ class Settings:
     log_level: str = "WARNING"
     max_chars: int = 40_000
     concurrency: int = 8
+    max_scan: int = MAX_SCAN  # list items one answer may scan for a time window or a client-side filter
     max_response_mb: int = 32
     redact_pii: bool = False
     transport: Transport = "stdio"
@@ -66,6 +68,7 @@ ENVIRONMENT: dict[str, str] = {
     "log_level": "SESSION_MCP_LOG_LEVEL",
     "max_chars": "SESSION_MCP_MAX_CHARS",
     "concurrency": "SESSION_MCP_CONCURRENCY",
+    "max_scan": "SESSION_MCP_MAX_SCAN",
     "max_response_mb": "SESSION_MCP_MAX_RESPONSE_MB",
     "redact_pii": "SESSION_MCP_REDACT_PII",
     "auth_token": "SESSION_MCP_AUTH_TOKEN",
@@ -136,6 +139,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "timeout": lambda s, v: _number(s, v, float, 0.1, 600),
         "max_chars": lambda s, v: _number(s, v, int, 2_000, 2_000_000),
         "concurrency": lambda s, v: _number(s, v, int, 1, 64),
+        "max_scan": lambda s, v: _number(s, v, int, 100, 1_000_000),
         "max_response_mb": lambda s, v: _number(s, v, int, 1, 1024),
         "port": lambda s, v: _number(s, v, int, 0, 65_535),
         "max_sessions": lambda s, v: _number(s, v, int, 1, 100_000),

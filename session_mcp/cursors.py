@@ -11,12 +11,13 @@ import base64
 import binascii
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from session_mcp.client import SessionFilters
+from session_mcp.client import CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
-from session_mcp.query import Criteria, ScanPosition, Window
+from session_mcp.query import MAX_SCAN, Criteria, Scan, ScanPosition, Window, scan_sessions
 
 CURSOR_PREFIX = "w1."
 MAX_CURSOR_LENGTH = 400
@@ -90,3 +91,32 @@ def _is_time(value: Any) -> bool:
 
 def _utc(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass
+class ScannedPage:
+    """One page of sessions filtered client-side, and the cursor of the next one."""
+
+    scan: Scan
+    matched_before: int  # matches on the pages before this one
+    next_cursor: str | None
+
+
+async def scan_page(
+    client: CompanionClient,
+    filters: SessionFilters,
+    window: Window,
+    criteria: Criteria,
+    *,
+    page_size: int,
+    cursor: str | None,
+    max_scan: int = MAX_SCAN,
+) -> ScannedPage:
+    """The page of matches ``cursor`` points at (the first one without it); its window is the cursor's."""
+    fingerprint = filters_fingerprint(filters, criteria)
+    start, window = decode_cursor(cursor, fingerprint) if cursor else (None, window)
+    scan = await scan_sessions(
+        client, filters, window, criteria=criteria, limit=page_size, max_scan=max_scan, start=start
+    )
+    next_cursor = encode_cursor(scan.resume, window, fingerprint) if scan.resume else None
+    return ScannedPage(scan, start.matched if start else 0, next_cursor)

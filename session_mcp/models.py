@@ -148,6 +148,76 @@ class Conversation(WireModel):
     items: Annotated[list[ConversationItem], _none_as([])] = Field(default_factory=list)
 
 
+# -- newer session fields: companion and agent objects, tool connection metrics ------------------
+
+
+def _object_or_none(value: Any) -> Any:
+    """``None`` for anything but an object: an odd ``companion`` or ``agent`` must not fail a session."""
+    return value if isinstance(value, dict) else None
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """The UTC ``datetime`` of an ISO 8601 string (UTC when it has no offset); ``None`` when it is none
+    or no plausible time."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment if EARLIEST_TIME <= moment.timestamp() <= LATEST_TIME else None  # plausible, as Timestamp
+
+
+# Names, states, codes and messages of the newer fields: one line, bounded, any JSON value as text.
+OptionalText = Annotated[str | None, BeforeValidator(_bounded_text(MAX_DESCRIPTION_CHARS))]
+
+
+class NamedRef(WireModel):
+    """A ``companion`` or ``agent`` object: its id and name, whatever else it carries kept."""
+
+    id: OptionalText = None
+    name: OptionalText = None
+
+
+class FunctionError(WireModel):
+    code: OptionalText = None
+    message: OptionalText = None
+
+
+class FunctionMetric(WireModel):
+    """How one WebSocket tool connected in a session: ``state`` connected, failed or canceled.
+
+    The timestamps are ISO 8601 strings on the wire (only those that happened are present);
+    the properties give them as UTC ``datetime``.
+    """
+
+    name: OptionalText = None
+    state: OptionalText = None
+    started_at: OptionalText = None
+    connected_at: OptionalText = None
+    failed_at: OptionalText = None
+    canceled_at: OptionalText = None
+    error: Annotated[FunctionError | None, BeforeValidator(_object_or_none)] = None
+
+    @property
+    def started(self) -> datetime | None:
+        return from_iso(self.started_at)
+
+    @property
+    def ended(self) -> datetime | None:
+        """When it connected, failed or was canceled."""
+        return from_iso(self.connected_at or self.failed_at or self.canceled_at)
+
+
+def _metrics_or_none(value: Any) -> Any:
+    """The entries that are objects; ``None`` for anything but a list."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else None
+
+
+FunctionMetrics = Annotated[list[FunctionMetric] | None, BeforeValidator(_metrics_or_none)]
+
+
 class SessionSummary(WireModel):
     """A session as it appears in a list page: configuration and timing, no transcript."""
 
@@ -168,6 +238,8 @@ class SessionSummary(WireModel):
     modality: SingleLine | None = None
     mode: SingleLine | None = None
     cost: Cost = None
+    companion: Annotated[NamedRef | None, BeforeValidator(_object_or_none)] = None
+    agent: Annotated[NamedRef | None, BeforeValidator(_object_or_none)] = None
 
     @property
     def created(self) -> datetime | None:
@@ -214,10 +286,18 @@ class SessionDetail(SessionSummary):
     """One session with its transcript."""
 
     conversation: Conversation | None = None
+    # One entry per WebSocket tool; earlier documents call the field functionStates.
+    function_metrics: FunctionMetrics = None
+    function_states: FunctionMetrics = None
 
     @property
     def turns(self) -> list[ConversationItem]:
         return self.conversation.items if self.conversation else []
+
+    @property
+    def tools(self) -> list[FunctionMetric]:
+        """The tool connection metrics, under whichever name the API sent them."""
+        return self.function_metrics or self.function_states or []
 
 
 class SessionPage(WireModel):

@@ -7,9 +7,9 @@ scan every tool and command shares:
 - ``parse_window`` reads ``since``/``until`` (ISO 8601, durations back from now, today/yesterday);
 - ``Criteria`` holds the filters the vendor says to apply client-side (status, close reason,
   session type, modality);
-- ``scan_sessions`` pages newest first and stops once a whole page is older than ``since``, but
-  only while every item read so far really came newest first; otherwise it reads on, up to a
-  bound, and says so.
+- ``scan_sessions`` pages newest first and stops once whole pages are older than ``since`` (two in
+  a row), but only while every item read so far really came newest first; otherwise it reads on,
+  up to a bound, and says so.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ MAX_SCAN = 5_000  # sessions one answer may scan: 50 pages of 100
 # A session is in a window by its start time, but the list is (presumably) sorted by creation:
 # the early stop waits until a page was created this long before ``since``.
 START_GRACE = timedelta(hours=1)
+# Whole pages older than the window, in a row and in order, that end the scan: one page alone may
+# be a page served out of its place (it looks sorted by itself); the next one shows it.
+STOP_AFTER_PAGES = 2
 STATUSES = ("pending", "started", "closed", "failed")
 DAY_WORDS = ("today", "yesterday")
 _DURATION = re.compile(r"(\d{1,6})\s*(m|min|h|d|w)", re.IGNORECASE)
@@ -94,6 +97,12 @@ class Window:
         """``since``/``until`` that select exactly this window, whenever they are used."""
         bounds = {"since": self.start, "until": self.end}
         return {name: iso(moment) for name, moment in bounds.items() if moment is not None}
+
+
+def window_of(since: str | None, until: str | None, *, now: datetime) -> Window:
+    """``parse_window``, with an open end closed at ``now``: pages of one window then agree."""
+    window = parse_window(since, until, now=now)
+    return Window(window.start, now.astimezone(UTC)) if window.start and not window.end else window
 
 
 class UnreadableTimeError(InvalidInputError):
@@ -213,7 +222,9 @@ class Criteria:
 
 
 def _values(given: Iterable[str] | None) -> frozenset[str]:
-    return frozenset(value.strip().casefold() for value in given or () if value and value.strip())
+    """The values given, each value also splitting at commas (``"failed,closed"``), without case."""
+    parts = (part.strip().casefold() for value in given or () for part in (value or "").split(","))
+    return frozenset(part for part in parts if part)
 
 
 # -- the scan --------------------------------------------------------------------------------
@@ -289,9 +300,10 @@ class WindowScanner:
     """One newest-first scan; ``matches()`` streams the matching sessions, memory staying flat.
 
     The early stop trusts the order only as far as it was seen: each item must be no newer than
-    the one before it, across pages and calls. A list served in another order is read on, up to
-    ``max_scan`` sessions. (A permutation of whole pages, each sorted, that happens to look
-    sorted up to the stop cannot be told from a sorted list without reading every page.)
+    the one before it, across pages and calls, and ``STOP_AFTER_PAGES`` whole pages in a row must
+    be older than the window. A list served in another order is read on, up to ``max_scan``
+    sessions. (Whole sorted pages served out of place that happen to look sorted up to the stop
+    cannot be told from a sorted list without reading every page.)
     """
 
     def __init__(
@@ -325,6 +337,7 @@ class WindowScanner:
         # than the last item read was read then, and is passed over once.
         resuming = position.last_time is not None and position.in_order
         seen: set[str] = set()
+        older_pages = 0  # whole pages in a row created before the window, in order
         while True:
             page = await self.client.list_sessions(page_index=page_index, page_size=self.page_size, **self.filters)
             self.upstream_count = page.filtered_count if page.filtered_count is not None else page.total_count
@@ -364,7 +377,8 @@ class WindowScanner:
                 self.position = position
                 if matches:
                     yield at, item
-            if read and older and position.in_order and self.window.start is not None:
+            older_pages = older_pages + 1 if read and older and position.in_order else 0
+            if older_pages >= STOP_AFTER_PAGES and self.window.start is not None:
                 self._end(stopped_early=True)
                 return
             # A page with nothing new means the API ignores pageIndex (or the list stands still).

@@ -24,23 +24,19 @@ from typing import Any
 from session_mcp.lines import CUT_MARK, ID_CHARS, message_text, one_line, shorten_text
 from session_mcp.models import SessionDetail
 from session_mcp.results import (
-    BatchResult,
-    BatchTranscript,
-    Distribution,
     Failure,
+    ScanInfo,
     SessionInfo,
     SessionPageResult,
     SessionRow,
-    StatsResult,
+    ToolConnection,
     TranscriptResult,
     Turn,
     make_turn,
     session_info,
-    session_row,
     transcript_origin,
 )
 
-BATCH_OVERHEAD = 400  # the summary line and separators of a batch answer
 TRANSCRIPT_FRAME = 200  # the "Transcript turns a-b of n:" line and the cut note under the turns
 
 logger = logging.getLogger(__name__)
@@ -135,7 +131,40 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def render_scan(scan: ScanInfo) -> str:
+    """One line: the window applied (UTC), the filters, how many sessions were scanned, and whether
+    the answer is complete or the scan bound cut it."""
+    if scan.window_start and scan.window_end:
+        window = f"{format_time(scan.window_start, seconds=True)} to {format_time(scan.window_end, seconds=True)}"
+    elif scan.window_start:
+        window = f"since {format_time(scan.window_start, seconds=True)}"
+    elif scan.window_end:
+        window = f"before {format_time(scan.window_end, seconds=True)}"
+    else:
+        window = "all time"
+    parts = [f"Window (UTC): {window}"]
+    if scan.filters:
+        parts.append(f"filters: {scan.filters}")
+    parts.append(f"scanned {plural(scan.scanned, 'session')}")
+    if scan.bound_hit:
+        parts.append(
+            f"INCOMPLETE: the scan bound ({scan.max_scan or 0:,} sessions per answer) stopped it before the window's "
+            "start, so older matching sessions were not read; narrow the window or the upstream filters"
+        )
+    elif not scan.in_order:
+        parts.append("the list did not come newest first, so the scan could not stop early and read every session")
+    elif scan.stopped_early:
+        parts.append("complete (the list came newest first; the scan stopped at the window's start)")
+    elif scan.complete:
+        parts.append("complete (read to the end of the list)")
+    else:
+        parts.append("stopped at the limit: more sessions match")
+    return " · ".join(parts) + "."
+
+
 def render_session_page(page: SessionPageResult) -> str:
+    if page.scan is not None:
+        return _render_scanned_page(page, page.scan)
     if not page.sessions:
         matching = f" ({page.total_count} in the project)" if page.total_count is not None else ""
         return f"No sessions match on page {page.page_index}{matching}."
@@ -159,11 +188,38 @@ def render_session_page(page: SessionPageResult) -> str:
     return "\n".join(lines)
 
 
+def _render_scanned_page(page: SessionPageResult, scan: ScanInfo) -> str:
+    """A page of sessions filtered client-side: numbered among the matches, counts said as known."""
+    note = render_scan(scan)
+    if not page.sessions:
+        more = "" if page.next_cursor is None else f" Scan on: call list_sessions with cursor={page.next_cursor!r}."
+        return f"No sessions match{' from here' if page.first_number > 1 else ''}.{more}\n{note}"
+    first = page.first_number
+    last = first + len(page.sessions) - 1
+    if page.filtered_count is not None:
+        of = f" of {page.filtered_count}"
+    elif page.has_more:
+        of = f" of at least {last + 1}" if not scan.bound_hit else f" of at least {last}"
+    else:
+        of = ""
+    with_turns = any(row.turns is not None for row in page.sessions)
+    lines = [f"Sessions {first}-{last}{of} matching, newest first.", note]
+    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
+    if page.next_cursor is not None:
+        lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")
+    else:
+        lines.append("Last page.")
+    return "\n".join(lines)
+
+
 def render_session_header(info: SessionInfo) -> list[str]:
     """The lines above a transcript: who, what configuration, when."""
     left_out = info.left_out or {}
     head = f"# Session {show_id(info.id)} — {format_status(info)}"
-    who = [f"companion {one_line(info.companion_id or '-')}"]
+    who = [f"companion {one_line(info.companion_id or '-')}" + _named(info.companion_name)]
+    if info.agent_id or info.agent_name:
+        who.append(f"agent {one_line(info.agent_id or '-')}" + _named(info.agent_name))
     if info.external_client_id:
         who.append(f"client {one_line(info.external_client_id)}")
     if info.tags:
@@ -191,11 +247,35 @@ def render_session_header(info: SessionInfo) -> list[str]:
     if config:
         lines.append(" · ".join(config))
     lines.append(" · ".join(timing))
+    if info.tools:
+        lines.append(tools_line(info.tools, (info.left_out or {}).get("tools", 0)))
     if info.extra:
         fields = ", ".join(f"{one_line(k)}={_compact(v)}" for k, v in sorted(info.extra.items()))
         more = left_out.get("extra", 0)
         lines.append("other fields: " + fields + (f", {CUT_MARK} +{more} more" if more else ""))
     return lines
+
+
+def _named(name: str | None) -> str:
+    return f" ({one_line(name)})" if name else ""
+
+
+MAX_TOOLS_SHOWN = 10
+
+
+def tools_line(tools: Sequence[ToolConnection], left_out: int = 0) -> str:
+    """``tools: 2 connected · sms_gateway failed (connection_failed: WebSocket handshake timed out)``."""
+    connected = sum(1 for t in tools if t.state == "connected")
+    others = [t for t in tools if t.state != "connected"]
+    cells = [f"{connected} connected"] if connected else []
+    for tool in others[:MAX_TOOLS_SHOWN]:
+        reason = ": ".join(part for part in (tool.error_code, tool.error_message) if part)
+        why = f" ({one_line(reason, 160)})" if reason else ""
+        cells.append(f"{one_line(tool.name, 60)} {one_line(tool.state, 40)}{why}")
+    hidden = len(others) - len(others[:MAX_TOOLS_SHOWN]) + left_out
+    if hidden:
+        cells.append(f"{CUT_MARK} +{hidden} more")
+    return "tools: " + " · ".join(cells)
 
 
 def turn_line(turn: Turn) -> str:
@@ -225,18 +305,6 @@ def render_transcript(result: TranscriptResult) -> str:
     return "\n".join(lines)
 
 
-def batch_header(row: SessionRow, total_turns: int) -> str:
-    """The one-line header of a session inside a batch."""
-    cells = [f"## {show_id(row.id)}", one_line(row.companion_id or "-")]
-    if row.external_client_id:
-        cells.append(f"client {one_line(row.external_client_id)}")
-    cells.append(format_time(row.started_at or row.created_at))
-    cells += [format_duration(row.duration_seconds), format_status(row), plural(total_turns, "turn")]
-    if row.tags:
-        cells.append(row_tags(row))
-    return " · ".join(cells)
-
-
 def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
     """The line that ends a cut transcript: how much is left and the call that reads it."""
     return (
@@ -245,89 +313,8 @@ def cut_note(session_id: str, total_turns: int, next_offset: int) -> str:
     )
 
 
-def render_batch_transcript(item: BatchTranscript) -> str:
-    lines = [batch_header(item.session, item.total_turns)]
-    if item.total_turns == 0:
-        lines.append("(no transcript)")
-    lines.extend(turn_line(turn) for turn in item.turns)
-    if item.next_offset is not None:
-        lines.append(cut_note(item.session.id, item.total_turns, item.next_offset))
-    return "\n".join(lines)
-
-
-def render_batch(result: BatchResult) -> str:
-    summary = f"Transcripts of {plural(len(result.transcripts), 'session')}"
-    if result.matched is not None:
-        summary += f" (newest {result.requested} of {result.matched} matching)"
-    notes = []
-    if result.cut_sessions:
-        notes.append(f"{result.cut_sessions} cut to fit {result.budget_chars} characters")
-    if result.shortened_messages:
-        notes.append(f"{plural(result.shortened_messages, 'long message')} shortened")
-    if result.failures:
-        notes.append(f"{len(result.failures)} could not be read")
-    summary += (": " + "; ".join(notes) if notes else "") + "."
-    if result.cut_sessions or result.shortened_messages:
-        summary += " get_session_transcript reads any one in full."
-    blocks = [summary, *(render_batch_transcript(item) for item in result.transcripts)]
-    if result.failures:
-        blocks.append("Not read:\n" + "\n".join(failure_line(f) for f in result.failures))
-    return "\n\n".join(blocks)
-
-
 def failure_line(failure: Failure) -> str:
     return f"- {show_id(failure.session_id)}: {one_line(failure.reason, 1_000)}"
-
-
-def format_distribution(dist: Distribution, unit: str = "") -> str:
-    if not dist.count:
-        return "no data"
-    show = format_duration if unit == "duration" else (lambda v: f"{v:g}")
-    return f"median {show(dist.median)} · p90 {show(dist.p90)} · max {show(dist.max)} (n={dist.count})"
-
-
-def format_counts(counts: dict[str, int]) -> str:
-    return " · ".join(f"{one_line(key, 80)} {count}" for key, count in counts.items()) or "-"
-
-
-def render_stats(result: StatsResult) -> str:
-    scope = f"Statistics over {plural(result.examined, 'session')}"
-    if result.matched is not None:
-        scope += f" of {result.matched} matching"
-    if result.limit_hit:
-        scope += f" (limit {result.limit} reached: raise limit to cover all)"
-    cut = result.values_cut or {}
-
-    def counts(label: str, name: str, values: dict[str, int]) -> str:
-        distinct = f" ({cut[name]} values, top 10)" if name in cut else ""
-        return f"{label}{distinct}: {format_counts(values)}"
-
-    lines = [
-        scope + ".",
-        counts("status", "status", result.by_status),
-        counts("companion", "companion", result.by_companion),
-    ]
-    if result.by_close_reason:
-        lines.append(counts("close reason", "close_reason", result.by_close_reason))
-    lines.extend(counts(f"tag {one_line(key, 80)}", f"tag {key}", values) for key, values in result.by_tag.items())
-    if result.tag_keys_left_out:
-        lines.append(f"(and {plural(result.tag_keys_left_out, 'other tag key')}, less used)")
-    lines.append(f"duration: {format_distribution(result.duration_seconds, 'duration')}")
-    lines.append(f"turns: {format_distribution(result.turns)}")
-    silent = ", ".join(show_id(i) for i in result.no_user_turn_ids)
-    lines.append(f"no user turn: {result.no_user_turn}" + (f" ({silent})" if silent else ""))
-    if result.busiest_hours:
-        lines.append(
-            "busiest hours (UTC): " + " · ".join(f"{h.hour_utc:02d}h {h.sessions}" for h in result.busiest_hours)
-        )
-    if result.unread_count:
-        lines.append(
-            f"not read or not counted: {result.unread_count} ("
-            + ", ".join(show_id(f.session_id) for f in result.unread[:10])
-            + (", …" if result.unread_count > 10 else "")
-            + ")"
-        )
-    return "\n".join(lines)
 
 
 def fit_text(text: str, budget: int) -> str:
@@ -398,75 +385,3 @@ def transcript_window(session: SessionDetail, offset: int, limit: int, budget: i
         next_offset=end if more else None,
         truncated=more,
     )
-
-
-def fit_batch(
-    sessions: list[SessionDetail],
-    failures: list[Failure],
-    *,
-    requested: int,
-    matched: int | None,
-    max_message_chars: int,
-    budget: int,
-) -> BatchResult:
-    """Compact transcripts sharing ``budget`` characters: no session crowds out the others."""
-    shortened = 0
-    blocks: list[tuple[SessionRow, list[Turn], int]] = []
-    sizes: list[int] = []
-    failures = list(failures)
-    for session in sessions:
-        try:  # one session that cannot be rendered is a failure, not the end of the batch
-            origin = transcript_origin(session)
-            turns = []
-            for index, item in enumerate(session.turns):
-                text = shorten_text(item.text, max_message_chars)
-                shortened += text != item.text
-                turns.append(make_turn(index, item, origin, text))
-            row = session_row(session, len(turns))
-            size = len(batch_header(row, len(session.turns))) + sum(len(turn_line(t)) + 1 for t in turns)
-        except Exception as exc:
-            logger.warning("session %.80r could not be rendered", session.id, exc_info=exc)
-            reason = f"it could not be rendered ({type(exc).__name__}): the Companion API sent something unusable."
-            failures.append(Failure(session_id=shorten_text(str(session.id), ID_CHARS), reason=reason))
-            continue
-        blocks.append((row, turns, len(session.turns)))
-        sizes.append(size)
-    overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
-    overhead += sum(len(cut_note(row.id, total, total)) + 1 for row, _, total in blocks)  # room for any cut
-    caps = share_budget(sizes, max(0, budget - overhead))
-    transcripts = []
-    for (row, turns, total), cap, size in zip(blocks, caps, sizes, strict=True):
-        kept = turns
-        if cap < size:
-            room = cap - len(batch_header(row, total))
-            kept = turns[: fit_lines((turn_line(t) for t in turns), room, at_least=0)]
-        cut = len(kept) < len(turns)
-        transcripts.append(
-            BatchTranscript(session=row, turns=kept, total_turns=total, next_offset=len(kept) if cut else None)
-        )
-    return BatchResult(
-        transcripts=transcripts,
-        failures=failures,
-        requested=requested,
-        matched=matched,
-        budget_chars=budget,
-        shortened_messages=shortened,
-        cut_sessions=sum(1 for t in transcripts if t.next_offset is not None),
-    )
-
-
-def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
-    """Per-item character caps whose sum fits ``budget``: small items keep all, large ones share the rest.
-
-    Water-filling: the cap ``c`` is the largest with ``sum(min(size, c)) <= budget``.
-    """
-    if sum(sizes) <= budget:
-        return list(sizes)
-    remaining = budget
-    caps = [0] * len(sizes)
-    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
-    for position, index in enumerate(order):
-        fair = remaining // (len(sizes) - position)
-        caps[index] = min(sizes[index], fair)
-        remaining -= caps[index]
-    return caps

@@ -18,7 +18,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from session_mcp.lines import FIELD_CHARS, ID_CHARS, shorten_text
-from session_mcp.models import ConversationItem, SessionDetail, SessionPage, SessionSummary, from_unix
+from session_mcp.models import (
+    ConversationItem,
+    FunctionMetric,
+    SessionDetail,
+    SessionPage,
+    SessionSummary,
+    from_unix,
+)
+from session_mcp.query import Criteria, Scan
 
 MAX_ITEMS = 20  # tags, functions, FAQs and extra fields kept per session
 ROLE_CHARS = 40
@@ -44,19 +52,48 @@ class SessionRow(BaseModel):
     )
 
 
+class ScanInfo(BaseModel):
+    """How a time window or a client-side filter was applied: the upstream list has neither."""
+
+    window_start: datetime | None = Field(None, description="Sessions started at or after this time (UTC).")
+    window_end: datetime | None = Field(None, description="... and before this one.")
+    filters: str | None = Field(None, description="The filters applied client-side (status, close reason, ...).")
+    scanned: int = Field(description="List items read to apply them (over every page of a cursor chain).")
+    complete: bool = Field(description="True when no session beyond those scanned can match.")
+    stopped_early: bool = Field(description="The scan stopped at a page older than the window, the list newest first.")
+    in_order: bool = Field(description="Every item read came newest first (else the scan could not stop early).")
+    bound_hit: bool = Field(description="The scan bound stopped the scan: older sessions were not read.")
+    max_scan: int | None = Field(None, description="The scan bound: most list items one answer reads.")
+    upstream_matching: int | None = Field(None, description="Sessions the upstream filters alone match.")
+
+
 class SessionPageResult(BaseModel):
     """One page of ``list_sessions``."""
 
     sessions: list[SessionRow]
     page_index: int
     page_size: int
-    filtered_count: int | None = Field(None, description="Sessions matching the filters.")
+    filtered_count: int | None = Field(None, description="Sessions matching the filters, when known exactly.")
     total_count: int | None = Field(None, description="All sessions of the project.")
     has_more: bool
     next_page_index: int | None = None
     upstream_sent_more: int | None = Field(
         None, description="Rows the API sent beyond page_size, left out (an API that ignores pageSize)."
     )
+    first_number: int = Field(1, description="The 1-based number of the first session of this page among the matches.")
+    next_cursor: str | None = Field(None, description="Pass as `cursor` (with the same filters) for the next page.")
+    scan: ScanInfo | None = Field(None, description="Present when a time window or a client-side filter applied.")
+
+
+class ToolConnection(BaseModel):
+    """How one WebSocket tool connected in a session (``functionMetrics``)."""
+
+    name: str
+    state: str = Field(description="connected, failed or canceled (as sent).")
+    started_at: datetime | None = None
+    ended_at: datetime | None = Field(None, description="When it connected, failed or was canceled.")
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 class SessionInfo(SessionRow):
@@ -69,6 +106,10 @@ class SessionInfo(SessionRow):
     modality: str | None = None
     mode: str | None = None
     cost: float | None = None
+    companion_name: str | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None
+    tools: list[ToolConnection] | None = Field(None, description="WebSocket tool connections (functionMetrics).")
     extra: dict[str, Any] | None = Field(None, description="Fields the API sent that this server does not name.")
 
 
@@ -181,6 +222,29 @@ def session_page_result(
     )
 
 
+def scanned_page_result(
+    scan: Scan,
+    info: ScanInfo,
+    page_size: int,
+    *,
+    matched_before: int,
+    next_cursor: str | None,
+    known_turns: Callable[[str], int | None] = lambda _: None,
+) -> SessionPageResult:
+    """A page of sessions filtered client-side; the count of matches is given only when known exactly."""
+    rows = [session_row(item, known_turns(item.id)) for item in scan.sessions]
+    return SessionPageResult(
+        sessions=rows,
+        page_index=matched_before // page_size,
+        page_size=page_size,
+        filtered_count=matched_before + len(rows) if scan.reached_end else None,
+        has_more=next_cursor is not None,
+        first_number=matched_before + 1,
+        next_cursor=next_cursor,
+        scan=info,
+    )
+
+
 def session_info(session: SessionDetail) -> SessionInfo:
     row = session_row(session, len(session.turns))
     left_out = dict(row.left_out or {})
@@ -194,8 +258,34 @@ def session_info(session: SessionDetail) -> SessionInfo:
         modality=_field(session.modality),
         mode=_field(session.mode),
         cost=session.cost,
+        companion_name=_field(session.companion.name if session.companion else None),
+        agent_id=_field(session.agent.id if session.agent else None),
+        agent_name=_field(session.agent.name if session.agent else None),
+        tools=_tools(session.tools, left_out),
         extra=_first_items(extra, "extra", left_out, VALUE_CHARS),
         left_out=left_out or None,
+    )
+
+
+def _tools(metrics: Sequence[FunctionMetric], left_out: dict[str, int]) -> list[ToolConnection] | None:
+    """The first ``MAX_ITEMS`` tool connections, not connected ones first; the rest counted."""
+    if not metrics:
+        return None
+    ordered = sorted(metrics, key=lambda m: m.state == "connected")
+    if len(ordered) > MAX_ITEMS:
+        left_out["tools"] = len(ordered) - MAX_ITEMS
+    return [tool_connection(metric) for metric in ordered[:MAX_ITEMS]]
+
+
+def tool_connection(metric: FunctionMetric) -> ToolConnection:
+    error = metric.error
+    return ToolConnection(
+        name=shorten_text(metric.name or "(unnamed)", FIELD_CHARS),
+        state=shorten_text(metric.state or "unknown", FIELD_CHARS),
+        started_at=metric.started,
+        ended_at=metric.ended,
+        error_code=_field(error.code if error else None),
+        error_message=_field(error.message if error else None, VALUE_CHARS),
     )
 
 
@@ -221,12 +311,24 @@ def make_turn(index: int, item: ConversationItem, origin: float | None, text: st
 
 
 class BatchTranscript(BaseModel):
-    """One session of a batch, with as many turns as its share of the budget allowed."""
+    """One whole session of a batch (long messages may be shortened, each with a marker)."""
 
     session: SessionRow
     turns: list[Turn]
     total_turns: int
-    next_offset: int | None = Field(None, description="Where get_session_transcript would continue; absent if whole.")
+
+
+class DigestTurn(BaseModel):
+    role: str
+    text: str = Field(description="Shortened to fit, on one line.")
+
+
+class SessionDigest(BaseModel):
+    """A session in one line: what the user first asked and how it ended."""
+
+    session: SessionRow
+    first_request: str | None = Field(None, description="The user's first message, shortened; absent if none.")
+    last_exchange: list[DigestTurn] = Field(description="The last user message and the reply to it, shortened.")
 
 
 class Failure(BaseModel):
@@ -237,15 +339,20 @@ class Failure(BaseModel):
 
 
 class BatchResult(BaseModel):
-    """Many transcripts in one call."""
+    """Many transcripts in one call: whole sessions while the budget holds, a digest line for the others."""
 
-    transcripts: list[BatchTranscript]
+    detail: str = Field(description="full or digest.")
+    transcripts: list[BatchTranscript] = Field(description="The sessions given whole, in order.")
+    digests: list[SessionDigest] = Field(description="The others, one line each, in order.")
+    left_out: list[str] = Field(description="Ids of sessions not even a digest line fitted for.")
     failures: list[Failure]
     requested: int = Field(description="Sessions asked for (ids given, or matches up to the limit).")
-    matched: int | None = Field(None, description="Sessions matching the filters, when filters were used.")
+    matched: int | None = Field(None, description="Sessions matching the filters, when known.")
+    more_matching: bool = Field(False, description="More sessions match than were asked for (count unknown).")
     budget_chars: int
-    shortened_messages: int = Field(description="Messages cut to the per-message limit.")
-    cut_sessions: int = Field(description="Sessions whose later turns were left out to fit the budget.")
+    shortened_messages: int = Field(description="Messages of whole sessions cut to the per-message limit.")
+    read_calls: list[str] = Field(description="Calls that read the digested sessions in full, each within the budget.")
+    scan: ScanInfo | None = None
 
 
 class Distribution(BaseModel):
@@ -259,6 +366,49 @@ class Distribution(BaseModel):
 class HourCount(BaseModel):
     hour_utc: int
     sessions: int
+
+
+class DayCount(BaseModel):
+    day: str = Field(description="UTC calendar day, YYYY-MM-DD.")
+    sessions: int
+
+
+class Amount(BaseModel):
+    key: str
+    cost: float = Field(description="USD.")
+    sessions: int
+
+
+class CostFigures(BaseModel):
+    """Spend, from ``cost`` (USD), which the API sets once a session closes."""
+
+    total: float
+    mean: float | None = Field(None, description="Per session that has a cost.")
+    with_cost: int
+    without_cost: int = Field(description="Sessions with no cost yet (pending or open) or none sent.")
+    by_companion: list[Amount]
+    top_clients: list[Amount] = Field(description="External clients that cost most.")
+    other_clients: int = Field(description="External clients with a cost left out of top_clients.")
+    other_clients_cost: float
+
+
+class CompanionFigures(BaseModel):
+    companion_id: str
+    sessions: int
+    failed: int
+    cost: float
+    duration_seconds: Distribution
+
+
+class ToolFailures(BaseModel):
+    """Connections of one WebSocket tool over the sessions read, from ``functionMetrics``."""
+
+    name: str
+    connected: int
+    failed: int
+    canceled: int
+    errors: dict[str, int] = Field(description="Failures by error code (top values).")
+    example: str | None = Field(None, description="The message of the most recent failure, shortened.")
 
 
 class StatsResult(BaseModel):
@@ -289,3 +439,31 @@ class StatsResult(BaseModel):
     )
     unread: list[Failure] = Field(description="Up to 20 sessions that could not be read or counted, and why.")
     unread_count: int = Field(0, description="How many sessions could not be read or counted in all.")
+    failed_reasons: dict[str, int] = Field(description="Close reasons of the failed sessions.")
+    by_session_type: dict[str, int]
+    by_modality: dict[str, int]
+    companions: list[CompanionFigures] = Field(description="Per companion, the busiest first.")
+    other_companions: int = Field(description="Companions left out of `companions`.")
+    cost: CostFigures
+    per_day: list[DayCount] = Field(description="Sessions per UTC day over the window (the latest days).")
+    earlier_days: int = Field(description="Days before those of per_day, left out.")
+    earlier_sessions: int = Field(description="Sessions of those days.")
+    tools: list[ToolFailures] = Field(description="WebSocket tools by failures (needs read_transcripts).")
+    other_tools: int
+    scan: ScanInfo | None = None
+
+
+def scan_info(scan: Scan, criteria: Criteria, max_scan: int | None) -> ScanInfo:
+    """What the answer says of a scan: the window as applied, how far it read, whether it is whole."""
+    return ScanInfo(
+        window_start=scan.window.start,
+        window_end=scan.window.end,
+        filters=criteria.describe() or None,
+        scanned=scan.scanned,
+        complete=scan.reached_end,
+        stopped_early=scan.stopped_early,
+        in_order=scan.in_order,
+        bound_hit=scan.bound_hit,
+        max_scan=max_scan,
+        upstream_matching=scan.upstream_count,
+    )

@@ -43,14 +43,20 @@ async def test_batch_by_filters_returns_the_newest_in_order(mcp: Client, simulat
     assert not result.is_error
     data: dict[str, Any] = result.structured_content  # type: ignore[assignment]
     expected = [s["id"] for s in simulator.sessions_of("demo")[:50]]
-    assert [t["session"]["id"] for t in data["transcripts"]] == expected
+    whole = [t["session"]["id"] for t in data["transcripts"]]
+    digested = [d["session"]["id"] for d in data["digests"]]
+    assert sorted(whole + digested) == sorted(expected)  # every session, whole or as a digest line
+    assert whole == [i for i in expected if i in whole] and digested == [i for i in expected if i in digested]
+    assert len(whole) > len(digested)  # most fit whole; the marathon among them gives way
+    total = len(simulator.sessions_of("demo"))
     assert data["requested"] == 50
-    assert data["matched"] == 240
+    assert data["matched"] == total
     assert not data["failures"]
     text = result.content[0].text  # type: ignore[union-attr]
     assert len(text) <= 40_000
-    assert text.startswith("Transcripts of 50 sessions (newest 50 of 240 matching)")
-    assert all(f"## {session_id}" in text for session_id in expected)
+    assert text.startswith(f"Transcripts of 50 sessions (newest 50 of {total} matching)")
+    assert all(f"## {session_id}" in text for session_id in whole)
+    assert all(f"\n{session_id} | " in text for session_id in digested)
     assert [done for done, _ in progress] == list(range(1, 51))
     assert {total for _, total in progress} == {50}
 
@@ -79,7 +85,7 @@ async def test_batch_refuses_ids_and_filters_together(mcp: Client, simulator: Si
     assert not simulator.requests
 
 
-async def test_batch_shares_a_small_budget_and_says_how_to_read_the_rest(
+async def test_a_session_too_long_for_the_budget_comes_as_a_digest_line_with_its_call(
     client: CompanionClient, simulator: Simulator
 ) -> None:
     marathon = max(simulator.sessions_of("demo"), key=lambda s: len((s.get("conversation") or {}).get("items", [])))
@@ -89,15 +95,16 @@ async def test_batch_shares_a_small_budget_and_says_how_to_read_the_rest(
     data: dict[str, Any] = result.structured_content  # type: ignore[assignment]
     text = result.content[0].text  # type: ignore[union-attr]
     assert len(text) <= 6_000
-    by_id = {t["session"]["id"]: t for t in data["transcripts"]}
-    cut = by_id[marathon["id"]]
-    assert cut["total_turns"] == len(marathon["conversation"]["items"])
-    assert cut["next_offset"] == len(cut["turns"]) < cut["total_turns"]
-    assert f"session_id={marathon['id']!r} offset={cut['next_offset']}" in text
-    for session_id in short:  # the short sessions are whole: the long one gave way
-        assert by_id[session_id].get("next_offset") is None
-        assert len(by_id[session_id]["turns"]) == by_id[session_id]["total_turns"]
-    assert data["cut_sessions"] == 1
+    assert [t["session"]["id"] for t in data["transcripts"]] == short  # the short ones whole, in order
+    for whole in data["transcripts"]:
+        assert len(whole["turns"]) == whole["total_turns"] > 0
+    [digest] = data["digests"]  # the long one gave way: one line, not a stub of its first turns
+    assert digest["session"]["id"] == marathon["id"]
+    assert digest["session"]["turns"] == len(marathon["conversation"]["items"])
+    line = next(line for line in text.splitlines() if line.startswith(marathon["id"]))
+    assert f"| {len(marathon['conversation']['items'])} |" in line
+    assert data["read_calls"] == [f"get_session_transcript(session_id={marathon['id']!r})"]
+    assert data["read_calls"][0] in text
 
 
 async def test_batch_shortens_long_messages_with_a_marker(mcp: Client, simulator: Simulator) -> None:
@@ -133,10 +140,10 @@ async def test_a_batch_reread_of_closed_sessions_makes_no_request(mcp: Client, s
 
 async def test_stats_match_an_independent_count(mcp: Client, simulator: Simulator) -> None:
     sessions = simulator.sessions_of("demo")
-    result = await mcp.call_tool("session_stats", {"limit": 500})
+    result = await mcp.call_tool("session_stats", {"limit": 2000})
     assert not result.is_error
     data: dict[str, Any] = result.structured_content  # type: ignore[assignment]
-    assert data["examined"] == data["matched"] == 240
+    assert data["examined"] == data["matched"] == len(sessions)
     assert data["limit_hit"] is False
     assert data["by_status"] == dict(Counter(s["status"] for s in sessions))
     assert data["by_companion"] == dict(Counter(s["companionId"] for s in sessions))
@@ -153,7 +160,7 @@ async def test_stats_match_an_independent_count(mcp: Client, simulator: Simulato
     assert set(data["no_user_turn_ids"]) <= silent
     assert data["turns"]["max"] == max(len((s.get("conversation") or {}).get("items", [])) for s in sessions)
     text = result.content[0].text  # type: ignore[union-attr]
-    assert text.startswith("Statistics over 240 sessions of 240 matching.")
+    assert text.startswith(f"Statistics over {len(sessions)} sessions of {len(sessions)} matching.")
     assert "busiest hours (UTC)" in text
 
 

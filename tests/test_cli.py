@@ -24,6 +24,7 @@ from session_mcp.commands import format_export_summary
 from session_mcp.config import ENVIRONMENT
 from session_mcp.render import cut_note
 from session_mcp.simulator import Simulator
+from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 from session_mcp.transport import attach_hint
 from tests.conftest import clean_environment
 from tests.test_commands import run_process
@@ -94,7 +95,7 @@ def test_exit_status(args: list[str], env: dict[str, str], status: int, says: st
     assert "Traceback" not in done.stderr
     assert says in done.stderr
     if status == 0:
-        assert done.stdout.startswith("Sessions 1-2 of 240")
+        assert done.stdout.startswith(f"Sessions 1-2 of {DEFAULT_SESSION_COUNT}")
 
 
 def test_a_partial_export_exits_1(process_env: dict[str, str], simulator: Simulator, tmp_path: Path) -> None:
@@ -156,7 +157,7 @@ def list_on_a_terminal(*args: str) -> list[str]:
 
 def test_list_is_an_aligned_table_on_a_terminal() -> None:
     lines = list_on_a_terminal("--page-size", "6")
-    assert lines[0] == "Sessions 1-6 of 240, newest first (page 0)."
+    assert lines[0] == f"Sessions 1-6 of {DEFAULT_SESSION_COUNT}, newest first (page 0)."
     header, rows = lines[1], lines[2:8]
     assert " | " not in header and all(" | " not in row for row in rows)
     assert re.split(r"\s{2,}", header) == ["id", "companion", "client", "started (UTC)", "duration", "status", "tags"]

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 from session_mcp.cli import main
 from session_mcp.render import plural
 from session_mcp.simulator import Simulator
+from session_mcp.simulator.app import DETAIL_ONLY
 from tests.conftest import DEMO_CLIENT_ID, clean_environment
 
 Wire = dict[str, Any]
@@ -125,7 +127,7 @@ def single_gets(simulator: Simulator) -> list[str]:
 
 def summary_item(session: Wire) -> Wire:
     """A session as a list page carries it: no transcript, no function states."""
-    return {k: v for k, v in session.items() if k not in ("conversation", "functionStates")}
+    return {k: v for k, v in session.items() if k not in DETAIL_ONLY}
 
 
 def searchable(session: Wire) -> str:
@@ -222,9 +224,10 @@ def test_list_next_and_last_pages(cli: Run, raw: list[Wire]) -> None:
     assert re.match(rf"Sessions 101-200 of {len(raw)}\b.*\(page 1\)", out.splitlines()[0]), out
     assert out.splitlines()[-1] == "More: use --page-index 2 and the same filters."
 
-    out, _ = cli("list", "--page-index", "2", "--page-size", "100")
-    assert listed_ids(out) == [s["id"] for s in raw[200:]]
-    assert re.match(rf"Sessions 201-{len(raw)} of {len(raw)}\b", out.splitlines()[0]), out
+    last = (len(raw) - 1) // 100
+    out, _ = cli("list", "--page-index", str(last), "--page-size", "100")
+    assert listed_ids(out) == [s["id"] for s in raw[last * 100 :]]
+    assert re.match(rf"Sessions {last * 100 + 1}-{len(raw)} of {len(raw)}\b", out.splitlines()[0]), out
     assert out.splitlines()[-1] == "Last page."
     assert "More:" not in out
 
@@ -232,12 +235,14 @@ def test_list_next_and_last_pages(cli: Run, raw: list[Wire]) -> None:
 @pytest.mark.parametrize("args", FILTERS)
 def test_list_filters_give_exactly_the_matching_sessions(cli: Run, raw: list[Wire], args: list[str]) -> None:
     expected = [s["id"] for s in matching(raw, args)]
-    assert 0 < len(expected) < 100, "the filter must select some sessions, not all of them"
-    assert len(expected) < len(raw)
+    assert 0 < len(expected) < len(raw), "the filter must select some sessions, not all of them"
     out, _ = cli("list", "--page-size", "100", *args)
-    assert listed_ids(out) == expected
-    assert re.match(rf"Sessions 1-{len(expected)} of {len(expected)}\b", out.splitlines()[0]), out.splitlines()[0]
-    assert out.splitlines()[-1] == "Last page."
+    assert listed_ids(out) == expected[:100]
+    shown = min(100, len(expected))
+    assert re.match(rf"Sessions 1-{shown} of {len(expected)}\b", out.splitlines()[0]), out.splitlines()[0]
+    assert out.splitlines()[-1] == (
+        "Last page." if len(expected) <= 100 else "More: use --page-index 1 and the same filters."
+    )
 
 
 def test_list_filter_that_matches_nothing(cli: Run, raw: list[Wire]) -> None:
@@ -812,3 +817,81 @@ def test_export_reports_a_failed_session_whose_id_is_long(cli: Run, simulator: S
     assert summary["written"] == 2
     assert len(summary["failed"]) == 1  # reported, not silently dropped
     assert summary["failed"][0]["session_id"].startswith("sess_xxx")
+
+
+# -- time windows and client-side filters -------------------------------------------------------
+
+
+def started_in(session: Wire, since: datetime, until: datetime) -> bool:
+    moment = datetime.fromtimestamp(session.get("startedAt") or session["createdAt"], UTC)
+    return since <= moment < until
+
+
+SEP_20, SEP_21 = datetime(2026, 9, 20, tzinfo=UTC), datetime(2026, 9, 21, tzinfo=UTC)
+
+
+def test_list_by_window_and_status_pages_with_a_cursor(cli: Run, raw: list[Wire]) -> None:
+    since = datetime(2026, 9, 14, tzinfo=UTC)
+    expected = [s["id"] for s in raw if started_in(s, since, SEP_21) and s["status"] in ("closed", "failed")]
+    args = ["--since", "2026-09-14", "--until", "2026-09-21", "--status", "closed,failed", "--page-size", "40"]
+    seen: list[str] = []
+    out, _ = cli("list", *args)
+    while True:
+        lines = out.splitlines()
+        assert lines[1].startswith("Window (UTC): 2026-09-14T00:00:00Z to 2026-09-21T00:00:00Z")
+        seen += listed_ids(out)
+        if lines[-1] == "Last page.":
+            assert re.match(rf"Sessions \d+-{len(expected)} of {len(expected)} matching", lines[0]), lines[0]
+            break
+        match = re.fullmatch(r"More: use --cursor (\S+) and the same filters\.", lines[-1])
+        assert match, lines[-1]
+        out, _ = cli("list", *args, "--cursor", match.group(1))
+    assert seen == expected
+
+
+def test_list_json_with_a_window_is_the_wire_items_and_the_scan(cli: Run, raw: list[Wire]) -> None:
+    out, _ = cli("list", "--json", "--since", "2026-09-20", "--until", "2026-09-21", "--modality", "audio")
+    page = json.loads(out)
+    expected = [s for s in raw if started_in(s, SEP_20, SEP_21) and s["modality"] == "audio"]
+    assert page["items"] == [summary_item(s) for s in expected]
+    assert page["nextCursor"] is None
+    assert page["scan"]["complete"] is True and page["scan"]["filters"] == "modality audio"
+
+
+def test_export_of_a_window_writes_only_its_sessions_and_says_the_window(
+    cli: Run, raw: list[Wire], tmp_path: Path
+) -> None:
+    out_file = tmp_path / "day.jsonl"
+    out, _ = cli("export", "--out", str(out_file), "--since", "2026-09-20", "--until", "2026-09-21")
+    expected = [s for s in raw if started_in(s, SEP_20, SEP_21)]
+    assert read_export(out_file) == expected  # whole sessions, transcripts included, in list order
+    assert out.splitlines()[0] == f"Exported {plural(len(expected), 'session')} to {out_file}."
+    assert out.splitlines()[1].startswith("Window (UTC): 2026-09-20T00:00:00Z to 2026-09-21T00:00:00Z")
+    out, _ = cli("export", "--out", str(out_file), "--since", "2026-09-20", "--until", "2026-09-21", "--json")
+    summary = json.loads(out)
+    assert (summary["written"], summary["already_there"]) == (0, len(expected))
+    assert summary["scan"]["stopped_early"] is True
+
+
+def test_export_with_a_status_filter_and_a_limit(cli: Run, raw: list[Wire], tmp_path: Path) -> None:
+    out_file = tmp_path / "failed.jsonl"
+    cli("export", "--out", str(out_file), "--status", "failed", "--limit", "4")
+    assert ids_of(read_export(out_file)) == [s["id"] for s in raw if s["status"] == "failed"][:4]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--since", "last week"], "ISO 8601"),
+        (["--since", "2026-09-21", "--until", "2026-09-20"], "until is exclusive"),
+        (["--status", "open"], "pending, started, closed, failed"),
+        (["--status", "failed", "--page-index", "2"], "--cursor"),
+        (["--status", "failed", "--cursor", "w1.x"], "cursor"),
+    ],
+)
+def test_bad_windows_and_filters_are_one_clear_line(
+    cli: Run, simulator: Simulator, args: list[str], needle: str
+) -> None:
+    _, err = cli("list", *args, status=2)
+    assert err.startswith("session-mcp: ") and needle in err and err.count("\n") == 1, err
+    assert not simulator.requests

@@ -23,10 +23,11 @@ from session_mcp.models import (
     encode_tags_query,
     from_unix,
 )
-from session_mcp.simulator.data import generate_sessions
+from session_mcp.simulator.app import DETAIL_ONLY
+from session_mcp.simulator.data import DEFAULT_SESSION_COUNT, generate_sessions
 
 ANCHOR = 1_790_000_000  # 2026-09-21T14:13:20Z
-SESSIONS = generate_sessions(7, 240, ANCHOR)
+SESSIONS = generate_sessions(7, DEFAULT_SESSION_COUNT, ANCHOR)
 
 
 def only(predicate: Any) -> list[dict[str, Any]]:
@@ -36,8 +37,8 @@ def only(predicate: Any) -> list[dict[str, Any]]:
 
 
 def summary_of(session: dict[str, Any]) -> dict[str, Any]:
-    """A session as a list item shows it: no transcript, no function states."""
-    return {k: v for k, v in session.items() if k not in ("conversation", "functionStates")}
+    """A session as a list item shows it: no transcript, no tool metrics."""
+    return {k: v for k, v in session.items() if k not in DETAIL_ONLY}
 
 
 # -- unknown fields ------------------------------------------------------------------------
@@ -56,13 +57,47 @@ def test_unknown_fields_are_kept_and_round_tripped() -> None:
     assert summary.to_wire() == summary_of(wire)
 
 
-def test_function_states_are_kept_on_the_detail() -> None:
-    wire = only(lambda s: "functionStates" in s)[0]
+def test_function_metrics_are_modelled_under_either_name() -> None:
+    wire = only(lambda s: any(m["state"] == "failed" for m in s.get("functionMetrics", [])))[0]
     session = SessionDetail.model_validate(wire)
-    states = session.extra_fields["functionStates"]
-    assert states[0]["error"] == {"code": "Timeout", "message": "upstream"}
-    assert states[0]["calledAt"] == "2026-11-20T10:15:00Z"
-    assert session.to_wire()["functionStates"] == wire["functionStates"]
+    failed = next(t for t in session.tools if t.state == "failed")
+    entry = next(m for m in wire["functionMetrics"] if m["state"] == "failed")
+    assert (failed.name, failed.error and failed.error.code) == (entry["name"], entry["error"]["code"])
+    assert failed.started == datetime.fromisoformat(entry["startedAt"])
+    assert failed.ended == datetime.fromisoformat(entry["failedAt"])
+    assert session.to_wire() == wire
+    older = only(lambda s: "functionStates" in s)[0]  # the field's earlier name
+    session = SessionDetail.model_validate(older)
+    assert [t.name for t in session.tools] == [m["name"] for m in older["functionStates"]]
+    assert session.tools[0].error is not None and session.tools[0].error.code == "Timeout"
+    assert session.to_wire() == older
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        "not a list",
+        [1, "two", None],
+        [{"name": 5, "state": None, "startedAt": "yesterday", "error": "boom"}],
+        [{"startedAt": 1790000000, "connectedAt": "2026-13-45T99:00:00Z"}],
+    ],
+)
+def test_odd_function_metrics_never_fail_a_session(metrics: Any) -> None:
+    session = SessionDetail.model_validate({"id": "s", "functionMetrics": metrics, "functionStates": metrics})
+    for tool in session.tools:
+        assert tool.name is None or isinstance(tool.name, str)
+        assert tool.error is None
+        assert tool.ended is None
+
+
+def test_companion_and_agent_objects_are_kept() -> None:
+    wire = {"id": "s", "companion": {"id": "comp_1", "name": "Ava", "voice": "alloy"}, "agent": {"id": "ag_1"}}
+    session = SessionSummary.model_validate(wire)
+    assert session.companion is not None and (session.companion.id, session.companion.name) == ("comp_1", "Ava")
+    assert session.agent is not None and session.agent.id == "ag_1"
+    assert session.to_wire() == wire
+    odd = SessionSummary.model_validate({"id": "s", "companion": "comp_1", "agent": ["x"]})
+    assert odd.companion is None and odd.agent is None
 
 
 def test_every_demo_session_round_trips_through_the_models() -> None:

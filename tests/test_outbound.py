@@ -25,8 +25,8 @@ from pydantic import BaseModel
 from session_mcp.cli import main
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
+from session_mcp.digest import fit_batch
 from session_mcp.models import SessionDetail
-from session_mcp.render import fit_batch
 from session_mcp.server import build_server
 from session_mcp.server.toolkit import StrictTool
 from tests.conftest import FAST_RETRY

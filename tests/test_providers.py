@@ -63,6 +63,7 @@ NEEDED: dict[str, dict[str, Any]] = {
     "get_session_transcripts": {"session_ids": [DEMO_SESSION]},
     "session_stats": {"limit": 5},
     "create_connection": {"agent_id": "agent_support"},
+    "review_sessions": {"limit": 5},
 }
 FILLINGS = ["nulls", "empties"]
 

@@ -9,19 +9,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from session_mcp.digest import fit_batch, render_batch, render_batch_transcript
 from session_mcp.lines import CONTINUATION, shorten_text
 from session_mcp.models import SessionDetail
 from session_mcp.render import (
     SESSION_COLUMNS,
-    fit_batch,
     fit_lines,
     format_duration,
     format_offset,
     format_time,
-    render_batch_transcript,
     render_session_header,
     render_transcript,
     session_line,
+    show_id,
     transcript_window,
     turn_line,
 )
@@ -259,7 +259,7 @@ def test_every_rendered_line_is_a_header_a_real_turn_or_an_indented_continuation
 
 @given(st.composite(wild_session)())
 def test_a_batch_block_and_a_list_row_are_one_header_and_one_row(session: SessionDetail) -> None:
-    batch = fit_batch([session], [], requested=1, matched=None, max_message_chars=600, budget=40_000)
+    batch = fit_batch([session], [], requested=1, matched=None, max_message_chars=600, budget=10**9)
     block = render_batch_transcript(batch.transcripts[0])
     assert block.split("\n") == block.splitlines()
     assert [line for line in block.split("\n") if line.startswith("#")] == [block.split("\n")[0]]
@@ -267,3 +267,11 @@ def test_a_batch_block_and_a_list_row_are_one_header_and_one_row(session: Sessio
     assert len(turns) == len(session.turns)
     row = session_line(session_row(session, len(session.turns)))
     assert row.splitlines() == [row]
+    digests = render_batch(
+        fit_batch(
+            [session, session], [], requested=2, matched=None, max_message_chars=600, budget=40_000, detail="digest"
+        )
+    )
+    assert digests.split("\n") == digests.splitlines()  # no break a client could see but ours
+    lines = [line for line in digests.split("\n") if line.startswith(show_id(session_row(session).id) + " | ")]
+    assert len(lines) == 2  # one line each, the id first

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -237,7 +237,7 @@ async def test_list_sessions_first_page_matches_upstream(mcp: Client, simulator:
     raw = simulator.sessions_of("demo")
     _, data = ok(await mcp.call_tool("list_sessions", {"page_size": 10}))
     assert [row["id"] for row in data["sessions"]] == [s["id"] for s in raw[:10]]
-    assert data["filtered_count"] == data["total_count"] == len(raw) == 240
+    assert data["filtered_count"] == data["total_count"] == len(raw)
     assert data["has_more"] is True
     assert data["next_page_index"] == 1
     assert data["page_index"] == 0
@@ -260,7 +260,7 @@ async def test_list_sessions_text_is_one_line_per_session(mcp: Client, simulator
     assert not text.lstrip().startswith(("{", "["))
     assert "null" not in text and "None" not in text
     lines = text.splitlines()
-    assert lines[0].startswith("Sessions 8-14 of 240")
+    assert lines[0].startswith(f"Sessions 8-14 of {len(raw)}")
     assert "|" in lines[1] and "id" in lines[1]  # the column header, said once
     rows = lines[2:9]
     assert [line.split(" | ")[0] for line in rows] == [s["id"] for s in raw[7:14]]
@@ -272,22 +272,26 @@ async def test_list_sessions_text_is_one_line_per_session(mcp: Client, simulator
 
 async def test_list_sessions_last_page_says_no_more(mcp: Client, simulator: Simulator) -> None:
     raw = simulator.sessions_of("demo")
-    text, data = ok(await mcp.call_tool("list_sessions", {"page_size": 100, "page_index": 2}))
-    assert [row["id"] for row in data["sessions"]] == [s["id"] for s in raw[200:]]
+    last = (len(raw) - 1) // 100
+    text, data = ok(await mcp.call_tool("list_sessions", {"page_size": 100, "page_index": last}))
+    assert [row["id"] for row in data["sessions"]] == [s["id"] for s in raw[last * 100 :]]
     assert data["has_more"] is False
     assert data.get("next_page_index") is None
-    assert text.splitlines()[0].startswith("Sessions 201-240 of 240")
-    assert "page_index=3" not in text
+    assert text.splitlines()[0].startswith(f"Sessions {last * 100 + 1}-{len(raw)} of {len(raw)}")
+    assert f"page_index={last + 1}" not in text
     assert "More" not in text
 
-    text, data = ok(await mcp.call_tool("list_sessions", {"page_size": 100, "page_index": 3}))
+    text, data = ok(await mcp.call_tool("list_sessions", {"page_size": 100, "page_index": last + 1}))
     assert data["sessions"] == []
     assert data["has_more"] is False
     assert "No sessions" in text
 
 
 FILTERS: list[tuple[dict[str, Any], Any]] = [
-    ({"companion_id": "comp_tutor"}, lambda s: s.get("companionId") == "comp_tutor"),
+    (
+        {"companion_id": "comp_tutor", "tags": {"channel": "ios"}},
+        lambda s: s.get("companionId") == "comp_tutor" and (s.get("tags") or {}).get("channel") == "ios",
+    ),
     ({"external_client_id": DEMO_CLIENT_ID}, lambda s: s.get("externalClientId") == DEMO_CLIENT_ID),
     (
         {"tags": {"channel": "web", "environment": "staging"}},
@@ -310,7 +314,7 @@ async def test_list_sessions_filters(mcp: Client, simulator: Simulator) -> None:
         text, data = ok(await mcp.call_tool("list_sessions", {**arguments, "page_size": 100}))
         assert [row["id"] for row in data["sessions"]] == expected, arguments
         assert data["filtered_count"] == len(expected), arguments
-        assert data["total_count"] == 240
+        assert data["total_count"] == len(simulator.sessions_of("demo"))
         assert data["has_more"] is False
         assert f"of {len(expected)}" in text.splitlines()[0]
 
@@ -336,8 +340,8 @@ async def test_list_sessions_shows_turns_once_a_transcript_was_read(mcp: Client,
 
 
 async def test_list_sessions_unknown_argument_is_named(mcp: Client, simulator: Simulator) -> None:
-    text = failed(await mcp.call_tool("list_sessions", {"status": "closed", "page_size": 5}))
-    assert "status" in text
+    text = failed(await mcp.call_tool("list_sessions", {"state": "closed", "page_size": 5}))
+    assert "state" in text
     assert "unknown argument" in text
     assert "page_size" in text  # says what it accepts
     assert not simulator.requests, "a rejected call must not reach upstream"
@@ -739,7 +743,7 @@ async def test_resources_list_pages_through_every_session(mcp: Client, simulator
         if (cursor := page.next_cursor) is None:
             break
     expected = [TRANSCRIPT_TEMPLATE.format(session_id=s["id"]) for s in simulator.sessions_of("demo")]
-    assert len(uris) == len(set(uris)) == 240
+    assert len(uris) == len(set(uris)) == len(expected)
     assert uris == expected
     assert pages > 1
 
@@ -870,7 +874,9 @@ async def test_companion_completion_for_summarize_prompt(mcp: Client) -> None:
         completion = (await mcp.complete(ref, {"name": "companion_id", "value": prefix})).completion
         assert completion.values == expected, prefix
     completion = (await mcp.complete(ref, {"name": "window", "value": "y"})).completion
-    assert completion.values == []
+    assert completion.values == ["yesterday"]
+    completion = (await mcp.complete(ref, {"name": "window", "value": "last"})).completion
+    assert completion.values and all(v.startswith("last") for v in completion.values)
 
 
 async def test_qa_prompt_completes_session_ids(mcp: Client, simulator: Simulator) -> None:
@@ -892,25 +898,51 @@ async def test_prompts_are_listed_with_argument_descriptions(mcp: Client) -> Non
         for argument in prompt.arguments or []:
             assert argument.description, f"{prompt.name}.{argument.name}"
     summarize = {a.name: a for a in prompts["summarize_sessions"].arguments or []}
-    assert set(summarize) == {"companion_id", "count", "window"}
+    assert set(summarize) == {"companion_id", "since", "until", "window", "count"}
     assert not any(a.required for a in summarize.values())
     qa = {a.name: a for a in prompts["qa_review_transcript"].arguments or []}
     assert qa["session_id"].required is True
     assert qa["rubric"].required is not True
 
 
-async def test_summarize_sessions_prompt(mcp: Client) -> None:
-    arguments = {"companion_id": "comp_sales", "count": "5", "window": "yesterday"}
-    text = prompt_text(await mcp.get_prompt("summarize_sessions", arguments))
+async def test_summarize_sessions_prompt_by_count(mcp: Client) -> None:
+    text = prompt_text(await mcp.get_prompt("summarize_sessions", {"companion_id": "comp_sales", "count": "5"}))
     assert "get_session_transcripts(limit=5, companion_id='comp_sales')" in text
     assert "session_stats(limit=5, companion_id='comp_sales')" in text
-    assert "list_sessions" in text
     assert "5 most recent" in text
-    assert "yesterday" in text
+    assert "by eye" not in text and "list_sessions" not in text  # the window is the tools' job now
 
     text = prompt_text(await mcp.get_prompt("summarize_sessions", {}))
     assert "all companions" in text
-    assert "20" in text
+    assert "get_session_transcripts(limit=20)" in text
+
+    text = prompt_text(await mcp.get_prompt("summarize_sessions", {"count": "300"}))
+    assert "get_session_transcripts(limit=300, detail='digest')" in text  # many sessions: one line each
+
+
+async def test_summarize_sessions_prompt_by_window(mcp: Client) -> None:
+    today = datetime.now(UTC).date()
+    day = (today - timedelta(days=1)).isoformat()
+    window = f"since='{day}T00:00:00Z', until='{today.isoformat()}T00:00:00Z'"
+    for arguments in ({"window": "yesterday"}, {"since": "yesterday"}, {"since": day, "until": today.isoformat()}):
+        text = prompt_text(await mcp.get_prompt("summarize_sessions", {**arguments, "companion_id": "comp_sales"}))
+        assert f"session_stats({window}, companion_id='comp_sales')" in text, arguments
+        assert f"get_session_transcripts({window}, companion_id='comp_sales')" in text
+        assert f"get_session_transcripts({window}, companion_id='comp_sales', detail='digest', limit=500)" in text
+        assert f"{day}T00:00:00Z to {today.isoformat()}T00:00:00Z" in text
+
+
+async def test_summarize_sessions_prompt_refuses_a_window_it_cannot_read(mcp: Client) -> None:
+    for arguments in (
+        {"window": "the other day"},
+        {"since": "last tuesday"},
+        {"since": "2026-09-21", "until": "2026-09-20"},
+    ):
+        with pytest.raises(MCPError) as caught:
+            await mcp.get_prompt("summarize_sessions", arguments)
+        assert caught.value.error.code == INVALID_PARAMS, arguments
+        message = caught.value.error.message
+        assert "yesterday" in message or "until" in message, message  # says what to write
 
 
 async def test_qa_review_prompt_embeds_transcript_and_rubric(mcp: Client, simulator: Simulator) -> None:
@@ -937,12 +969,12 @@ async def test_qa_review_prompt_of_a_marathon_says_it_was_cut(mcp: Client, simul
 
 
 async def test_summarize_with_bad_count_is_a_protocol_error(mcp: Client) -> None:
-    for count in ("0", "101", "x", "-3", "2.5"):
+    for count in ("0", "501", "x", "-3", "2.5"):
         with pytest.raises(MCPError) as caught:
             await mcp.get_prompt("summarize_sessions", {"count": count})
         assert caught.value.error.code == INVALID_PARAMS, count
         assert "count" in caught.value.error.message
-        assert "1 to 100" in caught.value.error.message
+        assert "1 to 500" in caught.value.error.message
 
 
 async def test_qa_review_of_bad_session_is_a_protocol_error(mcp: Client, simulator: Simulator) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
@@ -11,8 +13,8 @@ import pytest
 
 from session_mcp.models import SessionDetail, SessionPage, encode_tags_query
 from session_mcp.simulator import Fault, Simulator
-from session_mcp.simulator.app import LIVE_SESSION_LIMIT
-from session_mcp.simulator.data import AGENTS, COMPANIONS, MARATHON_TURNS
+from session_mcp.simulator.app import DETAIL_ONLY, LIST_ORDERS, LIVE_SESSION_LIMIT
+from session_mcp.simulator.data import AGENTS, COMPANIONS, DAYS_SPAN, DEFAULT_SESSION_COUNT, MARATHON_TURNS
 
 pytestmark = pytest.mark.anyio
 
@@ -105,37 +107,34 @@ async def test_list_shape_and_defaults(simulator: Simulator, http: httpx2.AsyncC
     assert set(body) == {"items", "filteredCount", "totalCount", "pageIndex", "pageSize"}
     assert body["pageIndex"] == 0
     assert body["pageSize"] == 10
-    assert body["filteredCount"] == body["totalCount"] == 240
+    assert body["filteredCount"] == body["totalCount"] == len(simulator.sessions_of("demo")) == DEFAULT_SESSION_COUNT
     expected = simulator.sessions_of("demo")[:10]
     assert [item["id"] for item in body["items"]] == [s["id"] for s in expected]
     for item in body["items"]:
-        assert "conversation" not in item
-        assert "functionStates" not in item
+        assert not set(DETAIL_ONLY) & set(item)
     SessionPage.model_validate(body)
     created = [s["createdAt"] for s in simulator.sessions_of("demo")]
     assert created == sorted(created, reverse=True)
 
 
-async def test_list_never_carries_transcripts_or_function_states(
-    simulator: Simulator, http: httpx2.AsyncClient
-) -> None:
-    body = (await http.get("/public/sessions", params={"pageSize": 100, "pageIndex": 0})).json()
-    body2 = (await http.get("/public/sessions", params={"pageSize": 100, "pageIndex": 1})).json()
-    body3 = (await http.get("/public/sessions", params={"pageSize": 100, "pageIndex": 2})).json()
-    items = body["items"] + body2["items"] + body3["items"]
-    assert len(items) == 240
-    assert len({i["id"] for i in items}) == 240
-    assert not any("conversation" in i or "functionStates" in i for i in items)
+async def test_list_never_carries_transcripts_or_tool_metrics(simulator: Simulator, http: httpx2.AsyncClient) -> None:
+    total = len(simulator.sessions_of("demo"))
+    items = []
+    for index in range(-(-total // 100)):
+        items += (await http.get("/public/sessions", params={"pageSize": 100, "pageIndex": index})).json()["items"]
+    assert len(items) == len({i["id"] for i in items}) == total
+    assert not any(set(DETAIL_ONLY) & set(i) for i in items)
     assert any("sentiment" in i for i in items)  # unknown fields are in the list too
 
 
-@pytest.mark.parametrize(("index", "size", "count"), [(0, 1, 1), (2, 100, 40), (23, 10, 10), (24, 10, 0), (99, 5, 0)])
-async def test_paging(simulator: Simulator, http: httpx2.AsyncClient, index: int, size: int, count: int) -> None:
+@pytest.mark.parametrize(("index", "size"), [(0, 1), (2, 100), (5, 100), (6, 100), (59, 10), (60, 10), (199, 5)])
+async def test_paging(simulator: Simulator, http: httpx2.AsyncClient, index: int, size: int) -> None:
     body = (await http.get("/public/sessions", params={"pageIndex": index, "pageSize": size})).json()
+    total = len(simulator.sessions_of("demo"))
     expected = simulator.sessions_of("demo")[index * size : index * size + size]
     assert [i["id"] for i in body["items"]] == [s["id"] for s in expected]
-    assert len(body["items"]) == count
-    assert (body["pageIndex"], body["pageSize"], body["filteredCount"]) == (index, size, 240)
+    assert len(body["items"]) == max(0, min(size, total - index * size))
+    assert (body["pageIndex"], body["pageSize"], body["filteredCount"]) == (index, size, total)
 
 
 async def test_page_size_is_capped_at_100(http: httpx2.AsyncClient) -> None:
@@ -165,7 +164,7 @@ async def test_list_filters(simulator: Simulator, http: httpx2.AsyncClient) -> N
     assert expected
     assert [i["id"] for i in body["items"]] == expected
     assert body["filteredCount"] == len(expected)
-    assert body["totalCount"] == 240
+    assert body["totalCount"] == len(demo)
     external = next(s["externalClientId"] for s in demo if s.get("externalClientId"))
     body = (await http.get("/public/sessions", params={"externalClientId": external})).json()
     assert {i["externalClientId"] for i in body["items"]} == {external}
@@ -207,6 +206,7 @@ async def test_connection_is_created_and_listed(
     clocked: tuple[Simulator, Clock], clocked_http: httpx2.AsyncClient
 ) -> None:
     sim, clock = clocked
+    before = len(sim.sessions_of("demo"))
     body = dict(CONNECTION, externalClientId="qa_1", tags={"suite": "sim"})
     response = await clocked_http.post("/public/connections", json=body)
     assert response.status_code == 201
@@ -220,7 +220,7 @@ async def test_connection_is_created_and_listed(
     assert stored["externalClientId"] == "qa_1"
     listed = (await clocked_http.get("/public/sessions", params={"externalClientId": "qa_1"})).json()
     assert [i["id"] for i in listed["items"]] == [session_id]
-    assert listed["totalCount"] == 241
+    assert listed["totalCount"] == before + 1
 
 
 async def test_one_connection_per_5_seconds(clocked: tuple[Simulator, Clock], clocked_http: httpx2.AsyncClient) -> None:
@@ -451,7 +451,7 @@ def test_demo_data_holds_every_awkward_case() -> None:
     texts = [i["text"] for s in sessions for i in s.get("conversation", {}).get("items", [])]
     assert any(ord(ch) >= 0x1F300 for text in texts for ch in text)  # emoji
     assert any("sentiment" in s and "region" in s for s in sessions)
-    assert any("functionStates" in s for s in sessions)
+    assert any("functionStates" in s for s in sessions)  # tool metrics under the field's earlier name
     assert any("tags" not in s for s in sessions)
     assert any(s.get("externalClientId") is None for s in sessions)
     for s in sessions:
@@ -461,3 +461,71 @@ def test_demo_data_holds_every_awkward_case() -> None:
         if "closedAt" in s and stamps:
             assert stamps[-1] <= s["closedAt"]
         SessionDetail.model_validate(s)
+
+
+def test_demo_traffic_looks_like_a_working_month() -> None:
+    sessions = Simulator(anchor=ANCHOR).sessions_of("demo")
+    moments = [datetime.fromtimestamp(s.get("startedAt") or s["createdAt"], UTC) for s in sessions]
+    assert (max(moments) - min(moments)).days >= 30 and len({m.date() for m in moments}) >= 30
+    assert max(moments) < datetime.fromtimestamp(ANCHOR, UTC) - timedelta(seconds=30)
+    assert all(s["closedAt"] <= ANCHOR for s in sessions if "closedAt" in s)
+    weekday = sum(1 for m in moments if m.weekday() < 5) / 5
+    weekend = sum(1 for m in moments if m.weekday() >= 5) / 2
+    assert weekday > 1.5 * weekend  # more on weekdays
+    working = sum(1 for m in moments if 8 <= m.hour < 18)
+    assert working > 0.7 * len(moments)  # most in working hours (UTC)
+    assert len(moments) - working > 0  # but not only
+    assert DAYS_SPAN >= 30
+
+
+def test_demo_costs_follow_the_status() -> None:
+    sessions = Simulator(anchor=ANCHOR).sessions_of("demo")
+    for s in sessions:
+        if s["status"] == "closed":
+            assert isinstance(s["cost"], float) and s["cost"] > 0, s["id"]
+        elif s["status"] in ("pending", "started"):
+            assert s.get("cost") is None, s["id"]  # the API sets it once the session closes
+    clients = Counter(s.get("externalClientId") for s in sessions if s.get("externalClientId"))
+    assert clients.most_common(1)[0][1] >= 10  # regular users come back
+
+
+def test_demo_tool_metrics_hold_failures_with_their_error() -> None:
+    sessions = Simulator(anchor=ANCHOR).sessions_of("demo")
+    metrics = [m for s in sessions for m in s.get("functionMetrics", [])]
+    assert {m["state"] for m in metrics} == {"connected", "failed", "canceled"}
+    for m in metrics:  # only the timestamps that happened are present, as ISO 8601 strings
+        stamp = {"connected": "connectedAt", "failed": "failedAt", "canceled": "canceledAt"}[m["state"]]
+        if "startedAt" in m:
+            assert datetime.fromisoformat(m[stamp]) >= datetime.fromisoformat(m["startedAt"])
+        else:
+            datetime.fromisoformat(m[stamp])
+        assert ("error" in m) == (m["state"] == "failed")
+    assert not any(s.get("functionMetrics") for s in sessions if s["status"] == "pending")
+
+
+@pytest.mark.parametrize("order", LIST_ORDERS)
+async def test_list_order_quirk_serves_every_session_once(
+    simulator: Simulator, http: httpx2.AsyncClient, order: str
+) -> None:
+    simulator.list_order = order  # type: ignore[assignment]
+    simulator.order_seed = 3
+    pages = [
+        (await http.get("/public/sessions", params={"pageSize": 100, "pageIndex": i})).json()["items"]
+        for i in range(-(-len(simulator.sessions_of("demo")) // 100))
+    ]
+    served = [item["id"] for page in pages for item in page]
+    newest_first = [s["id"] for s in simulator.sessions_of("demo")]
+    assert sorted(served) == sorted(newest_first)
+    assert (served == newest_first) == (order == "newest_first")
+    if order == "pages_shuffled":  # each page is one sorted block of the list
+        assert all([i["createdAt"] for i in p] == sorted((i["createdAt"] for i in p), reverse=True) for p in pages)
+
+
+@pytest.mark.parametrize("count", [0, 1, 10, 49, 50, 60])
+def test_any_session_count_makes_valid_demo_data(count: int) -> None:
+    sessions = Simulator(anchor=ANCHOR, session_count=count).sessions_of("demo")
+    assert len(sessions) == len({s["id"] for s in sessions}) == count
+    for s in sessions:
+        SessionDetail.model_validate(s)
+    if count >= 50:  # room for the edge cases: a live session among them
+        assert any(s["status"] == "started" for s in sessions)

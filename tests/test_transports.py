@@ -25,6 +25,7 @@ from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator, bind_loopback
+from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 from session_mcp.transport import http_app
 from tests.conftest import FAST_RETRY
 
@@ -59,7 +60,7 @@ async def exercise(mcp: Client, expected_ids: list[str] | None = None) -> None:
     assert listed.structured_content is not None
     ids = [row["id"] for row in listed.structured_content["sessions"]]
     assert len(ids) == 5
-    assert listed.structured_content["filtered_count"] == 240
+    assert listed.structured_content["filtered_count"] == DEFAULT_SESSION_COUNT  # the demo data (--demo)
     if expected_ids is not None:
         assert ids == expected_ids
     transcript = (await mcp.read_resource(f"napster://sessions/{ids[2]}/transcript")).contents[0]

@@ -8,6 +8,9 @@ the model what to do next.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from mcp.server import MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CompleteRequestParams, PaginatedRequestParams, ToolAnnotations
@@ -30,17 +33,24 @@ __all__ = ["build_server"]
 INSTRUCTIONS = """\
 Read and review the sessions (conversations between users and companions) of a Napster Companion \
 API project. Start with list_sessions to find sessions and their ids (filters: companion, external \
-client, free-text search, tags); read one conversation with get_session_transcript. For many \
-sessions at once (summaries, QA review) use get_session_transcripts: one call, not one per session. \
-For counts, durations and outcomes use session_stats; to find the sessions worth a QA look among \
-many, review_sessions. Times are UTC."""
+client, free-text search, tags, a time window since/until such as since='yesterday', status, close \
+reason, session type, modality); read one conversation with get_session_transcript. For many \
+sessions at once (summaries, QA review) use get_session_transcripts: one call, not one per session; \
+detail='digest' covers hundreds of sessions in one line each. For counts, outcomes, failures and \
+cost use session_stats with the same filters; to find the sessions worth a QA look among many, \
+review_sessions. Times are UTC."""
 
 
-def build_server(client: CompanionClient, settings: Settings) -> MCPServer:
-    """The MCP server for ``client``; ``settings.read_only`` leaves out every tool that writes."""
-    tools = ReadTools(client, settings)
+def build_server(
+    client: CompanionClient, settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> MCPServer:
+    """The MCP server for ``client``; ``settings.read_only`` leaves out every tool that writes.
+
+    ``clock`` is "now" for time windows (``since='yesterday'``): UTC wall time unless given.
+    """
+    tools = ReadTools(client, settings, clock)
     resources = Resources(client, settings)
-    prompts = Prompts(client, settings)
+    prompts = Prompts(client, settings, clock)
     registered: list[StrictTool] = [
         StrictTool.strict(tools.list_sessions, title="List sessions", annotations=READ),
         StrictTool.strict(

@@ -16,16 +16,17 @@ They follow DESIGN.md "Tool arguments", so every model provider takes the schema
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
-from session_mcp.query import TIME_FORMS
+from session_mcp.query import TIME_FORMS, Criteria
 from session_mcp.tags import parse_tag_pairs
 
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = 100
+MAX_DIGESTS = 500  # sessions one get_session_transcripts call takes as digest lines
 DEFAULT_BATCH = 20
 MAX_STATS = 2_000
 MAX_TAGS = 20
@@ -96,12 +97,11 @@ Tags = Annotated[
 SessionId = Annotated[str, Field(description="The session id exactly as list_sessions shows it, e.g. 'sess_abc123'.")]
 SessionIds = Annotated[
     list[str] | None,
-    Field(max_length=MAX_BATCH, description="These sessions, in this order (or use the filters instead)."),
-]
-# A time window: parsed by query.parse_window, "" leaves that side open.
-Since = Annotated[str, Field(max_length=64, description=f"Only sessions started at or after this time: {TIME_FORMS}.")]
-Until = Annotated[
-    str, Field(max_length=64, description="Only sessions started before this time (same forms as since).")
+    Field(
+        max_length=MAX_DIGESTS,
+        description=f"These sessions, in this order (or use the filters instead): at most {MAX_BATCH} in full "
+        f"detail, {MAX_DIGESTS} as digests.",
+    ),
 ]
 # A value with no fixed shape (provider settings, a client profile): advertised as text.
 JsonObject = Annotated[
@@ -121,3 +121,86 @@ def session_filters(
         search=search or None,
         tags=tags or None,
     )
+
+
+# -- time windows, client-side filters, batch detail (query.py) -------------------------------
+
+MAX_WINDOW_TEXT = 64
+
+
+def _one_or_more(value: Any) -> Any:
+    """A list of values; one value as text (``"failed"``, or ``"failed,closed"``) is taken as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _values(description: str, *, examples: tuple[str, ...] = (), most: int = 20) -> Any:
+    shown = f" e.g. {list(examples)!r}." if examples else ""
+    return Field(max_length=most, description=description + shown)
+
+
+# A time window, parsed by query.parse_window; "" leaves that side open.
+Since = Annotated[
+    str,
+    Field(
+        max_length=MAX_WINDOW_TEXT,
+        description=f"Only sessions that started at or after this time: {TIME_FORMS}; since='yesterday' alone is "
+        "the whole of yesterday.",
+    ),
+]
+Until = Annotated[
+    str,
+    Field(
+        max_length=MAX_WINDOW_TEXT,
+        description="Only sessions that started before this time (exclusive), written like since; 'now' is allowed.",
+    ),
+]
+StatusValue = Literal["pending", "started", "closed", "failed"]
+Status = Annotated[
+    list[StatusValue] | None,
+    BeforeValidator(_one_or_more),
+    _values("Only sessions in one of these states (started = still open, pending = never started).", most=4),
+]
+Value = Annotated[str, Field(max_length=100)]
+CloseReason = Annotated[
+    list[Value] | None,
+    BeforeValidator(_one_or_more),
+    _values("Only sessions that ended for one of these reasons,", examples=("idle_timeout", "no_credits_left")),
+]
+SessionType = Annotated[
+    list[Value] | None,
+    BeforeValidator(_one_or_more),
+    _values("Only sessions of these types,", examples=("webrtc", "websocket", "voip", "sip", "kiosk")),
+]
+Modality = Annotated[
+    list[Value] | None,
+    BeforeValidator(_one_or_more),
+    _values("Only sessions of these modalities,", examples=("audio", "text", "video")),
+]
+Detail = Annotated[
+    Literal["full", "digest"],
+    Field(
+        description="'full' (default): whole transcripts while the budget holds, one digest line for each "
+        f"session that does not fit (at most {MAX_BATCH} sessions). 'digest': one line per session (status, "
+        f"duration, turns, the user's first request, the last exchange), for up to {MAX_DIGESTS} sessions."
+    ),
+]
+Cursor = Annotated[
+    str,
+    Field(
+        max_length=400,
+        description="next_cursor from the previous answer, to read the next page of a list filtered by time or "
+        "status (repeat the same filters).",
+    ),
+]
+
+
+def session_criteria(
+    status: list[StatusValue] | None,
+    close_reason: list[str] | None,
+    session_type: list[str] | None,
+    modality: list[str] | None,
+) -> Criteria:
+    """The tools' client-side filter arguments as ``Criteria``; empty ones do not filter."""
+    return Criteria.of(status=status, close_reason=close_reason, session_type=session_type, modality=modality)

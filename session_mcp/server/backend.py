@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from mcp.server import ServerRequestContext
@@ -14,6 +16,7 @@ from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
 from session_mcp.offload import off_loop
 from session_mcp.qa.rules import RuleSet, load_rules
+from session_mcp.query import Window, window_of
 from session_mcp.redact import redactor
 from session_mcp.render import transcript_window
 from session_mcp.results import TranscriptResult
@@ -24,10 +27,17 @@ TENANT_KEY_HEADER = "x-napster-api-key"
 class Backend:
     """The client and settings a tool, resource or prompt works with, bound once per server."""
 
-    def __init__(self, client: CompanionClient, settings: Settings) -> None:
+    def __init__(
+        self, client: CompanionClient, settings: Settings, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.shown = redactor(settings.redact_pii)  # personal data masked when --redact-pii is on
+        self.clock = clock or utc_now  # "now" for time windows: the tests fix it to the demo data's anchor
+
+    def window(self, since: str, until: str) -> Window:
+        """The window of ``since``/``until`` as of this server's clock, an open end closed at now."""
+        return window_of(since, until, now=self.clock())
 
     async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
         """One session for this request's key, as the model may see it."""
@@ -61,6 +71,10 @@ class Backend:
         """The number of turns of a session this key has read recently, without any request."""
         cached = client.cache.peek(client.fingerprint, session_id)
         return len(cached.turns) if cached is not None else None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def is_session_id(value: str) -> bool:

@@ -15,6 +15,8 @@ from session_mcp.server.backend import Backend, is_session_id
 from session_mcp.server.toolkit import surface_errors
 
 COMPLETION_SCAN = 100
+# What the summary prompt's window takes, as people write it (query.parse_window_words).
+WINDOW_WORDS = ("today", "yesterday", "this week", "last week", "last 24 hours", "last 7 days", "last 30 days")
 
 
 class Completions(Backend):
@@ -28,6 +30,9 @@ class Completions(Backend):
         """
         argument = cast(CompleteRequestParams, request).argument  # validated by the runner
         nothing = CompleteResult(completion=Completion(values=[], total=0, has_more=False))
+        if argument.name == "window":
+            words = [w for w in WINDOW_WORDS if w.startswith(argument.value.casefold())]
+            return CompleteResult(completion=Completion(values=words, total=len(words), has_more=False))
         if argument.name not in ("session_id", "companion_id"):
             return nothing
         with surface_errors("Completing an argument"):

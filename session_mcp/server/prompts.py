@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
@@ -12,12 +11,14 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, GetPromptRequestParams
 from pydantic import BaseModel, Field
 
+from session_mcp.errors import InvalidInputError
 from session_mcp.lines import shorten_text
 from session_mcp.offload import off_loop
 from session_mcp.qa.answer import finding_line
 from session_mcp.qa.runner import MAX_REVIEW
-from session_mcp.query import TIME_FORMS, iso, parse_window
+from session_mcp.query import TIME_FORMS, iso, parse_window, parse_window_words
 from session_mcp.render import render_transcript
+from session_mcp.server.arguments import MAX_DIGESTS
 from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import surface_errors
 
@@ -31,34 +32,66 @@ class Prompts(Backend):
     async def summarize_sessions(
         self,
         companion_id: Annotated[str, Field(description="Only this companion's sessions (empty = all).")] = "",
-        count: Annotated[str, Field(description="How many recent sessions to cover (1-100).")] = "20",
-        window: Annotated[str, Field(description="Time window in words, e.g. 'yesterday', 'last 7 days'.")] = "",
+        since: Annotated[
+            str, Field(description="From this time, as the tools take it: '2026-09-20', '24h', 'yesterday'.")
+        ] = "",
+        until: Annotated[str, Field(description="Before this time (exclusive), written like since.")] = "",
+        window: Annotated[
+            str, Field(description="Or the time window in words: 'yesterday', 'last 7 days', 'this week'.")
+        ] = "",
+        count: Annotated[str, Field(description=f"Without a window: how many recent sessions (1-{MAX_DIGESTS}).")] = "",
     ) -> list[UserMessage]:
-        """Summarize recent sessions for a support lead: themes, outcomes, problems, follow-ups."""
-        number = _prompt_count(count)
+        """Summarize sessions for a support lead: themes, outcomes, problems, follow-ups; by time window or count."""
+        now = self.clock()
+        try:
+            chosen = parse_window(since, until, now=now) if since or until else parse_window_words(window, now=now)
+        except InvalidInputError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
         scope = f"companion {companion_id}" if companion_id else "all companions"
-        when = f" from {window}" if window else ""
-        arguments = f"limit={number}" + (f", companion_id={companion_id!r}" if companion_id else "")
+        narrowing = {"companion_id": companion_id} if companion_id else {}
+        if chosen.bounded:
+            arguments = call_arguments({**chosen.arguments(), **narrowing})
+            what = f"the sessions of {scope} in the window {chosen.describe()} (UTC)"
+            reading = (
+                f"2. Read them in ONE call. If session_stats counted at most {WHOLE_UP_TO} sessions, call "
+                f"get_session_transcripts({arguments}): whole sessions while they fit, one digest line for each "
+                f"other. If it counted more, call get_session_transcripts({arguments}, detail='digest', "
+                f"limit={MAX_DIGESTS}): one line per session (status, duration, turns, the user's first request, "
+                "the last exchange). Either answer covers exactly the window and says so.\n"
+            )
+            stats = f"session_stats({arguments})"
+        else:
+            number = _prompt_count(count)
+            arguments = call_arguments({"limit": number, **narrowing})
+            what = f"the {number} most recent sessions of {scope}"
+            detail = "" if number <= WHOLE_UP_TO else ", detail='digest'"
+            reading = f"2. Read them in ONE call: get_session_transcripts({arguments}{detail}), newest first" + (
+                ": one line per session (status, duration, turns, the user's first request, the last exchange).\n"
+                if detail
+                else ": whole sessions while they fit, one digest line for each other.\n"
+            )
+            stats = f"session_stats({arguments})"
         return [
             UserMessage(
-                f"Summarize the {number} most recent sessions of {scope}{when}. Today is "
-                f"{datetime.now(UTC):%Y-%m-%d} (UTC).\n\n"
+                f"Summarize {what}. Now is {iso(now)} (UTC).\n\n"
                 f"Steps:\n"
-                f"1. Call session_stats({arguments}) for the figures: statuses, durations, silent sessions.\n"
-                f"2. Call get_session_transcripts({arguments}) once: it returns every transcript, newest first. "
-                f"Keep the sessions in the time window{' ' + repr(window) if window else ''} (times are UTC). If "
-                f"the window reaches past them, find older ids with list_sessions (page_index) and pass them as "
-                f"session_ids. Read a cut transcript in full with get_session_transcript only when it matters.\n"
-                f"3. Write the summary:\n"
-                f"   - Overview: how many sessions, by status (closed, failed, open, never started), typical "
-                f"duration.\n"
-                f"   - Themes: what users asked for, grouped, with counts.\n"
-                f"   - Outcomes: which sessions solved the user's problem and which did not; for each unsolved "
-                f"one give the session id, what went wrong and a quote.\n"
-                f"   - Risks: complaints, escalations, personal data shared, failures, silent sessions.\n"
-                f"   - Follow-ups: concrete actions for the team (knowledge gaps, prompts to change, users to "
-                f"call back).\n"
-                f"Cite session ids and [mm:ss] times for every claim. Do not invent sessions you did not read."
+                f"1. Call {stats} for the figures: statuses, failures and why, cost, durations, silent sessions, "
+                f"tool connection failures.\n"
+                + reading
+                + "   Read a session in full with get_session_transcript only when it matters (a digest line or a "
+                "failure you need to understand).\n"
+                "3. Write the summary:\n"
+                "   - Overview: how many sessions, by status (closed, failed, open, never started), typical "
+                "duration, cost.\n"
+                "   - Themes: what users asked for, grouped, with counts.\n"
+                "   - Outcomes: which sessions solved the user's problem and which did not; for each unsolved "
+                "one give the session id, what went wrong and a quote.\n"
+                "   - Risks: complaints, escalations, personal data shared, failures (and their close reasons), "
+                "tools that failed to connect, silent sessions.\n"
+                "   - Follow-ups: concrete actions for the team (knowledge gaps, prompts to change, users to "
+                "call back).\n"
+                "Cite session ids (and [mm:ss] times where you read a transcript) for every claim. Do not invent "
+                "sessions you did not read."
             )
         ]
 
@@ -111,7 +144,7 @@ class Prompts(Backend):
         companion_id: Annotated[str, Field(description="Only this companion's sessions (empty = all).")] = "",
     ) -> list[UserMessage]:
         """Triage the sessions the automated QA checks flag in a time window: confirm, explain, act."""
-        now = datetime.now(UTC)
+        now = self.clock()
         with surface_errors("The qa_triage prompt"):
             window = parse_window(since, until, now=now)
         arguments = {**window.arguments(), "limit": MAX_REVIEW}
@@ -153,16 +186,25 @@ DEFAULT_RUBRIC = """\
 - Compliance and privacy: personal data handled carefully; no promises beyond policy."""
 
 
+WHOLE_UP_TO = 40  # more sessions than this are summarized from digest lines
+
+
 def _prompt_count(count: str) -> int:
     try:
         number = int(count.strip() or "20")
     except ValueError:
         raise MCPError(
-            code=INVALID_PARAMS, message=f"count must be a whole number from 1 to 100, not {shorten_text(count, 20)!r}."
+            code=INVALID_PARAMS,
+            message=f"count must be a whole number from 1 to {MAX_DIGESTS}, not {shorten_text(count, 20)!r}.",
         ) from None
-    if not 1 <= number <= 100:
-        raise MCPError(code=INVALID_PARAMS, message=f"count must be from 1 to 100, not {number}.")
+    if not 1 <= number <= MAX_DIGESTS:
+        raise MCPError(code=INVALID_PARAMS, message=f"count must be from 1 to {MAX_DIGESTS}, not {number}.")
     return number
+
+
+def call_arguments(arguments: dict[str, object]) -> str:
+    """``since='2026-09-20T00:00:00Z', limit=20``: arguments as the model writes them in a call."""
+    return ", ".join(f"{name}={value!r}" for name, value in arguments.items())
 
 
 def guard_prompt_arguments(server: MCPServer) -> None:

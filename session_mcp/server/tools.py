@@ -10,42 +10,57 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from session_mcp.batch import collect_sessions, fetch_sessions
-from session_mcp.client import MAX_PAGE_SIZE
-from session_mcp.models import SessionDetail
+from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
+from session_mcp.cursors import scan_page
+from session_mcp.digest import fit_batch, render_batch
+from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.offload import off_loop
-from session_mcp.render import (
-    fit_batch,
-    render_batch,
-    render_session_page,
-    render_stats,
-    render_transcript,
-    transcript_window,
-)
+from session_mcp.query import Criteria, Scan, Window, scan_sessions
+from session_mcp.render import render_session_page, render_transcript, transcript_window
 from session_mcp.results import (
     BatchResult,
     Failure,
+    ScanInfo,
     SessionPageResult,
     StatsResult,
     TranscriptResult,
+    scan_info,
+    scanned_page_result,
     session_page_result,
 )
 from session_mcp.server.arguments import (
     DEFAULT_BATCH,
     MAX_BATCH,
+    MAX_DIGESTS,
     MAX_STATS,
     MAX_TURNS_PER_CALL,
     NO_BOOL,
+    CloseReason,
     CompanionId,
+    Cursor,
+    Detail,
     ExternalClientId,
+    Modality,
     Search,
     SessionId,
     SessionIds,
+    SessionType,
+    Since,
+    Status,
     Tags,
+    Until,
+    session_criteria,
     session_filters,
 )
 from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.stats import session_stats
+from session_mcp.stats_text import render_stats
+
+DEFAULT_STATS = 200
+DEFAULT_STATS_IN_WINDOW = 1_000
+STATS_CACHED_UP_TO = 100  # sessions whose transcripts statistics leave in the cache for the reads that follow
+NARROWING = "companion_id, external_client_id, search, tags, since, until, status, close_reason, session_type, modality"
 
 
 class ReadTools(Backend):
@@ -58,21 +73,59 @@ class ReadTools(Backend):
         external_client_id: ExternalClientId = "",
         search: Search = "",
         tags: Tags = None,
-        page_index: Annotated[int, Field(ge=0, le=1_000_000, description="Zero-based page number."), NO_BOOL] = 0,
+        since: Since = "",
+        until: Until = "",
+        status: Status = None,
+        close_reason: CloseReason = None,
+        session_type: SessionType = None,
+        modality: Modality = None,
+        page_index: Annotated[
+            int,
+            Field(ge=0, le=1_000_000, description="Zero-based page number (lists without time or status filters)."),
+            NO_BOOL,
+        ] = 0,
         page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Sessions per page."), NO_BOOL] = 20,
+        cursor: Cursor = "",
     ) -> Annotated[CallToolResult, SessionPageResult]:
         """List sessions, newest first, one compact line each: id, companion, external client, start time,
         duration, turns (when known), status/close reason, tags. Use it to find session ids and to see what
-        happened when; then read a conversation with get_session_transcript. Returns the page, the counts
-        (matching / total) and the next page_index when there are more."""
+        happened when; then read a conversation with get_session_transcript. since/until select a time window
+        (e.g. since='yesterday'); status, close_reason, session_type and modality are applied by this server
+        (the API cannot), and such a list pages with next_cursor instead of page_index. Every answer says the
+        counts it knows (matching / total) and how to read on."""
+        filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
+            criteria = session_criteria(status, close_reason, session_type, modality)
+            window = self.window(since, until)
             client = self.client_for(ctx)
-            page = await client.list_sessions(
-                page_index=page_index,
+            if not (window.bounded or criteria or cursor):
+                listed = await client.list_sessions(page_index=page_index, page_size=page_size, **filters)
+                plain = session_page_result(
+                    listed, page_index, page_size, known_turns=lambda i: self.known_turns(client, i)
+                )
+                return structured(plain, render_session_page(plain))
+            if page_index:
+                raise ToolError(
+                    "page_index pages the plain list; a list filtered by time or status pages with cursor: pass the "
+                    "next_cursor of the previous answer (and the same filters), or leave both out for the first page."
+                )
+            page = await scan_page(
+                client,
+                filters,
+                window,
+                criteria,
                 page_size=page_size,
-                **session_filters(companion_id, external_client_id, search, tags),
+                cursor=cursor or None,
+                max_scan=self.settings.max_scan,
             )
-        result = session_page_result(page, page_index, page_size, known_turns=lambda i: self.known_turns(client, i))
+        result = scanned_page_result(
+            page.scan,
+            self.scan_info(page.scan, criteria),
+            page_size,
+            matched_before=page.matched_before,
+            next_cursor=page.next_cursor,
+            known_turns=lambda i: self.known_turns(client, i),
+        )
         return structured(result, render_session_page(result))
 
     async def get_session_transcript(
@@ -88,8 +141,9 @@ class ReadTools(Backend):
     ) -> Annotated[CallToolResult, TranscriptResult]:
         """Read one session in full: its configuration (companion, functions, knowledge base, FAQs,
         external client, tags, any other fields the API sent), its timing (created, started, closed,
-        duration) and its transcript as '[mm:ss] Agent: ...' lines timed from the session start. Long
-        transcripts are cut to fit the context; the text then says how to ask for the rest (offset)."""
+        duration), tools that failed to connect, and its transcript as '[mm:ss] Agent: ...' lines timed from
+        the session start. Long transcripts are cut to fit the context; the text then says how to ask for the
+        rest (offset)."""
         with tool_errors():
             session = await self.fetch_session(ctx, session_id)
         result = transcript_window(session, offset, limit, self.settings.max_chars)
@@ -103,31 +157,60 @@ class ReadTools(Backend):
         external_client_id: ExternalClientId = "",
         search: Search = "",
         tags: Tags = None,
+        since: Since = "",
+        until: Until = "",
+        status: Status = None,
+        close_reason: CloseReason = None,
+        session_type: SessionType = None,
+        modality: Modality = None,
         limit: Annotated[
             int | None,
-            Field(ge=1, le=MAX_BATCH, description="Without session_ids: the newest this many sessions (default 20)."),
+            Field(
+                ge=1,
+                le=MAX_DIGESTS,
+                description=f"Without session_ids: the newest this many matching sessions (default {DEFAULT_BATCH}; "
+                f"with since/until every session of the window, up to {MAX_BATCH}, or {MAX_DIGESTS} as digests).",
+            ),
             NO_BOOL,
         ] = None,
+        detail: Detail = "full",
         max_message_chars: Annotated[
             int, Field(ge=50, le=20_000, description="Longer messages are shortened, with a marker."), NO_BOOL
         ] = 600,
     ) -> Annotated[CallToolResult, BatchResult]:
-        """Read many sessions' transcripts in ONE call, for summaries and QA review of many sessions: either
-        the given session_ids, or the newest `limit` sessions matching the filters (same filters as
-        list_sessions; none = the newest sessions of the project). Each session comes as a one-line header
-        and its turns; the whole answer fits a character budget, so long messages are shortened and long
-        transcripts cut, each with a marker; get_session_transcript reads any one in full. Sessions that
-        cannot be read are listed with the reason, and the others still come back."""
+        """Read many sessions in ONE call, for summaries and QA review: either the given session_ids, or the
+        newest `limit` sessions matching the filters (the same as list_sessions, time window included; none =
+        the newest sessions of the project). The answer fits a character budget: sessions come whole, in
+        order, while it holds, and each one that does not fit comes as one digest line (status, duration,
+        turns, the user's first request and the last exchange), with the exact calls that read them in full.
+        detail='digest' gives every session as a digest line, up to 500 in one call ("summarize the last 300
+        sessions"). Sessions that cannot be read are listed with the reason, and the others still come back."""
         filters = session_filters(companion_id, external_client_id, search, tags)
-        if session_ids is not None and (any(filters.values()) or limit is not None):
+        with tool_errors():
+            criteria = session_criteria(status, close_reason, session_type, modality)
+            window = self.window(since, until)
+        narrowed = any(filters.values()) or window.bounded or bool(criteria)
+        if session_ids is not None and (narrowed or limit is not None):
+            raise ToolError(f"Give either session_ids, or filters ({NARROWING}) and limit.")
+        most = MAX_DIGESTS if detail == "digest" else MAX_BATCH
+        count = len(session_ids) if session_ids is not None else limit or (most if window.bounded else DEFAULT_BATCH)
+        if count > most:
             raise ToolError(
-                "Give either session_ids, or filters (companion_id, external_client_id, search, tags) and limit."
+                f"{count} sessions is more than one call reads in full detail ({MAX_BATCH}): pass detail='digest' "
+                f"for up to {MAX_DIGESTS} sessions as one line each, or ask for fewer."
             )
-        matched = None
+        matched: int | None = None
+        more = False
+        info = None
         with tool_errors():
             client = self.client_for(ctx)
             if session_ids is None:
-                summaries, matched = await collect_sessions(client, limit=limit or DEFAULT_BATCH, **filters)
+                if window.bounded or criteria:
+                    scan = await self.scan(client, filters, window, criteria, limit=count)
+                    summaries, info, more = scan.sessions, self.scan_info(scan, criteria), scan.more_match
+                    matched = len(summaries) if scan.reached_end else None
+                else:
+                    summaries, matched = await collect_sessions(client, limit=count, **filters)
                 session_ids = [s.id for s in summaries]
             sessions, failures = await fetch_sessions(
                 client,
@@ -145,7 +228,10 @@ class ReadTools(Backend):
             matched=matched,
             max_message_chars=max_message_chars,
             budget=self.settings.max_chars,
+            detail=detail,
+            scan=info,
         )
+        result.more_matching = more
         return structured(result, render_batch(result))
 
     async def session_stats(
@@ -155,23 +241,52 @@ class ReadTools(Backend):
         external_client_id: ExternalClientId = "",
         search: Search = "",
         tags: Tags = None,
+        since: Since = "",
+        until: Until = "",
+        status: Status = None,
+        close_reason: CloseReason = None,
+        session_type: SessionType = None,
+        modality: Modality = None,
         limit: Annotated[
-            int, Field(ge=1, le=MAX_STATS, description="Most sessions to look at, newest first."), NO_BOOL
-        ] = 200,
+            int | None,
+            Field(
+                ge=1,
+                le=MAX_STATS,
+                description=f"Most sessions to look at, newest first (default {DEFAULT_STATS}; "
+                f"{DEFAULT_STATS_IN_WINDOW} with since/until or a status filter).",
+            ),
+            NO_BOOL,
+        ] = None,
         read_transcripts: Annotated[
-            bool, Field(description="Also read transcripts for turn counts and silent sessions (slower).")
+            bool,
+            Field(
+                description="Also read transcripts: turn counts, silent sessions, tool connection failures (slower)."
+            ),
         ] = True,
     ) -> Annotated[CallToolResult, StatsResult]:
-        """Aggregate figures over the newest `limit` sessions matching the filters (same as list_sessions):
-        counts by companion, status, close reason and tag values (e.g. channel), durations (median, p90,
-        max), turns per session, sessions in which the user never spoke, and the busiest hours (UTC). Says
-        how many sessions it looked at and whether the limit cut the set. Use it for 'how are we doing'
-        questions before reading transcripts."""
+        """Aggregate figures over the sessions matching the filters (the same as list_sessions, time window
+        included, e.g. since='yesterday'): counts by companion, status, close reason (of failed sessions too),
+        session type, modality and tag values; per companion sessions, failures, cost and durations; cost in
+        USD (total, mean, by companion, top external clients, sessions with no cost yet); sessions per UTC day;
+        turns per session, sessions in which the user never spoke, busiest hours (UTC), and tool connection
+        failures by tool with their errors. Says the window and how many sessions it looked at, and whether a
+        limit cut the set. Use it for 'how are we doing' questions before reading transcripts."""
+        filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
+            criteria = session_criteria(status, close_reason, session_type, modality)
+            window = self.window(since, until)
+            narrowed = window.bounded or bool(criteria)
+            most = limit or (DEFAULT_STATS_IN_WINDOW if narrowed else DEFAULT_STATS)
             client = self.client_for(ctx)
-            summaries, matched = await collect_sessions(
-                client, limit=limit, **session_filters(companion_id, external_client_id, search, tags)
-            )
+            summaries: list[SessionSummary]
+            info = None
+            more = False
+            if narrowed:
+                scan = await self.scan(client, filters, window, criteria, limit=most)
+                summaries, info, more = scan.sessions, self.scan_info(scan, criteria), scan.more_match
+                matched = len(summaries) if scan.reached_end else None
+            else:
+                summaries, matched = await collect_sessions(client, limit=most, **filters)
             details: list[SessionDetail] = []
             failures: list[Failure] = []
             if read_transcripts:
@@ -180,7 +295,29 @@ class ReadTools(Backend):
                     [s.id for s in summaries],
                     concurrency=self.settings.concurrency,
                     on_progress=progress_reporter(ctx),
-                    use_cache=False,  # one pass over up to 2,000 sessions would only evict what reads keep
+                    # A few sessions (a day's) are likely read next: keep them. One pass over up to 2,000
+                    # would only evict what reads keep.
+                    use_cache=len(summaries) <= STATS_CACHED_UP_TO,
                 )
-        result = session_stats(summaries, details, matched=matched, limit=limit, unread=failures)
+        result = session_stats(
+            summaries,
+            details,
+            matched=matched,
+            limit=most,
+            unread=failures,
+            window=window if narrowed else None,
+            scan=info,
+            more_matching=more,
+        )
         return structured(result, render_stats(result))
+
+    async def scan(
+        self, client: CompanionClient, filters: SessionFilters, window: Window, criteria: Criteria, *, limit: int
+    ) -> Scan:
+        """The newest ``limit`` sessions in the window and matching every filter, within the scan bound."""
+        return await scan_sessions(
+            client, filters, window, criteria=criteria, limit=limit, max_scan=self.settings.max_scan
+        )
+
+    def scan_info(self, scan: Scan, criteria: Criteria) -> ScanInfo:
+        return scan_info(scan, criteria, self.settings.max_scan)

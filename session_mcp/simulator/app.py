@@ -7,6 +7,7 @@ records every request it receives, so tests can assert what reached "upstream".
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import time
 from collections import deque
@@ -29,15 +30,19 @@ from session_mcp.models import (
     SessionOptions,
     decode_tags_query,
 )
-from session_mcp.simulator.data import AGENTS, COMPANIONS, generate_sessions
+from session_mcp.simulator.data import AGENTS, COMPANIONS, DEFAULT_SESSION_COUNT, generate_sessions
 from session_mcp.simulator.faults_qa import add_qa_faults
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 CONNECTION_INTERVAL_SECONDS = 5
 LIVE_SESSION_LIMIT = 5
+DETAIL_ONLY = ("conversation", "functionMetrics", "functionStates")  # fields a list item never carries
 
 FaultKind = Literal["status", "malformed_json", "bad_schema", "huge_body", "bad_encoding", "delay"]
+# The order the list is served in: the documented guess (newest first) or an upstream that breaks it.
+ListOrder = Literal["newest_first", "oldest_first", "shuffled", "pages_shuffled"]
+LIST_ORDERS: tuple[ListOrder, ...] = ("newest_first", "oldest_first", "shuffled", "pages_shuffled")
 
 
 @dataclass
@@ -93,7 +98,7 @@ class Simulator:
     """
 
     api_keys: Mapping[str, int] = field(default_factory=lambda: {"demo": 7})
-    session_count: int = 240
+    session_count: int = DEFAULT_SESSION_COUNT
     anchor: int | None = None
     latency: float = 0.0
     # Quirks an upstream might have, to test that the client copes with them.
@@ -101,6 +106,10 @@ class Simulator:
     echo_page_size: bool = False  # report the pageSize asked for, not the one served
     send_counts: bool = True
     honour_page_index: bool = True
+    # "oldest_first" reverses the list, "shuffled" mixes every item, "pages_shuffled" serves whole
+    # pages (each sorted) in a mixed order; ``order_seed`` fixes the mix.
+    list_order: ListOrder = "newest_first"
+    order_seed: int = 0
     clock: Callable[[], float] = time.time
     requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=10_000))
     faults: list[Fault] = field(default_factory=list)
@@ -172,14 +181,29 @@ class Simulator:
         ]
         start = page_index * page_size if self.honour_page_index else 0
         items = [
-            {k: v for k, v in s.items() if k not in ("conversation", "functionStates")}
-            for s in matches[start : start + page_size]
+            {k: v for k, v in s.items() if k not in DETAIL_ONLY}
+            for s in self._in_list_order(matches, page_size)[start : start + page_size]
         ]
         body: dict[str, Any] = {"items": items, "pageIndex": page_index}
         body["pageSize"] = asked_size if self.echo_page_size else page_size
         if self.send_counts:
             body |= {"filteredCount": len(matches), "totalCount": len(project.sessions)}
         return JSONResponse(body)
+
+    def _in_list_order(self, matches: list[dict[str, Any]], page_size: int) -> list[dict[str, Any]]:
+        """``matches`` (newest first) in the order of the ``list_order`` quirk."""
+        mixer = random.Random(self.order_seed)
+        if self.list_order == "oldest_first":
+            return matches[::-1]
+        if self.list_order == "shuffled":
+            mixed = list(matches)
+            mixer.shuffle(mixed)
+            return mixed
+        if self.list_order == "pages_shuffled":
+            pages = [matches[i : i + page_size] for i in range(0, len(matches), page_size)]
+            mixer.shuffle(pages)
+            return [item for page in pages for item in page]
+        return matches
 
     async def _get_session(self, request: Request) -> Response:
         session = request.state.project.sessions.get(request.path_params["session_id"])

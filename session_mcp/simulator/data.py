@@ -1,19 +1,30 @@
 """Deterministic demo data for the simulator: companions, sessions and their transcripts.
 
 Everything comes from one ``random.Random(seed)``, so a seed and an anchor time always give the
-same sessions. Besides ordinary support, booking and sales conversations, the data holds the
-awkward cases a client must survive: open, never-started and failed sessions, empty
-conversations, one transcript of more than 2,000 turns, unicode and emoji, very long messages,
-and personal data (emails, phone numbers, card numbers) for redaction to find.
+same sessions; each session takes the same number of draws whatever the anchor, so the anchor
+moves the sessions in time without changing them. They spread over the ``DAYS_SPAN`` days before
+the anchor the way real traffic does: more on weekdays than at weekends, most in working hours
+(UTC). Closed sessions carry a cost, tools that connect over WebSocket leave ``functionMetrics``
+(some failed, some canceled), and regular users come back. Besides ordinary support, booking and
+sales conversations, the data holds the awkward cases a client must survive: open,
+never-started and failed sessions, empty conversations, one transcript of more than 2,000 turns,
+unicode and emoji, very long messages, and personal data (emails, phone numbers, card numbers)
+for redaction to find.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 MARATHON_TURNS = 2_200
+DAYS_SPAN = 35
+DEFAULT_SESSION_COUNT = 600
+AWKWARD_MIN = 50  # fewer sessions than this are all ordinary: the edge cases need room
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,7 @@ class Companion:
     knowledge_base_id: str | None
     functions: tuple[str, ...]
     faq_ids: tuple[str, ...]
+    socket_tools: tuple[str, ...] = ()  # tools connected over WebSocket: they leave functionMetrics
 
 
 COMPANIONS = (
@@ -32,6 +44,7 @@ COMPANIONS = (
         "kb_support_articles",
         ("fn_order_status", "fn_refund"),
         ("faq_returns", "faq_shipping"),
+        ("order_status_stream",),
     ),
     Companion(
         "comp_booking",
@@ -39,8 +52,9 @@ COMPANIONS = (
         "kb_clinic_calendar",
         ("fn_find_slot", "fn_book_slot"),
         ("faq_opening_hours",),
+        ("calendar_sync", "sms_gateway"),
     ),
-    Companion("comp_sales", "Mia (sales assistant)", None, ("fn_quote",), ()),
+    Companion("comp_sales", "Mia (sales assistant)", None, ("fn_quote",), (), ("check_inventory",)),
     Companion("comp_tutor", "Kai (language tutor)", "kb_lessons", (), ("faq_levels",)),
 )
 
@@ -235,38 +249,68 @@ DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 TIMES = ("09:15", "10:40", "11:30", "14:00", "15:20")
 CLOSE_REASONS = ("connection_closed", "connection_closed", "connection_closed", "idle_timeout")
 FAIL_REASONS = ("connection_aborted", "no_credits_left", "unknown")
-SESSION_TYPES = ("webrtc", "webrtc", "websocket", "sip")
+FAILED_SHARE = 0.05
+SESSION_TYPES = ("webrtc", "webrtc", "webrtc", "websocket", "voip", "sip", "kiosk")
+MODALITIES = ("audio",) * 14 + ("text",) * 4 + ("video",) * 2
+COST_PER_SECOND = {"audio": 0.0016, "text": 0.0004, "video": 0.0031}  # USD
+REGULAR_CLIENTS = 60  # external client ids come back: a few users are behind many sessions
+TOOL_STATES = ("connected",) * 22 + ("failed",) * 2 + ("canceled",)
+TOOL_ERRORS = (
+    ("connection_failed", "WebSocket handshake timed out"),
+    ("connection_failed", "Connection refused by the tool server"),
+    ("auth_failed", "The tool server rejected the credentials (401)"),
+)
+# Sessions per hour of the day (UTC) and per day of the week, relative to a weekday at noon.
+HOUR_WEIGHTS = (1, 1, 1, 1, 1, 1, 2, 6, 14, 20, 22, 22, 20, 21, 22, 20, 18, 14, 9, 7, 5, 3, 2, 1)
+WEEKDAY_WEIGHTS = (10, 10, 10, 10, 9, 4, 3)  # Monday first
 
 
 def generate_sessions(seed: int, count: int, anchor: int) -> list[dict[str, Any]]:
-    """``count`` wire-format sessions ending before ``anchor`` (Unix seconds), newest first."""
+    """``count`` wire-format sessions over the ``DAYS_SPAN`` days before ``anchor`` (Unix seconds), newest first."""
     rng = random.Random(seed)
-    sessions = [_session(rng, index, count, anchor) for index in range(count)]
-    _add_awkward_cases(rng, sessions, anchor)
+    clients = [rng.randint(1000, 9999) for _ in range(REGULAR_CLIENTS)]
+    clock = _traffic(anchor)
+    sessions = [_session(rng, index, clock, clients) for index in range(count)]
     sessions.sort(key=lambda s: s["createdAt"], reverse=True)
+    if count >= AWKWARD_MIN:
+        _add_awkward_cases(rng, sessions, anchor)
     return sessions
 
 
-def _session(rng: random.Random, index: int, count: int, anchor: int) -> dict[str, Any]:
+Traffic = tuple[list[int], list[float]]  # hour starts and their cumulative weights
+
+
+def _traffic(anchor: int) -> Traffic:
+    """The hours of the span (their start, Unix seconds) and their cumulative traffic weights."""
+    last = anchor - 1_800  # the newest session is created half an hour before the anchor, to close before it
+    first = (last - DAYS_SPAN * 86_400) // 3600 * 3600
+    hours = list(range(first, last, 3600))
+    weights = []
+    for hour in hours:
+        moment = datetime.fromtimestamp(hour, UTC)
+        weights.append(HOUR_WEIGHTS[moment.hour] * WEEKDAY_WEIGHTS[moment.weekday()] * min(1.0, (last - hour) / 3600))
+    return hours, list(itertools.accumulate(weights))
+
+
+def _session(rng: random.Random, index: int, clock: Traffic, clients: list[int]) -> dict[str, Any]:
     companion = COMPANIONS[index % len(COMPANIONS)] if index % 7 else rng.choice(COMPANIONS)
-    # Spread over the last 14 days, busier during office hours.
-    age = int((index / count) * 14 * 86_400) + rng.randint(0, 3_600)
-    created = anchor - age - 600
-    # Draw the shift whatever the hour, so the random stream (and every id) does not depend on the anchor.
-    night_shift = rng.choice((3, 5, 8)) * 3600
-    hour = (created // 3600) % 24
-    if hour < 7 or hour > 21:
-        created -= night_shift
+    hours, cumulative = clock
+    slot = min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), len(hours) - 1)
+    created = hours[slot] + int(rng.random() * min(3600, hours[-1] + 1800 - hours[slot]))
     started = created + rng.randint(1, 6)
     script, solved = rng.choice(SCRIPTS[companion.id])
     fill = _fill(rng)
-    items = []
+    items: list[dict[str, Any]] = []
     at = started + 1
     for role, text in script:
         items.append({"role": role, "text": text.format(**fill), "timestamp": at})
         at += rng.randint(3, 25) if role == "agent" else rng.randint(4, 40)
     closed = at + rng.randint(2, 20)
-    external = f"user_{rng.randint(1000, 9999)}" if rng.random() < 0.85 else None
+    regular = clients[int(len(clients) * rng.random() ** 2)]
+    external = f"user_{regular}" if rng.random() < 0.85 else None
+    modality = rng.choice(MODALITIES)
+    failed = rng.random() < FAILED_SHARE
+    fail_reason = rng.choice(FAIL_REASONS)
     session: dict[str, Any] = {
         "id": _session_id(rng),
         "companionId": companion.id,
@@ -281,17 +325,46 @@ def _session(rng: random.Random, index: int, count: int, anchor: int) -> dict[st
         "status": "closed",
         "closeReason": rng.choice(CLOSE_REASONS),
         "sessionType": rng.choice(SESSION_TYPES),
-        "modality": "audio" if rng.random() < 0.8 else "text",
+        "modality": modality,
         "mode": "conversation",
-        "cost": round((closed - started) * 0.0016, 4),
+        "cost": round((closed - started) * COST_PER_SECOND[modality], 4),
         "agent": None,
         "conversation": {"items": items},
     }
+    metrics = _function_metrics(rng, companion, started, closed)
     if not solved:
         session["tags"]["escalation"] = "suggested"
     if rng.random() < 0.1:
         del session["tags"]
+    if failed:  # the connection broke early: a partial transcript or none, nothing billed, no tool started
+        kept = items[: rng.randint(0, 1)]
+        end = kept[-1]["timestamp"] + 1 if kept else started + 2
+        session.update(status="failed", closeReason=fail_reason, closedAt=end, cost=0.0, conversation={"items": kept})
+    elif metrics:
+        session["functionMetrics"] = metrics
     return session
+
+
+def _function_metrics(rng: random.Random, companion: Companion, started: int, closed: int) -> list[dict[str, Any]]:
+    """One ``functionMetrics`` entry per WebSocket tool: connected, failed (with the error) or canceled."""
+    metrics = []
+    for name in companion.socket_tools:
+        state = rng.choice(TOOL_STATES)
+        code, message = rng.choice(TOOL_ERRORS)
+        begun = started + rng.randint(0, 2)
+        entry: dict[str, Any] = {"name": name, "state": state, "startedAt": _iso(begun)}
+        if state == "connected":
+            entry["connectedAt"] = _iso(begun + rng.randint(1, 3))
+        elif state == "failed":
+            entry |= {"failedAt": _iso(begun + 5), "error": {"code": code, "message": message}}
+        else:
+            entry["canceledAt"] = _iso(closed)
+        metrics.append(entry)
+    return metrics
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fill(rng: random.Random) -> dict[str, str]:
@@ -311,7 +384,7 @@ def _fill(rng: random.Random) -> dict[str, str]:
 
 
 def _session_id(rng: random.Random) -> str:
-    return "sess_" + "".join(rng.choice("0123456789abcdef") for _ in range(16))
+    return f"sess_{rng.getrandbits(64):016x}"  # one draw, not sixteen: the demo data is built for every test
 
 
 def _add_awkward_cases(rng: random.Random, sessions: list[dict[str, Any]], anchor: int) -> None:
@@ -321,39 +394,39 @@ def _add_awkward_cases(rng: random.Random, sessions: list[dict[str, Any]], ancho
         session.update(createdAt=anchor - offset, startedAt=anchor - offset + 2, status="started", cost=None)
         session.pop("closedAt")
         session.pop("closeReason")
+        if "functionMetrics" in session:  # nothing was canceled yet: the user is still there
+            session["functionMetrics"] = [m for m in session["functionMetrics"] if m["state"] != "canceled"]
         session["conversation"]["items"] = session["conversation"]["items"][:3]
         for i, item in enumerate(session["conversation"]["items"]):
             item["timestamp"] = anchor - offset + 3 + 5 * i
-    # Never started: no start, no close, no conversation.
+    # Never started: no start, no close, no conversation, no cost, no tool.
     for session in sessions[5:8]:
-        for key in ("startedAt", "closedAt", "closeReason", "conversation", "cost"):
+        for key in ("startedAt", "closedAt", "closeReason", "conversation", "cost", "functionMetrics"):
             session.pop(key, None)
         session["status"] = "pending"
-    # Failed: aborted early with a partial transcript or none.
-    for i, session in enumerate(sessions[10:60:12]):
-        session.update(status="failed", closeReason=FAIL_REASONS[i % len(FAIL_REASONS)])
-        session["conversation"]["items"] = session["conversation"]["items"][: i % 2]
-        if session["conversation"]["items"]:
-            session["closedAt"] = session["conversation"]["items"][-1]["timestamp"] + 1
-        else:
-            session["closedAt"] = session["startedAt"] + 2
+    closed = [s for s in sessions[9:] if s["status"] == "closed"]
     # Closed but silent: the user never spoke, or nothing was said at all.
-    sessions[20]["conversation"]["items"] = []
-    sessions[33]["conversation"]["items"] = sessions[33]["conversation"]["items"][:1]
-    # A long message and a function state on the single-session payload.
-    long_session = sessions[25]
+    closed[10]["conversation"]["items"] = []
+    closed[22]["conversation"]["items"] = closed[22]["conversation"]["items"][:1]
+    # A long message, and tool metrics under the field's earlier name.
+    long_session = closed[15]
     long_session["conversation"]["items"][1]["text"] = (
         "Let me explain everything from the start, because it's complicated. " * 60
     ).strip()
+    started = datetime.fromtimestamp(long_session["startedAt"], UTC)
+    long_session.pop("functionMetrics", None)
     long_session["functionStates"] = [
         {
-            "id": "fn_order_status",
-            "calledAt": "2026-11-20T10:15:00Z",
+            "name": "order_status_stream",
+            "state": "failed",
+            "startedAt": f"{started:%Y-%m-%dT%H:%M:%SZ}",
+            "failedAt": f"{started:%Y-%m-%dT%H:%M:%SZ}",
             "error": {"code": "Timeout", "message": "upstream"},
         }
     ]
     # A marathon: one tutoring session of more than 2,000 turns.
-    marathon = sessions[45]
+    marathon = closed[30]
+    marathon.pop("functionMetrics", None)
     marathon.update(companionId="comp_tutor", knowledgeBaseId="kb_lessons", functions=[], faqIds=["faq_levels"])
     start = marathon["startedAt"]
     turns = []
@@ -367,7 +440,7 @@ def _add_awkward_cases(rng: random.Random, sessions: list[dict[str, Any]], ancho
         turns.append({"role": role, "text": text, "timestamp": start + 1 + i * 3})
     marathon["conversation"]["items"] = turns
     marathon["closedAt"] = start + 2 + MARATHON_TURNS * 3
-    marathon["cost"] = round((marathon["closedAt"] - start) * 0.0016, 4)
+    marathon["cost"] = round((marathon["closedAt"] - start) * COST_PER_SECOND[marathon["modality"]], 4)
     # A session from a future API version with fields these models do not know.
-    sessions[30]["sentiment"] = {"overall": "positive", "score": 0.82}
-    sessions[30]["region"] = "eu-west"
+    closed[12]["sentiment"] = {"overall": "positive", "score": 0.82}
+    closed[12]["region"] = "eu-west"

@@ -1,0 +1,390 @@
+"""Batch answers that scale: whole sessions while the budget holds, one digest line for each other.
+
+A model summarizing many sessions reads better from whole transcripts and one-line digests than
+from every transcript cut to its first turn. ``fit_batch`` keeps sessions whole, in order, while
+the character budget holds, and gives each session that does not fit one line: status,
+duration, turns, the user's first request and the last exchange, shortened to the room left.
+The answer names those sessions and the exact calls that read them in full, each within the
+budget. ``detail="digest"`` gives every session as a digest line, for hundreds in one answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from session_mcp.lines import ID_CHARS, one_line, shorten_text
+from session_mcp.models import ConversationItem, SessionDetail
+from session_mcp.render import (
+    failure_line,
+    format_duration,
+    format_status,
+    format_time,
+    plural,
+    render_scan,
+    row_tags,
+    show_id,
+    turn_line,
+)
+from session_mcp.results import (
+    BatchResult,
+    BatchTranscript,
+    DigestTurn,
+    Failure,
+    ScanInfo,
+    SessionDigest,
+    SessionRow,
+    Turn,
+    make_turn,
+    session_row,
+    transcript_origin,
+)
+
+BATCH_OVERHEAD = 500  # the summary line, section headers and separators of a batch answer
+DIGEST_TEXT_MAX = 260  # characters of quoted text per digest line when there is room
+DIGEST_TEXT_MIN = 40  # what a digest line is promised before a session is given whole
+MAX_CALL_IDS = 100  # session_ids one get_session_transcripts call takes in full mode
+DEFAULT_MESSAGE_CHARS = 600
+logger = logging.getLogger(__name__)
+NORMAL_END = "connection_closed"  # the close reason of an ordinary end: not worth a digest's room
+DIGEST_COLUMNS = (
+    "id | companion | started | duration | status | turns | the user's first request ⟶ the last exchange (U: user, "
+    "A: agent)"
+)
+
+
+def fit_batch(
+    sessions: list[SessionDetail],
+    failures: list[Failure],
+    *,
+    requested: int,
+    matched: int | None,
+    max_message_chars: int,
+    budget: int,
+    detail: str = "full",
+    scan: ScanInfo | None = None,
+) -> BatchResult:
+    """The answer to a batch: in ``full`` detail whole sessions first, digests for the rest, within ``budget``."""
+    blocks: list[_Block] = []
+    failures = list(failures)
+    for session in sessions:
+        try:  # one session that cannot be rendered is a failure, not the end of the batch
+            blocks.append(_whole(session, max_message_chars))
+        except Exception as exc:
+            logger.warning("session %.80r could not be rendered", session.id, exc_info=exc)
+            reason = f"it could not be rendered ({type(exc).__name__}): the Companion API sent something unusable."
+            failures.append(Failure(session_id=shorten_text(str(session.id), ID_CHARS), reason=reason))
+    overhead = BATCH_OVERHEAD + sum(len(f.reason) + len(f.session_id) + 4 for f in failures)
+    overhead += len(render_scan(scan)) if scan is not None else 0
+    whole: set[int] = set()
+    if detail == "full":
+        # Every session as a digest with its minimum room, then whole ones in order while they fit.
+        digest_cost = [_digest_base(block) + len(block.row.id) + 4 + DIGEST_TEXT_MIN for block in blocks]
+        used = overhead + sum(digest_cost)
+        for index, block in enumerate(blocks):
+            if used - digest_cost[index] + block.size <= budget:
+                whole.add(index)
+                used += block.size - digest_cost[index]
+    result = _assemble(blocks, whole, failures, requested, matched, budget, detail, scan, max_message_chars, None)
+    # Share the room left among the digest lines, then make sure the whole answer fits.
+    rest = [b for i, b in enumerate(blocks) if i not in whole]
+    if rest:
+        spare = budget - len(render_batch(result))
+        while True:
+            rooms = share_budget([min(DIGEST_TEXT_MAX, _said_length(b.session)) for b in rest], max(0, spare))
+            result = _assemble(
+                blocks, whole, failures, requested, matched, budget, detail, scan, max_message_chars, rooms
+            )
+            over = len(render_batch(result)) - budget
+            if over <= 0 or spare <= 0:
+                break
+            spare -= max(over, spare // 10)
+    while len(render_batch(result)) > budget and result.digests:
+        keep = len(result.digests) - max(1, len(result.digests) // 10)
+        result = result.model_copy(
+            update={
+                "digests": result.digests[:keep],
+                "left_out": [d.session.id for d in result.digests[keep:]] + result.left_out,
+            }
+        )
+    return result
+
+
+def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
+    """Per-item caps whose sum fits ``budget``: small items keep all, large ones share the rest.
+
+    Water-filling: the cap ``c`` is the largest with ``sum(min(size, c)) <= budget``.
+    """
+    if sum(sizes) <= budget:
+        return list(sizes)
+    remaining = budget
+    caps = [0] * len(sizes)
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for position, index in enumerate(order):
+        fair = remaining // (len(sizes) - position)
+        caps[index] = min(sizes[index], fair)
+        remaining -= caps[index]
+    return caps
+
+
+@dataclass
+class _Block:
+    """One session prepared whole: its row, its turns (long messages shortened) and its text size."""
+
+    session: SessionDetail
+    row: SessionRow
+    turns: list[Turn]
+    shortened: int
+    size: int
+
+
+def _whole(session: SessionDetail, max_message_chars: int) -> _Block:
+    origin = transcript_origin(session)
+    turns = []
+    shortened = 0
+    for index, item in enumerate(session.turns):
+        text = shorten_text(item.text, max_message_chars)
+        shortened += text != item.text
+        turns.append(make_turn(index, item, origin, text))
+    row = session_row(session, len(turns))
+    whole = BatchTranscript(session=row, turns=turns, total_turns=len(turns))
+    return _Block(session, row, turns, shortened, len(render_batch_transcript(whole)) + 2)
+
+
+def _digest_base(block: _Block) -> int:
+    """The characters of a digest line without its quoted text, its day heading counted in."""
+    return len(digest_line(SessionDigest(session=block.row, last_exchange=[]), with_companion=True)) + 1 + 12
+
+
+def _assemble(
+    blocks: list[_Block],
+    whole: set[int],
+    failures: list[Failure],
+    requested: int,
+    matched: int | None,
+    budget: int,
+    detail: str,
+    scan: ScanInfo | None,
+    max_message_chars: int,
+    rooms: list[int] | None,
+) -> BatchResult:
+    """The result with ``whole`` sessions given whole and the others as digests with ``rooms`` of text."""
+    transcripts = [
+        BatchTranscript(session=b.row, turns=b.turns, total_turns=len(b.turns))
+        for i, b in enumerate(blocks)
+        if i in whole
+    ]
+    rest = [b for i, b in enumerate(blocks) if i not in whole]
+    return BatchResult(
+        detail=detail,
+        transcripts=transcripts,
+        digests=[session_digest(b.session, b.row, rooms[n] if rooms else 0) for n, b in enumerate(rest)],
+        left_out=[],
+        failures=failures,
+        requested=requested,
+        matched=matched,
+        budget_chars=budget,
+        shortened_messages=sum(b.shortened for i, b in enumerate(blocks) if i in whole),
+        read_calls=read_calls(rest, budget, max_message_chars) if detail == "full" else [],
+        scan=scan,
+    )
+
+
+def read_calls(blocks: Sequence[_Block], budget: int, max_message_chars: int) -> list[str]:
+    """Calls that read ``blocks`` whole, in order, each answer within ``budget``."""
+    extra = "" if max_message_chars == DEFAULT_MESSAGE_CHARS else f", max_message_chars={max_message_chars}"
+    room = budget - BATCH_OVERHEAD
+    calls: list[str] = []
+    group: list[str] = []
+    used = 0
+
+    def close() -> None:
+        if group:
+            calls.append(f"get_session_transcripts(session_ids={group!r}{extra})")
+            group.clear()
+
+    for block in blocks:
+        if block.size > room:  # too long for any batch: the one-session tool pages through it
+            close()
+            used = 0
+            calls.append(f"get_session_transcript(session_id={block.row.id!r})")
+            continue
+        if used + block.size > room or len(group) >= MAX_CALL_IDS:
+            close()
+            used = 0
+        group.append(block.row.id)
+        used += block.size
+    close()
+    return calls
+
+
+# -- digests -----------------------------------------------------------------------------------
+
+
+def session_digest(session: SessionDetail, row: SessionRow, room: int) -> SessionDigest:
+    """``session`` in one line whose quoted text takes about ``room`` characters."""
+    first, ending = _said(session)
+    ending_sizes = [len(_flat(turn.text)) for turn in ending]
+    # The first request matters most: half the room at least, more when the ending needs less.
+    first_room = min(len(_flat(first)), max(room // 2, room - sum(ending_sizes))) if first else 0
+    rooms = share_budget(ending_sizes, room - first_room)
+    return SessionDigest(
+        session=row,
+        first_request=_snippet(first, first_room) if first else None,
+        last_exchange=[DigestTurn(role=t.role, text=_snippet(t.text, r)) for t, r in zip(ending, rooms, strict=True)],
+    )
+
+
+def _said(session: SessionDetail) -> tuple[str | None, list[ConversationItem]]:
+    """The user's first request, and the last exchange: the last user turn and the reply to it."""
+    turns = session.turns
+    first = next((i for i, t in enumerate(turns) if t.role == "user"), None)
+    last_user = next((i for i in range(len(turns) - 1, -1, -1) if turns[i].role == "user"), None)
+    if last_user is None:
+        ending = turns[-1:]
+    elif last_user == first:
+        ending = turns[last_user + 1 : last_user + 2]  # the first request is the last: only the reply
+    else:
+        ending = turns[last_user : last_user + 2]
+    return (turns[first].text if first is not None else None), ending
+
+
+def _said_length(session: SessionDetail) -> int:
+    first, ending = _said(session)
+    return sum(len(_flat(text)) for text in ([first] if first else []) + [t.text for t in ending])
+
+
+def _flat(text: str) -> str:
+    """``text`` on one line: every break, control character and run of spaces one space."""
+    return " ".join(one_line(text, len(text)).split())
+
+
+def _snippet(text: str, room: int) -> str:
+    """``text`` on one line, cut to ``room`` characters with an ellipsis."""
+    flat = _flat(text)
+    return flat if len(flat) <= room else flat[: max(0, room - 1)].rstrip() + "…"
+
+
+def digest_line(digest: SessionDigest, *, with_companion: bool) -> str:
+    """One digest line, in the order of ``DIGEST_COLUMNS`` (the day is in the heading above it)."""
+    row = digest.session
+    moment = row.started_at or row.created_at
+    status = one_line(row.status)
+    if row.close_reason and (row.status == "failed" or row.close_reason != NORMAL_END):
+        status = format_status(row)
+    cells = [show_id(row.id)]
+    if with_companion:
+        cells.append(one_line(row.companion_id or "-"))
+    cells += [
+        moment.strftime("%H:%M") if moment else "-",
+        format_duration(row.duration_seconds),
+        status,
+        str(row.turns if row.turns is not None else "-"),
+    ]
+    said = _digest_text(digest)
+    if said:
+        cells.append(said)
+    return " | ".join(cells)
+
+
+def _digest_text(digest: SessionDigest) -> str:
+    """``first request ⟶ U: last user message A: the reply`` (the column header names the parts)."""
+    if not digest.last_exchange and digest.first_request is None:
+        return "(no transcript)" if digest.session.turns == 0 else ""
+    first = digest.first_request if digest.first_request is not None else "(the user never spoke)"
+    ending = " ".join(f"{_role(t.role)}: {t.text}" for t in digest.last_exchange if t.text and t.text != "…")
+    return f"{first} ⟶ {ending}" if ending else first
+
+
+def _role(role: str) -> str:
+    return {"user": "U", "agent": "A"}.get(role) or one_line(role, 40)
+
+
+def digest_lines(digests: Sequence[SessionDigest], *, with_companion: bool) -> list[str]:
+    """Digest lines under a heading for each UTC day, in the order given."""
+    lines: list[str] = []
+    day = None
+    for digest in digests:
+        moment = digest.session.started_at or digest.session.created_at
+        this_day = format_time(moment)[:10] if moment else "unknown day"
+        if this_day != day:
+            lines.append(f"{this_day}:")
+            day = this_day
+        lines.append(digest_line(digest, with_companion=with_companion))
+    return lines
+
+
+# -- the answer --------------------------------------------------------------------------------
+
+
+def batch_header(row: SessionRow, total_turns: int) -> str:
+    """The one-line header of a session inside a batch."""
+    cells = [f"## {show_id(row.id)}", one_line(row.companion_id or "-")]
+    if row.external_client_id:
+        cells.append(f"client {one_line(row.external_client_id)}")
+    cells.append(format_time(row.started_at or row.created_at))
+    cells += [format_duration(row.duration_seconds), format_status(row), plural(total_turns, "turn")]
+    if row.tags:
+        cells.append(row_tags(row))
+    return " · ".join(cells)
+
+
+def render_batch_transcript(item: BatchTranscript) -> str:
+    lines = [batch_header(item.session, item.total_turns)]
+    if item.total_turns == 0:
+        lines.append("(no transcript)")
+    lines.extend(turn_line(turn) for turn in item.turns)
+    return "\n".join(lines)
+
+
+def render_batch(result: BatchResult) -> str:
+    shown = len(result.transcripts) + len(result.digests)
+    digest_mode = result.detail == "digest"
+    summary = f"{'Digests' if digest_mode else 'Transcripts'} of {plural(shown, 'session')}"
+    if result.matched is not None:
+        summary += f" (newest {result.requested} of {result.matched} matching)"
+    elif result.more_matching:
+        summary += f" (the newest {result.requested}; more match: raise limit or narrow the window)"
+    notes = []
+    if digest_mode:
+        notes.append("one line each")
+    elif result.digests:
+        notes.append(
+            f"{len(result.transcripts)} whole, {len(result.digests)} as one digest line each (they did not fit in "
+            f"{result.budget_chars:,} characters)"
+        )
+    if result.shortened_messages:
+        notes.append(f"{plural(result.shortened_messages, 'long message')} shortened")
+    if result.left_out:
+        notes.append(f"{len(result.left_out)} left out")
+    if result.failures:
+        notes.append(f"{len(result.failures)} could not be read")
+    blocks = [summary + (": " + "; ".join(notes) if notes else "") + "."]
+    if result.scan is not None:
+        blocks[0] += "\n" + render_scan(result.scan)
+    blocks.extend(render_batch_transcript(item) for item in result.transcripts)
+    if result.digests:
+        companions = {d.session.companion_id for d in result.digests}
+        with_companion = len(companions) > 1
+        columns = DIGEST_COLUMNS if with_companion else DIGEST_COLUMNS.replace(" companion |", "")
+        heading = "Digests" if digest_mode else "Sessions that did not fit whole"
+        only = "" if with_companion else f", all of companion {one_line(next(iter(companions)) or '-')}"
+        lines = [f"{heading} (columns: {columns}; times UTC{only}):"]
+        lines += digest_lines(result.digests, with_companion=with_companion)
+        blocks.append("\n".join(lines))
+    if result.read_calls:
+        blocks.append("Read them in full (each call fits the budget):\n" + "\n".join(result.read_calls))
+    elif digest_mode and result.digests:
+        blocks.append(
+            f"Read one in full with get_session_transcript(session_id=...), or up to {MAX_CALL_IDS} with "
+            "get_session_transcripts(session_ids=[...]): sessions that do not fit come as digest lines again."
+        )
+    if result.left_out:
+        blocks.append(
+            f"{plural(len(result.left_out), 'more session')} did not fit even as one line each (the last of "
+            "this batch): ask for fewer (limit or session_ids) or a narrower window (until)."
+        )
+    if result.failures:
+        blocks.append("Not read:\n" + "\n".join(failure_line(f) for f in result.failures))
+    return "\n\n".join(blocks)

@@ -1,0 +1,365 @@
+"""Time windows, client-side filters, cursors and the newest-first scan (query.py, cursors.py).
+
+The scan runs against the real simulator app in process; expected sessions are computed from the
+simulator's raw data, never from the code under test.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from session_mcp.client import CompanionClient
+from session_mcp.cursors import decode_cursor, encode_cursor, filters_fingerprint
+from session_mcp.errors import InvalidInputError
+from session_mcp.query import (
+    STATUSES,
+    Criteria,
+    Scan,
+    ScanPosition,
+    Window,
+    parse_window,
+    parse_window_words,
+    scan_sessions,
+)
+from session_mcp.simulator import Simulator
+from session_mcp.simulator.app import LIST_ORDERS
+from tests.conftest import ANCHOR
+
+NOW = datetime.fromtimestamp(ANCHOR, UTC)  # 2026-09-21T14:13:20Z, a Monday
+TODAY = datetime(2026, 9, 21, tzinfo=UTC)
+FAR_FUTURE = datetime(2101, 1, 1, tzinfo=UTC)
+QUICK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SCANS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- windows ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "start", "end"),
+    [
+        ("yesterday", None, TODAY - timedelta(days=1), TODAY),  # a day word alone is that whole day
+        ("yesterday", "now", TODAY - timedelta(days=1), NOW),
+        ("today", None, TODAY, TODAY + timedelta(days=1)),
+        (None, "today", None, TODAY),
+        ("24h", None, NOW - timedelta(hours=24), None),
+        ("90m", "30m", NOW - timedelta(minutes=90), NOW - timedelta(minutes=30)),
+        ("7d", None, NOW - timedelta(days=7), None),
+        ("2w", None, NOW - timedelta(weeks=2), None),
+        (" 7D ", "", NOW - timedelta(days=7), None),
+        ("2026-09-20", "2026-09-21", TODAY - timedelta(days=1), TODAY),
+        ("2026-09-20T10:00", None, datetime(2026, 9, 20, 10, tzinfo=UTC), None),  # no offset: UTC
+        ("2026-09-20T10:00:00+02:00", None, datetime(2026, 9, 20, 8, tzinfo=UTC), None),
+        ("2026-09-20T10:00:00Z", None, datetime(2026, 9, 20, 10, tzinfo=UTC), None),
+        ("2026-09-20 10:00", None, datetime(2026, 9, 20, 10, tzinfo=UTC), None),
+        (None, None, None, None),
+        ("", "", None, None),
+    ],
+)
+def test_window_forms(since: str | None, until: str | None, start: datetime | None, end: datetime | None) -> None:
+    window = parse_window(since, until, now=NOW)
+    assert (window.start, window.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "needle"),
+    [
+        ("last week", None, "ISO 8601"),
+        ("yesterday-ish", None, "today / yesterday"),
+        (None, "soon", "90m, 24h, 7d"),
+        ("2026-09-21", "2026-09-20", "until is exclusive"),
+        ("2026-09-20", "2026-09-20", "since='2026-09-20', until='2026-09-21'"),
+        ("2027-01-01", None, "after now"),
+        ("99999d", None, "ten years"),
+        ("2026-02-30", None, "ISO 8601"),
+    ],
+)
+def test_window_errors_say_what_to_write(since: str | None, until: str | None, needle: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_window(since, until, now=NOW)
+    assert needle in str(caught.value)
+
+
+offsets = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+moments = st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30), timezones=st.none() | offsets)
+
+
+@QUICK
+@given(moment=moments, seconds=st.booleans())
+def test_any_iso_moment_reads_back_as_the_same_instant(moment: datetime, seconds: bool) -> None:
+    moment = moment.replace(microsecond=0) if seconds else moment
+    text = moment.isoformat(timespec="seconds" if seconds else "microseconds")
+    window = parse_window(text, None, now=FAR_FUTURE)
+    expected = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    assert window.start == expected
+    assert window.start is not None and window.start.tzinfo is not None
+
+
+@QUICK
+@given(amount=st.integers(0, 3_650), unit=st.sampled_from(["m", "h", "d", "w"]))
+def test_durations_count_back_from_now(amount: int, unit: str) -> None:
+    span = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}[unit]
+    if amount * span > timedelta(days=3_660):
+        with pytest.raises(InvalidInputError):
+            parse_window(f"{amount}{unit}", None, now=NOW)
+        return
+    assert parse_window(f"{amount}{unit}", None, now=NOW).start == NOW - amount * span
+
+
+@QUICK
+@given(since=st.text(max_size=40), until=st.text(max_size=40))
+def test_any_text_is_a_window_or_a_clear_error(since: str, until: str) -> None:
+    try:
+        window = parse_window(since, until, now=NOW)
+    except InvalidInputError as exc:
+        message = str(exc)
+        assert len(message) < 600
+        assert "\n" not in message
+        assert since[:50] not in message or len(since) <= 40  # quoted shortened
+        return
+    if window.start is not None and window.end is not None:
+        assert window.start < window.end
+    if window.start is not None:
+        assert window.start <= NOW
+
+
+@pytest.mark.parametrize(
+    ("words", "start", "end"),
+    [
+        ("yesterday", TODAY - timedelta(days=1), TODAY),
+        ("Yesterday", TODAY - timedelta(days=1), TODAY),
+        ("today", TODAY, TODAY + timedelta(days=1)),
+        ("last 7 days", NOW - timedelta(days=7), None),
+        ("past 24 hours", NOW - timedelta(hours=24), None),
+        ("the last hour", NOW - timedelta(hours=1), None),
+        ("this week", TODAY, None),  # the anchor is a Monday
+        ("last week", TODAY - timedelta(weeks=1), TODAY),
+        ("7d", NOW - timedelta(days=7), None),
+        ("2026-09-19", TODAY - timedelta(days=2), TODAY - timedelta(days=1)),  # a bare date: that day
+        ("since 2026-09-15", TODAY - timedelta(days=6), None),
+        ("before 2026-09-15", None, TODAY - timedelta(days=6)),
+        ("2026-09-01 to 2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
+        ("from 2026-09-01 to 2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
+        ("between 2026-09-01 and 2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
+        ("2026-09-01..2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
+        ("", None, None),
+    ],
+)
+def test_windows_in_words(words: str, start: datetime | None, end: datetime | None) -> None:
+    window = parse_window_words(words, now=NOW)
+    assert (window.start, window.end) == (start, end)
+
+
+@QUICK
+@given(words=st.text(max_size=60))
+def test_any_words_are_a_window_or_an_error_listing_the_forms(words: str) -> None:
+    try:
+        parse_window_words(words, now=NOW)
+    except InvalidInputError as exc:
+        assert "yesterday" in str(exc) or "until" in str(exc) or "now" in str(exc) or "ten years" in str(exc)
+
+
+def test_window_contains_by_start_else_creation() -> None:
+    window = Window(TODAY - timedelta(days=1), TODAY)
+
+    class Session:
+        def __init__(self, started: datetime | None, created: datetime | None) -> None:
+            self.started, self.created = started, created
+
+    inside, before = TODAY - timedelta(hours=1), TODAY - timedelta(days=2)
+    assert window.contains(Session(inside, before))  # started inside, created before: in
+    assert not window.contains(Session(before, inside))
+    assert window.contains(Session(None, inside))  # never started: by creation
+    assert not window.contains(Session(TODAY, None))  # the end is exclusive
+    assert not window.contains(Session(None, None))
+    assert Window().contains(Session(None, None))
+
+
+# -- criteria ---------------------------------------------------------------------------------
+
+
+def test_criteria_match_values_without_case() -> None:
+    from session_mcp.models import SessionSummary
+
+    session = SessionSummary.model_validate(
+        {"id": "s", "status": "failed", "closeReason": "no_credits_left", "sessionType": "SIP", "modality": "audio"}
+    )
+    assert Criteria.of(status=["failed", "closed"], session_type=["sip"]).matches(session)
+    assert not Criteria.of(modality=["text"]).matches(session)
+    assert Criteria.of(close_reason=[" No_Credits_Left "]).matches(session)
+    assert not Criteria()
+    assert Criteria.of(status=[""], modality=[]) == Criteria()
+    derived = SessionSummary.model_validate({"id": "s", "startedAt": ANCHOR})  # no status sent: derived
+    assert Criteria.of(status=["started"]).matches(derived)
+    with pytest.raises(InvalidInputError, match="pending, started, closed, failed"):
+        Criteria.of(status=["open"])
+
+
+# -- cursors ----------------------------------------------------------------------------------
+
+
+def test_a_cursor_carries_position_window_and_filters() -> None:
+    position = ScanPosition(3, 17, 1_789_900_000.0, "sess_x", False, 317, 21)
+    window = Window(TODAY - timedelta(days=1), NOW)
+    fingerprint = filters_fingerprint({"companion_id": "comp_a"}, Criteria.of(status=["failed"]))
+    cursor = encode_cursor(position, window, fingerprint)
+    assert decode_cursor(cursor, fingerprint) == (position, window)
+    other = filters_fingerprint({"companion_id": "comp_b"}, Criteria.of(status=["failed"]))
+    with pytest.raises(InvalidInputError, match="other filters"):
+        decode_cursor(cursor, other)
+    assert filters_fingerprint({"tags": {"a": "1", "b": "2"}}, Criteria()) == filters_fingerprint(
+        {"tags": {"b": "2", "a": "1"}}, Criteria()
+    )
+
+
+@QUICK
+@given(text=st.text(max_size=120) | st.text(max_size=120).map(lambda t: "w1." + t))
+def test_any_other_cursor_is_refused_clearly(text: str) -> None:
+    fingerprint = filters_fingerprint({}, Criteria())
+    try:
+        decode_cursor(text, fingerprint)
+    except InvalidInputError as exc:
+        assert "cursor" in str(exc)
+    else:
+        pytest.fail("a made-up cursor was accepted")
+
+
+# -- the scan ---------------------------------------------------------------------------------
+
+
+def moment_of(session: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(session.get("startedAt") or session["createdAt"], UTC)
+
+
+def truth(simulator: Simulator, window: Window, statuses: frozenset[str]) -> list[str]:
+    """The matching ids, newest first, from the raw data."""
+    return [
+        s["id"]
+        for s in simulator.sessions_of("demo")
+        if window.holds(moment_of(s)) and (not statuses or s["status"] in statuses)
+    ]
+
+
+def run_scan(simulator: Simulator, window: Window, criteria: Criteria, **options: Any) -> Scan:
+    async def scan() -> Scan:
+        transport = httpx2.ASGITransport(app=simulator.app)
+        async with CompanionClient("demo", "http://simulator.local", transport=transport) as client:
+            return await scan_sessions(client, {}, window, criteria=criteria, **options)
+
+    return anyio.run(scan)
+
+
+@SCANS
+@given(
+    order=st.sampled_from(LIST_ORDERS),
+    seed=st.integers(0, 10_000),
+    page_size=st.sampled_from([5, 10, 25, 100]),
+    back_hours=st.integers(0, 24 * 40),
+    length_hours=st.none() | st.integers(1, 24 * 10),
+    statuses=st.frozensets(st.sampled_from(STATUSES), max_size=2),
+)
+def test_the_scan_guard_under_any_page_order(
+    order: str, seed: int, page_size: int, back_hours: int, length_hours: int | None, statuses: frozenset[str]
+) -> None:
+    simulator = Simulator(anchor=ANCHOR, session_count=160, list_order=order, order_seed=seed)  # type: ignore[arg-type]
+    start = NOW - timedelta(hours=back_hours)
+    window = Window(start, start + timedelta(hours=length_hours) if length_hours else None)
+    scan = run_scan(simulator, window, Criteria.of(status=statuses), page_size=page_size)
+    expected = truth(simulator, window, statuses)
+    found = [s.id for s in scan.sessions]
+    assert len(found) == len(set(found))
+    assert set(found) <= set(expected)  # sound whatever the order
+    assert scan.reached_end and not scan.bound_hit and scan.resume is None
+    if order == "newest_first":
+        assert found == expected and scan.in_order
+        # It stops after the second page in a row created wholly an hour before the window, reading no more.
+        raw = simulator.sessions_of("demo")
+        pages = [raw[i : i + page_size] for i in range(0, len(raw), page_size)]
+        limit = (start - timedelta(hours=1)).timestamp()
+        older = [all(s["createdAt"] < limit for s in page) for page in pages]
+        stop = next((n for n in range(1, len(pages)) if older[n - 1] and older[n]), None)
+        assert scan.stopped_early == (stop is not None)
+        assert scan.scanned == (len(raw) if stop is None else min(len(raw), (stop + 1) * page_size))
+    if order in ("oldest_first", "shuffled"):  # visible in the first page: read to the end, exact
+        assert not scan.in_order and not scan.stopped_early
+        assert sorted(found) == sorted(expected)
+    if set(found) != set(expected):  # only sorted pages served out of place that look in order can fool it
+        assert order == "pages_shuffled" and scan.stopped_early and scan.in_order
+
+
+@SCANS
+@given(
+    order=st.sampled_from(LIST_ORDERS),
+    seed=st.integers(0, 1_000),
+    page_size=st.sampled_from([7, 30, 100]),
+    limit=st.integers(1, 25),
+    statuses=st.frozensets(st.sampled_from(STATUSES), max_size=2),
+)
+def test_a_cursor_chain_reads_each_match_once(
+    order: str, seed: int, page_size: int, limit: int, statuses: frozenset[str]
+) -> None:
+    simulator = Simulator(anchor=ANCHOR, session_count=120, list_order=order, order_seed=seed)  # type: ignore[arg-type]
+    window = Window(NOW - timedelta(days=20), NOW)
+    criteria = Criteria.of(status=statuses)
+    one_go = [s.id for s in run_scan(simulator, window, criteria, page_size=page_size).sessions]
+    chained: list[str] = []
+    start = None
+    for _ in range(200):
+        scan = run_scan(simulator, window, criteria, page_size=page_size, limit=limit, start=start)
+        assert len(scan.sessions) <= limit
+        if scan.resume is not None:
+            assert len(scan.sessions) == limit and scan.more_match  # stopped at a known next match
+        chained += [s.id for s in scan.sessions]
+        if scan.resume is None:
+            break
+        start = scan.resume
+    assert chained == one_go
+    assert scan.reached_end
+
+
+def test_sessions_created_between_pages_shift_the_list_but_nothing_repeats() -> None:
+    simulator = Simulator(anchor=ANCHOR, session_count=120)
+    window = Window(NOW - timedelta(days=20), NOW)
+    expected = truth(simulator, window, frozenset())
+    newest = simulator.sessions_of("demo")[0]
+    chained: list[str] = []
+    start = None
+    for step in range(100):
+        scan = run_scan(simulator, window, Criteria(), page_size=10, limit=4, start=start)
+        assert scan.in_order, "a shifted list must not read as out of order"
+        chained += [s.id for s in scan.sessions]
+        for n in range(3):  # three new sessions before each next page
+            new = dict(newest, id=f"sess_new_{step}_{n}", createdAt=ANCHOR + 10 * step + n, startedAt=ANCHOR + 1)
+            simulator.projects["demo"].sessions[new["id"]] = new
+        if scan.resume is None:
+            break
+        start = scan.resume
+    assert chained == expected
+
+
+def test_the_scan_bound_cuts_and_says_so_and_the_rest_follows() -> None:
+    simulator = Simulator(anchor=ANCHOR, session_count=120, list_order="shuffled", order_seed=1)
+    window = Window(NOW - timedelta(days=3), NOW)
+    scan = run_scan(simulator, window, Criteria(), page_size=10, max_scan=30)
+    assert scan.bound_hit and not scan.reached_end and scan.scanned == 30 and not scan.more_match
+    assert scan.resume is not None
+    rest = run_scan(simulator, window, Criteria(), page_size=10, start=scan.resume)
+    assert rest.scanned == 120 and rest.reached_end
+    assert sorted(s.id for s in scan.sessions + rest.sessions) == sorted(truth(simulator, window, frozenset()))
+
+
+def test_the_early_stop_reads_only_the_pages_it_needs() -> None:
+    simulator = Simulator(anchor=ANCHOR)
+    window = parse_window("yesterday", None, now=NOW)
+    scan = run_scan(simulator, window, Criteria())
+    assert [s.id for s in scan.sessions] == truth(simulator, window, frozenset())
+    assert scan.stopped_early and scan.in_order
+    pages = [r for r in simulator.requests if r.raw_path == "/public/sessions"]
+    assert len(pages) == scan.scanned // 100 <= 3 < len(simulator.sessions_of("demo")) // 100

@@ -1,0 +1,366 @@
+"""The questions people ask, through the MCP protocol: time windows, client-side filters, digests, cost.
+
+The server's clock is fixed ("now" for since/until); every expected figure is computed directly
+from the simulator's raw data (``simulator.sessions_of``), never from the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from session_mcp.client import CompanionClient
+from session_mcp.config import Settings
+from session_mcp.server import build_server
+from session_mcp.simulator import Simulator
+from tests.conftest import ANCHOR
+
+pytestmark = pytest.mark.anyio
+
+Wire = dict[str, Any]
+NOW = datetime.fromtimestamp(ANCHOR, UTC)
+
+
+@asynccontextmanager
+async def server_at(
+    client: CompanionClient, now: datetime = NOW, mode: str = "auto", **settings: Any
+) -> AsyncIterator[Client]:
+    server = build_server(client, Settings(demo=True, **settings), clock=lambda: now)
+    async with Client(server, mode=mode, cache=None) as connected:
+        yield connected
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def mcp(client: CompanionClient) -> AsyncIterator[Client]:
+    """The server at the demo data's anchor; the two protocol eras are both run where it matters."""
+    async with server_at(client) as connected:
+        yield connected
+
+
+def ok(result: Any) -> tuple[str, dict[str, Any]]:
+    assert not result.is_error, result.content[0].text
+    return result.content[0].text, result.structured_content
+
+
+def moment_of(session: Wire) -> datetime:
+    return datetime.fromtimestamp(session.get("startedAt") or session["createdAt"], UTC)
+
+
+def in_day(sessions: list[Wire], day: datetime) -> list[Wire]:
+    return [s for s in sessions if day <= moment_of(s) < day + timedelta(days=1)]
+
+
+def tools_of(session: Wire) -> list[Wire]:
+    return list(session.get("functionMetrics") or session.get("functionStates") or [])
+
+
+def money(value: float) -> float:
+    return round(math.fsum([value]), 6)
+
+
+# -- "how many sessions did each companion have yesterday, how many failed and why, what did they cost"
+
+
+def busiest_failure_day(sessions: list[Wire]) -> datetime:
+    """The UTC day with the most failed sessions (and tool failures), to make 'yesterday' telling."""
+    days: Counter[datetime] = Counter()
+    for s in sessions:
+        day = datetime.combine(moment_of(s).date(), datetime.min.time(), UTC)
+        days[day] += 10 * (s["status"] == "failed") + sum(m.get("state") == "failed" for m in tools_of(s))
+    return days.most_common(1)[0][0]
+
+
+@pytest.mark.parametrize("which", ["the anchor's yesterday", "a day with failures"])
+async def test_one_stats_call_answers_yesterday_per_companion(
+    client: CompanionClient, simulator: Simulator, mode: str, which: str
+) -> None:
+    raw = simulator.sessions_of("demo")
+    day = NOW.replace(hour=0, minute=0, second=0) - timedelta(days=1)
+    if which == "a day with failures":
+        day = busiest_failure_day(raw)
+    expected = in_day(raw, day)
+    assert expected
+    async with server_at(client, now=day + timedelta(days=1, hours=9), mode=mode) as mcp:
+        text, data = ok(await mcp.call_tool("session_stats", {"since": "yesterday"}))
+    # how many sessions each companion had, how many failed, what they cost
+    companions: dict[str, list[Wire]] = defaultdict(list)
+    for s in expected:
+        companions[s["companionId"]].append(s)
+    figures = {f["companion_id"]: f for f in data["companions"]}
+    assert set(figures) == set(companions)
+    for companion, sessions in companions.items():
+        failed = sum(1 for s in sessions if s["status"] == "failed")
+        cost = money(math.fsum(s["cost"] for s in sessions if s.get("cost") is not None))
+        assert (figures[companion]["sessions"], figures[companion]["failed"]) == (len(sessions), failed)
+        assert figures[companion]["cost"] == pytest.approx(cost, abs=1e-6)
+        assert re.search(rf"^{companion} \| {len(sessions)} \| {failed} \| \$", text, re.MULTILINE), text
+    # why they failed
+    reasons = Counter(s.get("closeReason") for s in expected if s["status"] == "failed")
+    assert data["failed_reasons"] == dict(reasons)
+    if which == "a day with failures":
+        assert reasons and all(f"{reason} {n}" in text for reason, n in reasons.items())
+    tool_failed = Counter(m["name"] for s in expected for m in tools_of(s) if m.get("state") == "failed")
+    assert {t["name"]: t["failed"] for t in data["tools"] if t["failed"]} == dict(tool_failed)
+    codes = Counter(
+        (m["name"], m["error"]["code"]) for s in expected for m in tools_of(s) if m.get("state") == "failed"
+    )
+    for tool in data["tools"]:
+        assert tool["errors"] == {code: n for (name, code), n in codes.items() if name == tool["name"]}
+    # and what they cost in all
+    costed = [s["cost"] for s in expected if s.get("cost") is not None]
+    assert data["cost"]["total"] == pytest.approx(math.fsum(costed), abs=1e-6)
+    assert data["cost"]["with_cost"] == len(costed)
+    assert data["cost"]["without_cost"] == len(expected) - len(costed)
+    # the answer says the window and that it is complete
+    assert data["examined"] == data["matched"] == len(expected)
+    assert data["scan"]["window_start"].startswith(day.date().isoformat())
+    assert data["scan"]["complete"] and data["scan"]["stopped_early"]
+    window = f"{day:%Y-%m-%d}T00:00:00Z to {day + timedelta(days=1):%Y-%m-%d}T00:00:00Z"
+    assert f"Window (UTC): {window}" in text
+    assert data["per_day"] == [{"day": day.date().isoformat(), "sessions": len(expected)}]
+
+
+async def test_stats_over_a_month_count_types_days_and_clients(mcp: Client, simulator: Simulator) -> None:
+    raw = simulator.sessions_of("demo")
+    since = NOW - timedelta(days=30)
+    expected = [s for s in raw if since <= moment_of(s) < NOW]
+    text, data = ok(await mcp.call_tool("session_stats", {"since": "30d", "read_transcripts": False}))
+    assert data["examined"] == len(expected)
+    assert data["by_session_type"] == dict(Counter(s["sessionType"] for s in expected))
+    assert data["by_modality"] == dict(Counter(s["modality"] for s in expected))
+    days = Counter(moment_of(s).date().isoformat() for s in expected)
+    assert {d["day"]: d["sessions"] for d in data["per_day"] if d["sessions"]} == dict(days)
+    assert len(data["per_day"]) == 31  # every day of the window, the quiet ones too
+    spend: dict[str, float] = defaultdict(float)
+    for s in expected:
+        if s.get("externalClientId") and s.get("cost") is not None:
+            spend[s["externalClientId"]] += s["cost"]
+    top = sorted(spend.items(), key=lambda kv: (-round(kv[1], 6), kv[0]))[:5]
+    assert [(a["key"], a["cost"]) for a in data["cost"]["top_clients"]] == [(k, pytest.approx(v)) for k, v in top]
+    assert data["cost"]["other_clients"] == len(spend) - 5
+    assert "tool connections: not counted" in text  # they come with the transcripts
+
+
+async def test_stats_with_a_status_filter(mcp: Client, simulator: Simulator) -> None:
+    failed = [s for s in simulator.sessions_of("demo") if s["status"] == "failed"]
+    text, data = ok(await mcp.call_tool("session_stats", {"status": "failed", "read_transcripts": False}))
+    assert data["examined"] == len(failed)
+    assert data["by_status"] == {"failed": len(failed)}
+    assert data["failed_reasons"] == dict(Counter(s["closeReason"] for s in failed))
+    assert data["cost"]["total"] == pytest.approx(math.fsum(s.get("cost") or 0 for s in failed), abs=1e-6)
+    assert "filters: status failed" in text
+
+
+# -- "summarize the last 300 sessions" ----------------------------------------------------------------
+
+
+async def test_one_digest_call_covers_300_sessions_within_the_budget(
+    client: CompanionClient, simulator: Simulator, mode: str
+) -> None:
+    newest = [s["id"] for s in simulator.sessions_of("demo")[:300]]
+    async with server_at(client, mode=mode) as mcp:
+        text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": 300, "detail": "digest"}))
+    assert len(text) <= Settings().max_chars
+    assert [d["session"]["id"] for d in data["digests"]] == newest
+    assert data["transcripts"] == [] and data["left_out"] == []
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("sess_")}
+    assert list(lines) == newest  # every session named, one line each, in order
+    said = [d for d in data["digests"] if d.get("first_request")]
+    assert len(said) > 250 and all(len(d["first_request"]) >= 10 for d in said)  # real text, not just ids
+    assert all("\n" not in line for line in lines.values())
+
+
+async def test_500_digests_fit_one_answer(mcp: Client, simulator: Simulator) -> None:
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": 500, "detail": "digest"}))
+    assert len(text) <= Settings().max_chars
+    assert len(data["digests"]) == 500 and data["left_out"] == []
+
+
+async def test_a_digest_line_carries_status_duration_turns_first_request_and_the_end(
+    mcp: Client, simulator: Simulator
+) -> None:
+    session = next(
+        s for s in simulator.sessions_of("demo") if s["status"] == "closed" and len(s["conversation"]["items"]) >= 6
+    )
+    items = session["conversation"]["items"]
+    text, data = ok(
+        await mcp.call_tool("get_session_transcripts", {"session_ids": [session["id"]], "detail": "digest"})
+    )
+    [digest] = data["digests"]
+    first = next(i["text"] for i in items if i["role"] == "user")
+    assert digest["first_request"] == first
+    last_user = max(n for n, i in enumerate(items) if i["role"] == "user")
+    assert [t["text"] for t in digest["last_exchange"]] == [i["text"] for i in items[last_user : last_user + 2]]
+    line = next(line for line in text.splitlines() if line.startswith(session["id"]))
+    assert f"| {len(items)} |" in line and first in line
+    assert f" | {session['status']}" in line
+
+
+async def test_a_wide_full_batch_keeps_whole_sessions_and_digests_the_rest(
+    client: CompanionClient, simulator: Simulator
+) -> None:
+    newest = [s["id"] for s in simulator.sessions_of("demo")[:100]]
+    raw = {s["id"]: s for s in simulator.sessions_of("demo")}
+    async with server_at(client) as mcp:
+        text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": 100}))
+        assert len(text) <= Settings().max_chars
+        whole = [t["session"]["id"] for t in data["transcripts"]]
+        digested = [d["session"]["id"] for d in data["digests"]]
+        assert sorted(whole + digested) == sorted(newest)
+        assert len(whole) >= 40 and digested  # many whole, the rest named: no 1-turn stubs
+        for item in data["transcripts"]:
+            assert len(item["turns"]) == len((raw[item["session"]["id"]].get("conversation") or {}).get("items", []))
+        assert f"{len(whole)} whole, {len(digested)} as one digest line each" in text
+        # The calls it names read exactly the digested sessions, each whole within the budget.
+        named = [i for call in data["read_calls"] for i in re.findall(r"'(sess_[0-9a-f]+)'", call)]
+        assert named == digested
+        for call in data["read_calls"]:
+            assert call in text
+            ids = re.findall(r"'(sess_[0-9a-f]+)'", call)
+            if call.startswith("get_session_transcripts("):
+                _, again = ok(await mcp.call_tool("get_session_transcripts", {"session_ids": ids}))
+                assert [t["session"]["id"] for t in again["transcripts"]] == ids and not again["digests"]
+
+
+async def test_full_detail_refuses_more_than_100_and_says_to_use_digests(mcp: Client) -> None:
+    result = await mcp.call_tool("get_session_transcripts", {"limit": 150})
+    assert result.is_error
+    assert "detail='digest'" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_yesterdays_transcripts_in_one_call(mcp: Client, simulator: Simulator) -> None:
+    day = NOW.replace(hour=0, minute=0, second=0) - timedelta(days=1)
+    expected = [s["id"] for s in in_day(simulator.sessions_of("demo"), day)]
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"since": "yesterday"}))
+    assert [t["session"]["id"] for t in data["transcripts"]] + [d["session"]["id"] for d in data["digests"]] == expected
+    assert data["matched"] == len(expected)
+    assert data["scan"]["complete"]
+    assert "Window (UTC): " in text.splitlines()[1]
+
+
+# -- list_sessions with a window or a client-side filter ------------------------------------------
+
+
+async def test_a_filtered_list_pages_with_a_cursor_and_counts_only_what_it_knows(
+    mcp: Client, simulator: Simulator
+) -> None:
+    expected = [s["id"] for s in simulator.sessions_of("demo") if s["status"] in ("failed", "pending")]
+    seen: list[str] = []
+    arguments: dict[str, Any] = {"status": ["failed", "pending"], "page_size": 7}
+    pages = 0
+    while True:
+        text, data = ok(await mcp.call_tool("list_sessions", arguments))
+        pages += 1
+        rows = [row["id"] for row in data["sessions"]]
+        assert data["first_number"] == len(seen) + 1
+        seen += rows
+        first_line = text.splitlines()[0]
+        if data.get("next_cursor"):
+            assert "filtered_count" not in data  # not known until the scan ends
+            assert f"of at least {len(seen) + 1} matching" in first_line
+            assert f"cursor={data['next_cursor']!r}" in text
+            arguments = {"status": ["failed", "pending"], "page_size": 7, "cursor": data["next_cursor"]}
+        else:
+            assert data["filtered_count"] == len(expected)  # known exactly at the end
+            assert f"of {len(expected)} matching" in first_line
+            break
+    assert seen == expected
+    assert pages == math.ceil(len(expected) / 7)
+
+
+async def test_a_windowed_list_keeps_the_window_of_its_first_page(
+    client: CompanionClient, simulator: Simulator
+) -> None:
+    expected = [s["id"] for s in simulator.sessions_of("demo") if NOW - timedelta(hours=48) <= moment_of(s) < NOW]
+    async with server_at(client) as first:
+        _, data = ok(await first.call_tool("list_sessions", {"since": "48h", "page_size": 10}))
+    cursor = data["next_cursor"]
+    async with server_at(client, now=NOW + timedelta(hours=5)) as later:  # "48h" would now mean another window
+        _, more = ok(await later.call_tool("list_sessions", {"since": "48h", "page_size": 100, "cursor": cursor}))
+    assert [r["id"] for r in data["sessions"] + more["sessions"]] == expected
+    assert more["scan"]["window_start"] == data["scan"]["window_start"]
+
+
+async def test_list_cursor_errors_are_clear(mcp: Client) -> None:
+    _, data = ok(await mcp.call_tool("list_sessions", {"status": "closed", "page_size": 5}))
+    result = await mcp.call_tool("list_sessions", {"status": "failed", "cursor": data["next_cursor"]})
+    assert result.is_error and "other filters" in result.content[0].text  # type: ignore[union-attr]
+    result = await mcp.call_tool("list_sessions", {"status": "closed", "cursor": "w1.bm9wZQ"})
+    assert result.is_error and "next_cursor exactly" in result.content[0].text  # type: ignore[union-attr]
+    result = await mcp.call_tool("list_sessions", {"status": "closed", "page_index": 2})
+    assert result.is_error and "cursor" in result.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "needle"),
+    [
+        ({"since": "last tuesday"}, "ISO 8601"),
+        ({"since": "2026-09-21", "until": "2026-09-20"}, "until is exclusive"),
+        ({"status": "open"}, "status"),
+        ({"status": ["closed", "done"]}, "status"),
+        ({"since": "x" * 65}, "since"),
+    ],
+)
+async def test_bad_windows_and_filters_are_clear_tool_errors(
+    mcp: Client, simulator: Simulator, arguments: dict[str, Any], needle: str
+) -> None:
+    for tool in ("list_sessions", "get_session_transcripts", "session_stats"):
+        result = await mcp.call_tool(tool, arguments)
+        assert result.is_error, tool
+        assert needle in result.content[0].text, (tool, result.content[0].text)  # type: ignore[union-attr]
+    assert not simulator.requests
+
+
+async def test_a_list_served_out_of_order_is_read_to_the_end_and_says_so(mcp: Client, simulator: Simulator) -> None:
+    simulator.list_order = "oldest_first"
+    expected = [s["id"] for s in simulator.sessions_of("demo") if NOW - timedelta(days=2) <= moment_of(s) < NOW]
+    text, data = ok(await mcp.call_tool("list_sessions", {"since": "2d", "page_size": 100}))
+    assert sorted(r["id"] for r in data["sessions"]) == sorted(expected)
+    assert data["scan"]["in_order"] is False and data["scan"]["scanned"] == len(simulator.sessions_of("demo"))
+    assert "did not come newest first" in text
+
+
+async def test_the_scan_bound_is_said_with_what_to_do(client: CompanionClient, simulator: Simulator) -> None:
+    async with server_at(client, max_scan=200) as mcp:
+        text, data = ok(await mcp.call_tool("session_stats", {"since": "2026-08-20", "read_transcripts": False}))
+    assert data["scan"]["bound_hit"] and not data["scan"]["complete"]
+    assert data["examined"] < len(
+        [s for s in simulator.sessions_of("demo") if moment_of(s) >= NOW - timedelta(days=32)]
+    )
+    assert "INCOMPLETE" in text and "200 sessions per answer" in text
+
+
+# -- newer session fields --------------------------------------------------------------------------
+
+
+async def test_the_transcript_header_names_the_tools_that_failed(mcp: Client, simulator: Simulator) -> None:
+    session = next(s for s in simulator.sessions_of("demo") if any(m["state"] == "failed" for m in tools_of(s)))
+    text, data = ok(await mcp.call_tool("get_session_transcript", {"session_id": session["id"]}))
+    failed = next(m for m in tools_of(session) if m["state"] == "failed")
+    line = next(line for line in text.splitlines() if line.startswith("tools: "))
+    assert f"{failed['name']} failed ({failed['error']['code']}: {failed['error']['message']})" in line
+    assert {t["name"]: t["state"] for t in data["session"]["tools"]} == {
+        m["name"]: m["state"] for m in tools_of(session)
+    }
+
+
+async def test_companion_and_agent_objects_reach_the_header(mcp: Client, simulator: Simulator) -> None:
+    session = simulator.sessions_of("demo")[12]
+    session["companion"] = {"id": session["companionId"], "name": "Ava"}
+    session["agent"] = {"id": "agent_7", "name": "Support agent"}
+    text, data = ok(await mcp.call_tool("get_session_transcript", {"session_id": session["id"]}))
+    assert f"companion {session['companionId']} (Ava) · agent agent_7 (Support agent)" in text
+    assert (data["session"]["companion_name"], data["session"]["agent_id"]) == ("Ava", "agent_7")
