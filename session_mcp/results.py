@@ -371,6 +371,10 @@ class HourCount(BaseModel):
 class DayCount(BaseModel):
     day: str = Field(description="UTC calendar day, YYYY-MM-DD.")
     sessions: int
+    by_status: dict[str, int] = Field(
+        default_factory=dict,
+        description="The day's sessions per status (the statuses of by_status, the rest as '(others)').",
+    )
 
 
 class Amount(BaseModel):

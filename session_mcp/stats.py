@@ -15,6 +15,7 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -139,7 +140,8 @@ def session_stats(
     cut: dict[str, int] = {}
     failures = [*not_counted, *unread]
     companions = companion_figures(figures)
-    days, earlier_days, earlier_sessions = per_day(figures, window or Window())
+    by_status = _top(Counter(f.status for f in figures), "status", cut)
+    days, earlier_days, earlier_sessions = per_day(figures, window or Window(), statuses=set(by_status) - {OTHERS})
     tools = tool_failures(details)
     return StatsResult(
         examined=len(summaries),
@@ -147,7 +149,7 @@ def session_stats(
         limit=limit,
         limit_hit=more_matching or (matched is not None and matched > len(summaries)),
         by_companion=_top(Counter(f.companion for f in figures), "companion", cut),
-        by_status=_top(Counter(f.status for f in figures), "status", cut),
+        by_status=by_status,
         by_close_reason=_top(Counter(f.close_reason for f in figures if f.close_reason), "close_reason", cut),
         by_tag={key: _top(tags[key], f"tag {key}", cut) for key in counted_keys},
         tag_keys_left_out=len(tags) - len(counted_keys) or None,
@@ -236,12 +238,19 @@ def _money(values: Iterable[float | None]) -> float:
     return round(math.fsum(v for v in values if v is not None), 6)
 
 
-def per_day(figures: Iterable[_Figures], window: Window) -> tuple[list[DayCount], int, int]:
-    """Sessions per UTC day, days without sessions included, over the window (or the sessions' span).
+def per_day(
+    figures: Iterable[_Figures], window: Window, *, statuses: AbstractSet[str] = frozenset()
+) -> tuple[list[DayCount], int, int]:
+    """Sessions per UTC day, days without sessions included, over the window (or the sessions' span),
+    each split by status: ``statuses`` by name, any other under ``OTHERS``.
 
     Returns the latest ``MAX_DAYS`` days, and how many days (and sessions) came before them.
     """
-    counts = Counter(f.moment.astimezone(UTC).date() for f in figures if f.moment is not None)
+    by_status: dict[date, Counter[str]] = defaultdict(Counter)
+    for f in figures:
+        if f.moment is not None:
+            by_status[f.moment.astimezone(UTC).date()][f.status if f.status in statuses else OTHERS] += 1
+    counts = Counter({day: day_statuses.total() for day, day_statuses in by_status.items()})
     if not counts:
         return [], 0, 0
     first = window.start.date() if window.start else min(counts)
@@ -250,7 +259,7 @@ def per_day(figures: Iterable[_Figures], window: Window) -> tuple[list[DayCount]
     shown = days[-MAX_DAYS:]
     hidden = days[: len(days) - len(shown)]
     return (
-        [DayCount(day=day.isoformat(), sessions=counts[day]) for day in shown],
+        [DayCount(day=day.isoformat(), sessions=counts[day], by_status=dict(by_status[day])) for day in shown],
         len(hidden),
         sum(counts[day] for day in hidden),
     )

@@ -130,7 +130,8 @@ async def test_one_stats_call_answers_yesterday_per_companion(
     assert data["scan"]["complete"] and data["scan"]["stopped_early"]
     window = f"{day:%Y-%m-%d}T00:00:00Z to {day + timedelta(days=1):%Y-%m-%d}T00:00:00Z"
     assert f"Window (UTC): {window}" in text
-    assert data["per_day"] == [{"day": day.date().isoformat(), "sessions": len(expected)}]
+    statuses = dict(Counter(s["status"] for s in expected))
+    assert data["per_day"] == [{"day": day.date().isoformat(), "sessions": len(expected), "by_status": statuses}]
 
 
 async def test_stats_over_a_month_count_types_days_and_clients(mcp: Client, simulator: Simulator) -> None:
@@ -143,6 +144,10 @@ async def test_stats_over_a_month_count_types_days_and_clients(mcp: Client, simu
     assert data["by_modality"] == dict(Counter(s["modality"] for s in expected))
     days = Counter(moment_of(s).date().isoformat() for s in expected)
     assert {d["day"]: d["sessions"] for d in data["per_day"] if d["sessions"]} == dict(days)
+    statuses: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in expected:
+        statuses[moment_of(s).date().isoformat()][s["status"]] += 1
+    assert {d["day"]: d["by_status"] for d in data["per_day"] if d["sessions"]} == statuses
     assert len(data["per_day"]) == 31  # every day of the window, the quiet ones too
     spend: dict[str, float] = defaultdict(float)
     for s in expected:

@@ -164,7 +164,13 @@ async def rendered(
             shot("dashboard-light"),
             {"click": "button.open-transcript", "waitFor": ".opened article.transcript"},
         ),
-        run("dashboard-dark", "dashboard", "dark", shot("dashboard-dark")),
+        run(
+            "dashboard-dark",
+            "dashboard",
+            "dark",
+            {"click": "button.open-transcript", "waitFor": ".opened article.transcript"},
+            shot("dashboard-dark"),
+        ),
         run("review-light", "review", "light"),
         run("hostile", "hostile", "light", {"hostTheme": "dark"}),
     ]
@@ -269,6 +275,10 @@ async def test_dashboard_draws_the_figures_of_its_result(rendered: Rendered) -> 
     assert {row["label"]: row["value"] for row in companions} == figures["by_companion"]
     widths = [row["barWidth"] for row in companions]
     assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]  # drawn to scale
+    days = charts["Sessions per day (UTC) by status"]["columns"]
+    assert [d["day"] for d in days] == [d["day"] for d in figures["per_day"]]
+    drawn = {d["day"]: {seg["series"]: seg["value"] for seg in d["segments"]} for d in days}
+    assert drawn == {d["day"]: d["by_status"] for d in figures["per_day"]}
     duration = charts["Session duration"]["rows"][0]
     assert (duration["median"], duration["p90"]) == (
         figures["duration_seconds"]["median"],

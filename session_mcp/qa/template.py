@@ -161,7 +161,7 @@ VIEW_SCRIPT = r"""
       text.textContent = String(v);
       box.appendChild(text);
     });
-    var every = Math.ceil(data.length / Math.max(2, Math.floor(width / 75)));
+    var every = Math.ceil(data.length / Math.max(2, Math.floor((width - left) / 48)));  // a label per 48 units
     data.forEach(function (d, i) {
       var x = left + i * step + step * 0.15, barWidth = Math.max(1, step * 0.7), y = top + plotHeight;
       var group = svg("g", {"class": "bar", "data-day": d.day});
@@ -178,7 +178,7 @@ VIEW_SCRIPT = r"""
         }
       });
       box.appendChild(group);
-      if (data.length <= 16 || i % every === 0) {
+      if (i % every === 0) {
         var text = svg("text", {x: x + barWidth / 2, y: height - 8, "text-anchor": "middle"});
         text.textContent = d.day.slice(5);
         box.appendChild(text);

@@ -33,7 +33,8 @@ function tile(label, value, className) {
 const STATUSES = ["closed", "started", "pending", "failed"];
 
 function perDayChart(days) {
-  const keys = STATUSES.filter((status) => days.some((d) => typeof d[status] === "number"));
+  const present = new Set(days.flatMap((d) => Object.keys(d)).filter((key) => key !== "day" && key !== "sessions"));
+  const keys = STATUSES.filter((status) => present.has(status)).concat([...present].filter((key) => !STATUSES.includes(key)));
   const series = keys.length ? keys : ["sessions"];
   const caption = keys.length ? "Sessions per day (UTC) by status" : "Sessions per day (UTC)";
   const legend = el(
