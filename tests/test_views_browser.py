@@ -72,6 +72,10 @@ def screenshots(tmp_path: Path) -> Path:
     return folder
 
 
+def failed_tools(session: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in session.get("functionMetrics") or [] if m.get("state") == "failed"]
+
+
 def closed_sessions(simulator: Simulator, *, flagged_for: str | None = None) -> list[dict[str, Any]]:
     """Closed sessions of 8 turns or more; with ``flagged_for``, those the demo data made fail that check."""
     expected = simulator.expected_findings["demo"]
@@ -131,7 +135,7 @@ async def rendered(
     upstream[0].simulator = simulator
     pictures = screenshots(tmp_path_factory.mktemp("views"))
     session = closed_sessions(simulator, flagged_for="escalation_request")[0]
-    hostile = closed_sessions(simulator)[-1]
+    hostile = next(s for s in closed_sessions(simulator) if failed_tools(s))
     hostile["conversation"]["items"][1]["text"] = HOSTILE
     query = re.findall(r"[a-z]{5,}", session["conversation"]["items"][0]["text"].lower())[0]
     last = len(session["conversation"]["items"]) - 1
@@ -256,6 +260,15 @@ async def test_search_keeps_the_matching_turns_and_marks_the_matches(rendered: R
 async def test_upstream_markup_is_shown_as_text(rendered: Rendered) -> None:
     turn = rendered.runs["hostile"]["facts"][0]["transcripts"][0]["turns"][1]
     assert turn["text"] == HOSTILE  # verbatim: nothing of it parsed, run or rendered
+
+
+async def test_the_header_names_the_tools_that_failed_to_connect(rendered: Rendered) -> None:
+    header = rendered.runs["hostile"]["facts"][0]["transcripts"][0]["facts"]
+    hostile = rendered.simulator.projects["demo"].sessions[
+        rendered.runs["hostile"]["facts"][0]["transcripts"][0]["sessionId"]
+    ]
+    for tool in failed_tools(hostile):
+        assert f"{tool['name']} ({tool['error']['code']}: " in header["Failed tools"]
 
 
 async def test_a_theme_change_from_the_host_restyles_the_view(rendered: Rendered) -> None:

@@ -110,7 +110,8 @@ function drawReview(section, review, openSession) {
 }
 
 function mountDashboard(root, host) {
-  const state = { args: {}, stats: null, review: null, reviewError: null, reviewPending: false };
+  // pending: the tool whose answer completes the picture, while it runs; missing: why a half is absent.
+  const state = { args: {}, stats: null, review: null, pending: null, missing: {} };
   const opened = el("section", { class: "opened", hidden: true, "aria-label": "Opened session" });
 
   async function openSession(sessionId, findings) {
@@ -135,13 +136,18 @@ function mountDashboard(root, host) {
     }
   }
 
+  function absent(tool, name) {
+    if (state.pending === tool) return el("p", { class: "loading", text: `${name} running…` });
+    return state.missing[tool] ? el("p", { class: "muted", text: `${name} unavailable: ${state.missing[tool]}` }) : null;
+  }
+
   function draw() {
     const qa = el("section", { class: "qa" });
-    const parts = [el("h1", { text: "Sessions" })];
-    if (state.stats) parts.push(statsSection(state.stats));
-    if (state.review) parts.push(qa);
-    else if (state.reviewPending) parts.push(el("p", { class: "loading", text: "QA review running…" }));
-    else if (state.reviewError) parts.push(el("p", { class: "muted", text: `QA review unavailable: ${state.reviewError}` }));
+    const parts = [
+      el("h1", { text: "Sessions" }),
+      state.stats ? statsSection(state.stats) : absent("session_stats", "Statistics"),
+      state.review ? qa : absent("review_sessions", "QA review"),
+    ];
     clear(root).append(el("div", { class: "dashboard" }, parts, opened));
     if (state.review) drawReview(qa, state.review, openSession);
   }
@@ -153,14 +159,16 @@ function mountDashboard(root, host) {
     const args = argumentsFor(tool, state.args);
     try {
       if (args === null) throw new Error(`this server has no ${tool} tool`);
-      if (tool === "session_stats" && Array.isArray(state.args.session_ids) && state.args.session_ids.length) return;
-      const result = await host.callTool(tool, args);
-      if (tool === "review_sessions") state.review = result.structuredContent || {};
-      else state.stats = result.structuredContent || {};
+      if (tool === "session_stats" && Array.isArray(state.args.session_ids) && state.args.session_ids.length) {
+        throw new Error("the review was of given sessions, which no filter selects");
+      }
+      const data = (await host.callTool(tool, args)).structuredContent || {};
+      if (tool === "review_sessions") state.review = data;
+      else state.stats = data;
     } catch (error) {
-      if (tool === "review_sessions") state.reviewError = error.message;
+      state.missing[tool] = error.message;
     } finally {
-      state.reviewPending = false;
+      state.pending = null;
       draw();
       settle(true);
     }
@@ -177,15 +185,13 @@ function mountDashboard(root, host) {
         settle(true);
         return;
       }
-      if (isStats(data)) {
-        state.stats = data;
-        state.reviewPending = true;
-      } else {
-        state.review = data;
-      }
+      const other = isStats(data) ? "review_sessions" : "session_stats";
+      if (isStats(data)) state.stats = data;
+      else state.review = data;
+      state.pending = other;
       timed(draw);
       settle(false);
-      complete(isStats(data) ? "review_sessions" : "session_stats");
+      complete(other);
     },
   };
 }

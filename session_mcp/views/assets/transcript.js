@@ -12,37 +12,34 @@ function roleLabel(role) {
 
 function sessionFacts(session) {
   const facts = [
-    ["Companion", session.companion_id],
+    ["Companion", [session.companion_id, session.companion_name].filter(Boolean).join(" · ") || null],
+    ["Agent", [session.agent_id, session.agent_name].filter(Boolean).join(" · ") || null],
     ["Client", session.external_client_id],
     ["Started", session.started_at ? formatTime(session.started_at) : session.created_at ? "never started" : null],
     ["Duration", session.duration_seconds !== undefined ? formatDuration(session.duration_seconds) : null],
     ["Close reason", session.close_reason],
     ["Type", [session.session_type, session.modality].filter(Boolean).join(" · ") || null],
     ["Cost", typeof session.cost === "number" ? formatMoney(session.cost) : null],
-    ["Tags", countsOrPairs(session.tags)],
-    ["Failed tools", failedTools(session)],
+    ["Tags", tagText(session.tags)],
+    ["Failed tools", failedTools(session.tools)],
   ];
   return facts.filter(([, value]) => value !== null && value !== undefined && value !== "");
 }
 
-function countsOrPairs(tags) {
+function tagText(tags) {
   if (!tags || typeof tags !== "object") return null;
   const pairs = Object.entries(tags).map(([key, value]) => `${key}=${value}`);
   return pairs.length ? pairs.join(", ") : null;
 }
 
-// Tool connection failures, in whichever shape the session carries them (function_failures or
-// function_metrics entries with state "failed").
-function failedTools(session) {
-  const entries = listOf(session.function_failures).concat(
-    listOf(session.function_metrics).filter((entry) => entry.state === "failed"),
-  );
-  if (!entries.length) return null;
-  return entries
-    .map((entry) => {
-      const error = entry.error && typeof entry.error === "object" ? entry.error : {};
-      const detail = [error.code, error.message].filter(Boolean).join(": ");
-      return detail ? `${entry.name} (${detail})` : String(entry.name);
+// The WebSocket tools that failed to connect (functionMetrics), with their error.
+function failedTools(tools) {
+  const failed = listOf(tools).filter((tool) => tool.state === "failed");
+  if (!failed.length) return null;
+  return failed
+    .map((tool) => {
+      const detail = [tool.error_code, tool.error_message].filter(Boolean).join(": ");
+      return detail ? `${tool.name} (${detail})` : String(tool.name);
     })
     .join(", ");
 }
