@@ -150,12 +150,14 @@ function renderTranscript(container, result, options) {
         "ul",
         {},
         ordered.map((finding) => {
-          const at = typeof finding.turn_index === "number" ? `[${formatOffset(finding.offset_seconds)}]` : "whole session";
-          const jump = el("button", { type: "button", class: "link", text: at });
-          jump.addEventListener("click", () => {
-            const item = timeline.querySelector(`[data-turn-index="${finding.turn_index}"]`);
-            if (item) item.scrollIntoView({ block: "center" });
-          });
+          let jump = el("span", { class: "muted", text: "whole session" });
+          if (typeof finding.turn_index === "number") {
+            jump = el("button", { type: "button", class: "link", text: `[${formatOffset(finding.offset_seconds)}]` });
+            jump.addEventListener("click", () => {
+              const item = timeline.querySelector(`[data-turn-index="${finding.turn_index}"]`);
+              if (item) item.scrollIntoView({ block: "center" });
+            });
+          }
           return el("li", { "data-check": finding.check }, severityBadge(finding.severity), " ", el("strong", { text: finding.check }), " ", jump, " ", finding.message || "");
         }),
       ),
