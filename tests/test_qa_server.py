@@ -34,6 +34,10 @@ async def test_the_tool_is_listed_with_bounds_and_an_output_schema(client: Compa
         "tags",
         "since",
         "until",
+        "status",
+        "close_reason",
+        "session_type",
+        "modality",
         "limit",
     }
     limit, ids = (next(o for o in properties[name].get("anyOf", [properties[name]]) if o.get("type") != "null")
@@ -86,6 +90,18 @@ async def test_a_window_and_session_ids(client: CompanionClient, simulator: Simu
     assert (windowed["window_start"], windowed["window_end"]) == ("2026-09-20T00:00:00Z", "2026-09-21T00:00:00Z")
     in_window = [s for s in simulator.sessions_of("demo") if "2026-09-20" <= day_of(s) < "2026-09-21"]
     assert windowed["reviewed"] == len(in_window) > 0
+
+
+async def test_the_client_side_filters_choose_what_is_reviewed(client: CompanionClient, simulator: Simulator) -> None:
+    """status and session_type mean what they mean in list_sessions: only those sessions are reviewed."""
+    async with connect(client, "auto") as mcp:
+        _, failed = await review(mcp, status=["failed"], limit=1000)
+        _, sip = await review(mcp, session_type=["sip"], limit=1000)
+        refused = await mcp.call_tool("review_sessions", {"session_ids": ["sess_x"], "status": ["failed"]})
+    sessions = simulator.sessions_of("demo")
+    assert failed["reviewed"] == sum(s.get("status") == "failed" for s in sessions) > 0
+    assert sip["reviewed"] == sum(s.get("sessionType") == "sip" for s in sessions) > 0
+    assert refused.is_error and "status" in text_of(refused)
 
 
 def day_of(session: dict[str, object]) -> str:

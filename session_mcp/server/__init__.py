@@ -62,7 +62,7 @@ def build_server(
         StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
         StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ, meta=ui_meta(DASHBOARD)),
         StrictTool.strict(
-            ReviewTools(client, settings).review_sessions,
+            ReviewTools(client, settings, clock).review_sessions,
             title="Automated QA review",
             annotations=READ,
             meta=ui_meta(DASHBOARD),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -12,15 +11,19 @@ from pydantic import Field
 
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, Selection, run_review
-from session_mcp.query import parse_window
 from session_mcp.server.arguments import (
     NO_BOOL,
+    CloseReason,
     CompanionId,
     ExternalClientId,
+    Modality,
     Search,
+    SessionType,
     Since,
+    Status,
     Tags,
     Until,
+    session_criteria,
     session_filters,
 )
 from session_mcp.server.backend import Backend
@@ -47,6 +50,10 @@ class ReviewTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        status: Status = None,
+        close_reason: CloseReason = None,
+        session_type: SessionType = None,
+        modality: Modality = None,
         limit: Annotated[
             int | None,
             Field(
@@ -64,10 +71,11 @@ class ReviewTools(Backend):
         were reviewed, findings per check, and the flagged sessions worst first with '[mm:ss]' quotes; read
         one in full with get_session_transcript."""
         filters = session_filters(companion_id, external_client_id, search, tags)
-        if session_ids is not None and (any(filters.values()) or since or until or limit is not None):
+        client_side = (status, close_reason, session_type, modality)
+        if session_ids is not None and (any(filters.values()) or since or until or any(client_side) or limit):
             raise ToolError(
-                "Give either session_ids, or filters (companion_id, external_client_id, search, tags, since, until) "
-                "and limit."
+                "Give either session_ids, or filters (companion_id, external_client_id, search, tags, since, until, "
+                "status, close_reason, session_type, modality) and limit."
             )
 
         async def progress(done: int, total: int) -> None:
@@ -77,7 +85,8 @@ class ReviewTools(Backend):
             selection = Selection(
                 session_ids=session_ids,
                 filters=filters,
-                window=parse_window(since, until, now=datetime.now(UTC)),
+                window=self.window(since, until),
+                criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )
             review = await run_review(self.client_for(ctx), selection, self.rules, self.shown, on_progress=progress)
