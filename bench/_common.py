@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mcp import StdioServerParameters
 
-from session_mcp.simulator import Simulator, bind_loopback, make_server
+from session_mcp.simulator import Simulator, serve_in_thread
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -69,17 +69,8 @@ def serve_simulator(simulator: Simulator) -> Iterator[str]:
     The socket is bound and listening before the thread starts, so requests simply queue until
     uvicorn accepts them (no readiness polling).
     """
-    sock = bind_loopback("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = make_server(simulator.app)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(simulator.app) as url:
+        yield url
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ import jsonschema
 from mcp.types import CallToolResult
 
 from session_mcp.cli import main
-from session_mcp.simulator import bind_loopback, make_server
+from session_mcp.simulator import bind_loopback, serve_in_thread
 
 LIST_PATH = "/public/sessions"
 T0 = 1_710_000_000  # 2024-03-09T16:00:00Z
@@ -143,16 +143,8 @@ async def _trickle(send: Any, answer: Answer) -> None:
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """``app`` under uvicorn on a free loopback port (bound before the thread starts); its base URL."""
-    sock = bind_loopback()
-    port = sock.getsockname()[1]
-    server = make_server(app)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 class TricklingHeaders:

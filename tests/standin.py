@@ -8,7 +8,6 @@ client reads the bytes exactly as a misbehaving upstream or proxy would send the
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from session_mcp.simulator import bind_loopback, make_server
+from session_mcp.simulator import serve_in_thread
 
 Body = dict[str, Any] | list[Any] | bytes
 
@@ -81,15 +80,8 @@ class Switch:
 def serve_switch() -> Iterator[tuple[Switch, str]]:
     """(switch, base URL) of a stand-in server on a free loopback port, for as long as the block runs."""
     switch = Switch()
-    sock = bind_loopback()
-    server = make_server(switch)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield switch, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(switch) as url:
+        yield switch, url
 
 
 def session(session_id: str, *texts: str, **fields: Any) -> dict[str, Any]:

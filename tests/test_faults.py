@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
@@ -25,7 +24,7 @@ from mcp.types import CallToolResult
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
-from session_mcp.simulator import Fault, Simulator, bind_loopback, make_server
+from session_mcp.simulator import Fault, Simulator, bind_loopback, serve_in_thread
 from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
 
 pytestmark = pytest.mark.anyio
@@ -194,15 +193,8 @@ def closed_port() -> int:
 @contextmanager
 def serve_on(port: int, app: SwitchableApp) -> Iterator[None]:
     """The simulator served on ``port`` from now on (the API coming back up)."""
-    sock = bind_loopback(port=port)  # listening before the thread starts: no readiness wait
-    server = make_server(app)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
+    with serve_in_thread(app, port=port):
         yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @asynccontextmanager

@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from starlette.routing import Route
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
-from session_mcp.simulator import Simulator, bind_loopback, make_server
+from session_mcp.simulator import Simulator, serve_in_thread
 from tests.conftest import FAST_RETRY
 
 pytestmark = pytest.mark.anyio
@@ -183,13 +182,8 @@ class SwitchableStandIn:
 def model_endpoint() -> Iterator[tuple[SwitchableStandIn, str]]:
     """(switchable stand-in, base URL) of a model endpoint on a free loopback port."""
     switch = SwitchableStandIn()
-    sock = bind_loopback()
-    server = make_server(switch.app())
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield switch, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(switch.app()) as url:
+        yield switch, url
 
 
 @pytest.fixture(params=FILLINGS)
