@@ -164,4 +164,6 @@ ADVERSARIAL = [
 def test_adversarial_input_is_fast(text: str) -> None:
     start = time.perf_counter()
     redact_text(text)
-    assert time.perf_counter() - start < 0.5
+    # Linear here is ~0.05-0.1 s; the bound is loose so a loaded machine passes, and still far
+    # below what catastrophic backtracking on 10,000 characters takes (minutes and more).
+    assert time.perf_counter() - start < 2.0

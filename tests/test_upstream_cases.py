@@ -338,7 +338,9 @@ async def test_a_trickling_body_cannot_hold_a_call_past_the_deadline(
         with pytest.raises(UpstreamUnavailableError) as info:
             await client.list_sessions()
         elapsed = time.monotonic() - started
-    assert 1.4 <= elapsed < 3.0, elapsed  # each byte came well within the 0.5 s read timeout
+    # Each byte came well within the 0.5 s read timeout; without the deadline this call would take
+    # 500 s (or forever); the upper bound is loose so that a loaded machine passes.
+    assert 1.4 <= elapsed < 10.0, elapsed
     assert info.value.code == "timeout" and "within 1.5 s" in str(info.value)
 
 
@@ -349,7 +351,7 @@ async def test_trickled_headers_cannot_hold_a_call_past_the_deadline() -> None:
             with pytest.raises(UpstreamUnavailableError):
                 await client.list_sessions()
             elapsed = time.monotonic() - started
-    assert 1.4 <= elapsed < 3.0, elapsed
+    assert 1.4 <= elapsed < 10.0, elapsed
 
 
 def test_the_default_deadline_is_the_documented_90_seconds() -> None:
