@@ -14,12 +14,25 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from session_mcp.client import CompanionClient, RetryPolicy
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 
 ANCHOR = 1_790_000_000  # a fixed "now" for the demo data: 2026-09-21T14:13:20Z
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.005, max_wait=0.05, max_total=5.0)
+# hypothesis for the adversarial suites: large generated inputs against an MCP session that a
+# module fixture keeps open, so no deadline, no example database and no size health checks.
+ADVERSARIAL = settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 # An external client id that the demo data has, for filter tests (the data is fixed by its seed).
 DEMO_CLIENT_ID: str = next(
     s["externalClientId"] for s in Simulator(anchor=ANCHOR).sessions_of("demo") if s.get("externalClientId")

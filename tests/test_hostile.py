@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
@@ -46,7 +46,7 @@ from session_mcp.models import decode_tags_query
 from session_mcp.server import build_server
 from session_mcp.simulator import RecordedRequest, Simulator
 from session_mcp.tags import parse_tag_pairs
-from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
+from tests.conftest import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp
 
 pytestmark = pytest.mark.anyio
 
@@ -56,17 +56,7 @@ SIM = Simulator(anchor=ANCHOR, api_keys={KEY: 7})
 REAL_IDS = [s["id"] for s in SIM.sessions_of(KEY)]
 TRIED: Counter[str] = Counter()
 
-HYPOTHESIS = settings(
-    max_examples=300,
-    deadline=None,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-    ],
-)
+HYPOTHESIS = settings(ADVERSARIAL, max_examples=300)
 
 
 # -- the MCP session, kept open for the module ------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, TextResourceContents
@@ -44,7 +44,7 @@ from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.server.resources import RESOURCE_PAGE_SIZE
-from tests.conftest import FAST_RETRY
+from tests.conftest import ADVERSARIAL, FAST_RETRY
 from tests.hostile_upstream import (
     ERROR_BOUND,
     KEY,
@@ -82,18 +82,7 @@ OUTCOMES: Counter[str] = Counter()  # "tool result" / "tool error", to see the r
 
 
 def examples(count: int, **options: Any) -> Any:
-    return settings(
-        max_examples=count,
-        deadline=None,
-        database=None,
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-            HealthCheck.large_base_example,
-        ],
-        **options,
-    )
+    return settings(ADVERSARIAL, max_examples=count, **options)
 
 
 @dataclass
