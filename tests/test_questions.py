@@ -188,10 +188,24 @@ async def test_one_digest_call_covers_300_sessions_within_the_budget(
     assert all("\n" not in line for line in lines.values())
 
 
-async def test_500_digests_fit_one_answer(mcp: Client, simulator: Simulator) -> None:
-    text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": 500, "detail": "digest"}))
+@pytest.mark.parametrize("count", [480, 500])
+async def test_500_digests_fit_one_answer_and_still_quote_the_first_request(
+    mcp: Client, simulator: Simulator, count: int
+) -> None:
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": count, "detail": "digest"}))
     assert len(text) <= Settings().max_chars
-    assert len(data["digests"]) == 500 and data["left_out"] == []
+    assert len(data["digests"]) == count and data["left_out"] == []
+    spoke = {
+        s["id"]
+        for s in simulator.sessions_of("demo")[:count]
+        if any(t["role"] == "user" for t in (s.get("conversation") or {}).get("items", []))
+    }
+    quoted = [d for d in data["digests"] if d.get("first_request")]
+    assert len(quoted) > 0.8 * len(spoke) and all(len(d["first_request"]) >= 10 for d in quoted)
+    assert all(d["session"]["id"] in spoke for d in quoted)
+    lines = [line for line in text.splitlines() if line.startswith("sess_")]
+    assert len(lines) == count and not any(line.endswith("|…") or line.endswith("| …") for line in lines)
+    assert all(turn["text"] != "…" for d in data["digests"] for turn in d["last_exchange"])
 
 
 async def test_a_digest_line_carries_status_duration_turns_first_request_and_the_end(
