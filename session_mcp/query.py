@@ -241,6 +241,9 @@ class ScanPosition:
     in_order: bool = True
     scanned: int = 0  # sessions read before this position, over every call of a paging chain
     matched: int = 0  # matching sessions before this position
+    # Once the order is seen broken, a scan reads on from here to the end, sorts what matches newest
+    # first and serves it a limit at a time: this many of that sorted set were served already.
+    ranked: int = 0
 
 
 @dataclass
@@ -257,6 +260,7 @@ class Scan:
     bound_hit: bool = False  # the scan bound stopped it: older sessions were not read
     in_order: bool = True  # every item read came newest first
     resume: ScanPosition | None = None  # where the next call continues; None at the end
+    sorted_here: bool = False  # the order was broken: every match read was sorted by start time, newest first
 
     @property
     def more_match(self) -> bool:
@@ -284,16 +288,46 @@ async def scan_sessions(
 
     Reads list pages newest first from ``start``, at most ``max_scan`` sessions (``None``: no
     bound). When it stops at the limit, ``resume`` points at the next matching session, so
-    ``more_match`` is known exactly.
+    ``more_match`` is known exactly. Once the list is seen out of order, the first ``limit`` read
+    are not the newest: it reads on to the end (or the bound), sorts the matches by start time,
+    newest first, and keeps ``limit`` of them; ``resume`` then serves the rest of that order.
     """
+    origin = start or ScanPosition()
     scanner = WindowScanner(client, filters, window, criteria, max_scan=max_scan, start=start, page_size=page_size)
     found: list[SessionSummary] = []
+    stop: ScanPosition | None = None  # where the limit stops the scan, if the order holds
     async for position, session in scanner.matches():
-        if limit is not None and len(found) >= limit:
-            scanner.stop_at(position)
-            break
+        if stop is None and limit is not None and len(found) >= limit and position.in_order:
+            stop = position
+            # One page more checks the order: a page served out of place looks sorted by itself.
+            scanner.verify_through = position.page_index + 1
         found.append(session)
-    return scanner.result(found)
+    if scanner.position.in_order:
+        if stop is not None:
+            scanner.stop_at(stop)
+        return scanner.result(found[:limit] if limit is not None else found)
+    if scanner.verify_through is not None and not scanner.reached_end and not scanner.bound_hit:
+        scanner.verify_through = None  # the order broke while checked: read on, to sort
+        found += [session async for _, session in scanner.matches()]
+    skip = 0 if origin.in_order else origin.ranked  # served by the calls before, from the same sorted stretch
+    newest = sorted(found, key=start_time, reverse=True)[skip:]
+    kept = newest[:limit] if limit is not None else newest
+    if len(kept) < len(newest):  # the rest of the sorted set: the next call reads the same stretch again
+        served = skip + len(kept)
+        matched = origin.matched - skip + served
+        scanner.resume = replace(origin, in_order=False, ranked=served, matched=matched)
+        scanner.reached_end = False
+    elif scanner.resume is not None:  # the bound cut the stretch: the next call sorts the next one
+        scanner.resume = replace(scanner.resume, in_order=False, ranked=0)
+    scan = scanner.result(kept)
+    scan.sorted_here = True
+    return scan
+
+
+def start_time(session: SessionSummary) -> float:
+    """A session's start time (its creation time if it never started) for sorting; unknown is oldest."""
+    moment = session.started_at if session.started_at is not None else session.created_at
+    return moment if moment is not None else float("-inf")
 
 
 class WindowScanner:
@@ -328,6 +362,7 @@ class WindowScanner:
         self.upstream_count: int | None = None
         self.reached_end = self.stopped_early = self.bound_hit = False
         self.resume: ScanPosition | None = None
+        self.verify_through: int | None = None  # the last list page to read (checking the order past a limit)
 
     async def matches(self) -> AsyncIterator[tuple[ScanPosition, SessionSummary]]:
         """Each matching session with the position just before it, in list order, until a stop."""
@@ -386,6 +421,9 @@ class WindowScanner:
                 self._end(stopped_early=False)
                 return
             page_index, offset = page_index + 1, 0
+            if self.verify_through is not None and page_index > self.verify_through:
+                self.position = replace(position, page_index=page_index, offset=0)
+                return
 
     def _before_window(self, moment: float) -> bool:
         start = self.window.start
@@ -399,6 +437,7 @@ class WindowScanner:
     def stop_at(self, position: ScanPosition) -> None:
         """Stop before the matching session at ``position``: the next call starts with it."""
         self.resume = self.position = position
+        self.reached_end = self.stopped_early = self.bound_hit = False  # what was read past it only checked the order
 
     def result(self, sessions: list[SessionSummary]) -> Scan:
         return Scan(

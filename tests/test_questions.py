@@ -383,3 +383,55 @@ async def test_companion_and_agent_objects_reach_the_header(mcp: Client, simulat
     text, data = ok(await mcp.call_tool("get_session_transcript", {"session_id": session["id"]}))
     assert f"companion {session['companionId']} (Ava) · agent agent_7 (Support agent)" in text
     assert (data["session"]["companion_name"], data["session"]["agent_id"]) == ("Ava", "agent_7")
+
+
+# -- a list served out of order ---------------------------------------------------------------------
+
+
+def newest_in_window(simulator: Simulator, since: datetime, count: int) -> list[str]:
+    """The ``count`` sessions that started last in ``[since, NOW)``, by the simulator's own data."""
+    inside = [s for s in simulator.sessions_of("demo") if since <= moment_of(s) < NOW]
+    return [s["id"] for s in sorted(inside, key=moment_of, reverse=True)[:count]]
+
+
+@pytest.mark.parametrize("order", ["newest_first", "oldest_first", "shuffled", "pages_shuffled"])
+async def test_the_newest_n_are_the_newest_whatever_order_the_list_comes_in(
+    mcp: Client, simulator: Simulator, order: str
+) -> None:
+    simulator.list_order = order  # type: ignore[assignment]
+    expected = newest_in_window(simulator, NOW - timedelta(days=30), 100)
+    calls = {
+        "get_session_transcripts": {"since": "30d", "limit": 50, "detail": "digest"},
+        "session_stats": {"since": "30d", "limit": 50, "read_transcripts": False},
+        "list_sessions": {"since": "30d", "page_size": 50},
+    }
+    for tool, arguments in calls.items():
+        text, data = ok(await mcp.call_tool(tool, arguments))
+        if tool == "get_session_transcripts":
+            got = [d["session"]["id"] for d in data["digests"]]
+        elif tool == "list_sessions":
+            got = [r["id"] for r in data["sessions"]]
+            second = ok(await mcp.call_tool(tool, {**arguments, "cursor": data["next_cursor"]}))[1]
+            assert [r["id"] for r in second["sessions"]] == expected[50:100], (order, "second page")
+        else:  # the figures count the newest 50: their days are those of the expected sessions
+            by_id = {s["id"]: s for s in simulator.sessions_of("demo")}
+            days = Counter(moment_of(by_id[i]).strftime("%Y-%m-%d") for i in expected[:50])
+            assert data["examined"] == 50 and data["limit_hit"], (order, data["examined"])
+            assert {d["day"]: d["sessions"] for d in data["per_day"] if d["sessions"]} == dict(days), order
+            got = expected[:50]
+        assert sorted(got) == sorted(expected[:50]), (order, tool)
+        if order != "newest_first":
+            assert "did not come newest first" in text and "kept the newest" in text, (order, tool, text[:400])
+
+
+@pytest.mark.parametrize("order", ["oldest_first", "shuffled"])
+async def test_an_unordered_scan_cut_by_the_limit_says_more_match(
+    mcp: Client, simulator: Simulator, order: str
+) -> None:
+    simulator.list_order = order  # type: ignore[assignment]
+    closed = [s for s in simulator.sessions_of("demo") if s["status"] == "closed"]
+    expected = [s["id"] for s in sorted(closed, key=moment_of, reverse=True)[:5]]
+    text, data = ok(await mcp.call_tool("list_sessions", {"status": "closed", "page_size": 5}))
+    assert [r["id"] for r in data["sessions"]] == expected
+    assert data["scan"]["complete"] is False and data["next_cursor"]
+    assert "more sessions match" in text and "could not stop early and read every session" not in text
