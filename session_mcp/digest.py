@@ -381,6 +381,14 @@ def render_batch_transcript(item: BatchTranscript) -> str:
     return "\n".join(lines)
 
 
+def _more_hint(result: BatchResult) -> str:
+    """What reads more sessions: full detail takes at most ``MAX_CALL_IDS``, digests many more."""
+    if result.detail == "digest":
+        return "raise limit or narrow the window"
+    higher = f"raise limit (up to {MAX_CALL_IDS} in full detail), " if result.requested < MAX_CALL_IDS else ""
+    return f"{higher}pass detail='digest' for more sessions as one line each, or narrow the window"
+
+
 def render_batch(result: BatchResult) -> str:
     shown = len(result.transcripts) + len(result.digests)
     digest_mode = result.detail == "digest"
@@ -388,7 +396,7 @@ def render_batch(result: BatchResult) -> str:
     if result.matched is not None:
         summary += f" (newest {result.requested} of {result.matched} matching)"
     elif result.more_matching:
-        summary += f" (the newest {result.requested}; more match: raise limit or narrow the window)"
+        summary += f" (the newest {result.requested}; more match: {_more_hint(result)})"
     notes = []
     if digest_mode:
         notes.append("one line each")

@@ -435,3 +435,14 @@ async def test_an_unordered_scan_cut_by_the_limit_says_more_match(
     assert [r["id"] for r in data["sessions"]] == expected
     assert data["scan"]["complete"] is False and data["next_cursor"]
     assert "more sessions match" in text and "could not stop early and read every session" not in text
+
+
+async def test_more_matching_in_full_detail_points_to_digests_not_to_a_refused_limit(mcp: Client) -> None:
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"since": "30d", "limit": 100}))
+    assert data["more_matching"] and "detail='digest'" in text.splitlines()[0]
+    assert "raise limit" not in text.splitlines()[0]  # 101 and more are refused in full detail
+    assert (
+        "raise limit (up to 100" in ok(await mcp.call_tool("get_session_transcripts", {"since": "30d", "limit": 5}))[0]
+    )
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"since": "30d", "limit": 100, "detail": "digest"}))
+    assert data["more_matching"] and "raise limit" in text.splitlines()[0]
