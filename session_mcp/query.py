@@ -464,43 +464,75 @@ def _read_before(session_id: str, moment: float | None, position: ScanPosition) 
 
 _LAST_N = re.compile(r"(?:the\s+)?(?:last|past)\s+(\d{1,4})?\s*(minute|hour|day|week)s?", re.IGNORECASE)
 _RANGE = re.compile(r"(?:from\s+|between\s+)?(\S+)\s*(?:\.\.|\s+to\s+|\s+and\s+|\s+until\s+)\s*(\S+)", re.IGNORECASE)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 WORD_FORMS = (
-    "'today', 'yesterday', 'this week', 'last week', 'last 7 days', 'past 24 hours', '7d', '2026-09-20' (that day), "
-    "'since 2026-09-01', '2026-09-01 to 2026-09-15'"
+    "'today', 'yesterday', 'this week', 'last week', 'this month', 'last month', 'last 7 days', 'past 24 hours', "
+    "'7d', '2026-09-20' (that day), 'since 2026-09-01', 'after yesterday', '2026-09-01 to 2026-09-15' (both days "
+    "included)"
 )
 
 
 def parse_window_words(text: str, *, now: datetime) -> Window:
     """A window written in words, as a person asks for it; raises ``InvalidInputError`` listing the forms.
 
-    A bare date is that whole day; weeks start on Monday (UTC); every other form is read as
-    ``parse_window`` reads ``since`` and ``until``.
+    A day (a bare date, today, yesterday) means that whole day: alone, as the end of a range
+    ("2026-09-01 to 2026-09-15" takes the 15th in), and "since X" runs from its start to now,
+    "after X" from its end. Weeks start on Monday, months on the 1st (UTC); every other form is
+    read as ``parse_window`` reads ``since`` and ``until``.
     """
     words = " ".join(text.split()).casefold()
     now = now.astimezone(UTC)
     today = datetime.combine(now.date(), datetime.min.time(), UTC)
     monday = today - timedelta(days=today.weekday())
+    month = today.replace(day=1)
     try:
         if not words or words in ("all", "all time", "everything"):
             return Window()
         if words in ("this week", "last week"):
             start = monday if words == "this week" else monday - timedelta(weeks=1)
             return Window(start, None if words == "this week" else monday)
+        if words in ("this month", "last month"):
+            before = (month - timedelta(days=1)).replace(day=1)
+            return Window(month, None) if words == "this month" else Window(before, month)
         last = _LAST_N.fullmatch(words)
         if last:
             unit = {"minute": "m", "hour": "h", "day": "d", "week": "w"}[last.group(2)]
             return parse_window(f"{last.group(1) or 1}{unit}", None, now=now)
-        for prefix, side in (("since ", "since"), ("after ", "since"), ("until ", "until"), ("before ", "until")):
+        for prefix in ("since ", "after ", "until ", "before "):
             if words.startswith(prefix):
                 value = words[len(prefix) :]
-                return parse_window(value, None, now=now) if side == "since" else parse_window(None, value, now=now)
+                if prefix in ("until ", "before "):
+                    return parse_window(None, value, now=now)
+                day = _day_of(value, now)
+                begins = day + timedelta(days=1) if day is not None and prefix == "after " else day
+                return _open_from(begins, value, now)
         span = _RANGE.fullmatch(words)
         if span:
-            return parse_window(span.group(1), span.group(2), now=now)
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", words):
+            first, end = span.group(1), span.group(2)
+            end_day = _day_of(end, now)
+            return parse_window(first, iso(end_day + timedelta(days=1)) if end_day else end, now=now)
+        if _DATE.fullmatch(words):
             return parse_window(words, (date.fromisoformat(words) + timedelta(days=1)).isoformat(), now=now)
         return parse_window(words, None, now=now)
     except UnreadableTimeError:
         raise InvalidInputError(
             f"The window {shorten(text, 60)!r} is not one this server can read: write it like {WORD_FORMS}."
         ) from None
+
+
+def _day_of(text: str, now: datetime) -> datetime | None:
+    """00:00 UTC of the day ``text`` names (a date, today, yesterday); ``None`` for any other time."""
+    if text in DAY_WORDS or _DATE.fullmatch(text):
+        return _moment(text, "since", now)
+    return None
+
+
+def _open_from(start: datetime | None, value: str, now: datetime) -> Window:
+    """From ``start`` (else the time ``value`` says) to now, the end left open as tools leave it."""
+    if start is None:
+        return parse_window(value, None, now=now)
+    if start > now:
+        raise InvalidInputError(
+            f"after {shorten(value, 40)!r} begins after now ({iso(now)}, UTC): write an earlier day."
+        )
+    return Window(start, None)
