@@ -102,7 +102,14 @@ class Window:
 def window_of(since: str | None, until: str | None, *, now: datetime) -> Window:
     """``parse_window``, with an open end closed at ``now``: pages of one window then agree."""
     window = parse_window(since, until, now=now)
-    return Window(window.start, now.astimezone(UTC)) if window.start and not window.end else window
+    if window.start is None or window.end is not None:
+        return window
+    if window.start >= now:  # since='now' or '0m': [now, now) holds no session
+        raise InvalidInputError(
+            f"since={shorten((since or '').strip(), 40)!r} is now ({iso(now)}, UTC), so the window [since, now) is "
+            "empty. Pass a time in the past: since='1h', since='today' or since='2026-09-20', or leave since out."
+        )
+    return Window(window.start, now.astimezone(UTC))
 
 
 class UnreadableTimeError(InvalidInputError):

@@ -327,6 +327,8 @@ async def test_list_cursor_errors_are_clear(mcp: Client) -> None:
     ("arguments", "needle"),
     [
         ({"since": "last tuesday"}, "ISO 8601"),
+        ({"since": "now"}, "is empty. Pass a time in the past"),
+        ({"since": "0m"}, "is empty. Pass a time in the past"),
         ({"since": "2026-09-21", "until": "2026-09-20"}, "until is exclusive"),
         ({"status": "open"}, "status"),
         ({"status": ["closed", "done"]}, "status"),
