@@ -448,3 +448,67 @@ async def test_more_matching_in_full_detail_points_to_digests_not_to_a_refused_l
     )
     text, data = ok(await mcp.call_tool("get_session_transcripts", {"since": "30d", "limit": 100, "detail": "digest"}))
     assert data["more_matching"] and "raise limit" in text.splitlines()[0]
+
+
+# -- the client-side filters, each against the simulator's own data --------------------------------
+
+FILTERS = [
+    ("close_reason", "idle_timeout", "closeReason"),
+    ("close_reason", ["no_credits_left", "connection_aborted"], "closeReason"),
+    ("session_type", "KIOSK", "sessionType"),  # values compare without regard to case
+    ("modality", "video", "modality"),
+    ("modality", "text,video", "modality"),  # one value may list several
+]
+FILTER_IDS = ["close_reason", "close_reasons", "session_type", "modality", "modalities"]
+
+
+def matching(simulator: Simulator, field: str, value: str | list[str], since: datetime) -> list[str]:
+    """Ids in the window whose ``field`` is one of ``value``, newest first, from the raw data."""
+    wanted = {v.strip().casefold() for part in ([value] if isinstance(value, str) else value) for v in part.split(",")}
+    return [
+        s["id"]
+        for s in simulator.sessions_of("demo")
+        if since <= moment_of(s) < NOW and (s.get(field) or "").casefold() in wanted
+    ]
+
+
+@pytest.mark.parametrize(("argument", "value", "field"), FILTERS, ids=FILTER_IDS)
+async def test_list_sessions_applies_each_client_side_filter(
+    mcp: Client, simulator: Simulator, argument: str, value: Any, field: str
+) -> None:
+    expected = matching(simulator, field, value, NOW - timedelta(days=10))
+    assert expected
+    arguments: dict[str, Any] = {"since": "10d", argument: value, "page_size": 7}
+    listed: list[str] = []
+    while True:
+        data = ok(await mcp.call_tool("list_sessions", arguments))[1]
+        listed += [r["id"] for r in data["sessions"]]
+        if not data.get("next_cursor"):
+            break
+        arguments["cursor"] = data["next_cursor"]
+    assert listed == expected and data["filtered_count"] == len(expected)
+
+
+@pytest.mark.parametrize(("argument", "value", "field"), FILTERS, ids=FILTER_IDS)
+async def test_transcripts_apply_each_client_side_filter(
+    mcp: Client, simulator: Simulator, argument: str, value: Any, field: str
+) -> None:
+    expected = matching(simulator, field, value, NOW - timedelta(days=10))
+    text, data = ok(
+        await mcp.call_tool("get_session_transcripts", {"since": "10d", argument: value, "detail": "digest"})
+    )
+    assert [d["session"]["id"] for d in data["digests"]] == expected and data["matched"] == len(expected)
+    assert f"filters: {data['scan']['filters']}" in text and argument.replace("_", " ") in text  # the answer says them
+
+
+@pytest.mark.parametrize(("argument", "value", "field"), FILTERS, ids=FILTER_IDS)
+async def test_stats_apply_each_client_side_filter(
+    mcp: Client, simulator: Simulator, argument: str, value: Any, field: str
+) -> None:
+    ids = set(matching(simulator, field, value, NOW - timedelta(days=10)))
+    sessions = [s for s in simulator.sessions_of("demo") if s["id"] in ids]
+    data = ok(await mcp.call_tool("session_stats", {"since": "10d", argument: value, "read_transcripts": False}))[1]
+    assert data["examined"] == len(sessions) and not data["limit_hit"]
+    assert data["by_status"] == dict(Counter(s["status"] for s in sessions))
+    by_field = {"closeReason": "by_close_reason", "sessionType": "by_session_type", "modality": "by_modality"}[field]
+    assert data[by_field] == dict(Counter(s[field] for s in sessions))
