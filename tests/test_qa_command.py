@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from session_mcp import disk_cache
+from session_mcp.cache import key_fingerprint
 from session_mcp.cli import main
+from session_mcp.disk_cache import DiskCache
 from session_mcp.qa.checks import CHECK_IDS, Finding
 from session_mcp.simulator import Simulator
 
@@ -149,3 +153,23 @@ def test_sessions_that_cannot_be_read_fail_a_gated_run(
     simulator.fail_next(500, times=1, path_prefix="/public/sessions/")
     assert run(*some, "--format", "junit", "--fail-on", "warning") == 1  # incomplete: it proves nothing
     assert "<error message=" in capsys.readouterr().out
+
+
+def test_a_locked_disk_cache_is_skipped_with_a_warning(
+    api: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(disk_cache, "BUSY_TIMEOUT_SECONDS", 0.05)
+    with DiskCache(api, key_fingerprint("demo")) as cache:  # an empty cache in WAL mode, as a first run leaves it
+        path = cache.path
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
+    try:
+        assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "20") == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) > 0 and "Traceback" not in captured.err
+    assert "20 read from the API, 0 from the disk cache" in captured.err
+    assert "could not write (database is locked); going on without it" in caplog.text  # stderr outside pytest
+    assert not path.with_suffix(".broken").exists()

@@ -78,13 +78,24 @@ def _limit(text: str) -> int:
 def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:
     """Run ``session-mcp qa`` and return its exit status; every error is one line on stderr and 2."""
     try:
-        return anyio.run(_qa, args, settings, make_client, sys.stdout)
+        return _unwrapped(anyio.run, _qa, args, settings, make_client, sys.stdout)
     except (CompanionError, RulesError, DiskCacheError) as exc:
         return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot use {exc.filename or 'the file'}: {exc.strerror or exc}.")
     except KeyboardInterrupt:
         return _error("interrupted.")
+
+
+def _unwrapped(call: Callable[..., int], *args: Any) -> int:
+    """``call(*args)``, raising the one exception of a task group's group as itself, so it gets its message."""
+    try:
+        return call(*args)
+    except BaseExceptionGroup as group:
+        inner: BaseException = group
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        raise inner from None
 
 
 def _error(message: str) -> int:
