@@ -173,3 +173,18 @@ def test_a_locked_disk_cache_is_skipped_with_a_warning(
     assert "20 read from the API, 0 from the disk cache" in captured.err
     assert "could not write (database is locked); going on without it" in caplog.text  # stderr outside pytest
     assert not path.with_suffix(".broken").exists()
+
+
+def test_the_rules_file_of_the_environment_applies_unless_rules_is_given(
+    api: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disclosure = tmp_path / "team.toml"
+    disclosure.write_text('[[rules]]\nid = "disclosure"\ntype = "required_phrase"\nphrase = "zebra crossing"\n')
+    monkeypatch.setenv("SESSION_MCP_QA_RULES", str(disclosure))
+    some = ("--no-cache", "--format", "jsonl", "--limit", "20")
+    assert run(*some) == 0
+    assert "disclosure" in {json.loads(line)["check"] for line in capsys.readouterr().out.splitlines()}
+    other = tmp_path / "other.toml"
+    other.write_text("[checks.slow_response]\nseconds = 5\n")
+    assert run(*some, "--rules", str(other)) == 0
+    assert "disclosure" not in {json.loads(line)["check"] for line in capsys.readouterr().out.splitlines()}

@@ -104,7 +104,8 @@ def _error(message: str) -> int:
 
 
 async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientFactory, out: TextIO) -> int:
-    rules = load_rules(args.rules) if args.rules else RuleSet()
+    rules_file = args.rules or settings.qa_rules  # --rules, else SESSION_MCP_QA_RULES / --qa-rules
+    rules = load_rules(rules_file) if rules_file else RuleSet()
     selection = Selection(
         filters=filters_of(args),
         window=parse_window(args.since, args.until, now=datetime.now(UTC)),
