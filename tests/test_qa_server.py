@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +131,16 @@ async def test_the_answer_fits_the_budget_and_names_the_rest(client: CompanionCl
     assert len(text) <= 4_000
     assert data["not_shown"] and data["sessions"]
     assert "Not shown to fit the budget" in text and "review_sessions session_ids=[" in text
+
+
+@pytest.mark.parametrize("budget", [2_000, 3_000, 40_000])
+async def test_a_small_budget_holds_for_a_review_of_every_session(client: CompanionClient, budget: int) -> None:
+    async with connect(client, "auto", Settings(max_chars=budget)) as mcp:
+        text, data = await review(mcp, limit=1000)
+    assert len(text) <= budget and text.splitlines()[-1].startswith("Next: ")
+    assert data["not_shown_count"] == data["flagged"] - len(data["sessions"]) > 0  # type: ignore[arg-type, operator]
+    assert 0 < len(data["not_shown"]) <= 100  # type: ignore[arg-type]
+    assert len(json.dumps(data)) < 2 * budget + 10_000  # the structured result grows with the budget, not the ids
 
 
 async def test_the_rules_file_applies_to_the_tool(client: CompanionClient, tmp_path: Path) -> None:
