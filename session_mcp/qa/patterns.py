@@ -16,6 +16,7 @@ matched in windows of bounded size:
   the pattern starts with a literal word: two of its occurrences are at least its period apart
   (``guarantee``: 9), so only ``WINDOW / period`` starts get past it. The pattern is refused when
   the starts times that bound exceed ``MAX_STEPS`` (a few tens of milliseconds at worst).
+- A pattern that can match empty text (``a*``, ``(?:)``) is refused: it would flag every turn.
 - Backreferences, conditionals and verbose mode are refused; patterns are at most
   ``MAX_PATTERN_CHARS`` long and match case-insensitively.
 
@@ -36,6 +37,7 @@ MAX_STEPS = 50_000_000
 MAX_PATTERN_CHARS = 300
 SATURATED = 10**18
 FLAGS = re.IGNORECASE
+EMPTY_PROBES = ("", " ", "a", "0", ".")  # texts on which an empty match shows (a* and \b alike)
 REWRITE_EXAMPLE = "guarantee.{0,80}refund.{0,80}today"  # the shape the refusal suggests; a test compiles it
 
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
@@ -70,6 +72,11 @@ def compile_bounded(pattern: str) -> re.Pattern[str]:
             f"the pattern could take too long on a long turn ({shown} steps, limit {MAX_STEPS:,}): start it "
             f"with a word and bound its gaps, e.g. '{REWRITE_EXAMPLE}' instead of 'guarantee.*refund.*today', "
             "and do not repeat a group that repeats or has alternatives, such as '(a+)+' or '(a|ab)*'"
+        )
+    if any(match is not None and not match.group() for match in map(compiled.search, EMPTY_PROBES)):
+        raise PatternError(
+            "the pattern can match empty text, so it would flag every turn: make it need at least one character "
+            "(e.g. 'a+' instead of 'a*')"
         )
     return compiled
 
