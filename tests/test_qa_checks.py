@@ -221,6 +221,20 @@ def test_agent_repetition_near_misses() -> None:
     assert findings(different, "agent_repetition", CheckConfig(agent_repetition=RepetitionOptions(similarity=0.5)))
 
 
+def test_user_repetition_near_misses() -> None:
+    short = make_session(("agent", "Anything else?", 1), ("user", "No, thanks.", 2), ("user", "No, thanks.", 3))
+    assert not findings(short, "user_repetition")  # under 20 characters
+    assert findings(short, "user_repetition", CheckConfig(user_repetition=RepetitionOptions(min_chars=5)))
+    different = make_session(
+        ("user", "I need to change my delivery address.", 1),
+        ("agent", "Sure, which one?", 2),
+        ("user", "I need to change my billing address now.", 3),
+    )
+    assert not findings(different, "user_repetition")  # similarity about 0.8
+    assert findings(different, "user_repetition", CheckConfig(user_repetition=RepetitionOptions(similarity=0.5)))
+    assert not findings(different, "agent_repetition")
+
+
 def test_user_repetition_caught_far_apart_and_capped() -> None:
     ask = "I want to cancel my subscription today."
     turns = [("user", ask, 1 + 10 * i) for i in range(6)]
