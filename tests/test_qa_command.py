@@ -90,6 +90,28 @@ def test_fail_on_sets_the_exit_status(api: Path, tmp_path: Path) -> None:
     assert run(*some) == 0  # no gate: findings are not a failure
 
 
+def test_fail_on_warning_fails_on_warnings_alone(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "no-critical.toml"
+    rules.write_text("".join(f"[checks.{check}]\nseverity = 'warning'\n" for check in CHECK_IDS))
+    some = ("--no-cache", "--format", "json", "--limit", "40", "--rules", str(rules))
+    assert run("--fail-on", "warning", *some) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["by_severity"]["critical"] == 0 < report["by_severity"]["warning"]
+    assert run("--fail-on", "critical", *some) == 0
+
+
+def test_an_out_folder_that_is_missing_is_refused_before_the_review(
+    api: Path, simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulator.requests.clear()
+    assert run("--out", str(tmp_path / "missing" / "qa.html"), "--format", "html", "--no-cache") == 2
+    err = capsys.readouterr().err
+    assert f"the folder {tmp_path / 'missing'} does not exist; create it or pass another --out" in err
+    assert err.count("\n") == 1 and ".tmp" not in err and not simulator.requests  # nothing was reviewed
+    assert run("--out", str(tmp_path), "--no-cache") == 2
+    assert "is a folder: give a file name in it" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

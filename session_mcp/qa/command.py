@@ -77,6 +77,8 @@ def _limit(text: str) -> int:
 
 def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:
     """Run ``session-mcp qa`` and return its exit status; every error is one line on stderr and 2."""
+    if args.out is not None and (problem := out_problem(args.out)):
+        return _error(problem)  # before the review, not after it
     try:
         return _unwrapped(anyio.run, _qa, args, settings, make_client, sys.stdout)
     except (CompanionError, RulesError, DiskCacheError) as exc:
@@ -85,6 +87,20 @@ def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: Cl
         return _error(f"cannot use {exc.filename or 'the file'}: {exc.strerror or exc}.")
     except KeyboardInterrupt:
         return _error("interrupted.")
+
+
+def out_problem(path: Path) -> str | None:
+    """Why the report cannot be written to ``path``, or None when its folder takes it."""
+    folder = path.parent
+    if path.is_dir():
+        return f"--out {path} is a folder: give a file name in it, e.g. --out {path / 'qa-report.html'}."
+    if not folder.is_dir():
+        return (
+            f"cannot write the report to {path}: the folder {folder} does not exist; create it or pass another --out."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write the report to {path}: the folder {folder} is not writable; pass another --out."
+    return None
 
 
 def _unwrapped(call: Callable[..., int], *args: Any) -> int:
