@@ -105,7 +105,8 @@ def test_no_user_turn_caught(turns: tuple[tuple[str, str, float], ...]) -> None:
 
 def test_no_user_turn_counts_open_sessions() -> None:
     session = make_session(("agent", "Hi there!", 1), status="started", closedAt=None, closeReason=None)
-    assert findings(session, "no_user_turn")
+    [finding] = findings(session, "no_user_turn")
+    assert finding.message == "The user never spoke in this started session: only the agent spoke (1 turn)."
 
 
 @pytest.mark.parametrize("status", ["pending", "failed"])

@@ -82,6 +82,18 @@ async def test_strict_mode_nulls_mean_not_given(client: CompanionClient) -> None
     assert data["reviewed"] == 200
 
 
+async def test_progress_counts_the_sessions(client: CompanionClient, simulator: Simulator) -> None:
+    messages: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        messages.append(message)
+
+    one = simulator.sessions_of("demo")[0]["id"]
+    async with connect(client, "auto") as mcp:
+        result = await mcp.call_tool("review_sessions", {"session_ids": [one]}, progress_callback=on_progress)
+    assert not result.is_error and messages == ["reviewed 1 of 1 session"]
+
+
 async def test_a_window_and_session_ids(client: CompanionClient, simulator: Simulator, mode: str) -> None:
     ids = [s["id"] for s in simulator.sessions_of("demo")[3:8]]
     async with connect(client, mode) as mcp:
