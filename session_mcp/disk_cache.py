@@ -55,6 +55,10 @@ class DiskCacheError(OSError):
     """The cache directory or file cannot be used; the message says which and what to do."""
 
 
+class DiskCacheBusyError(DiskCacheError):
+    """The cache file is fine but another process holds it past the busy timeout: go on without it."""
+
+
 def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
     """``$XDG_CACHE_HOME/session-mcp``, else ``~/.cache/session-mcp``."""
     base = env.get("XDG_CACHE_HOME", "").strip()
@@ -83,10 +87,7 @@ class DiskCache:
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._db = self._open()
         except sqlite3.Error as exc:
-            raise DiskCacheError(
-                f"cannot use the cache file {self.path}: {exc} (another process may hold it). Try again, or pass "
-                "another --cache-dir or --no-cache."
-            ) from None
+            raise DiskCacheBusyError(f"the cache file {self.path} cannot be opened now: {exc}") from None
         except OSError as exc:
             raise DiskCacheError(
                 f"cannot use the cache directory {directory}: {exc.strerror or exc}. Pass another --cache-dir "

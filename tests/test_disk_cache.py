@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from session_mcp.cache import key_fingerprint
-from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
+from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
 from session_mcp.models import SessionDetail
 from session_mcp.simulator import Simulator
 from tests.conftest import ANCHOR
@@ -167,14 +167,14 @@ def test_a_busy_cache_is_skipped_with_a_warning_not_raised(tmp_path: Path, caplo
     assert not cache.path.with_suffix(".broken").exists()
 
 
-def test_a_locked_file_is_a_clear_error_and_not_moved_aside(tmp_path: Path) -> None:
+def test_a_locked_file_is_a_busy_error_and_not_moved_aside(tmp_path: Path) -> None:
     path = tmp_path / "sessions-fp.sqlite3"
     plain = sqlite3.connect(path)  # a rollback journal, so an exclusive lock keeps readers out too
     plain.execute("CREATE TABLE t (x)")
     plain.close()
     holder = _locked(path)
     try:
-        with pytest.raises(DiskCacheError, match=r"cannot use the cache file .*locked.*--no-cache"):
+        with pytest.raises(DiskCacheBusyError, match=r"the cache file .* cannot be opened now: database is locked"):
             DiskCache(tmp_path, "fp", busy_timeout=0.05)
     finally:
         holder.execute("ROLLBACK")

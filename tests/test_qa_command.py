@@ -7,13 +7,15 @@ import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import anyio
 import pytest
 
 from session_mcp import disk_cache
 from session_mcp.cache import key_fingerprint
 from session_mcp.cli import main
-from session_mcp.disk_cache import DiskCache
+from session_mcp.disk_cache import DiskCache, DiskCacheError
 from session_mcp.qa.checks import CHECK_IDS, Finding
+from session_mcp.qa.command import run_unwrapped
 from session_mcp.simulator import Simulator
 
 FINDING_FIELDS = list(Finding.model_fields)
@@ -210,3 +212,35 @@ def test_the_rules_file_of_the_environment_applies_unless_rules_is_given(
     other.write_text("[checks.slow_response]\nseconds = 5\n")
     assert run(*some, "--rules", str(other)) == 0
     assert "disclosure" not in {json.loads(line)["check"] for line in capsys.readouterr().out.splitlines()}
+
+
+def test_a_cache_file_locked_at_open_is_skipped_too(
+    api: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(disk_cache, "BUSY_TIMEOUT_SECONDS", 0.05)
+    api.mkdir()
+    path = api / f"sessions-{key_fingerprint('demo')}.sqlite3"
+    plain = sqlite3.connect(path)  # a rollback journal: an exclusive lock keeps even readers out
+    plain.execute("CREATE TABLE t (x)")
+    plain.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "10") == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert "cannot be opened now: database is locked; going on without the disk cache." in err
+    assert "10 read from the API" in err and "Traceback" not in err and path.exists()
+    assert not path.with_suffix(".broken").exists()
+
+
+def test_the_one_error_of_a_task_group_is_raised_as_itself() -> None:
+    async def fail() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep, 0)
+            raise DiskCacheError("the cache is gone")
+
+    with pytest.raises(DiskCacheError, match="the cache is gone"):
+        run_unwrapped(anyio.run, fail)

@@ -26,7 +26,7 @@ import anyio
 from session_mcp.client import CompanionClient
 from session_mcp.commands import Progress, add_filter_flags, filters_of
 from session_mcp.config import Settings
-from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
+from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
 from session_mcp.errors import CompanionError
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
@@ -80,7 +80,7 @@ def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: Cl
     if args.out is not None and (problem := out_problem(args.out)):
         return _error(problem)  # before the review, not after it
     try:
-        return _unwrapped(anyio.run, _qa, args, settings, make_client, sys.stdout)
+        return run_unwrapped(anyio.run, _qa, args, settings, make_client, sys.stdout)
     except (CompanionError, RulesError, DiskCacheError) as exc:
         return _error(str(exc))
     except OSError as exc:
@@ -103,7 +103,7 @@ def out_problem(path: Path) -> str | None:
     return None
 
 
-def _unwrapped(call: Callable[..., int], *args: Any) -> int:
+def run_unwrapped(call: Callable[..., int], *args: Any) -> int:
     """``call(*args)``, raising the one exception of a task group's group as itself, so it gets its message."""
     try:
         return call(*args)
@@ -144,7 +144,10 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
         client = await stack.enter_async_context(make_client(settings))
         disk = None
         if not args.no_cache and (args.cache_dir is not None or not settings.demo):
-            disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
+            try:
+                disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
+            except DiskCacheBusyError as exc:  # a busy cache is no reason to fail a review
+                print(f"session-mcp: {exc}; going on without the disk cache.", file=sys.stderr)
         review = await run_review(
             client, selection, rules, redactor(settings.redact_pii), disk=disk, on_progress=report_progress
         )
