@@ -4,7 +4,8 @@ A loopback test host (``tests/views_harness``) acts as a web host does under the
 specification: the ``AppBridge`` of ``@modelcontextprotocol/ext-apps`` on one origin, the sandbox
 proxy on another, the view's HTML read from the server with ``resources/read`` and loaded into a
 sandboxed iframe, the result of a real ``tools/call`` (against the simulator-backed server)
-handed over, and the tool calls the view makes forwarded to the server and recorded. Chromium
+handed over, and the tool calls the view makes forwarded to the server, recorded, and echoed as
+tool-input and tool-result notifications (the specification's interactive phase). Chromium
 then shows what the DOM holds. Expected values come from the simulator's raw data or from the
 tool result the view was handed, never from the view's own code.
 
@@ -433,6 +434,8 @@ async def test_the_dashboard_says_what_it_left_out(rendered: Rendered) -> None:
     other = len(stats["companions"]) - 8 + stats["other_companions"]
     assert stats["other_companions"]
     assert charts["Sessions per companion"]["note"] == f"{other} other companions not drawn"
+    spent = len(stats["cost"]["by_companion"]) - 8 + stats["other_companions"]
+    assert charts["Cost per companion"]["note"].endswith(f"{spent} other companions not drawn")
     assert stats["earlier_days"] and charts["Sessions per day (UTC) by status"]["note"] == (
         f"{stats['earlier_days']} earlier days ({stats['earlier_sessions']} sessions) not drawn"
     )

@@ -103,7 +103,7 @@ function statsSection(stats) {
   if (durationRows.length) charts.append(distributionRows("Session duration", durationRows, formatDuration));
   const spend = cost ? listOf(cost.by_companion).filter((a) => typeof a.cost === "number") : [];
   if (spend.length) {
-    const note = notes(cost.without_cost ? `${plural(cost.without_cost, "session")} without a cost yet` : null, leftOut(spend.length - TOP_ROWS, "other companion"));
+    const note = notes(cost.without_cost ? `${plural(cost.without_cost, "session")} without a cost yet` : null, leftOut(spend.length - TOP_ROWS + (Number(stats.other_companions) || 0), "other companion"));
     charts.append(horizontalBars("Cost per companion", spend.slice(0, TOP_ROWS).map((a) => ({ label: a.key, value: a.cost })), { format: formatMoney, note }));
   }
   const tools = listOf(stats.tools).filter((t) => t.failed);
