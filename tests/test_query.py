@@ -6,6 +6,7 @@ simulator's raw data, never from the code under test.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from session_mcp.client import CompanionClient
+from session_mcp.commands import export_sessions
 from session_mcp.cursors import decode_cursor, encode_cursor, filters_fingerprint
 from session_mcp.errors import InvalidInputError
 from session_mcp.query import (
@@ -419,3 +421,21 @@ def test_the_early_stop_reads_only_the_pages_it_needs() -> None:
     assert scan.stopped_early and scan.in_order
     pages = [r for r in simulator.requests if r.raw_path == "/public/sessions"]
     assert len(pages) == scan.scanned // 100 <= 3 < len(simulator.sessions_of("demo")) // 100
+
+
+@pytest.mark.parametrize("order", LIST_ORDERS)
+def test_an_export_with_a_window_and_a_limit_writes_the_newest(order: str, tmp_path: Any) -> None:
+    simulator = Simulator(anchor=ANCHOR, list_order=order)  # type: ignore[arg-type]
+    window = Window(NOW - timedelta(days=30), NOW)
+    inside = [s for s in simulator.sessions_of("demo") if window.holds(moment_of(s))]
+    expected = [s["id"] for s in sorted(inside, key=moment_of, reverse=True)[:12]]
+    out = tmp_path / "newest.jsonl"
+
+    async def export() -> dict[str, Any]:
+        transport = httpx2.ASGITransport(app=simulator.app)
+        async with CompanionClient("demo", "http://simulator.local", transport=transport) as client:
+            return await export_sessions(client, out, {}, 12, lambda s: s, 4, query=(window, Criteria()))
+
+    summary = anyio.run(export)
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == expected
+    assert summary["written"] == 12 and summary["scan"]["in_order"] is (order == "newest_first")
