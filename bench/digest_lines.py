@@ -10,6 +10,8 @@ answer, within the budget, and at least 90% of the lines quote the first request
 
 from __future__ import annotations
 
+import re
+
 import anyio
 from _common import ANCHOR, API_KEY, goal, print_table, serve_simulator
 from mcp import Client
@@ -21,6 +23,7 @@ from session_mcp.simulator import Simulator
 
 COUNTS = (20, 100, 300, 500)
 NO_REQUEST = ("(no transcript)", "(the user never spoke)")  # lines with nothing to quote
+CELLS = re.compile(r" ?\| ?")  # a line's cells: ' | ' apart, or '|' where the budget is tight
 MEANINGFUL = 10  # characters of the first request that still say something
 DEADLINE_SECONDS = 120
 
@@ -38,7 +41,7 @@ async def measure(base_url: str) -> list[tuple[int, int, int, int, int, int]]:
                 result = await client.call_tool("get_session_transcripts", {"limit": count, "detail": "digest"})
                 text = "".join(block.text for block in result.content if block.type == "text")
                 lines = [line for line in text.splitlines() if line.startswith("sess_")]
-                quotes = [line.split(" | ", 6)[-1] for line in lines]
+                quotes = [CELLS.split(line, maxsplit=6)[-1] for line in lines]
                 spoke = [q for q in quotes if not q.startswith(NO_REQUEST)]
                 quoting = sum(1 for q in spoke if len(q.split(" ⟶ ")[0].strip(" …")) >= MEANINGFUL)
                 per_line = round(sum(len(line) for line in lines) / len(lines)) if lines else 0
