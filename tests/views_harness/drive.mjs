@@ -56,6 +56,7 @@ function collect() {
           sessions: [...document.querySelectorAll(".qa article.session")].map((a) => ({ id: a.id.replace(/^session-/, ""), open: Boolean(a.querySelector("button.open-transcript")) })),
           notShown: text(document.querySelector(".qa .not-shown p")),
           notShownIds: [...document.querySelectorAll(".qa .not-shown button.open-transcript")].map((b) => b.dataset.sessionId),
+          notShownIdsText: text(document.querySelector(".qa .not-shown .not-shown-ids")),
         }
       : null,
     transcripts: [...document.querySelectorAll("article.transcript")].map((a) => ({

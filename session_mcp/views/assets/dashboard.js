@@ -143,7 +143,7 @@ function drawReview(section, review, openSession) {
   const note = el("div", { class: "not-shown" }, el("p", { class: "muted", text: `${plural(missing, "more flagged session")} not listed (left out to fit the answer's size).` }));
   if (openSession && named.length) {
     const shown = named.slice(0, LISTED_IDS);
-    note.append(el("p", { class: "not-shown-ids" }, shown.map((id) => opener(id, null, id)), named.length > shown.length ? ` and ${named.length - shown.length} more` : null));
+    note.append(el("p", { class: "not-shown-ids" }, shown.map((id) => opener(id, null, id)), missing > shown.length ? ` and ${missing - shown.length} more` : null));
   }
   (section.querySelector("#sessions") || section.lastChild).after(note);
 }
