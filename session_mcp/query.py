@@ -104,11 +104,6 @@ def window_of(since: str | None, until: str | None, *, now: datetime) -> Window:
     window = parse_window(since, until, now=now)
     if window.start is None or window.end is not None:
         return window
-    if window.start >= now:  # since='now' or '0m': [now, now) holds no session
-        raise InvalidInputError(
-            f"since={shorten((since or '').strip(), 40)!r} is now ({iso(now)}, UTC), so the window [since, now) is "
-            "empty. Pass a time in the past: since='1h', since='today' or since='2026-09-20', or leave since out."
-        )
     return Window(window.start, now.astimezone(UTC))
 
 
@@ -135,6 +130,11 @@ def parse_window(since: str | None, until: str | None, *, now: datetime) -> Wind
         raise InvalidInputError(
             f"since={shorten(since, 40)!r} is {iso(start)}, after now ({iso(now)}, UTC): no session can be in that "
             "window. Write a time in the past, e.g. since='24h' or since='yesterday'."
+        )
+    if start == now and end is None:  # since='now' or '0m': [now, now) holds no session
+        raise InvalidInputError(
+            f"since={shorten(since, 40)!r} is now ({iso(now)}, UTC), so the window [since, now) is empty. Pass a "
+            "time in the past: since='1h', since='today' or since='2026-09-20', or leave since out."
         )
     if start is not None and end is not None and end <= start:
         raise InvalidInputError(

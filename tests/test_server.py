@@ -949,12 +949,16 @@ async def test_summarize_sessions_prompt_refuses_a_window_it_cannot_read(mcp: Cl
         {"window": "the other day"},
         {"since": "last tuesday"},
         {"since": "2026-09-21", "until": "2026-09-20"},
+        {"since": "now"},  # an empty window: the calls the prompt would suggest are refused
+        {"since": "0m"},
     ):
         with pytest.raises(MCPError) as caught:
             await mcp.get_prompt("summarize_sessions", arguments)
         assert caught.value.error.code == INVALID_PARAMS, arguments
         message = caught.value.error.message
-        assert "yesterday" in message or "until" in message, message  # says what to write
+        assert "yesterday" in message or "until" in message or "today" in message, message  # says what to write
+    with pytest.raises(MCPError, match="is empty"):
+        await mcp.get_prompt("qa_triage", {"since": "now"})
 
 
 async def test_qa_review_prompt_embeds_transcript_and_rubric(mcp: Client, simulator: Simulator) -> None:
