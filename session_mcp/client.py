@@ -446,7 +446,9 @@ class CompanionClient:
         if 300 <= response.status_code < 400:
             raise self._redirect(response, what)
         if response.status_code >= 400:
-            raise self._error_for(response, body, what, not_found_id)
+            # An error body is parsed off the loop too: it may be as big as any answer.
+            error = await off_loop(len(body), self._error_body, body, what)
+            raise self._error_for(response, error, what, not_found_id)
         return await off_loop(len(body), ingest, body, model, what=what, secret=self._secret())
 
     async def _read_body(self, response: httpx2.Response, what: str) -> bytes:
@@ -482,8 +484,9 @@ class CompanionClient:
             code="redirect",
         )
 
-    def _error_for(self, response: httpx2.Response, body: bytes, what: str, not_found_id: str | None) -> CompanionError:
-        error = self._error_body(body, what)
+    def _error_for(
+        self, response: httpx2.Response, error: ErrorBody | None, what: str, not_found_id: str | None
+    ) -> CompanionError:
         status = response.status_code
         code = error.code if error else None
         description = error.description if error else None
