@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import re
+import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -133,6 +135,38 @@ async def test_a_list_never_holds_more_rows_than_asked(mcp: Client, standin: Sta
     assert len(text) < 2_000
 
 
+def rows_body(count: int) -> bytes:
+    """A list page of ``count`` tiny rows, encoded up front (not while memory is measured)."""
+    rows = ",".join(['{"id": "sess_00000"}'] * count)
+    return f'{{"items": [{rows}], "totalCount": {count}}}'.encode()
+
+
+async def test_a_million_rows_for_a_page_of_five_cost_one_parse_and_five_models(
+    hostile: tuple[Switch, str], standin: StandIn
+) -> None:
+    async with connect(hostile[1]) as mcp:
+        standin.page = rows_body(1_000_000)  # 21 MB
+        started = time.monotonic()
+        result = await mcp.call_tool("list_sessions", {"page_size": 5})
+        seconds = time.monotonic() - started
+        data: dict[str, Any] = result.structured_content  # type: ignore[assignment]
+        assert not result.is_error, text_of(result)
+        assert len(data["sessions"]) == 5 and data["upstream_sent_more"] == 999_995
+        assert seconds < 30  # loosely: 1.8 s here, 8.7 s when every row became a model
+        # Memory, traced on fewer rows (tracing a million allocations costs 10 s): the rows past
+        # the page are parsed one at a time and dropped, never validated.
+        standin.page = rows_body(200_000)
+        tracemalloc.start()
+        try:
+            result = await mcp.call_tool("list_sessions", {"page_size": 5})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert result.structured_content["upstream_sent_more"] == 199_995  # type: ignore[index]
+    print(f"\n1,000,000 rows for a page of 5: {seconds:.2f} s; 200,000: peak {peak / 1e6:.1f} MB traced")
+    assert peak < 50e6, peak
+
+
 async def test_resources_list_and_completions_are_bounded(mcp: Client, standin: StandIn) -> None:
     standin.page = flood()
     listed = await mcp.list_resources()
@@ -151,7 +185,7 @@ async def test_resources_list_and_completions_are_bounded(mcp: Client, standin: 
 
 
 async def test_statistics_keep_the_top_values_of_each_tag_and_count_the_rest(mcp: Client, standin: StandIn) -> None:
-    standin.page = flood(2_000)
+    standin.page, standin.paged = flood(2_000), True
     result = await mcp.call_tool("session_stats", {"limit": 2_000, "read_transcripts": False})
     text = text_of(result)
     assert not result.is_error, text
