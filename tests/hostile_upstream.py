@@ -29,7 +29,7 @@ from session_mcp.simulator import bind_loopback, serve_in_thread
 LIST_PATH = "/public/sessions"
 T0 = 1_710_000_000  # 2024-03-09T16:00:00Z
 KEY = "sk-live-HOSTILE-KEY-0001"  # the key every test client uses: it must never show up in an answer
-ERROR_BOUND = 2_000  # characters of any error message
+ERROR_BOUND = 1_000  # characters of any error message: one line of at most 1,000 (the README's promise)
 
 
 @dataclass
@@ -251,6 +251,7 @@ def assert_clear_message(message: str, *needles: str) -> str:
     assert_clean(message)
     assert message != "Internal server error"
     assert len(message) <= ERROR_BOUND, len(message)
+    assert "\n" not in message, message[:300]
     for needle in needles:
         assert needle in message, (needle, message)
     return message

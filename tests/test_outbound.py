@@ -16,7 +16,7 @@ import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mcp import Client, MCPError
@@ -359,6 +359,15 @@ class Upstream(BaseModel):
     duration: float
 
 
+LONG_NAMES = Literal[tuple(f"option_{i:03d}_" + "n" * 20 for i in range(40))]  # type: ignore[valid-type]
+
+
+class Wide(BaseModel):
+    a: LONG_NAMES
+    b: LONG_NAMES
+    c: LONG_NAMES
+
+
 def strict_server() -> MCPServer:
     """A server with tools that fail after their arguments were accepted, as upstream data can make them."""
 
@@ -366,23 +375,31 @@ def strict_server() -> MCPServer:
         """Validates what 'upstream' sent: a duration no float holds."""
         return str(Upstream.model_validate({"duration": 10**400}))
 
+    async def parse_wide(page_size: int = 5) -> str:
+        """Validates what 'upstream' sent: values the model names at length, so the reason nears the bound."""
+        return str(Wide.model_validate({"a": "x", "b": "x", "c": "x"}))
+
     async def crash(page_size: int = 5) -> str:
         """Fails like a bug would."""
         raise RuntimeError("internal detail sk-live-secret")
 
-    return MCPServer("t", tools=[StrictTool.strict(parse_upstream), StrictTool.strict(crash)])
+    tools = [StrictTool.strict(parse_upstream), StrictTool.strict(parse_wide), StrictTool.strict(crash)]
+    return MCPServer("t", tools=tools)
 
 
 async def test_only_argument_validation_says_invalid_arguments(mode: str, caplog: pytest.LogCaptureFixture) -> None:
     async with Client(strict_server(), mode=mode) as client:
         wrong = text_of(await client.call_tool("parse_upstream", {"page_size": "many"}))
         upstream = text_of(await client.call_tool("parse_upstream", {"page_size": 3}))
+        wide = text_of(await client.call_tool("parse_wide", {}))
         with caplog.at_level(logging.ERROR):
             crashed = text_of(await client.call_tool("crash", {}))
     assert wrong.startswith("Invalid arguments for parse_upstream: page_size")
     assert "Invalid arguments" not in upstream
     assert "the Companion API answered with data this server cannot use (duration: " in upstream
     assert "not a problem with the arguments" in upstream
+    assert wide.startswith("Error executing tool parse_wide: ") and "\n" not in wide
+    assert len(wide) <= 1_000, len(wide)  # cut after the prefix: one line of at most 1,000
     says_why(crashed)
     assert "failed unexpectedly (RuntimeError)" in crashed
     assert "sk-live-secret" not in crashed

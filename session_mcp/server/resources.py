@@ -20,7 +20,7 @@ from session_mcp.offload import off_loop
 from session_mcp.render import format_time, render_transcript
 from session_mcp.results import trim_page
 from session_mcp.server.backend import Backend, is_session_id, text_size
-from session_mcp.server.toolkit import advice, surface_errors
+from session_mcp.server.toolkit import advice, error_text, surface_errors
 
 TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"
 SESSION_URI = "napster://sessions/{session_id}"
@@ -47,7 +47,7 @@ class Resources(Backend):
         except (NotFoundError, InvalidInputError) as exc:
             raise ResourceNotFoundError(f"{exc} List the sessions (resources/list or list_sessions).") from None
         except CompanionError as exc:
-            raise ResourceError(f"Could not read {shorten_text(uri, 120)}: {advice(exc)}") from None
+            raise ResourceError(error_text(f"Could not read {shorten_text(uri, 120)}: {advice(exc)}")) from None
 
     async def list_resources(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
