@@ -86,6 +86,7 @@ MAX_CHARS = Settings().max_chars
 cli_listings = listing_answers.filter(lambda answer: answer.status not in (429, 502, 503))
 cli_details = detail_answers.filter(lambda answer: answer.status not in (429, 502, 503))
 TURN_LINE = re.compile(r"^\[(?:(?:\d+:)?\d{2}:\d{2}|--:--)\] ", re.MULTILINE)
+CUT_NOTE = re.compile(r"^Cut to SESSION_MCP_MAX_CHARS: \d+ of (\d+) conversation items left out")
 BODIES: Counter[str] = Counter()
 OUTCOMES: Counter[str] = Counter()  # "tool result" / "tool error", to see the rendering is reached
 
@@ -187,7 +188,11 @@ def check_cli(run: CliRun, *, json_output: bool = False) -> None:
 
 
 def turn_count(wire: Any) -> int:
-    """How many turns a session's JSON holds: no rendering of it may show more turn lines."""
+    """How many turns a session's JSON holds (or, cut to the budget, says it has): no rendering of
+    it may show more turn lines."""
+    cut = CUT_NOTE.search(str(wire.get("note", ""))) if isinstance(wire, dict) else None
+    if cut:
+        return int(cut.group(1))
     conversation = wire.get("conversation") if isinstance(wire, dict) else None
     return len((conversation or {}).get("items") or [])
 
