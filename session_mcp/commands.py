@@ -26,7 +26,7 @@ from session_mcp.cursors import scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.query import MAX_SCAN, TIME_FORMS, Criteria, Window, WindowScanner, window_of
+from session_mcp.query import MAX_SCAN, TIME_FORMS, Criteria, Scan, Window, WindowScanner, scan_sessions, window_of
 from session_mcp.redact import Redactor
 from session_mcp.render import (
     plural,
@@ -243,16 +243,24 @@ async def export_sessions(
     interrupted run is dropped before appending, so a re-run completes the file. A session that
     cannot be read or written is listed among the failures, and the others are written. With a
     window or a client-side filter (``query``) the list is scanned to the window's start, with no
-    bound: the summary then says the window and how many sessions were scanned.
+    bound: the summary then says the window and how many sessions were scanned; with a ``limit``
+    too, the newest ``limit`` are written (sorted by start time when the list is out of order).
     """
     done = existing_ids(path, max_line=2 * client.max_response_bytes + LINE_SLACK)
     progress = Progress(sys.stderr)
     failures: list[Failure] = []
     written = skipped = 0
     window, criteria = query
-    scanner = WindowScanner(client, filters, window, criteria, max_scan=None) if window.bounded or criteria else None
+    scanned = window.bounded or bool(criteria)
+    scanner = WindowScanner(client, filters, window, criteria, max_scan=None) if scanned and limit is None else None
+    newest: list[Scan] = []  # with a limit: the newest ``limit``, sorted by start time when the list is not
 
     async def listed() -> AsyncIterator[SessionSummary]:
+        if scanned and limit is not None:
+            newest.append(await scan_sessions(client, filters, window, criteria=criteria, limit=limit, max_scan=None))
+            for item in newest[0].sessions:
+                yield item
+            return
         if scanner is not None:
             async for _, item in scanner.matches():
                 yield item
@@ -292,8 +300,9 @@ async def export_sessions(
         "already_there": skipped,
         "failed": [failure.model_dump() for failure in failures],
     }
-    if scanner is not None:
-        summary["scan"] = scan_info(scanner.result([]), criteria, None).model_dump(mode="json", exclude_none=True)
+    scan = scanner.result([]) if scanner is not None else (newest[0] if newest else None)
+    if scan is not None:
+        summary["scan"] = scan_info(scan, criteria, None).model_dump(mode="json", exclude_none=True)
     return summary
 
 

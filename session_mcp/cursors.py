@@ -44,6 +44,7 @@ def encode_cursor(position: ScanPosition, window: Window, fingerprint: str) -> s
         int(position.in_order),
         position.scanned,
         position.matched,
+        position.ranked,
         window.start.timestamp() if window.start else None,
         window.end.timestamp() if window.end else None,
         fingerprint,
@@ -63,10 +64,10 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[ScanPosition, Window]:
     body = cursor[len(CURSOR_PREFIX) :]
     try:
         fields = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        page_index, offset, last_time, last_id, in_order, scanned, matched, start, end, made_for = fields
+        page_index, offset, last_time, last_id, in_order, scanned, matched, ranked, start, end, made_for = fields
     except (ValueError, TypeError, binascii.Error):
         raise bad from None
-    counts = (page_index, offset, scanned, matched)
+    counts = (page_index, offset, scanned, matched, ranked)
     if not all(_is_count(n) for n in counts) or in_order not in (0, 1) or not isinstance(made_for, str):
         raise bad
     if not all(_is_time(t) for t in (last_time, start, end)) or not (last_id is None or isinstance(last_id, str)):
@@ -77,7 +78,8 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[ScanPosition, Window]:
             "stays the one it fixed), or leave cursor out to start over with the new filters."
         )
     window = Window(_utc(start), _utc(end))
-    return ScanPosition(page_index, offset, last_time, last_id, bool(in_order), scanned, matched), window
+    position = ScanPosition(page_index, offset, last_time, last_id, bool(in_order), scanned, matched, ranked)
+    return position, window
 
 
 def _is_count(value: Any) -> bool:

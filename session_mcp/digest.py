@@ -43,7 +43,12 @@ from session_mcp.results import (
 
 BATCH_OVERHEAD = 500  # the summary line, section headers and separators of a batch answer
 DIGEST_TEXT_MAX = 260  # characters of quoted text per digest line when there is room
-DIGEST_TEXT_MIN = 40  # what a digest line is promised before a session is given whole
+DIGEST_TEXT_MIN = 40  # what a digest line is promised before a session is given whole; below it, no last exchange
+SNIPPET_MIN = 6  # less room than this quotes nothing: a bare ellipsis tells nothing
+ENDING_MARKS = len(" ⟶ ") + len("U: ") + len(" A: ")  # what the last exchange costs beyond its text
+CELL_SEP = " | "
+TIGHT_SEP = "|"  # between cells when the lines would leave under DIGEST_TEXT_TIGHT characters of text each
+DIGEST_TEXT_TIGHT = 20
 MAX_CALL_IDS = 100  # session_ids one get_session_transcripts call takes in full mode
 DEFAULT_MESSAGE_CHARS = 600
 logger = logging.getLogger(__name__)
@@ -90,9 +95,11 @@ def fit_batch(
     # Share the room left among the digest lines, then make sure the whole answer fits.
     rest = [b for i, b in enumerate(blocks) if i not in whole]
     if rest:
+        sep = _separator(result)
         spare = budget - len(render_batch(result))
+        sizes = [min(DIGEST_TEXT_MAX, _said_length(b.session)) for b in rest]
         while True:
-            rooms = share_budget([min(DIGEST_TEXT_MAX, _said_length(b.session)) for b in rest], max(0, spare))
+            rooms = _text_rooms(sizes, spare, len(sep))
             result = _assemble(
                 blocks, whole, failures, requested, matched, budget, detail, scan, max_message_chars, rooms
             )
@@ -109,6 +116,17 @@ def fit_batch(
             }
         )
     return result
+
+
+def _text_rooms(sizes: Sequence[int], spare: int, sep_chars: int) -> list[int]:
+    """Rooms of quoted text whose lines, marks included, take about ``spare`` characters.
+
+    Each line with text costs its separator too, and a last exchange its marks (arrow, ``U:``,
+    ``A:``): without counting them, hundreds of lines overrun and every room is cut to nothing.
+    """
+    rooms = share_budget(sizes, max(0, spare - sep_chars * len(sizes)))
+    with_ending = sum(room >= DIGEST_TEXT_MIN for room in rooms)
+    return share_budget(sizes, max(0, spare - sep_chars * len(sizes) - ENDING_MARKS * with_ending))
 
 
 def share_budget(sizes: Sequence[int], budget: int) -> list[int]:
@@ -225,6 +243,10 @@ def read_calls(blocks: Sequence[_Block], budget: int, max_message_chars: int) ->
 def session_digest(session: SessionDetail, row: SessionRow, room: int) -> SessionDigest:
     """``session`` in one line whose quoted text takes about ``room`` characters."""
     first, ending = _said(session)
+    if room < SNIPPET_MIN:
+        return SessionDigest(session=row, last_exchange=[])
+    if first and room < DIGEST_TEXT_MIN:  # too little room for both: the first request says the most
+        ending = []
     ending_sizes = [len(_flat(turn.text)) for turn in ending]
     # The first request matters most: half the room at least, more when the ending needs less.
     first_room = min(len(_flat(first)), max(room // 2, room - sum(ending_sizes))) if first else 0
@@ -232,7 +254,11 @@ def session_digest(session: SessionDetail, row: SessionRow, room: int) -> Sessio
     return SessionDigest(
         session=row,
         first_request=_snippet(first, first_room) if first else None,
-        last_exchange=[DigestTurn(role=t.role, text=_snippet(t.text, r)) for t, r in zip(ending, rooms, strict=True)],
+        last_exchange=[
+            DigestTurn(role=t.role, text=_snippet(t.text, r))
+            for t, r in zip(ending, rooms, strict=True)
+            if r >= SNIPPET_MIN or r >= len(_flat(t.text))
+        ],
     )
 
 
@@ -266,7 +292,7 @@ def _snippet(text: str, room: int) -> str:
     return flat if len(flat) <= room else flat[: max(0, room - 1)].rstrip() + "…"
 
 
-def digest_line(digest: SessionDigest, *, with_companion: bool) -> str:
+def digest_line(digest: SessionDigest, *, with_companion: bool, sep: str = CELL_SEP) -> str:
     """One digest line, in the order of ``DIGEST_COLUMNS`` (the day is in the heading above it)."""
     row = digest.session
     moment = row.started_at or row.created_at
@@ -285,7 +311,7 @@ def digest_line(digest: SessionDigest, *, with_companion: bool) -> str:
     said = _digest_text(digest)
     if said:
         cells.append(said)
-    return " | ".join(cells)
+    return sep.join(cells)
 
 
 def _digest_text(digest: SessionDigest) -> str:
@@ -293,7 +319,7 @@ def _digest_text(digest: SessionDigest) -> str:
     if not digest.last_exchange and digest.first_request is None:
         return "(no transcript)" if digest.session.turns == 0 else ""
     first = digest.first_request if digest.first_request is not None else "(the user never spoke)"
-    ending = " ".join(f"{_role(t.role)}: {t.text}" for t in digest.last_exchange if t.text and t.text != "…")
+    ending = " ".join(f"{_role(t.role)}: {t.text}" for t in digest.last_exchange if t.text)
     return f"{first} ⟶ {ending}" if ending else first
 
 
@@ -301,7 +327,7 @@ def _role(role: str) -> str:
     return {"user": "U", "agent": "A"}.get(role) or one_line(role, 40)
 
 
-def digest_lines(digests: Sequence[SessionDigest], *, with_companion: bool) -> list[str]:
+def digest_lines(digests: Sequence[SessionDigest], *, with_companion: bool, sep: str = CELL_SEP) -> list[str]:
     """Digest lines under a heading for each UTC day, in the order given."""
     lines: list[str] = []
     day = None
@@ -311,8 +337,25 @@ def digest_lines(digests: Sequence[SessionDigest], *, with_companion: bool) -> l
         if this_day != day:
             lines.append(f"{this_day}:")
             day = this_day
-        lines.append(digest_line(digest, with_companion=with_companion))
+        lines.append(digest_line(digest, with_companion=with_companion, sep=sep))
     return lines
+
+
+def _separator(result: BatchResult) -> str:
+    """``" | "`` between cells, or ``"|"`` when lines that wide would leave the quoted text under
+    ``DIGEST_TEXT_TIGHT`` characters each (hundreds of digests): the text says more than spaces.
+
+    Decided from the rows alone, so the quoted text that is fitted afterwards cannot change it."""
+    room = result.budget_chars - BATCH_OVERHEAD - sum(len(render_batch_transcript(t)) + 2 for t in result.transcripts)
+    with_companion = len({d.session.companion_id for d in result.digests}) > 1
+    wide = sum(
+        len(digest_line(SessionDigest(session=d.session, last_exchange=[]), with_companion=with_companion))
+        + len(CELL_SEP)
+        + DIGEST_TEXT_TIGHT
+        + 12  # the day headings, at most one a line
+        for d in result.digests
+    )
+    return CELL_SEP if wide <= room else TIGHT_SEP
 
 
 # -- the answer --------------------------------------------------------------------------------
@@ -338,6 +381,14 @@ def render_batch_transcript(item: BatchTranscript) -> str:
     return "\n".join(lines)
 
 
+def _more_hint(result: BatchResult) -> str:
+    """What reads more sessions: full detail takes at most ``MAX_CALL_IDS``, digests many more."""
+    if result.detail == "digest":
+        return "raise limit or narrow the window"
+    higher = f"raise limit (up to {MAX_CALL_IDS} in full detail), " if result.requested < MAX_CALL_IDS else ""
+    return f"{higher}pass detail='digest' for more sessions as one line each, or narrow the window"
+
+
 def render_batch(result: BatchResult) -> str:
     shown = len(result.transcripts) + len(result.digests)
     digest_mode = result.detail == "digest"
@@ -345,7 +396,7 @@ def render_batch(result: BatchResult) -> str:
     if result.matched is not None:
         summary += f" (newest {result.requested} of {result.matched} matching)"
     elif result.more_matching:
-        summary += f" (the newest {result.requested}; more match: raise limit or narrow the window)"
+        summary += f" (the newest {result.requested}; more match: {_more_hint(result)})"
     notes = []
     if digest_mode:
         notes.append("one line each")
@@ -368,10 +419,12 @@ def render_batch(result: BatchResult) -> str:
         companions = {d.session.companion_id for d in result.digests}
         with_companion = len(companions) > 1
         columns = DIGEST_COLUMNS if with_companion else DIGEST_COLUMNS.replace(" companion |", "")
+        sep = _separator(result)
+        columns = columns.replace(CELL_SEP, sep)
         heading = "Digests" if digest_mode else "Sessions that did not fit whole"
         only = "" if with_companion else f", all of companion {one_line(next(iter(companions)) or '-')}"
         lines = [f"{heading} (columns: {columns}; times UTC{only}):"]
-        lines += digest_lines(result.digests, with_companion=with_companion)
+        lines += digest_lines(result.digests, with_companion=with_companion, sep=sep)
         blocks.append("\n".join(lines))
     if result.read_calls:
         blocks.append("Read them in full (each call fits the budget):\n" + "\n".join(result.read_calls))

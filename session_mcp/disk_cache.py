@@ -10,10 +10,11 @@ served to another), under the user's cache directory (``$XDG_CACHE_HOME/session-
 - **Bounded** in entries and bytes; past either bound the oldest entries go first.
 - **Safe under concurrent processes**: WAL journal (readers never block the writer), a busy
   timeout instead of "database is locked" errors, and every write in one ``BEGIN IMMEDIATE``
-  transaction with its eviction.
+  transaction with its eviction. A cache still busy after the timeout is skipped with a warning
+  (the review goes on reading from the API): a cache is never a reason for a run to fail.
 - **Private**: transcripts hold personal data, so the directory is created ``0700`` and the
-  file ``0600`` (SQLite gives its WAL files the same mode). A file that is not a usable database
-  is moved aside as ``*.broken`` and the cache starts empty.
+  file ``0600`` (SQLite gives its WAL files the same mode). A file that is not a database, or a
+  damaged one, is moved aside as ``*.broken`` and the cache starts empty; a locked one is not.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ DEFAULT_MAX_ENTRIES = 50_000
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 BUSY_TIMEOUT_SECONDS = 10.0
 QUERY_CHUNK = 500  # ids per SELECT: under SQLite's limit on bound parameters
+DAMAGED = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})  # the errors that mean "not a usable file"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -51,6 +53,10 @@ CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions (stored_at);
 
 class DiskCacheError(OSError):
     """The cache directory or file cannot be used; the message says which and what to do."""
+
+
+class DiskCacheBusyError(DiskCacheError):
+    """The cache file is fine but another process holds it past the busy timeout: go on without it."""
 
 
 def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
@@ -69,8 +75,10 @@ class DiskCache:
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        busy_timeout: float | None = None,
     ) -> None:
         self.max_entries = max_entries
+        self.busy_timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
         self.max_bytes = max_bytes
         self.path = directory / f"sessions-{fingerprint}.sqlite3"
         self._lock = threading.Lock()
@@ -78,6 +86,8 @@ class DiskCache:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._db = self._open()
+        except sqlite3.Error as exc:
+            raise DiskCacheBusyError(f"the cache file {self.path} cannot be opened now: {exc}") from None
         except OSError as exc:
             raise DiskCacheError(
                 f"cannot use the cache directory {directory}: {exc.strerror or exc}. Pass another --cache-dir "
@@ -88,6 +98,8 @@ class DiskCache:
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorname not in DAMAGED:  # busy or locked: the file is fine, leave it be
+                raise
             broken = self.path.with_suffix(".broken")
             logger.warning("cache file %s is not usable (%s); moved aside to %s", self.path, exc, broken)
             self.path.replace(broken)
@@ -97,9 +109,9 @@ class DiskCache:
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.executescript(SCHEMA)
@@ -119,7 +131,14 @@ class DiskCache:
         self.close()
 
     def get_many(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
-        """The cached sessions among ``session_ids``, by id."""
+        """The cached sessions among ``session_ids``, by id; none when the file is busy."""
+        try:
+            return self._get_many(session_ids)
+        except sqlite3.Error as exc:
+            self._skipped("read", exc)
+            return {}
+
+    def _get_many(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
         found: dict[str, SessionDetail] = {}
         spoiled: list[str] = []
         with self._lock:
@@ -147,6 +166,14 @@ class DiskCache:
                     rows.append((session.id, body, len(body), now))
         if not rows:
             return 0
+        try:
+            self._store(rows)
+        except sqlite3.Error as exc:
+            self._skipped("write", exc)
+            return 0
+        return len(rows)
+
+    def _store(self, rows: list[tuple[str, bytes, int, float]]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -156,9 +183,13 @@ class DiskCache:
                 self._evict()
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-        return len(rows)
+
+    def _skipped(self, what: str, exc: sqlite3.Error) -> None:
+        """Say on stderr that the cache was not used this time, and why; the caller goes on without it."""
+        logger.warning("the disk cache %s could not %s (%s); going on without it", self.path, what, exc)
 
     def _evict(self) -> None:
         """Delete the oldest entries until both bounds hold (inside the caller's transaction)."""

@@ -102,7 +102,14 @@ class Window:
 def window_of(since: str | None, until: str | None, *, now: datetime) -> Window:
     """``parse_window``, with an open end closed at ``now``: pages of one window then agree."""
     window = parse_window(since, until, now=now)
-    return Window(window.start, now.astimezone(UTC)) if window.start and not window.end else window
+    if window.start is None or window.end is not None:
+        return window
+    if window.start >= now:  # since='now' or '0m': [now, now) holds no session
+        raise InvalidInputError(
+            f"since={shorten((since or '').strip(), 40)!r} is now ({iso(now)}, UTC), so the window [since, now) is "
+            "empty. Pass a time in the past: since='1h', since='today' or since='2026-09-20', or leave since out."
+        )
+    return Window(window.start, now.astimezone(UTC))
 
 
 class UnreadableTimeError(InvalidInputError):
@@ -241,6 +248,9 @@ class ScanPosition:
     in_order: bool = True
     scanned: int = 0  # sessions read before this position, over every call of a paging chain
     matched: int = 0  # matching sessions before this position
+    # Once the order is seen broken, a scan reads on from here to the end, sorts what matches newest
+    # first and serves it a limit at a time: this many of that sorted set were served already.
+    ranked: int = 0
 
 
 @dataclass
@@ -257,6 +267,7 @@ class Scan:
     bound_hit: bool = False  # the scan bound stopped it: older sessions were not read
     in_order: bool = True  # every item read came newest first
     resume: ScanPosition | None = None  # where the next call continues; None at the end
+    sorted_here: bool = False  # the order was broken: every match read was sorted by start time, newest first
 
     @property
     def more_match(self) -> bool:
@@ -284,16 +295,46 @@ async def scan_sessions(
 
     Reads list pages newest first from ``start``, at most ``max_scan`` sessions (``None``: no
     bound). When it stops at the limit, ``resume`` points at the next matching session, so
-    ``more_match`` is known exactly.
+    ``more_match`` is known exactly. Once the list is seen out of order, the first ``limit`` read
+    are not the newest: it reads on to the end (or the bound), sorts the matches by start time,
+    newest first, and keeps ``limit`` of them; ``resume`` then serves the rest of that order.
     """
+    origin = start or ScanPosition()
     scanner = WindowScanner(client, filters, window, criteria, max_scan=max_scan, start=start, page_size=page_size)
     found: list[SessionSummary] = []
+    stop: ScanPosition | None = None  # where the limit stops the scan, if the order holds
     async for position, session in scanner.matches():
-        if limit is not None and len(found) >= limit:
-            scanner.stop_at(position)
-            break
+        if stop is None and limit is not None and len(found) >= limit and position.in_order:
+            stop = position
+            # One page more checks the order: a page served out of place looks sorted by itself.
+            scanner.verify_through = position.page_index + 1
         found.append(session)
-    return scanner.result(found)
+    if scanner.position.in_order:
+        if stop is not None:
+            scanner.stop_at(stop)
+        return scanner.result(found[:limit] if limit is not None else found)
+    if scanner.verify_through is not None and not scanner.reached_end and not scanner.bound_hit:
+        scanner.verify_through = None  # the order broke while checked: read on, to sort
+        found += [session async for _, session in scanner.matches()]
+    skip = 0 if origin.in_order else origin.ranked  # served by the calls before, from the same sorted stretch
+    newest = sorted(found, key=start_time, reverse=True)[skip:]
+    kept = newest[:limit] if limit is not None else newest
+    if len(kept) < len(newest):  # the rest of the sorted set: the next call reads the same stretch again
+        served = skip + len(kept)
+        matched = origin.matched - skip + served
+        scanner.resume = replace(origin, in_order=False, ranked=served, matched=matched)
+        scanner.reached_end = False
+    elif scanner.resume is not None:  # the bound cut the stretch: the next call sorts the next one
+        scanner.resume = replace(scanner.resume, in_order=False, ranked=0)
+    scan = scanner.result(kept)
+    scan.sorted_here = True
+    return scan
+
+
+def start_time(session: SessionSummary) -> float:
+    """A session's start time (its creation time if it never started) for sorting; unknown is oldest."""
+    moment = session.started_at if session.started_at is not None else session.created_at
+    return moment if moment is not None else float("-inf")
 
 
 class WindowScanner:
@@ -328,6 +369,7 @@ class WindowScanner:
         self.upstream_count: int | None = None
         self.reached_end = self.stopped_early = self.bound_hit = False
         self.resume: ScanPosition | None = None
+        self.verify_through: int | None = None  # the last list page to read (checking the order past a limit)
 
     async def matches(self) -> AsyncIterator[tuple[ScanPosition, SessionSummary]]:
         """Each matching session with the position just before it, in list order, until a stop."""
@@ -386,6 +428,9 @@ class WindowScanner:
                 self._end(stopped_early=False)
                 return
             page_index, offset = page_index + 1, 0
+            if self.verify_through is not None and page_index > self.verify_through:
+                self.position = replace(position, page_index=page_index, offset=0)
+                return
 
     def _before_window(self, moment: float) -> bool:
         start = self.window.start
@@ -399,6 +444,7 @@ class WindowScanner:
     def stop_at(self, position: ScanPosition) -> None:
         """Stop before the matching session at ``position``: the next call starts with it."""
         self.resume = self.position = position
+        self.reached_end = self.stopped_early = self.bound_hit = False  # what was read past it only checked the order
 
     def result(self, sessions: list[SessionSummary]) -> Scan:
         return Scan(
@@ -425,43 +471,75 @@ def _read_before(session_id: str, moment: float | None, position: ScanPosition) 
 
 _LAST_N = re.compile(r"(?:the\s+)?(?:last|past)\s+(\d{1,4})?\s*(minute|hour|day|week)s?", re.IGNORECASE)
 _RANGE = re.compile(r"(?:from\s+|between\s+)?(\S+)\s*(?:\.\.|\s+to\s+|\s+and\s+|\s+until\s+)\s*(\S+)", re.IGNORECASE)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 WORD_FORMS = (
-    "'today', 'yesterday', 'this week', 'last week', 'last 7 days', 'past 24 hours', '7d', '2026-09-20' (that day), "
-    "'since 2026-09-01', '2026-09-01 to 2026-09-15'"
+    "'today', 'yesterday', 'this week', 'last week', 'this month', 'last month', 'last 7 days', 'past 24 hours', "
+    "'7d', '2026-09-20' (that day), 'since 2026-09-01', 'after yesterday', '2026-09-01 to 2026-09-15' (both days "
+    "included)"
 )
 
 
 def parse_window_words(text: str, *, now: datetime) -> Window:
     """A window written in words, as a person asks for it; raises ``InvalidInputError`` listing the forms.
 
-    A bare date is that whole day; weeks start on Monday (UTC); every other form is read as
-    ``parse_window`` reads ``since`` and ``until``.
+    A day (a bare date, today, yesterday) means that whole day: alone, as the end of a range
+    ("2026-09-01 to 2026-09-15" takes the 15th in), and "since X" runs from its start to now,
+    "after X" from its end. Weeks start on Monday, months on the 1st (UTC); every other form is
+    read as ``parse_window`` reads ``since`` and ``until``.
     """
     words = " ".join(text.split()).casefold()
     now = now.astimezone(UTC)
     today = datetime.combine(now.date(), datetime.min.time(), UTC)
     monday = today - timedelta(days=today.weekday())
+    month = today.replace(day=1)
     try:
         if not words or words in ("all", "all time", "everything"):
             return Window()
         if words in ("this week", "last week"):
             start = monday if words == "this week" else monday - timedelta(weeks=1)
             return Window(start, None if words == "this week" else monday)
+        if words in ("this month", "last month"):
+            before = (month - timedelta(days=1)).replace(day=1)
+            return Window(month, None) if words == "this month" else Window(before, month)
         last = _LAST_N.fullmatch(words)
         if last:
             unit = {"minute": "m", "hour": "h", "day": "d", "week": "w"}[last.group(2)]
             return parse_window(f"{last.group(1) or 1}{unit}", None, now=now)
-        for prefix, side in (("since ", "since"), ("after ", "since"), ("until ", "until"), ("before ", "until")):
+        for prefix in ("since ", "after ", "until ", "before "):
             if words.startswith(prefix):
                 value = words[len(prefix) :]
-                return parse_window(value, None, now=now) if side == "since" else parse_window(None, value, now=now)
+                if prefix in ("until ", "before "):
+                    return parse_window(None, value, now=now)
+                day = _day_of(value, now)
+                begins = day + timedelta(days=1) if day is not None and prefix == "after " else day
+                return _open_from(begins, value, now)
         span = _RANGE.fullmatch(words)
         if span:
-            return parse_window(span.group(1), span.group(2), now=now)
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", words):
+            first, end = span.group(1), span.group(2)
+            end_day = _day_of(end, now)
+            return parse_window(first, iso(end_day + timedelta(days=1)) if end_day else end, now=now)
+        if _DATE.fullmatch(words):
             return parse_window(words, (date.fromisoformat(words) + timedelta(days=1)).isoformat(), now=now)
         return parse_window(words, None, now=now)
     except UnreadableTimeError:
         raise InvalidInputError(
             f"The window {shorten(text, 60)!r} is not one this server can read: write it like {WORD_FORMS}."
         ) from None
+
+
+def _day_of(text: str, now: datetime) -> datetime | None:
+    """00:00 UTC of the day ``text`` names (a date, today, yesterday); ``None`` for any other time."""
+    if text in DAY_WORDS or _DATE.fullmatch(text):
+        return _moment(text, "since", now)
+    return None
+
+
+def _open_from(start: datetime | None, value: str, now: datetime) -> Window:
+    """From ``start`` (else the time ``value`` says) to now, the end left open as tools leave it."""
+    if start is None:
+        return parse_window(value, None, now=now)
+    if start > now:
+        raise InvalidInputError(
+            f"after {shorten(value, 40)!r} begins after now ({iso(now)}, UTC): write an earlier day."
+        )
+    return Window(start, None)

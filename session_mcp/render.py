@@ -151,6 +151,11 @@ def render_scan(scan: ScanInfo) -> str:
             f"INCOMPLETE: the scan bound ({scan.max_scan or 0:,} sessions per answer) stopped it before the window's "
             "start, so older matching sessions were not read; narrow the window or the upstream filters"
         )
+    elif not scan.in_order and not scan.complete:
+        parts.append(
+            "the list did not come newest first, so the scan read every session, sorted the matches by start time "
+            "and kept the newest: more sessions match"
+        )
     elif not scan.in_order:
         parts.append("the list did not come newest first, so the scan could not stop early and read every session")
     elif scan.stopped_early:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from session_mcp.cache import key_fingerprint
-from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
+from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
 from session_mcp.models import SessionDetail
 from session_mcp.simulator import Simulator
 from tests.conftest import ANCHOR
@@ -143,3 +143,41 @@ def test_concurrent_processes_share_one_cache(tmp_path: Path) -> None:
         if SessionDetail.model_validate(s).is_closed
     }
     assert entries == len(expected)
+
+
+def _locked(path: Path) -> sqlite3.Connection:
+    """A second connection holding an exclusive lock on ``path``, as another process would."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+def test_a_busy_cache_is_skipped_with_a_warning_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with DiskCache(tmp_path, "fp", busy_timeout=0.05) as cache:
+        cache.put_many(CLOSED[:1])
+        holder = _locked(cache.path)
+        try:
+            assert cache.put_many(CLOSED[1:3]) == 0
+            assert set(cache.get_many([s.id for s in CLOSED[:3]])) <= {CLOSED[0].id}  # WAL: reads go on
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert "could not write" in caplog.text and "locked" in caplog.text
+        assert cache.put_many(CLOSED[1:3]) == 2  # usable again once released
+    assert not cache.path.with_suffix(".broken").exists()
+
+
+def test_a_locked_file_is_a_busy_error_and_not_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "sessions-fp.sqlite3"
+    plain = sqlite3.connect(path)  # a rollback journal, so an exclusive lock keeps readers out too
+    plain.execute("CREATE TABLE t (x)")
+    plain.close()
+    holder = _locked(path)
+    try:
+        with pytest.raises(DiskCacheBusyError, match=r"the cache file .* cannot be opened now: database is locked"):
+            DiskCache(tmp_path, "fp", busy_timeout=0.05)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not path.with_suffix(".broken").exists()
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone() == (0,)

@@ -1,11 +1,12 @@
 """The HTML report in a real browser: headless Chromium renders it; the DOM has the counts, the
-chart the script drew, and every flagged session at its anchor. Skipped when Chromium is absent."""
+chart the script drew, and every flagged session at its anchor. Skipped when Chromium is absent,
+except where ``SESSION_MCP_REQUIRE_BROWSER`` is set (CI); ``SESSION_MCP_SCREENSHOTS`` keeps the picture."""
 
 from __future__ import annotations
 
 import html
+import os
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +19,10 @@ from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.writers import render_html
 from session_mcp.simulator import Simulator
 from tests.conftest import ANCHOR
+from tests.test_views_browser import screenshots
+from tests.views_harness import kit
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+CHROMIUM = kit.chromium_path()
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -32,6 +34,15 @@ FLAGS = [
     "--hide-scrollbars",
 ]
 HOSTILE_EVIDENCE = "</script><img src=x onerror=\"document.title='pwned'\"> & <b>bold</b>"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def browser() -> None:
+    """Skip without Chromium, unless CI requires the browser tests: then fail."""
+    if CHROMIUM is None:
+        if os.environ.get(kit.REQUIRE_ENV):
+            pytest.fail(f"{kit.REQUIRE_ENV} is set but chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
 
 
 def demo_report() -> QAReport:
@@ -112,6 +123,6 @@ def test_a_session_is_reachable_by_its_anchor(page: tuple[QAReport, Path], tmp_p
 
 def test_a_screenshot_for_people(page: tuple[QAReport, Path], tmp_path: Path) -> None:
     _, path = page
-    shot = tmp_path / "qa-report.png"
+    shot = screenshots(tmp_path) / "qa-report.png"
     chromium(tmp_path, "--window-size=1200,1500", f"--screenshot={shot}", path.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

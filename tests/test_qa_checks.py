@@ -105,7 +105,8 @@ def test_no_user_turn_caught(turns: tuple[tuple[str, str, float], ...]) -> None:
 
 def test_no_user_turn_counts_open_sessions() -> None:
     session = make_session(("agent", "Hi there!", 1), status="started", closedAt=None, closeReason=None)
-    assert findings(session, "no_user_turn")
+    [finding] = findings(session, "no_user_turn")
+    assert finding.message == "The user never spoke in this started session: only the agent spoke (1 turn)."
 
 
 @pytest.mark.parametrize("status", ["pending", "failed"])
@@ -219,6 +220,20 @@ def test_agent_repetition_near_misses() -> None:
     )
     assert not findings(different, "agent_repetition")
     assert findings(different, "agent_repetition", CheckConfig(agent_repetition=RepetitionOptions(similarity=0.5)))
+
+
+def test_user_repetition_near_misses() -> None:
+    short = make_session(("agent", "Anything else?", 1), ("user", "No, thanks.", 2), ("user", "No, thanks.", 3))
+    assert not findings(short, "user_repetition")  # under 20 characters
+    assert findings(short, "user_repetition", CheckConfig(user_repetition=RepetitionOptions(min_chars=5)))
+    different = make_session(
+        ("user", "I need to change my delivery address.", 1),
+        ("agent", "Sure, which one?", 2),
+        ("user", "I need to change my billing address now.", 3),
+    )
+    assert not findings(different, "user_repetition")  # similarity about 0.8
+    assert findings(different, "user_repetition", CheckConfig(user_repetition=RepetitionOptions(similarity=0.5)))
+    assert not findings(different, "agent_repetition")
 
 
 def test_user_repetition_caught_far_apart_and_capped() -> None:

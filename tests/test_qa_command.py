@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import anyio
 import pytest
 
+from session_mcp import disk_cache
+from session_mcp.cache import key_fingerprint
 from session_mcp.cli import main
+from session_mcp.disk_cache import DiskCache, DiskCacheError
 from session_mcp.qa.checks import CHECK_IDS, Finding
+from session_mcp.qa.command import run_unwrapped
 from session_mcp.simulator import Simulator
 
 FINDING_FIELDS = list(Finding.model_fields)
@@ -86,6 +92,28 @@ def test_fail_on_sets_the_exit_status(api: Path, tmp_path: Path) -> None:
     assert run(*some) == 0  # no gate: findings are not a failure
 
 
+def test_fail_on_warning_fails_on_warnings_alone(api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "no-critical.toml"
+    rules.write_text("".join(f"[checks.{check}]\nseverity = 'warning'\n" for check in CHECK_IDS))
+    some = ("--no-cache", "--format", "json", "--limit", "40", "--rules", str(rules))
+    assert run("--fail-on", "warning", *some) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["by_severity"]["critical"] == 0 < report["by_severity"]["warning"]
+    assert run("--fail-on", "critical", *some) == 0
+
+
+def test_an_out_folder_that_is_missing_is_refused_before_the_review(
+    api: Path, simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulator.requests.clear()
+    assert run("--out", str(tmp_path / "missing" / "qa.html"), "--format", "html", "--no-cache") == 2
+    err = capsys.readouterr().err
+    assert f"the folder {tmp_path / 'missing'} does not exist; create it or pass another --out" in err
+    assert err.count("\n") == 1 and ".tmp" not in err and not simulator.requests  # nothing was reviewed
+    assert run("--out", str(tmp_path), "--no-cache") == 2
+    assert "is a folder: give a file name in it" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -149,3 +177,70 @@ def test_sessions_that_cannot_be_read_fail_a_gated_run(
     simulator.fail_next(500, times=1, path_prefix="/public/sessions/")
     assert run(*some, "--format", "junit", "--fail-on", "warning") == 1  # incomplete: it proves nothing
     assert "<error message=" in capsys.readouterr().out
+
+
+def test_a_locked_disk_cache_is_skipped_with_a_warning(
+    api: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(disk_cache, "BUSY_TIMEOUT_SECONDS", 0.05)
+    with DiskCache(api, key_fingerprint("demo")) as cache:  # an empty cache in WAL mode, as a first run leaves it
+        path = cache.path
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
+    try:
+        assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "20") == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) > 0 and "Traceback" not in captured.err
+    assert "20 read from the API, 0 from the disk cache" in captured.err
+    assert "could not write (database is locked); going on without it" in caplog.text  # stderr outside pytest
+    assert not path.with_suffix(".broken").exists()
+
+
+def test_the_rules_file_of_the_environment_applies_unless_rules_is_given(
+    api: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disclosure = tmp_path / "team.toml"
+    disclosure.write_text('[[rules]]\nid = "disclosure"\ntype = "required_phrase"\nphrase = "zebra crossing"\n')
+    monkeypatch.setenv("SESSION_MCP_QA_RULES", str(disclosure))
+    some = ("--no-cache", "--format", "jsonl", "--limit", "20")
+    assert run(*some) == 0
+    assert "disclosure" in {json.loads(line)["check"] for line in capsys.readouterr().out.splitlines()}
+    other = tmp_path / "other.toml"
+    other.write_text("[checks.slow_response]\nseconds = 5\n")
+    assert run(*some, "--rules", str(other)) == 0
+    assert "disclosure" not in {json.loads(line)["check"] for line in capsys.readouterr().out.splitlines()}
+
+
+def test_a_cache_file_locked_at_open_is_skipped_too(
+    api: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(disk_cache, "BUSY_TIMEOUT_SECONDS", 0.05)
+    api.mkdir()
+    path = api / f"sessions-{key_fingerprint('demo')}.sqlite3"
+    plain = sqlite3.connect(path)  # a rollback journal: an exclusive lock keeps even readers out
+    plain.execute("CREATE TABLE t (x)")
+    plain.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "10") == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert "cannot be opened now: database is locked; going on without the disk cache." in err
+    assert "10 read from the API" in err and "Traceback" not in err and path.exists()
+    assert not path.with_suffix(".broken").exists()
+
+
+def test_the_one_error_of_a_task_group_is_raised_as_itself() -> None:
+    async def fail() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep, 0)
+            raise DiskCacheError("the cache is gone")
+
+    with pytest.raises(DiskCacheError, match="the cache is gone"):
+        run_unwrapped(anyio.run, fail)

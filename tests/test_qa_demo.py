@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 import pytest
 
+from session_mcp.cli import main
 from session_mcp.models import SessionDetail
 from session_mcp.qa.checks import CHECK_IDS
 from session_mcp.qa.rules import RuleSet
@@ -45,3 +47,15 @@ def test_the_marks_are_not_served(simulator: Simulator) -> None:
     served = str(simulator.sessions_of("demo"))
     assert "qa" not in {k.lower() for s in simulator.sessions_of("demo") for k in s}
     assert "expected" not in served
+
+
+def test_the_demo_week_shows_every_check(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's done-when command, as typed: every check has a finding in the last 7 days."""
+    for name in ("NAPSTER_API_KEY", "NAPSTER_API_BASE_URL", "SESSION_MCP_QA_RULES", "SESSION_MCP_DEMO"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as done:
+        main(["qa", "--demo", "--since", "7d"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+) +(?:info|warning|critical|-) +(\d+) +\d+$", out, re.M)}
+    assert set(counts) == set(CHECK_IDS) and min(counts.values()) >= 1, counts

@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from session_mcp.qa import rules as rules_module
-from session_mcp.qa.patterns import MAX_STEPS, WINDOW, PatternError, compile_bounded, search, worst_case_steps
+from session_mcp.qa.patterns import (
+    MAX_STEPS,
+    REWRITE_EXAMPLE,
+    WINDOW,
+    PatternError,
+    compile_bounded,
+    search,
+    worst_case_steps,
+)
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules, parse_rules
 from session_mcp.redact import redact_session
 from tests.test_qa_checks import make_session
@@ -136,6 +144,15 @@ BAD_FILES = [
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "(a+)+"', "rule 'x': pattern: the pattern could take"),
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "a.*b.*c"', "rule 'x': pattern: the pattern could"),
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "(a)\\\\1"', "rule 'x': pattern: backreferences"),
+    (
+        '[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "a*"',
+        "rule 'x': pattern: the pattern can match empty",
+    ),
+    ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "(?:)"', "pattern: the pattern can match empty text"),
+    ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "\\\\b"', "pattern: the pattern can match empty text"),
+    ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\nphrase = "   "', "rule 'x': phrase is blank"),
+    ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\nphrase = "a"\nroles = "agent"', "roles: must be an array, e.g."),
+    ('[checks.failed_session]\nnormal_close_reasons = "done"', "normal_close_reasons: must be an array"),
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "(unclosed"', "rule 'x': pattern: not a valid regular"),
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "(?x) a b"', "rule 'x': pattern: verbose mode"),
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "' + "a" * 301 + '"', "characters long"),
@@ -185,12 +202,16 @@ ACCEPTED = [
     r"[^\]]+\]",
     r"(?:ab)+c",
     r"(?i:call) (?P<what>is|may be) recorded(?=\.)",
+    REWRITE_EXAMPLE,  # two bounded gaps after a word: few starts get past the word
+    r"\bsorry.{0,80}again.{0,80}sorry",
 ]
 ADVERSARIAL = [
     "ab" * WINDOW,
     " " * 3 * WINDOW,
     "1" * 3 * WINDOW,
     "guarantee " * 600,
+    "guarantee refund " * 400,
+    "sorry again " * 500,
     "credit " + " " * 5000,
     "a" * 6000,
 ]
@@ -206,10 +227,34 @@ def test_accepted_patterns_stay_fast_on_adversarial_text(pattern: str) -> None:
     assert time.perf_counter() - started < 5.0  # loose for a loaded machine; backtracking takes ages
 
 
-@pytest.mark.parametrize("pattern", [r"(a+)+$", r"(a|ab)*c", r"a.*b.*c", r"\d+\d+x", r"(\w+\s?)*$", r"(.*)*"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(a+)+$",
+        r"(a|ab)*c",
+        r"a.*b.*c",
+        r"a.*b.{0,80}c",
+        r"guarantee.*refund.*today",
+        r"aa.{0,80}a.{0,80}a.{0,80}a",
+        r"\d+\d+x",
+        r"(\w+\s?)*$",
+        r"(.*)*",
+    ],
+)
 def test_catastrophic_patterns_are_refused(pattern: str) -> None:
     with pytest.raises(PatternError, match="too long"):
         compile_bounded(pattern)
+
+
+def test_the_rewrite_a_refusal_suggests_is_accepted() -> None:
+    with pytest.raises(PatternError) as refused:
+        compile_bounded("guarantee.*refund.*today")
+    suggested = re.search(r"e\.g\. '([^']+)' instead of '([^']+)'", str(refused.value))
+    assert suggested is not None and suggested.group(2) == "guarantee.*refund.*today"
+    compile_bounded(suggested.group(1))
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"`{REWRITE_EXAMPLE}`" in readme  # the README gives the same advice
+    compile_bounded(REWRITE_EXAMPLE)
 
 
 def test_search_finds_matches_in_any_window_and_across_a_boundary() -> None:

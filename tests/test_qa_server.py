@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +82,18 @@ async def test_strict_mode_nulls_mean_not_given(client: CompanionClient) -> None
     assert data["reviewed"] == 200
 
 
+async def test_progress_counts_the_sessions(client: CompanionClient, simulator: Simulator) -> None:
+    messages: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        messages.append(message)
+
+    one = simulator.sessions_of("demo")[0]["id"]
+    async with connect(client, "auto") as mcp:
+        result = await mcp.call_tool("review_sessions", {"session_ids": [one]}, progress_callback=on_progress)
+    assert not result.is_error and messages == ["reviewed 1 of 1 session"]
+
+
 async def test_a_window_and_session_ids(client: CompanionClient, simulator: Simulator, mode: str) -> None:
     ids = [s["id"] for s in simulator.sessions_of("demo")[3:8]]
     async with connect(client, mode) as mcp:
@@ -130,6 +143,16 @@ async def test_the_answer_fits_the_budget_and_names_the_rest(client: CompanionCl
     assert len(text) <= 4_000
     assert data["not_shown"] and data["sessions"]
     assert "Not shown to fit the budget" in text and "review_sessions session_ids=[" in text
+
+
+@pytest.mark.parametrize("budget", [2_000, 3_000, 40_000])
+async def test_a_small_budget_holds_for_a_review_of_every_session(client: CompanionClient, budget: int) -> None:
+    async with connect(client, "auto", Settings(max_chars=budget)) as mcp:
+        text, data = await review(mcp, limit=1000)
+    assert len(text) <= budget and text.splitlines()[-1].startswith("Next: ")
+    assert data["not_shown_count"] == data["flagged"] - len(data["sessions"]) > 0  # type: ignore[arg-type, operator]
+    assert 0 < len(data["not_shown"]) <= 100  # type: ignore[arg-type]
+    assert len(json.dumps(data)) < 2 * budget + 10_000  # the structured result grows with the budget, not the ids
 
 
 async def test_the_rules_file_applies_to_the_tool(client: CompanionClient, tmp_path: Path) -> None:

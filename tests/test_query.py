@@ -6,6 +6,7 @@ simulator's raw data, never from the code under test.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from session_mcp.client import CompanionClient
+from session_mcp.commands import export_sessions
 from session_mcp.cursors import decode_cursor, encode_cursor, filters_fingerprint
 from session_mcp.errors import InvalidInputError
 from session_mcp.query import (
@@ -145,16 +147,70 @@ def test_any_text_is_a_window_or_a_clear_error(since: str, until: str) -> None:
         ("2026-09-19", TODAY - timedelta(days=2), TODAY - timedelta(days=1)),  # a bare date: that day
         ("since 2026-09-15", TODAY - timedelta(days=6), None),
         ("before 2026-09-15", None, TODAY - timedelta(days=6)),
-        ("2026-09-01 to 2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
-        ("from 2026-09-01 to 2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
-        ("between 2026-09-01 and 2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
-        ("2026-09-01..2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=6)),
+        ("2026-09-01 to 2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=5)),  # the 15th included
+        (
+            "from 2026-09-01 to 2026-09-15",
+            datetime(2026, 9, 1, tzinfo=UTC),
+            TODAY - timedelta(days=5),
+        ),  # the 15th included
+        (
+            "between 2026-09-01 and 2026-09-15",
+            datetime(2026, 9, 1, tzinfo=UTC),
+            TODAY - timedelta(days=5),
+        ),  # the 15th included
+        ("2026-09-01..2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=5)),  # the 15th included
         ("", None, None),
     ],
 )
 def test_windows_in_words(words: str, start: datetime | None, end: datetime | None) -> None:
     window = parse_window_words(words, now=NOW)
     assert (window.start, window.end) == (start, end)
+
+
+CLOCKS = [
+    NOW,
+    datetime(2026, 9, 21, 0, 0, 0, tzinfo=UTC),  # the first second of a day
+    datetime(2026, 9, 21, 23, 59, 59, tzinfo=UTC),  # its last
+    datetime(2026, 3, 1, 0, 0, 0, tzinfo=UTC),  # a month starts: last month is February
+    datetime(2027, 1, 1, 23, 59, 59, tzinfo=UTC),  # a year starts: last month is last year's December
+]
+
+
+def day_forms(now: datetime) -> list[tuple[str, datetime | None, datetime | None]]:
+    """Each form and its window at ``now``, worked out by hand from the calendar."""
+    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    day = timedelta(days=1)
+    month = datetime(now.year, now.month, 1, tzinfo=UTC)
+    last_month = datetime(now.year - (now.month == 1), (now.month - 2) % 12 + 1, 1, tzinfo=UTC)
+    return [
+        ("since yesterday", today - day, None),  # from its start to now
+        ("after yesterday", today, None),  # from its end to now
+        ("since today", today, None),
+        ("yesterday and today", today - day, today + day),  # the end day included
+        ("yesterday to today", today - day, today + day),
+        ("2026-02-01 to 2026-02-15", datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 16, tzinfo=UTC)),
+        ("2026-02-01 to 2026-02-15T12:00", datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 15, 12, tzinfo=UTC)),
+        ("this month", month, None),
+        ("last month", last_month, month),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("now", "words", "start", "end"),
+    [(now, *form) for now in CLOCKS for form in day_forms(now)],
+    ids=lambda value: value.isoformat() if isinstance(value, datetime) else None,
+)
+def test_days_in_words_are_whole_days_at_any_clock(
+    now: datetime, words: str, start: datetime | None, end: datetime | None
+) -> None:
+    window = parse_window_words(words, now=now)
+    assert (window.start, window.end) == (start, end)
+
+
+@pytest.mark.parametrize("now", CLOCKS)
+def test_after_today_is_refused_as_after_now(now: datetime) -> None:
+    with pytest.raises(InvalidInputError, match="after now"):
+        parse_window_words("after today", now=now)
 
 
 @QUICK
@@ -320,7 +376,9 @@ def test_a_cursor_chain_reads_each_match_once(
         if scan.resume is None:
             break
         start = scan.resume
-    assert chained == one_go
+    assert len(chained) == len(set(chained)) and set(chained) == set(one_go)  # each match once
+    if order != "pages_shuffled":  # sorted pages out of place can show the broken order only on a later call
+        assert chained == one_go
     assert scan.reached_end
 
 
@@ -363,3 +421,21 @@ def test_the_early_stop_reads_only_the_pages_it_needs() -> None:
     assert scan.stopped_early and scan.in_order
     pages = [r for r in simulator.requests if r.raw_path == "/public/sessions"]
     assert len(pages) == scan.scanned // 100 <= 3 < len(simulator.sessions_of("demo")) // 100
+
+
+@pytest.mark.parametrize("order", LIST_ORDERS)
+def test_an_export_with_a_window_and_a_limit_writes_the_newest(order: str, tmp_path: Any) -> None:
+    simulator = Simulator(anchor=ANCHOR, list_order=order)  # type: ignore[arg-type]
+    window = Window(NOW - timedelta(days=30), NOW)
+    inside = [s for s in simulator.sessions_of("demo") if window.holds(moment_of(s))]
+    expected = [s["id"] for s in sorted(inside, key=moment_of, reverse=True)[:12]]
+    out = tmp_path / "newest.jsonl"
+
+    async def export() -> dict[str, Any]:
+        transport = httpx2.ASGITransport(app=simulator.app)
+        async with CompanionClient("demo", "http://simulator.local", transport=transport) as client:
+            return await export_sessions(client, out, {}, 12, lambda s: s, 4, query=(window, Criteria()))
+
+    summary = anyio.run(export)
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == expected
+    assert summary["written"] == 12 and summary["scan"]["in_order"] is (order == "newest_first")

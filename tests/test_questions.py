@@ -188,10 +188,24 @@ async def test_one_digest_call_covers_300_sessions_within_the_budget(
     assert all("\n" not in line for line in lines.values())
 
 
-async def test_500_digests_fit_one_answer(mcp: Client, simulator: Simulator) -> None:
-    text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": 500, "detail": "digest"}))
+@pytest.mark.parametrize("count", [480, 500])
+async def test_500_digests_fit_one_answer_and_still_quote_the_first_request(
+    mcp: Client, simulator: Simulator, count: int
+) -> None:
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"limit": count, "detail": "digest"}))
     assert len(text) <= Settings().max_chars
-    assert len(data["digests"]) == 500 and data["left_out"] == []
+    assert len(data["digests"]) == count and data["left_out"] == []
+    spoke = {
+        s["id"]
+        for s in simulator.sessions_of("demo")[:count]
+        if any(t["role"] == "user" for t in (s.get("conversation") or {}).get("items", []))
+    }
+    quoted = [d for d in data["digests"] if d.get("first_request")]
+    assert len(quoted) > 0.8 * len(spoke) and all(len(d["first_request"]) >= 10 for d in quoted)
+    assert all(d["session"]["id"] in spoke for d in quoted)
+    lines = [line for line in text.splitlines() if line.startswith("sess_")]
+    assert len(lines) == count and not any(line.endswith("|…") or line.endswith("| …") for line in lines)
+    assert all(turn["text"] != "…" for d in data["digests"] for turn in d["last_exchange"])
 
 
 async def test_a_digest_line_carries_status_duration_turns_first_request_and_the_end(
@@ -313,6 +327,8 @@ async def test_list_cursor_errors_are_clear(mcp: Client) -> None:
     ("arguments", "needle"),
     [
         ({"since": "last tuesday"}, "ISO 8601"),
+        ({"since": "now"}, "is empty. Pass a time in the past"),
+        ({"since": "0m"}, "is empty. Pass a time in the past"),
         ({"since": "2026-09-21", "until": "2026-09-20"}, "until is exclusive"),
         ({"status": "open"}, "status"),
         ({"status": ["closed", "done"]}, "status"),
@@ -369,3 +385,130 @@ async def test_companion_and_agent_objects_reach_the_header(mcp: Client, simulat
     text, data = ok(await mcp.call_tool("get_session_transcript", {"session_id": session["id"]}))
     assert f"companion {session['companionId']} (Ava) · agent agent_7 (Support agent)" in text
     assert (data["session"]["companion_name"], data["session"]["agent_id"]) == ("Ava", "agent_7")
+
+
+# -- a list served out of order ---------------------------------------------------------------------
+
+
+def newest_in_window(simulator: Simulator, since: datetime, count: int) -> list[str]:
+    """The ``count`` sessions that started last in ``[since, NOW)``, by the simulator's own data."""
+    inside = [s for s in simulator.sessions_of("demo") if since <= moment_of(s) < NOW]
+    return [s["id"] for s in sorted(inside, key=moment_of, reverse=True)[:count]]
+
+
+@pytest.mark.parametrize("order", ["newest_first", "oldest_first", "shuffled", "pages_shuffled"])
+async def test_the_newest_n_are_the_newest_whatever_order_the_list_comes_in(
+    mcp: Client, simulator: Simulator, order: str
+) -> None:
+    simulator.list_order = order  # type: ignore[assignment]
+    expected = newest_in_window(simulator, NOW - timedelta(days=30), 100)
+    calls = {
+        "get_session_transcripts": {"since": "30d", "limit": 50, "detail": "digest"},
+        "session_stats": {"since": "30d", "limit": 50, "read_transcripts": False},
+        "list_sessions": {"since": "30d", "page_size": 50},
+    }
+    for tool, arguments in calls.items():
+        text, data = ok(await mcp.call_tool(tool, arguments))
+        if tool == "get_session_transcripts":
+            got = [d["session"]["id"] for d in data["digests"]]
+        elif tool == "list_sessions":
+            got = [r["id"] for r in data["sessions"]]
+            second = ok(await mcp.call_tool(tool, {**arguments, "cursor": data["next_cursor"]}))[1]
+            assert [r["id"] for r in second["sessions"]] == expected[50:100], (order, "second page")
+        else:  # the figures count the newest 50: their days are those of the expected sessions
+            by_id = {s["id"]: s for s in simulator.sessions_of("demo")}
+            days = Counter(moment_of(by_id[i]).strftime("%Y-%m-%d") for i in expected[:50])
+            assert data["examined"] == 50 and data["limit_hit"], (order, data["examined"])
+            assert {d["day"]: d["sessions"] for d in data["per_day"] if d["sessions"]} == dict(days), order
+            got = expected[:50]
+        assert sorted(got) == sorted(expected[:50]), (order, tool)
+        if order != "newest_first":
+            assert "did not come newest first" in text and "kept the newest" in text, (order, tool, text[:400])
+
+
+@pytest.mark.parametrize("order", ["oldest_first", "shuffled"])
+async def test_an_unordered_scan_cut_by_the_limit_says_more_match(
+    mcp: Client, simulator: Simulator, order: str
+) -> None:
+    simulator.list_order = order  # type: ignore[assignment]
+    closed = [s for s in simulator.sessions_of("demo") if s["status"] == "closed"]
+    expected = [s["id"] for s in sorted(closed, key=moment_of, reverse=True)[:5]]
+    text, data = ok(await mcp.call_tool("list_sessions", {"status": "closed", "page_size": 5}))
+    assert [r["id"] for r in data["sessions"]] == expected
+    assert data["scan"]["complete"] is False and data["next_cursor"]
+    assert "more sessions match" in text and "could not stop early and read every session" not in text
+
+
+async def test_more_matching_in_full_detail_points_to_digests_not_to_a_refused_limit(mcp: Client) -> None:
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"since": "30d", "limit": 100}))
+    assert data["more_matching"] and "detail='digest'" in text.splitlines()[0]
+    assert "raise limit" not in text.splitlines()[0]  # 101 and more are refused in full detail
+    assert (
+        "raise limit (up to 100" in ok(await mcp.call_tool("get_session_transcripts", {"since": "30d", "limit": 5}))[0]
+    )
+    text, data = ok(await mcp.call_tool("get_session_transcripts", {"since": "30d", "limit": 100, "detail": "digest"}))
+    assert data["more_matching"] and "raise limit" in text.splitlines()[0]
+
+
+# -- the client-side filters, each against the simulator's own data --------------------------------
+
+FILTERS = [
+    ("close_reason", "idle_timeout", "closeReason"),
+    ("close_reason", ["no_credits_left", "connection_aborted"], "closeReason"),
+    ("session_type", "KIOSK", "sessionType"),  # values compare without regard to case
+    ("modality", "video", "modality"),
+    ("modality", "text,video", "modality"),  # one value may list several
+]
+FILTER_IDS = ["close_reason", "close_reasons", "session_type", "modality", "modalities"]
+
+
+def matching(simulator: Simulator, field: str, value: str | list[str], since: datetime) -> list[str]:
+    """Ids in the window whose ``field`` is one of ``value``, newest first, from the raw data."""
+    wanted = {v.strip().casefold() for part in ([value] if isinstance(value, str) else value) for v in part.split(",")}
+    return [
+        s["id"]
+        for s in simulator.sessions_of("demo")
+        if since <= moment_of(s) < NOW and (s.get(field) or "").casefold() in wanted
+    ]
+
+
+@pytest.mark.parametrize(("argument", "value", "field"), FILTERS, ids=FILTER_IDS)
+async def test_list_sessions_applies_each_client_side_filter(
+    mcp: Client, simulator: Simulator, argument: str, value: Any, field: str
+) -> None:
+    expected = matching(simulator, field, value, NOW - timedelta(days=10))
+    assert expected
+    arguments: dict[str, Any] = {"since": "10d", argument: value, "page_size": 7}
+    listed: list[str] = []
+    while True:
+        data = ok(await mcp.call_tool("list_sessions", arguments))[1]
+        listed += [r["id"] for r in data["sessions"]]
+        if not data.get("next_cursor"):
+            break
+        arguments["cursor"] = data["next_cursor"]
+    assert listed == expected and data["filtered_count"] == len(expected)
+
+
+@pytest.mark.parametrize(("argument", "value", "field"), FILTERS, ids=FILTER_IDS)
+async def test_transcripts_apply_each_client_side_filter(
+    mcp: Client, simulator: Simulator, argument: str, value: Any, field: str
+) -> None:
+    expected = matching(simulator, field, value, NOW - timedelta(days=10))
+    text, data = ok(
+        await mcp.call_tool("get_session_transcripts", {"since": "10d", argument: value, "detail": "digest"})
+    )
+    assert [d["session"]["id"] for d in data["digests"]] == expected and data["matched"] == len(expected)
+    assert f"filters: {data['scan']['filters']}" in text and argument.replace("_", " ") in text  # the answer says them
+
+
+@pytest.mark.parametrize(("argument", "value", "field"), FILTERS, ids=FILTER_IDS)
+async def test_stats_apply_each_client_side_filter(
+    mcp: Client, simulator: Simulator, argument: str, value: Any, field: str
+) -> None:
+    ids = set(matching(simulator, field, value, NOW - timedelta(days=10)))
+    sessions = [s for s in simulator.sessions_of("demo") if s["id"] in ids]
+    data = ok(await mcp.call_tool("session_stats", {"since": "10d", argument: value, "read_transcripts": False}))[1]
+    assert data["examined"] == len(sessions) and not data["limit_hit"]
+    assert data["by_status"] == dict(Counter(s["status"] for s in sessions))
+    by_field = {"closeReason": "by_close_reason", "sessionType": "by_session_type", "modality": "by_modality"}[field]
+    assert data[by_field] == dict(Counter(s[field] for s in sessions))

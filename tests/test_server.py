@@ -920,13 +920,25 @@ async def test_summarize_sessions_prompt_by_count(mcp: Client) -> None:
     assert "get_session_transcripts(limit=300, detail='digest')" in text  # many sessions: one line each
 
 
-async def test_summarize_sessions_prompt_by_window(mcp: Client) -> None:
-    today = datetime.now(UTC).date()
+@pytest.mark.parametrize(
+    "now", [datetime(2026, 9, 21, 0, 0, 0, tzinfo=UTC), datetime(2026, 9, 21, 23, 59, 59, 999_999, tzinfo=UTC)]
+)
+async def test_summarize_sessions_prompt_by_window(client: CompanionClient, mode: str, now: datetime) -> None:
+    today = now.date()  # the server's clock, fixed at the edges of a day: "yesterday" is its yesterday
     day = (today - timedelta(days=1)).isoformat()
     window = f"since='{day}T00:00:00Z', until='{today.isoformat()}T00:00:00Z'"
-    for arguments in ({"window": "yesterday"}, {"since": "yesterday"}, {"since": day, "until": today.isoformat()}):
-        text = prompt_text(await mcp.get_prompt("summarize_sessions", {**arguments, "companion_id": "comp_sales"}))
-        assert f"session_stats({window}, companion_id='comp_sales')" in text, arguments
+    server = build_server(client, Settings(), clock=lambda: now)
+    async with Client(server, mode=mode, cache=None) as mcp:
+        texts = [
+            prompt_text(await mcp.get_prompt("summarize_sessions", {**arguments, "companion_id": "comp_sales"}))
+            for arguments in (
+                {"window": "yesterday"},
+                {"since": "yesterday"},
+                {"since": day, "until": today.isoformat()},
+            )
+        ]
+    for text in texts:
+        assert f"session_stats({window}, companion_id='comp_sales')" in text, text
         assert f"get_session_transcripts({window}, companion_id='comp_sales')" in text
         assert f"get_session_transcripts({window}, companion_id='comp_sales', detail='digest', limit=500)" in text
         assert f"{day}T00:00:00Z to {today.isoformat()}T00:00:00Z" in text

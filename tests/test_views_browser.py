@@ -4,7 +4,8 @@ A loopback test host (``tests/views_harness``) acts as a web host does under the
 specification: the ``AppBridge`` of ``@modelcontextprotocol/ext-apps`` on one origin, the sandbox
 proxy on another, the view's HTML read from the server with ``resources/read`` and loaded into a
 sandboxed iframe, the result of a real ``tools/call`` (against the simulator-backed server)
-handed over, and the tool calls the view makes forwarded to the server and recorded. Chromium
+handed over, and the tool calls the view makes forwarded to the server, recorded, and echoed as
+tool-input and tool-result notifications (the specification's interactive phase). Chromium
 then shows what the DOM holds. Expected values come from the simulator's raw data or from the
 tool result the view was handed, never from the view's own code.
 
@@ -19,6 +20,7 @@ import re
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,15 @@ HOSTILE = '</script><img src=x onerror="document.title=1"><b>bold</b> & "quotes"
 SHOWN_TURNS = 5  # the transcript call asks for a window, so the view has more to load
 DASHBOARD_LIMIT = 120  # sessions behind the dashboard: two weeks of demo traffic, fast to review
 REVIEW_LIMIT = 50
+SMALL_BUDGET = 2_000  # the least max_chars: a review answer shows one flagged session and names the rest
+EXTRA_COMPANIONS = 10  # given to old sessions, so the statistics cut companions (14 > 10 > 8 drawn)
+ODD_STATUS = "expired"  # a status the views have no colour of their own for
+NO_SUCH_SESSION = "no-such-session"
+# A window of 100 days up to the demo's "now": longer than the 62 days the statistics draw.
+WINDOW = {
+    "since": datetime.fromtimestamp(ANCHOR - 100 * 86_400, UTC).isoformat(),
+    "until": datetime.fromtimestamp(ANCHOR + 3_600, UTC).isoformat(),
+}
 
 
 @pytest.fixture(scope="session")
@@ -89,14 +100,25 @@ def closed_sessions(simulator: Simulator, *, flagged_for: str | None = None) -> 
     ]
 
 
-def check_page(run: dict[str, Any], host_origins: tuple[str, ...]) -> None:
-    """What every run must show: settled, no errors, no network, the theme, the width."""
+def cut_everything(simulator: Simulator, keep: set[str]) -> None:
+    """Give the oldest sessions (none in ``keep``, none the 120 newest) new companions and one an odd status."""
+    oldest = sorted(
+        (s for s in simulator.sessions_of("demo") if s["id"] not in keep), key=lambda s: s.get("createdAt") or 0
+    )[: EXTRA_COMPANIONS + 1]
+    for number, session in enumerate(oldest[:EXTRA_COMPANIONS]):
+        session["companionId"] = f"extra-companion-{number}"
+    oldest[-1]["status"] = ODD_STATUS
+
+
+def check_page(run: dict[str, Any], host_origins: tuple[str, ...], *, errors: int = 0) -> None:
+    """What every run must show: settled, no errors, no network, the theme, the width, its size told."""
     first = run["facts"][0]
-    assert first["state"] == "ready" and first["errors"] == []
+    assert first["state"] == "ready" and len(first["errors"]) == errors
     assert [m for m in run["console"] if m["type"] in ("error", "pageerror")] == []
     assert run["fetchProbe"] == "blocked"
     assert all(url.startswith(host_origins) for url in run["requests"]), run["requests"]
     assert run["host"]["initialized"]
+    assert any(height > 120 for height in run["host"]["sizes"])  # grown past the host's first 120 px
     assert any("default-src 'none'" in policy and "script-src 'sha256-" in policy for policy in first["policies"])
     for facts in run["facts"]:
         assert not facts["overflowX"] and WIDTH - 20 <= facts["width"] <= WIDTH  # a scrollbar may take its share
@@ -118,6 +140,8 @@ class Rendered:
     session: dict[str, Any]
     query: str
     stats: dict[str, Any]
+    results: dict[str, dict[str, Any]]  # scenario: the result the view was opened with (wire form)
+    escalation: int  # the turn of the session's escalation request
 
     def answer(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """What the server answered a call a view made (asserting that the view made it)."""
@@ -140,6 +164,8 @@ async def rendered(
     hostile["conversation"]["items"][1]["text"] = HOSTILE
     query = re.findall(r"[a-z]{5,}", session["conversation"]["items"][0]["text"].lower())[0]
     last = len(session["conversation"]["items"]) - 1
+    escalation = next(i for i, raw in enumerate(session["conversation"]["items"]) if "talk to a human" in raw["text"])
+    cut_everything(simulator, {session["id"], hostile["id"]})
 
     def shot(name: str) -> dict[str, str]:
         return {"screenshot": str(pictures / f"{name}.png")}
@@ -161,6 +187,10 @@ async def rendered(
             "dark",
             {"fill": "input[type=search]", "value": query},
             shot("transcript-dark"),
+            {
+                "click": f'.findings-summary button.link[data-turn-index="{escalation}"]',
+                "waitFor": f'.turn[data-turn-index="{escalation}"]',
+            },
         ),
         run(
             "dashboard-light",
@@ -178,11 +208,22 @@ async def rendered(
         ),
         run("review-light", "review", "light"),
         run("hostile", "hostile", "light", {"hostTheme": "dark"}),
+        run(
+            "cuts",
+            "cuts",
+            "light",
+            {"click": ".not-shown button.open-transcript", "waitFor": ".opened article.transcript"},
+        ),
+        {**run("no-tools-transcript", "transcript", "light"), "serverTools": False},
+        {**run("no-tools-dashboard", "dashboard", "light"), "serverTools": False},
+        run("error", "error", "light"),
+        run("empty", "empty", "dark"),
     ]
     ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
     async with (
         CompanionClient(api_key="demo", base_url=upstream[1], retry=FAST_RETRY, timeout=5) as client,
         Client(build_server(client, Settings()), extensions=[ui], cache=None) as mcp,
+        Client(build_server(client, Settings(max_chars=SMALL_BUDGET)), extensions=[ui], cache=None) as small,
     ):
         host = ViewHost(mcp, views_kit)
         await host.add_scenario(
@@ -191,8 +232,14 @@ async def rendered(
         await host.add_scenario("hostile", "get_session_transcript", {"session_id": hostile["id"]})
         stats = await host.add_scenario("dashboard", "session_stats", {"limit": DASHBOARD_LIMIT})
         await host.add_scenario("review", "review_sessions", {"limit": REVIEW_LIMIT})
+        # No limit: over a window the statistics' default is 1000 sessions, the review's 200.
+        await host.add_scenario("cuts", "session_stats", WINDOW, small)
+        await host.add_scenario("error", "get_session_transcript", {"session_id": NO_SUCH_SESSION})
+        await host.add_scenario("empty", "session_stats", {"companion_id": "nobody-here"})
         report = await host.drive(plan)
     runs = {item["name"]: item for item in report["runs"]}
+    for name in ("transcript", "dashboard"):
+        print(f"{name} view: {len(host.scenarios[name].view_html.encode())} bytes")
     for item in runs.values():
         print(f"{item['name']}: render {item['facts'][0]['renderMs']} ms, ready after {item['readyMs']} ms")
     print("in", report["browser"], "; screenshots in", pictures)
@@ -207,13 +254,15 @@ async def rendered(
         session=session,
         query=query,
         stats=stats.result.structured_content or {},
+        results={name: scenario.page_data()["result"] for name, scenario in host.scenarios.items()},
+        escalation=escalation,
     )
 
 
 async def test_every_view_settles_offline_themed_and_fits_400_px(rendered: Rendered) -> None:
-    assert len(rendered.runs) == 6
-    for run in rendered.runs.values():
-        check_page(run, rendered.origins)
+    assert len(rendered.runs) == 11
+    for name, run in rendered.runs.items():
+        check_page(run, rendered.origins, errors=name == "error")
 
 
 async def test_transcript_shows_the_header_and_timed_turns_and_loads_the_rest(rendered: Rendered) -> None:
@@ -255,7 +304,15 @@ async def test_search_keeps_the_matching_turns_and_marks_the_matches(rendered: R
     matching = [i for i, raw in enumerate(items) if rendered.query in raw["text"].lower()]
     assert matching and [t["index"] for t in searched["turns"] if not t["hidden"]] == matching
     assert all(t["marks"] >= 1 for t in searched["turns"] if not t["hidden"])
-    assert searched["matchCount"] == f"{len(matching)} of {SHOWN_TURNS} turns match"
+    total = len(rendered.session["conversation"]["items"])
+    assert searched["matchCount"] == f"{len(matching)} of {SHOWN_TURNS} loaded turns ({total} in all) match"
+
+
+async def test_a_findings_jump_to_an_unloaded_turn_loads_up_to_it(rendered: Rendered) -> None:
+    assert rendered.escalation >= SHOWN_TURNS  # not in the first window
+    jumped = rendered.runs["transcript-dark"]["facts"][2]["transcripts"][0]
+    assert rendered.escalation in [t["index"] for t in jumped["turns"]]
+    assert rendered.answer("get_session_transcript", {"session_id": rendered.session["id"], "offset": SHOWN_TURNS})
 
 
 async def test_upstream_markup_is_shown_as_text(rendered: Rendered) -> None:
@@ -293,11 +350,20 @@ async def test_dashboard_draws_the_figures_of_its_result(rendered: Rendered) -> 
     assert [d["day"] for d in days] == [d["day"] for d in figures["per_day"]]
     drawn = {d["day"]: {seg["series"]: seg["value"] for seg in d["segments"]} for d in days}
     assert drawn == {d["day"]: d["by_status"] for d in figures["per_day"]}
-    duration = charts["Session duration"]["rows"][0]
+    duration, *per_companion = charts["Session duration"]["rows"]
     assert (duration["median"], duration["p90"]) == (
         figures["duration_seconds"]["median"],
         figures["duration_seconds"]["p90"],
     )
+    assert [(row["label"], row["median"], row["p90"]) for row in per_companion] == [
+        (c["companion_id"], c["duration_seconds"]["median"], c["duration_seconds"]["p90"])
+        for c in figures["companions"]
+        if c["duration_seconds"]["count"]
+    ]
+    spend = {row["label"]: row["value"] for row in charts["Cost per companion"]["rows"]}
+    assert spend == {a["key"]: a["cost"] for a in figures["cost"]["by_companion"]} and spend
+    failures = {row["label"]: row["value"] for row in charts["Tool connection failures"]["rows"]}
+    assert failures == {t["name"]: t["failed"] for t in figures["tools"] if t["failed"]} and failures
 
 
 async def test_dashboard_shows_the_qa_review_of_the_same_sessions(rendered: Rendered) -> None:
@@ -333,3 +399,83 @@ async def test_dashboard_opened_from_a_review_fetches_its_statistics(rendered: R
     charts = {chart["caption"]: chart for chart in board["charts"]}
     assert {row["label"]: row["value"] for row in charts["Sessions by status"]["rows"]} == stats["by_status"]
     assert board["qa"]["counts"]["reviewed"] == REVIEW_LIMIT
+
+
+async def test_views_render_only_the_result_they_were_opened_for(rendered: Rendered) -> None:
+    """The host echoes each call of the view's own as tool-input and tool-result (the interactive
+    phase): the views neither redraw with those nor call again."""
+    made = {
+        name: [call["name"] for call in rendered.runs[name]["host"]["toolCalls"]]
+        for name in ("transcript-light", "dashboard-light", "review-light")
+    }
+    assert made == {
+        "transcript-light": ["review_sessions", "get_session_transcript"],
+        "dashboard-light": ["review_sessions", "get_session_transcript"],
+        "review-light": ["session_stats"],
+    }
+    for name, calls in made.items():
+        assert rendered.runs[name]["host"]["echoed"] == len(calls)
+    # Still the transcript it was opened with, after its own review_sessions answer was echoed.
+    assert rendered.runs["transcript-light"]["facts"][0]["transcripts"][0]["sessionId"] == rendered.session["id"]
+
+
+async def test_the_dashboard_says_what_it_left_out(rendered: Rendered) -> None:
+    board = rendered.runs["cuts"]["facts"][0]
+    stats = rendered.results["cuts"]["structuredContent"]
+    # No limit from the model: the review is of the sessions the statistics examined.
+    review = rendered.answer("review_sessions", {**WINDOW, "limit": stats["examined"]})
+    assert board["qa"]["counts"]["reviewed"] == review["reviewed"] == stats["examined"] > 200
+    # The answer names at most 100 of the sessions it left out and counts them all.
+    assert review["not_shown"] and len(review["sessions"]) + review["not_shown_count"] == review["flagged"]
+    qa = board["qa"]
+    assert [item["id"] for item in qa["sessions"]] == [s["session_id"] for s in review["sessions"]]
+    assert qa["notShown"].startswith(f"{review['not_shown_count']} more flagged sessions not listed")
+    assert qa["notShownIds"] == review["not_shown"][:50]
+    assert qa["notShownIdsText"].endswith(f" and {review['not_shown_count'] - 50} more")
+    charts = {chart["caption"]: chart for chart in board["charts"]}
+    other = len(stats["companions"]) - 8 + stats["other_companions"]
+    assert stats["other_companions"]
+    assert charts["Sessions per companion"]["note"] == f"{other} other companions not drawn"
+    spent = len(stats["cost"]["by_companion"]) - 8 + stats["other_companions"]
+    assert charts["Cost per companion"]["note"].endswith(f"{spent} other companions not drawn")
+    assert stats["earlier_days"] and charts["Sessions per day (UTC) by status"]["note"] == (
+        f"{stats['earlier_days']} earlier days ({stats['earlier_sessions']} sessions) not drawn"
+    )
+    # A session the answer only named opens with its findings, asked for on the way.
+    named = review["not_shown"][0]
+    found = rendered.answer("review_sessions", {"session_ids": [named]})
+    (opened,) = [t for t in rendered.runs["cuts"]["facts"][1]["transcripts"] if t["sessionId"] == named]
+    assert set(opened["summary"]) == {f["check"] for f in found["sessions"][0]["findings"]}
+
+
+async def test_a_status_without_a_colour_of_its_own_is_drawn_in_the_others_colour(rendered: Rendered) -> None:
+    charts = {chart["caption"]: chart for chart in rendered.runs["cuts"]["facts"][0]["charts"]}
+    bars = {row["label"]: row["fill"] for row in charts["Sessions by status"]["rows"]}
+    assert ODD_STATUS in bars and len(set(bars.values())) == len(bars)  # each its own colour
+    black = "rgb(0, 0, 0)"
+    assert black not in bars.values()
+    days = charts["Sessions per day (UTC) by status"]
+    assert any(ODD_STATUS in item for item in days["legend"])
+    assert black not in days["segmentFills"] and "rgba(0, 0, 0, 0)" not in days["swatches"]
+
+
+async def test_without_server_tools_the_views_offer_no_call(rendered: Rendered) -> None:
+    transcript = rendered.runs["no-tools-transcript"]
+    shown = transcript["facts"][0]["transcripts"][0]
+    assert not shown["loadMore"] and "does not let the view load more" in shown["windowNote"]
+    assert shown["notice"] == "QA findings are not marked: this host does not let the view call tools."
+    board = rendered.runs["no-tools-dashboard"]
+    assert board["facts"][0]["qa"] is None and board["facts"][0]["tiles"]["sessions"]
+    assert "QA review unavailable: this host does not let the view call tools" in board["facts"][0]["notes"]
+    assert transcript["host"]["toolCalls"] == [] == board["host"]["toolCalls"]
+
+
+async def test_an_error_result_and_an_empty_one(rendered: Rendered) -> None:
+    error = rendered.results["error"]
+    assert error["isError"]
+    assert rendered.runs["error"]["facts"][0]["errors"] == [error["content"][0]["text"].strip()]
+    empty = rendered.runs["empty"]["facts"][0]
+    assert rendered.results["empty"]["structuredContent"]["examined"] == 0
+    assert empty["tiles"]["sessions"] == "0" and empty["errors"] == []
+    assert "QA review unavailable: no sessions matched" in empty["notes"]
+    assert rendered.runs["empty"]["host"]["toolCalls"] == []

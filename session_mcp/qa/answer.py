@@ -19,47 +19,61 @@ from session_mcp.render import format_offset, format_time, plural
 
 MESSAGE_CHARS = 160
 ID_LIST_CHARS = 2_000  # the most the "not shown" ids may take, out of the budget
+LISTED = 100  # the most ids (and unread sessions) the structured result lists; the counts say how many
+UNREAD_SHOWN = 5
 
 
 class ReviewResult(QAView):
     """A QA review as ``review_sessions`` answers it."""
 
     sessions: list[FlaggedSession] = Field(description="The flagged sessions shown, worst first.")
-    not_shown: list[str] = Field(description="Flagged sessions left out to fit the budget, worst first.")
+    not_shown: list[str] = Field(
+        description=f"Flagged sessions left out to fit the budget, worst first (the first {LISTED})."
+    )
+    not_shown_count: int = Field(description="How many flagged sessions were left out.")
+    unread_count: int = Field(description=f"How many sessions could not be read (unread lists the first {LISTED}).")
     next_step: str
 
 
 def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:
-    """The structured result and its text, at most about ``budget`` characters."""
+    """The structured result and its text, at most ``budget`` characters (the head is never cut)."""
     head = _head(report)
-    tail_room = ID_LIST_CHARS + 400
-    blocks: list[str] = []
+    id_room = min(ID_LIST_CHARS, budget // 10)  # a small budget goes to sessions, not to ids
     used = len(head)
-    shown: list[FlaggedSession] = []
+    blocks: list[str] = []
     for session in report.sessions:
         block = session_block(session)
-        if used + len(block) + 1 > budget - tail_room and shown:
+        tail = _tail(report, len(blocks) + 1, id_room)
+        if used + len(block) + 1 + len(tail) + 1 > budget:
             break
         blocks.append(block)
-        shown.append(session)
         used += len(block) + 1
+    shown = report.sessions[: len(blocks)]
     not_shown = [s.session_id for s in report.sessions[len(shown) :]]
-    next_step = _next_step(report, shown, not_shown)
-    lines = [head, *blocks]
-    if not_shown:
-        lines.append(_not_shown_line(not_shown))
-    if report.unread:
-        unread = "; ".join(f"{u.session_id}: {one_line(u.reason, 120)}" for u in report.unread[:5])
-        more = f" (+{len(report.unread) - 5} more)" if len(report.unread) > 5 else ""
-        lines.append(f"Could not read {plural(len(report.unread), 'session')}: {unread}{more}")
-    lines.append(next_step)
     result = ReviewResult(
-        **report.model_dump(include=set(QAView.model_fields) - {"sessions"}),
+        **report.model_dump(include=set(QAView.model_fields) - {"sessions", "unread"}),
         sessions=shown,
-        not_shown=not_shown,
-        next_step=next_step,
+        not_shown=not_shown[:LISTED],
+        not_shown_count=len(not_shown),
+        unread=report.unread[:LISTED],
+        unread_count=len(report.unread),
+        next_step=_next_step(report, len(shown)),
     )
-    return result, "\n".join(lines)
+    return result, "\n".join([head, *blocks, _tail(report, len(shown), id_room)])
+
+
+def _tail(report: QAReport, shown: int, id_room: int) -> str:
+    """The lines after the sessions shown: the ids left out, the sessions not read, the next step."""
+    lines = []
+    not_shown = [s.session_id for s in report.sessions[shown:]]
+    if not_shown:
+        lines.append(_not_shown_line(not_shown, id_room))
+    if report.unread:
+        unread = "; ".join(f"{u.session_id}: {one_line(u.reason, 120)}" for u in report.unread[:UNREAD_SHOWN])
+        more = f" (+{len(report.unread) - UNREAD_SHOWN} more)" if len(report.unread) > UNREAD_SHOWN else ""
+        lines.append(f"Could not read {plural(len(report.unread), 'session')}: {unread}{more}")
+    lines.append(_next_step(report, shown))
+    return "\n".join(lines)
 
 
 def _head(report: QAReport) -> str:
@@ -106,12 +120,12 @@ def finding_line(finding: Finding) -> str:
     return f"- {finding.severity} {finding.check}{at}{quote} — {one_line(finding.message, MESSAGE_CHARS)}"
 
 
-def _not_shown_line(ids: list[str]) -> str:
+def _not_shown_line(ids: list[str], room: int) -> str:
     listed: list[str] = []
     size = 0
     for session_id in ids:
         size += len(session_id) + 2
-        if size > ID_LIST_CHARS:
+        if size > room:
             break
         listed.append(session_id)
     more = f" (+{len(ids) - len(listed)} more)" if len(listed) < len(ids) else ""
@@ -120,14 +134,15 @@ def _not_shown_line(ids: list[str]) -> str:
     )
 
 
-def _next_step(report: QAReport, shown: list[FlaggedSession], not_shown: list[str]) -> str:
+def _next_step(report: QAReport, shown: int) -> str:
     if not report.sessions:
         return (
             "Next: nothing was flagged; widen the window (since/until) or read sessions with get_session_transcripts."
         )
-    step = f"Next: read a flagged session in full with get_session_transcript session_id={shown[0].session_id!r}"
+    step = (
+        f"Next: read a flagged session in full with get_session_transcript session_id={report.sessions[0].session_id!r}"
+    )
+    not_shown = [s.session_id for s in report.sessions[shown : shown + 5]]
     if not_shown:
-        step += (
-            f"; review the ones not shown with review_sessions session_ids=[{', '.join(map(repr, not_shown[:5]))}, ...]"
-        )
+        step += f"; review the ones not shown with review_sessions session_ids=[{', '.join(map(repr, not_shown))}, ...]"
     return step + "."

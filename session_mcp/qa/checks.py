@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.models import SessionDetail
 from session_mcp.redact import redact_text
+from session_mcp.render import plural
 from session_mcp.results import Turn, make_turn, transcript_origin
 
 Severity = Literal["info", "warning", "critical"]
@@ -196,7 +197,8 @@ def spoken(turns: Sequence[Turn], role: str) -> Iterator[Turn]:
 def no_user_turn(subject: Subject, options: CheckOptions, severity: Severity) -> Iterator[Finding]:
     state = subject.session.state
     if state in ("started", "closed") and next(spoken(subject.turns, "user"), None) is None:
-        said = "nothing was said" if not subject.turns else f"only the agent spoke ({len(subject.turns)} turns)"
+        turns = plural(len(subject.turns), "turn")
+        said = f"only the agent spoke ({turns})" if subject.turns else "nothing was said"
         yield subject.finding("no_user_turn", severity, f"The user never spoke in this {state} session: {said}.")
 
 

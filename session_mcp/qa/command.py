@@ -26,7 +26,7 @@ import anyio
 from session_mcp.client import CompanionClient
 from session_mcp.commands import Progress, add_filter_flags, filters_of
 from session_mcp.config import Settings
-from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
+from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
 from session_mcp.errors import CompanionError
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
@@ -77,8 +77,10 @@ def _limit(text: str) -> int:
 
 def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:
     """Run ``session-mcp qa`` and return its exit status; every error is one line on stderr and 2."""
+    if args.out is not None and (problem := out_problem(args.out)):
+        return _error(problem)  # before the review, not after it
     try:
-        return anyio.run(_qa, args, settings, make_client, sys.stdout)
+        return run_unwrapped(anyio.run, _qa, args, settings, make_client, sys.stdout)
     except (CompanionError, RulesError, DiskCacheError) as exc:
         return _error(str(exc))
     except OSError as exc:
@@ -87,13 +89,39 @@ def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: Cl
         return _error("interrupted.")
 
 
+def out_problem(path: Path) -> str | None:
+    """Why the report cannot be written to ``path``, or None when its folder takes it."""
+    folder = path.parent
+    if path.is_dir():
+        return f"--out {path} is a folder: give a file name in it, e.g. --out {path / 'qa-report.html'}."
+    if not folder.is_dir():
+        return (
+            f"cannot write the report to {path}: the folder {folder} does not exist; create it or pass another --out."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write the report to {path}: the folder {folder} is not writable; pass another --out."
+    return None
+
+
+def run_unwrapped(call: Callable[..., int], *args: Any) -> int:
+    """``call(*args)``, raising the one exception of a task group's group as itself, so it gets its message."""
+    try:
+        return call(*args)
+    except BaseExceptionGroup as group:
+        inner: BaseException = group
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        raise inner from None
+
+
 def _error(message: str) -> int:
     print(f"session-mcp: {message}", file=sys.stderr)
     return 2
 
 
 async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientFactory, out: TextIO) -> int:
-    rules = load_rules(args.rules) if args.rules else RuleSet()
+    rules_file = args.rules or settings.qa_rules  # --rules, else SESSION_MCP_QA_RULES / --qa-rules
+    rules = load_rules(rules_file) if rules_file else RuleSet()
     selection = Selection(
         filters=filters_of(args),
         window=parse_window(args.since, args.until, now=datetime.now(UTC)),
@@ -116,7 +144,10 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
         client = await stack.enter_async_context(make_client(settings))
         disk = None
         if not args.no_cache and (args.cache_dir is not None or not settings.demo):
-            disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
+            try:
+                disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
+            except DiskCacheBusyError as exc:  # a busy cache is no reason to fail a review
+                print(f"session-mcp: {exc}; going on without the disk cache.", file=sys.stderr)
         review = await run_review(
             client, selection, rules, redactor(settings.redact_pii), disk=disk, on_progress=report_progress
         )

@@ -235,7 +235,9 @@ def _rule(entry: dict[str, Any], position: int, source: str) -> PhraseRule:
         raise RulesError(f"rules file {source}: {where}: {_problem(exc)}") from None
     given = raw.model_fields_set
     problem = None
-    if (raw.phrase is None) == (raw.pattern is None):
+    if raw.phrase is not None and not raw.phrase.strip():
+        problem = "phrase is blank: give the words to look for"
+    elif (raw.phrase is None) == (raw.pattern is None):
         problem = "give either 'phrase' (literal) or 'pattern' (a regular expression), not both or neither"
     elif raw.type == "required_phrase" and "roles" in given:
         problem = "'roles' applies to forbidden_phrase rules only (a required phrase is looked for in agent turns)"
@@ -278,6 +280,8 @@ def _problem(exc: ValidationError) -> str:
     location = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"unknown field {location!r}"
+    if error["type"] == "tuple_type":  # the model's tuples are TOML arrays
+        return f'{location}: must be an array, e.g. {location} = ["..."]'
     if error["type"] == "string_pattern_mismatch" and location == "id":
         return "id must be snake_case: a lowercase letter, then lowercase letters, digits or '_' (at most 64)"
     return f"{location}: {error['msg']}" if location else error["msg"]

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, Selection, run_review
+from session_mcp.render import plural
 from session_mcp.server.arguments import (
     NO_BOOL,
     CloseReason,
@@ -79,7 +80,7 @@ class ReviewTools(Backend):
             )
 
         async def progress(done: int, total: int) -> None:
-            await ctx.report_progress(done, total, f"reviewed {done} of {total} sessions")
+            await ctx.report_progress(done, total, f"reviewed {done} of {plural(total, 'session')}")
 
         with tool_errors():
             selection = Selection(

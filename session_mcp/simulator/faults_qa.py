@@ -6,8 +6,10 @@ ids and everything else the generator draws stay as they are):
 1. **Turn timing** as a voice agent has it: the agent answers 1-4 s after the user, the user
    within 12 s (never slower than the generator had it, so every turn stays before the close).
 2. **Injected faults**: for each built-in check, ``PER_CHECK`` ordinary sessions get exactly that
-   fault, and a few others get a near miss that must not be flagged (a negated request for a
-   human, a date the agent reads out, a canceled tool, a reply after exactly 5 s...).
+   fault, the first of them within ``RECENT_DAYS`` of the newest session (so a review of the last
+   week, ``session-mcp qa --demo --since 7d``, shows every check), and a few others get a near
+   miss that must not be flagged (a negated request for a human, a date the agent reads out, a
+   canceled tool, a reply after exactly 5 s...).
 3. **The list of expected findings** (``Simulator.expected_findings``, never served): the
    injected faults plus those the generator makes by design: failed and silent sessions, the
    function state with an error, the agent reading back an address or a number (the script lines
@@ -28,6 +30,7 @@ from typing import Any
 from session_mcp.simulator.data import MARATHON_TURNS, SCRIPTS
 
 PER_CHECK = 3
+RECENT_DAYS = 6  # a day less than a week: the demo's clock may be up to an hour past its anchor
 NORMAL_CLOSE_REASONS = ("connection_closed", "idle_timeout")
 PII_FIELDS = ("email", "phone", "card")
 SCRIPTED_ESCALATIONS = ("That's not acceptable. I want to talk to a human.",)
@@ -57,10 +60,11 @@ def add_qa_faults(sessions: list[Session], seed: int) -> dict[str, frozenset[str
             expected.setdefault(session["id"], set()).add(check)
     candidates = [s for s in sessions if _ordinary(s) and s["id"] not in expected]
     rng.shuffle(candidates)
+    recent = max((s.get("startedAt") or 0 for s in sessions), default=0) - RECENT_DAYS * 86_400
     for check, inject in INJECTIONS.items():
         done = 0
         while done < PER_CHECK and candidates:
-            session = candidates.pop()
+            session = _take(candidates, recent if done == 0 else None)
             if inject(session, rng, done):
                 expected.setdefault(session["id"], set()).add(check)
                 done += 1
@@ -68,6 +72,15 @@ def add_qa_faults(sessions: list[Session], seed: int) -> dict[str, frozenset[str
         while candidates and not near_miss(candidates.pop(), rng, 0):
             pass
     return {session_id: frozenset(checks) for session_id, checks in expected.items()}
+
+
+def _take(candidates: list[Session], started_after: float | None) -> Session:
+    """The next candidate, the next one started after ``started_after`` when there is one."""
+    if started_after is not None:
+        for index in range(len(candidates) - 1, -1, -1):
+            if (candidates[index].get("startedAt") or 0) > started_after:
+                return candidates.pop(index)
+    return candidates.pop()
 
 
 # -- timing ----------------------------------------------------------------------------------

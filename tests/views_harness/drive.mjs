@@ -35,15 +35,18 @@ function collect() {
     tiles: Object.fromEntries([...document.querySelectorAll(".tile")].map((t) => [t.dataset.tile, text(t.querySelector(".tile-value"))])),
     charts: [...document.querySelectorAll("figure.chart")].map((f) => ({
       caption: text(f.querySelector("figcaption")),
+      note: text(f.querySelector(".chart-note")),
       columns: [...f.querySelectorAll("g.bar[data-day]")].map((g) => ({
         day: g.dataset.day,
         segments: [...g.querySelectorAll("rect")].map((r) => ({ series: r.getAttribute("class").replace(/^seg-/, ""), value: Number(r.dataset.value), height: Number(r.getAttribute("height")) })),
       })),
       rows: [...f.querySelectorAll("g.row")].map((g) => {
         const bar = g.querySelector("rect.bar");
-        return { label: g.dataset.label, value: numberOf(g.dataset.value), median: numberOf(g.dataset.median), p90: numberOf(g.dataset.p90), max: numberOf(g.dataset.max), barWidth: bar ? Number(bar.getAttribute("width")) : null };
+        return { label: g.dataset.label, value: numberOf(g.dataset.value), median: numberOf(g.dataset.median), p90: numberOf(g.dataset.p90), max: numberOf(g.dataset.max), barWidth: bar ? Number(bar.getAttribute("width")) : null, fill: bar ? getComputedStyle(bar).fill : null };
       }),
       legend: [...f.querySelectorAll(".legend li")].map(text),
+      swatches: [...f.querySelectorAll(".legend .swatch")].map((swatch) => getComputedStyle(swatch).backgroundColor),
+      segmentFills: [...new Set([...f.querySelectorAll("g.bar[data-day] rect")].map((r) => getComputedStyle(r).fill))],
     })),
     qa: document.querySelector(".qa")
       ? {
@@ -51,6 +54,9 @@ function collect() {
           checks: Object.fromEntries([...document.querySelectorAll(".qa #checks tr[data-check]")].map((tr) => [tr.dataset.check, Number(tr.children[2].textContent)])),
           perDay: [...document.querySelectorAll(".qa #per-day-chart g.bar")].map((g) => ({ day: g.dataset.day, rects: g.querySelectorAll("rect").length, filled: [...g.querySelectorAll("rect")].every((r) => getComputedStyle(r).fill !== "rgb(0, 0, 0)") })),
           sessions: [...document.querySelectorAll(".qa article.session")].map((a) => ({ id: a.id.replace(/^session-/, ""), open: Boolean(a.querySelector("button.open-transcript")) })),
+          notShown: text(document.querySelector(".qa .not-shown p")),
+          notShownIds: [...document.querySelectorAll(".qa .not-shown button.open-transcript")].map((b) => b.dataset.sessionId),
+          notShownIdsText: text(document.querySelector(".qa .not-shown .not-shown-ids")),
         }
       : null,
     transcripts: [...document.querySelectorAll("article.transcript")].map((a) => ({
@@ -61,6 +67,7 @@ function collect() {
       matchCount: text(a.querySelector(".match-count")),
       windowNote: text(a.querySelector(".window-note")),
       loadMore: Boolean(a.querySelector(".load-more")),
+      notice: text(a.querySelector(".notice")),
       turns: [...a.querySelectorAll(".turn")].map((li) => ({
         index: Number(li.dataset.turnIndex),
         role: li.dataset.role,
@@ -121,7 +128,7 @@ try {
     page.on("pageerror", (error) => messages.push({ type: "pageerror", text: String(error) }));
     page.on("request", (request) => requests.push(request.url()));
     const started = Date.now();
-    const query = new URLSearchParams({ scenario: run.scenario, theme: run.theme, width: String(run.width), maxHeight: String(plan.maxHeight), sandbox: plan.sandbox });
+    const query = new URLSearchParams({ scenario: run.scenario, theme: run.theme, width: String(run.width), maxHeight: String(plan.maxHeight), sandbox: plan.sandbox, serverTools: run.serverTools === false ? "0" : "1" });
     await page.goto(`${plan.host}/host.html?${query}`);
     const frame = await viewFrame(page);
     await frame.waitForFunction(settled, null, { timeout: 30000 });

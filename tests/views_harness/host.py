@@ -48,6 +48,7 @@ class Scenario:
     result: CallToolResult
     view_html: str
     view_meta: dict[str, Any]
+    mcp: Client  # the server the view's own calls go to
 
     def page_data(self) -> dict[str, Any]:
         ui = self.view_meta.get("ui") or {}
@@ -70,17 +71,18 @@ class ViewHost:
     scenarios: dict[str, Scenario] = field(default_factory=dict)
     calls: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (params, answer)
 
-    async def tools(self) -> dict[str, Tool]:
-        return {tool.name: tool for tool in (await self.mcp.list_tools()).tools}
-
-    async def add_scenario(self, name: str, tool_name: str, arguments: dict[str, Any]) -> Scenario:
-        """Call ``tool_name`` for real and read the view it points to, as a host does."""
-        tool = (await self.tools())[tool_name]
+    async def add_scenario(
+        self, name: str, tool_name: str, arguments: dict[str, Any], mcp: Client | None = None
+    ) -> Scenario:
+        """Call ``tool_name`` for real and read the view it points to, as a host does (on ``mcp``,
+        another server than the host's own, when given: one with other settings)."""
+        server = mcp or self.mcp
+        tool = {tool.name: tool for tool in (await server.list_tools()).tools}[tool_name]
         uri = (tool.meta or {})["ui"]["resourceUri"]
-        result = await self.mcp.call_tool(tool_name, arguments)
-        contents = (await self.mcp.read_resource(uri)).contents[0]
+        result = await server.call_tool(tool_name, arguments)
+        contents = (await server.read_resource(uri)).contents[0]
         assert isinstance(contents, TextResourceContents)
-        scenario = Scenario(tool, arguments, result, contents.text, contents.meta or {})
+        scenario = Scenario(tool, arguments, result, contents.text, contents.meta or {}, server)
         self.scenarios[name] = scenario
         return scenario
 
@@ -89,17 +91,17 @@ class ViewHost:
 
     async def _call(self, request: Request) -> Response:
         params = json.loads(await request.body())
-        answer = await self._forward(params)
+        answer = await self._forward(self.scenarios[request.path_params["name"]].mcp, params)
         self.calls.append((params, answer))
         return JSONResponse(answer)
 
-    async def _forward(self, params: dict[str, Any]) -> dict[str, Any]:
-        tool = (await self.tools()).get(params.get("name", ""))
+    async def _forward(self, mcp: Client, params: dict[str, Any]) -> dict[str, Any]:
+        tool = {tool.name: tool for tool in (await mcp.list_tools()).tools}.get(params.get("name", ""))
         visibility = ((tool.meta or {}).get("ui") or {}).get("visibility") if tool else None
         if tool is None or (visibility is not None and "app" not in visibility):
             return {"error": f"tool {params.get('name')!r} is not available to views"}
         try:
-            result = await self.mcp.call_tool(tool.name, params.get("arguments") or {})
+            result = await mcp.call_tool(tool.name, params.get("arguments") or {})
         except MCPError as exc:
             return {"error": str(exc)}
         return {"result": wire(result)}
@@ -114,7 +116,7 @@ class ViewHost:
                 page("sandbox.html", {"Content-Security-Policy": SANDBOX_CSP}),
                 Route("/bridge.js", lambda _: FileResponse(self.kit / "bridge.js", media_type="text/javascript")),
                 Route("/scenario/{name}", self._scenario),
-                Route("/call", self._call, methods=["POST"]),
+                Route("/call/{name}", self._call, methods=["POST"]),
             ]
         )
 

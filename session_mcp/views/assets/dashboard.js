@@ -23,8 +23,11 @@ function scopeLine(stats) {
   const scan = stats.scan && typeof stats.scan === "object" ? stats.scan : {};
   if (scan.window_start || scan.window_end) parts.push(`${formatTime(scan.window_start)} → ${scan.window_end ? formatTime(scan.window_end) : "now"}`);
   if (stats.limit_hit) parts.push(`limit ${stats.limit} reached`);
+  if (stats.unread_count) parts.push(`${plural(stats.unread_count, "session")} could not be read`);
   return parts.join(" · ");
 }
+
+const TOP_ROWS = 8; // rows per bar chart: the rest is counted in the chart's note
 
 function tile(label, value, className) {
   return el("div", { class: `tile ${className || ""}`, "data-tile": label }, el("span", { class: "tile-value", text: value }), el("span", { class: "tile-label", text: label }));
@@ -32,7 +35,21 @@ function tile(label, value, className) {
 
 const STATUSES = ["closed", "started", "pending", "failed"];
 
-function perDayChart(days) {
+// A status's colour class: the four known ones have their own, any other shares one.
+function seriesClass(key) {
+  return key === "sessions" || STATUSES.includes(key) ? `series-${key}` : "series-others";
+}
+
+// "N other things not drawn", or null when nothing was left out.
+function leftOut(count, noun) {
+  return count > 0 ? `${plural(count, noun)} not drawn` : null;
+}
+
+function notes(...parts) {
+  return parts.filter(Boolean).join(" · ") || null;
+}
+
+function perDayChart(days, stats) {
   const present = new Set(days.flatMap((d) => Object.keys(d)).filter((key) => key !== "day" && key !== "sessions"));
   const keys = STATUSES.filter((status) => present.has(status)).concat([...present].filter((key) => !STATUSES.includes(key)));
   const series = keys.length ? keys : ["sessions"];
@@ -40,9 +57,10 @@ function perDayChart(days) {
   const legend = el(
     "ul",
     { class: "legend" },
-    series.map((key) => el("li", {}, el("span", { class: `swatch series-${key}` }), `${key} ${days.reduce((sum, d) => sum + (d[key] || 0), 0)}`)),
+    series.map((key) => el("li", {}, el("span", { class: `swatch ${seriesClass(key)}` }), `${key} ${days.reduce((sum, d) => sum + (d[key] || 0), 0)}`)),
   );
-  return figure(caption, el("div", {}, window.stackedDays(days, series, caption, CHART_WIDTH), legend));
+  const earlier = stats.earlier_days ? `${plural(stats.earlier_days, "earlier day")} (${plural(stats.earlier_sessions || 0, "session")}) not drawn` : null;
+  return figure(caption, el("div", {}, window.stackedDays(days, series, caption, CHART_WIDTH), legend), earlier);
 }
 
 // Per companion: [label, figures] from `companions` (sessions, failed, cost, durations) or, in
@@ -69,29 +87,39 @@ function statsSection(stats) {
   );
   const charts = el("div", { class: "charts" });
   const days = dailyRows(stats);
-  if (days.length) charts.append(perDayChart(days));
+  if (days.length) charts.append(perDayChart(days, stats));
   if (byStatus.length) {
-    charts.append(horizontalBars("Sessions by status", byStatus.map(([label, value]) => ({ label, value, className: `series-${label}` }))));
+    charts.append(horizontalBars("Sessions by status", byStatus.map(([label, value]) => ({ label, value, className: seriesClass(label) }))));
   }
-  const companions = companionRows(stats).slice(0, 8);
-  if (companions.length) charts.append(horizontalBars("Sessions per companion", companions.map(([label, c]) => ({ label, value: c.sessions || 0 }))));
+  const everyCompanion = companionRows(stats);
+  const companions = everyCompanion.slice(0, TOP_ROWS);
+  const otherCompanions = everyCompanion.length - companions.length + (Number(stats.other_companions) || 0);
+  if (companions.length) {
+    const note = leftOut(otherCompanions, "other companion");
+    charts.append(horizontalBars("Sessions per companion", companions.map(([label, c]) => ({ label, value: c.sessions || 0 })), { note }));
+  }
   const durationRows = companions.filter(([, c]) => c.duration_seconds && c.duration_seconds.count).map(([label, c]) => ({ label, ...c.duration_seconds }));
   if (duration.count) durationRows.unshift({ label: "all sessions", ...duration });
   if (durationRows.length) charts.append(distributionRows("Session duration", durationRows, formatDuration));
   const spend = cost ? listOf(cost.by_companion).filter((a) => typeof a.cost === "number") : [];
   if (spend.length) {
-    const note = cost.without_cost ? `${plural(cost.without_cost, "session")} without a cost yet` : null;
-    charts.append(horizontalBars("Cost per companion", spend.slice(0, 8).map((a) => ({ label: a.key, value: a.cost })), { format: formatMoney, note }));
+    const note = notes(cost.without_cost ? `${plural(cost.without_cost, "session")} without a cost yet` : null, leftOut(spend.length - TOP_ROWS + (Number(stats.other_companions) || 0), "other companion"));
+    charts.append(horizontalBars("Cost per companion", spend.slice(0, TOP_ROWS).map((a) => ({ label: a.key, value: a.cost })), { format: formatMoney, note }));
   }
   const tools = listOf(stats.tools).filter((t) => t.failed);
   if (tools.length) {
-    charts.append(horizontalBars("Tool connection failures", tools.slice(0, 8).map((t) => ({ label: t.name, value: t.failed, className: "series-failed" }))));
+    const note = leftOut(tools.length - TOP_ROWS + (Number(stats.other_tools) || 0), "other tool");
+    charts.append(horizontalBars("Tool connection failures", tools.slice(0, TOP_ROWS).map((t) => ({ label: t.name, value: t.failed, className: "series-failed" })), { note }));
   }
   return el("section", { class: "stats" }, el("p", { class: "scope", text: scopeLine(stats) }), tiles, charts);
 }
 
+const LISTED_IDS = 50; // buttons for the flagged sessions the answer names but does not show
+
 // The QA half, drawn into `section` (already on the page, so its chart takes the width shown) by
-// the QA report's own template; each flagged session gets a button that opens its transcript here.
+// the QA report's own template; each flagged session gets a button that opens its transcript here
+// (none when `openSession` is null: the host cannot call tools). The flagged sessions the answer
+// left out to fit its budget are counted, and those it names can be opened too.
 function drawReview(section, review, openSession) {
   try {
     window.renderQAReport(section, review);
@@ -99,14 +127,25 @@ function drawReview(section, review, openSession) {
     showError(section, `The QA review could not be drawn: ${error.message}`);
     return;
   }
+  const opener = (sessionId, findings, text) => {
+    const open = el("button", { type: "button", class: "open-transcript", "data-session-id": sessionId, text });
+    open.addEventListener("click", () => openSession(sessionId, findings));
+    return open;
+  };
   const flagged = new Map(listOf(review.sessions).map((item) => [item.session_id, listOf(item.findings)]));
-  for (const card of section.querySelectorAll("article.session")) {
+  for (const card of openSession ? section.querySelectorAll("article.session") : []) {
     const sessionId = card.id.replace(/^session-/, "");
-    if (!flagged.has(sessionId)) continue;
-    const open = el("button", { type: "button", class: "open-transcript", "data-session-id": sessionId, text: "Open transcript" });
-    open.addEventListener("click", () => openSession(sessionId, flagged.get(sessionId)));
-    card.querySelector("h3").append(open);
+    if (flagged.has(sessionId)) card.querySelector("h3").append(opener(sessionId, flagged.get(sessionId), "Open transcript"));
   }
+  const named = (Array.isArray(review.not_shown) ? review.not_shown : []).filter((id) => typeof id === "string");
+  const missing = Math.max(named.length, (Number(review.flagged) || 0) - flagged.size);
+  if (!missing) return;
+  const note = el("div", { class: "not-shown" }, el("p", { class: "muted", text: `${plural(missing, "more flagged session")} not listed (left out to fit the answer's size).` }));
+  if (openSession && named.length) {
+    const shown = named.slice(0, LISTED_IDS);
+    note.append(el("p", { class: "not-shown-ids" }, shown.map((id) => opener(id, null, id)), missing > shown.length ? ` and ${missing - shown.length} more` : null));
+  }
+  (section.querySelector("#sessions") || section.lastChild).after(note);
 }
 
 function mountDashboard(root, host) {
@@ -114,10 +153,13 @@ function mountDashboard(root, host) {
   const state = { args: {}, stats: null, review: null, pending: null, missing: {} };
   const opened = el("section", { class: "opened", hidden: true, "aria-label": "Opened session" });
 
+  // `findings`: the session's, from the review on the page; null: ask for them (a session the
+  // answer named without its findings).
   async function openSession(sessionId, findings) {
     opened.hidden = false;
     clear(opened).append(el("p", { class: "loading", text: `Opening ${sessionId}…` }));
     try {
+      const found = findings ? Promise.resolve(findings) : sessionFindings(host, sessionId).catch(() => []);
       const result = await host.callTool("get_session_transcript", { session_id: sessionId });
       const close = el("button", { type: "button", class: "close", text: "Close transcript" });
       close.addEventListener("click", () => {
@@ -129,7 +171,7 @@ function mountDashboard(root, host) {
       const view = renderTranscript(holder, result.structuredContent || {}, {
         loadMore: async (offset) => (await host.callTool("get_session_transcript", { session_id: sessionId, offset })).structuredContent,
       });
-      view.setFindings(findings);
+      view.setFindings((await found) || []);
       opened.scrollIntoView({ block: "start" });
     } catch (error) {
       showError(opened, `Could not open ${sessionId}: ${error.message}`);
@@ -149,19 +191,24 @@ function mountDashboard(root, host) {
       state.review ? qa : absent("review_sessions", "QA review"),
     ];
     clear(root).append(el("div", { class: "dashboard" }, parts, opened));
-    if (state.review) drawReview(qa, state.review, openSession);
+    if (state.review) drawReview(qa, state.review, host.canCallTools() ? openSession : null);
   }
 
   // The other half of the picture over the same sessions: the review of the statistics' sessions,
   // or the statistics of the reviewed ones (not when the review was of given ids: no filter
-  // selects the same set).
+  // selects the same set). Without a limit from the model the two tools' defaults differ, so the
+  // number of sessions the first one looked at is the limit of the second (within its maximum).
   async function complete(tool) {
-    const args = argumentsFor(tool, state.args);
+    const behind = tool === "review_sessions" ? state.stats.examined : state.review.reviewed;
+    const given = { ...state.args };
+    if (given.limit === undefined || given.limit === null) given.limit = behind;
+    const args = argumentsFor(tool, given);
     try {
       if (args === null) throw new Error(`this server has no ${tool} tool`);
       if (tool === "session_stats" && Array.isArray(state.args.session_ids) && state.args.session_ids.length) {
         throw new Error("the review was of given sessions, which no filter selects");
       }
+      if (!behind) throw new Error("no sessions matched");
       const data = (await host.callTool(tool, args)).structuredContent || {};
       if (tool === "review_sessions") state.review = data;
       else state.stats = data;
@@ -188,6 +235,12 @@ function mountDashboard(root, host) {
       const other = isStats(data) ? "review_sessions" : "session_stats";
       if (isStats(data)) state.stats = data;
       else state.review = data;
+      if (!host.canCallTools()) {
+        state.missing[other] = "this host does not let the view call tools";
+        timed(draw);
+        settle(true);
+        return;
+      }
       state.pending = other;
       timed(draw);
       settle(false);

@@ -7,6 +7,7 @@ const CALL_TIMEOUT_MS = 90000;
 function connectHost(appName, handlers) {
   const pending = new Map();
   let nextId = 1;
+  let capabilities = {}; // the host's, from its ui/initialize answer
   const post = (message) => window.parent.postMessage(message, "*");
 
   function request(method, params, timeoutMs) {
@@ -43,10 +44,20 @@ function connectHost(appName, handlers) {
     }
   }
 
+  // The view renders the one tool call it was opened for. In the interactive phase a host also
+  // sends tool-input and tool-result after each tools/call the view makes itself: those answers
+  // reach the view through the call's promise, so every later input, result or cancel is ignored.
+  let opened = false;
+  const beforeResult = (handle) => (params) => {
+    if (!opened) handle(params);
+  };
   const notifications = {
-    "ui/notifications/tool-input": (params) => handlers.toolInput && handlers.toolInput(params.arguments || {}),
-    "ui/notifications/tool-result": (params) => handlers.toolResult(params),
-    "ui/notifications/tool-cancelled": (params) => handlers.cancelled && handlers.cancelled(params.reason),
+    "ui/notifications/tool-input": beforeResult((params) => handlers.toolInput && handlers.toolInput(params.arguments || {})),
+    "ui/notifications/tool-result": beforeResult((params) => {
+      opened = true;
+      handlers.toolResult(params);
+    }),
+    "ui/notifications/tool-cancelled": beforeResult((params) => handlers.cancelled && handlers.cancelled(params.reason)),
     "ui/notifications/host-context-changed": (params) => applyHostContext(params),
   };
 
@@ -68,6 +79,7 @@ function connectHost(appName, handlers) {
     },
     CALL_TIMEOUT_MS,
   ).then((result) => {
+    capabilities = result.hostCapabilities || {};
     applyHostContext(result.hostContext || {});
     notify("ui/notifications/initialized", {});
     reportSize(notify);
@@ -76,8 +88,12 @@ function connectHost(appName, handlers) {
 
   return {
     ready,
+    // Whether the host proxies tools/call to the server (hostCapabilities.serverTools): without it
+    // the views offer nothing that needs a call, instead of a button that waits for no answer.
+    canCallTools: () => Boolean(capabilities.serverTools),
     async callTool(name, args) {
       await ready;
+      if (!capabilities.serverTools) throw new Error("this host does not let views call tools");
       const result = await request("tools/call", { name, arguments: args }, CALL_TIMEOUT_MS);
       if (result.isError) throw new Error(textOf(result) || `${name} failed`);
       return result;

@@ -11,24 +11,22 @@
         return;
       }
       const sessionId = data.session.id;
+      const reviews = Boolean(VIEW_TOOLS.review_sessions);
+      const calls = host.canCallTools();
       let view = null;
       timed(() => {
         view = renderTranscript(root, data, {
-          loadMore: async (offset) => (await host.callTool("get_session_transcript", { session_id: sessionId, offset })).structuredContent,
+          loadMore: calls ? async (offset) => (await host.callTool("get_session_transcript", { session_id: sessionId, offset })).structuredContent : null,
+          notice: calls || !reviews ? null : "QA findings are not marked: this host does not let the view call tools.",
         });
       });
-      const review = argumentsFor("review_sessions", { session_ids: [sessionId] });
-      if (review === null) {
+      if (!reviews || !calls) {
         settle(true);
         return;
       }
       settle(false);
-      host
-        .callTool("review_sessions", review)
-        .then((found) => {
-          const flagged = listOf((found.structuredContent || {}).sessions).find((s) => s.session_id === sessionId);
-          view.setFindings(flagged ? flagged.findings : []);
-        })
+      sessionFindings(host, sessionId)
+        .then((findings) => view.setFindings(findings || []))
         .catch(() => view.setFindings([]))
         .finally(() => settle(true));
     },

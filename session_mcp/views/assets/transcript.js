@@ -48,7 +48,7 @@ function renderTranscript(container, result, options) {
   const settings = options || {};
   const session = (result && result.session) || {};
   const turns = listOf(result && result.turns);
-  const state = { findings: [], query: "", next: result ? result.next_offset : undefined };
+  const state = { findings: [], query: "", next: result ? result.next_offset : undefined, loading: null };
 
   const head = el(
     "header",
@@ -94,15 +94,14 @@ function renderTranscript(container, result, options) {
       return;
     }
     windowNote.append(shown >= total ? `${plural(total, "turn")}.` : `Showing ${shown} of ${total} turns. `);
-    if (state.next !== undefined && state.next !== null && settings.loadMore) {
+    if (canLoad() && !settings.loadMore) windowNote.append("This host does not let the view load more.");
+    if (canLoad() && settings.loadMore) {
       const button = el("button", { type: "button", class: "load-more", text: "Load more turns" });
       button.addEventListener("click", async () => {
         button.disabled = true;
         button.textContent = "Loading…";
         try {
-          const more = await settings.loadMore(state.next);
-          state.next = more.next_offset;
-          addTurns(listOf(more.turns).filter((turn) => !timeline.querySelector(`[data-turn-index="${turn.index}"]`)));
+          await loadNext();
         } catch (error) {
           windowNote.append(el("span", { class: "error", text: ` ${error.message}` }));
           button.disabled = false;
@@ -110,6 +109,48 @@ function renderTranscript(container, result, options) {
         }
       });
       windowNote.append(button);
+    }
+  }
+
+  function canLoad() {
+    return state.next !== undefined && state.next !== null;
+  }
+
+  // The next page of turns; one request at a time, whether the button or a finding's jump asked.
+  function loadNext() {
+    if (!state.loading) {
+      state.loading = settings
+        .loadMore(state.next)
+        .then((more) => {
+          state.next = more.next_offset;
+          addTurns(listOf(more.turns).filter((turn) => !turnNode(turn.index)));
+        })
+        .finally(() => {
+          state.loading = null;
+        });
+    }
+    return state.loading;
+  }
+
+  function turnNode(index) {
+    return timeline.querySelector(`[data-turn-index="${index}"]`);
+  }
+
+  // A finding's turn, loading the pages up to it first when it is not loaded yet.
+  async function jumpTo(index, jump) {
+    let item = turnNode(index);
+    try {
+      while (!item && canLoad() && settings.loadMore) {
+        await loadNext();
+        item = turnNode(index);
+      }
+    } catch (error) {
+      jump.after(el("span", { class: "error", text: ` ${error.message}` }));
+      return;
+    }
+    if (item) item.scrollIntoView({ block: "center" });
+    else if (!jump.nextElementSibling || !jump.nextElementSibling.classList.contains("not-loaded")) {
+      jump.after(el("span", { class: "muted not-loaded", text: " (turn not loaded)" }));
     }
   }
 
@@ -152,11 +193,9 @@ function renderTranscript(container, result, options) {
         ordered.map((finding) => {
           let jump = el("span", { class: "muted", text: "whole session" });
           if (typeof finding.turn_index === "number") {
-            jump = el("button", { type: "button", class: "link", text: `[${formatOffset(finding.offset_seconds)}]` });
-            jump.addEventListener("click", () => {
-              const item = timeline.querySelector(`[data-turn-index="${finding.turn_index}"]`);
-              if (item) item.scrollIntoView({ block: "center" });
-            });
+            jump = el("button", { type: "button", class: "link", "data-turn-index": finding.turn_index, text: `[${formatOffset(finding.offset_seconds)}]` });
+            const target = jump;
+            jump.addEventListener("click", () => jumpTo(finding.turn_index, target));
           }
           return el("li", { "data-check": finding.check }, severityBadge(finding.severity), " ", el("strong", { text: finding.check }), " ", jump, " ", finding.message || "");
         }),
@@ -191,7 +230,8 @@ function renderTranscript(container, result, options) {
       if (hit && query) matches += 1;
       highlight(paragraph, text, hit ? query : "");
     }
-    matchCount.textContent = query ? `${matches} of ${plural(items.length, "turn")} match` : "";
+    const scope = total > items.length ? `${formatCount(items.length)} loaded turns (${formatCount(total)} in all)` : plural(items.length, "turn");
+    matchCount.textContent = query ? `${matches} of ${scope} match` : "";
   }
 
   search.addEventListener("input", () => {
@@ -200,7 +240,7 @@ function renderTranscript(container, result, options) {
   });
 
   clear(container).append(
-    el("article", { class: "transcript", "data-session-id": session.id || "" }, head, summary, el("div", { class: "toolbar" }, search, matchCount), timeline, windowNote),
+    el("article", { class: "transcript", "data-session-id": session.id || "" }, head, settings.notice ? el("p", { class: "muted notice", text: settings.notice }) : null, summary, el("div", { class: "toolbar" }, search, matchCount), timeline, windowNote),
   );
   addTurns(turns);
 
@@ -211,4 +251,14 @@ function renderTranscript(container, result, options) {
       markFindings();
     },
   };
+}
+
+// The QA findings of one session (review_sessions of it alone, with the server's rules); null when
+// this server offers views no review.
+async function sessionFindings(host, sessionId) {
+  const args = argumentsFor("review_sessions", { session_ids: [sessionId] });
+  if (args === null) return null;
+  const found = await host.callTool("review_sessions", args);
+  const flagged = listOf((found.structuredContent || {}).sessions).find((s) => s.session_id === sessionId);
+  return flagged ? listOf(flagged.findings) : [];
 }
