@@ -209,7 +209,8 @@ class CompanionClient:
         tags = filters.get("tags") or {}
         self._refuse_key_in(*(v for k, v in filters.items() if k != "tags"), *tags.keys(), *tags.values())
         params = build_list_params(page_index=page_index, page_size=page_size, **filters)
-        return await self._get("/public/sessions", SessionPage, params=params)
+        # Rows past the page size are dropped unparsed and counted (``SessionPage.items_left_out``).
+        return await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
 
     async def iter_pages(
         self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]
@@ -341,6 +342,7 @@ class CompanionClient:
         *,
         params: Mapping[str, str | int] | None = None,
         not_found_id: str | None = None,
+        max_items: int | None = None,
     ) -> ModelT:
         """GET with bounded retries on 429, 502/503/504 and transport errors, all within ``max_total``.
 
@@ -349,7 +351,9 @@ class CompanionClient:
         """
         try:
             with anyio.fail_after(self.retry.max_total):
-                return await self._get_retrying(path, model, params=params, not_found_id=not_found_id)
+                return await self._get_retrying(
+                    path, model, params=params, not_found_id=not_found_id, max_items=max_items
+                )
         except TimeoutError:
             raise UpstreamUnavailableError(
                 f"The Companion API did not answer GET {path} within {self.retry.max_total:g} s, retries included. "
@@ -365,12 +369,15 @@ class CompanionClient:
         *,
         params: Mapping[str, str | int] | None,
         not_found_id: str | None,
+        max_items: int | None,
     ) -> ModelT:
         deadline = time.monotonic() + self.retry.max_total
         attempt = 0
         while True:
             try:
-                return await self._request("GET", path, model, params=params, not_found_id=not_found_id)
+                return await self._request(
+                    "GET", path, model, params=params, not_found_id=not_found_id, max_items=max_items
+                )
             except (RateLimitedError, UpstreamUnavailableError) as exc:
                 if attempt >= self.retry.max_retries or not _retryable(exc):
                     raise
@@ -394,8 +401,9 @@ class CompanionClient:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         not_found_id: str | None = None,
+        max_items: int | None = None,
     ) -> ModelT:
-        """One request; returns the body as the validated model."""
+        """One request; returns the body as the validated model (an ``items`` array cut to ``max_items``)."""
         what = f"{method} {path}"
         if self._api_key is None:
             raise AuthenticationError(
@@ -446,8 +454,10 @@ class CompanionClient:
         if 300 <= response.status_code < 400:
             raise self._redirect(response, what)
         if response.status_code >= 400:
-            raise self._error_for(response, body, what, not_found_id)
-        return await off_loop(len(body), ingest, body, model, what=what, secret=self._secret())
+            # An error body is parsed off the loop too: it may be as big as any answer.
+            error = await off_loop(len(body), self._error_body, body, what)
+            raise self._error_for(response, error, what, not_found_id)
+        return await off_loop(len(body), ingest, body, model, what=what, secret=self._secret(), max_items=max_items)
 
     async def _read_body(self, response: httpx2.Response, what: str) -> bytes:
         """The body, refused as soon as it is known to exceed ``max_response_bytes``."""
@@ -482,8 +492,9 @@ class CompanionClient:
             code="redirect",
         )
 
-    def _error_for(self, response: httpx2.Response, body: bytes, what: str, not_found_id: str | None) -> CompanionError:
-        error = self._error_body(body, what)
+    def _error_for(
+        self, response: httpx2.Response, error: ErrorBody | None, what: str, not_found_id: str | None
+    ) -> CompanionError:
         status = response.status_code
         code = error.code if error else None
         description = error.description if error else None

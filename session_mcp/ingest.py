@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -28,13 +30,15 @@ _BOM = b"\xef\xbb\xbf"
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "") -> ModelT:
+def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "", max_items: int | None = None) -> ModelT:
     """``body`` as a ``model``, made safe; ``InvalidResponseError`` when it cannot be one.
 
     ``what`` names the request in messages (``GET /public/sessions``); ``secret`` is the API key,
-    masked wherever it appears in the body.
+    masked wherever it appears in the body. With ``max_items``, an ``items`` array is cut to that
+    many before anything else reads it (a million rows for a page of 5 cost one parse, no more),
+    and the model is validated with the number left out as ``items_left_out`` in its context.
     """
-    data = _decode(body, what)
+    data, left_out = _decode(body, what, max_items)
     if not isinstance(data, dict):
         raise InvalidResponseError(
             f"The Companion API answered {what} with a JSON {_json_kind(data)} where an object was expected. "
@@ -46,7 +50,7 @@ def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "") -> 
     except _TooDeep:
         raise _too_deep(what) from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"items_left_out": left_out})
     except ValidationError as exc:
         raise InvalidResponseError(
             f"The Companion API answered {what} with data that does not fit the documented shape: "
@@ -55,15 +59,21 @@ def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "") -> 
         ) from None
 
 
-def _decode(body: bytes, what: str) -> Any:
-    """The JSON value of ``body`` (UTF-8, a leading BOM allowed; raw control characters tolerated).
+def _decode(body: bytes, what: str, max_items: int | None = None) -> tuple[Any, int]:
+    """The JSON value of ``body`` (UTF-8, a leading BOM allowed; raw control characters tolerated),
+    and how many items of its ``items`` array were dropped past ``max_items``.
 
     The decoder itself stops at Python's recursion limit (a clean ``RecursionError``, well before
     the C stack), which is turned into the same error as nesting past ``MAX_DEPTH``.
     """
     text = body.removeprefix(_BOM).decode("utf-8", errors="replace")
     try:
-        return json.loads(text, parse_int=_bounded_int, strict=False)
+        if max_items is not None:
+            try:
+                return _decode_cut(text, max_items)
+            except ValueError:
+                pass  # not a plain object: json.loads says what is wrong (or reads what this did not)
+        return json.loads(text, parse_int=_bounded_int, strict=False), 0
     except RecursionError:
         raise _too_deep(what) from None
     except ValueError:
@@ -72,6 +82,71 @@ def _decode(body: bytes, what: str) -> Any:
             "NAPSTER_API_BASE_URL may point to something else; check it and try again.",
             code="invalid_json",
         ) from None
+
+
+def _decode_cut(text: str, max_items: int) -> tuple[dict[str, Any], int]:
+    """``json.loads(text)`` of an object whose ``items`` array keeps ``max_items`` and counts the rest.
+
+    The items past ``max_items`` are parsed one at a time and dropped, so a million rows for a
+    page of 20 never stand in memory together. ``ValueError`` when ``text`` is not such an object.
+    """
+    fields: dict[str, Any] = {}
+    left_out = 0
+    at = _skip(text, 0)
+    if text[at : at + 1] != "{":
+        raise ValueError("not an object")
+    at = _skip(text, at + 1)
+    closing = text[at : at + 1] == "}"
+    at += closing
+    try:
+        while not closing:
+            if text[at : at + 1] != '"':
+                raise ValueError("a key expected")
+            key, at = _SCAN(text, at)
+            at = _skip(text, at)
+            if text[at : at + 1] != ":":
+                raise ValueError("':' expected")
+            at = _skip(text, at + 1)
+            if key == "items" and text[at : at + 1] == "[":
+                fields[key], left_out, at = _cut_array(text, at, max_items)
+            else:
+                fields[key], at = _SCAN(text, at)
+            at = _skip(text, at)
+            closing, at = text[at : at + 1] == "}", at + 1
+            if not closing and text[at - 1 : at] != ",":
+                raise ValueError("',' expected")
+            at = _skip(text, at)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if _skip(text, at) != len(text):
+        raise ValueError("extra data")
+    return fields, left_out
+
+
+def _cut_array(text: str, at: int, keep: int) -> tuple[list[Any], int, int]:
+    """The first ``keep`` values of the array at ``text[at]``, how many more it holds, and its end."""
+    kept: list[Any] = []
+    count = 0
+    at = _skip(text, at + 1)
+    if text[at : at + 1] == "]":
+        return kept, 0, at + 1
+    while True:
+        value, at = _SCAN(text, at)
+        count += 1
+        if count <= keep:
+            kept.append(value)
+        at = _skip(text, at)
+        separator, at = text[at : at + 1], at + 1
+        if separator == "]":
+            return kept, max(0, count - keep), at
+        if separator != ",":
+            raise ValueError("',' expected")
+        at = _skip(text, at)
+
+
+def _skip(text: str, at: int) -> int:
+    match = _SPACE.match(text, at)
+    return match.end() if match else at
 
 
 def _too_deep(what: str) -> InvalidResponseError:
@@ -88,6 +163,13 @@ class _TooDeep(Exception):
 
 def _bounded_int(literal: str) -> int | None:
     return int(literal) if len(literal) <= MAX_INT_DIGITS else None
+
+
+# json.loads's scanner, one value at a time (scan_once is the decoder's documented-in-source hook).
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
+    parse_int=_bounded_int, strict=False
+).scan_once
+_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 def sanitized(value: dict[str, Any] | list[Any], secret: str = "") -> Any:

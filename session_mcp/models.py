@@ -20,7 +20,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from session_mcp.text import shorten, single_line
@@ -308,6 +317,18 @@ class SessionPage(WireModel):
     total_count: Count = None
     page_index: Count = None
     page_size: Count = None
+    # Items the API sent past the page size asked for, dropped unread by ``ingest``: never a wire field.
+    _items_left_out: int = PrivateAttr(0)
+
+    @model_validator(mode="after")
+    def _count_left_out(self, info: ValidationInfo) -> SessionPage:
+        self._items_left_out = int((info.context or {}).get("items_left_out", 0))
+        return self
+
+    @property
+    def items_left_out(self) -> int:
+        """How many items the API sent past the page size asked for, dropped before validation."""
+        return self._items_left_out
 
     def has_more(self, page_index: int, page_size: int) -> bool:
         """Whether sessions remain after this page, page number ``page_index`` asked with ``page_size``."""

@@ -193,11 +193,12 @@ def bounded_value(value: Any, limit: int) -> Any:
 
 
 def trim_page(page: SessionPage, page_size: int) -> tuple[SessionPage, int]:
-    """``page`` with at most ``page_size`` items, and how many more upstream sent."""
+    """``page`` with at most ``page_size`` items, and how many more upstream sent (those the client
+    dropped unread included)."""
     extra = len(page.items) - page_size
     if extra <= 0:
-        return page, 0
-    return page.model_copy(update={"items": page.items[:page_size]}), extra
+        return page, page.items_left_out
+    return page.model_copy(update={"items": page.items[:page_size]}), extra + page.items_left_out
 
 
 def session_page_result(

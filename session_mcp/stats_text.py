@@ -23,7 +23,7 @@ def format_counts(counts: dict[str, int]) -> str:
 
 
 def render_stats(result: StatsResult) -> str:
-    scope = f"Statistics over {result.examined} sessions"
+    scope = f"Statistics over {plural(result.examined, 'session')}"
     if result.matched is not None:
         scope += f" of {result.matched} matching"
     if result.limit_hit:
@@ -31,7 +31,7 @@ def render_stats(result: StatsResult) -> str:
     cut = result.values_cut or {}
 
     def counts(label: str, name: str, values: dict[str, int]) -> str:
-        distinct = f" ({cut[name]} values, top 10)" if name in cut else ""
+        distinct = f" ({plural(cut[name], 'value')}, top 10)" if name in cut else ""
         return f"{label}{distinct}: {format_counts(values)}"
 
     lines = [scope + "."]
@@ -116,7 +116,8 @@ def _cost_lines(result: StatsResult) -> list[str]:
     if cost.top_clients:
         clients = " · ".join(f"{one_line(a.key)} {format_money(a.cost)} ({a.sessions})" for a in cost.top_clients)
         if cost.other_clients:
-            clients += f" · {cost.other_clients} others {format_money(cost.other_clients_cost)}"
+            others = "1 other" if cost.other_clients == 1 else f"{cost.other_clients} others"
+            clients += f" · {others} {format_money(cost.other_clients_cost)}"
         lines.append(f"top external clients by cost (sessions): {clients}")
     return lines
 

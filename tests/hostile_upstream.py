@@ -29,7 +29,7 @@ from session_mcp.simulator import bind_loopback, serve_in_thread
 LIST_PATH = "/public/sessions"
 T0 = 1_710_000_000  # 2024-03-09T16:00:00Z
 KEY = "sk-live-HOSTILE-KEY-0001"  # the key every test client uses: it must never show up in an answer
-ERROR_BOUND = 2_000  # characters of any error message
+ERROR_BOUND = 1_000  # characters of any error message: one line of at most 1,000 (the README's promise)
 
 
 @dataclass
@@ -81,13 +81,18 @@ def normal_page(ids: list[str]) -> dict[str, Any]:
 NORMAL_IDS = ["sess_normal_1", "sess_normal_2", "sess_normal_3"]
 
 
+CONNECTED = {"token": "t", "connection": {"id": "sess_new"}}
+
+
 class HostileUpstream:
-    """An ASGI app answering ``GET /public/sessions`` with ``listing`` and any session path with
-    ``details[id]``, else ``detail``. ``reset()`` makes it a well-behaved API again."""
+    """An ASGI app answering ``GET /public/sessions`` with ``listing``, any session path with
+    ``details[id]``, else ``detail``, and both connection POSTs with ``connection``. ``reset()``
+    makes it a well-behaved API again."""
 
     def __init__(self) -> None:
         self.listing = Answer()
         self.detail = Answer()
+        self.connection = Answer()
         self.details: dict[str, Answer] = {}
         self.paths: list[str] = []
         self.reset()
@@ -95,12 +100,15 @@ class HostileUpstream:
     def reset(self) -> None:
         self.listing = json_answer(normal_page(NORMAL_IDS))
         self.detail = json_answer(normal_session(NORMAL_IDS[0]))
+        self.connection = json_answer(CONNECTED, 201)
         self.details = {i: json_answer(normal_session(i)) for i in NORMAL_IDS}
         self.paths = []
 
     def answer_for(self, path: str) -> Answer:
         if path == LIST_PATH:
             return self.listing
+        if path.endswith("/connections"):  # POST /public/connections or /public/agents/{id}/connections
+            return self.connection
         session_id = path.removeprefix(LIST_PATH + "/")
         return self.details.get(session_id, self.detail)
 
@@ -243,6 +251,7 @@ def assert_clear_message(message: str, *needles: str) -> str:
     assert_clean(message)
     assert message != "Internal server error"
     assert len(message) <= ERROR_BOUND, len(message)
+    assert "\n" not in message, message[:300]
     for needle in needles:
         assert needle in message, (needle, message)
     return message

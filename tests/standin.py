@@ -33,6 +33,7 @@ class StandIn:
 
     page: Body = field(default_factory=lambda: {"items": []})
     page_status: int = 200
+    paged: bool = False  # serve ``page`` page by page (pageIndex, pageSize) rather than whole every time
     sessions: dict[str, Body] = field(default_factory=dict)
     connection: Body = field(default_factory=lambda: {"token": "t", "connection": {"id": "sess_new"}})
 
@@ -54,7 +55,12 @@ class StandIn:
             self.page = {"items": items, "filteredCount": len(items), "totalCount": len(items)}
 
     async def _list(self, request: Request) -> Response:
-        return Response(encode(self.page), status_code=self.page_status, media_type="application/json")
+        page = self.page
+        if self.paged and isinstance(page, dict):
+            size = int(request.query_params["pageSize"])
+            start = int(request.query_params["pageIndex"]) * size
+            page = {**page, "items": page["items"][start : start + size], "totalCount": len(page["items"])}
+        return Response(encode(page), status_code=self.page_status, media_type="application/json")
 
     async def _get(self, request: Request) -> Response:
         body = self.sessions.get(request.path_params["session_id"])

@@ -1,7 +1,8 @@
 """Hypothesis strategies for what a hostile Companion API may answer.
 
-``listing_answers`` and ``detail_answers`` build whole answers (status, headers, body bytes) for
-``GET /public/sessions`` and ``GET /public/sessions/{id}``. Every field of a body is either a
+``listing_answers``, ``detail_answers`` and ``connection_answers`` build whole answers (status,
+headers, body bytes) for ``GET /public/sessions``, ``GET /public/sessions/{id}`` and the
+connection POSTs. Every field of a body is either a
 plausible value or, now and then, an adversarial one: lone surrogates, control characters,
 newlines that forge turns and table rows, NaN, infinities, ``1e308``, 4,000-digit integers,
 numbers as strings, wrong types, huge strings, deep nesting, unknown fields. Bodies may also be a
@@ -236,5 +237,14 @@ def answers(draw: st.DrawFn, bodies: Any) -> Answer:
     return Answer(raw, status, headers)
 
 
+@st.composite
+def connections(draw: st.DrawFn, wild: bool) -> dict[str, Any]:
+    """What ``POST /public/connections`` answers: a token and the new session's id."""
+    connection = without_absent({"id": draw(text_field(wild, *IDS))} | draw(unknown_fields(wild)))
+    answer = {"token": draw(text_field(wild, "tok_1")), "connection": draw(field(st.just(connection), anything, wild))}
+    return without_absent(answer | draw(unknown_fields(wild)))
+
+
 listing_answers = answers(pages)
 detail_answers = answers(lambda wild: session_fields(detail=True, wild=wild))
+connection_answers = answers(connections)

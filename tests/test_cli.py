@@ -22,9 +22,12 @@ import pytest
 from session_mcp.cli import SETTING_FLAGS, build_parser
 from session_mcp.commands import format_export_summary
 from session_mcp.config import ENVIRONMENT
+from session_mcp.models import SessionSummary
 from session_mcp.render import cut_note
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
+from session_mcp.stats import session_stats
+from session_mcp.stats_text import render_stats
 from session_mcp.transport import attach_hint
 from tests.conftest import clean_environment
 from tests.test_commands import run_process
@@ -210,3 +213,5 @@ def test_one_is_singular() -> None:
     assert "[cut: 2 more turns. " in cut_note("sess_1", 12, 10)
     summary = {"file": "x.jsonl", "written": 1, "already_there": 1, "failed": []}
     assert format_export_summary(summary) == "Exported 1 session to x.jsonl (1 was already there)."
+    one = SessionSummary.model_validate({"id": "sess_1", "companionId": "comp_1", "status": "closed"})
+    assert render_stats(session_stats([one], [], matched=1, limit=5)).startswith("Statistics over 1 session of 1 ")

@@ -22,10 +22,12 @@ from pydantic import SecretStr
 
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
+from session_mcp.errors import UpstreamUnavailableError
 from session_mcp.server import build_server
-from session_mcp.simulator import Simulator, bind_loopback
+from session_mcp.simulator import Simulator, bind_loopback, serve_in_thread
 from session_mcp.transport import http_app
 from tests.conftest import FAST_RETRY
+from tests.standin import StandIn
 
 pytestmark = pytest.mark.anyio
 
@@ -271,3 +273,34 @@ async def test_a_local_origin_without_a_port_is_allowed(base_url: str) -> None:
                 assert answer.status_code not in (403, 421), origin
             foreign = await raw.post(url, json=body, headers={**MCP_HEADERS, "Origin": "http://localhost.evil.com"})
             assert foreign.status_code == 403
+
+
+async def test_a_huge_error_body_is_parsed_off_the_event_loop() -> None:
+    """An error body is parsed as off the loop as an answer: the loop keeps ticking meanwhile."""
+    standin = StandIn(page_status=500)
+    junk = [{"role": "user", "text": "ok", "timestamp": i} for i in range(150_000)]
+    standin.page = {"code": "Boom", "description": "It failed.", "items": junk}
+    gaps: list[float] = []
+    done = anyio.Event()
+
+    async def tick() -> None:
+        last = anyio.current_time()
+        while not done.is_set():
+            await anyio.sleep(0.005)
+            now = anyio.current_time()
+            gaps.append(now - last)
+            last = now
+
+    with serve_in_thread(standin.app) as url:
+        async with (
+            CompanionClient("key", url, retry=FAST_RETRY, timeout=30) as client,
+            anyio.create_task_group() as group,
+        ):
+            group.start_soon(tick)
+            started = anyio.current_time()
+            with pytest.raises(UpstreamUnavailableError, match="It failed"):
+                await client.list_sessions()
+            seconds = anyio.current_time() - started
+            done.set()
+    print(f"\nhuge error body: {seconds:.2f} s; longest loop gap {max(gaps) * 1000:.0f} ms of {len(gaps)} ticks")
+    assert max(gaps) < seconds / 2  # on the event loop, one gap was all of it

@@ -11,10 +11,12 @@ import json
 import logging
 import os
 import re
+import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mcp import Client, MCPError
@@ -133,6 +135,38 @@ async def test_a_list_never_holds_more_rows_than_asked(mcp: Client, standin: Sta
     assert len(text) < 2_000
 
 
+def rows_body(count: int) -> bytes:
+    """A list page of ``count`` tiny rows, encoded up front (not while memory is measured)."""
+    rows = ",".join(['{"id": "sess_00000"}'] * count)
+    return f'{{"items": [{rows}], "totalCount": {count}}}'.encode()
+
+
+async def test_a_million_rows_for_a_page_of_five_cost_one_parse_and_five_models(
+    hostile: tuple[Switch, str], standin: StandIn
+) -> None:
+    async with connect(hostile[1]) as mcp:
+        standin.page = rows_body(1_000_000)  # 21 MB
+        started = time.monotonic()
+        result = await mcp.call_tool("list_sessions", {"page_size": 5})
+        seconds = time.monotonic() - started
+        data: dict[str, Any] = result.structured_content  # type: ignore[assignment]
+        assert not result.is_error, text_of(result)
+        assert len(data["sessions"]) == 5 and data["upstream_sent_more"] == 999_995
+        assert seconds < 30  # loosely: 1.8 s here, 8.7 s when every row became a model
+        # Memory, traced on fewer rows (tracing a million allocations costs 10 s): the rows past
+        # the page are parsed one at a time and dropped, never validated.
+        standin.page = rows_body(200_000)
+        tracemalloc.start()
+        try:
+            result = await mcp.call_tool("list_sessions", {"page_size": 5})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert result.structured_content["upstream_sent_more"] == 199_995  # type: ignore[index]
+    print(f"\n1,000,000 rows for a page of 5: {seconds:.2f} s; 200,000: peak {peak / 1e6:.1f} MB traced")
+    assert peak < 50e6, peak
+
+
 async def test_resources_list_and_completions_are_bounded(mcp: Client, standin: StandIn) -> None:
     standin.page = flood()
     listed = await mcp.list_resources()
@@ -151,7 +185,7 @@ async def test_resources_list_and_completions_are_bounded(mcp: Client, standin: 
 
 
 async def test_statistics_keep_the_top_values_of_each_tag_and_count_the_rest(mcp: Client, standin: StandIn) -> None:
-    standin.page = flood(2_000)
+    standin.page, standin.paged = flood(2_000), True
     result = await mcp.call_tool("session_stats", {"limit": 2_000, "read_transcripts": False})
     text = text_of(result)
     assert not result.is_error, text
@@ -174,7 +208,14 @@ TOOL_CALLS = [
     pytest.param("get_session_transcripts", {"limit": 3}, id="batch"),
     pytest.param("session_stats", {"limit": 3}, id="stats"),
     pytest.param("create_connection", {"companion_id": "c", "voice_id": "v"}, id="connect"),
+    pytest.param("review_sessions", {"limit": 3}, id="review"),
+    pytest.param("review_sessions", {"session_ids": ["sess_huge", "sess_small"]}, id="review-ids"),
 ]
+
+
+async def test_the_budget_test_calls_every_tool(mcp: Client) -> None:
+    listed = {tool.name for tool in (await mcp.list_tools()).tools}
+    assert {call.values[0] for call in TOOL_CALLS} == listed, "a new tool: add a call of it to TOOL_CALLS"
 
 
 @pytest.mark.parametrize(("tool", "arguments"), TOOL_CALLS)
@@ -209,6 +250,30 @@ async def test_a_huge_session_reads_within_bounds_as_a_resource_and_a_prompt(
     assert "+4980 more" in text  # tags: 20 of 5,001 shown
     prompt_text = prompt.messages[0].content.text  # type: ignore[union-attr]
     assert len(prompt_text) <= BUDGET + 3_000
+
+
+async def test_the_json_resource_of_a_huge_session_is_cut_to_the_budget_and_stays_json(
+    hostile: tuple[Switch, str], standin: StandIn
+) -> None:
+    standin.add(session("sess_long", *(f"turn {i} " * 10 for i in range(50_000))), huge())
+    async with connect(hostile[1]) as mcp:
+        long = (await mcp.read_resource("napster://sessions/sess_long")).contents[0].text  # type: ignore[union-attr]
+        wide = (await mcp.read_resource("napster://sessions/sess_huge")).contents[0].text  # type: ignore[union-attr]
+    assert len(long) <= BUDGET, len(long)  # it was 8,164,073
+    data = json.loads(long)
+    kept = len(data["conversation"]["items"])
+    assert 100 < kept < 50_000
+    assert data["conversation"]["items"][-1]["text"] == f"turn {kept - 1} " * 10
+    assert data["id"] == "sess_long" and data["status"] == "closed"
+    assert f"{50_000 - kept} of 50000 conversation items left out" in data["note"]
+    assert "napster://sessions/sess_long/transcript" in data["note"] and f"offset={kept}." in data["note"]
+    assert len(wide) <= BUDGET, len(wide)
+    cut = json.loads(wide)
+    assert cut["id"] == "sess_huge" and "fields left out" in cut["note"]
+    small = standin.sessions["sess_huge"] = session("sess_small", "hi")
+    async with connect(hostile[1]) as mcp:
+        whole = (await mcp.read_resource("napster://sessions/sess_huge")).contents[0].text  # type: ignore[union-attr]
+    assert "note" not in json.loads(whole) and json.loads(whole)["conversation"] == small["conversation"]
 
 
 # -- no forged lines ----------------------------------------------------------------------------
@@ -269,17 +334,27 @@ async def test_message_text_cannot_close_the_qa_prompts_transcript_tag(mcp: Clie
 
 async def test_upstream_data_that_breaks_a_result_is_not_blamed_on_the_arguments(mcp: Client, standin: StandIn) -> None:
     standin.add(session("sess_far", "hi", closedAt=10**400))  # a duration no float holds
-    for tool, arguments in (("list_sessions", {}), ("get_session_transcript", {"session_id": "sess_far"})):
+    for tool, arguments, found in (
+        ("list_sessions", {}, lambda data: data["sessions"][0]),
+        ("get_session_transcript", {"session_id": "sess_far"}, lambda data: data["session"]),
+    ):
         result = await mcp.call_tool(tool, arguments)
-        text = text_of(result)
-        assert "Invalid arguments" not in text
-        if result.is_error:
-            says_why(text)
-            assert "Companion API" in text
+        assert not result.is_error, text_of(result)  # ingest reads the 401-digit time as unknown
+        row = found(result.structured_content)
+        assert row["id"] == "sess_far" and "closed_at" not in row and "duration_seconds" not in row
 
 
 class Upstream(BaseModel):
     duration: float
+
+
+LONG_NAMES = Literal[tuple(f"option_{i:03d}_" + "n" * 20 for i in range(40))]  # type: ignore[valid-type]
+
+
+class Wide(BaseModel):
+    a: LONG_NAMES
+    b: LONG_NAMES
+    c: LONG_NAMES
 
 
 def strict_server() -> MCPServer:
@@ -289,23 +364,31 @@ def strict_server() -> MCPServer:
         """Validates what 'upstream' sent: a duration no float holds."""
         return str(Upstream.model_validate({"duration": 10**400}))
 
+    async def parse_wide(page_size: int = 5) -> str:
+        """Validates what 'upstream' sent: values the model names at length, so the reason nears the bound."""
+        return str(Wide.model_validate({"a": "x", "b": "x", "c": "x"}))
+
     async def crash(page_size: int = 5) -> str:
         """Fails like a bug would."""
         raise RuntimeError("internal detail sk-live-secret")
 
-    return MCPServer("t", tools=[StrictTool.strict(parse_upstream), StrictTool.strict(crash)])
+    tools = [StrictTool.strict(parse_upstream), StrictTool.strict(parse_wide), StrictTool.strict(crash)]
+    return MCPServer("t", tools=tools)
 
 
 async def test_only_argument_validation_says_invalid_arguments(mode: str, caplog: pytest.LogCaptureFixture) -> None:
     async with Client(strict_server(), mode=mode) as client:
         wrong = text_of(await client.call_tool("parse_upstream", {"page_size": "many"}))
         upstream = text_of(await client.call_tool("parse_upstream", {"page_size": 3}))
+        wide = text_of(await client.call_tool("parse_wide", {}))
         with caplog.at_level(logging.ERROR):
             crashed = text_of(await client.call_tool("crash", {}))
     assert wrong.startswith("Invalid arguments for parse_upstream: page_size")
     assert "Invalid arguments" not in upstream
     assert "the Companion API answered with data this server cannot use (duration: " in upstream
     assert "not a problem with the arguments" in upstream
+    assert wide.startswith("Error executing tool parse_wide: ") and "\n" not in wide
+    assert len(wide) <= 1_000, len(wide)  # cut after the prefix: one line of at most 1,000
     says_why(crashed)
     assert "failed unexpectedly (RuntimeError)" in crashed
     assert "sk-live-secret" not in crashed

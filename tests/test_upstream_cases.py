@@ -17,14 +17,17 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, TextResourceContents
 
 from session_mcp.client import CompanionClient, RetryPolicy
 from session_mcp.config import Settings
-from session_mcp.errors import UpstreamUnavailableError
+from session_mcp.errors import InvalidResponseError, UpstreamUnavailableError
+from session_mcp.ingest import _decode
 from session_mcp.server import build_server
-from tests.conftest import FAST_RETRY
+from tests.conftest import ADVERSARIAL, FAST_RETRY
 from tests.hostile_upstream import (
     KEY,
     NORMAL_IDS,
@@ -357,3 +360,49 @@ async def test_trickled_headers_cannot_hold_a_call_past_the_deadline() -> None:
 def test_the_default_deadline_is_the_documented_90_seconds() -> None:
     assert CompanionClient(KEY).retry.max_total == 90  # README: "a call ends within 90 s"
     assert CompanionClient(KEY, timeout=5).retry.max_total == 15  # three timeouts, retries included
+
+
+# -- a list page cut while it is parsed ---------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(ADVERSARIAL, max_examples=150)
+@given(
+    fields=st.dictionaries(st.text(max_size=5), json_values, max_size=4),
+    items=st.lists(json_values, max_size=8) | json_values,
+    keep=st.integers(0, 5),
+    indent=st.sampled_from([None, 0, 2, "\t"]),
+    bom=st.booleans(),
+)
+def test_a_page_cut_while_parsed_reads_as_json_loads_then_cut(
+    fields: dict[str, Any], items: Any, keep: int, indent: Any, bom: bool
+) -> None:
+    body = (b"\xef\xbb\xbf" if bom else b"") + json.dumps({**fields, "items": items}, indent=indent).encode()
+    assert_cut_as_whole(body, keep)
+
+
+@settings(ADVERSARIAL, max_examples=150)
+@given(body=st.binary(max_size=40) | st.text(st.sampled_from('{}[]",: \t\n1aNe-.items'), max_size=40).map(str.encode))
+def test_a_page_cut_while_parsed_fails_as_json_loads_does(body: bytes) -> None:
+    assert_cut_as_whole(body, 1)
+
+
+def assert_cut_as_whole(body: bytes, keep: int) -> None:
+    """``_decode`` cutting ``items`` to ``keep`` reads (or refuses) ``body`` as the whole parse then a cut."""
+    try:
+        whole, _ = _decode(body, "GET /x")
+    except InvalidResponseError as exc:
+        with pytest.raises(InvalidResponseError) as cut:
+            _decode(body, "GET /x", keep)
+        assert cut.value.code == exc.code
+        return
+    left_out = 0
+    if isinstance(whole, dict) and isinstance(whole.get("items"), list):
+        left_out = max(0, len(whole["items"]) - keep)
+        whole["items"] = whole["items"][:keep]
+    assert repr(_decode(body, "GET /x", keep)) == repr((whole, left_out))  # repr: NaN equals itself

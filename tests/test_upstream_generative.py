@@ -2,7 +2,7 @@
 
 Hypothesis builds list and session answers (``tests/strategies_upstream.py``) that the stand-in
 of ``tests/hostile_upstream.py`` serves over loopback HTTP. Every tool, both resources,
-``resources/list``, both prompts and the ``sessions`` commands then run against them, and for
+``resources/list``, every prompt and the ``sessions`` commands then run against them, and for
 every answer:
 
 - it is a result or a clear error: never the SDK's bare "Error executing tool X" nor
@@ -61,7 +61,7 @@ from tests.hostile_upstream import (
     strict_json,
     text_of,
 )
-from tests.strategies_upstream import detail_answers, listing_answers
+from tests.strategies_upstream import connection_answers, detail_answers, listing_answers
 
 TARGET = "sess_target"  # the id every single-session call asks for: the hostile detail answers it
 TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
@@ -70,13 +70,23 @@ TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("get_session_transcript", {"session_id": TARGET}),
     ("get_session_transcripts", {"session_ids": [TARGET, NORMAL_IDS[0]]}),
     ("session_stats", {"limit": 40}),
+    ("review_sessions", {"limit": 5}),
+    ("review_sessions", {"session_ids": [TARGET, NORMAL_IDS[0]]}),
+    ("create_connection", {"companion_id": "comp_support", "voice_id": "alloy"}),
+    ("create_connection", {"agent_id": "agent_support"}),
 ]
+PROMPTS: dict[str, dict[str, Any]] = {
+    "qa_review_transcript": {"session_id": TARGET},
+    "summarize_sessions": {},
+    "qa_triage": {},
+}
 MAX_CHARS = Settings().max_chars
 # The command line retries 429 and 502/503 with the shipped backoff (seconds): the tools, whose
 # client retries fast, cover those statuses; the commands get every other answer.
 cli_listings = listing_answers.filter(lambda answer: answer.status not in (429, 502, 503))
 cli_details = detail_answers.filter(lambda answer: answer.status not in (429, 502, 503))
 TURN_LINE = re.compile(r"^\[(?:(?:\d+:)?\d{2}:\d{2}|--:--)\] ", re.MULTILINE)
+CUT_NOTE = re.compile(r"^Cut to SESSION_MCP_MAX_CHARS: \d+ of (\d+) conversation items left out")
 BODIES: Counter[str] = Counter()
 OUTCOMES: Counter[str] = Counter()  # "tool result" / "tool error", to see the rendering is reached
 
@@ -89,6 +99,7 @@ def examples(count: int, **options: Any) -> Any:
 class Env:
     portal: BlockingPortal
     mcp: Client
+    companion: CompanionClient
     app: HostileUpstream
     base_url: str
     schemas: dict[str, dict[str, Any] | None]
@@ -97,14 +108,21 @@ class Env:
         printer.text(f"Env({self.base_url})")  # not the schemas, in a falsifying example
 
     def call_tool(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
+        if name == "create_connection":
+            # One connection POST per 5 s per key: forget the last one, so each call meets the answer.
+            self.companion._shared.last_connection_at.clear()
         return self.portal.call(self.mcp.call_tool, name, arguments)
 
-    def install(self, listing: Answer, detail: Answer) -> None:
-        """Serve ``listing`` for the list and ``detail`` for every session but the normal ones."""
+    def install(self, listing: Answer, detail: Answer, connection: Answer | None = None) -> None:
+        """Serve ``listing`` for the list, ``detail`` for every session but the normal ones and
+        ``connection`` (if given) for the connection POSTs."""
         self.app.reset()
         self.app.listing, self.app.detail = listing, detail
         BODIES["list"] += 1
         BODIES["session"] += 1
+        if connection is not None:
+            self.app.connection = connection
+            BODIES["connection"] += 1
 
     def next_call_is_normal(self) -> None:
         self.app.reset()
@@ -115,12 +133,14 @@ class Env:
 
 
 @asynccontextmanager
-async def connect(base_url: str) -> AsyncIterator[tuple[Client, dict[str, dict[str, Any] | None]]]:
+async def connect(
+    base_url: str,
+) -> AsyncIterator[tuple[Client, CompanionClient, dict[str, dict[str, Any] | None]]]:
     async with (
         CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
         Client(build_server(companion, Settings()), cache=None) as mcp,
     ):
-        yield mcp, {tool.name: tool.output_schema for tool in (await mcp.list_tools()).tools}
+        yield mcp, companion, {tool.name: tool.output_schema for tool in (await mcp.list_tools()).tools}
 
 
 @pytest.fixture(scope="module")
@@ -129,10 +149,10 @@ def env() -> Iterator[Env]:
     with (
         serving(app) as base_url,
         start_blocking_portal(backend="asyncio") as portal,
-        portal.wrap_async_context_manager(connect(base_url)) as (mcp, schemas),
+        portal.wrap_async_context_manager(connect(base_url)) as (mcp, companion, schemas),
     ):
         started = time.monotonic()
-        yield Env(portal, mcp, app, base_url, schemas)
+        yield Env(portal, mcp, companion, app, base_url, schemas)
         elapsed = time.monotonic() - started
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(BODIES.items()))
     print(f"\ngenerative hostile upstream: {sum(BODIES.values())} bodies ({kinds}) in {elapsed:.1f} s")
@@ -168,15 +188,25 @@ def check_cli(run: CliRun, *, json_output: bool = False) -> None:
 
 
 def turn_count(wire: Any) -> int:
-    """How many turns a session's JSON holds: no rendering of it may show more turn lines."""
+    """How many turns a session's JSON holds (or, cut to the budget, says it has): no rendering of
+    it may show more turn lines."""
+    cut = CUT_NOTE.search(str(wire.get("note", ""))) if isinstance(wire, dict) else None
+    if cut:
+        return int(cut.group(1))
     conversation = wire.get("conversation") if isinstance(wire, dict) else None
     return len((conversation or {}).get("items") or [])
 
 
+def test_the_generated_calls_cover_every_tool_and_prompt(env: Env) -> None:
+    assert {tool for tool, _ in TOOL_CALLS} == set(env.schemas), "a new tool: add a call of it to TOOL_CALLS"
+    prompts = env.portal.call(env.mcp.list_prompts).prompts
+    assert {prompt.name for prompt in prompts} == set(PROMPTS), "a new prompt: add it to PROMPTS"
+
+
 @examples(40)
-@given(listing=listing_answers, detail=detail_answers)
-def test_every_tool_survives_any_upstream(env: Env, listing: Answer, detail: Answer) -> None:
-    env.install(listing, detail)
+@given(listing=listing_answers, detail=detail_answers, connection=connection_answers)
+def test_every_tool_survives_any_upstream(env: Env, listing: Answer, detail: Answer, connection: Answer) -> None:
+    env.install(listing, detail, connection)
     for tool, arguments in TOOL_CALLS:
         check_tool(env, tool, arguments, env.call_tool(tool, arguments))
     env.next_call_is_normal()
@@ -192,8 +222,7 @@ def test_resources_and_prompts_survive_any_upstream(env: Env, listing: Answer, d
         (env.mcp.list_resources,),
         (env.mcp.read_resource, uri),
         (env.mcp.read_resource, uri + "/transcript"),
-        (env.mcp.get_prompt, "qa_review_transcript", {"session_id": TARGET}),
-        (env.mcp.get_prompt, "summarize_sessions", {}),
+        *((env.mcp.get_prompt, name, arguments) for name, arguments in PROMPTS.items()),
     ]
     for call, *arguments in calls:
         try:

@@ -20,7 +20,7 @@ from session_mcp.offload import off_loop
 from session_mcp.render import format_time, render_transcript
 from session_mcp.results import trim_page
 from session_mcp.server.backend import Backend, is_session_id, text_size
-from session_mcp.server.toolkit import advice, surface_errors
+from session_mcp.server.toolkit import advice, error_text, surface_errors
 
 TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"
 SESSION_URI = "napster://sessions/{session_id}"
@@ -38,7 +38,7 @@ class Resources(Backend):
     async def read_session(self, session_id: str, ctx: Context) -> str:
         with surface_errors(f"Reading {shorten_text(SESSION_URI.format(session_id=session_id), 120)}"):
             session = await self._resource_session(ctx, session_id, SESSION_URI)
-            return await off_loop(text_size(session), lambda: json.dumps(session.to_wire(), ensure_ascii=False))
+            return await off_loop(text_size(session), session_json, session, self.settings.max_chars)
 
     async def _resource_session(self, ctx: Context, session_id: str, template: str) -> SessionDetail:
         uri = template.format(session_id=session_id)
@@ -47,7 +47,7 @@ class Resources(Backend):
         except (NotFoundError, InvalidInputError) as exc:
             raise ResourceNotFoundError(f"{exc} List the sessions (resources/list or list_sessions).") from None
         except CompanionError as exc:
-            raise ResourceError(f"Could not read {shorten_text(uri, 120)}: {advice(exc)}") from None
+            raise ResourceError(error_text(f"Could not read {shorten_text(uri, 120)}: {advice(exc)}")) from None
 
     async def list_resources(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
@@ -72,6 +72,65 @@ class Resources(Backend):
         return ListResourcesResult(resources=resources, next_cursor=encode_cursor(page_index + 1) if more else None)
 
     # -- completions -----------------------------------------------------------------------
+
+
+NOTE_ROOM = 1_000  # characters kept for the note of a cut session JSON
+
+
+def session_json(session: SessionDetail, budget: int) -> str:
+    """The session as sent, as JSON of at most ``budget`` characters.
+
+    Past the budget the first conversation items that fit are kept (then the top-level fields
+    that fit, in order) and a top-level ``note`` says how many were left out and where the whole
+    transcript reads, page by page. The work stops at the budget, not at the transcript's end.
+    """
+    wire = session.to_wire()
+    conversation = wire.pop("conversation", None)
+    items: list[Any] = []
+    if isinstance(conversation, dict):
+        conversation = dict(conversation)
+        items = conversation.pop("items", None) or []
+    room = budget - NOTE_ROOM
+    kept: dict[str, Any] = {}
+    fields_left_out: list[str] = []
+    used = 2
+    for key, value in wire.items():
+        size = _entry_size(key, value)
+        if used + size <= room or key == "id":  # an id is at most 256 characters
+            kept[key], used = value, used + size
+        else:
+            fields_left_out.append(key)
+    turns: list[Any] = []
+    if conversation is not None:
+        used += _entry_size("conversation", conversation) + _entry_size("items", [])
+        for item in items:
+            used += len(json.dumps(item, ensure_ascii=False)) + 2
+            if used > room:
+                break
+            turns.append(item)
+        kept["conversation"] = {"items": turns, **conversation} if isinstance(conversation, dict) else conversation
+    if not fields_left_out and len(turns) == len(items):
+        return json.dumps(session.to_wire(), ensure_ascii=False)
+    kept["note"] = _cut_note(session.id, len(turns), len(items), fields_left_out)
+    return json.dumps(kept, ensure_ascii=False)
+
+
+def _entry_size(key: str, value: Any) -> int:
+    """Characters of ``"key": value, `` in a JSON object."""
+    return len(json.dumps(key, ensure_ascii=False)) + len(json.dumps(value, ensure_ascii=False)) + 4
+
+
+def _cut_note(session_id: str, items_kept: int, total_items: int, fields_left_out: list[str]) -> str:
+    uri = TRANSCRIPT_URI.format(session_id=session_id)
+    left_out = total_items - items_kept
+    parts = [f"Cut to SESSION_MCP_MAX_CHARS: {left_out} of {total_items} conversation items left out"]
+    if fields_left_out:
+        names = ", ".join(shorten_text(one_line(name), 40) for name in fields_left_out[:5])
+        parts.append(f"{len(fields_left_out)} fields left out ({names}{', ...' if len(fields_left_out) > 5 else ''})")
+    return (
+        "; ".join(parts) + f". Read the whole transcript page by page with the resource {uri} or the tool "
+        f"get_session_transcript session_id={session_id!r} offset={items_kept}."
+    )
 
 
 def render_resource_description(item: SessionSummary) -> str:

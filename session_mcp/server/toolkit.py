@@ -188,7 +188,7 @@ class StrictTool(Tool):
             result = await super().run(given, context, convert_result)
         except UnexpectedToolError as exc:
             reason = unexpected_failure(exc.__cause__, f"The {self.name} tool")
-            raise ToolError(f"Error executing tool {self.name}: {reason}") from None
+            raise ToolError(error_text(f"Error executing tool {self.name}: {reason}")) from None  # cut after the prefix
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(error_text(self._describe(exc.__cause__))) from None
