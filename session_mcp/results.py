@@ -328,7 +328,10 @@ class SessionDigest(BaseModel):
     """A session in one line: what the user first asked and how it ended."""
 
     session: SessionRow
-    first_request: str | None = Field(None, description="The user's first message, shortened; absent if none.")
+    first_request: str | None = Field(
+        None,
+        description="The user's first message, shortened; absent if the user never spoke or it did not fit.",
+    )
     last_exchange: list[DigestTurn] = Field(description="The last user message and the reply to it, shortened.")
 
 
