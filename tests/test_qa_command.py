@@ -83,6 +83,22 @@ def test_json_and_html_carry_the_whole_report(api: Path, tmp_path: Path, capsys:
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from anywhere
 
 
+def test_the_client_side_filters_are_written_as_for_sessions_list(
+    api: Path, simulator: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--status failed,closed`` (a list, as ``sessions list`` takes it) equals two flags; an unknown one is exit 2."""
+    assert run("--no-cache", "--format", "json", "--status", "failed,closed") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert run("--no-cache", "--format", "json", "--status", "failed", "--status", "closed") == 0
+    repeated = json.loads(capsys.readouterr().out)
+    wanted = sum(1 for s in simulator.sessions_of("demo") if s.get("status") in ("failed", "closed"))
+    assert listed["reviewed"] == repeated["reviewed"] == wanted
+    assert run("--no-cache", "--status", "bogus") == 2
+    error = capsys.readouterr().err
+    assert error.startswith("session-mcp: status 'bogus' does not exist")
+    assert "pending, started, closed, failed" in error
+
+
 def test_fail_on_sets_the_exit_status(api: Path, tmp_path: Path) -> None:
     rules = tmp_path / "quiet.toml"
     rules.write_text("".join(f"[checks.{check}]\nseverity = 'info'\n" for check in CHECK_IDS))

@@ -17,14 +17,13 @@ import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 
 from session_mcp.client import CompanionClient
-from session_mcp.commands import Progress, add_filter_flags, filters_of
+from session_mcp.commands import Progress, add_filter_flags, add_query_flags, filters_of, query_of
 from session_mcp.config import Settings
 from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
 from session_mcp.errors import CompanionError
@@ -33,7 +32,6 @@ from session_mcp.qa.report import QAReport
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules
 from session_mcp.qa.runner import MAX_REVIEW, Review, Selection, run_review
 from session_mcp.qa.writers import FORMATS, WRITERS, window_text
-from session_mcp.query import STATUSES, Criteria, parse_window
 from session_mcp.redact import redactor
 from session_mcp.render import plural
 
@@ -50,12 +48,7 @@ def add_qa_command(commands: Any, shared: Callable[[argparse.ArgumentParser], No
     )
     shared(qa)
     add_filter_flags(qa)
-    qa.add_argument("--since", help="sessions started at or after: 2026-09-20, 2026-09-20T14:00, 90m, 24h, 7d, today")
-    qa.add_argument("--until", help="sessions started before (same forms as --since)")
-    qa.add_argument("--status", action="append", default=[], choices=STATUSES, help="only this status, repeatable")
-    qa.add_argument("--close-reason", action="append", default=[], help="only this close reason, repeatable")
-    qa.add_argument("--session-type", action="append", default=[], help="only this session type, repeatable")
-    qa.add_argument("--modality", action="append", default=[], help="only this modality, repeatable")
+    add_query_flags(qa)  # the window and client-side filters, exactly as `sessions list` takes them
     qa.add_argument("--limit", type=_limit, default=MAX_REVIEW, help=f"at most this many sessions (1-{MAX_REVIEW})")
     qa.add_argument("--rules", type=Path, help="a TOML rules file (thresholds and phrase rules)")
     qa.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, jsonl, junit or html")
@@ -122,17 +115,8 @@ def _error(message: str) -> int:
 async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientFactory, out: TextIO) -> int:
     rules_file = args.rules or settings.qa_rules  # --rules, else SESSION_MCP_QA_RULES / --qa-rules
     rules = load_rules(rules_file) if rules_file else RuleSet()
-    selection = Selection(
-        filters=filters_of(args),
-        window=parse_window(args.since, args.until, now=datetime.now(UTC)),
-        criteria=Criteria.of(
-            status=args.status,
-            close_reason=args.close_reason,
-            session_type=args.session_type,
-            modality=args.modality,
-        ),
-        limit=args.limit,
-    )
+    window, criteria = query_of(args)
+    selection = Selection(filters=filters_of(args), window=window, criteria=criteria, limit=args.limit)
     progress = Progress(sys.stderr)
 
     async def report_progress(done: int, total: int) -> None:
