@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,9 +60,17 @@ class DiskCacheBusyError(DiskCacheError):
     """The cache file is fine but another process holds it past the busy timeout: go on without it."""
 
 
-def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """``$XDG_CACHE_HOME/session-mcp``, else ``~/.cache/session-mcp``."""
+def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
+    """The user's cache folder of each platform, plus ``session-mcp``.
+
+    ``$XDG_CACHE_HOME`` wins everywhere; else ``%LOCALAPPDATA%`` on Windows, ``~/Library/Caches``
+    on macOS and ``~/.cache`` elsewhere (where Claude Desktop's users and their backups expect it).
+    """
     base = env.get("XDG_CACHE_HOME", "").strip()
+    if not base and platform == "win32":
+        base = env.get("LOCALAPPDATA", "").strip() or str(Path.home() / "AppData" / "Local")
+    if not base and platform == "darwin":
+        base = str(Path.home() / "Library" / "Caches")
     return (Path(base) if base else Path.home() / ".cache") / "session-mcp"
 
 

@@ -108,7 +108,11 @@ def test_an_unusable_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_the_default_directory_follows_xdg() -> None:
     assert default_cache_dir({"XDG_CACHE_HOME": "/x/cache"}) == Path("/x/cache/session-mcp")
-    assert default_cache_dir({}) == Path.home() / ".cache" / "session-mcp"
+    assert default_cache_dir({}, "linux") == Path.home() / ".cache" / "session-mcp"
+    assert default_cache_dir({}, "darwin") == Path.home() / "Library" / "Caches" / "session-mcp"
+    assert default_cache_dir({"LOCALAPPDATA": "/c/Local"}, "win32") == Path("/c/Local/session-mcp")
+    assert default_cache_dir({}, "win32") == Path.home() / "AppData" / "Local" / "session-mcp"
+    assert default_cache_dir({"XDG_CACHE_HOME": "/x/cache"}, "darwin") == Path("/x/cache/session-mcp")
 
 
 WRITER = """
