@@ -26,7 +26,7 @@ from session_mcp.cursors import scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.query import MAX_SCAN, TIME_FORMS, Criteria, Scan, Window, WindowScanner, scan_sessions, window_of
+from session_mcp.query import MAX_SCAN, Criteria, Scan, WindowScanner, scan_sessions
 from session_mcp.redact import Redactor
 from session_mcp.render import (
     plural,
@@ -46,6 +46,7 @@ from session_mcp.results import (
     trim_page,
 )
 from session_mcp.tags import parse_tag_pairs
+from session_mcp.windows import TIME_FORMS, Window, window_of
 
 _CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
 EXPORT_LINE_START = b'{"id": "'  # how every exported line begins: the id is the first wire field

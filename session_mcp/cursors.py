@@ -17,7 +17,8 @@ from typing import Any
 
 from session_mcp.client import CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
-from session_mcp.query import MAX_SCAN, Criteria, Scan, ScanPosition, Window, scan_sessions
+from session_mcp.query import MAX_SCAN, Criteria, Scan, ScanPosition, scan_sessions
+from session_mcp.windows import Window
 
 CURSOR_PREFIX = "w1."
 MAX_CURSOR_LENGTH = 400

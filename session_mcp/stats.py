@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from session_mcp.lines import FIELD_CHARS, ID_CHARS, shorten_text
 from session_mcp.models import FunctionMetric, SessionDetail, SessionSummary
-from session_mcp.query import Window
 from session_mcp.results import (
     Amount,
     CompanionFigures,
@@ -34,6 +33,7 @@ from session_mcp.results import (
     StatsResult,
     ToolFailures,
 )
+from session_mcp.windows import Window
 
 NO_USER_TURN_IDS = 20
 BUSIEST_HOURS = 5

@@ -20,18 +20,10 @@ from session_mcp.client import CompanionClient
 from session_mcp.commands import export_sessions
 from session_mcp.cursors import decode_cursor, encode_cursor, filters_fingerprint
 from session_mcp.errors import InvalidInputError
-from session_mcp.query import (
-    STATUSES,
-    Criteria,
-    Scan,
-    ScanPosition,
-    Window,
-    parse_window,
-    parse_window_words,
-    scan_sessions,
-)
+from session_mcp.query import STATUSES, Criteria, Scan, ScanPosition, scan_sessions
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import LIST_ORDERS
+from session_mcp.windows import Window, parse_window, parse_window_words
 from tests.conftest import ANCHOR
 
 NOW = datetime.fromtimestamp(ANCHOR, UTC)  # 2026-09-21T14:13:20Z, a Monday

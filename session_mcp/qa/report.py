@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from session_mcp.models import SessionSummary
 from session_mcp.qa.checks import SEVERITIES, SEVERITY_RANK, Finding, Severity
-from session_mcp.query import Window
 from session_mcp.results import Failure
+from session_mcp.windows import Window
 
 
 class CheckCount(BaseModel):

@@ -23,9 +23,10 @@ from session_mcp.models import SessionDetail
 from session_mcp.pacing import AdaptiveLimiter
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
-from session_mcp.query import Criteria, Scan, Window, scan_sessions
+from session_mcp.query import Criteria, Scan, scan_sessions
 from session_mcp.redact import Redactor
 from session_mcp.results import Failure
+from session_mcp.windows import Window
 
 CHUNK = 128
 MAX_REVIEW = 1_000

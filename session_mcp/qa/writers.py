@@ -19,8 +19,8 @@ from typing import Any, Literal
 from session_mcp.lines import one_line
 from session_mcp.qa.report import QAReport, QAView
 from session_mcp.qa.template import render_page
-from session_mcp.query import Window
 from session_mcp.render import format_offset, format_time, plural
+from session_mcp.windows import Window
 
 Format = Literal["text", "json", "jsonl", "junit", "html"]
 FORMATS: tuple[Format, ...] = ("text", "json", "jsonl", "junit", "html")

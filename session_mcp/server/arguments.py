@@ -21,8 +21,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
-from session_mcp.query import TIME_FORMS, Criteria
+from session_mcp.query import Criteria
 from session_mcp.tags import parse_tag_pairs
+from session_mcp.windows import TIME_FORMS
 
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = 100

@@ -16,10 +16,10 @@ from session_mcp.errors import InvalidInputError
 from session_mcp.models import SessionDetail
 from session_mcp.offload import off_loop
 from session_mcp.qa.rules import RuleSet, load_rules
-from session_mcp.query import Window, window_of
 from session_mcp.redact import redactor
 from session_mcp.render import transcript_window
 from session_mcp.results import TranscriptResult
+from session_mcp.windows import Window, window_of
 
 TENANT_KEY_HEADER = "x-napster-api-key"
 

@@ -15,7 +15,7 @@ from session_mcp.cursors import scan_page
 from session_mcp.digest import fit_batch, render_batch
 from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.offload import off_loop
-from session_mcp.query import Criteria, Scan, Window, scan_sessions
+from session_mcp.query import Criteria, Scan, scan_sessions
 from session_mcp.render import render_session_page, render_transcript, transcript_window
 from session_mcp.results import (
     BatchResult,
@@ -56,6 +56,7 @@ from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.stats import session_stats
 from session_mcp.stats_text import render_stats
+from session_mcp.windows import Window
 
 DEFAULT_STATS = 200
 DEFAULT_STATS_IN_WINDOW = 1_000
