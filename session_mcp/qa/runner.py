@@ -72,11 +72,16 @@ async def run_review(
     shown: Redactor,
     *,
     disk: DiskCache | None = None,
+    memory_cache: bool = False,
     pacer: AdaptiveLimiter | None = None,
     on_progress: Progress | None = None,
     now: datetime | None = None,
 ) -> Review:
-    """Review the selected sessions; ``CompanionError`` when the list itself cannot be read."""
+    """Review the selected sessions; ``CompanionError`` when the list itself cannot be read.
+
+    ``memory_cache`` reads and fills the client's session cache (bounded: a server's repeated
+    reviews then re-read only what may still change); off, a one-pass run leaves it alone.
+    """
     pacer = pacer or AdaptiveLimiter()
     scan = None
     if selection.session_ids is not None:
@@ -97,7 +102,7 @@ async def run_review(
                 cached = await anyio.to_thread.run_sync(disk.get_many, chunk) if disk else {}
                 missing = [session_id for session_id in chunk if session_id not in cached]
                 fetched, failures = await fetch_sessions(
-                    client, missing, concurrency=pacer.maximum, use_cache=False, pacer=pacer.slot
+                    client, missing, concurrency=pacer.maximum, use_cache=memory_cache, pacer=pacer.slot
                 )
                 if disk and fetched:
                     await anyio.to_thread.run_sync(disk.put_many, fetched)

@@ -90,6 +90,8 @@ class ReviewTools(Backend):
                 criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )
-            review = await run_review(self.client_for(ctx), selection, self.rules, self.shown, on_progress=progress)
+            review = await run_review(
+                self.client_for(ctx), selection, self.rules, self.shown, memory_cache=True, on_progress=progress
+            )
         result, text = review_answer(review.report, self.settings.max_chars)
         return structured(result, text)
