@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,15 +56,7 @@ WINDOW = {
 
 @pytest.fixture(scope="session")
 def views_kit() -> Path:
-    reason = kit.missing_tools()
-    if reason is None:
-        try:
-            return kit.install()
-        except (OSError, subprocess.SubprocessError) as exc:
-            reason = f"the npm kit could not be installed ({exc})"
-    if os.environ.get(kit.REQUIRE_ENV):
-        pytest.fail(f"{kit.REQUIRE_ENV} is set but {reason}")
-    pytest.skip(f"the browser tests need node, npm, Chromium and the npm registry once: {reason}")
+    return kit.ready_or_skip()
 
 
 def mm_ss(seconds: float) -> str:

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).parent
 PINNED = ("package.json", "package-lock.json", "entry.mjs")
 REQUIRE_ENV = "SESSION_MCP_REQUIRE_BROWSER"  # set by CI: a missing browser fails instead of skipping
@@ -26,12 +28,25 @@ def chromium_path() -> str | None:
     return found if Path(found).is_file() else None
 
 
-def missing_tools() -> str | None:
-    """Why the browser tests cannot run here, or None when node, npm and Chromium are all present."""
+def missing_tools(*, browser: bool = True) -> str | None:
+    """Why the kit's tests cannot run here, or None when node, npm (and Chromium) are all present."""
     absent = [name for name in ("node", "npm") if shutil.which(name) is None]
-    if chromium_path() is None:
+    if browser and chromium_path() is None:
         absent.append("chromium (apt-get install chromium)")
     return f"not installed: {', '.join(absent)}" if absent else None
+
+
+def ready_or_skip(*, browser: bool = True) -> Path:
+    """The installed kit; else the test is skipped, or fails where ``REQUIRE_ENV`` is set (CI)."""
+    reason = missing_tools(browser=browser)
+    if reason is None:
+        try:
+            return install()
+        except (OSError, subprocess.SubprocessError) as exc:
+            reason = f"the npm kit could not be installed ({exc})"
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{REQUIRE_ENV} is set but {reason}")
+    pytest.skip(f"this test needs node, npm{', Chromium' if browser else ''} and the npm registry once: {reason}")
 
 
 def kit_dir() -> Path:
