@@ -84,10 +84,10 @@ class DiskCache:
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        busy_timeout: float | None = None,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
     ) -> None:
         self.max_entries = max_entries
-        self.busy_timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
+        self.busy_timeout = busy_timeout
         self.max_bytes = max_bytes
         self.path = directory / f"sessions-{fingerprint}.sqlite3"
         self._lock = threading.Lock()

@@ -116,8 +116,7 @@ def _cost_lines(result: StatsResult) -> list[str]:
     if cost.top_clients:
         clients = " · ".join(f"{one_line(a.key)} {format_money(a.cost)} ({a.sessions})" for a in cost.top_clients)
         if cost.other_clients:
-            others = "1 other" if cost.other_clients == 1 else f"{cost.other_clients} others"
-            clients += f" · {others} {format_money(cost.other_clients_cost)}"
+            clients += f" · {plural(cost.other_clients, 'other')} {format_money(cost.other_clients_cost)}"
         lines.append(f"top external clients by cost (sessions): {clients}")
     return lines
 

@@ -84,7 +84,8 @@ def session_json(session: SessionDetail, budget: int) -> str:
     that fit, in order) and a top-level ``note`` says how many were left out and where the whole
     transcript reads, page by page. The work stops at the budget, not at the transcript's end.
     """
-    wire = session.to_wire()
+    whole = session.to_wire()
+    wire = dict(whole)
     conversation = wire.pop("conversation", None)
     items: list[Any] = []
     if isinstance(conversation, dict):
@@ -110,7 +111,7 @@ def session_json(session: SessionDetail, budget: int) -> str:
             turns.append(item)
         kept["conversation"] = {"items": turns, **conversation} if isinstance(conversation, dict) else conversation
     if not fields_left_out and len(turns) == len(items):
-        return json.dumps(session.to_wire(), ensure_ascii=False)
+        return json.dumps(whole, ensure_ascii=False)
     kept["note"] = _cut_note(session.id, len(turns), len(items), fields_left_out)
     return json.dumps(kept, ensure_ascii=False)
 
