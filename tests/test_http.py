@@ -28,7 +28,7 @@ from session_mcp.config import Settings
 from session_mcp.errors import UpstreamUnavailableError
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator, bind_loopback, serve_in_thread
-from session_mcp.transport import http_app
+from session_mcp.transport import http_server
 from tests.conftest import ADVERSARIAL, FAST_RETRY
 from tests.standin import StandIn
 
@@ -49,8 +49,7 @@ def serve_mcp(base_url: str, **overrides: Any) -> Iterator[str]:
 
     async def run() -> None:
         async with CompanionClient(settings.api_key, settings.base_url, retry=FAST_RETRY, timeout=10) as client:
-            app = http_app(build_server(client, settings), settings)
-            server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+            server = http_server(build_server(client, settings), settings)  # as `--transport http` runs it
             holder["server"] = server
             ready.set()
             await server.serve(sockets=[sock])
