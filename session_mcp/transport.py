@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib.metadata
 import json
 import logging
 import math
+import os
+import re
 import shlex
 import socket
 import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import uvicorn
 from mcp.server import MCPServer
@@ -48,13 +56,74 @@ def attach_hint(argv: list[str], *, demo: bool = False) -> str:
     args = [a for a in argv if a]
     http_args = shlex.join([*(["--demo"] if demo else []), "--transport", "http", "--port", "8000"])
     program = sys.argv[0] if sys.argv[0] and not sys.argv[0].endswith("__main__.py") else "session-mcp"
+    launch = launch_command(program, sys.prefix, os.environ)
     return ATTACH_HINT.format(
-        command=program,
-        command_json=json.dumps(program),
-        args=json.dumps(args),
+        command=shlex.join(launch),
+        command_json=json.dumps(launch[0]),
+        args=json.dumps([*launch[1:], *args]),
         args_plain=shlex.join(args),
         http_args=http_args,
     )
+
+
+UV_CACHE_BUCKET = re.compile(r"(archive|builds|environments)-v\d+")  # where uvx keeps its environments
+
+
+def launch_command(program: str, prefix: str, env: Mapping[str, str]) -> list[str]:
+    """The words that start this server again: ``program``, or uvx's own form when uvx started it.
+
+    uvx runs a tool from an environment in uv's cache; a host given that path loses the server at the
+    next ``uv cache clean``, while ``uvx --from <source> session-mcp`` makes the environment again.
+    """
+    if in_uv_cache(program, env) or in_uv_cache(prefix, env):
+        return ["uvx", "--from", install_source(), "session-mcp"]
+    return [program]
+
+
+def in_uv_cache(path: str, env: Mapping[str, str]) -> bool:
+    """True when ``path`` lies in one of uv's cache buckets (``…/uv/archive-v0/…``, ``…\\uv\\cache\\…``).
+
+    A bucket counts under a folder named ``uv`` or ``cache`` (uv's defaults on every platform) or
+    under ``UV_CACHE_DIR``, so a folder of one's own that merely looks like a bucket does not.
+    """
+    parts = Path(path).parts
+    custom = Path(env["UV_CACHE_DIR"]).expanduser() if env.get("UV_CACHE_DIR", "").strip() else None
+    return any(
+        UV_CACHE_BUCKET.fullmatch(part) and (parts[i - 1] in ("uv", "cache") or Path(*parts[:i]) == custom)
+        for i, part in enumerate(parts)
+        if i > 0
+    )
+
+
+def install_source() -> str:
+    """What ``uvx --from`` takes to install this same session-mcp (see ``source_of``)."""
+    try:
+        text = importlib.metadata.distribution("session-mcp").read_text("direct_url.json")
+        direct_url = json.loads(text) if text else None
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        direct_url = None
+    return source_of(direct_url if isinstance(direct_url, dict) else None)
+
+
+def source_of(direct_url: Mapping[str, Any] | None) -> str:
+    """The ``uvx --from`` source of an install's ``direct_url.json`` (PEP 610); none: the index's name.
+
+    A Git install gives ``git+URL@revision`` (the one asked for, else the commit), a local folder or
+    file its path, any other URL itself.
+    """
+    direct_url = direct_url or {}
+    url = direct_url.get("url")
+    if not isinstance(url, str) or not url:
+        return "session-mcp"
+    vcs = direct_url.get("vcs_info")
+    if isinstance(vcs, dict):
+        kind = vcs.get("vcs") if isinstance(vcs.get("vcs"), str) else "git"
+        revisions = (vcs.get("requested_revision"), vcs.get("commit_id"))
+        revision = next((r for r in revisions if isinstance(r, str) and r), None)
+        return f"{kind}+{url}" + (f"@{revision}" if revision else "")
+    if url.startswith("file:"):
+        return url2pathname(urlsplit(url).path) or "session-mcp"
+    return url
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # as they appear in Host and Origin headers
