@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +25,7 @@ import httpx2
 from session_mcp import __version__
 from session_mcp.client import CompanionClient
 from session_mcp.commands import add_session_commands, run_sessions_command, whole_number
-from session_mcp.config import ENVIRONMENT, ConfigError, Settings, load_settings
+from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.command import add_qa_command, run_qa_command
 from session_mcp.redact import redactor
@@ -97,8 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="session-mcp",
         description="MCP server for Napster Companion API sessions. With no command, serves MCP (stdio by default).",
-        epilog="The API key is read from NAPSTER_API_KEY, never from the command line. Exit status: 0 success, "
-        "1 partial (an export left sessions out), 2 usage or fatal error.",
+        epilog="Secrets are read from the environment, never from the command line: the API key from "
+        "NAPSTER_API_KEY, and the bearer token HTTP clients must send (Authorization: Bearer <token>) from "
+        "SESSION_MCP_AUTH_TOKEN. Exit status: 0 success, 1 partial (an export left sessions out), 2 usage or "
+        "fatal error.",
     )
     parser.add_argument("--version", action="version", version=f"session-mcp {__version__}")
     connection_flags(parser)
@@ -143,6 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=env_help("HTTP: a session without a request this long is closed, default 300", "session_idle_timeout"),
     )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help=env_help("HTTP: connections served at once; a request beyond gets 503, default 1000", "max_connections"),
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=env_help(
+            "HTTP: a request's headers must arrive within this, else it is closed, default 10", "header_timeout"
+        ),
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=env_help("HTTP: a request's body must arrive within this, else it is closed, default 30", "body_timeout"),
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim = commands.add_parser("simulator", help="serve the local Companion API simulator on 127.0.0.1")
     # The simulator's flags set no server setting, so no environment variable stands for them.
@@ -167,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
-                 "qa_rules")  # fmt: skip
+                 "max_connections", "header_timeout", "body_timeout", "qa_rules")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -213,18 +237,32 @@ def configure_logging(level: str) -> None:
 
 
 async def serve(settings: Settings, arguments: list[str]) -> None:
+    # The port first: one taken is one line and exit 2 at once, before building anything or announcing.
+    sock = listen_or_fail(settings.host, settings.port) if settings.transport == "http" else None
     from session_mcp.server import build_server
     from session_mcp.transport import attach_hint, serve_http
 
     async with make_client(settings) as client:
         server = build_server(client, settings)
-        if settings.transport == "http":
-            await serve_http(server, settings)
+        if sock is not None:
+            await serve_http(server, settings, sock)
             return
         if sys.stdin.isatty():
             signal.signal(signal.SIGINT, quit_at_once)
             print(attach_hint(arguments, demo=settings.demo), file=sys.stderr)
         await server.run_stdio_async()
+
+
+def listen_or_fail(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, or one line saying why not and the fatal exit status."""
+    try:
+        return bind_loopback(host, port)
+    except OSError as exc:
+        advice = {
+            errno.EADDRINUSE: "another program listens there: stop it or choose another --port",
+            errno.EACCES: "this user may not listen on that port: choose one from 1024 up with --port",
+        }.get(exc.errno or 0, "check --host and --port")
+        fail(f"cannot listen on {authority(host, port)}: {exc.strerror or exc}; {advice}.")
 
 
 def quit_at_once(signum: int, frame: FrameType | None) -> None:
@@ -242,10 +280,7 @@ def run_simulator(args: Any) -> None:
     simulator = Simulator(
         api_keys={args.api_key: args.seed}, latency=args.latency_ms / 1000, session_count=args.sessions
     )
-    try:
-        sock = bind_loopback("127.0.0.1", args.sim_port)
-    except OSError as exc:
-        fail(f"cannot listen on 127.0.0.1:{args.sim_port}: {exc.strerror or exc}. Choose another --port.")
+    sock = listen_or_fail("127.0.0.1", args.sim_port)
     port = sock.getsockname()[1]
     count = len(simulator.sessions_of(args.api_key))
     print(

@@ -50,6 +50,11 @@ class Settings:
     # Stateful Streamable HTTP sessions (legacy clients): each holds memory until it ends or idles out.
     max_sessions: int = 200
     session_idle_timeout: float = 300.0
+    # The HTTP server's own sockets: a request's headers, then its body, must arrive within these
+    # seconds, and at most this many connections are served at once (the rest get 503).
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 1000
     qa_rules: Path | None = None  # the QA rules file of the review tool and prompts
 
     def __repr__(self) -> str:
@@ -75,6 +80,9 @@ ENVIRONMENT: dict[str, str] = {
     "allowed_hosts": "SESSION_MCP_ALLOWED_HOSTS",
     "max_sessions": "SESSION_MCP_MAX_SESSIONS",
     "session_idle_timeout": "SESSION_MCP_SESSION_IDLE_TIMEOUT",
+    "header_timeout": "SESSION_MCP_HEADER_TIMEOUT",
+    "body_timeout": "SESSION_MCP_BODY_TIMEOUT",
+    "max_connections": "SESSION_MCP_MAX_CONNECTIONS",
     "transport": "SESSION_MCP_TRANSPORT",
     "host": "SESSION_MCP_HOST",
     "port": "SESSION_MCP_PORT",
@@ -121,6 +129,11 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     return settings
 
 
+def authority(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _unfilled_placeholder(value: str) -> bool:
     """A host's ``${user_config.x}`` template left as it was: the setting was never filled in.
 
@@ -144,6 +157,9 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "port": lambda s, v: _number(s, v, int, 0, 65_535),
         "max_sessions": lambda s, v: _number(s, v, int, 1, 100_000),
         "session_idle_timeout": lambda s, v: _number(s, v, float, 1, 86_400),
+        "header_timeout": lambda s, v: _number(s, v, float, 0.5, 600),
+        "body_timeout": lambda s, v: _number(s, v, float, 0.5, 3_600),
+        "max_connections": lambda s, v: _number(s, v, int, 1, 100_000),
         "log_level": _log_level,
         "transport": _transport,
         "allowed_hosts": _hosts,

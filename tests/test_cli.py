@@ -8,16 +8,21 @@ as its stdout or stdin.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pty
 import re
 import select
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from session_mcp.cli import SETTING_FLAGS, build_parser
 from session_mcp.commands import format_export_summary
@@ -28,7 +33,7 @@ from session_mcp.simulator import Simulator
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 from session_mcp.stats import session_stats
 from session_mcp.stats_text import render_stats
-from session_mcp.transport import attach_hint
+from session_mcp.transport import attach_hint, install_source, source_of
 from tests.conftest import clean_environment
 from tests.test_commands import run_process
 
@@ -203,6 +208,109 @@ def test_the_terminal_banner_keeps_demo_in_its_http_hint(args: list[str], env: d
 def test_the_http_hint_has_no_demo_without_demo_mode() -> None:
     (hint,) = [line for line in attach_hint(["--read-only"]).splitlines() if "over HTTP" in line]
     assert "--demo" not in hint and hint.endswith(" --transport http --port 8000")
+
+
+UV_CACHE = "/home/ann/.cache/uv"
+
+
+@pytest.mark.parametrize(
+    ("program", "prefix", "cache_dir"),
+    [
+        (f"{UV_CACHE}/archive-v0/Xq3aQ9/bin/session-mcp", f"{UV_CACHE}/archive-v0/Xq3aQ9", None),
+        (f"{UV_CACHE}/environments-v2/session-mcp-0f1e2d/bin/session-mcp", "/usr", None),
+        ("/opt/x/session_mcp/__main__.py", f"{UV_CACHE}/archive-v0/Xq3aQ9", None),  # python -m under uvx
+        ("/srv/uv-store/archive-v0/Xq3aQ9/bin/session-mcp", "/srv/uv-store/archive-v0/Xq3aQ9", "/srv/uv-store"),
+    ],
+    ids=["archive", "environments", "python -m", "UV_CACHE_DIR"],
+)
+def test_under_uvx_the_attach_hint_gives_the_uvx_form_not_the_cache_path(
+    monkeypatch: pytest.MonkeyPatch, program: str, prefix: str, cache_dir: str | None
+) -> None:
+    monkeypatch.setattr(sys, "argv", [program])
+    monkeypatch.setattr(sys, "prefix", prefix)
+    if cache_dir:
+        monkeypatch.setenv("UV_CACHE_DIR", cache_dir)
+    else:
+        monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+    hint = attach_hint(["--read-only"], demo=True)
+    source = install_source()
+    snippet = next(line.strip() for line in hint.splitlines() if line.strip().startswith('{"mcpServers"'))
+    config = json.loads(snippet)["mcpServers"]["napster-sessions"]
+    assert config == {"command": "uvx", "args": ["--from", source, "session-mcp", "--read-only"]}
+    uvx = shlex.join(["uvx", "--from", source, "session-mcp"])
+    assert f"claude mcp add napster-sessions -- {uvx} --read-only" in hint
+    assert f"npx @modelcontextprotocol/inspector {uvx} --read-only" in hint
+    assert f"Or serve it over HTTP: {uvx} --demo --transport http --port 8000" in hint
+    assert "-v0" not in hint and "-v2" not in hint
+
+
+@pytest.mark.parametrize(
+    ("program", "prefix"),
+    [
+        ("/home/ann/proj/.venv/bin/session-mcp", "/home/ann/proj/.venv"),
+        ("/home/ann/.local/share/uv/tools/session-mcp/bin/session-mcp", "/home/ann/.local/share/uv/tools/session-mcp"),
+        ("/home/ann/archive-v0/bin/session-mcp", "/home/ann/archive-v0"),  # looks like a bucket, is not uv's
+    ],
+    ids=["venv", "uv tool install", "lookalike"],
+)
+def test_outside_uvs_cache_the_attach_hint_gives_the_program_path(
+    monkeypatch: pytest.MonkeyPatch, program: str, prefix: str
+) -> None:
+    monkeypatch.setattr(sys, "argv", [program])
+    monkeypatch.setattr(sys, "prefix", prefix)
+    monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+    hint = attach_hint(["--read-only"])
+    assert f"claude mcp add napster-sessions -- {program} --read-only" in hint
+    assert "uvx" not in hint
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "source"),
+    [
+        (None, "session-mcp"),  # from the package index
+        (
+            {
+                "url": "https://github.com/o/session-mcp",
+                "vcs_info": {"vcs": "git", "commit_id": "9f3e1c", "requested_revision": "v0.1.0"},
+            },
+            "git+https://github.com/o/session-mcp@v0.1.0",
+        ),
+        (
+            {"url": "https://github.com/o/session-mcp", "vcs_info": {"vcs": "git", "commit_id": "9f3e1c"}},
+            "git+https://github.com/o/session-mcp@9f3e1c",
+        ),
+        ({"url": "file:///home/ann/session%20mcp", "dir_info": {}}, "/home/ann/session mcp"),
+        (
+            {"url": "https://example.com/session_mcp-0.1.0-py3-none-any.whl", "archive_info": {}},
+            "https://example.com/session_mcp-0.1.0-py3-none-any.whl",
+        ),
+        ({"url": 7, "dir_info": {}}, "session-mcp"),
+        ({"url": "file://host", "dir_info": {}}, "session-mcp"),
+    ],
+    ids=["index", "git tag", "git commit", "folder", "wheel URL", "malformed", "no path"],
+)
+def test_the_uvx_source_is_where_this_install_came_from(direct_url: dict[str, Any] | None, source: str) -> None:
+    assert source_of(direct_url) == source
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["url", "vcs_info", "dir_info", "archive_info"]) | st.text(),
+        JSON | st.text().map("file:".__add__),
+    )
+)
+def test_any_direct_url_json_gives_a_source(direct_url: dict[str, Any]) -> None:
+    """A damaged ``direct_url.json`` still gives a word for ``uvx --from``, never an exception."""
+    source = source_of(direct_url)
+    assert isinstance(source, str) and source
 
 
 # -- plurals --------------------------------------------------------------------------------

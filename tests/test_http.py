@@ -15,8 +15,11 @@ import anyio
 import httpx2
 import pytest
 import uvicorn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceTemplateReference
 from pydantic import SecretStr
 
@@ -25,8 +28,8 @@ from session_mcp.config import Settings
 from session_mcp.errors import UpstreamUnavailableError
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator, bind_loopback, serve_in_thread
-from session_mcp.transport import http_app
-from tests.conftest import FAST_RETRY
+from session_mcp.transport import http_server
+from tests.conftest import ADVERSARIAL, FAST_RETRY
 from tests.standin import StandIn
 
 pytestmark = pytest.mark.anyio
@@ -46,8 +49,7 @@ def serve_mcp(base_url: str, **overrides: Any) -> Iterator[str]:
 
     async def run() -> None:
         async with CompanionClient(settings.api_key, settings.base_url, retry=FAST_RETRY, timeout=10) as client:
-            app = http_app(build_server(client, settings), settings)
-            server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+            server = http_server(build_server(client, settings), settings)  # as `--transport http` runs it
             holder["server"] = server
             ready.set()
             await server.serve(sockets=[sock])
@@ -130,6 +132,64 @@ async def test_tenants_see_only_their_own_sessions_in_parallel(simulator: Simula
     # every upstream request carried the key of the tenant that made it
     keys = {r.api_key for r in simulator.requests}
     assert keys == {"demo", "other-tenant-key"}
+
+
+async def test_an_empty_key_header_is_refused_not_served_the_servers_key(simulator: Simulator, base_url: str) -> None:
+    """A header present but empty is a tenant whose key got lost: never the server's own sessions.
+
+    (A blank value arrives empty too: the HTTP parser strips a header value's surrounding whitespace.)
+    """
+    closed = next(s["id"] for s in simulator.sessions_of("demo") if s.get("status") == "closed")
+    ref = ResourceTemplateReference(type="ref/resource", uri="napster://sessions/{session_id}/transcript")
+    with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
+        async with http_client(url, **{"X-Napster-Api-Key": ""}) as client:
+            listed = await client.call_tool("list_sessions", {"page_size": 3})
+            with pytest.raises(MCPError) as read:
+                await client.read_resource(f"napster://sessions/{closed}/transcript")
+            offered = (await client.complete(ref, {"name": "session_id", "value": "sess_"})).completion.values
+        assert listed.is_error
+        for message in (listed.content[0].text, read.value.error.message):  # type: ignore[union-attr]
+            assert "X-Napster-Api-Key header of this request is empty" in message
+            assert "leave the header out" in message
+        assert offered == []
+        async with http_client(url) as absent:  # no header at all: the server's own key
+            served = await absent.call_tool("list_sessions", {"page_size": 3})
+    assert not served.is_error
+    assert {r.api_key for r in simulator.requests} == {"demo"}  # only the request without the header
+
+
+# What a client can put in a header: visible ASCII, with spaces and tabs only inside.
+HEADER_VALUES = st.one_of(
+    st.just(""),
+    st.just("demo"),
+    st.from_regex(r"[!-~]([!-~ \t]{0,30}[!-~])?", fullmatch=True),
+)
+
+
+def test_a_generated_key_header_never_reads_another_keys_sessions(simulator: Simulator, base_url: str) -> None:
+    """Whatever the header holds: the demo tenant's sessions only for the demo key, else a clear error."""
+    demo_ids = {s["id"] for s in simulator.sessions_of("demo")}
+
+    async def call(url: str, key: str) -> tuple[bool, str, set[str]]:
+        async with http_client(url, **{"X-Napster-Api-Key": key}) as client:
+            result = await client.call_tool("list_sessions", {"page_size": 5})
+        rows = (result.structured_content or {}).get("sessions", [])
+        return result.is_error, result.content[0].text, {row["id"] for row in rows}  # type: ignore[union-attr]
+
+    with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
+
+        @settings(ADVERSARIAL, max_examples=12)
+        @given(key=HEADER_VALUES)
+        def check(key: str) -> None:
+            is_error, text, ids = anyio.run(call, url, key)
+            if key == "demo":
+                assert not is_error and ids <= demo_ids and ids
+                return
+            assert is_error, key
+            assert "key" in text.lower() and "Traceback" not in text and "unexpectedly" not in text
+            assert not ids & demo_ids
+
+        check()
 
 
 async def test_concurrent_tool_calls_from_many_clients(simulator: Simulator, base_url: str) -> None:

@@ -208,8 +208,8 @@ async def test_http_command(mode: str) -> None:
     async with process:
         try:
             assert process.stderr is not None
-            # uvicorn logs this once its socket listens: an event to wait for, not a sleep.
-            await wait_for_log(process.stderr, b"Uvicorn running on")
+            # Said once its socket listens (connections queue until uvicorn accepts): an event, not a sleep.
+            await wait_for_log(process.stderr, b"Streamable HTTP on")
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(drain, process.stderr)
                 with anyio.fail_after(30):

@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context
 
 from session_mcp.client import CompanionClient, validate_session_id
 from session_mcp.config import Settings
-from session_mcp.errors import InvalidInputError
+from session_mcp.errors import AuthenticationError, InvalidInputError
 from session_mcp.models import SessionDetail
 from session_mcp.offload import off_loop
 from session_mcp.qa.rules import RuleSet, load_rules
@@ -55,12 +55,22 @@ class Backend:
         """The client for this request: its own key when an HTTP request carries one, else the server's.
 
         The key in the X-Napster-Api-Key header serves that request only: it shares the connection
-        pool, and the cache is partitioned by key, so no key ever reads another's data.
+        pool, and the cache is partitioned by key, so no key ever reads another's data. Only an
+        absent header means "the server's key": an empty one is a tenant whose key went missing on
+        the way, and serving it the server's own sessions would show it another tenant's data.
         """
         request = ctx.request_context.request if isinstance(ctx, Context) else ctx.request
         headers = getattr(request, "headers", None)
         key = headers.get(TENANT_KEY_HEADER) if headers is not None else None
-        return self.client.with_api_key(key) if key else self.client
+        if key is None:
+            return self.client
+        if not key.strip():
+            raise AuthenticationError(
+                "The X-Napster-Api-Key header of this request is empty: put the Companion API key in it, or "
+                "leave the header out to use the server's own key.",
+                code="empty_key",
+            )
+        return self.client.with_api_key(key)
 
     @functools.cached_property
     def rules(self) -> RuleSet:

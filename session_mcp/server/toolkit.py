@@ -68,7 +68,7 @@ def advice(exc: CompanionError) -> str:
     if isinstance(exc, NotFoundError):
         return error_text(f"{exc} Call list_sessions to find valid session ids.")
     if isinstance(exc, AuthenticationError):
-        return error_text(f"{exc} The model cannot fix this: tell the user to check the server's API key.")
+        return error_text(f"{exc} The model cannot fix this: tell the user to check the API key.")
     if isinstance(exc, UpstreamUnavailableError):
         return error_text(f"{exc} Retry once; if it fails again, tell the user the Companion API is unavailable.")
     return error_text(str(exc))
