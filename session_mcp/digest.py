@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from session_mcp.lines import ID_CHARS, one_line, shorten_text
+from session_mcp.lines import ID_CHARS, cell, one_line, quoted, shorten_text
 from session_mcp.models import ConversationItem, SessionDetail
 from session_mcp.render import (
     failure_line,
@@ -45,7 +45,8 @@ BATCH_OVERHEAD = 500  # the summary line, section headers and separators of a ba
 DIGEST_TEXT_MAX = 260  # characters of quoted text per digest line when there is room
 DIGEST_TEXT_MIN = 40  # what a digest line is promised before a session is given whole; below it, no last exchange
 SNIPPET_MIN = 6  # less room than this quotes nothing: a bare ellipsis tells nothing
-ENDING_MARKS = len(" ⟶ ") + len("U: ") + len(" A: ")  # what the last exchange costs beyond its text
+ENDING_MARKS = len(" ⟶ ") + len("U: ") + len(" A: ")  # what the last exchange costs beyond its quoted text
+QUOTES = len('""')  # the marks around each quoted text of a digest line
 CELL_SEP = " | "
 TIGHT_SEP = "|"  # between cells when the lines would leave under DIGEST_TEXT_TIGHT characters of text each
 DIGEST_TEXT_TIGHT = 20
@@ -241,12 +242,13 @@ def read_calls(blocks: Sequence[_Block], budget: int, max_message_chars: int) ->
 
 
 def session_digest(session: SessionDetail, row: SessionRow, room: int) -> SessionDigest:
-    """``session`` in one line whose quoted text takes about ``room`` characters."""
+    """``session`` in one line whose quoted text, quote marks included, takes about ``room`` characters."""
     first, ending = _said(session)
-    if room < SNIPPET_MIN:
-        return SessionDigest(session=row, last_exchange=[])
     if first and room < DIGEST_TEXT_MIN:  # too little room for both: the first request says the most
         ending = []
+    room -= QUOTES * (bool(first) + len(ending))
+    if room < SNIPPET_MIN:
+        return SessionDigest(session=row, last_exchange=[])
     ending_sizes = [len(_flat(turn.text)) for turn in ending]
     # The first request matters most: half the room at least, more when the ending needs less.
     first_room = min(len(_flat(first)), max(room // 2, room - sum(ending_sizes))) if first else 0
@@ -278,7 +280,7 @@ def _said(session: SessionDetail) -> tuple[str | None, list[ConversationItem]]:
 
 def _said_length(session: SessionDetail) -> int:
     first, ending = _said(session)
-    return sum(len(_flat(text)) for text in ([first] if first else []) + [t.text for t in ending])
+    return sum(len(_flat(text)) + QUOTES for text in ([first] if first else []) + [t.text for t in ending])
 
 
 def _flat(text: str) -> str:
@@ -296,12 +298,12 @@ def digest_line(digest: SessionDigest, *, with_companion: bool, sep: str = CELL_
     """One digest line, in the order of ``DIGEST_COLUMNS`` (the day is in the heading above it)."""
     row = digest.session
     moment = row.started_at or row.created_at
-    status = one_line(row.status)
+    status = cell(row.status)
     if row.close_reason and (row.status == "failed" or row.close_reason != NORMAL_END):
         status = format_status(row)
     cells = [show_id(row.id)]
     if with_companion:
-        cells.append(one_line(row.companion_id or "-"))
+        cells.append(cell(row.companion_id or "-"))
     cells += [
         moment.strftime("%H:%M") if moment else "-",
         format_duration(row.duration_seconds),
@@ -315,16 +317,22 @@ def digest_line(digest: SessionDigest, *, with_companion: bool, sep: str = CELL_
 
 
 def _digest_text(digest: SessionDigest) -> str:
-    """``first request ⟶ U: last user message A: the reply`` (the column header names the parts)."""
+    """``"first request" ⟶ U: "last user message" A: "the reply"`` (the column header names the
+    parts); what people said is ``quoted``, so no ``"``, ``⟶`` or ``|`` in it can end a part."""
     if not digest.last_exchange and digest.first_request is None:
         return "(no transcript)" if digest.session.turns == 0 else ""
-    first = digest.first_request if digest.first_request is not None else "(the user never spoke)"
-    ending = " ".join(f"{_role(t.role)}: {t.text}" for t in digest.last_exchange if t.text)
+    first = _quote(digest.first_request) if digest.first_request is not None else "(the user never spoke)"
+    ending = " ".join(f"{_role(t.role)}: {_quote(t.text)}" for t in digest.last_exchange if t.text)
     return f"{first} ⟶ {ending}" if ending else first
 
 
+def _quote(text: str) -> str:
+    """A snippet (already one line and cut to its room) quoted whole."""
+    return quoted(text, len(text))
+
+
 def _role(role: str) -> str:
-    return {"user": "U", "agent": "A"}.get(role) or one_line(role, 40)
+    return {"user": "U", "agent": "A"}.get(role) or cell(role, 40)
 
 
 def digest_lines(digests: Sequence[SessionDigest], *, with_companion: bool, sep: str = CELL_SEP) -> list[str]:

@@ -5,7 +5,8 @@ a key per row, no empty fields, times in ISO 8601 UTC to the minute in lists, du
 ``4m 55s``, and every cut said plainly with the call that gets the rest.
 
 No field can forge a line (see ``session_mcp.lines``): every single-line field goes through
-``one_line``, so a newline in a role, an id or a tag stays inside its cell; message text goes
+``one_line``, so a newline in a role, an id or a tag stays inside its cell (and a cell of a
+``|`` table through ``cell``, so no ``|`` in a companion id starts another); message text goes
 through ``message_text``, so a message's second and later lines are indented by four spaces and
 never read as a turn (``[mm:ss] Agent:``), a header or a table row. Every line of a transcript
 is therefore a header line, a turn line whose ``[mm:ss] Role:`` prefix comes from a real turn,
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from session_mcp.lines import CUT_MARK, ID_CHARS, message_text, one_line, shorten_text
+from session_mcp.lines import CUT_MARK, ID_CHARS, cell, message_text, one_line, shorten_text
 from session_mcp.models import SessionDetail
 from session_mcp.results import (
     Failure,
@@ -77,13 +78,13 @@ def _clock(total: int) -> tuple[int, int, int]:
 
 
 def format_tags(tags: dict[str, Any] | None, left_out: int = 0) -> str:
-    shown = ",".join(f"{one_line(k)}={one_line(v)}" for k, v in sorted((tags or {}).items()))
+    shown = ",".join(f"{cell(k)}={cell(v)}" for k, v in sorted((tags or {}).items()))
     return shown + (f",{CUT_MARK} +{left_out} more" if left_out else "")
 
 
 def format_status(row: SessionRow) -> str:
-    status = one_line(row.status)
-    return f"{status}/{one_line(row.close_reason)}" if row.close_reason else status
+    status = cell(row.status)
+    return f"{status}/{cell(row.close_reason)}" if row.close_reason else status
 
 
 def row_tags(row: SessionRow) -> str:
@@ -112,8 +113,8 @@ def session_cells(row: SessionRow, *, with_turns: bool = True) -> list[str]:
     """The cells of ``session_line``, for a table that aligns them."""
     cells = [
         show_id(row.id),
-        one_line(row.companion_id or "-"),
-        one_line(row.external_client_id or "-"),
+        cell(row.companion_id or "-"),
+        cell(row.external_client_id or "-"),
         format_time(row.started_at) if row.started_at else _created_only(row.created_at),
         format_duration(row.duration_seconds),
     ]

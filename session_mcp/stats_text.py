@@ -1,12 +1,13 @@
 """Statistics as text a model reads well: one line per kind of figure, tables named once.
 
 Pure, like ``render``: every single-line field goes through ``one_line`` (a companion id, a tag
-value or an error message cannot forge a line), and every list is already bounded by ``stats``.
+value or an error message cannot forge a line), a cell of a ``|`` table through ``cell`` and the
+tools' latest error message through ``quoted``; every list is already bounded by ``stats``.
 """
 
 from __future__ import annotations
 
-from session_mcp.lines import one_line
+from session_mcp.lines import cell, one_line, quoted
 from session_mcp.render import format_duration, plural, render_scan, show_id
 from session_mcp.results import Distribution, StatsResult
 
@@ -92,7 +93,7 @@ def _companion_lines(result: StatsResult) -> list[str]:
     lines = ["per companion (companion | sessions | failed | cost | duration median | p90):"]
     for figures in result.companions:
         duration = figures.duration_seconds
-        cells = [one_line(figures.companion_id), str(figures.sessions), str(figures.failed), format_money(figures.cost)]
+        cells = [cell(figures.companion_id), str(figures.sessions), str(figures.failed), format_money(figures.cost)]
         cells += [format_duration(duration.median), format_duration(duration.p90)]
         lines.append(" | ".join(cells))
     if result.other_companions:
@@ -131,9 +132,9 @@ def _tool_lines(result: StatsResult) -> list[str]:
         return [f"tool connections: all connected ({', '.join(one_line(t.name, 60) for t in result.tools)})"]
     lines = ["tool connection failures (tool | connected | failed | canceled | errors | latest message):"]
     for tool in failing:
-        errors = ", ".join(f"{one_line(code, 60)} {n}" for code, n in tool.errors.items()) or "-"
-        example = one_line(tool.example, 120) if tool.example else "-"
-        name = one_line(tool.name, 60)
+        errors = ", ".join(f"{cell(code, 60)} {n}" for code, n in tool.errors.items()) or "-"
+        example = quoted(tool.example, 120) if tool.example else "-"
+        name = cell(tool.name, 60)
         lines.append(f"{name} | {tool.connected} | {tool.failed} | {tool.canceled} | {errors} | {example}")
     if result.other_tools:
         lines.append(f"({plural(result.other_tools, 'other tool')} left out)")

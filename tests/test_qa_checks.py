@@ -301,10 +301,10 @@ def test_escalation_request_only_counts_the_user_and_takes_more_phrases() -> Non
     ("status", "reason", "expected"),
     [
         ("failed", None, "The session failed."),
-        ("failed", "connection_aborted", "The session failed (close reason connection_aborted)."),
-        ("closed", "no_credits_left", "The session ended abnormally: close reason no_credits_left."),
-        ("closed", "unknown", "The session ended abnormally: close reason unknown."),
-        ("closed", "brand_new_reason", "The session ended abnormally: close reason brand_new_reason."),
+        ("failed", "connection_aborted", 'The session failed (close reason "connection_aborted").'),
+        ("closed", "no_credits_left", 'The session ended abnormally: close reason "no_credits_left".'),
+        ("closed", "unknown", 'The session ended abnormally: close reason "unknown".'),
+        ("closed", "brand_new_reason", 'The session ended abnormally: close reason "brand_new_reason".'),
     ],
 )
 def test_failed_session_caught(status: str, reason: str | None, expected: str) -> None:
@@ -339,7 +339,7 @@ def test_tool_failure_caught_with_name_code_and_message() -> None:
     ]
     [finding] = findings(make_session(*GOOD, functionMetrics=metrics), "tool_failure")
     assert finding.message == (
-        "The tool check_inventory failed at 2026-09-21T10:15:07Z: connection_failed: WebSocket handshake timed out."
+        'The tool "check_inventory" failed at 2026-09-21T10:15:07Z: "connection_failed: WebSocket handshake timed out".'
     )
 
 

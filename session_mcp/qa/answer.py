@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from session_mcp.lines import one_line
+from session_mcp.lines import one_line, quoted
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import FlaggedSession, QAReport, QAView
 from session_mcp.qa.writers import window_text
@@ -116,7 +116,7 @@ def session_block(session: FlaggedSession) -> str:
 def finding_line(finding: Finding) -> str:
     """``- critical pii_exposed [00:27] "quote" — message``: one line, whatever the quote holds."""
     at = f" [{format_offset(finding.offset_seconds)}]" if finding.turn_index is not None else ""
-    quote = f' "{one_line(finding.evidence)}"' if finding.evidence else ""
+    quote = f" {quoted(finding.evidence)}" if finding.evidence else ""
     return f"- {finding.severity} {finding.check}{at}{quote} — {one_line(finding.message, MESSAGE_CHARS)}"
 
 

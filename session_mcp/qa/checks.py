@@ -32,6 +32,8 @@ Decisions where the issue leaves room:
 - ``pii_exposed``: agent turns only, found by the detectors of ``session_mcp.redact``.
 - A check reports at most ``MAX_FINDINGS_PER_CHECK`` findings per session; the last one says
   how many more there were.
+- Upstream text inside a message (the words of a request for a human, a close reason, a tool's
+  name and error) is ``quoted``: it cannot end its quote, so it never reads as the check's words.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from session_mcp.models import SessionDetail
+from session_mcp.lines import quoted
+from session_mcp.models import SessionDetail, from_iso
 from session_mcp.redact import redact_text
-from session_mcp.render import plural
+from session_mcp.render import format_time, plural
 from session_mcp.results import Turn, make_turn, transcript_origin
 
 Severity = Literal["info", "warning", "critical"]
@@ -370,7 +373,7 @@ def escalation_request(subject: Subject, options: EscalationOptions, severity: S
             yield subject.finding(
                 "escalation_request",
                 severity,
-                f"The user asks for a human: {match.group()!r}.",
+                f"The user asks for a human: {quoted(match.group())}.",
                 turn,
                 quote(turn.text, match.start(), match.end()),
             )
@@ -390,10 +393,12 @@ def failed_session(subject: Subject, options: FailedSessionOptions, severity: Se
     session = subject.session
     reason = session.close_reason
     if session.state == "failed":
-        why = f" (close reason {reason})" if reason else ""
+        why = f" (close reason {quoted(reason)})" if reason else ""
         yield subject.finding("failed_session", severity, f"The session failed{why}.")
     elif reason and reason not in options.normal_close_reasons:
-        yield subject.finding("failed_session", severity, f"The session ended abnormally: close reason {reason}.")
+        yield subject.finding(
+            "failed_session", severity, f"The session ended abnormally: close reason {quoted(reason)}."
+        )
 
 
 def tool_failure(subject: Subject, options: CheckOptions, severity: Severity) -> Iterator[Finding]:
@@ -401,14 +406,15 @@ def tool_failure(subject: Subject, options: CheckOptions, severity: Severity) ->
         state = _text(entry.get("state"))
         error = entry.get("error") if isinstance(entry.get("error"), dict) else None
         if state == "failed" or (error is not None and state in ("", "failed")):
-            name = _text(entry.get("name")) or _text(entry.get("id")) or "(unnamed tool)"
+            name = _text(entry.get("name")) or _text(entry.get("id"))
             detail = ""
             if error is not None:
                 parts = [_text(error.get("code")), _text(error.get("message"))]
-                detail = ": " + ": ".join(p for p in parts if p) if any(parts) else ""
-            when = _text(entry.get("failedAt"))
-            at = f" at {when}" if when else ""
-            yield subject.finding("tool_failure", severity, f"The tool {name} failed{at}{detail}.")
+                detail = ": " + quoted(": ".join(p for p in parts if p)) if any(parts) else ""
+            when = from_iso(_text(entry.get("failedAt")))
+            at = f" at {format_time(when, seconds=True)}" if when else ""
+            tool = quoted(name) if name else "(unnamed tool)"
+            yield subject.finding("tool_failure", severity, f"The tool {tool} failed{at}{detail}.")
 
 
 # The tool connection metrics as the models hold them: named fields, or unknown fields kept as sent.

@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from session_mcp.lines import quoted
 from session_mcp.models import SessionDetail
 from session_mcp.qa.checks import (
     CHECK_IDS,
@@ -122,7 +123,7 @@ class PhraseRule:
         if self.type == "forbidden_phrase":
             for turn in subject.turns:
                 if turn.role in self.roles and (match := search(self.pattern, turn.text)):
-                    message = self.message or f"Forbidden phrase ({self.wording!r}): {match.group()[:80]!r}."
+                    message = self.message or f"Forbidden phrase ({self.wording!r}): {quoted(match.group(), 80)}."
                     yield subject.finding(
                         self.id, self.severity, message, turn, quote(turn.text, match.start(), match.end())
                     )

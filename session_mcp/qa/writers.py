@@ -1,7 +1,8 @@
 """A QA report in the forms people and tools read: a text table, JSON, JSON Lines, JUnit XML, HTML.
 
 - text: the counts per check as a table, then every flagged session worst first, one line per
-  finding with its ``[mm:ss]`` quote (a quote on one line: a transcript cannot forge a row).
+  finding with its ``[mm:ss]`` quote (one line that nothing quoted can end: a transcript cannot
+  forge a row or the words after its quote).
 - json: the whole report.
 - jsonl: one finding per line with exactly the finding's fields.
 - junit: one test case per reviewed session and check, a ``<failure>`` per finding; CI
@@ -16,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, Literal
 
-from session_mcp.lines import one_line
+from session_mcp.lines import one_line, quoted
 from session_mcp.qa.report import QAReport, QAView
 from session_mcp.qa.template import render_page
 from session_mcp.render import format_offset, format_time, plural
@@ -59,8 +60,8 @@ def render_text(report: QAReport) -> str:
         )
         for finding in session.findings:
             at = f"[{format_offset(finding.offset_seconds)}] " if finding.turn_index is not None else ""
-            quoted = f' "{one_line(finding.evidence)}"' if finding.evidence else ""
-            lines.append(f"  {finding.severity:<8} {finding.check}: {at}{one_line(finding.message, 400)}{quoted}")
+            quote = f" {quoted(finding.evidence)}" if finding.evidence else ""
+            lines.append(f"  {finding.severity:<8} {finding.check}: {at}{one_line(finding.message, 400)}{quote}")
     for failure in report.unread:
         lines.append(f"Not reviewed: {failure.session_id}: {one_line(failure.reason)}")
     return "\n".join(lines) + "\n"
