@@ -5,7 +5,8 @@ when ``--fail-on`` is given and some sessions could not be read (the review is i
 an error: a one-line message on stderr, no traceback.
 
 The disk cache of closed sessions is on by default (``--cache-dir``, else the user's cache
-directory; ``--no-cache`` turns it off). With ``--demo`` it is off unless ``--cache-dir`` is
+directory; ``--no-cache`` turns it off); one that is busy, or refused (another user's folder, a
+link), is skipped with one line on stderr. With ``--demo`` it is off unless ``--cache-dir`` is
 given: the demo data moves with the clock, so yesterday's copy would be stale.
 """
 
@@ -25,7 +26,7 @@ import anyio
 from session_mcp.client import CompanionClient
 from session_mcp.commands import Progress, add_filter_flags, add_query_flags, filters_of, query_of
 from session_mcp.config import Settings
-from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
+from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
 from session_mcp.errors import CompanionError
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
@@ -130,7 +131,7 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
         if not args.no_cache and (args.cache_dir is not None or not settings.demo):
             try:
                 disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
-            except DiskCacheBusyError as exc:  # a busy cache is no reason to fail a review
+            except DiskCacheError as exc:  # a busy or refused cache is no reason to fail a review
                 print(f"session-mcp: {exc}; going on without the disk cache.", file=sys.stderr)
         review = await run_review(
             client, selection, rules, redactor(settings.redact_pii), disk=disk, on_progress=report_progress
