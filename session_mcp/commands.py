@@ -8,9 +8,7 @@ status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import re
 import stat
 import sys
@@ -26,6 +24,7 @@ from session_mcp.cursors import scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
+from session_mcp.outfile import is_stream, open_in_place, same_file, writes_in_place
 from session_mcp.query import MAX_SCAN, Criteria, Scan, WindowScanner, scan_sessions
 from session_mcp.redact import Redactor
 from session_mcp.render import (
@@ -195,7 +194,7 @@ async def run_sessions_command(
             client, args.out, filters_of(args), args.limit, redactor, concurrency, query=query_of(args)
         )
         # Exported to stdout itself (--out /dev/stdout | jq): the summary must not join the sessions.
-        told = sys.stderr if _same_file(args.out, out) else out
+        told = sys.stderr if same_file(args.out, out) else out
         told.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
         return 1 if summary["failed"] else 0
     return 0
@@ -284,7 +283,7 @@ async def export_sessions(
             else:
                 yield item.id
 
-    with path.open("ab") as file:
+    with open_in_place(path) if writes_in_place(path) else path.open("ab") as file:
         async for item in stream_sessions(client, pending_ids(), concurrency=concurrency, use_cache=False):
             line = item if isinstance(item, Failure) else export_line(item, redactor)
             if isinstance(line, Failure):
@@ -330,7 +329,7 @@ def existing_ids(path: Path, *, max_line: int) -> set[str]:
         mode = path.stat().st_mode
     except FileNotFoundError:
         return set()
-    if _is_stream(path, mode):
+    if is_stream(path, mode):
         return set()
     ids: set[str] = set()
     good_end = 0
@@ -389,26 +388,6 @@ def _not_an_export(path: Path) -> InvalidInputError:
         f"{path} has a line that is not an exported session: choose another --out file (the export only "
         "appends to a file it wrote)."
     )
-
-
-def _same_file(path: Path, stream: TextIO) -> bool:
-    try:
-        return os.path.samestat(path.stat(), os.fstat(stream.fileno()))
-    except (OSError, ValueError, io.UnsupportedOperation):  # no file behind the stream (a test's capture)
-        return False
-
-
-def _is_stream(path: Path, mode: int) -> bool:
-    """A pipe, a socket or a terminal: written to as a stream, never read back."""
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        return True
-    if not stat.S_ISCHR(mode):
-        return False
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        return os.isatty(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def aligned_page(text: str, page: SessionPageResult) -> str:
