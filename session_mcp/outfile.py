@@ -17,11 +17,12 @@ import socket
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+COPY_CHUNK = 1024 * 1024  # bytes a rewrite copies at a time
 OWN_OUTPUTS = (1, 2)  # stdout and stderr: written through the descriptor, whatever they are
 
 
@@ -113,6 +114,32 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def replace_ranges(path: Path, changes: Iterable[tuple[int, int, bytes]]) -> None:
+    """Rewrite ``path`` (``replacing``) with each ``(offset, length)`` range, in order, given new bytes.
+
+    The rest is copied a chunk at a time, so memory holds one chunk and one change.
+    """
+    with path.open("rb") as current, replacing(path) as rewritten:
+        position = 0
+        for offset, length, data in changes:
+            _copy(current, rewritten, position, offset - position)
+            rewritten.write(data)
+            position = offset + length
+        _copy(current, rewritten, position, None)
+
+
+def _copy(source: BinaryIO, target: BinaryIO, start: int, size: int | None) -> None:
+    """``size`` bytes of ``source`` from ``start`` (to its end when ``None``) onto ``target``."""
+    source.seek(start)
+    while size is None or size > 0:
+        chunk = source.read(COPY_CHUNK if size is None else min(size, COPY_CHUNK))
+        if not chunk:
+            return
+        target.write(chunk)
+        if size is not None:
+            size -= len(chunk)
 
 
 def _mode_for(target: Path) -> int:
