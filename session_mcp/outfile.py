@@ -11,6 +11,7 @@ device's mode.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import socket
@@ -151,7 +152,7 @@ def _mode_for(target: Path) -> int:
         os.umask(mask)
         return 0o666 & ~mask  # as a shell redirection would create it
     if not stat.S_ISREG(info.st_mode):
-        raise IsADirectoryError(0, "not a regular file, so it is not replaced", str(target))
+        raise FileExistsError(errno.EEXIST, "not a regular file, so it is not replaced", str(target))
     return stat.S_IMODE(info.st_mode) & 0o777
 
 
