@@ -3,12 +3,14 @@
 A closed session never changes, so a re-read can skip the network. The cache is bounded both in
 entries and in bytes, the bytes being an estimate of the memory each session holds in Python (a
 transcript takes several times the size of its JSON), and every entry is filed under a
-fingerprint of the key that read it: one key's data is never served to another.
+fingerprint of the key that read it and the base URL it read from: one key's data is never served
+to another.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import threading
 from collections import OrderedDict
@@ -26,9 +28,13 @@ SESSION_BYTES = 2_500
 _CONTAINER_ENTRY_BYTES = 100  # a dict or list slot with its share of the table and a small value
 
 
-def key_fingerprint(api_key: str) -> str:
-    """A stable, non-reversible name for an API key, safe to keep in memory as a dict key."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:32]
+def key_fingerprint(api_key: str, base_url: str) -> str:
+    """A stable, non-reversible name for an API key at one base URL, safe to keep as a dict key or file name.
+
+    The base URL is part of it: the same key against staging and production (or a simulator)
+    reads two different sets of sessions, and neither may be served as the other.
+    """
+    return hashlib.sha256(json.dumps([api_key, base_url]).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ class CompanionClient:
         # A call ends within three timeouts, retries included: 90 s at the default 30 s.
         self.retry = retry or RetryPolicy(max_total=3 * timeout)
         self.max_response_bytes = max_response_bytes
-        self._fingerprint = key_fingerprint(self._secret())
+        self._fingerprint = key_fingerprint(self._secret(), self.base_url)
         if _shared is None:
             http = httpx2.AsyncClient(
                 base_url=self.base_url,
@@ -187,7 +187,7 @@ class CompanionClient:
 
     @property
     def fingerprint(self) -> str:
-        """A non-reversible name of this client's key: its partition of the shared cache."""
+        """A non-reversible name of this client's key and base URL: its partition of the caches."""
         return self._fingerprint
 
     async def __aenter__(self) -> CompanionClient:

@@ -8,17 +8,19 @@ status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import re
 import stat
 import sys
+import tempfile
 import unicodedata
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
+
+from pydantic import ValidationError
 
 from session_mcp.batch import stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
@@ -26,6 +28,7 @@ from session_mcp.cursors import scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
+from session_mcp.outfile import is_stream, open_in_place, replace_ranges, same_file, writes_in_place
 from session_mcp.query import MAX_SCAN, Criteria, Scan, WindowScanner, scan_sessions
 from session_mcp.redact import Redactor
 from session_mcp.render import (
@@ -56,7 +59,7 @@ JSON_HELP = {
     "list": "print the API's page as JSON (items, filteredCount, totalCount, pageIndex, pageSize), not the table; "
     "with --since, --status and the like: items, nextCursor and the scan",
     "show": "print the whole session as JSON, as the API sent it (transcript included), not the rendering",
-    "export": "print the summary as JSON ({file, written, already_there, failed: [{session_id, reason}]})",
+    "export": "print the summary as JSON ({file, written, already_there, updated, failed: [{session_id, reason}]})",
 }
 
 
@@ -195,7 +198,7 @@ async def run_sessions_command(
             client, args.out, filters_of(args), args.limit, redactor, concurrency, query=query_of(args)
         )
         # Exported to stdout itself (--out /dev/stdout | jq): the summary must not join the sessions.
-        told = sys.stderr if _same_file(args.out, out) else out
+        told = sys.stderr if same_file(args.out, out) else out
         told.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
         return 1 if summary["failed"] else 0
     return 0
@@ -242,15 +245,18 @@ async def export_sessions(
 
     Idempotent: ids already in the file are skipped, and a last line cut short by an
     interrupted run is dropped before appending, so a re-run completes the file. A session that
+    was still open when it was written is read again, and its line, if it changed, replaced where
+    it is (``update_lines``: one atomic rewrite of the file at the end). A session that
     cannot be read or written is listed among the failures, and the others are written. With a
     window or a client-side filter (``query``) the list is scanned to the window's start, with no
     bound: the summary then says the window and how many sessions were scanned; with a ``limit``
     too, the newest ``limit`` are written (sorted by start time when the list is out of order).
     """
-    done = existing_ids(path, max_line=2 * client.max_response_bytes + LINE_SLACK)
+    before = exported_so_far(path, max_line=2 * client.max_response_bytes + LINE_SLACK)
     progress = Progress(sys.stderr)
     failures: list[Failure] = []
-    written = skipped = 0
+    written = there = 0
+    refreshed: dict[str, tuple[int, int]] = {}  # id -> (offset, length) of its new line in ``fresh``
     window, criteria = query
     scanned = window.bounded or bool(criteria)
     scanner = WindowScanner(client, filters, window, criteria, max_scan=None) if scanned and limit is None else None
@@ -272,33 +278,41 @@ async def export_sessions(
                 yield item
 
     async def pending_ids() -> AsyncIterator[str]:
-        nonlocal skipped
+        nonlocal there
         count = 0
         async for item in listed():
             if limit is not None and count >= limit:
                 return
             count += 1
-            if item.id in done:
-                skipped += 1
-                progress.step()
-            else:
+            there += item.id in before.ids
+            if item.id not in before.ids:
                 yield item.id
-
-    with path.open("ab") as file:
-        async for item in stream_sessions(client, pending_ids(), concurrency=concurrency, use_cache=False):
-            line = item if isinstance(item, Failure) else export_line(item, redactor)
-            if isinstance(line, Failure):
-                failures.append(line)
+            elif item.id in before.still_open:
+                yield item.id  # it may have changed since: read again
             else:
-                file.write(line)
-                file.flush()
-                written += 1
-            progress.step()
+                progress.step()
+
+    with tempfile.TemporaryFile() as fresh:  # private (0600, unlinked): the refreshed lines until the rewrite
+        with open_in_place(path) if writes_in_place(path) else path.open("ab") as file:
+            async for item in stream_sessions(client, pending_ids(), concurrency=concurrency, use_cache=False):
+                line = item if isinstance(item, Failure) else export_line(item, redactor)
+                if isinstance(line, Failure):
+                    failures.append(line)
+                elif isinstance(item, SessionDetail) and item.id in before.still_open:
+                    refreshed[item.id] = (fresh.tell(), len(line))
+                    fresh.write(line)
+                else:
+                    file.write(line)
+                    file.flush()
+                    written += 1
+                progress.step()
+        updated = update_lines(path, before.still_open, refreshed, fresh) if refreshed else 0
     progress.finish()
     summary: dict[str, Any] = {
         "file": str(path),
         "written": written,
-        "already_there": skipped,
+        "already_there": there,
+        "updated": updated,
         "failed": [failure.model_dump() for failure in failures],
     }
     scan = scanner.result([]) if scanner is not None else (newest[0] if newest else None)
@@ -316,8 +330,35 @@ def export_line(session: SessionDetail, redactor: Redactor) -> bytes | Failure:
         return Failure(session_id=shorten_text(str(session.id), ID_CHARS), reason=reason)
 
 
-def existing_ids(path: Path, *, max_line: int) -> set[str]:
-    """Ids of the sessions already exported to ``path``; trims a last line an interruption cut.
+def update_lines(path: Path, old: dict[str, tuple[int, int]], new: dict[str, tuple[int, int]], fresh: BinaryIO) -> int:
+    """Put each refreshed session's new line (in ``fresh``) where its old line is; how many changed.
+
+    One atomic rewrite (``outfile.replace_ranges``): a reader, or an interruption, sees the old
+    file or the new one, each a whole export. Nothing is rewritten when no line changed.
+    """
+    with path.open("rb") as current:
+        changed = sorted((old[i], new[i]) for i in new if _read_at(current, *old[i]) != _read_at(fresh, *new[i]))
+    if changed:
+        replace_ranges(path, ((offset, length, _read_at(fresh, *line)) for (offset, length), line in changed))
+    return len(changed)
+
+
+def _read_at(file: BinaryIO, offset: int, size: int) -> bytes:
+    file.seek(offset)
+    return file.read(size)
+
+
+@dataclass
+class Exported:
+    """What earlier runs left in an export file."""
+
+    ids: set[str] = field(default_factory=set)
+    # id -> (offset, length) of the line of a session that was still open when it was written
+    still_open: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def exported_so_far(path: Path, *, max_line: int) -> Exported:
+    """The sessions already exported to ``path``, with the lines of those still open; trims a cut last line.
 
     A file counts as an earlier export only when every complete line is byte for byte what the
     export writes: a JSON object whose first key is a string ``id``, in ``json.dumps`` spacing,
@@ -329,18 +370,21 @@ def existing_ids(path: Path, *, max_line: int) -> set[str]:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        return set()
-    if _is_stream(path, mode):
-        return set()
-    ids: set[str] = set()
+        return Exported()
+    if is_stream(path, mode):
+        return Exported()
+    exported = Exported()
+    ids = exported.ids
     good_end = 0
     unterminated = False  # the last line is a whole session that only lacks its newline
     with path.open("rb") as file:
         while line := _read_line(file, path, max_line):
             unterminated = not line.endswith(b"\n")
-            session_id = _exported_id(line + b"\n" if unterminated else line)
-            if session_id is not None:
-                ids.add(session_id)
+            session = _exported(line + b"\n" if unterminated else line)
+            if session is not None:
+                ids.add(session["id"])
+                if not _was_closed(session):
+                    exported.still_open[session["id"]] = (good_end, len(line) + unterminated)
                 good_end += len(line)
                 continue
             if not unterminated or not ids:
@@ -355,7 +399,7 @@ def existing_ids(path: Path, *, max_line: int) -> set[str]:
             if unterminated:
                 file.seek(good_end)
                 file.write(b"\n")
-    return ids
+    return exported
 
 
 def _read_line(file: BinaryIO, path: Path, max_line: int) -> bytes:
@@ -373,15 +417,25 @@ def _read_line(file: BinaryIO, path: Path, max_line: int) -> bytes:
     return line
 
 
-def _exported_id(line: bytes) -> str | None:
-    """The id of a line exactly as the export writes it, or ``None`` when the line is anything else."""
+def _exported(line: bytes) -> dict[str, Any] | None:
+    """The session of a line exactly as the export writes it, or ``None`` when the line is anything else."""
     try:
         value = json.loads(line)
     except ValueError:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("id"), str) or next(iter(value)) != "id":
         return None
-    return value["id"] if (json.dumps(value, ensure_ascii=False) + "\n").encode() == line else None
+    return value if (json.dumps(value, ensure_ascii=False) + "\n").encode() == line else None
+
+
+def _was_closed(session: dict[str, Any]) -> bool:
+    """Whether an exported session could no longer change when it was written (the models' own rule)."""
+    try:
+        return SessionSummary.model_validate(
+            {k: session[k] for k in ("id", "status", "closedAt") if k in session}
+        ).is_closed
+    except ValidationError:
+        return True  # nothing to tell by: left as it is
 
 
 def _not_an_export(path: Path) -> InvalidInputError:
@@ -389,26 +443,6 @@ def _not_an_export(path: Path) -> InvalidInputError:
         f"{path} has a line that is not an exported session: choose another --out file (the export only "
         "appends to a file it wrote)."
     )
-
-
-def _same_file(path: Path, stream: TextIO) -> bool:
-    try:
-        return os.path.samestat(path.stat(), os.fstat(stream.fileno()))
-    except (OSError, ValueError, io.UnsupportedOperation):  # no file behind the stream (a test's capture)
-        return False
-
-
-def _is_stream(path: Path, mode: int) -> bool:
-    """A pipe, a socket or a terminal: written to as a stream, never read back."""
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        return True
-    if not stat.S_ISCHR(mode):
-        return False
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        return os.isatty(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def aligned_page(text: str, page: SessionPageResult) -> str:
@@ -441,7 +475,8 @@ def format_export_summary(summary: dict[str, Any]) -> str:
     text = f"Exported {plural(summary['written'], 'session')} to {summary['file']}"
     if summary["already_there"]:
         there = "was" if summary["already_there"] == 1 else "were"
-        text += f" ({summary['already_there']} {there} already there)"
+        updated = f", {summary['updated']} of them updated" if summary.get("updated") else ""
+        text += f" ({summary['already_there']} {there} already there{updated})"
     text += "."
     if "scan" in summary:
         text += "\n" + render_scan(ScanInfo.model_validate(summary["scan"]))

@@ -1,9 +1,9 @@
 """A persistent cache of closed sessions on disk, so a daily QA run fetches only what is new.
 
 A closed (or failed) session never changes, so once read it can be kept. Stdlib ``sqlite3``, one
-database file per API key fingerprint (``cache.key_fingerprint``: one key's sessions are never
-served to another), under the user's cache directory (``$XDG_CACHE_HOME/session-mcp``, else
-``~/.cache/session-mcp``) unless a directory is given.
+database file per fingerprint of an API key and a base URL (``cache.key_fingerprint``: one key's
+sessions are never served to another, nor one backend's as another's), under the user's cache
+directory (``$XDG_CACHE_HOME/session-mcp``, else ``~/.cache/session-mcp``) unless one is given.
 
 - **What is stored**: the session as validated on its way in (``SessionDetail.to_wire()``), and
   read back through the same boundary (``ingest``); an entry that no longer passes is dropped.
@@ -13,16 +13,22 @@ served to another), under the user's cache directory (``$XDG_CACHE_HOME/session-
   transaction with its eviction. A cache still busy after the timeout is skipped with a warning
   (the review goes on reading from the API): a cache is never a reason for a run to fail.
 - **Private**: transcripts hold personal data, so the directory is created ``0700`` and the
-  file ``0600`` (SQLite gives its WAL files the same mode). A file that is not a database, or a
-  damaged one, is moved aside as ``*.broken`` and the cache starts empty; a locked one is not.
+  file ``0600`` (SQLite gives its WAL files the same mode). A directory that is there already must
+  be a real one (not a link) of this user: group or other access is taken away (with a warning),
+  anything else is refused (``DiskCacheError``: the caller goes on without the cache).
+- **Damage**: a file that is not a database, or one found damaged at open or by a query, is moved
+  aside once (``*.broken``, then ``*.2.broken``...: never over an earlier one) and the cache starts
+  empty; a locked one is left alone.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -39,6 +45,7 @@ DEFAULT_MAX_ENTRIES = 50_000
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 BUSY_TIMEOUT_SECONDS = 10.0
 QUERY_CHUNK = 500  # ids per SELECT: under SQLite's limit on bound parameters
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # a link fails, a FIFO never blocks
 DAMAGED = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})  # the errors that mean "not a usable file"
 
 SCHEMA = """
@@ -74,8 +81,41 @@ def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.p
     return (Path(base) if base else Path.home() / ".cache") / "session-mcp"
 
 
+def private_folder(directory: Path) -> None:
+    """Make ``directory`` (``0700``), or check the one there: this user's own folder, closed to others.
+
+    A link, a non-folder or another user's folder is refused (it may be how someone else reads the
+    transcripts); a folder of ours open to the group or others is closed, and says so.
+    """
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700)
+        return
+    except FileExistsError:
+        pass
+    info = directory.lstat()
+    refused = (
+        "is a symbolic link" if stat.S_ISLNK(info.st_mode)
+        else "is not a folder" if not stat.S_ISDIR(info.st_mode)
+        else f"belongs to another user (uid {info.st_uid})" if sys.platform != "win32" and info.st_uid != os.geteuid()
+        else None
+    )  # fmt: skip
+    if refused:
+        raise DiskCacheError(
+            f"the cache folder {directory} {refused}, so it is not used for transcripts (pass another --cache-dir, "
+            "or --no-cache)"
+        )
+    if sys.platform != "win32" and stat.S_IMODE(info.st_mode) & 0o077:
+        directory.chmod(0o700)
+        logger.warning(
+            "the cache folder %s was open to other users (mode %04o); it is now 0700, as it holds transcripts",
+            directory,
+            stat.S_IMODE(info.st_mode),
+        )
+
+
 class DiskCache:
-    """Closed sessions of one API key (by fingerprint) in a SQLite file; usable from any thread."""
+    """Closed sessions of one API key and base URL (by fingerprint) in a SQLite file; usable from any thread."""
 
     def __init__(
         self,
@@ -92,16 +132,27 @@ class DiskCache:
         self.path = directory / f"sessions-{fingerprint}.sqlite3"
         self._lock = threading.Lock()
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            private_folder(directory)
+            self._create()
             self._db = self._open()
         except sqlite3.Error as exc:
             raise DiskCacheBusyError(f"the cache file {self.path} cannot be opened now: {exc}") from None
+        except DiskCacheError:
+            raise
         except OSError as exc:
             raise DiskCacheError(
-                f"cannot use the cache directory {directory}: {exc.strerror or exc}. Pass another --cache-dir "
-                "or --no-cache."
+                f"cannot use the cache directory {directory}: {exc.strerror or exc} (pass another --cache-dir, "
+                "or --no-cache)"
             ) from None
+
+    def _create(self) -> None:
+        """The cache file, made ``0600`` if missing; a link or anything but a regular file is refused."""
+        handle = os.open(self.path, os.O_RDWR | os.O_CREAT | NO_FOLLOW, 0o600)
+        try:
+            if not stat.S_ISREG(os.fstat(handle).st_mode):
+                raise DiskCacheError(f"the cache file {self.path} is not a regular file (pass another --cache-dir)")
+        finally:
+            os.close(handle)
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -109,13 +160,21 @@ class DiskCache:
         except sqlite3.DatabaseError as exc:
             if exc.sqlite_errorname not in DAMAGED:  # busy or locked: the file is fine, leave it be
                 raise
-            broken = self.path.with_suffix(".broken")
-            logger.warning("cache file %s is not usable (%s); moved aside to %s", self.path, exc, broken)
-            self.path.replace(broken)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            return self._connect()
+            return self._start_over(exc)
+
+    def _start_over(self, exc: sqlite3.Error) -> sqlite3.Connection:
+        """Move the damaged file aside, never over one moved aside before, and start an empty one."""
+        broken = next(
+            aside
+            for n in itertools.count(1)
+            if not os.path.lexists(aside := self.path.with_suffix(".broken" if n == 1 else f".{n}.broken"))
+        )
+        logger.warning("cache file %s is not usable (%s); moved aside to %s", self.path, exc, broken)
+        self.path.replace(broken)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self._create()
+        return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
@@ -197,7 +256,19 @@ class DiskCache:
                 raise
 
     def _skipped(self, what: str, exc: sqlite3.Error) -> None:
-        """Say on stderr that the cache was not used this time, and why; the caller goes on without it."""
+        """Say on stderr that the cache was not used this time, and why; the caller goes on without it.
+
+        Damage a query found is dealt with once: the file is moved aside and an empty one takes its
+        place, so the next run neither warns again nor reads the damaged file.
+        """
+        if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorname in DAMAGED:
+            with self._lock:
+                self._db.close()
+                try:
+                    self._db = self._start_over(exc)
+                    return
+                except (sqlite3.Error, OSError) as failed:  # closed: every later call is skipped too
+                    exc = sqlite3.Error(f"{exc}; moving it aside failed: {failed}")
         logger.warning("the disk cache %s could not %s (%s); going on without it", self.path, what, exc)
 
     def _evict(self) -> None:

@@ -20,8 +20,9 @@ from session_mcp.simulator import Simulator
 
 pytestmark = pytest.mark.anyio
 
-ALICE = key_fingerprint("alice-key")
-BOB = key_fingerprint("bob-key")
+URL = "https://api.example.com"
+ALICE = key_fingerprint("alice-key", URL)
+BOB = key_fingerprint("bob-key", URL)
 
 
 T0 = 1_710_000_000
@@ -179,9 +180,15 @@ def test_bounds_hold_under_any_sequence_of_puts(max_entries: int, max_bytes: int
 
 def test_key_fingerprint_is_stable_distinct_and_not_the_key() -> None:
     key = "sk-test-SECRET-123"
-    assert key_fingerprint(key) == key_fingerprint(key)
-    assert key_fingerprint(key) != key_fingerprint(key + "4")
-    assert "SECRET" not in key_fingerprint(key)
+    assert key_fingerprint(key, URL) == key_fingerprint(key, URL)
+    assert key_fingerprint(key, URL) != key_fingerprint(key + "4", URL)
+    assert "SECRET" not in key_fingerprint(key, URL)
+
+
+def test_key_fingerprint_covers_the_base_url_too() -> None:
+    key = "sk-test-SECRET-123"
+    assert key_fingerprint(key, URL) != key_fingerprint(key, "https://staging.example.com")
+    assert key_fingerprint("a", "bc") != key_fingerprint("ab", "c")  # no two pairs run together
 
 
 # -- the client's use of the cache ---------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,12 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.requests import Request
+from starlette.responses import Response
 
 from session_mcp.cli import main
+from session_mcp.client import MAX_PAGE_SIZE
+from session_mcp.commands import exported_so_far
+from session_mcp.errors import InvalidInputError
 from session_mcp.render import plural
-from session_mcp.simulator import Simulator
+from session_mcp.simulator import Simulator, serve_in_thread
 from session_mcp.simulator.app import DETAIL_ONLY
-from tests.conftest import DEMO_CLIENT_ID, clean_environment
+from tests.conftest import ADVERSARIAL, DEMO_CLIENT_ID, clean_environment
+from tests.standin import StandIn
+from tests.standin import session as standin_session
 
 Wire = dict[str, Any]
 Run = Callable[..., tuple[str, str]]
@@ -123,6 +133,16 @@ def ids_of(rows: list[Wire]) -> list[str]:
 def single_gets(simulator: Simulator) -> list[str]:
     """Raw paths of the single-session GETs the simulator received."""
     return [r.raw_path for r in simulator.requests if r.raw_path.startswith("/public/sessions/")]
+
+
+def gets_of(sessions: list[Wire]) -> list[str]:
+    """The single-session GETs that read ``sessions``, sorted."""
+    return sorted(f"/public/sessions/{s['id']}" for s in sessions)
+
+
+def still_open(sessions: list[Wire]) -> list[Wire]:
+    """The sessions that were not closed (no close time, no final status): a re-run reads them again."""
+    return [s for s in sessions if s.get("closedAt") is None and s.get("status") not in ("closed", "failed")]
 
 
 def summary_item(session: Wire) -> Wire:
@@ -433,12 +453,13 @@ def test_export_rerun_writes_nothing_and_reports_what_is_there(
     simulator.requests.clear()
 
     out, _ = cli("export", "--out", str(out_file), "--limit", "12", "--tag", "environment=production")
-    assert out_file.read_bytes() == before
+    assert out_file.read_bytes() == before  # the open ones read again are unchanged: the file is left alone
     assert out == f"Exported 0 sessions to {out_file} (12 were already there).\n"
-    assert single_gets(simulator) == []  # nothing fetched again
+    assert still_open(read_export(out_file))
+    assert sorted(single_gets(simulator)) == gets_of(still_open(read_export(out_file)))  # only those fetched again
 
     out, _ = cli("export", "--out", str(out_file), "--limit", "12", "--tag", "environment=production", "--json")
-    assert json.loads(out) == {"file": str(out_file), "written": 0, "already_there": 12, "failed": []}
+    assert json.loads(out) == {"file": str(out_file), "written": 0, "already_there": 12, "updated": 0, "failed": []}
     assert out_file.read_bytes() == before
 
 
@@ -457,7 +478,109 @@ def test_export_resumes_where_a_smaller_run_stopped(
     assert rows == raw[:30]
     summary = json.loads(out)
     assert (summary["written"], summary["already_there"], summary["failed"]) == (20, 10, [])
-    assert sorted(single_gets(simulator)) == sorted(f"/public/sessions/{s['id']}" for s in raw[10:30])
+    assert sorted(single_gets(simulator)) == gets_of(raw[10:30] + still_open(raw[:10]))
+
+
+def test_export_rerun_updates_in_place_the_sessions_that_were_still_open(
+    cli: Run, simulator: Simulator, tmp_path: Path
+) -> None:
+    real = tmp_path / "exports" / "x.jsonl"
+    real.parent.mkdir()
+    out_file = tmp_path / "x.jsonl"
+    out_file.symlink_to(real)  # written through: the target is rewritten, the link kept
+    cli("export", "--out", str(out_file), "--limit", "10")
+    raw = simulator.sessions_of("demo")
+    first = read_export(real)
+    assert first == raw[:10] and len(still_open(first)) >= 2
+    real.chmod(0o640)
+    inode = real.stat().st_ino
+    ending, later = still_open(raw[:10])[:2]
+    turns = ending["conversation"]["items"]  # the call goes on, then ends, between two runs
+    turns.append({**turns[-1], "text": "Is there anything else I can do?", "role": "agent"})
+    ending.update(status="closed", closedAt=ending["startedAt"] + 300)
+
+    simulator.requests.clear()
+    out, _ = cli("export", "--out", str(out_file), "--limit", "10", "--json")
+    assert read_export(real) == raw[:10]  # its line updated where it was, the others as they were
+    assert json.loads(out) == {"file": str(out_file), "written": 0, "already_there": 10, "updated": 1, "failed": []}
+    assert sorted(single_gets(simulator)) == gets_of(still_open(first))
+    assert out_file.readlink() == real and real.stat().st_ino != inode  # one atomic rewrite of the target
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(p.name for p in real.parent.iterdir()) == ["x.jsonl"]
+
+    later.update(status="failed", closedAt=later.get("startedAt") or later["createdAt"])
+    simulator.requests.clear()
+    out, _ = cli("export", "--out", str(out_file), "--limit", "12")
+    assert out == f"Exported 2 sessions to {out_file} (10 were already there, 1 of them updated).\n"
+    assert read_export(real) == raw[:12]
+    assert f"/public/sessions/{ending['id']}" not in single_gets(simulator)  # closed when written: done
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(exclude_categories=["Cs"])),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+EXPORTED = st.fixed_dictionaries(
+    {"id": st.text(st.characters(exclude_categories=["Cs"]), max_size=12)},
+    optional={"status": JSON, "closedAt": JSON, "conversation": JSON},
+)
+
+
+@settings(ADVERSARIAL, max_examples=150)
+@given(rows=st.lists(EXPORTED, max_size=6, unique_by=lambda row: row["id"]))
+def test_reading_an_export_back_is_a_result_or_a_clear_error(tmp_path: Path, rows: list[Wire]) -> None:
+    """Any status or close time in a line (numbers, NaN, objects...): the line is read, or the file refused."""
+    path = tmp_path / "x.jsonl"
+    lines = [(json.dumps(row, ensure_ascii=False) + "\n").encode() for row in rows]
+    path.write_bytes(b"".join(lines))
+    try:
+        found = exported_so_far(path, max_line=1 << 20)
+    except InvalidInputError as exc:
+        assert "not an exported session" in str(exc)
+        return
+    assert found.ids == {row["id"] for row in rows}
+    data = path.read_bytes()
+    for session_id, (offset, length) in found.still_open.items():
+        assert json.loads(data[offset : offset + length])["id"] == session_id  # exactly its line
+
+
+class SecondPageFails(StandIn):
+    """A list that breaks after its first page, as an API (or a network) can in the middle of a run."""
+
+    broken = True
+
+    async def _list(self, request: Request) -> Response:
+        if self.broken and request.query_params["pageIndex"] != "0":
+            return Response(b'{"code": "InternalError", "description": "try again"}', status_code=500)
+        return await super()._list(request)
+
+
+def test_an_export_stopped_before_its_update_leaves_the_file_whole_and_resumable(
+    cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sessions = [standin_session(f"sess_{n:03d}", "Hello.", "Hi, how can I help?") for n in range(MAX_PAGE_SIZE + 1)]
+    sessions[0].update(status="started", closedAt=None)
+    upstream = SecondPageFails(paged=True)
+    upstream.add(*sessions)
+    out_file = tmp_path / "x.jsonl"
+    with serve_in_thread(upstream.app) as url:
+        monkeypatch.setenv("NAPSTER_API_BASE_URL", url)
+        upstream.broken = False
+        cli("export", "--out", str(out_file))
+        before = out_file.read_bytes()
+        sessions[0]["conversation"]["items"].append(
+            {"role": "user", "text": "Thanks, bye.", "timestamp": 1_790_000_009}
+        )
+        sessions[0].update(status="closed", closedAt=1_790_000_010)
+        upstream.broken = True
+        _, message = cli("export", "--out", str(out_file), status=2)  # stops at the second page
+        assert "500" in message
+        assert out_file.read_bytes() == before  # the old file, whole: nothing half rewritten
+        upstream.broken = False
+        out, _ = cli("export", "--out", str(out_file), "--json")
+    assert read_export(out_file) == sessions
+    assert json.loads(out)["updated"] == 1
 
 
 @pytest.mark.parametrize("keep", ["one byte", "half", "all but the newline"])
@@ -625,11 +748,11 @@ def test_export_keeps_going_when_one_session_fails(
     assert "500" in summary["failed"][0]["reason"]
     assert ids_of(read_export(out_file)) == [s["id"] for s in raw[:8] if s["id"] != target]
 
-    # the next run fetches only the missing one
+    # the next run fetches only the missing one (and those still open when they were written)
     simulator.requests.clear()
     out, _ = cli("export", "--out", str(out_file), "--limit", "8")
     assert out == f"Exported 1 session to {out_file} (7 were already there).\n"
-    assert single_gets(simulator) == [f"/public/sessions/{target}"]
+    assert sorted(single_gets(simulator)) == gets_of([raw[3], *still_open(raw[:8])])
     rows = read_export(out_file)
     assert sorted(ids_of(rows)) == sorted(s["id"] for s in raw[:8])
     assert len(set(ids_of(rows))) == 8
@@ -733,7 +856,7 @@ def test_export_in_a_real_process_is_quiet_on_a_non_terminal(
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     summary = json.loads(done.stdout)
-    assert summary == {"file": str(out_file), "written": 5, "already_there": 0, "failed": []}
+    assert summary == {"file": str(out_file), "written": 5, "already_there": 0, "updated": 0, "failed": []}
     assert read_export(out_file) == raw[:5]
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,10 @@ def test_closed_sessions_round_trip_and_open_ones_are_not_kept(tmp_path: Path) -
 
 
 def test_each_key_has_its_own_file(tmp_path: Path) -> None:
-    one, other = key_fingerprint("key-one"), key_fingerprint("key-two")
+    one, other = (
+        key_fingerprint("key-one", "https://api.example.com"),
+        key_fingerprint("key-two", "https://api.example.com"),
+    )
     with DiskCache(tmp_path, one) as cache:
         cache.put_many(CLOSED[:3])
     with DiskCache(tmp_path, other) as cache:
@@ -185,3 +190,96 @@ def test_a_locked_file_is_a_busy_error_and_not_moved_aside(tmp_path: Path) -> No
         holder.close()
     assert not path.with_suffix(".broken").exists()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+# -- the folder and the file are checked, damage is dealt with once -----------------------------
+
+
+def test_a_folder_open_to_others_is_closed_and_said_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    with DiskCache(directory, "fp") as cache:
+        cache.put_many(CLOSED[:1])
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert caplog.text.count("was open to other users (mode 0755); it is now 0700") == 1
+    caplog.clear()
+    with DiskCache(directory, "fp") as cache:
+        assert set(cache.get_many([CLOSED[0].id])) == {CLOSED[0].id}  # its entries are kept
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize(
+    ("make", "refused"),
+    [
+        pytest.param(lambda d: d.symlink_to(d.parent / "elsewhere", target_is_directory=True), "is a symbolic link",
+                     id="link"),
+        pytest.param(lambda d: d.write_text("x"), "is not a folder", id="file"),
+        pytest.param(lambda d: (d.mkdir(mode=0o700), os.chown(d, 4321, 4321)), "belongs to another user (uid 4321)",
+                     id="another-user"),
+    ],
+)  # fmt: skip
+def test_a_folder_that_is_not_this_users_own_is_refused(
+    tmp_path: Path, make: Callable[[Path], object], refused: str
+) -> None:
+    (tmp_path / "elsewhere").mkdir(mode=0o777)
+    directory = tmp_path / "cache"
+    make(directory)
+    before = directory.lstat()
+    with pytest.raises(DiskCacheError, match=rf"the cache folder {directory} {re.escape(refused)}.*--cache-dir"):
+        DiskCache(directory, "fp")
+    after = directory.lstat()
+    assert (after.st_mode, after.st_uid) == (before.st_mode, before.st_uid)  # not followed, not tightened
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_a_cache_file_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"someone else's file")
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    (directory / "sessions-fp.sqlite3").symlink_to(victim)
+    with pytest.raises(DiskCacheError, match="cannot use the cache directory"):
+        DiskCache(directory, "fp")
+    assert victim.read_bytes() == b"someone else's file"
+
+
+def test_a_second_broken_file_does_not_overwrite_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "sessions-fp.sqlite3"
+    for garbage in (b"first broken file " * 100, b"second broken file " * 100, b"third " * 100):
+        path.write_bytes(garbage)
+        DiskCache(tmp_path, "fp").close()
+    assert (tmp_path / "sessions-fp.broken").read_bytes() == b"first broken file " * 100
+    assert (tmp_path / "sessions-fp.2.broken").read_bytes() == b"second broken file " * 100
+    assert (tmp_path / "sessions-fp.3.broken").read_bytes() == b"third " * 100
+
+
+def damage_every_page_but_the_first(path: Path) -> None:
+    """Overwrite the tables' pages but keep the header and the schema: it opens, its queries fail."""
+    data = path.read_bytes()
+    page_size = int.from_bytes(data[16:18], "big")
+    path.write_bytes(data[:page_size] + b"\xff" * (len(data) - page_size))
+
+
+@pytest.mark.parametrize("found_by", ["get_many", "put_many"])
+def test_damage_a_query_finds_moves_the_file_aside_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, found_by: str
+) -> None:
+    with DiskCache(tmp_path, "fp") as cache:
+        cache.put_many(CLOSED)
+        path = cache.path
+    damage_every_page_but_the_first(path)
+    with DiskCache(tmp_path, "fp") as cache:  # opens: the damage is past the schema
+        if found_by == "get_many":
+            assert cache.get_many([s.id for s in CLOSED]) == {}
+        else:
+            assert cache.put_many(CLOSED[:3]) == 0
+        assert path.with_suffix(".broken").exists()
+        assert caplog.text.count("moved aside") == 1 and "could not" not in caplog.text
+        assert cache.put_many(CLOSED[:2]) == 2  # the rest of the run has a sound, empty cache
+        assert set(cache.get_many([s.id for s in CLOSED])) == {s.id for s in CLOSED[:2]}
+    caplog.clear()
+    with DiskCache(tmp_path, "fp") as cache:  # the next run: no warning, the entries of the last one
+        assert set(cache.get_many([s.id for s in CLOSED])) == {s.id for s in CLOSED[:2]}
+    assert caplog.text == ""
+    assert sorted(p.name for p in tmp_path.glob("*.broken")) == ["sessions-fp.broken"]

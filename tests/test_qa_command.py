@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,6 +18,7 @@ from session_mcp.disk_cache import DiskCache, DiskCacheError
 from session_mcp.qa.checks import CHECK_IDS, Finding
 from session_mcp.qa.command import run_unwrapped
 from session_mcp.simulator import Simulator
+from tests.standin import serve_switch, session
 
 FINDING_FIELDS = list(Finding.model_fields)
 
@@ -196,10 +198,16 @@ def test_sessions_that_cannot_be_read_fail_a_gated_run(
 
 
 def test_a_locked_disk_cache_is_skipped_with_a_warning(
-    api: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    api: Path,
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(disk_cache, "BUSY_TIMEOUT_SECONDS", 0.05)
-    with DiskCache(api, key_fingerprint("demo")) as cache:  # an empty cache in WAL mode, as a first run leaves it
+    with DiskCache(
+        api, key_fingerprint("demo", base_url)
+    ) as cache:  # an empty cache in WAL mode, as a first run leaves it
         path = cache.path
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
@@ -231,11 +239,11 @@ def test_the_rules_file_of_the_environment_applies_unless_rules_is_given(
 
 
 def test_a_cache_file_locked_at_open_is_skipped_too(
-    api: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    api: Path, base_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(disk_cache, "BUSY_TIMEOUT_SECONDS", 0.05)
     api.mkdir()
-    path = api / f"sessions-{key_fingerprint('demo')}.sqlite3"
+    path = api / f"sessions-{key_fingerprint('demo', base_url)}.sqlite3"
     plain = sqlite3.connect(path)  # a rollback journal: an exclusive lock keeps even readers out
     plain.execute("CREATE TABLE t (x)")
     plain.close()
@@ -260,3 +268,45 @@ def test_the_one_error_of_a_task_group_is_raised_as_itself() -> None:
 
     with pytest.raises(DiskCacheError, match="the cache is gone"):
         run_unwrapped(anyio.run, fail)
+
+
+def test_the_same_key_at_two_base_urls_never_shares_the_disk_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Staging and production (two stand-ins here) hold a session of the same id with other words."""
+    monkeypatch.setenv("NAPSTER_API_KEY", "one-key-for-both")
+    cache = tmp_path / "cache"
+    some = ("--cache-dir", str(cache), "--format", "jsonl", "--since", "2026-09-01")
+    clean = session("sess_same", "Hello, I need help.", "Happy to help: what is the order number?")
+    leaky = session("sess_same", "Hello, I need help.", "The card on file is 4111 1111 1111 1111.")
+    with serve_switch() as (staging, staging_url), serve_switch() as (production, production_url):
+        staging.target.add(clean)
+        production.target.add(leaky)
+        monkeypatch.setenv("NAPSTER_API_BASE_URL", staging_url)
+        assert run(*some) == 0
+        assert capsys.readouterr().out == ""  # staging's words: nothing to flag
+        monkeypatch.setenv("NAPSTER_API_BASE_URL", production_url)
+        assert run(*some) == 0
+        captured = capsys.readouterr()
+    assert [json.loads(line)["check"] for line in captured.out.splitlines()] == ["pii_exposed"]
+    assert "1 read from the API, 0 from the disk cache" in captured.err
+    assert len(list(cache.glob("sessions-*.sqlite3"))) == 2
+
+
+@pytest.mark.parametrize("refused", ["a link", "another user's"])
+def test_a_refused_cache_folder_is_one_line_and_the_review_goes_on(
+    api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], refused: str
+) -> None:
+    if refused == "a link":
+        (tmp_path / "elsewhere").mkdir()
+        api.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    else:
+        api.mkdir(mode=0o700)
+        os.chown(api, 4321, 4321)
+    assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "10") == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("\n") > 0
+    warned = [line for line in captured.err.splitlines() if "going on without the disk cache" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"session-mcp: the cache folder {api} ")
+    assert "10 read from the API, 0 from the disk cache" in captured.err and "Traceback" not in captured.err
+    assert not list(tmp_path.glob("elsewhere/*"))

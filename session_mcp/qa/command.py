@@ -5,8 +5,10 @@ when ``--fail-on`` is given and some sessions could not be read (the review is i
 an error: a one-line message on stderr, no traceback.
 
 The disk cache of closed sessions is on by default (``--cache-dir``, else the user's cache
-directory; ``--no-cache`` turns it off). With ``--demo`` it is off unless ``--cache-dir`` is
-given: the demo data moves with the clock, so yesterday's copy would be stale.
+directory; ``--no-cache`` turns it off); one that is busy, or refused (another user's folder, a
+link), is skipped with one line on stderr. With ``--demo`` it is off unless ``--cache-dir`` is
+given: the demo data moves with the clock, so yesterday's copy would be stale. ``--out`` writes to
+what the path names (``outfile``): a device, FIFO or ``/dev/stdout`` as a stream, a file atomically.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -25,8 +26,9 @@ import anyio
 from session_mcp.client import CompanionClient
 from session_mcp.commands import Progress, add_filter_flags, add_query_flags, filters_of, query_of
 from session_mcp.config import Settings
-from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
+from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
 from session_mcp.errors import CompanionError
+from session_mcp.outfile import replaced_path, write_file, writes_in_place
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules
@@ -83,10 +85,15 @@ def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: Cl
 
 
 def out_problem(path: Path) -> str | None:
-    """Why the report cannot be written to ``path``, or None when its folder takes it."""
-    folder = path.parent
-    if path.is_dir():
-        return f"--out {path} is a folder: give a file name in it, e.g. --out {path / 'qa-report.html'}."
+    """Why the report cannot be written to ``path``, or None when it can (a stream needs no folder)."""
+    try:
+        if path.is_dir():
+            return f"--out {path} is a folder: give a file name in it, e.g. --out {path / 'qa-report.html'}."
+        if writes_in_place(path):
+            return None
+        folder = replaced_path(path).parent  # through a symbolic link: where the report really goes
+    except OSError as exc:  # a loop of links, a folder that cannot be searched
+        return f"cannot write the report to {path}: {exc.strerror or exc}; pass another --out."
     if not folder.is_dir():
         return (
             f"cannot write the report to {path}: the folder {folder} does not exist; create it or pass another --out."
@@ -130,7 +137,7 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
         if not args.no_cache and (args.cache_dir is not None or not settings.demo):
             try:
                 disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
-            except DiskCacheBusyError as exc:  # a busy cache is no reason to fail a review
+            except DiskCacheError as exc:  # a busy or refused cache is no reason to fail a review
                 print(f"session-mcp: {exc}; going on without the disk cache.", file=sys.stderr)
         review = await run_review(
             client, selection, rules, redactor(settings.redact_pii), disk=disk, on_progress=report_progress
@@ -140,7 +147,7 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
     if args.out is None:
         out.write(text)
     else:
-        write_atomically(args.out, text)
+        write_file(args.out, text.encode())
     if args.out is not None or args.format != "text":
         print(summary(review, args.out), file=sys.stderr)
     return exit_status(review.report, args.fail_on)
@@ -173,22 +180,3 @@ def summary(review: Review, out: Path | None) -> str:
     if not report.scan_complete:
         line += " The scan bound stopped before the window's start: older sessions were not reviewed."
     return line + (f" Report: {out}" if out else "")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a report."""
-    try:
-        mode = path.stat().st_mode & 0o777  # an existing report keeps its permissions
-    except FileNotFoundError:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        mode = 0o666 & ~mask  # as a shell redirection would create it
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        Path(temporary).chmod(mode)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
