@@ -6,6 +6,7 @@ simulator over HTTP, and ``python -m session_mcp`` as a subprocess.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -128,3 +129,32 @@ def test_the_qa_command_says_nothing_could_be_read(
     assert done.returncode == 0, done.stderr
     assert "Nothing could be read: all 4 failed (the first: The Companion API failed to answer" in done.stderr
     assert "nothing was reviewed" in done.stderr and "4 could not be read" not in done.stderr
+
+
+# -- the bundle's tool descriptions ----------------------------------------------------------------
+
+MANIFEST = json.loads((Path(__file__).parent.parent / "manifest.json").read_text(encoding="utf-8"))
+# What the manifest promises of each tool, in words the tool's own description uses too.
+PROMISES = {
+    "list_sessions": ["newest first", "companion", "external client", "tags", "status", "modality"],
+    "get_session_transcript": ["configuration", "timing", "tools that failed to connect", "[mm:ss]"],
+    "get_session_transcripts": ["summaries", "whole", "digest line", "500"],
+    "session_stats": ["cost in usd", "tool connection failures", "close reason", "durations", "busiest hours"],
+    "review_sessions": ["slow replies", "requests for a human", "failed sessions", "personal data", "worst first"],
+    "create_connection": ["start a new live session", "short-lived token", "agent"],
+}
+
+
+async def test_the_manifest_names_what_each_tool_gives(base_url: str) -> None:
+    """The bundle lists the server's tools, and says of each what its own description says it gives."""
+    async with (
+        CompanionClient("demo", base_url, retry=FAST_RETRY, timeout=5) as client,
+        Client(build_server(client, Settings(api_key="demo", read_only=False)), cache=None) as mcp,
+    ):
+        served = {tool.name: (tool.description or "").lower() for tool in (await mcp.list_tools()).tools}
+    listed = {tool["name"]: tool["description"].lower() for tool in MANIFEST["tools"]}
+    assert list(listed) == list(served) == list(PROMISES)
+    for name, terms in PROMISES.items():
+        for term in terms:
+            assert term in listed[name], (name, term, "manifest.json")
+            assert term in served[name], (name, term, "the tool's description")
