@@ -209,8 +209,16 @@ class CompanionClient:
         tags = filters.get("tags") or {}
         self._refuse_key_in(*(v for k, v in filters.items() if k != "tags"), *tags.keys(), *tags.values())
         params = build_list_params(page_index=page_index, page_size=page_size, **filters)
-        # Rows past the page size are dropped unparsed and counted (``SessionPage.items_left_out``).
-        return await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
+        try:
+            # Rows past the page size are dropped unparsed and counted (``SessionPage.items_left_out``).
+            return await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
+        except NotFoundError as exc:  # the list always exists: what is missing is the API at this address
+            raise InvalidResponseError(
+                f"{exc} The list of sessions is always there, so the base URL is likely wrong: check "
+                f"NAPSTER_API_BASE_URL ({self.base_url}), the API's own address (default {DEFAULT_BASE_URL}).",
+                status=404,
+                code="wrong_base_url",
+            ) from None
 
     async def iter_pages(
         self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]

@@ -92,6 +92,15 @@ def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParse
         help=f"sessions per page, 1 to {MAX_PAGE_SIZE} (default 20)",
     )
     listing.add_argument(
+        "--limit",
+        dest="page_size",
+        type=whole_number(1, MAX_PAGE_SIZE),
+        default=argparse.SUPPRESS,  # --page-size's default stands
+        metavar="N",
+        help=f"at most this many sessions, newest first, like export's and qa's --limit: here the same as "
+        f"--page-size (1 to {MAX_PAGE_SIZE})",
+    )
+    listing.add_argument(
         "--cursor", help="where a list filtered by time or status goes on (the previous page prints it)"
     )
     show.add_argument("session_id", help="the id exactly as the list shows it")

@@ -11,8 +11,9 @@ budget. ``detail="digest"`` gives every session as a digest line, for hundreds i
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from session_mcp.lines import ID_CHARS, cell, one_line, quoted, shorten_text
 from session_mcp.models import ConversationItem, SessionDetail
@@ -51,6 +52,7 @@ CELL_SEP = " | "
 TIGHT_SEP = "|"  # between cells when the lines would leave under DIGEST_TEXT_TIGHT characters of text each
 DIGEST_TEXT_TIGHT = 20
 MAX_CALL_IDS = 100  # session_ids one get_session_transcripts call takes in full mode
+MAX_DIGEST_IDS = 500  # ... and as digest lines
 DEFAULT_MESSAGE_CHARS = 600
 logger = logging.getLogger(__name__)
 NORMAL_END = "connection_closed"  # the close reason of an ordinary end: not worth a digest's room
@@ -70,8 +72,13 @@ def fit_batch(
     budget: int,
     detail: str = "full",
     scan: ScanInfo | None = None,
+    more_matching: bool = False,
 ) -> BatchResult:
-    """The answer to a batch: in ``full`` detail whole sessions first, digests for the rest, within ``budget``."""
+    """The answer to a batch: in ``full`` detail whole sessions first, digests for the rest, within ``budget``.
+
+    Everything the answer says is measured here, the summary's "more match" and the calls that read
+    on included, so the last bound of every tool answer never has to cut it.
+    """
     blocks: list[_Block] = []
     failures = list(failures)
     for session in sessions:
@@ -86,13 +93,14 @@ def fit_batch(
     whole: set[int] = set()
     if detail == "full":
         # Every session as a digest with its minimum room, then whole ones in order while they fit.
-        digest_cost = [_digest_base(block) + len(block.row.id) + 4 + DIGEST_TEXT_MIN for block in blocks]
+        digest_cost = [_digest_cost(block) for block in blocks]
         used = overhead + sum(digest_cost)
         for index, block in enumerate(blocks):
             if used - digest_cost[index] + block.size <= budget:
                 whole.add(index)
                 used += block.size - digest_cost[index]
-    result = _assemble(blocks, whole, failures, requested, matched, budget, detail, scan, max_message_chars, None)
+    batch = _Batch(blocks, whole, failures, requested, matched, more_matching, budget, detail, scan, max_message_chars)
+    result = batch.assemble(None)
     # Share the room left among the digest lines, then make sure the whole answer fits.
     rest = [b for i, b in enumerate(blocks) if i not in whole]
     if rest:
@@ -101,21 +109,36 @@ def fit_batch(
         sizes = [min(DIGEST_TEXT_MAX, _said_length(b.session)) for b in rest]
         while True:
             rooms = _text_rooms(sizes, spare, len(sep))
-            result = _assemble(
-                blocks, whole, failures, requested, matched, budget, detail, scan, max_message_chars, rooms
-            )
+            result = batch.assemble(rooms)
             over = len(render_batch(result)) - budget
             if over <= 0 or spare <= 0:
                 break
             spare -= max(over, spare // 10)
+    return _drop_to_fit(result, rest, batch)
+
+
+def _drop_to_fit(result: BatchResult, rest: list[_Block], batch: _Batch) -> BatchResult:
+    """Digest lines dropped from the end, then the last read calls, until the answer fits the budget.
+
+    A session whose digest line is dropped is left out but still named in a read call; only when the
+    calls themselves do not fit does the answer count the sessions that no call names.
+    """
+    budget = result.budget_chars
     while len(render_batch(result)) > budget and result.digests:
         keep = len(result.digests) - max(1, len(result.digests) // 10)
         result = result.model_copy(
             update={
                 "digests": result.digests[:keep],
-                "left_out": [d.session.id for d in result.digests[keep:]] + result.left_out,
+                "left_out": [b.row.id for b in rest[keep:]],
+                "read_calls": [c.call for c in batch.read_calls(rest, keep)],
             }
         )
+    calls = batch.read_calls(rest, len(result.digests))
+    to_read = sum(c.sessions for c in calls)
+    while len(render_batch(result)) > budget and calls:
+        calls.pop()
+        unnamed = to_read - sum(c.sessions for c in calls)
+        result = result.model_copy(update={"read_calls": [c.call for c in calls], "unnamed": unnamed})
     return result
 
 
@@ -176,64 +199,93 @@ def _digest_base(block: _Block) -> int:
     return len(digest_line(SessionDigest(session=block.row, last_exchange=[]), with_companion=True)) + 1 + 12
 
 
-def _assemble(
-    blocks: list[_Block],
-    whole: set[int],
-    failures: list[Failure],
-    requested: int,
-    matched: int | None,
-    budget: int,
-    detail: str,
-    scan: ScanInfo | None,
-    max_message_chars: int,
-    rooms: list[int] | None,
-) -> BatchResult:
-    """The result with ``whole`` sessions given whole and the others as digests with ``rooms`` of text."""
-    transcripts = [
-        BatchTranscript(session=b.row, turns=b.turns, total_turns=len(b.turns))
-        for i, b in enumerate(blocks)
-        if i in whole
-    ]
-    rest = [b for i, b in enumerate(blocks) if i not in whole]
-    return BatchResult(
-        detail=detail,
-        transcripts=transcripts,
-        digests=[session_digest(b.session, b.row, rooms[n] if rooms else 0) for n, b in enumerate(rest)],
-        left_out=[],
-        failures=failures,
-        requested=requested,
-        matched=matched,
-        budget_chars=budget,
-        shortened_messages=sum(b.shortened for i, b in enumerate(blocks) if i in whole),
-        read_calls=read_calls(rest, budget, max_message_chars) if detail == "full" else [],
-        scan=scan,
-    )
+def _digest_cost(block: _Block) -> int:
+    """What a session given as a digest line takes at least: the line, and its id in a read call."""
+    return _digest_base(block) + len(block.row.id) + 4 + DIGEST_TEXT_MIN
 
 
-def read_calls(blocks: Sequence[_Block], budget: int, max_message_chars: int) -> list[str]:
-    """Calls that read ``blocks`` whole, in order, each answer within ``budget``."""
-    extra = "" if max_message_chars == DEFAULT_MESSAGE_CHARS else f", max_message_chars={max_message_chars}"
+class ReadCall(NamedTuple):
+    """A call that reads on, and how many sessions it reads."""
+
+    call: str
+    sessions: int
+
+
+@dataclass
+class _Batch:
+    """What a batch answer is assembled from: the sessions prepared, which are whole, and the figures."""
+
+    blocks: list[_Block]
+    whole: set[int]
+    failures: list[Failure]
+    requested: int
+    matched: int | None
+    more_matching: bool
+    budget: int
+    detail: str
+    scan: ScanInfo | None
+    max_message_chars: int
+
+    def assemble(self, rooms: list[int] | None) -> BatchResult:
+        """The result with the whole sessions given whole and the others as digests with ``rooms`` of text."""
+        transcripts = [
+            BatchTranscript(session=b.row, turns=b.turns, total_turns=len(b.turns))
+            for i, b in enumerate(self.blocks)
+            if i in self.whole
+        ]
+        rest = [b for i, b in enumerate(self.blocks) if i not in self.whole]
+        return BatchResult(
+            detail=self.detail,
+            transcripts=transcripts,
+            digests=[session_digest(b.session, b.row, rooms[n] if rooms else 0) for n, b in enumerate(rest)],
+            left_out=[],
+            failures=self.failures,
+            requested=self.requested,
+            matched=self.matched,
+            more_matching=self.more_matching,
+            budget_chars=self.budget,
+            shortened_messages=sum(b.shortened for i, b in enumerate(self.blocks) if i in self.whole),
+            read_calls=[c.call for c in self.read_calls(rest, len(rest))],
+            scan=self.scan,
+        )
+
+    def read_calls(self, rest: list[_Block], digested: int) -> list[ReadCall]:
+        """The calls that read on, each answer within the budget: in ``full`` detail every session of
+        ``rest`` whole; as digests, the sessions after the first ``digested`` (those left out)."""
+        if self.detail == "full":
+            chars = self.max_message_chars
+            extra = "" if chars == DEFAULT_MESSAGE_CHARS else f", max_message_chars={chars}"
+            return read_calls(rest, self.budget, extra, MAX_CALL_IDS, lambda b: b.size)
+        return read_calls(rest[digested:], self.budget, ", detail='digest'", MAX_DIGEST_IDS, _digest_cost)
+
+
+def read_calls(
+    blocks: Sequence[_Block], budget: int, extra: str, most: int, size: Callable[[_Block], int]
+) -> list[ReadCall]:
+    """Calls that read ``blocks`` in order, at most ``most`` a call, each answer within ``budget``.
+
+    ``size`` is what a session takes in that answer; ``extra`` the arguments every call repeats."""
     room = budget - BATCH_OVERHEAD
-    calls: list[str] = []
+    calls: list[ReadCall] = []
     group: list[str] = []
     used = 0
 
     def close() -> None:
         if group:
-            calls.append(f"get_session_transcripts(session_ids={group!r}{extra})")
+            calls.append(ReadCall(f"get_session_transcripts(session_ids={group!r}{extra})", len(group)))
             group.clear()
 
     for block in blocks:
-        if block.size > room:  # too long for any batch: the one-session tool pages through it
+        if size(block) > room:  # too long for any batch: the one-session tool pages through it
             close()
             used = 0
-            calls.append(f"get_session_transcript(session_id={block.row.id!r})")
+            calls.append(ReadCall(f"get_session_transcript(session_id={block.row.id!r})", 1))
             continue
-        if used + block.size > room or len(group) >= MAX_CALL_IDS:
+        if used + size(block) > room or len(group) >= most:
             close()
             used = 0
         group.append(block.row.id)
-        used += block.size
+        used += size(block)
     close()
     return calls
 
@@ -434,17 +486,24 @@ def render_batch(result: BatchResult) -> str:
         lines = [f"{heading} (columns: {columns}; times UTC{only}):"]
         lines += digest_lines(result.digests, with_companion=with_companion, sep=sep)
         blocks.append("\n".join(lines))
-    if result.read_calls:
-        blocks.append("Read them in full (each call fits the budget):\n" + "\n".join(result.read_calls))
-    elif digest_mode and result.digests:
+    if digest_mode and result.digests:
         blocks.append(
             f"Read one in full with get_session_transcript(session_id=...), or up to {MAX_CALL_IDS} with "
             "get_session_transcripts(session_ids=[...]): sessions that do not fit come as digest lines again."
         )
+    if result.read_calls:
+        heading = "Read the ones left out as digest lines" if digest_mode else "Read them in full"
+        blocks.append(f"{heading} (each call fits the budget):\n" + "\n".join(result.read_calls))
     if result.left_out:
         blocks.append(
             f"{plural(len(result.left_out), 'more session')} did not fit even as one line each (the last of "
             "this batch): ask for fewer (limit or session_ids) or a narrower window (until)."
+        )
+    if result.unnamed:
+        blocks.append(
+            f"{plural(result.unnamed, 'session')} of this batch {'is' if result.unnamed == 1 else 'are'} in no call "
+            f"above (the calls for them did not fit in {result.budget_chars:,} characters): ask for fewer (limit or "
+            "session_ids) or a narrower window (until)."
         )
     if result.failures:
         blocks.append("Not read:\n" + "\n".join(failure_line(f) for f in result.failures))

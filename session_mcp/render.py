@@ -323,18 +323,16 @@ def failure_line(failure: Failure) -> str:
     return f"- {show_id(failure.session_id)}: {one_line(failure.reason, 1_000)}"
 
 
-def fit_text(text: str, budget: int) -> str:
+def fit_text(text: str, budget: int, ask: str) -> str:
     """``text`` if it fits ``budget`` characters; else its first whole lines and a note that says so.
 
     The last bound of every tool answer: the budgets above it keep ordinary answers well inside,
-    so this only cuts what hostile data (thousands of huge fields) would blow up.
+    so this only cuts what hostile data (thousands of huge fields) would blow up. ``ask`` says how
+    to ask for less, in the words of the tool's own arguments.
     """
     if len(text) <= budget:
         return text
-    note = (
-        f"[cut: this answer was {len(text):,} characters, over the budget of {budget:,}. Ask for less: "
-        "a smaller page_size or limit, or one session at a time.]"
-    )
+    note = f"[cut: this answer was {len(text):,} characters, over the budget of {budget:,}. {ask}]"
     room = max(0, budget - len(note) - 1)
     lines = text.split("\n")
     kept = lines[: fit_lines(lines, room, at_least=0)]

@@ -355,7 +355,11 @@ class BatchResult(BaseModel):
     more_matching: bool = Field(False, description="More sessions match than were asked for (count unknown).")
     budget_chars: int
     shortened_messages: int = Field(description="Messages of whole sessions cut to the per-message limit.")
-    read_calls: list[str] = Field(description="Calls that read the digested sessions in full, each within the budget.")
+    read_calls: list[str] = Field(
+        description="Calls that read on, each within the budget: the digested sessions in full, or (as digests) the "
+        "sessions left out."
+    )
+    unnamed: int = Field(0, description="Sessions to read on that no read call names: the calls did not fit.")
     scan: ScanInfo | None = None
 
 

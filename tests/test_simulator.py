@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from session_mcp.models import SessionDetail, SessionPage, encode_tags_query
 from session_mcp.simulator import Fault, Simulator
@@ -425,13 +427,29 @@ def test_demo_data_is_deterministic() -> None:
     assert max(s["createdAt"] for s in later) > max(s["createdAt"] for s in one)
 
 
-def test_default_anchor_comes_from_the_clock() -> None:
-    hour = ANCHOR // 3600 * 3600
-    a = Simulator(clock=lambda: hour + 10).sessions_of("demo")
-    b = Simulator(clock=lambda: hour + 3000).sessions_of("demo")
-    assert a == b  # the same hour
-    assert a == Simulator(anchor=hour).sessions_of("demo")
-    assert all(s["createdAt"] < hour for s in a)
+def test_default_anchor_is_the_start_of_the_clocks_utc_day() -> None:
+    """The demo holds still all day: a session seen at 09:37 is where it was at 13:47 (issue 15)."""
+    day = ANCHOR // 86_400 * 86_400
+    first = Simulator(clock=lambda: day).sessions_of("demo")
+    for moment in (day + 9 * 3600 + 37 * 60, day + 13 * 3600 + 47 * 60, day + 86_399):
+        assert Simulator(clock=lambda moment=moment: moment).sessions_of("demo") == first
+    assert first == Simulator(anchor=day).sessions_of("demo")
+    assert all(s["createdAt"] < day for s in first)
+    assert Simulator(clock=lambda: day + 86_400).sessions_of("demo") != first  # a new day, new data
+
+
+@settings(max_examples=15, deadline=None)
+@given(anchor=st.integers(1_700_000_000, 1_900_000_000), seed=st.integers(0, 10_000))
+def test_tool_times_lie_within_their_session(anchor: int, seed: int) -> None:
+    """A tool connects, fails or is canceled while its session runs, never before it started (issue 15)."""
+    simulator = Simulator(anchor=anchor, api_keys={"demo": seed})
+    for session in simulator.sessions_of("demo"):
+        end = session.get("closedAt", anchor)  # an open session runs until now
+        for metric in session.get("functionMetrics") or session.get("functionStates") or []:
+            for key, value in metric.items():
+                if key.endswith("At"):
+                    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+                    assert session["startedAt"] <= moment <= end, (session["id"], metric)
 
 
 def test_demo_data_holds_every_awkward_case() -> None:

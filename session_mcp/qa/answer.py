@@ -135,6 +135,11 @@ def _not_shown_line(ids: list[str], room: int) -> str:
 
 
 def _next_step(report: QAReport, shown: int) -> str:
+    if report.unread and not report.reviewed:  # not a clean bill: nothing was looked at
+        return (
+            f"Next: nothing could be read: all {plural(len(report.unread), 'session')} failed (the reasons are "
+            "above), so nothing was reviewed. Act on them, then review again."
+        )
     if not report.sessions:
         return (
             "Next: nothing was flagged; widen the window (since/until) or read sessions with get_session_transcripts."

@@ -7,7 +7,7 @@ an error: a one-line message on stderr, no traceback.
 The disk cache of closed sessions is on by default (``--cache-dir``, else the user's cache
 directory; ``--no-cache`` turns it off); one that is busy, or refused (another user's folder, a
 link), is skipped with one line on stderr. With ``--demo`` it is off unless ``--cache-dir`` is
-given: the demo data moves with the clock, so yesterday's copy would be stale. ``--out`` writes to
+given: the demo data changes each UTC day, so yesterday's copy would be stale. ``--out`` writes to
 what the path names (``outfile``): a device, FIFO or ``/dev/stdout`` as a stream, a file atomically.
 """
 
@@ -28,6 +28,7 @@ from session_mcp.commands import Progress, add_filter_flags, add_query_flags, fi
 from session_mcp.config import Settings
 from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
 from session_mcp.errors import CompanionError
+from session_mcp.lines import one_line
 from session_mcp.outfile import replaced_path, write_file, writes_in_place
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
@@ -173,7 +174,10 @@ def summary(review: Review, out: Path | None) -> str:
             f", halved {plural(len(pacer.decreases), 'time')} (first: {pacer.decreases[0]})" if pacer.decreases else ""
         )
         line += f" At most {plural(pacer.peak, 'request')} in flight{halved}."
-    if report.unread:
+    if report.unread and not report.reviewed:
+        first = one_line(report.unread[0].reason, 200)
+        line += f" Nothing could be read: all {len(report.unread)} failed (the first: {first}); nothing was reviewed."
+    elif report.unread:
         line += f" {len(report.unread)} could not be read."
     if report.limit_hit:
         line += " More sessions matched than --limit: the newest were reviewed."

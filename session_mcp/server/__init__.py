@@ -52,17 +52,32 @@ def build_server(
     resources = Resources(client, settings)
     prompts = Prompts(client, settings, clock)
     registered: list[StrictTool] = [
-        StrictTool.strict(tools.list_sessions, title="List sessions", annotations=READ),
+        StrictTool.strict(
+            tools.list_sessions, reads_on=("page_size", "cursor", "page_index"), title="List sessions", annotations=READ
+        ),
         StrictTool.strict(
             tools.get_session_transcript,
+            reads_on=("offset", "limit"),
             title="Read a session and its transcript",
             annotations=READ,
             meta=ui_meta(TRANSCRIPT),
         ),
-        StrictTool.strict(tools.get_session_transcripts, title="Read many transcripts at once", annotations=READ),
-        StrictTool.strict(tools.session_stats, title="Session statistics", annotations=READ, meta=ui_meta(DASHBOARD)),
+        StrictTool.strict(
+            tools.get_session_transcripts,
+            reads_on=("limit", "session_ids", "until", "detail"),
+            title="Read many transcripts at once",
+            annotations=READ,
+        ),
+        StrictTool.strict(
+            tools.session_stats,
+            reads_on=("limit", "since", "until"),
+            title="Session statistics",
+            annotations=READ,
+            meta=ui_meta(DASHBOARD),
+        ),
         StrictTool.strict(
             ReviewTools(client, settings, clock).review_sessions,
+            reads_on=("limit", "session_ids", "until"),
             title="Automated QA review",
             annotations=READ,
             meta=ui_meta(DASHBOARD),

@@ -21,13 +21,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
+from session_mcp.digest import MAX_CALL_IDS, MAX_DIGEST_IDS
 from session_mcp.query import Criteria
 from session_mcp.tags import parse_tag_pairs
 from session_mcp.windows import TIME_FORMS
 
 MAX_TURNS_PER_CALL = 1_000
-MAX_BATCH = 100
-MAX_DIGESTS = 500  # sessions one get_session_transcripts call takes as digest lines
+MAX_BATCH = MAX_CALL_IDS
+MAX_DIGESTS = MAX_DIGEST_IDS  # sessions one get_session_transcripts call takes as digest lines
 DEFAULT_BATCH = 20
 MAX_STATS = 2_000
 MAX_TAGS = 20

@@ -231,8 +231,8 @@ class ReadTools(Backend):
             budget=self.settings.max_chars,
             detail=detail,
             scan=info,
+            more_matching=more,
         )
-        result.more_matching = more
         return structured(result, render_batch(result))
 
     async def session_stats(

@@ -30,7 +30,7 @@ from session_mcp.models import (
     SessionOptions,
     decode_tags_query,
 )
-from session_mcp.simulator.data import AGENTS, COMPANIONS, DEFAULT_SESSION_COUNT, generate_sessions
+from session_mcp.simulator.data import AGENTS, COMPANIONS, DEFAULT_SESSION_COUNT, day_anchor, generate_sessions
 from session_mcp.simulator.faults_qa import add_qa_faults
 
 DEFAULT_PAGE_SIZE = 10
@@ -94,7 +94,8 @@ class Simulator:
     """A local Companion API. ``app`` is the ASGI application.
 
     ``api_keys`` maps each accepted key to the seed of its project's data: two keys with
-    different seeds see different sessions, as two projects would.
+    different seeds see different sessions, as two projects would. The data ends at ``anchor``
+    (Unix seconds), by default the start of the ``clock``'s UTC day: the same all day long.
     """
 
     api_keys: Mapping[str, int] = field(default_factory=lambda: {"demo": 7})
@@ -119,7 +120,7 @@ class Simulator:
     expected_findings: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        anchor = self.anchor if self.anchor is not None else int(self.clock()) // 3600 * 3600
+        anchor = self.anchor if self.anchor is not None else day_anchor(self.clock())
         self.projects = {}
         for key, seed in self.api_keys.items():
             sessions = generate_sessions(seed, self.session_count, anchor)

@@ -2,8 +2,9 @@
 
 Everything comes from one ``random.Random(seed)``, so a seed and an anchor time always give the
 same sessions; each session takes the same number of draws whatever the anchor, so the anchor
-moves the sessions in time without changing them. They spread over the ``DAYS_SPAN`` days before
-the anchor the way real traffic does: more on weekdays than at weekends, most in working hours
+moves the sessions in time without changing them. The demo's anchor is the start of the current
+UTC day (``day_anchor``), so its ids, times and counts hold all day. They spread over the
+``DAYS_SPAN`` days before the anchor the way real traffic does: more on weekdays than at weekends, most in working hours
 (UTC). Closed sessions carry a cost, tools that connect over WebSocket leave ``functionMetrics``
 (some failed, some canceled), and regular users come back. Besides ordinary support, booking and
 sales conversations, the data holds the awkward cases a client must survive: open,
@@ -23,6 +24,8 @@ from typing import Any
 
 MARATHON_TURNS = 2_200
 DAYS_SPAN = 35
+DAY = 86_400
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_SESSION_COUNT = 600
 AWKWARD_MIN = 50  # fewer sessions than this are all ordinary: the edge cases need room
 
@@ -265,6 +268,11 @@ HOUR_WEIGHTS = (1, 1, 1, 1, 1, 1, 2, 6, 14, 20, 22, 22, 20, 21, 22, 20, 18, 14, 
 WEEKDAY_WEIGHTS = (10, 10, 10, 10, 9, 4, 3)  # Monday first
 
 
+def day_anchor(now: float) -> int:
+    """The start of ``now``'s UTC day (Unix seconds): data anchored there is the same all day long."""
+    return int(now) // DAY * DAY
+
+
 def generate_sessions(seed: int, count: int, anchor: int) -> list[dict[str, Any]]:
     """``count`` wire-format sessions over the ``DAYS_SPAN`` days before ``anchor`` (Unix seconds), newest first."""
     rng = random.Random(seed)
@@ -283,7 +291,7 @@ Traffic = tuple[list[int], list[float]]  # hour starts and their cumulative weig
 def _traffic(anchor: int) -> Traffic:
     """The hours of the span (their start, Unix seconds) and their cumulative traffic weights."""
     last = anchor - 1_800  # the newest session is created half an hour before the anchor, to close before it
-    first = (last - DAYS_SPAN * 86_400) // 3600 * 3600
+    first = (last - DAYS_SPAN * DAY) // 3600 * 3600
     hours = list(range(first, last, 3600))
     weights = []
     for hour in hours:
@@ -364,7 +372,16 @@ def _function_metrics(rng: random.Random, companion: Companion, started: int, cl
 
 
 def _iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime(ISO)
+
+
+def _shift_tools(session: dict[str, Any], seconds: int) -> None:
+    """Move the times of ``session``'s tool metrics by ``seconds``, as its start moved."""
+    for metric in session.get("functionMetrics", []):
+        for key, value in metric.items():
+            if key.endswith("At"):
+                moment = datetime.strptime(value, ISO).replace(tzinfo=UTC)
+                metric[key] = _iso(int(moment.timestamp()) + seconds)
 
 
 def _fill(rng: random.Random) -> dict[str, str]:
@@ -391,6 +408,7 @@ def _add_awkward_cases(rng: random.Random, sessions: list[dict[str, Any]], ancho
     """Rewrite a few generated sessions into the edge cases the tools must handle."""
     # Two open sessions, the newest of all: started, no close time yet.
     for offset, session in zip((40, 95), sessions[:2], strict=True):
+        _shift_tools(session, anchor - offset + 2 - session["startedAt"])  # the tools started with the session
         session.update(createdAt=anchor - offset, startedAt=anchor - offset + 2, status="started", cost=None)
         session.pop("closedAt")
         session.pop("closeReason")
