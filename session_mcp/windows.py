@@ -2,19 +2,24 @@
 
 ``parse_window`` reads ISO 8601 dates and date-times (UTC without an offset), durations back from
 now (``90m``, ``24h``, ``7d``, ``2w``) and ``today``/``yesterday`` (UTC days); ``window_of``
-closes an open end at now, so the pages of one window agree; ``parse_window_words`` reads a
-window as a person asks for it ("last week", "since yesterday", "2026-09-01 to 2026-09-15").
-Every bad value is an ``InvalidInputError`` that says what to write.
+closes an open end (or one after now) at now, so the pages of one window agree;
+``parse_window_words`` reads a window as a person asks for it ("last week", "since yesterday",
+"2026-09-01 to 2026-09-15").
+Every bad value is an ``InvalidInputError`` that says what to write. A window reaches no further
+than the times a session can have (``models`` reads any other as unknown): ``since='0001-01-01'``
+starts at ``EARLIEST``, ``until='9999-12-31'`` ends at ``LATEST``, so the scan, the cursors and the
+day counts only ever see plausible times.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from session_mcp.errors import InvalidInputError
+from session_mcp.models import EARLIEST_TIME, LATEST_TIME
 from session_mcp.text import shorten
 
 DAY_WORDS = ("today", "yesterday")
@@ -22,6 +27,8 @@ _DURATION = re.compile(r"(\d{1,6})\s*(m|min|h|d|w)", re.IGNORECASE)
 _UNIT = {"m": timedelta(minutes=1), "min": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 _UNIT["w"] = timedelta(weeks=1)
 MAX_LOOKBACK = timedelta(days=3_660)
+EARLIEST = datetime.fromtimestamp(EARLIEST_TIME, UTC)
+LATEST = datetime.fromtimestamp(LATEST_TIME, UTC)
 TIME_FORMS = (
     "an ISO 8601 date or date-time (2026-09-20, 2026-09-20T14:00, 2026-09-20T14:00:00+02:00; UTC when it has "
     "no offset), a duration back from now (90m, 24h, 7d, 2w), or today / yesterday (UTC days)"
@@ -30,7 +37,7 @@ TIME_FORMS = (
 
 def iso(moment: datetime) -> str:
     """``2026-09-20T14:00:00Z``: how windows are written in answers and in the calls they suggest."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"  # years < 1000 too
 
 
 class Timed(Protocol):
@@ -84,11 +91,13 @@ class Window:
 
 
 def window_of(since: str | None, until: str | None, *, now: datetime) -> Window:
-    """``parse_window``, with an open end closed at ``now``: pages of one window then agree."""
+    """``parse_window``, with an end that is open or after ``now`` closed at ``now``: pages of one window
+    then agree, and no day after now is counted (``until='9999-12-31'``)."""
     window = parse_window(since, until, now=now)
-    if window.start is None or window.end is not None:
+    now = now.astimezone(UTC)
+    if not window.bounded or (window.end is not None and window.end <= now):
         return window
-    return Window(window.start, now.astimezone(UTC))
+    return Window(window.start, now)
 
 
 class UnreadableTimeError(InvalidInputError):
@@ -121,12 +130,22 @@ def parse_window(since: str | None, until: str | None, *, now: datetime) -> Wind
             "time in the past: since='1h', since='today' or since='2026-09-20', or leave since out."
         )
     if start is not None and end is not None and end <= start:
+        day = start.date().isoformat()
         raise InvalidInputError(
             f"until ({iso(end)}) is not after since ({iso(start)}): the window [since, until) is empty. until is "
-            f"exclusive: for the whole of {start:%Y-%m-%d} write since='{start:%Y-%m-%d}', "
-            f"until='{start + timedelta(days=1):%Y-%m-%d}'."
+            f"exclusive: for the whole of {day} write since='{day}', until='{_next_day(start).date().isoformat()}'."
         )
-    return Window(start, end)
+    if end is not None and end <= EARLIEST:
+        raise InvalidInputError(
+            f"until={shorten(until, 40)!r} is {iso(end)}: no session can be in that window, as this server reads "
+            f"no session time before {iso(EARLIEST)}. Write a later time, e.g. until='today', or leave until out."
+        )
+    return _reachable(start, end)
+
+
+def _reachable(start: datetime | None, end: datetime | None) -> Window:
+    """The window from ``start`` to ``end``, clamped to the times a session can have."""
+    return Window(None if start is None else max(start, EARLIEST), None if end is None else min(end, LATEST))
 
 
 def _moment(text: str, name: str, now: datetime) -> datetime:
@@ -148,7 +167,20 @@ def _moment(text: str, name: str, now: datetime) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise UnreadableTimeError(f"{name}: cannot read {shorten(text, 40)!r} as a time. Write {TIME_FORMS}.") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # before year 1 or after 9999 in UTC: the calendar's edge is as far out of reach
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def _next_day(day: datetime) -> datetime:
+    """The start of the day after ``day``; the calendar's last moment when ``day`` is its last day."""
+    try:
+        return day + timedelta(days=1)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 # -- windows in words (the prompts) ----------------------------------------------------------
@@ -195,15 +227,16 @@ def parse_window_words(text: str, *, now: datetime) -> Window:
                 if prefix in ("until ", "before "):
                     return parse_window(None, value, now=now)
                 day = _day_of(value, now)
-                begins = day + timedelta(days=1) if day is not None and prefix == "after " else day
+                begins = _next_day(day) if day is not None and prefix == "after " else day
                 return _open_from(begins, value, now)
         span = _RANGE.fullmatch(words)
         if span:
             first, end = span.group(1), span.group(2)
             end_day = _day_of(end, now)
-            return parse_window(first, iso(end_day + timedelta(days=1)) if end_day else end, now=now)
-        if _DATE.fullmatch(words):
-            return parse_window(words, (date.fromisoformat(words) + timedelta(days=1)).isoformat(), now=now)
+            return parse_window(first, iso(_next_day(end_day)) if end_day else end, now=now)
+        day = _day_of(words, now)
+        if day is not None:
+            return parse_window(words, iso(_next_day(day)), now=now)
         return parse_window(words, None, now=now)
     except UnreadableTimeError:
         raise InvalidInputError(
@@ -226,4 +259,4 @@ def _open_from(start: datetime | None, value: str, now: datetime) -> Window:
         raise InvalidInputError(
             f"after {shorten(value, 40)!r} begins after now ({iso(now)}, UTC): write an earlier day."
         )
-    return Window(start, None)
+    return _reachable(start, None)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from session_mcp.qa import rules as rules_module
@@ -163,6 +164,16 @@ BAD_FILES = [
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\nphrase = "a"\ncolor = "red"', "rule 'x': unknown field 'color'"),
     ('[[rules]]\nid = "pii_exposed"\ntype = "forbidden_phrase"\nphrase = "a"', "already used by a built-in check"),
     ('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\nphrase = "a"\n' * 2, "rule 'x': id is already used by another"),
+    ('[checks."a\\nb"]\nx = 1', "[checks.a b]: no such check"),  # a quoted key may hold a line break
+    (
+        '[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "x{4294967295}"',
+        "pattern: a repeat count is too large",
+    ),
+    (
+        '[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "(?\\\\\\n"',
+        "pattern: not a valid regular expression",
+    ),
+    ("[checks.slow_response]\nseconds = 1" + "0" * 5000, "not valid TOML: a number has more than 4,300 digits"),
 ]
 
 
@@ -173,6 +184,34 @@ def test_a_bad_file_gets_an_error_naming_the_rule_and_the_problem(text: str, exp
     message = str(caught.value)
     assert message.startswith("rules file team.toml: ") and expected in message, message
     assert "\n" not in message
+
+
+NESTED = {
+    "arrays": "a = " + "[" * 5000 + "]" * 5000,
+    "inline tables": "a = " + "{b = " * 5000 + "1" + "}" * 5000,
+    "tables in arrays": "[checks.slow_response]\nseconds = " + "[{b = " * 3000 + "1" + "}]" * 3000,
+}
+
+
+@pytest.mark.parametrize("text", NESTED.values(), ids=list(NESTED))
+def test_a_rules_file_nested_thousands_deep_is_one_clear_error(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(text)
+    for read in (lambda: parse_rules(text, str(path)), lambda: load_rules(path)):
+        with pytest.raises(RulesError) as caught:  # not tomllib's RecursionError
+            read()
+        message = str(caught.value)
+        assert message.startswith(f"rules file {path}: ") and "nested too deeply" in message and "\n" not in message
+
+
+def test_a_rules_file_with_a_byte_order_mark_is_read_as_without_it(tmp_path: Path) -> None:
+    text = DISCLOSURE + "[checks.long_silence]\nenabled = false\n"
+    path = tmp_path / "bom.toml"
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())  # what Notepad writes as "UTF-8 with BOM"
+    rule_set = load_rules(path)
+    assert [r.id for r in rule_set.rules] == ["recording_disclosure"]
+    assert not rule_set.checks.long_silence.enabled
+    assert parse_rules("\ufeff" + text).check_ids == parse_rules(text).check_ids
 
 
 def test_load_rules_reports_unreadable_files(tmp_path: Path) -> None:
@@ -279,6 +318,131 @@ def test_any_pattern_is_compiled_or_refused_with_a_reason(pattern: str) -> None:
     for text in ("ab" * 300, "a" * 600, "\\" * 600, "0" * 600):
         search(compiled, text)
     assert time.perf_counter() - started < 5.0  # backtracking on 600 characters would take ages
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["x{4294967295}", "x{1,4294967296}", "x{4294967295,}", "{4294967295}", "(?:ab){99999999999999999999}", "x{2001}"],
+)
+def test_a_huge_repeat_count_is_refused_with_a_reason(pattern: str) -> None:
+    with pytest.raises(PatternError) as caught:  # not re's OverflowError
+        compile_bounded(pattern)
+    assert str(caught.value).startswith(f"a repeat count is too large: write at most {{{WINDOW}}}")
+    compile_bounded(f"x{{{WINDOW}}}")  # a turn window's worth is fine
+
+
+def test_a_regular_expression_error_is_one_line() -> None:
+    with pytest.raises(PatternError) as caught:
+        compile_bounded("(?\\\n")  # re's message quotes the characters, line break included
+    assert "\n" not in str(caught.value) and "unknown extension" in str(caught.value)
+
+
+# Pieces of regular expressions, big repeat counts among them: random syntax mostly fails to
+# compile, but enough of it compiles to reach the structural bound's own parser.
+REGEX_TOKENS = [*"ab()[]{}*+?|\\.^$,:=!<>P-#0123456789", "(?", "(?:", "(?P<a>", "(?P=a)", "(?<=", "(?<!", "(?=",
+                "(?!", "(?>", "(?#", "(?i)", "(?s:", "(?-i:", "(?a)", "(?(1)", "\\1", "\\N{", "\\x4", "\\u00e9",
+                "\\0", "[^", "[]", "\\b", "\\Z", "\\s+", "\\w", "\\d", "[a-z]", ".{0,80}", "*?", "+?", "*+",
+                "\u00e9", "\u0130", "\u212a", "\ufeff", "\n", "\x00", "\U0001f600", "\\\n"]  # fmt: skip
+REGEX_PIECES = st.one_of(
+    st.sampled_from(REGEX_TOKENS),
+    st.integers(0, 2**70).map("{{{}}}".format),
+    st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)).map(lambda t: f"{{{t[0]},{t[1]}}}"),
+    st.integers(0, 2**40).map("{{{},}}".format),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(REGEX_PIECES, max_size=40).map("".join))
+def test_generated_patterns_compile_or_are_refused_in_one_line(pattern: str) -> None:
+    try:
+        compiled = compile_bounded(pattern)
+    except PatternError as exc:  # the only exception: re's OverflowError and the parser's slips are bugs
+        assert str(exc) and len(str(exc).splitlines()) == 1 and len(str(exc)) < 600, str(exc)
+        return
+    started = time.perf_counter()
+    for text in ("ab" * 300, "a" * 600, "\\" * 600, "0" * 600):
+        search(compiled, text)
+    assert time.perf_counter() - started < 5.0
+
+
+# Rules files as a hostile tester writes them: any text, deep nesting, numbers of thousands of
+# digits, odd Unicode in keys and values, and rules shaped right with hostile fields.
+ODD_SCALARS = ["1" + "0" * 5000, "0x" + "f" * 4400, "1e999", "-inf", "nan", "true", "0001-01-01", "07:32:00",
+               "9999-12-31T23:59:59-01:00", '"forbidden_phrase"', '"critical"', '["agent"]', '"x{4294967295}"',
+               '"a.*b.*c"']  # fmt: skip
+FIELDS = ["id", "type", "phrase", "pattern", "severity", "message", "roles", "within_agent_turns", "tags",
+          "companion_ids", "enabled", "seconds", "phrases", "normal_close_reasons", "similarity"]  # fmt: skip
+
+
+def _toml_string(text: str) -> str:
+    return '"' + "".join(c if c.isprintable() and c not in '"\\' else f"\\U{ord(c):08x}" for c in text) + '"'
+
+
+def _nested(depth: int, shape: int) -> str:
+    opening, closing = [("[", "]"), ("{a = ", "}"), ("[{a = ", "}]")][shape]
+    return opening * depth + "1" + closing * depth
+
+
+def _table(header: str, pairs: list[tuple[str, str]]) -> str:
+    return header + "\n" + "".join(f"{key} = {value}\n" for key, value in pairs)
+
+
+_texts = st.text(max_size=20)
+_scalars = st.one_of(_texts.map(_toml_string), st.integers(-(2**70), 2**70).map(str), st.sampled_from(ODD_SCALARS))
+_values = st.one_of(
+    _scalars,
+    st.lists(_scalars, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+    st.builds(_nested, st.integers(1, 3000), st.integers(0, 2)),
+)
+_pairs = st.lists(
+    st.tuples(st.sampled_from(FIELDS) | _texts.map(_toml_string), _values), max_size=5, unique_by=lambda kv: kv[0]
+)
+_headers = st.one_of(
+    st.just("[[rules]]"),
+    st.sampled_from(["slow_response", "long_silence", "pii_exposed", "nope"]).map("[checks.{}]".format),
+    _texts.map(lambda t: f"[checks.{_toml_string(t)}]"),
+)
+_rule = st.builds(
+    lambda kind, match, pairs: _table(f'[[rules]]\nid = "r"\ntype = "{kind}"\n{match}', pairs),
+    st.sampled_from(["forbidden_phrase", "required_phrase"]),
+    st.builds("{} = {}".format, st.sampled_from(["phrase", "pattern"]), _texts.map(_toml_string)),
+    st.lists(st.tuples(st.sampled_from(["severity", "message", "roles", "tags"]), _values), max_size=2),
+)
+rules_documents = st.one_of(
+    _rule,
+    st.lists(st.builds(_table, _headers, _pairs), max_size=3).map("\n".join),
+    st.builds(lambda depth, shape: "a = " + _nested(depth, shape), st.integers(1, 5000), st.integers(0, 2)),
+    st.integers(1, 3000).map(lambda depth: "a" + ".a" * depth + " = 1"),
+    st.text(max_size=200),
+)
+
+
+def _outcome(path: Path) -> tuple[str, ...]:
+    """What ``load_rules`` makes of the file: the ids it reviews with, or its one error line."""
+    try:
+        return load_rules(path).check_ids
+    except RulesError as exc:  # the only exception it raises
+        message = str(exc)
+        assert message.startswith(f"rules file {path}: ") and len(message.splitlines()) == 1, message
+        assert len(message) < 1_000, message
+        return ("error", message)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
+@given(document=rules_documents | st.binary(max_size=200))
+def test_any_rules_file_is_read_or_refused_in_one_line(document: str | bytes, tmp_path: Path) -> None:
+    path = tmp_path / "team.toml"
+    raw = document if isinstance(document, bytes) else document.encode("utf-8", "surrogatepass")
+    path.write_bytes(raw)
+    outcome = _outcome(path)
+    if not raw.startswith(codecs.BOM_UTF8):
+        path.write_bytes(codecs.BOM_UTF8 + raw)
+        assert _outcome(path) == outcome  # a byte-order mark changes nothing
 
 
 def test_the_readme_example_is_a_valid_rules_file() -> None:

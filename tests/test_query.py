@@ -7,6 +7,7 @@ simulator's raw data, never from the code under test.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -23,12 +24,15 @@ from session_mcp.errors import InvalidInputError
 from session_mcp.query import STATUSES, Criteria, Scan, ScanPosition, scan_sessions
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import LIST_ORDERS
-from session_mcp.windows import Window, parse_window, parse_window_words
+from session_mcp.windows import Window, parse_window, parse_window_words, window_of
 from tests.conftest import ANCHOR
 
 NOW = datetime.fromtimestamp(ANCHOR, UTC)  # 2026-09-21T14:13:20Z, a Monday
 TODAY = datetime(2026, 9, 21, tzinfo=UTC)
 FAR_FUTURE = datetime(2101, 1, 1, tzinfo=UTC)
+# The span of session times the server reads (models: EARLIEST_TIME, LATEST_TIME): windows stay in it.
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+ARABIC_INDIC_DATE = "\u0662\u0660\u0662\u0666-\u0660\u0669-\u0662\u0660"  # 2026-09-20 in other digits
 QUICK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCANS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -73,12 +77,54 @@ def test_window_forms(since: str | None, until: str | None, start: datetime | No
         ("2027-01-01", None, "after now"),
         ("99999d", None, "ten years"),
         ("2026-02-30", None, "ISO 8601"),
+        ("9999-12-31", None, "after now"),
+        ("9999-12-31T23:59:59-01:00", None, "after now"),  # after the calendar's end in UTC
+        (None, "0001-01-01", "no session time before 2000-01-01T00:00:00Z"),
+        (None, "0001-01-01T00:00:00+01:00", "no session time before 2000-01-01"),  # before its start in UTC
+        ("0001-01-01", "0001-01-01", "since='0001-01-01', until='0001-01-02'"),
     ],
 )
 def test_window_errors_say_what_to_write(since: str | None, until: str | None, needle: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         parse_window(since, until, now=NOW)
     assert needle in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "start", "end"),
+    [
+        ("0001-01-01", None, EARLIEST, None),
+        ("0001-01-01T00:00:00+01:00", None, EARLIEST, None),  # before year 1 in UTC
+        ("1999-12-31T23:59:59", "2000-01-02", EARLIEST, EARLIEST + timedelta(days=1)),
+        (None, "9999-12-31", None, LATEST),
+        ("7d", "9999-12-31T23:59:59-01:00", NOW - timedelta(days=7), LATEST),  # after year 9999 in UTC
+    ],
+)
+def test_a_window_reaches_no_further_than_the_times_a_session_can_have(
+    since: str | None, until: str | None, start: datetime | None, end: datetime | None
+) -> None:
+    """Session times outside 2000-2099 read as unknown: a bound beyond is at that edge, and no
+    later step (the scan's grace hour, a cursor, the days of session_stats) overflows."""
+    assert (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)) == (EARLIEST, LATEST)
+    window = parse_window(since, until, now=NOW)
+    assert (window.start, window.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "start", "end"),
+    [
+        (None, "9999-12-31", None, NOW),  # no session starts after now: no empty day is counted up to 2099
+        ("today", None, TODAY, NOW),
+        ("0001-01-01", "", EARLIEST, NOW),
+        ("2026-09-20", "2026-09-21", TODAY - timedelta(days=1), TODAY),
+        ("", "", None, None),
+    ],
+)
+def test_window_of_closes_an_open_end_or_one_after_now_at_now(
+    since: str | None, until: str | None, start: datetime | None, end: datetime | None
+) -> None:
+    window = window_of(since, until, now=NOW)
+    assert (window.start, window.end) == (start, end)
 
 
 offsets = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(lambda minutes: timezone(timedelta(minutes=minutes)))
@@ -152,6 +198,9 @@ def test_any_text_is_a_window_or_a_clear_error(since: str, until: str) -> None:
         ),  # the 15th included
         ("2026-09-01..2026-09-15", datetime(2026, 9, 1, tzinfo=UTC), TODAY - timedelta(days=5)),  # the 15th included
         ("", None, None),
+        ("since 0001-01-01", EARLIEST, None),
+        ("0001-01-01 to 9999-12-31", EARLIEST, LATEST),  # the day after the calendar's last
+        ("before 9999-12-31", None, LATEST),
     ],
 )
 def test_windows_in_words(words: str, start: datetime | None, end: datetime | None) -> None:
@@ -203,6 +252,72 @@ def test_days_in_words_are_whole_days_at_any_clock(
 def test_after_today_is_refused_as_after_now(now: datetime) -> None:
     with pytest.raises(InvalidInputError, match="after now"):
         parse_window_words("after today", now=now)
+
+
+@pytest.mark.parametrize(
+    ("words", "needle"),
+    [
+        ("9999-12-31", "after now"),
+        ("after 9999-12-31", "begins after now"),
+        ("0001-01-01", "no session time before 2000-01-01"),
+        ("2026-13-45", "is not one this server can read"),  # no such month: not date()'s ValueError
+        (ARABIC_INDIC_DATE, "is not one this server can read"),
+    ],
+)
+def test_odd_dates_in_words_are_one_clear_error(words: str, needle: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_window_words(words, now=NOW)
+    assert needle in str(caught.value) and "\n" not in str(caught.value)
+
+
+# Times as a hostile tester writes them: any date from year 1 to 9999, any offset, durations of
+# any size and unit, words around them, and plain text.
+_any_date = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999_999))
+_offset_text = st.sampled_from(["", "Z"]) | offsets.map(lambda zone: datetime(2026, 1, 1, tzinfo=zone).isoformat()[19:])
+ODD_TIMES = ["today", "yesterday", "now", "0m", "2026-13-45", "2026-02-30", ARABIC_INDIC_DATE]
+_time_text = st.one_of(
+    st.builds(lambda moment, offset: moment.isoformat() + offset, _any_date, _offset_text),
+    _any_date.map(lambda moment: moment.date().isoformat()),
+    st.builds("{}{}{}".format, st.integers(0, 10**7), st.sampled_from(["", " "]), st.sampled_from([*"mhdwsy", "min"])),
+    st.sampled_from(ODD_TIMES),
+    st.text(alphabet="0123456789-:T+Z. dhmw", max_size=30),
+    st.text(max_size=30),
+)
+_words = st.one_of(
+    _time_text,
+    st.builds("{} {}".format, st.sampled_from(["since", "after", "until", "before", "last", "the past"]), _time_text),
+    st.builds("{} {} {}".format, _time_text, st.sampled_from(["to", "and", "until", ".."]), _time_text),
+    st.builds("last {} {}".format, st.integers(0, 10**6), st.sampled_from(["minutes", "hours", "days", "weeks"])),
+)
+CLOCKS_NOW = st.sampled_from([NOW, datetime(2026, 9, 21, tzinfo=UTC), datetime(2099, 12, 31, 23, 59, tzinfo=UTC)])
+
+
+def _window_or_one_line(read: Callable[[], Window]) -> None:
+    """``read()`` gives a window inside the times a session can have, or one clear line."""
+    try:
+        window = read()
+    except InvalidInputError as exc:  # the only exception: OverflowError and date()'s ValueError were bugs
+        assert str(exc) and len(str(exc).splitlines()) == 1 and len(str(exc)) < 600, str(exc)
+        return
+    for bound in (window.start, window.end):
+        assert bound is None or EARLIEST <= bound <= LATEST, window
+    if window.start is not None and window.end is not None:
+        assert window.start <= window.end
+    window.describe()
+    window.arguments()
+
+
+@settings(QUICK, max_examples=300)
+@given(since=st.none() | _time_text, until=st.none() | _time_text, now=CLOCKS_NOW)
+def test_generated_times_are_a_window_or_one_clear_line(since: str | None, until: str | None, now: datetime) -> None:
+    _window_or_one_line(lambda: parse_window(since, until, now=now))
+    _window_or_one_line(lambda: window_of(since, until, now=now))
+
+
+@settings(QUICK, max_examples=300)
+@given(words=_words, now=CLOCKS_NOW)
+def test_generated_windows_in_words_are_a_window_or_one_clear_line(words: str, now: datetime) -> None:
+    _window_or_one_line(lambda: parse_window_words(words, now=now))
 
 
 @QUICK

@@ -18,7 +18,8 @@ matched in windows of bounded size:
   the starts times that bound exceed ``MAX_STEPS`` (a few tens of milliseconds at worst).
 - A pattern that can match empty text (``a*``, ``(?:)``) is refused: it would flag every turn.
 - Backreferences, conditionals and verbose mode are refused; patterns are at most
-  ``MAX_PATTERN_CHARS`` long and match case-insensitively.
+  ``MAX_PATTERN_CHARS`` long, repeat counts (``{n}``, ``{m,n}``) at most ``WINDOW`` (a longer run
+  cannot fit in the text one search sees), and patterns match case-insensitively.
 
 In practice: one unbounded ``.*`` or ``\\s+`` per pattern is fine, and so is any number of
 them before a literal; instead of two ``.*``, start with a word and bound the gaps
@@ -30,6 +31,8 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+
+from session_mcp.text import single_line
 
 WINDOW = 2_000
 OVERLAP = 200
@@ -43,6 +46,10 @@ REWRITE_EXAMPLE = "guarantee.{0,80}refund.{0,80}today"  # the shape the refusal 
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
 _ZERO_WIDTH_ESCAPES = set("bBAZ")
 _QUANTIFIER = re.compile(r"\{(\d*)(?:(,)(\d*))?\}")
+_TOO_MANY_REPEATS = (
+    f"a repeat count is too large: write at most {{{WINDOW}}} (a turn is searched {WINDOW:,} characters at a time), "
+    "e.g. '.{0,80}'"
+)
 
 
 class PatternError(ValueError):
@@ -60,9 +67,11 @@ def compile_bounded(pattern: str) -> re.Pattern[str]:
             warnings.simplefilter("error", FutureWarning)  # '[[' and the like: meant to change meaning
             compiled = re.compile(pattern, FLAGS)
     except re.error as exc:
-        raise PatternError(f"not a valid regular expression: {exc.msg} at position {exc.pos}") from None
+        raise PatternError(f"not a valid regular expression: {single_line(exc.msg)} at position {exc.pos}") from None
+    except OverflowError:  # a repeat count of 2**32 - 1 or more: re cannot even compile it
+        raise PatternError(_TOO_MANY_REPEATS) from None
     except FutureWarning as warning:
-        raise PatternError(f"ambiguous: {warning}; escape the character with a backslash") from None
+        raise PatternError(f"ambiguous: {single_line(str(warning))}; escape the character with a backslash") from None
     if compiled.flags & re.VERBOSE:
         raise PatternError("verbose mode (?x) is not supported: write the pattern without it")
     steps = worst_case_steps(pattern)
@@ -218,7 +227,9 @@ class _Parser:
                 self.pos = match.end()
                 low = int(match.group(1) or 0)
                 high = low if not match.group(2) else (int(match.group(3)) if match.group(3) else WINDOW)
-                bounds = (low, min(high, WINDOW))
+                if max(low, high) > WINDOW:
+                    raise PatternError(_TOO_MANY_REPEATS)
+                bounds = (low, high)
         if bounds is None:
             return atom
         if self._peek() in ("?", "+"):  # lazy or possessive: the same paths at worst

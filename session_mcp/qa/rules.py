@@ -38,6 +38,7 @@ file is a ``RulesError`` naming the rule (or check) and the field.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ from session_mcp.qa.checks import (
     spoken,
 )
 from session_mcp.qa.patterns import PatternError, compile_bounded, search
+from session_mcp.text import shorten, single_line
 
 MAX_RULES = 200
 MAX_RULES_FILE_BYTES = 1024 * 1024
@@ -178,11 +180,19 @@ def load_rules(path: Path) -> RuleSet:
 
 
 def parse_rules(text: str, source: str = "rules") -> RuleSet:
-    """The rules of a TOML document; ``source`` names it in errors."""
+    """The rules of a TOML document; ``source`` names it in errors. A leading byte-order mark is skipped."""
     try:
-        document = tomllib.loads(text)
+        document = tomllib.loads(text.removeprefix("\ufeff"))  # editors on Windows write one
     except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"rules file {source}: not valid TOML: {exc}") from None
+        raise RulesError(f"rules file {source}: not valid TOML: {single_line(str(exc))}") from None
+    except ValueError:  # tomllib reads integers with int(), which refuses this many digits
+        digits = sys.get_int_max_str_digits()
+        raise RulesError(f"rules file {source}: not valid TOML: a number has more than {digits:,} digits") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        raise RulesError(
+            f"rules file {source}: arrays or inline tables are nested too deeply to read; a rules file needs "
+            "at most two levels (an array of strings in a table)"
+        ) from None
     unknown = sorted(set(document) - {"checks", "rules"})
     if unknown:
         raise RulesError(f"rules file {source}: unknown table {unknown[0]!r}; it takes [checks.<id>] and [[rules]]")
@@ -210,7 +220,8 @@ def _checks(table: Any, source: str) -> CheckConfig:
     for check_id, options in table.items():
         if check_id not in CHECK_IDS:
             raise RulesError(
-                f"rules file {source}: [checks.{check_id}]: no such check; the checks are {', '.join(CHECK_IDS)}"
+                f"rules file {source}: [checks.{single_line(shorten(check_id, 60))}]: no such check; the checks are "
+                f"{', '.join(CHECK_IDS)}"
             )
         if not isinstance(options, dict):
             raise RulesError(f"rules file {source}: [checks.{check_id}] must be a table")
