@@ -6,6 +6,8 @@ retries for idempotent reads, a paging iterator, and a cache of closed sessions.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import random
 import re
@@ -184,6 +186,12 @@ class CompanionClient:
     @property
     def cache(self) -> SessionCache:
         return self._shared.cache
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A secret for ``purpose`` derived from the key and the base URL: the same in every run with
+        them, unknown without the key (HMAC-SHA256 keyed by it)."""
+        message = f"session-mcp {purpose}\0{self.base_url}".encode()
+        return hmac.new(self._secret().encode(), message, hashlib.sha256).digest()
 
     @property
     def fingerprint(self) -> str:

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, TextIO
 
 from session_mcp.batch import stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
-from session_mcp.cursors import scan_page
+from session_mcp.cursors import CursorSigner, scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
@@ -210,7 +210,17 @@ async def list_scanned(
             "--page-index pages the plain list; a list filtered by time or status goes on with --cursor (the "
             "previous page prints it)."
         )
-    page = await scan_page(client, filters_of(args), window, criteria, page_size=args.page_size, cursor=args.cursor)
+    page = await scan_page(
+        client,
+        filters_of(args),
+        window,
+        criteria,
+        page_size=args.page_size,
+        cursor=args.cursor,
+        # Each run is a new process: the secret comes from the key, so the next run opens this run's cursor.
+        signer=CursorSigner(client.derived_secret("cursor")),
+        window_words=(args.since or "", args.until or ""),
+    )
     info = scan_info(page.scan, criteria, MAX_SCAN)
     if args.json:
         wire = {

@@ -117,6 +117,8 @@ class ReadTools(Backend):
                 criteria,
                 page_size=page_size,
                 cursor=cursor or None,
+                signer=self.cursors,
+                window_words=(since, until),
                 max_scan=self.settings.max_scan,
             )
         result = scanned_page_result(
