@@ -21,7 +21,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from session_mcp.cache import SessionCache, key_fingerprint
+from session_mcp.cache import PageMemory, SessionCache, key_fingerprint
 from session_mcp.errors import (
     AuthenticationError,
     BadRequestError,
@@ -107,7 +107,8 @@ class RetryPolicy:
 
 @dataclass
 class _SharedState:
-    """What clients made by ``with_api_key`` share: the pool, the cache, the connection clock."""
+    """What clients made by ``with_api_key`` share: the pool, the cache, the connection clock, the
+    pages read lately."""
 
     http: httpx2.AsyncClient
     cache: SessionCache
@@ -116,6 +117,7 @@ class _SharedState:
     attempt_timeout: float
     last_connection_at: dict[str, float] = field(default_factory=dict)
     lock: anyio.Lock = field(default_factory=anyio.Lock)
+    pages: PageMemory = field(default_factory=PageMemory)
 
 
 class CompanionClient:
@@ -218,7 +220,9 @@ class CompanionClient:
         self._refuse_key_in(*(v for k, v in filters.items() if k != "tags"), *tags.keys(), *tags.values())
         params = build_list_params(page_index=page_index, page_size=page_size, **filters)
         # Rows past the page size are dropped unparsed and counted (``SessionPage.items_left_out``).
-        return await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
+        page = await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
+        page.mark_same_rows_as(self._shared.pages.same_rows(self._fingerprint, params, page))
+        return page
 
     async def iter_pages(
         self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]

@@ -16,6 +16,7 @@ from session_mcp.errors import CompanionError, InvalidInputError, NotFoundError
 from session_mcp.lines import one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.offload import off_loop
+from session_mcp.query import distinct, page_inconsistencies
 from session_mcp.render import format_time, render_transcript
 from session_mcp.results import trim_page
 from session_mcp.server.backend import Backend, is_session_id, text_size
@@ -56,6 +57,7 @@ class Resources(Backend):
         page_index = decode_cursor(self.cursors, params.cursor if params else None, client.fingerprint)
         with surface_errors("Listing the resources"):
             page = await client.list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
+            found = page_inconsistencies(page, page_index, RESOURCE_PAGE_SIZE)
             page, _ = trim_page(page, RESOURCE_PAGE_SIZE)
             resources = [
                 Resource(
@@ -65,10 +67,11 @@ class Resources(Backend):
                     description=render_resource_description(item),
                     mime_type="text/markdown",
                 )
-                for item in page.items
+                for item in distinct(page.items)
                 if is_session_id(item.id)  # one that could not be read is no resource
             ]
-            more = page.has_more(page_index, RESOURCE_PAGE_SIZE)
+            # An API that ignores the page index would serve these again, page after page.
+            more = page.has_more(page_index, RESOURCE_PAGE_SIZE) and all(i.kind != "page_index_ignored" for i in found)
         return ListResourcesResult(
             resources=resources,
             next_cursor=encode_cursor(self.cursors, page_index + 1, client.fingerprint) if more else None,
