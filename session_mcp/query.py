@@ -119,8 +119,15 @@ class Inconsistency:
     detail: str
 
 
-def page_inconsistencies(page: SessionPage, page_index: int, page_size: int) -> list[Inconsistency]:
-    """What page ``page_index`` (asked with ``page_size``) claims that its rows contradict."""
+def page_inconsistencies(
+    page: SessionPage, page_index: int, page_size: int, *, rows_before: int | None = None
+) -> list[Inconsistency]:
+    """What page ``page_index`` (asked with ``page_size``) claims that its rows contradict.
+
+    Its count must leave room for its rows after ``rows_before`` (by default the full pages before
+    it, as a list page numbers its rows; a scan gives 0, as an API may serve fewer rows a page than
+    asked without saying so).
+    """
     found: list[Inconsistency] = []
     filtered, total = page.filtered_count, page.total_count
     if filtered is not None and total is not None and filtered > total:
@@ -130,9 +137,10 @@ def page_inconsistencies(page: SessionPage, page_index: int, page_size: int) -> 
     count, name = (filtered, "filteredCount") if filtered is not None else (total, "totalCount")
     sent = len(page.items) + page.items_left_out
     size = page.page_size or page_size
-    room = None if count is None else max(0, count - page_index * size)
+    before = page_index * size if rows_before is None else rows_before
+    room = None if count is None else max(0, count - before)
     if room is not None and sent > room:
-        where = f", which leaves {room} for page {page_index} at {size} a page," if page_index else ""
+        where = f", which leaves {room} for page {page_index} at {size} a page," if before else ""
         rows = "1 row" if sent == 1 else f"{sent} rows"
         found.append(
             Inconsistency("rows_over_count", f"the API counts {count} sessions ({name}){where} but sent {rows}")
@@ -331,7 +339,7 @@ class WindowScanner:
             # totalCount counts the list only when no upstream filter narrows it.
             filtered = any(self.filters.values())
             self.expected = page.filtered_count if page.filtered_count is not None or filtered else page.total_count
-            self._note(page_inconsistencies(page, page_index, self.page_size))
+            self._note(page_inconsistencies(page, page_index, self.page_size, rows_before=0))
             read = passed_over = False
             older = True  # every item read on this page was created well before the window
             for index in range(min(offset, len(page.items)), len(page.items)):
@@ -374,13 +382,19 @@ class WindowScanner:
                 self._end(stopped_early=True)
                 return
             # A page with nothing new means the API ignores pageIndex (or the list stands still).
-            if (not read and not passed_over) or not page.has_more(page_index, self.page_size):
+            if (not read and not passed_over) or not self._more_after(page, page_index):
                 self._end(stopped_early=False)
                 return
             page_index, offset = page_index + 1, 0
             if self.verify_through is not None and page_index > self.verify_through:
                 self.position = replace(position, page_index=page_index, offset=0)
                 return
+
+    def _more_after(self, page: SessionPage, page_index: int) -> bool:
+        """Whether the list goes on after ``page``, by the rows the pages held so far or, when fewer,
+        the sessions read (an API may serve fewer rows a page than asked, without saying so)."""
+        positional = page_index * (page.page_size or self.page_size) + len(page.items)
+        return page.more_after(min(positional, self.position.scanned + self.passed_over), self.page_size)
 
     def _before_window(self, moment: float) -> bool:
         start = self.window.start

@@ -11,6 +11,7 @@ disagree.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult
+from starlette.requests import Request
+from starlette.responses import Response
 
 from session_mcp.client import CompanionClient
 from session_mcp.config import Settings
@@ -195,6 +198,25 @@ async def test_the_simulator_paged_to_its_end_raises_nothing(client: CompanionCl
         for arguments in ({"since": "7d"}, {"status": "failed"}):
             scanned = (await mcp.call_tool("list_sessions", arguments)).structured_content
             assert scanned is not None and "upstream_inconsistencies" not in scanned["scan"], scanned["scan"]
+
+
+class Capped(StandIn):
+    """An API that serves at most 30 rows a page, whatever the page size asked, and does not say so."""
+
+    async def _list(self, request: Request) -> Response:
+        assert isinstance(self.page, dict)
+        start = int(request.query_params["pageIndex"]) * 30
+        body = {**self.page, "items": self.page["items"][start : start + 30]}
+        return Response(json.dumps(body).encode(), media_type="application/json")
+
+
+async def test_a_scan_of_an_api_serving_fewer_rows_than_asked_reads_them_all(
+    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+) -> None:
+    served[0].target = Capped(page=page(95, filteredCount=95, totalCount=95))
+    text, data = await listed(mcp, {"status": "closed", "page_size": 100})
+    assert "upstream_inconsistencies" not in data and data["scan"]["complete"] is True, text
+    assert text.startswith("Sessions 1-95 of 95 matching")
 
 
 # -- a scan that claims to be complete --------------------------------------------------------
