@@ -53,9 +53,9 @@ class Resources(Backend):
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListResourcesResult:
         """The most recent sessions as concrete transcript resources, paged with an opaque cursor."""
-        client = self.client_for(ctx)
-        page_index = decode_cursor(self.cursors, params.cursor if params else None, client.fingerprint)
         with surface_errors("Listing the resources"):
+            client = self.client_for(ctx)  # the cursor opens for this key only
+            page_index = decode_cursor(self.cursors, params.cursor if params else None, client.fingerprint)
             page = await client.list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
             found = page_inconsistencies(page, page_index, RESOURCE_PAGE_SIZE)
             page, _ = trim_page(page, RESOURCE_PAGE_SIZE)
