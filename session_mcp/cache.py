@@ -1,4 +1,4 @@
-"""A bounded LRU cache of closed sessions, partitioned by API key.
+"""A bounded LRU cache of closed sessions, partitioned by API key; a memory of list pages read.
 
 A closed session never changes, so a re-read can skip the network. The cache is bounded both in
 entries and in bytes, the bytes being an estimate of the memory each session holds in Python (a
@@ -14,11 +14,11 @@ import json
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from session_mcp.models import SessionDetail
+from session_mcp.models import SessionDetail, SessionPage
 
 # Measured with tracemalloc on CPython 3.11-3.13 (tests/test_cache.py checks it): what one turn
 # holds besides its role and text strings (the model, its __dict__, fields-set and extras, the
@@ -132,3 +132,28 @@ class SessionCache:
     def stats(self) -> CacheStats:
         with self._lock:
             return CacheStats(len(self._entries), self._bytes, self._hits, self._misses)
+
+
+class PageMemory:
+    """The rows of the list pages read lately, to notice an API serving one page's rows for another
+    ``pageIndex``. Bounded; a list is keyed by the key's fingerprint and every parameter but the
+    page index; rows by a digest of their ids and the counts (new sessions change the counts, so
+    a list that merely shifted by a page is not taken for a repeat)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._pages: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def same_rows(self, tenant: str, params: Mapping[str, str | int], page: SessionPage) -> int | None:
+        """The index of another page of this list read with the rows of ``page``; records ``page``."""
+        asked = int(params["pageIndex"])
+        if not page.items:
+            return None
+        listing = json.dumps([tenant, sorted((k, str(v)) for k, v in params.items() if k != "pageIndex")])
+        rows = json.dumps([[item.id for item in page.items], page.filtered_count, page.total_count])
+        key = (hashlib.sha256(listing.encode()).hexdigest(), hashlib.sha256(rows.encode()).hexdigest())
+        before = self._pages.pop(key, None)
+        self._pages[key] = asked
+        while len(self._pages) > self._size:
+            self._pages.popitem(last=False)
+        return before if before is not None and before != asked else None

@@ -6,6 +6,8 @@ retries for idempotent reads, a paging iterator, and a cache of closed sessions.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import random
 import re
@@ -19,7 +21,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from session_mcp.cache import SessionCache, key_fingerprint
+from session_mcp.cache import PageMemory, SessionCache, key_fingerprint
 from session_mcp.errors import (
     AuthenticationError,
     BadRequestError,
@@ -105,7 +107,8 @@ class RetryPolicy:
 
 @dataclass
 class _SharedState:
-    """What clients made by ``with_api_key`` share: the pool, the cache, the connection clock."""
+    """What clients made by ``with_api_key`` share: the pool, the cache, the connection clock, the
+    pages read lately."""
 
     http: httpx2.AsyncClient
     cache: SessionCache
@@ -114,6 +117,7 @@ class _SharedState:
     attempt_timeout: float
     last_connection_at: dict[str, float] = field(default_factory=dict)
     lock: anyio.Lock = field(default_factory=anyio.Lock)
+    pages: PageMemory = field(default_factory=PageMemory)
 
 
 class CompanionClient:
@@ -185,6 +189,12 @@ class CompanionClient:
     def cache(self) -> SessionCache:
         return self._shared.cache
 
+    def derived_secret(self, purpose: str) -> bytes:
+        """A secret for ``purpose`` derived from the key and the base URL: the same in every run with
+        them, unknown without the key (HMAC-SHA256 keyed by it)."""
+        message = f"session-mcp {purpose}\0{self.base_url}".encode()
+        return hmac.new(self._secret().encode(), message, hashlib.sha256).digest()
+
     @property
     def fingerprint(self) -> str:
         """A non-reversible name of this client's key and base URL: its partition of the caches."""
@@ -211,7 +221,7 @@ class CompanionClient:
         params = build_list_params(page_index=page_index, page_size=page_size, **filters)
         try:
             # Rows past the page size are dropped unparsed and counted (``SessionPage.items_left_out``).
-            return await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
+            page = await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
         except NotFoundError as exc:  # the list always exists: what is missing is the API at this address
             raise InvalidResponseError(
                 f"{exc} The list of sessions is always there, so the base URL is likely wrong: check "
@@ -219,6 +229,8 @@ class CompanionClient:
                 status=404,
                 code="wrong_base_url",
             ) from None
+        page.mark_same_rows_as(self._shared.pages.same_rows(self._fingerprint, params, page))
+        return page
 
     async def iter_pages(
         self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]

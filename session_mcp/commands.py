@@ -24,12 +24,12 @@ from pydantic import ValidationError
 
 from session_mcp.batch import stream_sessions
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
-from session_mcp.cursors import scan_page
+from session_mcp.cursors import CursorSigner, scan_page
 from session_mcp.errors import InvalidInputError
 from session_mcp.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.outfile import is_stream, open_in_place, replace_ranges, same_file, writes_in_place
-from session_mcp.query import MAX_SCAN, Criteria, Scan, WindowScanner, scan_sessions
+from session_mcp.query import MAX_SCAN, Criteria, Scan, WindowScanner, page_inconsistencies, scan_sessions
 from session_mcp.redact import Redactor
 from session_mcp.render import (
     plural,
@@ -38,6 +38,7 @@ from session_mcp.render import (
     render_transcript,
     session_cells,
     transcript_window,
+    upstream_note,
 )
 from session_mcp.results import (
     Failure,
@@ -191,6 +192,9 @@ async def run_sessions_command(
         page = await client.list_sessions(page_index=args.page_index, page_size=args.page_size, **filters_of(args))
         if args.json:
             out.write(json.dumps(trim_page(page, args.page_size)[0].to_wire(), ensure_ascii=False, indent=2) + "\n")
+            # The page as it came; what its own rows contradict goes to stderr, a line each.
+            for inconsistency in page_inconsistencies(page, args.page_index, args.page_size):
+                sys.stderr.write(f"session-mcp: {upstream_note(inconsistency)}\n")
             return 0
         result = session_page_result(page, args.page_index, args.page_size)
         text = render_session_page(result).replace("call list_sessions with page_index=", "use --page-index ")
@@ -222,7 +226,17 @@ async def list_scanned(
             "--page-index pages the plain list; a list filtered by time or status goes on with --cursor (the "
             "previous page prints it)."
         )
-    page = await scan_page(client, filters_of(args), window, criteria, page_size=args.page_size, cursor=args.cursor)
+    page = await scan_page(
+        client,
+        filters_of(args),
+        window,
+        criteria,
+        page_size=args.page_size,
+        cursor=args.cursor,
+        # Each run is a new process: the secret comes from the key, so the next run opens this run's cursor.
+        signer=CursorSigner(client.derived_secret("cursor")),
+        window_words=(args.since or "", args.until or ""),
+    )
     info = scan_info(page.scan, criteria, MAX_SCAN)
     if args.json:
         wire = {

@@ -22,6 +22,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
+MIN_CURSOR_SECRET = 16
 
 
 class ConfigError(Exception):
@@ -56,10 +57,12 @@ class Settings:
     body_timeout: float = 30.0
     max_connections: int = 1000
     qa_rules: Path | None = None  # the QA rules file of the review tool and prompts
+    # Signs list cursors; unset: a random secret per process. HTTP replicas behind one address share one.
+    cursor_secret: SecretStr | None = None
 
     def __repr__(self) -> str:
         # dataclass repr would be safe with SecretStr, but say so explicitly.
-        shown = {k: v for k, v in self.__dict__.items() if k not in ("api_key", "auth_token")}
+        shown = {k: v for k, v in self.__dict__.items() if k not in ("api_key", "auth_token", "cursor_secret")}
         return f"Settings({shown}, api_key={'set' if self.api_key else 'unset'})"
 
 
@@ -88,6 +91,7 @@ ENVIRONMENT: dict[str, str] = {
     "port": "SESSION_MCP_PORT",
     "allow_remote": "SESSION_MCP_ALLOW_REMOTE",
     "qa_rules": "SESSION_MCP_QA_RULES",
+    "cursor_secret": "SESSION_MCP_CURSOR_SECRET",
 }
 
 
@@ -148,6 +152,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
     parsers = {
         "api_key": _secret,
         "auth_token": _secret,
+        "cursor_secret": _cursor_secret,
         "base_url": _url,
         "timeout": lambda s, v: _number(s, v, float, 0.1, 600),
         "max_chars": lambda s, v: _number(s, v, int, 2_000, 2_000_000),
@@ -186,6 +191,16 @@ def _secret(source: str, value: Any) -> SecretStr:
     text = str(value)
     if not is_header_safe(text):
         raise ConfigError(f"{source} holds spaces, control or non-ASCII characters: check how it was pasted.")
+    return SecretStr(text)
+
+
+def _cursor_secret(source: str, value: Any) -> SecretStr:
+    """At least 16 characters: a short secret could be guessed, and with it cursors forged."""
+    text = str(value)
+    if len(text) < MIN_CURSOR_SECRET:
+        raise ConfigError(
+            f"{source} is too short: give at least {MIN_CURSOR_SECRET} random characters (e.g. `openssl rand -hex 32`)."
+        )
     return SecretStr(text)
 
 

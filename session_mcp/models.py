@@ -319,6 +319,9 @@ class SessionPage(WireModel):
     page_size: Count = None
     # Items the API sent past the page size asked for, dropped unread by ``ingest``: never a wire field.
     _items_left_out: int = PrivateAttr(0)
+    # Another page of the same list, read lately, that held these very rows and counts: the API
+    # ignored pageIndex. Set by ``CompanionClient.list_sessions``; never a wire field.
+    _same_rows_as: int | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _count_left_out(self, info: ValidationInfo) -> SessionPage:
@@ -329,6 +332,14 @@ class SessionPage(WireModel):
     def items_left_out(self) -> int:
         """How many items the API sent past the page size asked for, dropped before validation."""
         return self._items_left_out
+
+    @property
+    def same_rows_as(self) -> int | None:
+        """The index of another page of this list that held these very rows (and counts), if any."""
+        return self._same_rows_as
+
+    def mark_same_rows_as(self, page_index: int | None) -> None:
+        self._same_rows_as = page_index
 
     def has_more(self, page_index: int, page_size: int) -> bool:
         """Whether sessions remain after this page, page number ``page_index`` asked with ``page_size``."""

@@ -14,12 +14,13 @@ scan every tool and command shares:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Literal
 
 from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
-from session_mcp.models import SessionSummary
+from session_mcp.models import SessionPage, SessionSummary
 from session_mcp.text import shorten
 from session_mcp.windows import Window
 
@@ -100,6 +101,83 @@ def _values(given: Iterable[str] | None) -> frozenset[str]:
     return frozenset(part for part in parts if part)
 
 
+# -- what upstream claims, checked against its own rows -----------------------------------------
+
+InconsistencyKind = Literal["rows_over_count", "duplicate_ids", "page_index_ignored", "counts_disagree", "list_changed"]
+
+
+@dataclass(frozen=True)
+class Inconsistency:
+    """A claim of the API that its own answer contradicts: answers say it rather than repeat it."""
+
+    # rows_over_count: more rows than the API's count leaves for the page; duplicate_ids: an id twice
+    # on one page (shown once); page_index_ignored: another page answered, or one page's rows again;
+    # counts_disagree: filteredCount over totalCount; list_changed: a scan read the whole list and
+    # found fewer sessions than the API counts (the list changed meanwhile, or paging skips some).
+
+    kind: InconsistencyKind
+    detail: str
+
+
+def page_inconsistencies(
+    page: SessionPage, page_index: int, page_size: int, *, rows_before: int | None = None
+) -> list[Inconsistency]:
+    """What page ``page_index`` (asked with ``page_size``) claims that its rows contradict.
+
+    Its count must leave room for its rows after ``rows_before`` (by default the full pages before
+    it, as a list page numbers its rows; a scan gives 0, as an API may serve fewer rows a page than
+    asked without saying so).
+    """
+    found: list[Inconsistency] = []
+    filtered, total = page.filtered_count, page.total_count
+    if filtered is not None and total is not None and filtered > total:
+        found.append(
+            Inconsistency("counts_disagree", f"the API counts {filtered} matching sessions but {total} sessions in all")
+        )
+    count, name = (filtered, "filteredCount") if filtered is not None else (total, "totalCount")
+    sent = len(page.items) + page.items_left_out
+    size = page.page_size or page_size
+    before = page_index * size if rows_before is None else rows_before
+    room = None if count is None else max(0, count - before)
+    if room is not None and sent > room:
+        where = f", which leaves {room} for page {page_index} at {size} a page," if before else ""
+        rows = "1 row" if sent == 1 else f"{sent} rows"
+        found.append(
+            Inconsistency("rows_over_count", f"the API counts {count} sessions ({name}){where} but sent {rows}")
+        )
+    ids = [item.id for item in page.items]
+    repeated = len(ids) - len(set(ids))
+    if repeated:
+        first = next(i for n, i in enumerate(ids) if i in ids[:n])
+        found.append(
+            Inconsistency(
+                "duplicate_ids",
+                f"rows repeating an id the page already listed: {repeated} (e.g. {shorten(first, 60)!r}); each "
+                "session is shown once",
+            )
+        )
+    if page.page_index is not None and page.page_index != page_index:
+        found.append(
+            Inconsistency("page_index_ignored", f"asked for page {page_index}, the API answered page {page.page_index}")
+        )
+    elif page.same_rows_as is not None:
+        found.append(
+            Inconsistency(
+                "page_index_ignored",
+                f"page {page_index} holds the very rows of page {page.same_rows_as}: the API ignores the page index",
+            )
+        )
+    return found
+
+
+def distinct(items: Iterable[SessionSummary]) -> list[SessionSummary]:
+    """``items`` with each id once, the first time it comes."""
+    kept: dict[str, SessionSummary] = {}
+    for item in items:
+        kept.setdefault(item.id, item)
+    return list(kept.values())
+
+
 # -- the scan --------------------------------------------------------------------------------
 
 
@@ -134,6 +212,12 @@ class Scan:
     in_order: bool = True  # every item read came newest first
     resume: ScanPosition | None = None  # where the next call continues; None at the end
     sorted_here: bool = False  # the order was broken: every match read was sorted by start time, newest first
+    inconsistencies: list[Inconsistency] = field(default_factory=list)  # what the pages read contradicted
+
+    @property
+    def complete(self) -> bool:
+        """No session beyond those scanned can match: the end was reached and the list held still."""
+        return self.reached_end and not any(i.kind == "list_changed" for i in self.inconsistencies)
 
     @property
     def more_match(self) -> bool:
@@ -233,6 +317,9 @@ class WindowScanner:
         self.position = start or ScanPosition()
         self.first_scanned = self.position.scanned
         self.upstream_count: int | None = None
+        self.expected: int | None = None  # sessions the list holds by the API's own count
+        self.passed_over = 0  # items this call passed over as read before (the list shifted by as many)
+        self.inconsistencies: list[Inconsistency] = []
         self.reached_end = self.stopped_early = self.bound_hit = False
         self.resume: ScanPosition | None = None
         self.verify_through: int | None = None  # the last list page to read (checking the order past a limit)
@@ -249,6 +336,10 @@ class WindowScanner:
         while True:
             page = await self.client.list_sessions(page_index=page_index, page_size=self.page_size, **self.filters)
             self.upstream_count = page.filtered_count if page.filtered_count is not None else page.total_count
+            # totalCount counts the list only when no upstream filter narrows it.
+            filtered = any(self.filters.values())
+            self.expected = page.filtered_count if page.filtered_count is not None or filtered else page.total_count
+            self._note(page_inconsistencies(page, page_index, self.page_size, rows_before=0))
             read = passed_over = False
             older = True  # every item read on this page was created well before the window
             for index in range(min(offset, len(page.items)), len(page.items)):
@@ -256,6 +347,7 @@ class WindowScanner:
                 moment = list_time(item)
                 if resuming and _read_before(item.id, moment, position):
                     passed_over = True
+                    self.passed_over += 1
                     continue
                 resuming = False
                 if item.id in seen:
@@ -290,13 +382,19 @@ class WindowScanner:
                 self._end(stopped_early=True)
                 return
             # A page with nothing new means the API ignores pageIndex (or the list stands still).
-            if (not read and not passed_over) or not page.has_more(page_index, self.page_size):
+            if (not read and not passed_over) or not self._more_after(page, page_index):
                 self._end(stopped_early=False)
                 return
             page_index, offset = page_index + 1, 0
             if self.verify_through is not None and page_index > self.verify_through:
                 self.position = replace(position, page_index=page_index, offset=0)
                 return
+
+    def _more_after(self, page: SessionPage, page_index: int) -> bool:
+        """Whether the list goes on after ``page``, by the rows the pages held so far or, when fewer,
+        the sessions read (an API may serve fewer rows a page than asked, without saying so)."""
+        positional = page_index * (page.page_size or self.page_size) + len(page.items)
+        return page.more_after(min(positional, self.position.scanned + self.passed_over), self.page_size)
 
     def _before_window(self, moment: float) -> bool:
         start = self.window.start
@@ -306,11 +404,29 @@ class WindowScanner:
         self.reached_end = True
         self.stopped_early = stopped_early
         self.resume = None
+        read = self.position.scanned + self.passed_over
+        if not stopped_early and self.expected is not None and read < self.expected:
+            self._note(
+                [
+                    Inconsistency(
+                        "list_changed",
+                        f"the scan read the list to its end and found {read} of the {self.expected} sessions the "
+                        "API counts: the list changed while it was read, or the API's paging skips sessions",
+                    )
+                ]
+            )
+
+    def _note(self, found: Iterable[Inconsistency]) -> None:
+        """Keep the first of each kind: one line each in the answer, however many pages repeat it."""
+        for inconsistency in found:
+            if all(kept.kind != inconsistency.kind for kept in self.inconsistencies):
+                self.inconsistencies.append(inconsistency)
 
     def stop_at(self, position: ScanPosition) -> None:
         """Stop before the matching session at ``position``: the next call starts with it."""
         self.resume = self.position = position
         self.reached_end = self.stopped_early = self.bound_hit = False  # what was read past it only checked the order
+        self.inconsistencies = [i for i in self.inconsistencies if i.kind != "list_changed"]  # no longer the end
 
     def result(self, sessions: list[SessionSummary]) -> Scan:
         return Scan(
@@ -324,6 +440,7 @@ class WindowScanner:
             bound_hit=self.bound_hit,
             in_order=self.position.in_order,
             resume=self.resume,
+            inconsistencies=list(self.inconsistencies),
         )
 
 

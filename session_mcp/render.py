@@ -24,6 +24,7 @@ from typing import Any
 
 from session_mcp.lines import CUT_MARK, ID_CHARS, cell, message_text, one_line, shorten_text
 from session_mcp.models import SessionDetail
+from session_mcp.query import Inconsistency
 from session_mcp.results import (
     Failure,
     ScanInfo,
@@ -147,11 +148,15 @@ def render_scan(scan: ScanInfo) -> str:
     if scan.filters:
         parts.append(f"filters: {scan.filters}")
     parts.append(f"scanned {plural(scan.scanned, 'session')}")
+    found = scan.upstream_inconsistencies or []
+    changed = next((i for i in found if i.kind == "list_changed"), None)
     if scan.bound_hit:
         parts.append(
             f"INCOMPLETE: the scan bound ({scan.max_scan or 0:,} sessions per answer) stopped it before the window's "
             "start, so older matching sessions were not read; narrow the window or the upstream filters"
         )
+    elif changed is not None:
+        parts.append(f"NOT complete: {changed.detail}, so sessions may be missing from this answer")
     elif not scan.in_order and not scan.complete:
         parts.append(
             "the list did not come newest first, so the scan read every session, sorted the matches by start time "
@@ -165,21 +170,36 @@ def render_scan(scan: ScanInfo) -> str:
         parts.append("complete (read to the end of the list)")
     else:
         parts.append("stopped at the limit: more sessions match")
+    parts += [upstream_note(i) for i in found if i is not changed]
     return " · ".join(parts) + "."
+
+
+def upstream_note(inconsistency: Inconsistency) -> str:
+    """One claim of the API that its own answer contradicts, said as such."""
+    return f"upstream inconsistent ({inconsistency.kind}): {one_line(inconsistency.detail, 300)}"
 
 
 def render_session_page(page: SessionPageResult) -> str:
     if page.scan is not None:
         return _render_scanned_page(page, page.scan)
+    # What the API claimed that its answer contradicts comes first, and no range or total it contradicts.
+    notes = [upstream_note(i) for i in page.upstream_inconsistencies or []]
     if not page.sessions:
         matching = f" ({page.total_count} in the project)" if page.total_count is not None else ""
-        return f"No sessions match on page {page.page_index}{matching}."
-    first = page.page_index * page.page_size + 1
+        return "\n".join([f"No sessions match on page {page.page_index}{matching}.", *notes])
+    first = page.first_number
     last = first + len(page.sessions) - 1
     of = f" of {page.filtered_count}" if page.filtered_count is not None else ""
     # The turns column only when some count is known (sessions read before): otherwise all dashes.
     with_turns = any(row.turns is not None for row in page.sessions)
-    lines = [f"Sessions {first}-{last}{of}, newest first (page {page.page_index})."]
+    if notes:
+        lines = [
+            f"{plural(len(page.sessions), 'session')} as the API sent them for page {page.page_index}, newest first "
+            "(no range or total: the API's answer contradicts itself).",
+            *notes,
+        ]
+    else:
+        lines = [f"Sessions {first}-{last}{of}, newest first (page {page.page_index})."]
     lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.upstream_sent_more:
@@ -187,8 +207,13 @@ def render_session_page(page: SessionPageResult) -> str:
             f"(The API sent {page.upstream_sent_more} rows more than the page size of {page.page_size}; "
             "they are left out.)"
         )
-    if page.has_more:
+    if page.next_page_index is not None:
         lines.append(f"More: call list_sessions with page_index={page.next_page_index} and the same filters.")
+    elif page.has_more:
+        lines.append(
+            "More sessions exist, but the next page index would bring these rows again: narrow the filters "
+            "(companion_id, external_client_id, search, tags, since/until) to reach them."
+        )
     else:
         lines.append("Last page.")
     return "\n".join(lines)

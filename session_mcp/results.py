@@ -26,7 +26,7 @@ from session_mcp.models import (
     SessionSummary,
     from_unix,
 )
-from session_mcp.query import Criteria, Scan
+from session_mcp.query import Criteria, Inconsistency, Scan, distinct, page_inconsistencies
 
 MAX_ITEMS = 20  # tags, functions, FAQs and extra fields kept per session
 ROLE_CHARS = 40
@@ -52,6 +52,9 @@ class SessionRow(BaseModel):
     )
 
 
+INCONSISTENCIES = "What the API claimed that its own answer contradicts; absent when nothing did."
+
+
 class ScanInfo(BaseModel):
     """How a time window or a client-side filter was applied: the upstream list has neither."""
 
@@ -65,6 +68,7 @@ class ScanInfo(BaseModel):
     bound_hit: bool = Field(description="The scan bound stopped the scan: older sessions were not read.")
     max_scan: int | None = Field(None, description="The scan bound: most list items one answer reads.")
     upstream_matching: int | None = Field(None, description="Sessions the upstream filters alone match.")
+    upstream_inconsistencies: list[Inconsistency] | None = Field(None, description=INCONSISTENCIES)
 
 
 class SessionPageResult(BaseModel):
@@ -83,6 +87,7 @@ class SessionPageResult(BaseModel):
     first_number: int = Field(1, description="The 1-based number of the first session of this page among the matches.")
     next_cursor: str | None = Field(None, description="Pass as `cursor` (with the same filters) for the next page.")
     scan: ScanInfo | None = Field(None, description="Present when a time window or a client-side filter applied.")
+    upstream_inconsistencies: list[Inconsistency] | None = Field(None, description=INCONSISTENCIES)
 
 
 class ToolConnection(BaseModel):
@@ -201,25 +206,39 @@ def trim_page(page: SessionPage, page_size: int) -> tuple[SessionPage, int]:
     return page.model_copy(update={"items": page.items[:page_size]}), extra + page.items_left_out
 
 
+def counts_hold(found: list[Inconsistency]) -> bool:
+    """Whether the API's counts stand: no row and no other count contradicts them."""
+    return all(i.kind not in ("rows_over_count", "counts_disagree") for i in found)
+
+
 def session_page_result(
     page: SessionPage,
     page_index: int,
     page_size: int,
     known_turns: Callable[[str], int | None] = lambda _: None,
 ) -> SessionPageResult:
-    """A list page of at most ``page_size`` rows, ``has_more`` worked out from the counts (or a full page)."""
+    """A list page of at most ``page_size`` rows, ``has_more`` worked out from the counts (or a full page).
+
+    The page is checked against its own claims first: counts its rows contradict are left out,
+    a repeated id is shown once, and a page index the API ignored leads nowhere further.
+    """
+    found = page_inconsistencies(page, page_index, page_size)
     page, extra = trim_page(page, page_size)
-    rows = [session_row(item, known_turns(item.id)) for item in page.items]
+    rows = [session_row(item, known_turns(item.id)) for item in distinct(page.items)]
     has_more = page.has_more(page_index, page_size)
+    kept = counts_hold(found)
     return SessionPageResult(
         sessions=rows,
         page_index=page_index,
         page_size=page_size,
-        filtered_count=page.filtered_count,
-        total_count=page.total_count,
+        filtered_count=page.filtered_count if kept else None,
+        total_count=page.total_count if kept else None,
         has_more=has_more,
-        next_page_index=page_index + 1 if has_more else None,
+        # The next page of an API that ignores the page index is this one again.
+        next_page_index=page_index + 1 if has_more and all(i.kind != "page_index_ignored" for i in found) else None,
         upstream_sent_more=extra or None,
+        first_number=page_index * (page.page_size or page_size) + 1,
+        upstream_inconsistencies=found or None,
     )
 
 
@@ -238,11 +257,12 @@ def scanned_page_result(
         sessions=rows,
         page_index=matched_before // page_size,
         page_size=page_size,
-        filtered_count=matched_before + len(rows) if scan.reached_end else None,
+        filtered_count=matched_before + len(rows) if scan.complete else None,
         has_more=next_cursor is not None,
         first_number=matched_before + 1,
         next_cursor=next_cursor,
         scan=info,
+        upstream_inconsistencies=info.upstream_inconsistencies,
     )
 
 
@@ -472,10 +492,11 @@ def scan_info(scan: Scan, criteria: Criteria, max_scan: int | None) -> ScanInfo:
         window_end=scan.window.end,
         filters=criteria.describe() or None,
         scanned=scan.scanned,
-        complete=scan.reached_end,
+        complete=scan.complete,
         stopped_early=scan.stopped_early,
         in_order=scan.in_order,
         bound_hit=scan.bound_hit,
         max_scan=max_scan,
-        upstream_matching=scan.upstream_count,
+        upstream_matching=scan.upstream_count if counts_hold(scan.inconsistencies) else None,
+        upstream_inconsistencies=scan.inconsistencies or None,
     )

@@ -640,10 +640,8 @@ def test_resource_list_cursor_hostile(env: Env, cursor: str) -> None:
     check_upstream(requests, set(), {})
     if result is None:
         assert not requests, "a refused cursor sends nothing"
-    elif cursor:
-        page = json.loads(base64.urlsafe_b64decode(cursor.encode()))["p"]
-        assert type(page) is int and 0 <= page <= 1_000_000
-        assert dict(parse_qsl(requests[0].query))["pageIndex"] == str(page)
+    else:  # cursors are signed (issue 15): none made up here opens, not even a well-formed {"p": 3}
+        assert not cursor, "a cursor this server did not make was accepted"
 
 
 # -- bugs found here, pinned by regression tests ----------------------------------------------

@@ -39,6 +39,7 @@ HTTP_ONLY = {
     "SESSION_MCP_HOST",
     "SESSION_MCP_PORT",
     "SESSION_MCP_ALLOW_REMOTE",
+    "SESSION_MCP_CURSOR_SECRET",  # shared by HTTP replicas; one stdio process needs none
 }
 
 

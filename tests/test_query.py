@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from session_mcp.client import CompanionClient
 from session_mcp.commands import export_sessions
-from session_mcp.cursors import decode_cursor, encode_cursor, filters_fingerprint
+from session_mcp.cursors import CURSOR_PREFIX, CursorSigner, decode_cursor, encode_cursor, filters_fingerprint
 from session_mcp.errors import InvalidInputError
 from session_mcp.query import STATUSES, Criteria, Scan, ScanPosition, scan_sessions
 from session_mcp.simulator import Simulator
@@ -368,26 +368,29 @@ def test_criteria_match_values_without_case() -> None:
 # -- cursors ----------------------------------------------------------------------------------
 
 
+SIGNER = CursorSigner(b"a secret of the tests")
+
+
 def test_a_cursor_carries_position_window_and_filters() -> None:
     position = ScanPosition(3, 17, 1_789_900_000.0, "sess_x", False, 317, 21)
     window = Window(TODAY - timedelta(days=1), NOW)
     fingerprint = filters_fingerprint({"companion_id": "comp_a"}, Criteria.of(status=["failed"]))
-    cursor = encode_cursor(position, window, fingerprint)
-    assert decode_cursor(cursor, fingerprint) == (position, window)
+    cursor = encode_cursor(position, window, fingerprint, SIGNER, "tenant")
+    assert decode_cursor(cursor, fingerprint, SIGNER, "tenant") == (position, window)
     other = filters_fingerprint({"companion_id": "comp_b"}, Criteria.of(status=["failed"]))
     with pytest.raises(InvalidInputError, match="other filters"):
-        decode_cursor(cursor, other)
+        decode_cursor(cursor, other, SIGNER, "tenant")
     assert filters_fingerprint({"tags": {"a": "1", "b": "2"}}, Criteria()) == filters_fingerprint(
         {"tags": {"b": "2", "a": "1"}}, Criteria()
     )
 
 
 @QUICK
-@given(text=st.text(max_size=120) | st.text(max_size=120).map(lambda t: "w1." + t))
+@given(text=st.text(max_size=120) | st.text(max_size=120).map(lambda t: CURSOR_PREFIX + t))
 def test_any_other_cursor_is_refused_clearly(text: str) -> None:
     fingerprint = filters_fingerprint({}, Criteria())
     try:
-        decode_cursor(text, fingerprint)
+        decode_cursor(text, fingerprint, SIGNER, "tenant")
     except InvalidInputError as exc:
         assert "cursor" in str(exc)
     else:

@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 
 from session_mcp.client import CompanionClient, validate_session_id
 from session_mcp.config import Settings
+from session_mcp.cursors import CursorSigner
 from session_mcp.errors import AuthenticationError, InvalidInputError
 from session_mcp.models import SessionDetail
 from session_mcp.offload import off_loop
@@ -34,6 +35,7 @@ class Backend:
         self.settings = settings
         self.shown = redactor(settings.redact_pii)  # personal data masked when --redact-pii is on
         self.clock = clock or utc_now  # "now" for time windows: the tests fix it to the demo data's anchor
+        self.cursors = CursorSigner.of(settings.cursor_secret)  # signs every cursor this server hands out
 
     def window(self, since: str, until: str) -> Window:
         """The window of ``since``/``until`` as of this server's clock, an open end closed at now."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -13,10 +11,12 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
 
+from session_mcp.cursors import CursorSigner
 from session_mcp.errors import CompanionError, InvalidInputError, NotFoundError
 from session_mcp.lines import one_line, shorten_text
 from session_mcp.models import SessionDetail, SessionSummary
 from session_mcp.offload import off_loop
+from session_mcp.query import distinct, page_inconsistencies
 from session_mcp.render import format_time, render_transcript
 from session_mcp.results import trim_page
 from session_mcp.server.backend import Backend, is_session_id, text_size
@@ -53,9 +53,11 @@ class Resources(Backend):
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListResourcesResult:
         """The most recent sessions as concrete transcript resources, paged with an opaque cursor."""
-        page_index = decode_cursor(params.cursor if params else None)
         with surface_errors("Listing the resources"):
-            page = await self.client_for(ctx).list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
+            client = self.client_for(ctx)  # the cursor opens for this key only
+            page_index = decode_cursor(self.cursors, params.cursor if params else None, client.fingerprint)
+            page = await client.list_sessions(page_index=page_index, page_size=RESOURCE_PAGE_SIZE)
+            found = page_inconsistencies(page, page_index, RESOURCE_PAGE_SIZE)
             page, _ = trim_page(page, RESOURCE_PAGE_SIZE)
             resources = [
                 Resource(
@@ -65,11 +67,15 @@ class Resources(Backend):
                     description=render_resource_description(item),
                     mime_type="text/markdown",
                 )
-                for item in page.items
+                for item in distinct(page.items)
                 if is_session_id(item.id)  # one that could not be read is no resource
             ]
-            more = page.has_more(page_index, RESOURCE_PAGE_SIZE)
-        return ListResourcesResult(resources=resources, next_cursor=encode_cursor(page_index + 1) if more else None)
+            # An API that ignores the page index would serve these again, page after page.
+            more = page.has_more(page_index, RESOURCE_PAGE_SIZE) and all(i.kind != "page_index_ignored" for i in found)
+        return ListResourcesResult(
+            resources=resources,
+            next_cursor=encode_cursor(self.cursors, page_index + 1, client.fingerprint) if more else None,
+        )
 
     # -- completions -----------------------------------------------------------------------
 
@@ -139,19 +145,23 @@ def render_resource_description(item: SessionSummary) -> str:
     return f"{one_line(item.state)} session of {one_line(item.companion_id or '-')}{started}"
 
 
-def encode_cursor(page_index: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"p": page_index}).encode()).decode()
+RESOURCE_CURSOR_PREFIX = "r1."
 
 
-def decode_cursor(cursor: str | None) -> int:
-    """The page index of a cursor this server minted; ``MCPError`` for anything else."""
+def encode_cursor(signer: CursorSigner, page_index: int, tenant: str) -> str:
+    """The signed cursor of a ``resources/list`` page: text merely like it cannot skip sessions."""
+    return signer.seal(RESOURCE_CURSOR_PREFIX, str(page_index).encode(), tenant)
+
+
+def decode_cursor(signer: CursorSigner, cursor: str | None, tenant: str) -> int:
+    """The page index of a cursor this server minted for this key; ``MCPError`` for anything else."""
     if not cursor:
         return 0
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        page_index = value["p"]
-        if isinstance(page_index, int) and not isinstance(page_index, bool) and 0 <= page_index <= 1_000_000:
-            return page_index
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        pass
-    raise MCPError(code=INVALID_PARAMS, message="Invalid cursor: pass back a nextCursor this server returned.")
+    raw = signer.open(RESOURCE_CURSOR_PREFIX, cursor, tenant)
+    if raw is not None and raw.isdigit() and len(raw) <= 7:
+        return int(raw)
+    raise MCPError(
+        code=INVALID_PARAMS,
+        message="Invalid cursor: it was not made by this server for this API key (or was changed). Pass back a "
+        "nextCursor exactly as this server returned it, or list again without a cursor.",
+    )

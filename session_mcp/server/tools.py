@@ -117,6 +117,8 @@ class ReadTools(Backend):
                 criteria,
                 page_size=page_size,
                 cursor=cursor or None,
+                signer=self.cursors,
+                window_words=(since, until),
                 max_scan=self.settings.max_scan,
             )
         result = scanned_page_result(
@@ -209,7 +211,7 @@ class ReadTools(Backend):
                 if window.bounded or criteria:
                     scan = await self.scan(client, filters, window, criteria, limit=count)
                     summaries, info, more = scan.sessions, self.scan_info(scan, criteria), scan.more_match
-                    matched = len(summaries) if scan.reached_end else None
+                    matched = len(summaries) if scan.complete else None
                 else:
                     summaries, matched = await collect_sessions(client, limit=count, **filters)
                 session_ids = [s.id for s in summaries]
@@ -285,7 +287,7 @@ class ReadTools(Backend):
             if narrowed:
                 scan = await self.scan(client, filters, window, criteria, limit=most)
                 summaries, info, more = scan.sessions, self.scan_info(scan, criteria), scan.more_match
-                matched = len(summaries) if scan.reached_end else None
+                matched = len(summaries) if scan.complete else None
             else:
                 summaries, matched = await collect_sessions(client, limit=most, **filters)
             details: list[SessionDetail] = []
