@@ -51,15 +51,25 @@ def api_env(base_url: str) -> dict[str, str]:
     return {"NAPSTER_API_KEY": API_KEY, "NAPSTER_API_BASE_URL": base_url}
 
 
+def checkout_env() -> dict[str, str]:
+    """``PYTHONPATH`` when it is set, for a stdio server child.
+
+    The SDK's stdio client passes a child only a short list of variables (PATH, HOME, ...): without
+    this, a bench run with a checkout on ``PYTHONPATH`` would measure the installed copy instead.
+    """
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": path} if path else {}
+
+
 def session_mcp_params(base_url: str | None = None, *args: str) -> StdioServerParameters:
     """``session-mcp`` over stdio, against ``base_url`` (or with ``--demo`` among ``args``)."""
-    env = api_env(base_url) if base_url else {}
+    env = checkout_env() | (api_env(base_url) if base_url else {})
     return StdioServerParameters(command=session_mcp_command(), args=list(args), env=env)
 
 
 def hello_params() -> StdioServerParameters:
     """The minimal hello-world MCP server of ``hello_server.py`` over stdio."""
-    return StdioServerParameters(command=sys.executable, args=[str(HELLO_SERVER)], env={})
+    return StdioServerParameters(command=sys.executable, args=[str(HELLO_SERVER)], env=checkout_env())
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 import anyio
 import httpx2
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from session_mcp import __version__
 from session_mcp.client import CompanionClient
@@ -30,8 +31,6 @@ from session_mcp.errors import CompanionError
 from session_mcp.qa.command import add_qa_command, run_qa_command
 from session_mcp.redact import redactor
 from session_mcp.render import plural
-from session_mcp.simulator import Simulator, bind_loopback, make_server
-from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 DEMO_KEY = "demo"
 DEMO_BASE_URL = "http://simulator.local"
@@ -49,12 +48,29 @@ def env_help(text: str, setting: str) -> str:
     return f"{text} (env {ENVIRONMENT[setting]})"
 
 
+class DemoApp:
+    """The ``--demo`` simulator's ASGI app, imported and built at its first request.
+
+    Its sessions are generated in the constructor; the first ``initialize`` and ``tools/list``
+    need none of them, so a host's start-up does not wait for them (bench/cold_start.py).
+    """
+
+    def __init__(self) -> None:
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:  # no await before the assignment: built once even under concurrent requests
+            from session_mcp.simulator import Simulator
+
+            self._app = Simulator(api_keys={DEMO_KEY: 7}).app
+        await self._app(scope, receive, send)
+
+
 def make_client(settings: Settings) -> CompanionClient:
     """The client the settings describe; ``--demo`` runs it against an in-process simulator."""
     max_bytes = settings.max_response_mb * 1024 * 1024
     if settings.demo:
-        simulator = Simulator(api_keys={DEMO_KEY: 7})
-        transport = httpx2.ASGITransport(app=simulator.app)
+        transport = httpx2.ASGITransport(app=DemoApp())
         return CompanionClient(
             DEMO_KEY, DEMO_BASE_URL, transport=transport, timeout=settings.timeout, max_response_bytes=max_bytes
         )
@@ -181,8 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--sessions",
         type=whole_number(0),
-        default=DEFAULT_SESSION_COUNT,
-        help=f"how many demo sessions (default {DEFAULT_SESSION_COUNT})",
+        help="how many demo sessions (default: as many as --demo serves)",  # its count lives in the simulator
     )
     add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
@@ -277,8 +292,12 @@ def quit_at_once(signum: int, frame: FrameType | None) -> None:
 
 
 def run_simulator(args: Any) -> None:
+    from session_mcp.simulator import Simulator, bind_loopback, make_server
+    from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
+
+    session_count = DEFAULT_SESSION_COUNT if args.sessions is None else args.sessions
     simulator = Simulator(
-        api_keys={args.api_key: args.seed}, latency=args.latency_ms / 1000, session_count=args.sessions
+        api_keys={args.api_key: args.seed}, latency=args.latency_ms / 1000, session_count=session_count
     )
     sock = listen_or_fail("127.0.0.1", args.sim_port)
     port = sock.getsockname()[1]

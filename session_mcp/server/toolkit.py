@@ -169,11 +169,14 @@ class StrictTool(Tool):
         options.setdefault("description", " ".join((fn.__doc__ or "").split()))
         tool = cast(StrictTool, cls.from_function(fn, **options))  # from_function builds with cls(...)
         base = tool.fn_metadata.arg_model
+        # Its validator is built at the tool's first call, not at start-up; the advertised schema is
+        # the one from_function made of the same fields (input_schema drops the root's extra setting).
+        config = ConfigDict(extra="forbid", defer_build=True)
         strict_model: type[ArgModelBase] = type(
-            base.__name__, (base,), {"model_config": ConfigDict(extra="forbid"), "__module__": __name__}
+            base.__name__, (base,), {"model_config": config, "__module__": __name__}
         )
         tool.fn_metadata.arg_model = strict_model
-        tool.parameters = input_schema(strict_model.model_json_schema(by_alias=True))
+        tool.parameters = input_schema(tool.parameters)
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
         return tool
