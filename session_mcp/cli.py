@@ -270,6 +270,8 @@ async def serve(settings: Settings, arguments: list[str]) -> None:
 
 def listen_or_fail(host: str, port: int) -> socket.socket:
     """A socket listening on ``host:port``, or one line saying why not and the fatal exit status."""
+    from session_mcp.simulator import bind_loopback
+
     try:
         return bind_loopback(host, port)
     except OSError as exc:
@@ -292,7 +294,7 @@ def quit_at_once(signum: int, frame: FrameType | None) -> None:
 
 
 def run_simulator(args: Any) -> None:
-    from session_mcp.simulator import Simulator, bind_loopback, make_server
+    from session_mcp.simulator import Simulator, make_server
     from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
     session_count = DEFAULT_SESSION_COUNT if args.sessions is None else args.sessions
