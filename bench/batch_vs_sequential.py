@@ -17,8 +17,8 @@ import anyio
 from _common import ANCHOR, API_KEY, goal, median, print_table, serve_simulator
 from mcp import Client
 
-from session_mcp.cache import SessionCache
-from session_mcp.client import CompanionClient
+from session_mcp.companion.cache import SessionCache
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator

@@ -123,7 +123,7 @@ def breakdown() -> None:
     print("import totals (sum of the top-level cumulative times; what each process imports before it can answer):")
     rows = []
     for modules, who in (
-        ("session_mcp.cli, session_mcp.server", "session-mcp (console script, then build_server)"),
+        ("session_mcp.cli.main, session_mcp.server", "session-mcp (console script, then build_server)"),
         ("session_mcp.simulator", "--demo's Simulator alone (imported at the first request, not at start)"),
         ("mcp.server", "hello_server.py"),
     ):

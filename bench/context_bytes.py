@@ -21,9 +21,9 @@ import httpx2
 from _common import ANCHOR, API_KEY, goal, print_table, serve_simulator
 from mcp import Client
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.render import format_duration, format_offset, format_time
+from session_mcp.render.text import format_duration, format_offset, format_time
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
 

@@ -2,7 +2,7 @@
 
 A ``session-mcp simulator --sessions 2000`` child serves the data on a loopback port. Each export
 runs as its own child process into a fresh file: the console script's entry point
-(``session_mcp.cli.main``) in a fresh interpreter, which writes its own peak RSS (VmHWM) at exit.
+(``session_mcp.cli.main.main``) in a fresh interpreter, which writes its own peak RSS (VmHWM) at exit.
 When GNU time is installed the same run goes through ``/usr/bin/time -v`` as a cross-check. Each
 file's lines are checked: the count, valid JSON, unique ids. Bounded: 3 exports, 90 s each at most.
 """
@@ -26,7 +26,7 @@ EXPORT_TIMEOUT = 90.0
 GOAL_GROWTH = 0.15
 
 
-# The child: what the console script runs (session_mcp.cli.main), plus a report of its own peak RSS
+# The child: what the console script runs (session_mcp.cli.main.main), plus a report of its own peak RSS
 # at exit. VmHWM belongs to the process image made at exec, so it is the export's own peak; the
 # rusage ru_maxrss a parent gets from wait4 is not: Linux carries the forking parent's peak into
 # the child across fork and exec, and this bench process is itself ~60 MiB.
@@ -39,7 +39,7 @@ def report() -> None:
     Path(sys.argv[1]).write_text(line.split()[1])
 
 atexit.register(report)
-from session_mcp.cli import main
+from session_mcp.cli.main import main
 main(sys.argv[2:])
 """
 

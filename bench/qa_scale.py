@@ -25,10 +25,10 @@ from pathlib import Path
 import anyio
 from _common import ANCHOR, API_KEY, api_env, goal, print_table, serve_simulator, session_mcp_command
 
-from session_mcp.batch import fetch_sessions
-from session_mcp.cache import SessionCache
-from session_mcp.client import CompanionClient
-from session_mcp.pacing import AdaptiveLimiter
+from session_mcp.companion.cache import SessionCache
+from session_mcp.companion.client import CompanionClient
+from session_mcp.sessions.fetch import fetch_sessions
+from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.simulator import Simulator
 
 SESSIONS = 1_000

@@ -1,6 +1,13 @@
-"""session-mcp: an MCP server and async client for Napster Companion API sessions."""
+"""session-mcp: an MCP server and async client for Napster Companion API sessions.
 
-from session_mcp.client import CompanionClient, RetryPolicy
+The client is imported on first use (PEP 562), so importing a pure part of the package (render,
+stats, the QA checks) does not load the HTTP stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from session_mcp.errors import (
     AuthenticationError,
     BadRequestError,
@@ -12,6 +19,9 @@ from session_mcp.errors import (
     RateLimitedError,
     UpstreamUnavailableError,
 )
+
+if TYPE_CHECKING:
+    from session_mcp.companion.client import CompanionClient, RetryPolicy
 
 __version__ = "0.1.0"
 
@@ -29,3 +39,11 @@ __all__ = [
     "UpstreamUnavailableError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("CompanionClient", "RetryPolicy"):
+        from session_mcp.companion import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'session_mcp' has no attribute {name!r}")

@@ -13,9 +13,8 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from session_mcp.client import DEFAULT_BASE_URL, is_header_safe
-from session_mcp.qa.rules import RulesError, load_rules
-from session_mcp.query import MAX_SCAN
+from session_mcp.companion.client import DEFAULT_BASE_URL, is_header_safe
+from session_mcp.sessions.scan import MAX_SCAN
 
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -232,13 +231,8 @@ def _hosts(source: str, value: Any) -> tuple[str, ...]:
 
 
 def _rules_file(source: str, value: Any) -> Path:
-    """A QA rules file that loads: a bad one is refused at start-up, naming the rule and the problem."""
-    path = Path(str(value)).expanduser()
-    try:
-        load_rules(path)
-    except RulesError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    return path
+    """The QA rules file's path; the command line loads it right after the settings (config knows no QA)."""
+    return Path(str(value)).expanduser()
 
 
 def _transport(source: str, value: Any) -> str:

@@ -23,7 +23,7 @@ import anyio
 import jsonschema
 from mcp.types import CallToolResult
 
-from session_mcp.cli import main
+from session_mcp.cli.main import main
 from session_mcp.simulator import bind_loopback, serve_in_thread
 
 LIST_PATH = "/public/sessions"

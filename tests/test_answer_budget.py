@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.server.toolkit import StrictTool

@@ -15,11 +15,11 @@ import pytest
 from mcp import Client
 from pydantic import BaseModel
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.models import decode_tags_query
 from session_mcp.config import Settings
-from session_mcp.models import decode_tags_query
-from session_mcp.schema import input_schema
 from session_mcp.server import build_server
+from session_mcp.server.schema import input_schema
 from session_mcp.simulator import Simulator
 
 pytestmark = pytest.mark.anyio

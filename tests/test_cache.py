@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_mcp.cache import SessionCache, key_fingerprint, resident_size
-from session_mcp.client import CompanionClient
+from session_mcp.companion.cache import SessionCache, key_fingerprint, resident_size
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.ingest import ingest
+from session_mcp.companion.models import SessionDetail
 from session_mcp.errors import NotFoundError
-from session_mcp.ingest import ingest
-from session_mcp.models import SessionDetail
 from session_mcp.simulator import Simulator
 
 pytestmark = pytest.mark.anyio

@@ -24,16 +24,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_mcp.cli import SETTING_FLAGS, build_parser
-from session_mcp.commands import format_export_summary
+from session_mcp.cli.main import SETTING_FLAGS, build_parser
+from session_mcp.cli.sessions import format_export_summary
+from session_mcp.companion.models import SessionSummary
 from session_mcp.config import ENVIRONMENT
-from session_mcp.models import SessionSummary
-from session_mcp.render import cut_note
+from session_mcp.render.text import cut_note
+from session_mcp.server.transport import attach_hint, install_source, source_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
-from session_mcp.stats import session_stats
-from session_mcp.stats_text import render_stats
-from session_mcp.transport import attach_hint, install_source, source_of
+from session_mcp.stats.figures import session_stats
+from session_mcp.stats.text import render_stats
 from tests.conftest import clean_environment
 from tests.test_commands import run_process
 

@@ -1,6 +1,6 @@
 """``session-mcp sessions list|show|export``: the QA commands, driven for real.
 
-Most tests call ``session_mcp.cli.main`` in process (it runs its own event loop, so the tests are
+Most tests call ``session_mcp.cli.main.main`` in process (it runs its own event loop, so the tests are
 sync) against the simulator served over real HTTP by ``conftest``; what needs a real process (the
 exit code, what reaches stderr, ``--demo`` without a key) runs ``python -m session_mcp``. Expected
 results are always worked out from the simulator's raw data, never from the code under test.
@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from starlette.requests import Request
 from starlette.responses import Response
 
-from session_mcp.cli import main
-from session_mcp.client import MAX_PAGE_SIZE
-from session_mcp.commands import exported_so_far
+from session_mcp.cli.main import main
+from session_mcp.cli.sessions import exported_so_far
+from session_mcp.companion.models import MAX_PAGE_SIZE
 from session_mcp.errors import InvalidInputError
-from session_mcp.render import plural
+from session_mcp.render.text import plural
 from session_mcp.simulator import Simulator, serve_in_thread
 from session_mcp.simulator.app import DETAIL_ONLY
 from tests.conftest import ADVERSARIAL, DEMO_CLIENT_ID, clean_environment

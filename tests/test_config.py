@@ -318,7 +318,7 @@ def test_http_session_bounds_from_the_environment_and_flags() -> None:
 
 
 def test_http_session_flags_reach_the_settings() -> None:
-    from session_mcp.cli import SETTING_FLAGS, build_parser
+    from session_mcp.cli.main import SETTING_FLAGS, build_parser
 
     args = build_parser().parse_args(["--max-sessions", "12", "--session-idle-timeout", "45"])
     settings = load_settings({name: getattr(args, name, None) for name in SETTING_FLAGS}, ENV)

@@ -30,10 +30,10 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import INVALID_PARAMS, CallToolResult
 from pydantic import SecretStr
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ConfigError, Settings, load_settings
-from session_mcp.cursors import CURSOR_PREFIX
 from session_mcp.server import build_server
+from session_mcp.sessions.cursors import CURSOR_PREFIX
 from session_mcp.simulator import Simulator
 from tests.conftest import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp
 

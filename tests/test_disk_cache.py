@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from session_mcp.cache import key_fingerprint
-from session_mcp.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
-from session_mcp.models import SessionDetail
+from session_mcp.companion.cache import key_fingerprint
+from session_mcp.companion.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
+from session_mcp.companion.models import SessionDetail
 from session_mcp.simulator import Simulator
 from tests.conftest import ANCHOR
 
@@ -122,8 +122,8 @@ def test_the_default_directory_follows_xdg() -> None:
 
 WRITER = """
 import sys
-from session_mcp.disk_cache import DiskCache
-from session_mcp.models import SessionDetail
+from session_mcp.companion.disk_cache import DiskCache
+from session_mcp.companion.models import SessionDetail
 from session_mcp.simulator import Simulator
 sessions = [SessionDetail.model_validate(s) for s in Simulator(anchor=1_790_000_000, session_count=60,
             api_keys={"demo": int(sys.argv[2])}).sessions_of("demo")]

@@ -21,7 +21,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator, bind_loopback, serve_in_thread
@@ -239,7 +239,7 @@ async def follow_up_is_normal(mcp: Client, simulator: Simulator) -> None:
 async def test_fault_row(
     row: Row, simulator: Simulator, upstream: tuple[SwitchableApp, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="session_mcp.client")
+    caplog.set_level(logging.INFO, logger="session_mcp.companion.client")
     port = closed_port() if row.unreachable else None
     base_url = f"http://127.0.0.1:{port}" if port is not None else upstream[1]
     args: dict[str, Any] = {}
@@ -265,7 +265,9 @@ async def test_fault_row(
 
         assert len(simulator.requests) == row.requests, [r.raw_path for r in simulator.requests]
         retries = [
-            r.getMessage() for r in caplog.records if r.name == "session_mcp.client" and "; retry " in r.getMessage()
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "session_mcp.companion.client" and "; retry " in r.getMessage()
         ]
         assert len(retries) == (row.retries if row.retries is not None else max(row.requests - 1, 0)), retries
         assert elapsed >= row.min_seconds

@@ -40,12 +40,12 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.models import decode_tags_query
 from session_mcp.config import Settings
-from session_mcp.models import decode_tags_query
 from session_mcp.server import build_server
+from session_mcp.sessions.tags import parse_tag_pairs
 from session_mcp.simulator import RecordedRequest, Simulator
-from session_mcp.tags import parse_tag_pairs
 from tests.conftest import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp
 
 pytestmark = pytest.mark.anyio

@@ -23,12 +23,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceTemplateReference
 from pydantic import SecretStr
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.errors import UpstreamUnavailableError
 from session_mcp.server import build_server
+from session_mcp.server.transport import http_server
 from session_mcp.simulator import Simulator, bind_loopback, serve_in_thread
-from session_mcp.transport import http_server
 from tests.conftest import ADVERSARIAL, FAST_RETRY
 from tests.standin import StandIn
 

@@ -20,7 +20,7 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from session_mcp.cli import build_parser
+from session_mcp.cli.main import build_parser
 from tests.conftest import clean_environment
 from tests.test_http import serve_mcp
 

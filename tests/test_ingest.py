@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from session_mcp.companion.ingest import MAX_DEPTH, ingest
+from session_mcp.companion.models import ErrorBody, SessionDetail, SessionPage
+from session_mcp.companion.sanitize import clean_text, single_line
 from session_mcp.errors import InvalidResponseError
-from session_mcp.ingest import MAX_DEPTH, ingest
-from session_mcp.models import ErrorBody, SessionDetail, SessionPage
-from session_mcp.text import clean_text, single_line
 
 KEY = "sk-live-INGEST-KEY-0001"
 T0 = 1_710_000_000

@@ -31,7 +31,7 @@ from mcp.types import CallToolResult
 from starlette.requests import Request
 from starlette.responses import Response
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator

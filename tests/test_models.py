@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from session_mcp.models import (
+from session_mcp.companion.models import (
     ConnectionRequest,
     ConnectionResponse,
     ConversationItem,
@@ -343,6 +343,6 @@ def test_connection_response_hides_the_token_in_repr() -> None:
 
 @pytest.mark.parametrize("seconds", [float("nan"), float("inf"), 1e20, -1e20])
 def test_a_timestamp_that_is_no_real_time_reads_as_unknown(seconds: float) -> None:
-    from session_mcp.models import from_unix
+    from session_mcp.companion.models import from_unix
 
     assert from_unix(seconds) is None

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from mcp import Client, MCPError
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator

@@ -24,11 +24,11 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 from pydantic import BaseModel
 
-from session_mcp.cli import main
-from session_mcp.client import CompanionClient
+from session_mcp.cli.main import main
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.models import SessionDetail
 from session_mcp.config import Settings
-from session_mcp.digest import fit_batch
-from session_mcp.models import SessionDetail
+from session_mcp.render.batch import fit_batch
 from session_mcp.server import build_server
 from session_mcp.server.toolkit import StrictTool
 from tests.conftest import FAST_RETRY

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from session_mcp.batch import fetch_sessions
-from session_mcp.client import CompanionClient, RetryPolicy
-from session_mcp.pacing import AdaptiveLimiter
+from session_mcp.companion.client import CompanionClient, RetryPolicy
+from session_mcp.sessions.fetch import fetch_sessions
+from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.simulator import Simulator
 
 pytestmark = pytest.mark.anyio

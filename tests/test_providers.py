@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator, serve_in_thread

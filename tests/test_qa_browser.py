@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from session_mcp.models import SessionDetail
+from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.writers import render_html

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_mcp.models import SessionDetail
+from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.checks import (
     CHECK_IDS,
     EVIDENCE_CHARS,
@@ -23,7 +23,7 @@ from session_mcp.qa.checks import (
     quote,
     run_checks,
 )
-from session_mcp.redact import redact_session
+from session_mcp.sessions.redact import redact_session
 
 START = 1_790_000_000
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from session_mcp import disk_cache
-from session_mcp.cache import key_fingerprint
-from session_mcp.cli import main
-from session_mcp.disk_cache import DiskCache, DiskCacheError
+from session_mcp.cli.main import main
+from session_mcp.cli.qa import run_unwrapped
+from session_mcp.companion import disk_cache
+from session_mcp.companion.cache import key_fingerprint
+from session_mcp.companion.disk_cache import DiskCache, DiskCacheError
 from session_mcp.qa.checks import CHECK_IDS, Finding
-from session_mcp.qa.command import run_unwrapped
 from session_mcp.simulator import Simulator
 from tests.standin import serve_switch, session
 

@@ -7,8 +7,8 @@ from collections import defaultdict
 
 import pytest
 
-from session_mcp.cli import main
-from session_mcp.models import SessionDetail
+from session_mcp.cli.main import main
+from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.checks import CHECK_IDS
 from session_mcp.qa.rules import RuleSet
 from session_mcp.simulator import Simulator

@@ -23,7 +23,7 @@ from session_mcp.qa.patterns import (
     worst_case_steps,
 )
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules, parse_rules
-from session_mcp.redact import redact_session
+from session_mcp.sessions.redact import redact_session
 from tests.test_qa_checks import make_session
 
 DISCLOSURE = """

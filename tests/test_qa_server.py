@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from mcp import Client, MCPError
 
-from session_mcp.client import CompanionClient
-from session_mcp.config import ConfigError, Settings, load_settings
+from session_mcp.cli.main import checked_settings
+from session_mcp.companion.client import CompanionClient
+from session_mcp.config import ConfigError, Settings
 from session_mcp.simulator import Simulator
 from tests.test_server import INVALID_PARAMS, connect, mode, ok, text_of
 
@@ -176,7 +177,7 @@ def test_a_bad_rules_file_stops_the_server_at_start_up(tmp_path: Path) -> None:
     rules = tmp_path / "bad.toml"
     rules.write_text('[[rules]]\nid = "x"\ntype = "forbidden_phrase"\npattern = "(a+)+"\n')
     with pytest.raises(ConfigError, match=r"SESSION_MCP_QA_RULES: rules file .*bad.toml: rule 'x': pattern"):
-        load_settings({"demo": True}, {"SESSION_MCP_QA_RULES": str(rules)})
+        checked_settings({"demo": True}, {"SESSION_MCP_QA_RULES": str(rules)})
 
 
 # -- prompts ---------------------------------------------------------------------------------

@@ -17,14 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from session_mcp.client import CompanionClient
-from session_mcp.commands import export_sessions
-from session_mcp.cursors import CURSOR_PREFIX, CursorSigner, decode_cursor, encode_cursor, filters_fingerprint
+from session_mcp.cli.sessions import export_sessions
+from session_mcp.companion.client import CompanionClient
 from session_mcp.errors import InvalidInputError
-from session_mcp.query import STATUSES, Criteria, Scan, ScanPosition, scan_sessions
+from session_mcp.sessions.criteria import STATUSES, Criteria, Scan, ScanPosition
+from session_mcp.sessions.cursors import CURSOR_PREFIX, CursorSigner, decode_cursor, encode_cursor, filters_fingerprint
+from session_mcp.sessions.scan import scan_sessions
+from session_mcp.sessions.window import Window, parse_window, parse_window_words, window_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import LIST_ORDERS
-from session_mcp.windows import Window, parse_window, parse_window_words, window_of
 from tests.conftest import ANCHOR
 
 NOW = datetime.fromtimestamp(ANCHOR, UTC)  # 2026-09-21T14:13:20Z, a Monday
@@ -349,7 +350,7 @@ def test_window_contains_by_start_else_creation() -> None:
 
 
 def test_criteria_match_values_without_case() -> None:
-    from session_mcp.models import SessionSummary
+    from session_mcp.companion.models import SessionSummary
 
     session = SessionSummary.model_validate(
         {"id": "s", "status": "failed", "closeReason": "no_credits_left", "sessionType": "SIP", "modality": "audio"}

@@ -31,14 +31,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.sanitize import clean_text
 from session_mcp.config import Settings
-from session_mcp.digest import CELL_SEP
-from session_mcp.lines import ARROWS, BARS, QUOTE_MARKS, cell, quoted
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.writers import render_text
+from session_mcp.render.batch import CELL_SEP
+from session_mcp.render.lines import ARROWS, BARS, QUOTE_MARKS, cell, quoted
 from session_mcp.server import build_server
-from session_mcp.text import clean_text
 from tests.conftest import ADVERSARIAL, FAST_RETRY
 from tests.hostile_upstream import run_cli
 from tests.standin import StandIn, Switch, serve_switch, session

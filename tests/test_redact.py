@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_mcp.redact import redact_counts, redact_text
+from session_mcp.sessions.redact import redact_counts, redact_text
 
 # -- must catch: (transcript line, expected redaction) ---------------------------------------
 

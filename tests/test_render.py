@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_mcp.digest import fit_batch, render_batch, render_batch_transcript
-from session_mcp.lines import CONTINUATION, shorten_text
-from session_mcp.models import SessionDetail
-from session_mcp.render import (
+from session_mcp.companion.models import SessionDetail
+from session_mcp.render.batch import fit_batch, render_batch, render_batch_transcript
+from session_mcp.render.lines import CONTINUATION, shorten_text
+from session_mcp.render.results import SessionRow, session_row
+from session_mcp.render.text import (
     SESSION_COLUMNS,
     fit_lines,
     format_duration,
@@ -25,7 +26,6 @@ from session_mcp.render import (
     transcript_window,
     turn_line,
 )
-from session_mcp.results import SessionRow, session_row
 
 pytestmark = pytest.mark.anyio
 

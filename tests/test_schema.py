@@ -5,8 +5,8 @@ from __future__ import annotations
 import jsonschema
 from pydantic import BaseModel, Field
 
-from session_mcp.results import SessionPageResult, TranscriptResult
-from session_mcp.schema import compact_schema
+from session_mcp.render.results import SessionPageResult, TranscriptResult
+from session_mcp.server.schema import compact_schema
 
 
 class Inner(BaseModel):

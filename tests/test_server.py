@@ -27,7 +27,7 @@ from mcp.types import (
     TextResourceContents,
 )
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator

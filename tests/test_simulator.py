@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_mcp.models import SessionDetail, SessionPage, encode_tags_query
+from session_mcp.companion.models import SessionDetail, SessionPage, encode_tags_query
 from session_mcp.simulator import Fault, Simulator
 from session_mcp.simulator.app import DETAIL_ONLY, LIST_ORDERS, LIVE_SESSION_LIMIT
 from session_mcp.simulator.data import AGENTS, COMPANIONS, DAYS_SPAN, DEFAULT_SESSION_COUNT, MARATHON_TURNS

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from session_mcp.render import plural
+from session_mcp.render.text import plural
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ START = """
 import sys
 import anyio
 from mcp import Client
-from session_mcp.cli import make_client
+from session_mcp.cli.main import make_client
 from session_mcp.config import load_settings
 from session_mcp.server import build_server
 

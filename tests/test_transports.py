@@ -21,12 +21,12 @@ import uvicorn
 from mcp import Client, StdioServerParameters
 from mcp.types import TextResourceContents
 
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
+from session_mcp.server.transport import http_app
 from session_mcp.simulator import Simulator, bind_loopback
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
-from session_mcp.transport import http_app
 from tests.conftest import FAST_RETRY
 
 pytestmark = pytest.mark.anyio
@@ -231,7 +231,7 @@ async def test_http_command(mode: str) -> None:
 def test_attach_hint_gives_a_config_snippet_that_is_valid_json() -> None:
     import json
 
-    from session_mcp.transport import attach_hint
+    from session_mcp.server.transport import attach_hint
 
     hint = attach_hint(["--demo", "--base-url", 'http://x/"q"'])
     snippet = next(line.strip() for line in hint.splitlines() if line.strip().startswith('{"mcpServers"'))

@@ -2,7 +2,7 @@
 
 The stand-in of ``tests/hostile_upstream.py`` serves the exact bytes over loopback HTTP; the
 server is driven through the SDK's ``Client`` (both protocol eras where the answer path differs)
-and the command line through ``session_mcp.cli.main`` writing to strict UTF-8 streams.
+and the command line through ``session_mcp.cli.main.main`` writing to strict UTF-8 streams.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, TextResourceContents
 
-from session_mcp.client import CompanionClient, RetryPolicy
+from session_mcp.companion.client import CompanionClient, RetryPolicy
+from session_mcp.companion.ingest import _decode
 from session_mcp.config import Settings
 from session_mcp.errors import InvalidResponseError, UpstreamUnavailableError
-from session_mcp.ingest import _decode
 from session_mcp.server import build_server
 from tests.conftest import ADVERSARIAL, FAST_RETRY
 from tests.hostile_upstream import (

@@ -39,8 +39,8 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, TextResourceContents
 
-from session_mcp.cli import EXIT_FATAL
-from session_mcp.client import CompanionClient
+from session_mcp.cli.main import EXIT_FATAL
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.server.resources import RESOURCE_PAGE_SIZE

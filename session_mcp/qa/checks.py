@@ -29,7 +29,7 @@ Decisions where the issue leaves room:
 - ``tool_failure``: a ``functionMetrics`` (or older ``functionStates``) entry whose state is
   ``failed``, or that carries an error and no other state; ``canceled`` (the user left before
   the tool connected) is not a failure.
-- ``pii_exposed``: agent turns only, found by the detectors of ``session_mcp.redact``.
+- ``pii_exposed``: agent turns only, found by the detectors of ``session_mcp.sessions.redact``.
 - A check reports at most ``MAX_FINDINGS_PER_CHECK`` findings per session; the last one says
   how many more there were.
 - Upstream text inside a message (the words of a request for a human, a close reason, a tool's
@@ -48,11 +48,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from session_mcp.lines import quoted
-from session_mcp.models import SessionDetail, from_iso
-from session_mcp.redact import redact_text
-from session_mcp.render import format_time, plural
-from session_mcp.results import Turn, make_turn, transcript_origin
+from session_mcp.companion.models import SessionDetail, from_iso
+from session_mcp.render.lines import quoted
+from session_mcp.render.results import Turn, make_turn, transcript_origin
+from session_mcp.render.text import format_time, plural
+from session_mcp.sessions.redact import redact_text
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")

@@ -32,7 +32,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from session_mcp.text import single_line
+from session_mcp.companion.sanitize import single_line
 
 WINDOW = 2_000
 OVERLAP = 200

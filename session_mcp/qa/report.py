@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from session_mcp.models import SessionSummary
+from session_mcp.companion.models import SessionSummary
 from session_mcp.qa.checks import SEVERITIES, SEVERITY_RANK, Finding, Severity
-from session_mcp.results import Failure
-from session_mcp.windows import Window
+from session_mcp.sessions.fetch import Failure
+from session_mcp.sessions.window import Window
 
 
 class CheckCount(BaseModel):

@@ -47,8 +47,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from session_mcp.lines import quoted
-from session_mcp.models import SessionDetail
+from session_mcp.companion.models import SessionDetail
+from session_mcp.companion.sanitize import shorten, single_line
 from session_mcp.qa.checks import (
     CHECK_IDS,
     DEFAULT_CONFIG,
@@ -63,7 +63,7 @@ from session_mcp.qa.checks import (
     spoken,
 )
 from session_mcp.qa.patterns import PatternError, compile_bounded, search
-from session_mcp.text import shorten, single_line
+from session_mcp.render.lines import quoted
 
 MAX_RULES = 200
 MAX_RULES_FILE_BYTES = 1024 * 1024

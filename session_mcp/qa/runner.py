@@ -16,17 +16,17 @@ from datetime import UTC, datetime
 
 import anyio
 
-from session_mcp.batch import fetch_sessions
-from session_mcp.client import CompanionClient, SessionFilters
-from session_mcp.disk_cache import DiskCache
-from session_mcp.models import SessionDetail
-from session_mcp.pacing import AdaptiveLimiter
+from session_mcp.companion.client import CompanionClient, SessionFilters
+from session_mcp.companion.disk_cache import DiskCache
+from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
-from session_mcp.query import Criteria, Scan, scan_sessions
-from session_mcp.redact import Redactor
-from session_mcp.results import Failure
-from session_mcp.windows import Window
+from session_mcp.sessions.criteria import Criteria, Scan
+from session_mcp.sessions.fetch import Failure, fetch_sessions
+from session_mcp.sessions.pacing import AdaptiveLimiter
+from session_mcp.sessions.redact import Redactor
+from session_mcp.sessions.scan import scan_sessions
+from session_mcp.sessions.window import Window
 
 CHUNK = 128
 MAX_REVIEW = 1_000

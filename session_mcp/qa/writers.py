@@ -17,11 +17,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, Literal
 
-from session_mcp.lines import one_line, quoted
 from session_mcp.qa.report import QAReport, QAView
 from session_mcp.qa.template import render_page
-from session_mcp.render import format_offset, format_time, plural
-from session_mcp.windows import Window
+from session_mcp.render.lines import one_line, quoted
+from session_mcp.render.text import format_offset, format_time, plural
+from session_mcp.sessions.window import Window
 
 Format = Literal["text", "json", "jsonl", "junit", "html"]
 FORMATS: tuple[Format, ...] = ("text", "json", "jsonl", "junit", "html")

@@ -16,7 +16,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CompleteRequestParams, PaginatedRequestParams, ToolAnnotations
 
 from session_mcp import __version__
-from session_mcp.client import CompanionClient
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools

@@ -20,11 +20,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from session_mcp.client import MAX_FILTER_LENGTH, SessionFilters
-from session_mcp.digest import MAX_CALL_IDS, MAX_DIGEST_IDS
-from session_mcp.query import Criteria
-from session_mcp.tags import parse_tag_pairs
-from session_mcp.windows import TIME_FORMS
+from session_mcp.companion.client import MAX_FILTER_LENGTH, SessionFilters
+from session_mcp.render.batch import MAX_CALL_IDS, MAX_DIGEST_IDS
+from session_mcp.sessions.criteria import Criteria
+from session_mcp.sessions.tags import parse_tag_pairs
+from session_mcp.sessions.window import TIME_FORMS
 
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = MAX_CALL_IDS

@@ -10,17 +10,17 @@ from typing import Any
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context
 
-from session_mcp.client import CompanionClient, validate_session_id
+from session_mcp.companion.client import CompanionClient, validate_session_id
+from session_mcp.companion.models import SessionDetail
+from session_mcp.companion.offload import off_loop
 from session_mcp.config import Settings
-from session_mcp.cursors import CursorSigner
 from session_mcp.errors import AuthenticationError, InvalidInputError
-from session_mcp.models import SessionDetail
-from session_mcp.offload import off_loop
 from session_mcp.qa.rules import RuleSet, load_rules
-from session_mcp.redact import redactor
-from session_mcp.render import transcript_window
-from session_mcp.results import TranscriptResult
-from session_mcp.windows import Window, window_of
+from session_mcp.render.results import TranscriptResult
+from session_mcp.render.text import transcript_window
+from session_mcp.sessions.cursors import CursorSigner
+from session_mcp.sessions.redact import redactor
+from session_mcp.sessions.window import Window, window_of
 
 TENANT_KEY_HEADER = "x-napster-api-key"
 

@@ -9,10 +9,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.client import MAX_SESSION_ID_LENGTH
+from session_mcp.companion.client import MAX_SESSION_ID_LENGTH
+from session_mcp.companion.models import ChannelType, ConnectionResponse
 from session_mcp.errors import NotFoundError
-from session_mcp.models import ChannelType, ConnectionResponse
-from session_mcp.results import ConnectionResult
+from session_mcp.render.results import ConnectionResult
 from session_mcp.server.arguments import JsonObject, Tags
 from session_mcp.server.backend import Backend, is_session_id
 from session_mcp.server.toolkit import structured, tool_errors

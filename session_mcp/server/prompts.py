@@ -11,16 +11,16 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, GetPromptRequestParams
 from pydantic import BaseModel, Field
 
+from session_mcp.companion.offload import off_loop
 from session_mcp.errors import InvalidInputError
-from session_mcp.lines import shorten_text
-from session_mcp.offload import off_loop
 from session_mcp.qa.answer import finding_line
 from session_mcp.qa.runner import MAX_REVIEW
-from session_mcp.render import render_transcript
+from session_mcp.render.lines import shorten_text
+from session_mcp.render.text import render_transcript
 from session_mcp.server.arguments import MAX_DIGESTS
 from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import surface_errors
-from session_mcp.windows import TIME_FORMS, iso, parse_window, parse_window_words
+from session_mcp.sessions.window import TIME_FORMS, iso, parse_window, parse_window_words
 
 # The tags that mark end-user text as data: that text must not close (or open) one of them.
 _DATA_TAG = re.compile(r"<\s*(/?)\s*(transcript|automated_findings)\s*>", re.IGNORECASE)

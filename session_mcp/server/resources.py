@@ -11,16 +11,16 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
 
-from session_mcp.cursors import CursorSigner
+from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.companion.offload import off_loop
 from session_mcp.errors import CompanionError, InvalidInputError, NotFoundError
-from session_mcp.lines import one_line, shorten_text
-from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.offload import off_loop
-from session_mcp.query import distinct, page_inconsistencies
-from session_mcp.render import format_time, render_transcript
-from session_mcp.results import trim_page
+from session_mcp.render.lines import one_line, shorten_text
+from session_mcp.render.results import trim_page
+from session_mcp.render.text import format_time, render_transcript
 from session_mcp.server.backend import Backend, is_session_id, text_size
 from session_mcp.server.toolkit import advice, error_text, surface_errors
+from session_mcp.sessions.claims import distinct, page_inconsistencies
+from session_mcp.sessions.cursors import CursorSigner
 
 TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"
 SESSION_URI = "napster://sessions/{session_id}"

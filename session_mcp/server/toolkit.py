@@ -15,7 +15,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from session_mcp.batch import ProgressCallback
+from session_mcp.companion.ingest import describe_validation_error
 from session_mcp.config import Settings
 from session_mcp.errors import (
     AuthenticationError,
@@ -24,10 +24,10 @@ from session_mcp.errors import (
     NotFoundError,
     UpstreamUnavailableError,
 )
-from session_mcp.ingest import describe_validation_error
-from session_mcp.lines import one_line, shorten_text
-from session_mcp.render import fit_text
-from session_mcp.schema import compact_schema, input_schema
+from session_mcp.render.lines import one_line, shorten_text
+from session_mcp.render.text import fit_text
+from session_mcp.server.schema import compact_schema, input_schema
+from session_mcp.sessions.fetch import ProgressCallback
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 MAX_ERROR_CHARS = 1_000

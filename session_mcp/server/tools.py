@@ -9,17 +9,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.batch import collect_sessions, fetch_sessions
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
-from session_mcp.cursors import scan_page
-from session_mcp.digest import fit_batch, render_batch
-from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.offload import off_loop
-from session_mcp.query import Criteria, Scan, scan_sessions
-from session_mcp.render import render_session_page, render_transcript, transcript_window
-from session_mcp.results import (
+from session_mcp.companion.client import CompanionClient, SessionFilters
+from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
+from session_mcp.companion.offload import off_loop
+from session_mcp.render.batch import fit_batch, render_batch
+from session_mcp.render.results import (
     BatchResult,
-    Failure,
     ScanInfo,
     SessionPageResult,
     StatsResult,
@@ -28,6 +23,7 @@ from session_mcp.results import (
     scanned_page_result,
     session_page_result,
 )
+from session_mcp.render.text import render_session_page, render_transcript, transcript_window
 from session_mcp.server.arguments import (
     DEFAULT_BATCH,
     MAX_BATCH,
@@ -54,9 +50,13 @@ from session_mcp.server.arguments import (
 )
 from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
-from session_mcp.stats import session_stats
-from session_mcp.stats_text import render_stats
-from session_mcp.windows import Window
+from session_mcp.sessions.criteria import Criteria, Scan
+from session_mcp.sessions.cursors import scan_page
+from session_mcp.sessions.fetch import Failure, collect_sessions, fetch_sessions
+from session_mcp.sessions.scan import scan_sessions
+from session_mcp.sessions.window import Window
+from session_mcp.stats.figures import session_stats
+from session_mcp.stats.text import render_stats
 
 DEFAULT_STATS = 200
 DEFAULT_STATS_IN_WINDOW = 1_000

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from session_mcp.models import (
+from session_mcp.companion.models import (
     CHANNEL_TYPES,
     AgentConnectionRequest,
     ConnectionRequest,

@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -24,13 +24,14 @@ import httpx2
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from session_mcp import __version__
-from session_mcp.client import CompanionClient
-from session_mcp.commands import add_session_commands, run_sessions_command, whole_number
+from session_mcp.cli.qa import add_qa_command, run_qa_command
+from session_mcp.cli.sessions import add_session_commands, run_sessions_command, whole_number
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
-from session_mcp.qa.command import add_qa_command, run_qa_command
-from session_mcp.redact import redactor
-from session_mcp.render import plural
+from session_mcp.qa.rules import RulesError, load_rules
+from session_mcp.render.text import plural
+from session_mcp.sessions.redact import redactor
 
 DEMO_KEY = "demo"
 DEMO_BASE_URL = "http://simulator.local"
@@ -209,6 +210,18 @@ SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "tran
                  "max_connections", "header_timeout", "body_timeout", "qa_rules")  # fmt: skip
 
 
+def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """Settings, and the QA rules file loaded once: a bad one fails at start-up, naming the rule and the problem."""
+    settings = load_settings(flags, env)
+    if settings.qa_rules is not None:
+        try:
+            load_rules(settings.qa_rules)
+        except RulesError as exc:
+            source = "--qa-rules" if flags.get("qa_rules") is not None else ENVIRONMENT["qa_rules"]
+            raise ConfigError(f"{source}: {exc}") from None
+    return settings
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(arguments)
@@ -217,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
     try:
-        settings = load_settings(flags, os.environ)
+        settings = checked_settings(flags, os.environ)
     except ConfigError as exc:
         fail(str(exc))
     configure_logging(settings.log_level)
@@ -255,7 +268,7 @@ async def serve(settings: Settings, arguments: list[str]) -> None:
     # The port first: one taken is one line and exit 2 at once, before building anything or announcing.
     sock = listen_or_fail(settings.host, settings.port) if settings.transport == "http" else None
     from session_mcp.server import build_server
-    from session_mcp.transport import attach_hint, serve_http
+    from session_mcp.server.transport import attach_hint, serve_http
 
     async with make_client(settings) as client:
         server = build_server(client, settings)

@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from session_mcp.lines import FIELD_CHARS, ID_CHARS, shorten_text
-from session_mcp.models import (
+from session_mcp.companion.models import (
     ConversationItem,
     FunctionMetric,
     SessionDetail,
@@ -26,7 +25,10 @@ from session_mcp.models import (
     SessionSummary,
     from_unix,
 )
-from session_mcp.query import Criteria, Inconsistency, Scan, distinct, page_inconsistencies
+from session_mcp.render.lines import FIELD_CHARS, ID_CHARS, shorten_text
+from session_mcp.sessions.claims import Inconsistency, distinct, page_inconsistencies
+from session_mcp.sessions.criteria import Criteria, Scan
+from session_mcp.sessions.fetch import Failure
 
 MAX_ITEMS = 20  # tags, functions, FAQs and extra fields kept per session
 ROLE_CHARS = 40
@@ -353,13 +355,6 @@ class SessionDigest(BaseModel):
         description="The user's first message, shortened; absent if the user never spoke or it did not fit.",
     )
     last_exchange: list[DigestTurn] = Field(description="The last user message and the reply to it, shortened.")
-
-
-class Failure(BaseModel):
-    """A session that could not be read, and why (the key masked, a long id shortened)."""
-
-    session_id: str
-    reason: str
 
 
 class BatchResult(BaseModel):

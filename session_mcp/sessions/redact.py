@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from session_mcp.models import SessionDetail
+from session_mcp.companion.models import SessionDetail
 
 # local@domain.tld: the local part starts a token; labels are letters/digits/hyphens; the last
 # label starts with a letter, which keeps IP literals and a sentence's final dot out.

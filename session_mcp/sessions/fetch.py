@@ -11,20 +11,31 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import anyio
+from pydantic import BaseModel
 
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
+from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
+from session_mcp.companion.sanitize import shorten
 from session_mcp.errors import CompanionError
-from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.results import Failure
-from session_mcp.text import shorten
+
+if TYPE_CHECKING:  # fetching is typed by the client, but a Failure must not load the HTTP stack
+    from session_mcp.companion.client import CompanionClient, SessionFilters
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 Prepare = Callable[[SessionDetail], Awaitable[SessionDetail]]  # e.g. redaction, before a session is shown
 # A slot per request: ``AdaptiveLimiter.slot``; without one, a fixed ``concurrency`` bounds the requests.
 Pacer = Callable[[], AbstractAsyncContextManager[object]]
+
+
+class Failure(BaseModel):
+    """A session that could not be read, and why (the key masked, a long id shortened)."""
+
+    session_id: str
+    reason: str
+
+
 MAX_SHOWN_ID = 80
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from session_mcp.lines import ID_CHARS, cell, one_line, quoted, shorten_text
-from session_mcp.models import ConversationItem, SessionDetail
-from session_mcp.render import (
+from session_mcp.companion.models import ConversationItem, SessionDetail
+from session_mcp.render.lines import ID_CHARS, cell, one_line, quoted, shorten_text
+from session_mcp.render.results import (
+    BatchResult,
+    BatchTranscript,
+    DigestTurn,
+    ScanInfo,
+    SessionDigest,
+    SessionRow,
+    Turn,
+    make_turn,
+    session_row,
+    transcript_origin,
+)
+from session_mcp.render.text import (
     failure_line,
     format_duration,
     format_status,
@@ -28,19 +40,7 @@ from session_mcp.render import (
     show_id,
     turn_line,
 )
-from session_mcp.results import (
-    BatchResult,
-    BatchTranscript,
-    DigestTurn,
-    Failure,
-    ScanInfo,
-    SessionDigest,
-    SessionRow,
-    Turn,
-    make_turn,
-    session_row,
-    transcript_origin,
-)
+from session_mcp.sessions.fetch import Failure
 
 BATCH_OVERHEAD = 500  # the summary line, section headers and separators of a batch answer
 DIGEST_TEXT_MAX = 260  # characters of quoted text per digest line when there is room

@@ -4,7 +4,7 @@ Compact on purpose: context is the scarce resource. A column named once in a hea
 a key per row, no empty fields, times in ISO 8601 UTC to the minute in lists, durations like
 ``4m 55s``, and every cut said plainly with the call that gets the rest.
 
-No field can forge a line (see ``session_mcp.lines``): every single-line field goes through
+No field can forge a line (see ``session_mcp.render.lines``): every single-line field goes through
 ``one_line``, so a newline in a role, an id or a tag stays inside its cell (and a cell of a
 ``|`` table through ``cell``, so no ``|`` in a companion id starts another); message text goes
 through ``message_text``, so a message's second and later lines are indented by four spaces and
@@ -22,11 +22,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from session_mcp.lines import CUT_MARK, ID_CHARS, cell, message_text, one_line, shorten_text
-from session_mcp.models import SessionDetail
-from session_mcp.query import Inconsistency
-from session_mcp.results import (
-    Failure,
+from session_mcp.companion.models import SessionDetail
+from session_mcp.render.lines import CUT_MARK, ID_CHARS, cell, message_text, one_line, shorten_text
+from session_mcp.render.results import (
     ScanInfo,
     SessionInfo,
     SessionPageResult,
@@ -38,6 +36,8 @@ from session_mcp.results import (
     session_info,
     transcript_origin,
 )
+from session_mcp.sessions.claims import Inconsistency
+from session_mcp.sessions.fetch import Failure
 
 TRANSCRIPT_FRAME = 200  # the "Transcript turns a-b of n:" line and the cut note under the turns
 

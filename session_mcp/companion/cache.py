@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from session_mcp.models import SessionDetail, SessionPage
+from session_mcp.companion.models import SessionDetail, SessionPage
 
 # Measured with tracemalloc on CPython 3.11-3.13 (tests/test_cache.py checks it): what one turn
 # holds besides its role and text strings (the model, its __dict__, fields-set and extras, the

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from session_mcp.companion.models import EARLIEST_TIME, LATEST_TIME
+from session_mcp.companion.sanitize import shorten
 from session_mcp.errors import InvalidInputError
-from session_mcp.models import EARLIEST_TIME, LATEST_TIME
-from session_mcp.text import shorten
 
 DAY_WORDS = ("today", "yesterday")
 _DURATION = re.compile(r"(\d{1,6})\s*(m|min|h|d|w)", re.IGNORECASE)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from session_mcp.text import LINE_BREAKS
+from session_mcp.companion.sanitize import LINE_BREAKS
 
 CUT_MARK = "…"
 CONTINUATION = "    "  # the indentation of a message's second and later lines

@@ -19,21 +19,21 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from session_mcp.lines import FIELD_CHARS, ID_CHARS, shorten_text
-from session_mcp.models import FunctionMetric, SessionDetail, SessionSummary
-from session_mcp.results import (
+from session_mcp.companion.models import FunctionMetric, SessionDetail, SessionSummary
+from session_mcp.render.lines import FIELD_CHARS, ID_CHARS, shorten_text
+from session_mcp.render.results import (
     Amount,
     CompanionFigures,
     CostFigures,
     DayCount,
     Distribution,
-    Failure,
     HourCount,
     ScanInfo,
     StatsResult,
     ToolFailures,
 )
-from session_mcp.windows import Window
+from session_mcp.sessions.fetch import Failure
+from session_mcp.sessions.window import Window
 
 NO_USER_TURN_IDS = 20
 BUSIEST_HOURS = 5

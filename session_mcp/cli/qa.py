@@ -23,20 +23,20 @@ from typing import Any, TextIO
 
 import anyio
 
-from session_mcp.client import CompanionClient
-from session_mcp.commands import Progress, add_filter_flags, add_query_flags, filters_of, query_of
+from session_mcp.cli.sessions import Progress, add_filter_flags, add_query_flags, filters_of, query_of
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.disk_cache import DiskCache, DiskCacheError, default_cache_dir
 from session_mcp.config import Settings
-from session_mcp.disk_cache import DiskCache, DiskCacheError, default_cache_dir
 from session_mcp.errors import CompanionError
-from session_mcp.lines import one_line
-from session_mcp.outfile import replaced_path, write_file, writes_in_place
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules
 from session_mcp.qa.runner import MAX_REVIEW, Review, Selection, run_review
 from session_mcp.qa.writers import FORMATS, WRITERS, window_text
-from session_mcp.redact import redactor
-from session_mcp.render import plural
+from session_mcp.render.lines import one_line
+from session_mcp.render.text import plural
+from session_mcp.sessions.outfile import replaced_path, write_file, writes_in_place
+from session_mcp.sessions.redact import redactor
 
 ClientFactory = Callable[[Settings], CompanionClient]
 

@@ -7,22 +7,21 @@ scan every tool and command shares:
 - ``Criteria`` holds the filters the vendor says to apply client-side (status, close reason,
   session type, modality);
 - ``scan_sessions`` pages newest first and stops once whole pages are older than the window's
-  start (``session_mcp.windows``; two pages in a row), but only while every item read so far
+  start (``session_mcp.sessions.window``; two pages in a row), but only while every item read so far
   really came newest first; otherwise it reads on, up to a bound, and says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
-from typing import Literal
 
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
-from session_mcp.errors import InvalidInputError
-from session_mcp.models import SessionPage, SessionSummary
-from session_mcp.text import shorten
-from session_mcp.windows import Window
+from session_mcp.companion.client import CompanionClient, SessionFilters
+from session_mcp.companion.models import MAX_PAGE_SIZE, SessionPage, SessionSummary
+from session_mcp.sessions.claims import Inconsistency, page_inconsistencies
+from session_mcp.sessions.criteria import Criteria, Scan, ScanPosition
+from session_mcp.sessions.window import Window
 
 MAX_SCAN = 5_000  # sessions one answer may scan: 50 pages of 100
 # A session is in a window by its start time, but the list is (presumably) sorted by creation:
@@ -31,198 +30,9 @@ START_GRACE = timedelta(hours=1)
 # Whole pages older than the window, in a row and in order, that end the scan: one page alone may
 # be a page served out of its place (it looks sorted by itself); the next one shows it.
 STOP_AFTER_PAGES = 2
-STATUSES = ("pending", "started", "closed", "failed")
-
-
-# -- client-side filters ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Criteria:
-    """The filters upstream cannot apply: a session matches when it has one of the values of each
-    filter given (values compared without regard to case). Empty filters match everything."""
-
-    status: frozenset[str] = frozenset()
-    close_reason: frozenset[str] = frozenset()
-    session_type: frozenset[str] = frozenset()
-    modality: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        status: Iterable[str] | None = None,
-        close_reason: Iterable[str] | None = None,
-        session_type: Iterable[str] | None = None,
-        modality: Iterable[str] | None = None,
-    ) -> Criteria:
-        """Criteria from argument values; raises ``InvalidInputError`` for a status that does not exist."""
-        statuses = _values(status)
-        unknown = sorted(statuses - set(STATUSES))
-        if unknown:
-            raise InvalidInputError(
-                f"status {shorten(unknown[0], 40)!r} does not exist: give one or more of {', '.join(STATUSES)} "
-                "(an open session is 'started', one that never started is 'pending')."
-            )
-        return cls(statuses, _values(close_reason), _values(session_type), _values(modality))
-
-    def __bool__(self) -> bool:
-        return bool(self.status or self.close_reason or self.session_type or self.modality)
-
-    def matches(self, session: SessionSummary) -> bool:
-        return all(
-            not wanted or (value or "").casefold() in wanted
-            for wanted, value in (
-                (self.status, session.state),
-                (self.close_reason, session.close_reason),
-                (self.session_type, session.session_type),
-                (self.modality, session.modality),
-            )
-        )
-
-    def describe(self) -> str:
-        """``status failed|closed · modality audio``: the filters given, for answers."""
-        parts = [
-            f"{name.replace('_', ' ')} {'|'.join(sorted(values))}"
-            for name, values in (
-                ("status", self.status),
-                ("close_reason", self.close_reason),
-                ("session_type", self.session_type),
-                ("modality", self.modality),
-            )
-            if values
-        ]
-        return " · ".join(parts)
-
-
-def _values(given: Iterable[str] | None) -> frozenset[str]:
-    """The values given, each value also splitting at commas (``"failed,closed"``), without case."""
-    parts = (part.strip().casefold() for value in given or () for part in (value or "").split(","))
-    return frozenset(part for part in parts if part)
-
-
-# -- what upstream claims, checked against its own rows -----------------------------------------
-
-InconsistencyKind = Literal["rows_over_count", "duplicate_ids", "page_index_ignored", "counts_disagree", "list_changed"]
-
-
-@dataclass(frozen=True)
-class Inconsistency:
-    """A claim of the API that its own answer contradicts: answers say it rather than repeat it."""
-
-    # rows_over_count: more rows than the API's count leaves for the page; duplicate_ids: an id twice
-    # on one page (shown once); page_index_ignored: another page answered, or one page's rows again;
-    # counts_disagree: filteredCount over totalCount; list_changed: a scan read the whole list and
-    # found fewer sessions than the API counts (the list changed meanwhile, or paging skips some).
-
-    kind: InconsistencyKind
-    detail: str
-
-
-def page_inconsistencies(
-    page: SessionPage, page_index: int, page_size: int, *, rows_before: int | None = None
-) -> list[Inconsistency]:
-    """What page ``page_index`` (asked with ``page_size``) claims that its rows contradict.
-
-    Its count must leave room for its rows after ``rows_before`` (by default the full pages before
-    it, as a list page numbers its rows; a scan gives 0, as an API may serve fewer rows a page than
-    asked without saying so).
-    """
-    found: list[Inconsistency] = []
-    filtered, total = page.filtered_count, page.total_count
-    if filtered is not None and total is not None and filtered > total:
-        found.append(
-            Inconsistency("counts_disagree", f"the API counts {filtered} matching sessions but {total} sessions in all")
-        )
-    count, name = (filtered, "filteredCount") if filtered is not None else (total, "totalCount")
-    sent = len(page.items) + page.items_left_out
-    size = page.page_size or page_size
-    before = page_index * size if rows_before is None else rows_before
-    room = None if count is None else max(0, count - before)
-    if room is not None and sent > room:
-        where = f", which leaves {room} for page {page_index} at {size} a page," if before else ""
-        rows = "1 row" if sent == 1 else f"{sent} rows"
-        found.append(
-            Inconsistency("rows_over_count", f"the API counts {count} sessions ({name}){where} but sent {rows}")
-        )
-    ids = [item.id for item in page.items]
-    repeated = len(ids) - len(set(ids))
-    if repeated:
-        first = next(i for n, i in enumerate(ids) if i in ids[:n])
-        found.append(
-            Inconsistency(
-                "duplicate_ids",
-                f"rows repeating an id the page already listed: {repeated} (e.g. {shorten(first, 60)!r}); each "
-                "session is shown once",
-            )
-        )
-    if page.page_index is not None and page.page_index != page_index:
-        found.append(
-            Inconsistency("page_index_ignored", f"asked for page {page_index}, the API answered page {page.page_index}")
-        )
-    elif page.same_rows_as is not None:
-        found.append(
-            Inconsistency(
-                "page_index_ignored",
-                f"page {page_index} holds the very rows of page {page.same_rows_as}: the API ignores the page index",
-            )
-        )
-    return found
-
-
-def distinct(items: Iterable[SessionSummary]) -> list[SessionSummary]:
-    """``items`` with each id once, the first time it comes."""
-    kept: dict[str, SessionSummary] = {}
-    for item in items:
-        kept.setdefault(item.id, item)
-    return list(kept.values())
 
 
 # -- the scan --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScanPosition:
-    """Where a scan resumes: the list page and the item in it, and what the scan knew up to there."""
-
-    page_index: int = 0
-    offset: int = 0
-    last_time: float | None = None  # list time of the last item read: the order is checked against it
-    last_id: str | None = None
-    in_order: bool = True
-    scanned: int = 0  # sessions read before this position, over every call of a paging chain
-    matched: int = 0  # matching sessions before this position
-    # Once the order is seen broken, a scan reads on from here to the end, sorts what matches newest
-    # first and serves it a limit at a time: this many of that sorted set were served already.
-    ranked: int = 0
-
-
-@dataclass
-class Scan:
-    """What a scan found and how far it got."""
-
-    sessions: list[SessionSummary]
-    window: Window
-    scanned: int = 0  # sessions read, from the first call of a paging chain on
-    scanned_here: int = 0  # ... of which by this call
-    upstream_count: int | None = None  # sessions matching the upstream filters (before the client-side ones)
-    reached_end: bool = False  # nothing after the sessions scanned can match
-    stopped_early: bool = False  # ... because a whole page was older than the window (pages newest first)
-    bound_hit: bool = False  # the scan bound stopped it: older sessions were not read
-    in_order: bool = True  # every item read came newest first
-    resume: ScanPosition | None = None  # where the next call continues; None at the end
-    sorted_here: bool = False  # the order was broken: every match read was sorted by start time, newest first
-    inconsistencies: list[Inconsistency] = field(default_factory=list)  # what the pages read contradicted
-
-    @property
-    def complete(self) -> bool:
-        """No session beyond those scanned can match: the end was reached and the list held still."""
-        return self.reached_end and not any(i.kind == "list_changed" for i in self.inconsistencies)
-
-    @property
-    def more_match(self) -> bool:
-        """True when at least one more session is known to match (the scan stopped at the limit)."""
-        return self.resume is not None and not self.bound_hit
 
 
 def list_time(session: SessionSummary) -> float | None:

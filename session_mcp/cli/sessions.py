@@ -22,16 +22,19 @@ from typing import Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
-from session_mcp.batch import stream_sessions
-from session_mcp.client import MAX_PAGE_SIZE, CompanionClient, SessionFilters
-from session_mcp.cursors import CursorSigner, scan_page
+from session_mcp.companion.client import CompanionClient, SessionFilters
+from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
 from session_mcp.errors import InvalidInputError
-from session_mcp.lines import ID_CHARS, one_line, shorten_text
-from session_mcp.models import SessionDetail, SessionSummary
-from session_mcp.outfile import is_stream, open_in_place, replace_ranges, same_file, writes_in_place
-from session_mcp.query import MAX_SCAN, Criteria, Scan, WindowScanner, page_inconsistencies, scan_sessions
-from session_mcp.redact import Redactor
-from session_mcp.render import (
+from session_mcp.render.lines import ID_CHARS, one_line, shorten_text
+from session_mcp.render.results import (
+    ScanInfo,
+    SessionPageResult,
+    scan_info,
+    scanned_page_result,
+    session_page_result,
+    trim_page,
+)
+from session_mcp.render.text import (
     plural,
     render_scan,
     render_session_page,
@@ -40,17 +43,15 @@ from session_mcp.render import (
     transcript_window,
     upstream_note,
 )
-from session_mcp.results import (
-    Failure,
-    ScanInfo,
-    SessionPageResult,
-    scan_info,
-    scanned_page_result,
-    session_page_result,
-    trim_page,
-)
-from session_mcp.tags import parse_tag_pairs
-from session_mcp.windows import TIME_FORMS, Window, window_of
+from session_mcp.sessions.claims import page_inconsistencies
+from session_mcp.sessions.criteria import Criteria, Scan
+from session_mcp.sessions.cursors import CursorSigner, scan_page
+from session_mcp.sessions.fetch import Failure, stream_sessions
+from session_mcp.sessions.outfile import is_stream, open_in_place, replace_ranges, same_file, writes_in_place
+from session_mcp.sessions.redact import Redactor
+from session_mcp.sessions.scan import MAX_SCAN, WindowScanner, scan_sessions
+from session_mcp.sessions.tags import parse_tag_pairs
+from session_mcp.sessions.window import TIME_FORMS, Window, window_of
 
 _CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
 EXPORT_LINE_START = b'{"id": "'  # how every exported line begins: the id is the first wire field

@@ -35,9 +35,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from session_mcp.companion.ingest import ingest
+from session_mcp.companion.models import SessionDetail
 from session_mcp.errors import InvalidResponseError
-from session_mcp.ingest import ingest
-from session_mcp.models import SessionDetail
 
 logger = logging.getLogger(__name__)
 

@@ -21,20 +21,10 @@ import anyio
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from session_mcp.cache import PageMemory, SessionCache, key_fingerprint
-from session_mcp.errors import (
-    AuthenticationError,
-    BadRequestError,
-    CompanionError,
-    ConflictError,
-    InvalidInputError,
-    InvalidResponseError,
-    NotFoundError,
-    RateLimitedError,
-    UpstreamUnavailableError,
-)
-from session_mcp.ingest import KEY_MASK, describe_validation_error, ingest
-from session_mcp.models import (
+from session_mcp.companion.cache import PageMemory, SessionCache, key_fingerprint
+from session_mcp.companion.ingest import KEY_MASK, describe_validation_error, ingest
+from session_mcp.companion.models import (
+    MAX_PAGE_SIZE,
     AgentConnectionRequest,
     ChannelType,
     ConnectionRequest,
@@ -47,11 +37,21 @@ from session_mcp.models import (
     WireModel,
     encode_tags_query,
 )
-from session_mcp.offload import off_loop
-from session_mcp.text import shorten, single_line
+from session_mcp.companion.offload import off_loop
+from session_mcp.companion.sanitize import shorten, single_line
+from session_mcp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    CompanionError,
+    ConflictError,
+    InvalidInputError,
+    InvalidResponseError,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+)
 
 DEFAULT_BASE_URL = "https://companion-api.napster.com"
-MAX_PAGE_SIZE = 100
 MAX_SESSION_ID_LENGTH = 256
 MAX_FILTER_LENGTH = 2_000  # per filter, encoded: URLs this long already strain proxies
 CONNECTION_INTERVAL_SECONDS = 5.0

@@ -5,7 +5,7 @@
 ``RecursionError`` can arise here or downstream), makes every string valid Unicode
 without control characters (keys included; newlines and tabs survive in text only), masks the
 API key wherever the API echoes it, and reads non-finite or unbounded numbers as unknown. The
-models then apply what depends on the field (``session_mcp.models``). Nothing downstream sees
+models then apply what depends on the field (``session_mcp.companion.models``). Nothing downstream sees
 raw upstream text.
 """
 
@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from session_mcp.companion.sanitize import clean_text, shorten, single_line
 from session_mcp.errors import InvalidResponseError
-from session_mcp.text import clean_text, shorten, single_line
 
 MAX_DEPTH = 64  # the documented shapes nest 4 deep; unknown fields get the rest
 MAX_INT_DIGITS = 30  # longer integer literals read as unknown (no 4,300-digit ValueError either)

@@ -5,7 +5,7 @@ model accepts unknown fields and keeps them (``extra="allow"``), because the ups
 fields and a new one must never break a user. Fields the reference does not guarantee are
 optional with a default.
 
-Upstream bodies reach these models through ``session_mcp.ingest``, which makes their text valid
+Upstream bodies reach these models through ``session_mcp.companion.ingest``, which makes their text valid
 Unicode without control characters and their numbers finite. The field types here add what
 depends on the field: single-line text where a line break could forge a line of output,
 timestamps that are plausible or unknown, counts and costs within bounds or unknown.
@@ -32,7 +32,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from session_mcp.text import shorten, single_line
+from session_mcp.companion.sanitize import shorten, single_line
+
+MAX_PAGE_SIZE = 100  # the most rows one list page may hold
 
 EARLIEST_TIME = 946_684_800  # 2000-01-01T00:00:00Z
 LATEST_TIME = 4_102_444_800  # 2100-01-01T00:00:00Z

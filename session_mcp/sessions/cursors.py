@@ -22,10 +22,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from session_mcp.client import CompanionClient, SessionFilters
+from session_mcp.companion.client import CompanionClient, SessionFilters
 from session_mcp.errors import InvalidInputError
-from session_mcp.query import MAX_SCAN, Criteria, Scan, ScanPosition, scan_sessions
-from session_mcp.windows import Window
+from session_mcp.sessions.criteria import Criteria, Scan, ScanPosition
+from session_mcp.sessions.scan import MAX_SCAN, scan_sessions
+from session_mcp.sessions.window import Window
 
 CURSOR_PREFIX = "w2."  # w1 cursors were unsigned: refused like any other text
 MAX_CURSOR_LENGTH = 400

@@ -1,0 +1,1 @@
+"""The `session-mcp` command line: flags to settings, the server, and the commands that need no host."""

@@ -1,0 +1,1 @@
+"""Answers as text a model reads well, and the result models tools return (pure: no I/O)."""

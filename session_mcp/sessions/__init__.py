@@ -1,0 +1,1 @@
+"""Which sessions and how to read many: windows, criteria, the scan, cursors, fetching, export."""

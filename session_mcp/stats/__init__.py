@@ -1,0 +1,1 @@
+"""Aggregate figures over many sessions and their text (pure: no I/O)."""
