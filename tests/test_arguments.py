@@ -1,4 +1,4 @@
-"""The tool-argument conventions (DESIGN.md "Tool arguments"), through the SDK's own ``Client``.
+"""The tool-argument conventions (docs/tools.md, server/arguments.py), through the SDK's own ``Client``.
 
 Empty means "not given" (null, "", [] and {}, also sent as JSON text), an empty argument never
 excludes another, tags are "key=value" strings (an object still works), shapeless values are

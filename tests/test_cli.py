@@ -37,7 +37,7 @@ from session_mcp.stats.text import render_stats
 from tests.conftest import clean_environment
 from tests.test_commands import run_process
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+SETTINGS_PAGE = (Path(__file__).parent.parent / "docs" / "deployment.md").read_text(encoding="utf-8")
 DEMO_IDS = [s["id"] for s in Simulator(api_keys={"demo": 7}).sessions_of("demo")]
 
 
@@ -67,7 +67,7 @@ def test_every_flag_has_help_and_every_setting_flag_names_its_variable() -> None
 
 def test_every_variable_is_documented() -> None:
     for variable in ENVIRONMENT.values():
-        assert f"`{variable}`" in README, variable
+        assert f"`{variable}`" in SETTINGS_PAGE, variable
 
 
 @pytest.mark.parametrize(

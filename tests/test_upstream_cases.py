@@ -358,7 +358,7 @@ async def test_trickled_headers_cannot_hold_a_call_past_the_deadline() -> None:
 
 
 def test_the_default_deadline_is_the_documented_90_seconds() -> None:
-    assert CompanionClient(KEY).retry.max_total == 90  # README: "a call ends within 90 s"
+    assert CompanionClient(KEY).retry.max_total == 90  # docs/reliability.md: "within 90 s"
     assert CompanionClient(KEY, timeout=5).retry.max_total == 15  # three timeouts, retries included
 
 

@@ -10,7 +10,7 @@ then shows what the DOM holds. Expected values come from the simulator's raw dat
 tool result the view was handed, never from the view's own code.
 
 Skipped without node, npm or Chromium, except where ``SESSION_MCP_REQUIRE_BROWSER`` is set (CI).
-``SESSION_MCP_SCREENSHOTS=docs/views`` writes the README's pictures there.
+``SESSION_MCP_SCREENSHOTS=docs/views`` writes the pictures of docs/tools.md there.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The MCP server: tools, transcript resources, prompts and completions over a ``CompanionClient``.
 
-Thin on purpose: each surface lives in its own module (``tools``, ``connection``, ``resources``,
-``prompts``, ``completions``; shared argument types in ``arguments``, tool plumbing in
-``toolkit``) and hands results to ``render``. Client errors become tool results whose text tells
-the model what to do next.
+Thin on purpose: each surface lives in its own module (``tools``, ``review``, ``connection``,
+``resources``, ``prompts``, ``completions``, ``views``; shared argument types in ``arguments``,
+tool plumbing in ``toolkit``, the shared state in ``backend``) and hands the work to the answers
+one tier down (``render``, ``stats``, ``qa``). Client errors become tool results whose text tells
+the model what to do next. ``transport`` runs the server; ``schema`` compacts its schemas.
 """
 
 from __future__ import annotations

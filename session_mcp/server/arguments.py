@@ -1,6 +1,6 @@
 """The tools' shared argument types: declared once, used by every tool that takes them.
 
-They follow DESIGN.md "Tool arguments", so every model provider takes the schemas unchanged:
+They follow the tool-argument conventions (docs/tools.md), so every model provider takes the schemas unchanged:
 
 - An optional argument that is ``null``, ``""``, ``[]`` or ``{}`` is not given: ``StrictTool``
   drops it before validation, so the tool sees its default, and the advertised schema adds
@@ -125,7 +125,7 @@ def session_filters(
     )
 
 
-# -- time windows, client-side filters, batch detail (query.py) -------------------------------
+# -- time windows, client-side filters, batch detail (sessions/window.py, criteria.py) -------
 
 MAX_WINDOW_TEXT = 64
 
@@ -142,7 +142,7 @@ def _values(description: str, *, examples: tuple[str, ...] = (), most: int = 20)
     return Field(max_length=most, description=description + shown)
 
 
-# A time window, parsed by query.parse_window; "" leaves that side open.
+# A time window, parsed by window.parse_window; "" leaves that side open.
 Since = Annotated[
     str,
     Field(

@@ -15,7 +15,7 @@ from session_mcp.server.backend import Backend, is_session_id
 from session_mcp.server.toolkit import surface_errors
 
 COMPLETION_SCAN = 100
-# What the summary prompt's window takes, as people write it (query.parse_window_words).
+# What the summary prompt's window takes, as people write it (window.parse_window_words).
 WINDOW_WORDS = ("today", "yesterday", "this week", "last week", "last 24 hours", "last 7 days", "last 30 days")
 
 

@@ -1,1 +1,1 @@
-"""Which sessions and how to read many: windows, criteria, the scan, cursors, fetching, export."""
+"""Which sessions and how to read many: windows, criteria, the scan, cursors, one ``select()``, fetching, export."""

@@ -2,8 +2,8 @@
 
 ``Criteria`` holds the filters the vendor says to apply client-side (status, close reason,
 session type, modality); ``ScanPosition`` and ``Scan`` say how far a newest-first scan got. The
-scan (``session_mcp.sessions.scan``) and the result models (``session_mcp.render``) both use
-them, so they live apart from the client.
+scan (``session_mcp.sessions.scan``) and the result models of the answers (``render``, ``stats``)
+both use them, so they live apart from the client.
 """
 
 from __future__ import annotations

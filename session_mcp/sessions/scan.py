@@ -4,8 +4,8 @@ The Companion API filters its list by companion, external client, search and tag
 no time filter and no status filter. Everything else is applied here, on the list items, by one
 scan every tool and command shares:
 
-- ``Criteria`` holds the filters the vendor says to apply client-side (status, close reason,
-  session type, modality);
+- ``Criteria`` (``session_mcp.sessions.criteria``) holds the filters the vendor says to apply
+  client-side (status, close reason, session type, modality);
 - ``scan_sessions`` pages newest first and stops once whole pages are older than the window's
   start (``session_mcp.sessions.window``; two pages in a row), but only while every item read so far
   really came newest first; otherwise it reads on, up to a bound, and says so.
