@@ -23,7 +23,7 @@ from mcp import Client
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.render.text import format_duration, format_offset, format_time
+from session_mcp.render.common import format_duration, format_offset, format_time
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
 

@@ -28,7 +28,7 @@ from session_mcp.cli.main import SETTING_FLAGS, build_parser
 from session_mcp.cli.sessions import format_export_summary
 from session_mcp.companion.models import SessionSummary
 from session_mcp.config import ENVIRONMENT
-from session_mcp.render.text import cut_note
+from session_mcp.render.transcript import cut_note
 from session_mcp.server.transport import attach_hint, install_source, source_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT

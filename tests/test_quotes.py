@@ -36,7 +36,7 @@ from session_mcp.companion.sanitize import clean_text
 from session_mcp.config import Settings
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.writers import render_text
-from session_mcp.render.batch import CELL_SEP
+from session_mcp.render.digests import CELL_SEP
 from session_mcp.render.lines import ARROWS, BARS, QUOTE_MARKS, cell, quoted
 from session_mcp.server import build_server
 from tests.conftest import ADVERSARIAL, FAST_RETRY

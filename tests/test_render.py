@@ -11,21 +11,16 @@ from hypothesis import strategies as st
 
 from session_mcp.companion.models import SessionDetail
 from session_mcp.render.batch import fit_batch, render_batch, render_batch_transcript
+from session_mcp.render.common import fit_lines, format_duration, format_offset, format_time, show_id
 from session_mcp.render.lines import CONTINUATION, shorten_text
-from session_mcp.render.results import SessionRow, session_row
-from session_mcp.render.text import (
+from session_mcp.render.session_info import (
     SESSION_COLUMNS,
-    fit_lines,
-    format_duration,
-    format_offset,
-    format_time,
+    SessionRow,
     render_session_header,
-    render_transcript,
     session_line,
-    show_id,
-    transcript_window,
-    turn_line,
+    session_row,
 )
+from session_mcp.render.transcript import render_transcript, transcript_window, turn_line
 
 pytestmark = pytest.mark.anyio
 

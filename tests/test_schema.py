@@ -5,7 +5,8 @@ from __future__ import annotations
 import jsonschema
 from pydantic import BaseModel, Field
 
-from session_mcp.render.results import SessionPageResult, TranscriptResult
+from session_mcp.render.page import SessionPageResult
+from session_mcp.render.transcript import TranscriptResult
 from session_mcp.server.schema import compact_schema
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from session_mcp.render.text import plural
+from session_mcp.render.common import plural
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 
 ROOT = Path(__file__).resolve().parents[1]

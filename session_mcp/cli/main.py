@@ -30,7 +30,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.rules import RulesError, load_rules
-from session_mcp.render.text import plural
+from session_mcp.render.common import plural
 from session_mcp.sessions.redact import redactor
 
 DEMO_KEY = "demo"

@@ -33,8 +33,8 @@ from session_mcp.qa.report import QAReport
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules
 from session_mcp.qa.runner import MAX_REVIEW, Review, Selection, run_review
 from session_mcp.qa.writers import FORMATS, WRITERS, window_text
+from session_mcp.render.common import plural
 from session_mcp.render.lines import one_line
-from session_mcp.render.text import plural
 from session_mcp.sessions.outfile import replaced_path, write_file, writes_in_place
 from session_mcp.sessions.redact import redactor
 

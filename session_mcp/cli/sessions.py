@@ -25,24 +25,18 @@ from pydantic import ValidationError
 from session_mcp.companion.client import CompanionClient, SessionFilters
 from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
 from session_mcp.errors import InvalidInputError
+from session_mcp.render.common import plural
 from session_mcp.render.lines import ID_CHARS, one_line, shorten_text
-from session_mcp.render.results import (
-    ScanInfo,
+from session_mcp.render.page import (
     SessionPageResult,
-    scan_info,
+    render_session_page,
     scanned_page_result,
     session_page_result,
     trim_page,
 )
-from session_mcp.render.text import (
-    plural,
-    render_scan,
-    render_session_page,
-    render_transcript,
-    session_cells,
-    transcript_window,
-    upstream_note,
-)
+from session_mcp.render.scan_info import ScanInfo, render_scan, scan_info, upstream_note
+from session_mcp.render.session_info import session_cells
+from session_mcp.render.transcript import render_transcript, transcript_window
 from session_mcp.sessions.claims import page_inconsistencies
 from session_mcp.sessions.criteria import Criteria, Scan
 from session_mcp.sessions.cursors import CursorSigner, scan_page

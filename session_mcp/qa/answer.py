@@ -14,8 +14,8 @@ from pydantic import Field
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import FlaggedSession, QAReport, QAView
 from session_mcp.qa.writers import window_text
+from session_mcp.render.common import format_offset, format_time, plural
 from session_mcp.render.lines import one_line, quoted
-from session_mcp.render.text import format_offset, format_time, plural
 
 MESSAGE_CHARS = 160
 ID_LIST_CHARS = 2_000  # the most the "not shown" ids may take, out of the budget

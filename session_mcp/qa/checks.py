@@ -49,9 +49,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import SessionDetail, from_iso
+from session_mcp.render.common import format_time, plural
 from session_mcp.render.lines import quoted
-from session_mcp.render.results import Turn, make_turn, transcript_origin
-from session_mcp.render.text import format_time, plural
+from session_mcp.render.transcript import Turn, make_turn, transcript_origin
 from session_mcp.sessions.redact import redact_text
 
 Severity = Literal["info", "warning", "critical"]

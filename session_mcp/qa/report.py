@@ -46,7 +46,7 @@ class FlaggedSession(BaseModel):
 
 
 class QAView(BaseModel):
-    """What the report's view draws (``template.VIEW_SCRIPT``): the HTML page and the review tool's result."""
+    """What the report's view draws (``assets/report.js``): the HTML page and the review tool's result."""
 
     generated_at: datetime
     window_start: datetime | None = None

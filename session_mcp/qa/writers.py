@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from session_mcp.qa.report import QAReport, QAView
 from session_mcp.qa.template import render_page
+from session_mcp.render.common import format_offset, format_time, plural
 from session_mcp.render.lines import one_line, quoted
-from session_mcp.render.text import format_offset, format_time, plural
 from session_mcp.sessions.window import Window
 
 Format = Literal["text", "json", "jsonl", "junit", "html"]

@@ -16,8 +16,7 @@ from session_mcp.companion.offload import off_loop
 from session_mcp.config import Settings
 from session_mcp.errors import AuthenticationError, InvalidInputError
 from session_mcp.qa.rules import RuleSet, load_rules
-from session_mcp.render.results import TranscriptResult
-from session_mcp.render.text import transcript_window
+from session_mcp.render.transcript import TranscriptResult, transcript_window
 from session_mcp.sessions.cursors import CursorSigner
 from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.window import Window, window_of

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from session_mcp.errors import CompanionError
 from session_mcp.render.lines import FIELD_CHARS
-from session_mcp.render.results import trim_page
+from session_mcp.render.page import trim_page
 from session_mcp.server.backend import Backend, is_session_id
 from session_mcp.server.toolkit import surface_errors
 

@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from session_mcp.companion.client import MAX_SESSION_ID_LENGTH
 from session_mcp.companion.models import ChannelType, ConnectionResponse
 from session_mcp.errors import NotFoundError
-from session_mcp.render.results import ConnectionResult
 from session_mcp.server.arguments import JsonObject, Tags
 from session_mcp.server.backend import Backend, is_session_id
 from session_mcp.server.toolkit import structured, tool_errors
@@ -23,6 +22,11 @@ MAX_IDS = 50  # function or FAQ collection ids in one call
 MAX_SPEECH = 2_000
 EXTERNAL_CLIENT_ID = r"^[A-Za-z0-9_-]{1,32}$"  # as the API documents it
 MAX_TOKEN_CHARS = 16_384  # far above any real JWT; a longer one is upstream garbage
+
+
+class ConnectionResult(BaseModel):
+    session_id: str
+    token: str = Field(description="Short-lived credential for the realtime connection. Treat it as a secret.")
 
 
 class ConnectionTools(Backend):

@@ -16,7 +16,7 @@ from session_mcp.errors import InvalidInputError
 from session_mcp.qa.answer import finding_line
 from session_mcp.qa.runner import MAX_REVIEW
 from session_mcp.render.lines import shorten_text
-from session_mcp.render.text import render_transcript
+from session_mcp.render.transcript import render_transcript
 from session_mcp.server.arguments import MAX_DIGESTS
 from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import surface_errors

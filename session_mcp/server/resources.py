@@ -14,9 +14,10 @@ from mcp.types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParam
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.companion.offload import off_loop
 from session_mcp.errors import CompanionError, InvalidInputError, NotFoundError
+from session_mcp.render.common import format_time
 from session_mcp.render.lines import one_line, shorten_text
-from session_mcp.render.results import trim_page
-from session_mcp.render.text import format_time, render_transcript
+from session_mcp.render.page import trim_page
+from session_mcp.render.transcript import render_transcript
 from session_mcp.server.backend import Backend, is_session_id, text_size
 from session_mcp.server.toolkit import advice, error_text, surface_errors
 from session_mcp.sessions.claims import distinct, page_inconsistencies

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, Selection, run_review
-from session_mcp.render.text import plural
+from session_mcp.render.common import plural
 from session_mcp.server.arguments import (
     NO_BOOL,
     CloseReason,

@@ -24,8 +24,8 @@ from session_mcp.errors import (
     NotFoundError,
     UpstreamUnavailableError,
 )
+from session_mcp.render.common import fit_text
 from session_mcp.render.lines import one_line, shorten_text
-from session_mcp.render.text import fit_text
 from session_mcp.server.schema import compact_schema, input_schema
 from session_mcp.sessions.fetch import ProgressCallback
 

@@ -12,18 +12,10 @@ from pydantic import Field
 from session_mcp.companion.client import CompanionClient, SessionFilters
 from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
 from session_mcp.companion.offload import off_loop
-from session_mcp.render.batch import fit_batch, render_batch
-from session_mcp.render.results import (
-    BatchResult,
-    ScanInfo,
-    SessionPageResult,
-    StatsResult,
-    TranscriptResult,
-    scan_info,
-    scanned_page_result,
-    session_page_result,
-)
-from session_mcp.render.text import render_session_page, render_transcript, transcript_window
+from session_mcp.render.batch import BatchResult, fit_batch, render_batch
+from session_mcp.render.page import SessionPageResult, render_session_page, scanned_page_result, session_page_result
+from session_mcp.render.scan_info import ScanInfo, scan_info
+from session_mcp.render.transcript import TranscriptResult, render_transcript, transcript_window
 from session_mcp.server.arguments import (
     DEFAULT_BATCH,
     MAX_BATCH,
@@ -56,6 +48,7 @@ from session_mcp.sessions.fetch import Failure, collect_sessions, fetch_sessions
 from session_mcp.sessions.scan import scan_sessions
 from session_mcp.sessions.window import Window
 from session_mcp.stats.figures import session_stats
+from session_mcp.stats.result import StatsResult
 from session_mcp.stats.text import render_stats
 
 DEFAULT_STATS = 200

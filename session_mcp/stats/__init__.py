@@ -1,1 +1,4 @@
-"""Aggregate figures over many sessions and their text (pure: no I/O)."""
+"""Aggregate figures over many sessions, pure (no I/O).
+
+``result`` holds the answer's model, ``figures`` computes it, ``text`` says it.
+"""

@@ -21,19 +21,19 @@ from datetime import UTC, date, datetime, timedelta
 
 from session_mcp.companion.models import FunctionMetric, SessionDetail, SessionSummary
 from session_mcp.render.lines import FIELD_CHARS, ID_CHARS, shorten_text
-from session_mcp.render.results import (
+from session_mcp.render.scan_info import ScanInfo
+from session_mcp.sessions.fetch import Failure
+from session_mcp.sessions.window import Window
+from session_mcp.stats.result import (
     Amount,
     CompanionFigures,
     CostFigures,
     DayCount,
     Distribution,
     HourCount,
-    ScanInfo,
     StatsResult,
     ToolFailures,
 )
-from session_mcp.sessions.fetch import Failure
-from session_mcp.sessions.window import Window
 
 NO_USER_TURN_IDS = 20
 BUSIEST_HOURS = 5

@@ -7,9 +7,10 @@ tools' latest error message through ``quoted``; every list is already bounded by
 
 from __future__ import annotations
 
+from session_mcp.render.common import format_duration, plural, show_id
 from session_mcp.render.lines import cell, one_line, quoted
-from session_mcp.render.results import Distribution, StatsResult
-from session_mcp.render.text import format_duration, plural, render_scan, show_id
+from session_mcp.render.scan_info import render_scan
+from session_mcp.stats.result import Distribution, StatsResult
 
 
 def format_distribution(dist: Distribution, unit: str = "") -> str:

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from session_mcp.qa.template import VIEW_SCRIPT as QA_SCRIPT
-from session_mcp.qa.template import VIEW_STYLE as QA_STYLE
+from session_mcp.qa.template import view_script, view_style
 
 __all__ = ["DASHBOARD", "TRANSCRIPT", "VIEWS", "View", "view_html"]
 
@@ -64,8 +63,8 @@ def view_html(view: View, tools: str) -> str:
     parts = [_asset(name) for name in view.scripts]
     style = _asset("view.css")  # after the report's style: the host's theme decides the colours
     if view.qa_template:
-        style = QA_STYLE + style
-        parts.insert(0, QA_SCRIPT)
+        style = view_style() + style
+        parts.insert(0, view_script())
     script = f'"use strict";\nconst VIEW_TOOLS = {tools};\n' + "\n".join(parts)
     policy = "; ".join(
         (
