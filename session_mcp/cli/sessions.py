@@ -45,7 +45,7 @@ from session_mcp.sessions.export import ExportResult, export_sessions
 from session_mcp.sessions.outfile import same_file
 from session_mcp.sessions.redact import Redactor
 from session_mcp.sessions.scan import MAX_SCAN
-from session_mcp.sessions.select import Selection
+from session_mcp.sessions.select import Selection, needs_scan
 from session_mcp.sessions.tags import parse_tag_pairs
 from session_mcp.sessions.window import TIME_FORMS, Window, window_of
 
@@ -188,7 +188,7 @@ async def run_sessions_command(
     """
     if args.action == "list":
         window, criteria = query_of(args)
-        if window.bounded or criteria or args.cursor:
+        if needs_scan(window, criteria) or args.cursor:
             return await list_scanned(args, client, window, criteria, out)
         page = await client.list_sessions(page_index=args.page_index, page_size=args.page_size, **filters_of(args))
         if args.json:
