@@ -21,7 +21,8 @@ from session_mcp.errors import (
 )
 
 if TYPE_CHECKING:
-    from session_mcp.companion.client import CompanionClient, RetryPolicy
+    from session_mcp.companion.client import CompanionClient
+    from session_mcp.companion.http import RetryPolicy
 
 __version__ = "0.1.0"
 
@@ -42,8 +43,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("CompanionClient", "RetryPolicy"):
-        from session_mcp.companion import client
+    if name == "CompanionClient":
+        from session_mcp.companion.client import CompanionClient
 
-        return getattr(client, name)
+        return CompanionClient
+    if name == "RetryPolicy":
+        from session_mcp.companion.http import RetryPolicy
+
+        return RetryPolicy
     raise AttributeError(f"module 'session_mcp' has no attribute {name!r}")

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from session_mcp.companion.client import DEFAULT_BASE_URL, is_header_safe
+from session_mcp.companion.client import DEFAULT_BASE_URL
+from session_mcp.companion.http import is_header_safe
 from session_mcp.sessions.scan import MAX_SCAN
 
 Transport = Literal["stdio", "http"]

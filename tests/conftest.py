@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from session_mcp.companion.client import CompanionClient, RetryPolicy
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.http import RetryPolicy
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 
 ANCHOR = 1_790_000_000  # a fixed "now" for the demo data: 2026-09-21T14:13:20Z

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_mcp.companion.client import MAX_SESSION_ID_LENGTH, CompanionClient, RetryPolicy, validate_session_id
+from session_mcp.companion.client import MAX_SESSION_ID_LENGTH, CompanionClient, validate_session_id
+from session_mcp.companion.http import RetryPolicy
 from session_mcp.errors import (
     AuthenticationError,
     BadRequestError,

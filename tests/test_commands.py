@@ -26,10 +26,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from session_mcp.cli.main import main
-from session_mcp.cli.sessions import exported_so_far
 from session_mcp.companion.models import MAX_PAGE_SIZE
 from session_mcp.errors import InvalidInputError
 from session_mcp.render.common import plural
+from session_mcp.sessions.export import exported_so_far
 from session_mcp.simulator import Simulator, serve_in_thread
 from session_mcp.simulator.app import DETAIL_ONLY
 from tests.conftest import ADVERSARIAL, DEMO_CLIENT_ID, clean_environment

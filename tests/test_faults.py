@@ -239,7 +239,7 @@ async def follow_up_is_normal(mcp: Client, simulator: Simulator) -> None:
 async def test_fault_row(
     row: Row, simulator: Simulator, upstream: tuple[SwitchableApp, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="session_mcp.companion.client")
+    caplog.set_level(logging.INFO, logger="session_mcp.companion.http")
     port = closed_port() if row.unreachable else None
     base_url = f"http://127.0.0.1:{port}" if port is not None else upstream[1]
     args: dict[str, Any] = {}
@@ -267,7 +267,7 @@ async def test_fault_row(
         retries = [
             r.getMessage()
             for r in caplog.records
-            if r.name == "session_mcp.companion.client" and "; retry " in r.getMessage()
+            if r.name == "session_mcp.companion.http" and "; retry " in r.getMessage()
         ]
         assert len(retries) == (row.retries if row.retries is not None else max(row.requests - 1, 0)), retries
         assert elapsed >= row.min_seconds

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from session_mcp.companion.client import CompanionClient, RetryPolicy
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.http import RetryPolicy
 from session_mcp.sessions.fetch import fetch_sessions
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.simulator import Simulator

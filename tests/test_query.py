@@ -17,12 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from session_mcp.cli.sessions import export_sessions
+from session_mcp.cli.sessions import export_summary
 from session_mcp.companion.client import CompanionClient
 from session_mcp.errors import InvalidInputError
 from session_mcp.sessions.criteria import STATUSES, Criteria, Scan, ScanPosition
 from session_mcp.sessions.cursors import CURSOR_PREFIX, CursorSigner, decode_cursor, encode_cursor, filters_fingerprint
+from session_mcp.sessions.export import export_sessions
 from session_mcp.sessions.scan import scan_sessions
+from session_mcp.sessions.select import Selection
 from session_mcp.sessions.window import Window, parse_window, parse_window_words, window_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import LIST_ORDERS
@@ -544,8 +546,9 @@ def test_an_export_with_a_window_and_a_limit_writes_the_newest(order: str, tmp_p
 
     async def export() -> dict[str, Any]:
         transport = httpx2.ASGITransport(app=simulator.app)
+        selection = Selection(window=window, limit=12, max_scan=None)
         async with CompanionClient("demo", "http://simulator.local", transport=transport) as client:
-            return await export_sessions(client, out, {}, 12, lambda s: s, 4, query=(window, Criteria()))
+            return export_summary(await export_sessions(client, out, selection, lambda s: s, 4), selection)
 
     summary = anyio.run(export)
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == expected

@@ -207,8 +207,8 @@ async def test_no_secret_in_results_errors_or_logs(
 
 def test_reprs_hide_the_key() -> None:
     client = CompanionClient(CANARY, "http://127.0.0.1:9")
-    settings = Settings(api_key=client._api_key)
-    for text in (repr(client), str(client), repr(settings), str(settings), repr(client._api_key)):
+    settings = Settings(api_key=client._http._api_key)
+    for text in (repr(client), str(client), repr(settings), str(settings), repr(client._http._api_key)):
         assert CANARY not in text
 
 

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, TextResourceContents
 
-from session_mcp.companion.client import CompanionClient, RetryPolicy
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.http import RetryPolicy
 from session_mcp.companion.ingest import _decode
 from session_mcp.config import Settings
 from session_mcp.errors import InvalidResponseError, UpstreamUnavailableError

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import anyio
 
-from session_mcp.cli.sessions import Progress, add_filter_flags, add_query_flags, filters_of, query_of
+from session_mcp.cli.sessions import Progress, add_filter_flags, add_query_flags, selection_of
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.disk_cache import DiskCache, DiskCacheError, default_cache_dir
 from session_mcp.config import Settings
@@ -31,7 +31,7 @@ from session_mcp.errors import CompanionError
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules
-from session_mcp.qa.runner import MAX_REVIEW, Review, Selection, run_review
+from session_mcp.qa.runner import MAX_REVIEW, Review, run_review
 from session_mcp.qa.writers import FORMATS, WRITERS, window_text
 from session_mcp.render.common import plural
 from session_mcp.render.lines import one_line
@@ -123,14 +123,11 @@ def _error(message: str) -> int:
 async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientFactory, out: TextIO) -> int:
     rules_file = args.rules or settings.qa_rules  # --rules, else SESSION_MCP_QA_RULES / --qa-rules
     rules = load_rules(rules_file) if rules_file else RuleSet()
-    window, criteria = query_of(args)
-    selection = Selection(filters=filters_of(args), window=window, criteria=criteria, limit=args.limit)
+    selection = selection_of(args, limit=args.limit)
     progress = Progress(sys.stderr)
 
     async def report_progress(done: int, total: int) -> None:
-        progress.total = total
-        while progress.done < done:
-            progress.step()
+        progress.update(done, total)
 
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(make_client(settings))

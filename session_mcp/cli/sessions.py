@@ -10,23 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import stat
 import sys
-import tempfile
 import unicodedata
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
-
-from pydantic import ValidationError
+from typing import Any, TextIO
 
 from session_mcp.companion.client import CompanionClient, SessionFilters
-from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
+from session_mcp.companion.models import MAX_PAGE_SIZE
 from session_mcp.errors import InvalidInputError
 from session_mcp.render.common import plural
-from session_mcp.render.lines import ID_CHARS, one_line, shorten_text
+from session_mcp.render.lines import ID_CHARS, one_line
 from session_mcp.render.page import (
     SessionPageResult,
     render_session_page,
@@ -38,18 +33,17 @@ from session_mcp.render.scan_info import ScanInfo, render_scan, scan_info, upstr
 from session_mcp.render.session_info import session_cells
 from session_mcp.render.transcript import render_transcript, transcript_window
 from session_mcp.sessions.claims import page_inconsistencies
-from session_mcp.sessions.criteria import Criteria, Scan
+from session_mcp.sessions.criteria import Criteria
 from session_mcp.sessions.cursors import CursorSigner, scan_page
-from session_mcp.sessions.fetch import Failure, stream_sessions
-from session_mcp.sessions.outfile import is_stream, open_in_place, replace_ranges, same_file, writes_in_place
+from session_mcp.sessions.export import ExportResult, export_sessions
+from session_mcp.sessions.outfile import same_file
 from session_mcp.sessions.redact import Redactor
-from session_mcp.sessions.scan import MAX_SCAN, WindowScanner, scan_sessions
+from session_mcp.sessions.scan import MAX_SCAN
+from session_mcp.sessions.select import Selection, needs_scan
 from session_mcp.sessions.tags import parse_tag_pairs
 from session_mcp.sessions.window import TIME_FORMS, Window, window_of
 
 _CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
-EXPORT_LINE_START = b'{"id": "'  # how every exported line begins: the id is the first wire field
-LINE_SLACK = 1024 * 1024  # an exported line may be longer than the body it came from (spacing)
 EXIT_STATUS = "Exit status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error."
 JSON_HELP = {
     "list": "print the API's page as JSON (items, filteredCount, totalCount, pageIndex, pageSize), not the table; "
@@ -173,6 +167,12 @@ def query_of(args: argparse.Namespace) -> tuple[Window, Criteria]:
     return window_of(args.since, args.until, now=datetime.now(UTC)), criteria
 
 
+def selection_of(args: argparse.Namespace, *, limit: int | None, max_scan: int | None = MAX_SCAN) -> Selection:
+    """The sessions the filter and query flags choose: the newest ``limit`` of them (``None``: all)."""
+    window, criteria = query_of(args)
+    return Selection(filters=filters_of(args), window=window, criteria=criteria, limit=limit, max_scan=max_scan)
+
+
 async def run_sessions_command(
     args: argparse.Namespace, client: CompanionClient, redactor: Redactor, concurrency: int, out: TextIO
 ) -> int:
@@ -182,7 +182,7 @@ async def run_sessions_command(
     """
     if args.action == "list":
         window, criteria = query_of(args)
-        if window.bounded or criteria or args.cursor:
+        if needs_scan(window, criteria) or args.cursor:
             return await list_scanned(args, client, window, criteria, out)
         page = await client.list_sessions(page_index=args.page_index, page_size=args.page_size, **filters_of(args))
         if args.json:
@@ -202,9 +202,12 @@ async def run_sessions_command(
         whole = transcript_window(session, 0, len(session.turns), budget=sys.maxsize)
         out.write(render_transcript(whole) + "\n")
     else:
-        summary = await export_sessions(
-            client, args.out, filters_of(args), args.limit, redactor, concurrency, query=query_of(args)
-        )
+        # The export reads on to the window's start: it has no scan bound.
+        selection = selection_of(args, limit=args.limit, max_scan=None)
+        progress = Progress(sys.stderr)
+        done = await export_sessions(client, args.out, selection, redactor, concurrency, on_progress=progress.update)
+        progress.finish()
+        summary = export_summary(done, selection)
         # Exported to stdout itself (--out /dev/stdout | jq): the summary must not join the sessions.
         told = sys.stderr if same_file(args.out, out) else out
         told.write((json.dumps(summary) if args.json else format_export_summary(summary)) + "\n")
@@ -249,220 +252,6 @@ async def list_scanned(
     return 0
 
 
-async def export_sessions(
-    client: CompanionClient,
-    path: Path,
-    filters: SessionFilters,
-    limit: int | None,
-    redactor: Redactor,
-    concurrency: int,
-    *,
-    query: tuple[Window, Criteria] = (Window(), Criteria()),
-) -> dict[str, Any]:
-    """Append every matching session not yet in ``path``, one JSON object a line, in list order.
-
-    Idempotent: ids already in the file are skipped, and a last line cut short by an
-    interrupted run is dropped before appending, so a re-run completes the file. A session that
-    was still open when it was written is read again, and its line, if it changed, replaced where
-    it is (``update_lines``: one atomic rewrite of the file at the end). A session that
-    cannot be read or written is listed among the failures, and the others are written. With a
-    window or a client-side filter (``query``) the list is scanned to the window's start, with no
-    bound: the summary then says the window and how many sessions were scanned; with a ``limit``
-    too, the newest ``limit`` are written (sorted by start time when the list is out of order).
-    """
-    before = exported_so_far(path, max_line=2 * client.max_response_bytes + LINE_SLACK)
-    progress = Progress(sys.stderr)
-    failures: list[Failure] = []
-    written = there = 0
-    refreshed: dict[str, tuple[int, int]] = {}  # id -> (offset, length) of its new line in ``fresh``
-    window, criteria = query
-    scanned = window.bounded or bool(criteria)
-    scanner = WindowScanner(client, filters, window, criteria, max_scan=None) if scanned and limit is None else None
-    newest: list[Scan] = []  # with a limit: the newest ``limit``, sorted by start time when the list is not
-
-    async def listed() -> AsyncIterator[SessionSummary]:
-        if scanned and limit is not None:
-            newest.append(await scan_sessions(client, filters, window, criteria=criteria, limit=limit, max_scan=None))
-            for item in newest[0].sessions:
-                yield item
-            return
-        if scanner is not None:
-            async for _, item in scanner.matches():
-                yield item
-            return
-        async for page in client.iter_pages(page_size=MAX_PAGE_SIZE, limit=limit, **filters):
-            progress.total = page.filtered_count if limit is None else min(limit, page.filtered_count or limit)
-            for item in page.items:
-                yield item
-
-    async def pending_ids() -> AsyncIterator[str]:
-        nonlocal there
-        count = 0
-        async for item in listed():
-            if limit is not None and count >= limit:
-                return
-            count += 1
-            there += item.id in before.ids
-            if item.id not in before.ids:
-                yield item.id
-            elif item.id in before.still_open:
-                yield item.id  # it may have changed since: read again
-            else:
-                progress.step()
-
-    with tempfile.TemporaryFile() as fresh:  # private (0600, unlinked): the refreshed lines until the rewrite
-        with open_in_place(path) if writes_in_place(path) else path.open("ab") as file:
-            async for item in stream_sessions(client, pending_ids(), concurrency=concurrency, use_cache=False):
-                line = item if isinstance(item, Failure) else export_line(item, redactor)
-                if isinstance(line, Failure):
-                    failures.append(line)
-                elif isinstance(item, SessionDetail) and item.id in before.still_open:
-                    refreshed[item.id] = (fresh.tell(), len(line))
-                    fresh.write(line)
-                else:
-                    file.write(line)
-                    file.flush()
-                    written += 1
-                progress.step()
-        updated = update_lines(path, before.still_open, refreshed, fresh) if refreshed else 0
-    progress.finish()
-    summary: dict[str, Any] = {
-        "file": str(path),
-        "written": written,
-        "already_there": there,
-        "updated": updated,
-        "failed": [failure.model_dump() for failure in failures],
-    }
-    scan = scanner.result([]) if scanner is not None else (newest[0] if newest else None)
-    if scan is not None:
-        summary["scan"] = scan_info(scan, criteria, None).model_dump(mode="json", exclude_none=True)
-    return summary
-
-
-def export_line(session: SessionDetail, redactor: Redactor) -> bytes | Failure:
-    """The line ``session`` is exported as, or why it cannot be (it must not stop the export)."""
-    try:
-        return (json.dumps(redactor(session).to_wire(), ensure_ascii=False) + "\n").encode()
-    except Exception as exc:  # e.g. text no UTF-8 can hold: this session fails, the export goes on
-        reason = f"it could not be written as JSON ({type(exc).__name__}): the Companion API sent something unusable."
-        return Failure(session_id=shorten_text(str(session.id), ID_CHARS), reason=reason)
-
-
-def update_lines(path: Path, old: dict[str, tuple[int, int]], new: dict[str, tuple[int, int]], fresh: BinaryIO) -> int:
-    """Put each refreshed session's new line (in ``fresh``) where its old line is; how many changed.
-
-    One atomic rewrite (``outfile.replace_ranges``): a reader, or an interruption, sees the old
-    file or the new one, each a whole export. Nothing is rewritten when no line changed.
-    """
-    with path.open("rb") as current:
-        changed = sorted((old[i], new[i]) for i in new if _read_at(current, *old[i]) != _read_at(fresh, *new[i]))
-    if changed:
-        replace_ranges(path, ((offset, length, _read_at(fresh, *line)) for (offset, length), line in changed))
-    return len(changed)
-
-
-def _read_at(file: BinaryIO, offset: int, size: int) -> bytes:
-    file.seek(offset)
-    return file.read(size)
-
-
-@dataclass
-class Exported:
-    """What earlier runs left in an export file."""
-
-    ids: set[str] = field(default_factory=set)
-    # id -> (offset, length) of the line of a session that was still open when it was written
-    still_open: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def exported_so_far(path: Path, *, max_line: int) -> Exported:
-    """The sessions already exported to ``path``, with the lines of those still open; trims a cut last line.
-
-    A file counts as an earlier export only when every complete line is byte for byte what the
-    export writes: a JSON object whose first key is a string ``id``, in ``json.dumps`` spacing,
-    UTF-8. Anything else is refused and left untouched, and so is a file whose only line is cut.
-    Lines are read with a bounded length, and refused at their first bytes when they do not
-    begin like an exported line (``--out /dev/zero`` fails at once). A pipe, socket or terminal
-    (``--out /dev/stdout``) is written to without being read: there is nothing to resume.
-    """
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return Exported()
-    if is_stream(path, mode):
-        return Exported()
-    exported = Exported()
-    ids = exported.ids
-    good_end = 0
-    unterminated = False  # the last line is a whole session that only lacks its newline
-    with path.open("rb") as file:
-        while line := _read_line(file, path, max_line):
-            unterminated = not line.endswith(b"\n")
-            session = _exported(line + b"\n" if unterminated else line)
-            if session is not None:
-                ids.add(session["id"])
-                if not _was_closed(session):
-                    exported.still_open[session["id"]] = (good_end, len(line) + unterminated)
-                good_end += len(line)
-                continue
-            if not unterminated or not ids:
-                raise _not_an_export(path)  # a foreign line, or a file whose only line is cut
-            if not (line.startswith(EXPORT_LINE_START) or EXPORT_LINE_START.startswith(line)):
-                raise _not_an_export(path)
-            unterminated = False
-            break  # a last line cut by an interruption: dropped, and that session is fetched again
-    if stat.S_ISREG(mode) and (unterminated or path.stat().st_size != good_end):
-        with path.open("rb+") as file:
-            file.truncate(good_end)
-            if unterminated:
-                file.seek(good_end)
-                file.write(b"\n")
-    return exported
-
-
-def _read_line(file: BinaryIO, path: Path, max_line: int) -> bytes:
-    """The next line (``b""`` at the end), refused as soon as it cannot be an exported one."""
-    head = file.readline(len(EXPORT_LINE_START))
-    if len(head) < len(EXPORT_LINE_START) or head.endswith(b"\n"):
-        return head  # short, or the end of the file: judged by the caller
-    if head != EXPORT_LINE_START:
-        raise _not_an_export(path)
-    line = head + file.readline(max_line - len(head) + 1)
-    if len(line) > max_line:
-        raise InvalidInputError(
-            f"{path} has a line longer than {max_line:,} bytes: it is not an export. Choose another --out file."
-        )
-    return line
-
-
-def _exported(line: bytes) -> dict[str, Any] | None:
-    """The session of a line exactly as the export writes it, or ``None`` when the line is anything else."""
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("id"), str) or next(iter(value)) != "id":
-        return None
-    return value if (json.dumps(value, ensure_ascii=False) + "\n").encode() == line else None
-
-
-def _was_closed(session: dict[str, Any]) -> bool:
-    """Whether an exported session could no longer change when it was written (the models' own rule)."""
-    try:
-        return SessionSummary.model_validate(
-            {k: session[k] for k in ("id", "status", "closedAt") if k in session}
-        ).is_closed
-    except ValidationError:
-        return True  # nothing to tell by: left as it is
-
-
-def _not_an_export(path: Path) -> InvalidInputError:
-    return InvalidInputError(
-        f"{path} has a line that is not an exported session: choose another --out file (the export only "
-        "appends to a file it wrote)."
-    )
-
-
 def aligned_page(text: str, page: SessionPageResult) -> str:
     """The rendered page with its table in aligned columns, for a person at a terminal."""
     lines = text.split("\n")
@@ -489,6 +278,21 @@ def display_width(text: str) -> int:
     return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def export_summary(done: ExportResult, selection: Selection) -> dict[str, Any]:
+    """What ``--json`` prints: {file, written, already_there, updated, failed: [...]}, and the scan if any."""
+    summary: dict[str, Any] = {
+        "file": str(done.file),
+        "written": done.written,
+        "already_there": done.already_there,
+        "updated": done.updated,
+        "failed": [failure.model_dump() for failure in done.failures],
+    }
+    if done.scan is not None:
+        info = scan_info(done.scan, selection.criteria, selection.max_scan)
+        summary["scan"] = info.model_dump(mode="json", exclude_none=True)
+    return summary
+
+
 def format_export_summary(summary: dict[str, Any]) -> str:
     text = f"Exported {plural(summary['written'], 'session')} to {summary['file']}"
     if summary["already_there"]:
@@ -510,18 +314,18 @@ class Progress:
         self.stream = stream
         self.enabled = stream.isatty()
         self.done = 0
-        self.total: int | None = None
 
-    def step(self) -> None:
-        self.done += 1
+    def update(self, done: int, total: int | None) -> None:
+        """``done`` sessions of ``total`` (``None``: not known), drawn over the line before."""
+        self.done = done
         if self.enabled:
-            of = f"/{self.total}" if self.total is not None else ""
+            of = f"/{total}" if total is not None else ""
             width = 30
             bar = ""
-            if self.total:
-                filled = min(width, width * self.done // self.total)
+            if total:
+                filled = min(width, width * done // total)
                 bar = "[" + "#" * filled + "." * (width - filled) + "] "
-            self.stream.write(f"\r{bar}{self.done}{of} sessions")
+            self.stream.write(f"\r{bar}{done}{of} sessions")
             self.stream.flush()
 
     def finish(self) -> None:

@@ -1,35 +1,35 @@
 """``CompanionClient``: the async client of the Companion API sessions endpoints.
 
-One ``httpx2.AsyncClient`` (pooled connections, timeouts), typed results, typed errors, bounded
-retries for idempotent reads, a paging iterator, and a cache of closed sessions.
+The endpoints and what they mean: typed results, paging, the closed-session cache, clients for
+other tenants' keys sharing one pool (``with_api_key``), and the connection clock. Each request
+goes through ``session_mcp.companion.http.Requester``: retries, the deadline, the body bound,
+redirects, errors and key masking live there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
-import random
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 import anyio
 import httpx2
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
 from session_mcp.companion.cache import PageMemory, SessionCache, key_fingerprint
-from session_mcp.companion.ingest import KEY_MASK, describe_validation_error, ingest
+from session_mcp.companion.http import Requester, RetryPolicy, header_key, open_pool
+from session_mcp.companion.ingest import describe_validation_error
 from session_mcp.companion.models import (
     MAX_PAGE_SIZE,
     AgentConnectionRequest,
     ChannelType,
     ConnectionRequest,
     ConnectionResponse,
-    ErrorBody,
     ProviderConfig,
     SessionDetail,
     SessionPage,
@@ -37,13 +37,8 @@ from session_mcp.companion.models import (
     WireModel,
     encode_tags_query,
 )
-from session_mcp.companion.offload import off_loop
-from session_mcp.companion.sanitize import shorten, single_line
+from session_mcp.companion.sanitize import shorten
 from session_mcp.errors import (
-    AuthenticationError,
-    BadRequestError,
-    CompanionError,
-    ConflictError,
     InvalidInputError,
     InvalidResponseError,
     NotFoundError,
@@ -55,12 +50,8 @@ DEFAULT_BASE_URL = "https://companion-api.napster.com"
 MAX_SESSION_ID_LENGTH = 256
 MAX_FILTER_LENGTH = 2_000  # per filter, encoded: URLs this long already strain proxies
 CONNECTION_INTERVAL_SECONDS = 5.0
-USER_AGENT = "session-mcp"
-
-logger = logging.getLogger(__name__)
 
 _FORBIDDEN_ID_CHARS = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def validate_session_id(session_id: object) -> str:
@@ -90,30 +81,13 @@ def validate_path_id(value: object, kind: str, example: str) -> str:
 
 
 @dataclass
-class RetryPolicy:
-    """How idempotent reads are retried: bounded in count and in each wait, and a whole call,
-    every attempt and wait included, ends within ``max_total`` seconds (each attempt is also
-    bounded by the client's timeout)."""
-
-    max_retries: int = 3
-    backoff_base: float = 0.25
-    max_wait: float = 10.0
-    max_total: float = 90.0
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter for retry number ``attempt`` (0-based)."""
-        return random.uniform(0, min(self.max_wait, self.backoff_base * 2**attempt))
-
-
-@dataclass
 class _SharedState:
     """What clients made by ``with_api_key`` share: the pool, the cache, the connection clock, the
     pages read lately."""
 
     http: httpx2.AsyncClient
     cache: SessionCache
-    # The read timeout bounds each wait for a byte; this bounds a whole attempt, so an answer
-    # that trickles in byte by byte cannot hold a call forever.
+    # The read timeout bounds each wait for a byte; this bounds a whole attempt (``Requester``).
     attempt_timeout: float
     last_connection_at: dict[str, float] = field(default_factory=dict)
     lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -142,32 +116,31 @@ class CompanionClient:
         _shared: _SharedState | None = None,
     ) -> None:
         # None: no default key (a shared HTTP server where each request brings its own).
-        self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
-        if self._api_key is not None and not is_header_safe(self._api_key.get_secret_value()):
-            raise InvalidInputError(
-                "The API key is empty or holds characters an HTTP header cannot carry (spaces, control "
-                "characters or non-ASCII): check how NAPSTER_API_KEY (or X-Napster-Api-Key) was pasted."
-            )
+        key = header_key(api_key)
         self.base_url = base_url.rstrip("/")
-        # A call ends within three timeouts, retries included: 90 s at the default 30 s.
-        self.retry = retry or RetryPolicy(max_total=3 * timeout)
-        self.max_response_bytes = max_response_bytes
-        self._fingerprint = key_fingerprint(self._secret(), self.base_url)
         if _shared is None:
-            http = httpx2.AsyncClient(
-                base_url=self.base_url,
-                timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-                transport=transport,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                event_hooks={"request": [_log_request]},
-            )
             _shared = _SharedState(
-                http=http,
+                http=open_pool(
+                    self.base_url,
+                    timeout=timeout,
+                    connect_timeout=connect_timeout,
+                    max_connections=max_connections,
+                    transport=transport,
+                ),
                 cache=cache if cache is not None else SessionCache(),
                 attempt_timeout=2 * timeout + connect_timeout,
             )
         self._shared = _shared
+        self._http = Requester(
+            _shared.http,
+            key,
+            base_url=self.base_url,
+            # A call ends within three timeouts, retries included: 90 s at the default 30 s.
+            retry=retry or RetryPolicy(max_total=3 * timeout),
+            max_response_bytes=max_response_bytes,
+            attempt_timeout=_shared.attempt_timeout,
+        )
+        self._fingerprint = key_fingerprint(self._http.secret(), self.base_url)
         self._owns_http = True
 
     def with_api_key(self, api_key: str | SecretStr) -> CompanionClient:
@@ -189,11 +162,20 @@ class CompanionClient:
     def cache(self) -> SessionCache:
         return self._shared.cache
 
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._http.retry
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The most bytes one answer may have (``Requester``): longer ones are refused unread."""
+        return self._http.max_response_bytes
+
     def derived_secret(self, purpose: str) -> bytes:
         """A secret for ``purpose`` derived from the key and the base URL: the same in every run with
         them, unknown without the key (HMAC-SHA256 keyed by it)."""
         message = f"session-mcp {purpose}\0{self.base_url}".encode()
-        return hmac.new(self._secret().encode(), message, hashlib.sha256).digest()
+        return hmac.new(self._http.secret().encode(), message, hashlib.sha256).digest()
 
     @property
     def fingerprint(self) -> str:
@@ -217,11 +199,11 @@ class CompanionClient:
     ) -> SessionPage:
         """One page of sessions matching every filter given (``None`` means no filter)."""
         tags = filters.get("tags") or {}
-        self._refuse_key_in(*(v for k, v in filters.items() if k != "tags"), *tags.keys(), *tags.values())
+        self._http.refuse_key_in(*(v for k, v in filters.items() if k != "tags"), *tags.keys(), *tags.values())
         params = build_list_params(page_index=page_index, page_size=page_size, **filters)
         try:
             # Rows past the page size are dropped unparsed and counted (``SessionPage.items_left_out``).
-            page = await self._get("/public/sessions", SessionPage, params=params, max_items=page_size)
+            page = await self._http.get("/public/sessions", SessionPage, params=params, max_items=page_size)
         except NotFoundError as exc:  # the list always exists: what is missing is the API at this address
             raise InvalidResponseError(
                 f"{exc} The list of sessions is always there, so the base URL is likely wrong: check "
@@ -271,14 +253,14 @@ class CompanionClient:
         ``use_cache=False`` neither reads nor fills the cache: for one-pass scans such as an
         export, which would only evict what interactive reads keep there.
         """
-        self._refuse_key_in(session_id)  # first: the id check below quotes what it refuses
+        self._http.refuse_key_in(session_id)  # first: the id check below quotes what it refuses
         validate_session_id(session_id)
         if use_cache:
             cached = self._shared.cache.get(self._fingerprint, session_id)
             if cached is not None:
                 return cached
         path = "/public/sessions/" + quote(session_id, safe="")
-        session = await self._get(path, SessionDetail, not_found_id=session_id)
+        session = await self._http.get(path, SessionDetail, not_found_id=session_id)
         if use_cache:
             self._shared.cache.put(self._fingerprint, session)
         return session
@@ -317,7 +299,7 @@ class CompanionClient:
         ``optional`` takes ``external_client_id``, ``external_client_profile``, ``initial_speech``
         and ``tags``.
         """
-        self._refuse_key_in(agent_id)  # first: the id check below quotes what it refuses
+        self._http.refuse_key_in(agent_id)  # first: the id check below quotes what it refuses
         validate_path_id(agent_id, "an agent", "agent_abc123")
         try:
             body = AgentConnectionRequest(channel_type=channel_type, **optional)
@@ -346,248 +328,16 @@ class CompanionClient:
                 )
             self._shared.last_connection_at[self._fingerprint] = now
         try:
-            response = await self._request("POST", path, ConnectionResponse, json=body.to_wire())
+            response = await self._http.send("POST", path, ConnectionResponse, json=body.to_wire())
         except UpstreamUnavailableError as exc:
             if exc.code == "unreachable" and self._shared.last_connection_at.get(self._fingerprint) == now:
                 del self._shared.last_connection_at[self._fingerprint]  # nothing reached the API: no wait owed
             raise
         return response
 
-    # -- transport -------------------------------------------------------------------------
-
-    async def _get(
-        self,
-        path: str,
-        model: type[ModelT],
-        *,
-        params: Mapping[str, str | int] | None = None,
-        not_found_id: str | None = None,
-        max_items: int | None = None,
-    ) -> ModelT:
-        """GET with bounded retries on 429, 502/503/504 and transport errors, all within ``max_total``.
-
-        The deadline covers every attempt and wait, so neither a trickling body nor trickling
-        headers nor an endless chunked answer can hold the call longer.
-        """
-        try:
-            with anyio.fail_after(self.retry.max_total):
-                return await self._get_retrying(
-                    path, model, params=params, not_found_id=not_found_id, max_items=max_items
-                )
-        except TimeoutError:
-            raise UpstreamUnavailableError(
-                f"The Companion API did not answer GET {path} within {self.retry.max_total:g} s, retries included. "
-                "It may be slow or down: try again in a moment, or raise the timeout (SESSION_MCP_TIMEOUT; a "
-                "call may take three times it).",
-                code="timeout",
-            ) from None
-
-    async def _get_retrying(
-        self,
-        path: str,
-        model: type[ModelT],
-        *,
-        params: Mapping[str, str | int] | None,
-        not_found_id: str | None,
-        max_items: int | None,
-    ) -> ModelT:
-        deadline = time.monotonic() + self.retry.max_total
-        attempt = 0
-        while True:
-            try:
-                return await self._request(
-                    "GET", path, model, params=params, not_found_id=not_found_id, max_items=max_items
-                )
-            except (RateLimitedError, UpstreamUnavailableError) as exc:
-                if attempt >= self.retry.max_retries or not _retryable(exc):
-                    raise
-                wait = self.retry.backoff(attempt)
-                if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-                    if exc.retry_after > self.retry.max_wait:
-                        raise  # retrying before Retry-After only earns another 429: hand the wait back
-                    wait = max(wait, exc.retry_after)
-                if time.monotonic() + wait > deadline:
-                    raise  # the wait alone would pass the deadline
-                logger.info("GET %s failed (%s); retry %d in %.2f s", path, type(exc).__name__, attempt + 1, wait)
-                attempt += 1
-                await anyio.sleep(wait)
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        model: type[ModelT],
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        not_found_id: str | None = None,
-        max_items: int | None = None,
-    ) -> ModelT:
-        """One request; returns the body as the validated model (an ``items`` array cut to ``max_items``)."""
-        what = f"{method} {path}"
-        if self._api_key is None:
-            raise AuthenticationError(
-                "No Companion API key was given: set NAPSTER_API_KEY, or send the X-Napster-Api-Key header "
-                "with each HTTP request.",
-                code="no_key",
-            )
-        headers = {"X-Api-Key": self._secret()}
-        started = time.perf_counter()
-        try:
-            with anyio.fail_after(self._shared.attempt_timeout):
-                async with self._shared.http.stream(
-                    method, path, params=params, json=json, headers=headers
-                ) as response:
-                    body = await self._read_body(response, what)
-        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
-            # Nothing was sent: the only case in which a POST is known not to have reached the API.
-            raise UpstreamUnavailableError(
-                f"Could not reach the Companion API at {self.base_url} ({type(exc).__name__}). Check the "
-                "network and NAPSTER_API_BASE_URL, then try again.",
-                code="unreachable",
-            ) from None
-        except (httpx2.TimeoutException, TimeoutError):
-            raise UpstreamUnavailableError(
-                f"The Companion API did not answer {what} in time. It may be slow or down: try again in a "
-                "moment, or raise the timeout (SESSION_MCP_TIMEOUT).",
-                code="timeout",
-            ) from None
-        except httpx2.TransportError as exc:
-            raise UpstreamUnavailableError(
-                f"The connection to the Companion API at {self.base_url} failed during {what} "
-                f"({type(exc).__name__}). Check the network, then try again.",
-                code="connection_lost",
-            ) from None
-        except httpx2.DecodingError:
-            raise InvalidResponseError(
-                f"The Companion API answered {what} with a body that could not be decoded (its "
-                "Content-Encoding does not match its bytes). This is an upstream problem: try again later.",
-                code="undecodable",
-            ) from None
-        except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, UnicodeError):
-            raise InvalidInputError(
-                f"{what} cannot be sent: the base URL, a filter or the key holds characters a request cannot "
-                "carry. Check NAPSTER_API_BASE_URL and the arguments.",
-                code="unsendable",
-            ) from None
-        logger.debug("%s -> %d (%d bytes, %.0f ms)", what, response.status_code, len(body), _ms(started))
-        if 300 <= response.status_code < 400:
-            raise self._redirect(response, what)
-        if response.status_code >= 400:
-            # An error body is parsed off the loop too: it may be as big as any answer.
-            error = await off_loop(len(body), self._error_body, body, what)
-            raise self._error_for(response, error, what, not_found_id)
-        return await off_loop(len(body), ingest, body, model, what=what, secret=self._secret(), max_items=max_items)
-
-    async def _read_body(self, response: httpx2.Response, what: str) -> bytes:
-        """The body, refused as soon as it is known to exceed ``max_response_bytes``."""
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_response_bytes:
-            raise self._too_large(what, int(declared), declared=True)
-        chunks: list[bytes] = []
-        received = 0
-        async for chunk in response.aiter_bytes():
-            received += len(chunk)
-            if received > self.max_response_bytes:
-                raise self._too_large(what, received, declared=False)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _too_large(self, what: str, size: int, *, declared: bool) -> InvalidResponseError:
-        how = f"declares {size:,} bytes; it was refused unread" if declared else "kept coming; reading stopped"
-        return InvalidResponseError(
-            f"The Companion API's answer to {what} is over the {self.max_response_bytes:,}-byte limit ({how}). "
-            "If the data is genuine, raise SESSION_MCP_MAX_RESPONSE_MB.",
-            code="too_large",
-        )
-
-    def _redirect(self, response: httpx2.Response, what: str) -> InvalidResponseError:
-        """A 3xx is never followed (it could lead the key elsewhere) nor read as an answer."""
-        location = response.headers.get("location")
-        to = f" to {shorten(self.mask_key(single_line(location)), 200)!r}" if location else ""
-        return InvalidResponseError(
-            f"The Companion API answered {what} with a redirect ({response.status_code}){to}, which is not "
-            "followed. Check NAPSTER_API_BASE_URL: it must be the API's own address (scheme, host and path).",
-            status=response.status_code,
-            code="redirect",
-        )
-
-    def _error_for(
-        self, response: httpx2.Response, error: ErrorBody | None, what: str, not_found_id: str | None
-    ) -> CompanionError:
-        status = response.status_code
-        code = error.code if error else None
-        description = error.description if error else None
-        named = f"{status}" + (f", code {code}" if code else "")
-        detail = f": {description}" if description else ""
-        if status in (401, 403):
-            return AuthenticationError(
-                f"The Companion API refused the API key ({named}){detail}. Check NAPSTER_API_KEY: it must be a "
-                "valid, unexpired key of the project that owns these sessions.",
-                status=status,
-                code=code,
-            )
-        if status == 404:
-            if not_found_id is not None:
-                return NotFoundError(
-                    f"No session {shorten(not_found_id)!r} for this API key ({named}). Check the id; a session "
-                    "of another project also looks like this.",
-                    status=404,
-                    code=code,
-                )
-            return NotFoundError(f"{what} was not found ({named}){detail}.", status=404, code=code)
-        if status == 429:
-            retry_after = _retry_after(response.headers.get("retry-after"))
-            wait = f" Wait {retry_after:g} s and try again." if retry_after is not None else " Wait and try again."
-            return RateLimitedError(
-                f"The Companion API is rate limiting {what} ({named}){detail}.{wait}",
-                retry_after=retry_after,
-                code=code,
-            )
-        if status == 409:
-            return ConflictError(
-                f"The Companion API refused {what} because a limit was reached ({named}){detail}. End a live "
-                "session or wait for one to close, then try again.",
-                status=409,
-                code=code,
-            )
-        if status >= 500:
-            return UpstreamUnavailableError(
-                f"The Companion API failed to answer {what} ({status}){detail}. It is an upstream problem: "
-                "try again in a moment.",
-                status=status,
-                code=code,
-            )
-        return BadRequestError(
-            f"The Companion API rejected {what} ({named}){detail or ': no reason given'}. Check the arguments "
-            "(companion id, voice id, filters) and try again.",
-            status=status,
-            code=code,
-            description=description,
-        )
-
-    def _error_body(self, body: bytes, what: str) -> ErrorBody | None:
-        """The error body made safe, or ``None`` when it is missing or unusable: the status decides."""
-        try:
-            return ingest(body, ErrorBody, what=what, secret=self._secret())
-        except InvalidResponseError:
-            return None
-
     def mask_key(self, text: str) -> str:
         """``text`` with this client's API key replaced by asterisks, for echoing caller input."""
-        secret = self._secret()
-        return text.replace(secret, KEY_MASK) if secret else text
-
-    def _refuse_key_in(self, *values: object) -> None:
-        """Refuse an argument holding the API key: it would travel in a URL, which gets logged."""
-        secret = self._secret()
-        if secret and any(isinstance(value, str) and secret in value for value in values):
-            raise InvalidInputError(
-                "That argument holds the API key: the key is never sent in a URL. Pass a session id or a filter."
-            )
-
-    def _secret(self) -> str:
-        return self._api_key.get_secret_value() if self._api_key is not None else ""
+        return self._http.mask_key(text)
 
 
 class SessionFilters(TypedDict, total=False):
@@ -627,34 +377,3 @@ def build_list_params(*, page_index: int, page_size: int, **filters: Unpack[Sess
                 f"{name} is {len(encoded):,} characters long; filters are limited to {MAX_FILTER_LENGTH:,}."
             )
     return params
-
-
-def is_header_safe(value: str) -> bool:
-    """Non-empty printable ASCII without spaces: what an API key sent in a header can be."""
-    return bool(value) and value.isascii() and value.isprintable() and " " not in value
-
-
-def _retryable(exc: CompanionError) -> bool:
-    if isinstance(exc, RateLimitedError):
-        return True
-    return exc.status in (None, 502, 503, 504)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header given in seconds (HTTP dates are ignored)."""
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
-
-
-async def _log_request(request: httpx2.Request) -> None:
-    """Debug log of each request with the key header redacted."""
-    if logger.isEnabledFor(logging.DEBUG):
-        headers = {k: ("**********" if k.lower() == "x-api-key" else v) for k, v in request.headers.items()}
-        logger.debug("-> %s %s headers=%s", request.method, request.url, headers)

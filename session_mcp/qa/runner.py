@@ -1,48 +1,38 @@
 """A QA review over many sessions: pick them, read them (disk cache first), check them, report.
 
 Shared by the ``session-mcp qa`` command and the ``review_sessions`` tool. The sessions come as
-given ids, or from the newest-first scan of ``query`` (filters, window, client-side criteria, a
-limit); their transcripts are read in chunks of ``CHUNK``: closed sessions from the disk cache
-when it has them, the rest from the API with an adaptive number of requests in flight, and the
-closed ones among those stored for the next run. A chunk is checked (in a worker thread) while
-the next one is read, then dropped: memory holds two chunks of transcripts and the findings.
+given ids, or from the newest-first scan a ``Selection`` describes (``session_mcp.sessions.select``:
+filters, window, client-side criteria, a limit); their transcripts are read in chunks of
+``CHUNK``: closed sessions from the disk cache when it has them, the rest from the API with an
+adaptive number of requests in flight, and the closed ones among those stored for the next run.
+A chunk is checked (in a worker thread) while the next one is read, then dropped: memory holds
+two chunks of transcripts and the findings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import anyio
 
-from session_mcp.companion.client import CompanionClient, SessionFilters
+from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.disk_cache import DiskCache
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
-from session_mcp.sessions.criteria import Criteria, Scan
+from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.redact import Redactor
-from session_mcp.sessions.scan import scan_sessions
+from session_mcp.sessions.select import Selection, select
 from session_mcp.sessions.window import Window
 
 CHUNK = 128
 MAX_REVIEW = 1_000
 
 Progress = Callable[[int, int], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which sessions to review: ``session_ids``, or the newest ``limit`` matching the rest."""
-
-    session_ids: Sequence[str] | None = None
-    filters: SessionFilters = field(default_factory=SessionFilters)
-    window: Window = field(default_factory=Window)
-    criteria: Criteria = field(default_factory=Criteria)
-    limit: int = MAX_REVIEW
 
 
 @dataclass(frozen=True)
@@ -83,14 +73,10 @@ async def run_review(
     reviews then re-read only what may still change); off, a one-pass run leaves it alone.
     """
     pacer = pacer or AdaptiveLimiter()
-    scan = None
-    if selection.session_ids is not None:
-        ids = list(dict.fromkeys(selection.session_ids))
-    else:
-        scan = await scan_sessions(
-            client, selection.filters, selection.window, criteria=selection.criteria, limit=selection.limit
-        )
-        ids = [session.id for session in scan.sessions]
+    # The plain list is scanned too: the newest by start time, and the report says how far it read.
+    selected = await select(client, replace(selection, always_scan=True))
+    scan = selected.scan
+    ids = list(dict.fromkeys(selected.ids))  # a session given twice is reviewed once
     builder = ReportBuilder(rules.check_ids, rules=rules.source)
     read = {"disk": 0, "api": 0}
     send, receive = anyio.create_memory_object_stream[_Chunk](1)

@@ -10,7 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from session_mcp.qa.answer import ReviewResult, review_answer
-from session_mcp.qa.runner import MAX_REVIEW, Selection, run_review
+from session_mcp.qa.runner import MAX_REVIEW, run_review
 from session_mcp.render.common import plural
 from session_mcp.server.arguments import (
     NO_BOOL,
@@ -29,6 +29,7 @@ from session_mcp.server.arguments import (
 )
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
+from session_mcp.sessions.select import Selection
 
 DEFAULT_REVIEW = 200
 

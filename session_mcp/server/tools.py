@@ -9,8 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.companion.client import CompanionClient, SessionFilters
-from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
+from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail
 from session_mcp.companion.offload import off_loop
 from session_mcp.render.batch import BatchResult, fit_batch, render_batch
 from session_mcp.render.page import SessionPageResult, render_session_page, scanned_page_result, session_page_result
@@ -44,9 +43,8 @@ from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.sessions.criteria import Criteria, Scan
 from session_mcp.sessions.cursors import scan_page
-from session_mcp.sessions.fetch import Failure, collect_sessions, fetch_sessions
-from session_mcp.sessions.scan import scan_sessions
-from session_mcp.sessions.window import Window
+from session_mcp.sessions.fetch import Failure, fetch_sessions
+from session_mcp.sessions.select import Selection, needs_scan, select
 from session_mcp.stats.figures import session_stats
 from session_mcp.stats.result import StatsResult
 from session_mcp.stats.text import render_stats
@@ -185,7 +183,7 @@ class ReadTools(Backend):
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
             window = self.window(since, until)
-        narrowed = any(filters.values()) or window.bounded or bool(criteria)
+        narrowed = any(filters.values()) or needs_scan(window, criteria)
         if session_ids is not None and (narrowed or limit is not None):
             raise ToolError(f"Give either session_ids, or filters ({NARROWING}) and limit.")
         most = MAX_DIGESTS if detail == "digest" else MAX_BATCH
@@ -195,22 +193,13 @@ class ReadTools(Backend):
                 f"{count} sessions is more than one call reads in full detail ({MAX_BATCH}): pass detail='digest' "
                 f"for up to {MAX_DIGESTS} sessions as one line each, or ask for fewer."
             )
-        matched: int | None = None
-        more = False
-        info = None
         with tool_errors():
             client = self.client_for(ctx)
-            if session_ids is None:
-                if window.bounded or criteria:
-                    scan = await self.scan(client, filters, window, criteria, limit=count)
-                    summaries, info, more = scan.sessions, self.scan_info(scan, criteria), scan.more_match
-                    matched = len(summaries) if scan.complete else None
-                else:
-                    summaries, matched = await collect_sessions(client, limit=count, **filters)
-                session_ids = [s.id for s in summaries]
+            selection = Selection(session_ids, filters, window, criteria, limit=count, max_scan=self.settings.max_scan)
+            selected = await select(client, selection)
             sessions, failures = await fetch_sessions(
                 client,
-                session_ids,
+                selected.ids,
                 concurrency=self.settings.concurrency,
                 on_progress=progress_reporter(ctx),
                 prepare=self.prepare,
@@ -220,13 +209,13 @@ class ReadTools(Backend):
             fit_batch,
             sessions,
             failures,
-            requested=len(session_ids),
-            matched=matched,
+            requested=len(selected.ids),
+            matched=selected.matched,
             max_message_chars=max_message_chars,
             budget=self.settings.max_chars,
             detail=detail,
-            scan=info,
-            more_matching=more,
+            scan=self.scan_info(selected.scan, criteria) if selected.scan is not None else None,
+            more_matching=selected.more_match,
         )
         return structured(result, render_batch(result))
 
@@ -271,24 +260,20 @@ class ReadTools(Backend):
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
             window = self.window(since, until)
-            narrowed = window.bounded or bool(criteria)
+            narrowed = needs_scan(window, criteria)
             most = limit or (DEFAULT_STATS_IN_WINDOW if narrowed else DEFAULT_STATS)
             client = self.client_for(ctx)
-            summaries: list[SessionSummary]
-            info = None
-            more = False
-            if narrowed:
-                scan = await self.scan(client, filters, window, criteria, limit=most)
-                summaries, info, more = scan.sessions, self.scan_info(scan, criteria), scan.more_match
-                matched = len(summaries) if scan.complete else None
-            else:
-                summaries, matched = await collect_sessions(client, limit=most, **filters)
+            selection = Selection(
+                filters=filters, window=window, criteria=criteria, limit=most, max_scan=self.settings.max_scan
+            )
+            selected = await select(client, selection)
+            summaries = selected.sessions
             details: list[SessionDetail] = []
             failures: list[Failure] = []
             if read_transcripts:
                 details, failures = await fetch_sessions(
                     client,
-                    [s.id for s in summaries],
+                    selected.ids,
                     concurrency=self.settings.concurrency,
                     on_progress=progress_reporter(ctx),
                     # A few sessions (a day's) are likely read next: keep them. One pass over up to 2,000
@@ -298,22 +283,14 @@ class ReadTools(Backend):
         result = session_stats(
             summaries,
             details,
-            matched=matched,
+            matched=selected.matched,
             limit=most,
             unread=failures,
             window=window if narrowed else None,
-            scan=info,
-            more_matching=more,
+            scan=self.scan_info(selected.scan, criteria) if selected.scan is not None else None,
+            more_matching=selected.more_match,
         )
         return structured(result, render_stats(result))
-
-    async def scan(
-        self, client: CompanionClient, filters: SessionFilters, window: Window, criteria: Criteria, *, limit: int
-    ) -> Scan:
-        """The newest ``limit`` sessions in the window and matching every filter, within the scan bound."""
-        return await scan_sessions(
-            client, filters, window, criteria=criteria, limit=limit, max_scan=self.settings.max_scan
-        )
 
     def scan_info(self, scan: Scan, criteria: Criteria) -> ScanInfo:
         return scan_info(scan, criteria, self.settings.max_scan)

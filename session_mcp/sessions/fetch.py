@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import BaseModel
 
-from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
+from session_mcp.companion.models import SessionDetail
 from session_mcp.companion.sanitize import shorten
 from session_mcp.errors import CompanionError
 
 if TYPE_CHECKING:  # fetching is typed by the client, but a Failure must not load the HTTP stack
-    from session_mcp.companion.client import CompanionClient, SessionFilters
+    from session_mcp.companion.client import CompanionClient
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 Prepare = Callable[[SessionDetail], Awaitable[SessionDetail]]  # e.g. redaction, before a session is shown
@@ -120,16 +120,3 @@ def failure_of(client: CompanionClient, session_id: str, error: Exception) -> Fa
         session_id=shown_id,
         reason=f"the Companion API's answer for it could not be used ({type(error).__name__}).",
     )
-
-
-async def collect_sessions(
-    client: CompanionClient, *, limit: int, **filters: Unpack[SessionFilters]
-) -> tuple[list[SessionSummary], int | None]:
-    """The newest ``limit`` sessions matching the filters, and how many match in all."""
-    sessions: list[SessionSummary] = []
-    matched: int | None = None
-    page_size = min(limit, MAX_PAGE_SIZE)
-    async for page in client.iter_pages(page_size=page_size, limit=limit, **filters):
-        sessions.extend(page.items)
-        matched = page.filtered_count if page.filtered_count is not None else page.total_count
-    return sessions, matched
