@@ -2,7 +2,7 @@
 
 For QA pipelines: a table on the terminal, JSON with ``--json``, and an export to JSON Lines that
 streams (memory stays flat whatever the count) and resumes where a previous run stopped. Exit
-status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error (``cli``).
+status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error (``cli.main``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure, like ``render``: every single-line field goes through ``one_line`` (a companion id, a tag
 value or an error message cannot forge a line), a cell of a ``|`` table through ``cell`` and the
-tools' latest error message through ``quoted``; every list is already bounded by ``stats``.
+tools' latest error message through ``quoted``; every list is already bounded by ``stats.figures``.
 """
 
 from __future__ import annotations
