@@ -8,6 +8,7 @@ the one bound at ``for_tenant`` filters every query, so no caller can forget it 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -112,6 +113,9 @@ class SessionStore(Protocol):
 
     async def drop_pending(self, session_ids: Sequence[str]) -> None:
         """Stop revisiting these sessions."""
+
+    def sync_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held for a whole sync of this tenant; raises ``SyncRunningError`` at once when another holds it."""
 
     async def sync_state(self) -> SyncState:
         """When this tenant was last synced."""

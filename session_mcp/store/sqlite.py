@@ -29,7 +29,8 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +48,7 @@ from session_mcp.store.base import (
     SearchPage,
     StoreError,
     StoreInfo,
+    SyncRunningError,
     SyncState,
 )
 from session_mcp.store.search import to_fts5
@@ -300,6 +302,27 @@ class SqliteTenant:
 
         await self.store.run(lambda conn: self.store.write(work))
 
+    @asynccontextmanager
+    async def sync_lock(self) -> AsyncIterator[None]:
+        """An exclusive lock on ``<store>.<tenant>.sync-lock`` (0600, beside the store) for the whole sync.
+
+        A lock file, not a transaction: the sync writes in many short transactions of its own. The
+        operating system frees the lock when the process ends, however it ends.
+        """
+        path = self.store.path.with_name(f"{self.store.path.name}.{self.tenant[:16]}.sync-lock")
+        private_file(path)
+        fd = os.open(path, os.O_RDWR | NO_FOLLOW)
+        try:
+            try:
+                _lock_file(fd)
+            except OSError:
+                raise SyncRunningError(
+                    "another sync is running on this store for this API key; wait for it to end"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     async def sync_state(self) -> SyncState:
         row = await self.store.run(
             lambda conn: conn.execute(
@@ -396,6 +419,18 @@ class SqliteTenant:
                 clauses.append(clause)
                 params.append(value)
         return " AND ".join(clauses), tuple(params)
+
+
+def _lock_file(fd: int) -> None:
+    """Take an exclusive lock on ``fd`` without waiting; ``OSError`` when another holds it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _offset(timestamp: float | None, origin: float | None) -> float | None:
