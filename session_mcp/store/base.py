@@ -1,8 +1,8 @@
 """What a session store offers, whatever engine holds it: SQLite now, PostgreSQL beside it later.
 
 A store is opened once (``SqliteStore(path)``) and read through ``SessionStore`` objects, each bound
-to one tenant (``tenant_of``: a fingerprint of the API key and base URL). No method takes a tenant:
-the one bound at ``for_tenant`` filters every query, so no caller can forget it or cross it.
+to one tenant: ``CompanionClient.fingerprint``, a fingerprint of the API key and base URL. No method
+takes a tenant: the one bound at ``for_tenant`` filters every query, so no caller can cross it.
 """
 
 from __future__ import annotations
@@ -12,13 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from session_mcp.companion.cache import key_fingerprint
 from session_mcp.companion.models import SessionDetail, SessionSummary
-
-
-def tenant_of(api_key: str, base_url: str) -> str:
-    """The tenant of a key at a base URL: its sessions are stored and searched apart from any other's."""
-    return key_fingerprint(api_key, base_url)
 
 
 @dataclass(frozen=True)

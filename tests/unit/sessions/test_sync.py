@@ -13,7 +13,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.sessions.sync import MAX_PENDING_AGE, sync
 from session_mcp.simulator import Simulator
-from session_mcp.store.base import SearchFilters, SyncRunningError, tenant_of
+from session_mcp.store.base import SearchFilters, SyncRunningError
 from session_mcp.store.sqlite import SqliteStore
 from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
 
@@ -74,7 +74,7 @@ async def test_search_finds_exactly_the_planted_sessions_of_its_own_tenant(
 ) -> None:
     simulator = upstream[0].simulator = Simulator(anchor=ANCHOR, api_keys=KEYS, session_count=COUNT)
     planted = {"demo": plant(simulator, "demo", 37), "other-tenant-key": plant(simulator, "other-tenant-key", 41)}
-    tenants = {key: store.for_tenant(tenant_of(key, c.base_url)) for key, c in clients.items()}
+    tenants = {key: store.for_tenant(c.fingerprint) for key, c in clients.items()}
     started = time.perf_counter()
     for key, client in clients.items():
         result = await sync(client, tenants[key], clock=lambda: NOW)
@@ -97,7 +97,7 @@ async def test_search_finds_exactly_the_planted_sessions_of_its_own_tenant(
 async def test_a_second_sync_reads_no_closed_session_again(
     simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
 ) -> None:
-    tenant = store.for_tenant(tenant_of("demo", clients["demo"].base_url))
+    tenant = store.for_tenant(clients["demo"].fingerprint)
     first = await sync(clients["demo"], tenant, clock=lambda: NOW)
     assert first.open_now > 0  # the demo data has pending and started sessions
     simulator.requests.clear()

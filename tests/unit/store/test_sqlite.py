@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from session_mcp.store.base import SearchFilters, StoreError, SyncState, tenant_of
+from session_mcp.companion.cache import key_fingerprint
+from session_mcp.store.base import SearchFilters, StoreError, SyncState
 from session_mcp.store.sqlite import SCHEMA_VERSION, SqliteStore, default_path
 from tests.unit.store.helpers import sessions, with_phrase
 
@@ -40,7 +41,10 @@ async def test_a_session_comes_back_as_it_went_in(store: SqliteStore) -> None:
 
 
 async def test_no_tenant_reads_another_tenants_rows(store: SqliteStore) -> None:
-    mine, theirs = store.for_tenant(tenant_of("key-a", "http://x")), store.for_tenant(tenant_of("key-b", "http://x"))
+    mine, theirs = (
+        store.for_tenant(key_fingerprint("key-a", "http://x")),
+        store.for_tenant(key_fingerprint("key-b", "http://x")),
+    )
     their_sessions = sessions(10, seed=99)
     await theirs.put_sessions([with_phrase(s, "zorblax") for s in their_sessions])
     await theirs.set_pending(their_sessions[:2], now=1.0)
