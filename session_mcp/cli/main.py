@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from session_mcp import __version__
 from session_mcp.cli.qa import add_qa_command, run_qa_command, run_unwrapped
 from session_mcp.cli.sessions import add_session_commands, run_sessions_command, whole_number
-from session_mcp.cli.store import add_store_commands, run_store_command
+from session_mcp.cli.store import add_search_command, add_store_commands, run_store_command
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=whole_number(0),
         help="how many demo sessions (default: as many as --demo serves)",  # its count lives in the simulator
     )
-    add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    session_actions = add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    add_search_command(session_actions, subcommand_flags)
     add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     add_store_commands(commands, subcommand_flags)
     return parser
@@ -266,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_level)
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))
-    if args.command in ("sync", "store"):
+    if args.command in ("sync", "store") or (args.command == "sessions" and args.action == "search"):
         try:
             status = run_unwrapped(anyio.run, store_command, args, settings)
         except (CompanionError, StoreError) as exc:

@@ -1,7 +1,7 @@
-"""``session-mcp sync`` and ``session-mcp store info|purge``: the session store from a shell.
+"""``session-mcp sync``, ``store info|purge`` and ``sessions search``: the session store from a shell.
 
-``sync`` fills the store for the API key in use (``sessions.sync``); ``store info`` and ``store
-purge`` see and delete only that key's sessions (its tenant), never another's. Exit status: 0 done,
+``sync`` fills the store for the API key in use (``sessions.sync``); ``store info``, ``store
+purge`` and ``sessions search`` see, delete and search only that key's sessions (its tenant). Exit status: 0 done,
 1 partial (a session could not be read, or another sync is running), 2 usage or fatal error.
 """
 
@@ -17,15 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from session_mcp.cli.sessions import Progress
+from session_mcp.cli.sessions import Progress, whole_number
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.errors import InvalidInputError
 from session_mcp.render.common import plural
 from session_mcp.render.lines import ID_CHARS, one_line
+from session_mcp.render.search import check_query, render_search, search_result
 from session_mcp.sessions.sync import SyncResult, sync
-from session_mcp.sessions.window import TIME_FORMS, iso, parse_window
-from session_mcp.store.base import SessionStore, StoreError, StoreInfo, SyncRunningError
+from session_mcp.sessions.window import TIME_FORMS, iso, parse_window, window_of
+from session_mcp.store.base import SearchFilters, SessionStore, StoreError, StoreInfo, SyncRunningError
+from session_mcp.store.search import QueryError
 from session_mcp.store.sqlite import SqliteStore
 
 EXIT_STATUS = "Exit status: 0 done, 1 partial (a session could not be read, or another sync is running), 2 error."
@@ -56,6 +58,28 @@ def add_store_commands(commands: Any, shared: Callable[[argparse.ArgumentParser]
     which.add_argument("--all", action="store_true", help="every session of this API key, and its sync state")
 
 
+def add_search_command(actions: Any, shared: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``sessions search QUERY``: the transcript search of the store, as the ``search_transcripts`` tool."""
+    search = actions.add_parser(
+        "search",
+        help="search the stored transcripts (after session-mcp sync)",
+        description=f"Ranked turns that match QUERY, in the sessions of the store. {QueryError.HELP}.",
+        epilog=EXIT_STATUS,
+    )
+    shared(search)
+    search.add_argument("query", metavar="QUERY", help="what to look for (quote it for the shell)")
+    search.add_argument("--role", choices=["user", "agent"], help="only turns said by the user, or the agent")
+    search.add_argument("--companion-id", help="only this companion's sessions")
+    search.add_argument("--since", metavar="WHEN", help=f"sessions started at or after: {TIME_FORMS}")
+    search.add_argument("--until", metavar="WHEN", help="sessions started before this (exclusive), like --since")
+    search.add_argument(
+        "--status", action="append", default=[], metavar="VALUE", help="pending, started, closed, failed (repeatable)"
+    )
+    search.add_argument("--limit", type=whole_number(1, 1_000), default=20, help="hits to print (default 20)")
+    search.add_argument("--offset", type=whole_number(0), default=0, help="hits to skip, to read on (default 0)")
+    search.add_argument("--json", action="store_true", help="print the hits as JSON, as the tool's structured content")
+
+
 def moment(text: str, flag: str, now: datetime) -> float:
     """The instant ``text`` names (as ``--since`` reads it), in Unix seconds."""
     start = parse_window(text, None, now=now).start
@@ -79,7 +103,7 @@ async def opened_store(settings: Settings, client: CompanionClient) -> AsyncIter
 
 
 async def run_store_command(args: argparse.Namespace, settings: Settings, client: CompanionClient, out: TextIO) -> int:
-    """Run ``sync`` or ``store ACTION`` and return the exit status; ``StoreError`` and ``CompanionError`` go up."""
+    """Run ``sync``, ``store ACTION`` or ``sessions search``: its exit status (store and API errors go up)."""
     now = datetime.now(UTC)
     async with opened_store(settings, client) as store:
         if args.command == "sync":
@@ -99,6 +123,8 @@ async def run_store_command(args: argparse.Namespace, settings: Settings, client
             info = await store.info()
             out.write((json.dumps(sync_summary(result, info)) if args.json else format_sync(result, info)) + "\n")
             return 1 if result.partial else 0
+        if args.command == "sessions":
+            return await search_command(args, settings, store, now, out)
         if args.action == "info":
             info = await store.info()
             path = Path(str(settings.store_path(os.environ)))
@@ -168,3 +194,31 @@ def format_info(info: StoreInfo, path: Path) -> str:
     last = _time(info.sync.last_sync)
     lines.append(f"Last complete sync: {last}." if last else "Never synced completely.")
     return "\n".join(lines)
+
+
+async def search_command(
+    args: argparse.Namespace, settings: Settings, store: SessionStore, now: datetime, out: TextIO
+) -> int:
+    check_query(args.query, redact=settings.redact_pii)
+    window = window_of(args.since, args.until, now=now)
+    filters = SearchFilters(
+        role=args.role,
+        companion_id=args.companion_id,
+        statuses=tuple(s.strip() for value in args.status for s in value.split(",") if s.strip()),
+        since=window.start.timestamp() if window.start else None,
+        until=window.end.timestamp() if window.end else None,
+    )
+    try:
+        page = await store.search(args.query, filters, args.offset, args.limit)
+    except QueryError as exc:
+        raise InvalidInputError(str(exc)) from None
+    result = search_result(args.query, page, await store.sync_state(), redact=settings.redact_pii)
+    if args.json:
+        out.write(json.dumps(result.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n")
+        return 0
+    more = None
+    if page.next_offset is not None:
+        more = f"[cut: {page.total_hits - page.next_offset} more hits: use --offset {page.next_offset}.]"
+    text = render_search(result, more, lambda row: f"session-mcp sessions show {row.session_id} reads a conversation.")
+    out.write(text + "\n")
+    return 0

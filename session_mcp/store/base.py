@@ -42,7 +42,7 @@ class SearchFilters:
 
     role: str | None = None
     companion_id: str | None = None
-    status: str | None = None
+    statuses: tuple[str, ...] = ()  # any of these
     since: float | None = None  # session start (creation when it never started), Unix seconds
     until: float | None = None
 

@@ -411,13 +411,15 @@ class SqliteTenant:
         for clause, value in (
             ("t.role = ?", filters.role),
             ("s.companion_id = ?", filters.companion_id),
-            ("s.status = ?", filters.status),
             ("s.start_time >= ?", filters.since),
             ("s.start_time < ?", filters.until),
         ):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
+        if filters.statuses:
+            clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
+            params += filters.statuses
         return " AND ".join(clauses), tuple(params)
 
 

@@ -53,6 +53,20 @@ def test_sync_then_info_then_purge(simulator: Simulator, env: Path, capsys: pyte
     assert status == 0 and json.loads(run(["store", "info", "--json"], capsys)[1])["sessions"] == 0
 
 
+def test_sessions_search_reads_the_store(simulator: Simulator, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["sync"], capsys)[0] == 0
+    status, out, _ = run(["sessions", "search", '"charged twice"', "--role", "user", "--limit", "2"], capsys)
+    lines = out.splitlines()
+    assert status == 0 and lines[0].startswith("Transcript search: ") and "Searched the session store only" in out
+    assert lines[1] == 'Query: "charged twice"' and "] User: " in out and "«charged twice»" in out
+    assert "more hits: use --offset 2.]" in out and lines[-1].startswith("session-mcp sessions show sess_")
+    status, out, _ = run(["sessions", "search", "charged", "--json", "--status", "failed,closed"], capsys)
+    found = json.loads(out)
+    assert status == 0 and found["total_hits"] >= len(found["hits"]) > 0
+    status, _, err = run(["sessions", "search", "x OR"], capsys)
+    assert status == 2 and "OR needs a term on both sides" in err and "query syntax:" in err
+
+
 def test_a_second_sync_while_one_runs_says_so_and_exits_1(
     simulator: Simulator, env: Path, base_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
