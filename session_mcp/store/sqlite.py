@@ -154,16 +154,20 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         private_file(path)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             migrate(self._conn)
         except sqlite3.DatabaseError as exc:
+            self._conn.close()
             raise StoreError(
                 f"the store {path} cannot be used ({exc}): move it away, or pass another --store"
             ) from None
+        except BaseException:
+            self._conn.close()
+            raise
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
 
@@ -203,6 +207,20 @@ class SqliteStore:
         return result
 
 
+def _compressed(sessions: Sequence[SessionDetail]) -> list[tuple[SessionDetail, bytes, int]]:
+    """Each session with its wire JSON compressed, and that JSON's size."""
+    rows = []
+    for session in sessions:
+        raw = json.dumps(session.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
+        rows.append((session, zlib.compress(raw, COMPRESSION), len(raw)))
+    return rows
+
+
+def _read_back(body: bytes, session_id: str) -> SessionDetail:
+    """A stored session through the ingest boundary again, as the disk cache reads its entries."""
+    return ingest(zlib.decompress(body), SessionDetail, what=f"the stored session {session_id}")
+
+
 def _summary_row(tenant: str, session: SessionDetail, body: bytes, raw_bytes: int) -> tuple[Any, ...]:
     return (
         tenant, session.id, body, raw_bytes, len(session.turns), session.companion_id, session.external_client_id,
@@ -225,10 +243,7 @@ class SqliteTenant:
         self.tenant = tenant
 
     async def put_sessions(self, sessions: Sequence[SessionDetail]) -> None:
-        rows = []
-        for session in sessions:  # compressed here, in the caller's thread's turn, not under the lock
-            raw = json.dumps(session.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
-            rows.append((session, zlib.compress(raw, COMPRESSION), len(raw)))
+        rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop, outside the lock
 
         def work(conn: sqlite3.Connection) -> None:
             for session, body, raw_bytes in rows:
@@ -261,7 +276,7 @@ class SqliteTenant:
         )
         if row is None:
             return None
-        return ingest(zlib.decompress(row[0]), SessionDetail, what=f"the stored session {session_id}")
+        return await anyio.to_thread.run_sync(_read_back, row[0], session_id)
 
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
         wanted = list(dict.fromkeys(session_ids))
