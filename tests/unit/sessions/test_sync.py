@@ -13,7 +13,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.sessions.sync import MAX_PENDING_AGE, sync
 from session_mcp.simulator import Simulator
-from session_mcp.store.base import SearchFilters, SyncRunningError
+from session_mcp.store.base import SearchFilters, SyncRunningError, SyncState
 from session_mcp.store.sqlite import SqliteStore
 from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
 
@@ -163,3 +163,27 @@ async def test_two_syncs_at_once_one_says_another_is_running(
     await sync(clients["demo"], second.for_tenant("another tenant"), clock=lambda: NOW)
     first.close()
     second.close()
+
+
+async def test_a_sync_cut_short_leaves_a_consistent_store_that_the_next_sync_completes(
+    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+) -> None:
+    tenant = store.for_tenant("t")
+    chunks = 0
+
+    async def stop_after_the_first_chunk(done: int, total: int, message: str) -> None:
+        nonlocal chunks
+        chunks += 1
+        raise KeyboardInterrupt  # as Ctrl+C arrives between two chunks
+
+    with pytest.raises(KeyboardInterrupt):
+        await sync(clients["demo"], tenant, on_progress=stop_after_the_first_chunk, clock=lambda: NOW)
+    everything = [s["id"] for s in simulator.sessions_of("demo")]
+    kept = await tenant.closed_ids(everything)
+    assert chunks == 1 and 0 < len(kept) < SMALL and await tenant.sync_state() == SyncState()
+    store.call(lambda c: c.execute("INSERT INTO turns_fts(turns_fts, rank) VALUES ('integrity-check', 1)"))
+    simulator.requests.clear()
+    result = await sync(clients["demo"], tenant, clock=lambda: NOW)  # lists on past what it holds
+    closed = {s["id"] for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")}
+    assert result.stored == len(closed - kept) and not set(details(simulator)) & kept
+    assert await tenant.closed_ids(everything) == closed
