@@ -70,7 +70,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             companion_id TEXT, external_client_id TEXT, status TEXT, close_reason TEXT, session_type TEXT,
             modality TEXT, created_at REAL, started_at REAL, closed_at REAL, list_time REAL, start_time REAL,
             stored_at REAL NOT NULL, UNIQUE (tenant, id))""",
-        "CREATE INDEX sessions_by_start ON sessions (tenant, start_time)",
         "CREATE INDEX sessions_by_list ON sessions (tenant, list_time)",
         "CREATE TABLE turns (tk INTEGER PRIMARY KEY, role TEXT NOT NULL, offset_s REAL, text TEXT NOT NULL)",
         """CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='turns', content_rowid='tk',
