@@ -88,13 +88,18 @@ def moment(text: str, flag: str, now: datetime) -> float:
     return start.timestamp()
 
 
-@asynccontextmanager
-async def opened_store(settings: Settings, client: CompanionClient) -> AsyncIterator[SessionStore]:
-    """This client's tenant in the store the settings name; ``StoreError`` when there is none."""
+def store_path(settings: Settings) -> Path:
+    """The store the settings name; ``StoreError`` when there is none."""
     path = settings.store_path(os.environ)
     if path is None:
         why = "--demo uses a store only when --store is given" if settings.demo else "--no-store is set"
         raise StoreError(f"no session store: {why} (pass --store PATH, or set SESSION_MCP_STORE)")
+    return path
+
+
+@asynccontextmanager
+async def opened_store(path: Path, client: CompanionClient) -> AsyncIterator[SessionStore]:
+    """This client's tenant in the store at ``path``."""
     store = SqliteStore(path)
     try:
         yield store.for_tenant(client.fingerprint)
@@ -105,7 +110,8 @@ async def opened_store(settings: Settings, client: CompanionClient) -> AsyncIter
 async def run_store_command(args: argparse.Namespace, settings: Settings, client: CompanionClient, out: TextIO) -> int:
     """Run ``sync``, ``store ACTION`` or ``sessions search``: its exit status (store and API errors go up)."""
     now = datetime.now(UTC)
-    async with opened_store(settings, client) as store:
+    path = store_path(settings)
+    async with opened_store(path, client) as store:
         if args.command == "sync":
             since = moment(args.since, "--since", now) if args.since else None
             progress = Progress(sys.stderr)
@@ -127,7 +133,6 @@ async def run_store_command(args: argparse.Namespace, settings: Settings, client
             return await search_command(args, settings, store, now, out)
         if args.action == "info":
             info = await store.info()
-            path = Path(str(settings.store_path(os.environ)))
             out.write((json.dumps(info_summary(info, path)) if args.json else format_info(info, path)) + "\n")
             return 0
         before = None if args.all else moment(args.before, "--before", now)
