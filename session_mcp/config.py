@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from session_mcp.companion.client import DEFAULT_BASE_URL
 from session_mcp.companion.http import is_header_safe
 from session_mcp.sessions.scan import MAX_SCAN
+from session_mcp.store.sqlite import default_path
 
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -59,6 +60,14 @@ class Settings:
     qa_rules: Path | None = None  # the QA rules file of the review tool and prompts
     # Signs list cursors; unset: a random secret per process. HTTP replicas behind one address share one.
     cursor_secret: SecretStr | None = None
+    store: Path | None = None  # the session store's file; unset: the platform's data folder (see store_path)
+    no_store: bool = False
+
+    def store_path(self, env: Mapping[str, str]) -> Path | None:
+        """The store's file, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
+        if self.no_store or (self.demo and self.store is None):
+            return None
+        return self.store or default_path(env)
 
     def __repr__(self) -> str:
         # dataclass repr would be safe with SecretStr, but say so explicitly.
@@ -92,6 +101,8 @@ ENVIRONMENT: dict[str, str] = {
     "allow_remote": "SESSION_MCP_ALLOW_REMOTE",
     "qa_rules": "SESSION_MCP_QA_RULES",
     "cursor_secret": "SESSION_MCP_CURSOR_SECRET",
+    "store": "SESSION_MCP_STORE",
+    "no_store": "SESSION_MCP_NO_STORE",
 }
 
 
@@ -168,9 +179,10 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "log_level": _log_level,
         "transport": _transport,
         "allowed_hosts": _hosts,
-        "qa_rules": _rules_file,
+        "qa_rules": _file_path,
+        "store": _file_path,
     }
-    if name in ("demo", "read_only", "redact_pii", "allow_remote"):
+    if name in ("demo", "read_only", "redact_pii", "allow_remote", "no_store"):
         return _flag(source, value)
     parser = parsers.get(name)
     return parser(source, value) if parser else value
@@ -231,8 +243,9 @@ def _hosts(source: str, value: Any) -> tuple[str, ...]:
     return hosts
 
 
-def _rules_file(source: str, value: Any) -> Path:
-    """The QA rules file's path; the command line loads it right after the settings (config knows no QA)."""
+def _file_path(source: str, value: Any) -> Path:
+    """A file's path, ``~`` expanded: the QA rules (the command line loads them right after the settings:
+    config knows no QA) or the store (opened by whoever uses it)."""
     return Path(str(value)).expanduser()
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
@@ -61,11 +62,13 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @asynccontextmanager
 async def connect(base_url: str, mode: str = "auto", **settings: Any) -> AsyncIterator[Client]:
-    async with (
-        CompanionClient("key", base_url, retry=FAST_RETRY, timeout=10) as companion,
-        Client(build_server(companion, Settings(**settings)), mode=mode, cache=None) as mcp,
-    ):
-        yield mcp
+    with tempfile.TemporaryDirectory() as folder:  # the session store's, not the user's data folder
+        async with (
+            CompanionClient("key", base_url, retry=FAST_RETRY, timeout=10) as companion,
+            Client(build_server(companion, Settings(store=Path(folder) / "s" / "s.sqlite3", **settings)), mode=mode,
+                   cache=None) as mcp,
+        ):  # fmt: skip
+            yield mcp
 
 
 @pytest.fixture
@@ -212,6 +215,7 @@ TOOL_CALLS = [
     pytest.param("create_connection", {"companion_id": "c", "voice_id": "v"}, id="connect"),
     pytest.param("review_sessions", {"limit": 3}, id="review"),
     pytest.param("review_sessions", {"session_ids": ["sess_huge", "sess_small"]}, id="review-ids"),
+    pytest.param("search_transcripts", {"query": "t*", "page_size": 100}, id="search"),
 ]
 
 

@@ -63,6 +63,7 @@ NEEDED: dict[str, dict[str, Any]] = {
     "session_stats": {"limit": 5},
     "create_connection": {"agent_id": "agent_support"},
     "review_sessions": {"limit": 5},
+    "search_transcripts": {"query": "refund"},
 }
 FILLINGS = ["nulls", "empties"]
 
@@ -193,11 +194,12 @@ def stand_in(request: pytest.FixtureRequest, model_endpoint: tuple[SwitchableSta
 
 
 @pytest.fixture(params=["auto", "legacy"])
-async def mcp(request: pytest.FixtureRequest, base_url: str) -> AsyncIterator[Client]:
+async def mcp(request: pytest.FixtureRequest, base_url: str, tmp_path: Path) -> AsyncIterator[Client]:
     """The server over the SDK's own client (the simulator behind it): the real tools/list answer."""
+    settings = Settings(store=tmp_path / "store" / "s.sqlite3")  # every tool, the store's too, not in ~
     async with (
         CompanionClient("demo", base_url, retry=FAST_RETRY, timeout=5) as companion,
-        Client(build_server(companion, Settings()), mode=request.param, cache=None) as connected,
+        Client(build_server(companion, settings), mode=request.param, cache=None) as connected,
     ):
         yield connected
 
@@ -212,13 +214,13 @@ async def listed(mcp: Client) -> list[Tool]:
 
 
 @asynccontextmanager
-async def agents_stdio_server() -> AsyncIterator[Any]:
+async def agents_stdio_server(store: Path) -> AsyncIterator[Any]:
     """The server as the Agents SDK starts it: its own MCP client on the console script's stdio."""
     from agents.mcp import MCPServerStdio
 
     assert SCRIPT is not None, "the session-mcp console script is not installed in this environment"
     server = MCPServerStdio(
-        params={"command": SCRIPT, "args": ["--demo"]},
+        params={"command": SCRIPT, "args": ["--demo", "--store", str(store)]},  # a store: every tool is there
         cache_tools_list=True,
         use_structured_content=True,  # a success comes back as its JSON; an error as its text
         client_session_timeout_seconds=30,
@@ -243,7 +245,9 @@ async def test_openai_strict_conversion_of_every_tool(mcp: Client) -> None:
         assert ensure_strict_json_schema(copy.deepcopy(tool.input_schema)) == schema
 
 
-async def test_openai_agents_run_calls_every_tool_in_strict_mode(stand_in: StandIn, model_endpoint: Any) -> None:
+async def test_openai_agents_run_calls_every_tool_in_strict_mode(
+    stand_in: StandIn, model_endpoint: Any, tmp_path: Path
+) -> None:
     need("agents")
     from agents import Agent, OpenAIResponsesModel, Runner, set_tracing_disabled
     from openai import AsyncOpenAI
@@ -251,7 +255,7 @@ async def test_openai_agents_run_calls_every_tool_in_strict_mode(stand_in: Stand
     set_tracing_disabled(True)  # traces would be sent to OpenAI
     async with (
         AsyncOpenAI(base_url=f"{model_endpoint[1]}/v1", api_key="sk-standin") as openai,
-        agents_stdio_server() as server,
+        agents_stdio_server(tmp_path / "store" / "s.sqlite3") as server,
     ):
         model = OpenAIResponsesModel(model="gpt-standin", openai_client=openai)
         agent = Agent(

@@ -74,6 +74,7 @@ TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("review_sessions", {"session_ids": [TARGET, NORMAL_IDS[0]]}),
     ("create_connection", {"companion_id": "comp_support", "voice_id": "alloy"}),
     ("create_connection", {"agent_id": "agent_support"}),
+    ("search_transcripts", {"query": "refund"}),
 ]
 PROMPTS: dict[str, dict[str, Any]] = {
     "qa_review_transcript": {"session_id": TARGET},
@@ -136,11 +137,12 @@ class Env:
 async def connect(
     base_url: str,
 ) -> AsyncIterator[tuple[Client, CompanionClient, dict[str, dict[str, Any] | None]]]:
-    async with (
-        CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
-        Client(build_server(companion, Settings()), cache=None) as mcp,
-    ):
-        yield mcp, companion, {tool.name: tool.output_schema for tool in (await mcp.list_tools()).tools}
+    with tempfile.TemporaryDirectory() as folder:  # the session store's, not the user's data folder
+        async with (
+            CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
+            Client(build_server(companion, Settings(store=Path(folder) / "s" / "s.sqlite3")), cache=None) as mcp,
+        ):
+            yield mcp, companion, {tool.name: tool.output_schema for tool in (await mcp.list_tools()).tools}
 
 
 @pytest.fixture(scope="module")

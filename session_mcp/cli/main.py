@@ -24,14 +24,16 @@ import httpx2
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from session_mcp import __version__
-from session_mcp.cli.qa import add_qa_command, run_qa_command
+from session_mcp.cli.qa import add_qa_command, run_qa_command, run_unwrapped
 from session_mcp.cli.sessions import add_session_commands, run_sessions_command, whole_number
+from session_mcp.cli.store import add_search_command, add_store_commands, run_store_command
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.rules import RulesError, load_rules
 from session_mcp.render.common import plural
 from session_mcp.sessions.redact import redactor
+from session_mcp.store.base import StoreError
 
 DEMO_KEY = "demo"
 DEMO_BASE_URL = "http://simulator.local"
@@ -112,9 +114,29 @@ def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     )
 
 
+def store_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """Where the session store is, or none; repeated on subcommands like ``connection_flags``."""
+    group = parser.add_argument_group("session store")
+    group.add_argument(
+        "--store",
+        metavar="PATH",
+        default=default,
+        help=env_help("the store's file, default in the platform's data folder (with --demo: none)", "store"),
+    )
+    group.add_argument(
+        "--no-store",
+        action="store_const",
+        const=True,
+        default=default,
+        help=env_help("no store: read the API for every question", "no_store"),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="session-mcp",
+        # No abbreviations: each new flag would break an old one's (``store purge --all`` read as ``--allow-remote``).
+        allow_abbrev=False,
         description="MCP server for Napster Companion API sessions. With no command, serves MCP (stdio by default).",
         epilog="Secrets are read from the environment, never from the command line: the API key from "
         "NAPSTER_API_KEY, and the bearer token HTTP clients must send (Authorization: Bearer <token>) from "
@@ -123,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"session-mcp {__version__}")
     connection_flags(parser)
+    store_flags(parser)
     serve = parser.add_argument_group("serving")
     serve.add_argument(
         "--transport", choices=["stdio", "http"], help=env_help("stdio (default) or Streamable HTTP", "transport")
@@ -200,14 +223,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=whole_number(0),
         help="how many demo sessions (default: as many as --demo serves)",  # its count lives in the simulator
     )
-    add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    session_actions = add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    add_search_command(session_actions, subcommand_flags)
     add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    add_store_commands(commands, subcommand_flags)
     return parser
+
+
+def subcommand_flags(parser: argparse.ArgumentParser) -> None:
+    """The connection and store flags of a subcommand that uses the store."""
+    connection_flags(parser, default=argparse.SUPPRESS)
+    store_flags(parser, default=argparse.SUPPRESS)
 
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
-                 "max_connections", "header_timeout", "body_timeout", "qa_rules")  # fmt: skip
+                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store")  # fmt: skip
 
 
 def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
@@ -236,6 +267,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_level)
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))
+    if args.command in ("sync", "store") or (args.command == "sessions" and args.action == "search"):
+        try:
+            status = run_unwrapped(anyio.run, store_command, args, settings)
+        except (CompanionError, StoreError) as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            sys.exit("session-mcp: interrupted; the store keeps every session stored so far: sync again to go on.")
+        sys.exit(status)
     if args.command == "sessions":
         try:
             status = anyio.run(sessions, args, settings)
@@ -250,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings, arguments)
+
+
+async def store_command(args: argparse.Namespace, settings: Settings) -> int:
+    async with make_client(settings) as client:
+        return await run_store_command(args, settings, client, sys.stdout)
 
 
 async def sessions(args: argparse.Namespace, settings: Settings) -> int:

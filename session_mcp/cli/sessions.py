@@ -53,8 +53,11 @@ JSON_HELP = {
 }
 
 
-def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None]) -> None:
-    """The ``sessions`` command and its subcommands; ``shared`` adds the connection flags."""
+def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None]) -> Any:
+    """The ``sessions`` command and its subcommands; ``shared`` adds the connection flags.
+
+    Returns the subcommands, for those defined elsewhere (``cli.store``'s ``search``).
+    """
     sessions = commands.add_parser(
         "sessions", help="list, show or export sessions (no MCP host needed)", epilog=EXIT_STATUS
     )
@@ -96,6 +99,7 @@ def add_session_commands(commands: Any, shared: Callable[[argparse.ArgumentParse
     show.add_argument("session_id", help="the id exactly as the list shows it")
     export.add_argument("--out", required=True, type=Path, help="the .jsonl file (appended to, resumable)")
     export.add_argument("--limit", type=whole_number(1), help="at most this many sessions, newest first")
+    return actions
 
 
 def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:

@@ -81,7 +81,9 @@ def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.p
     return (Path(base) if base else Path.home() / ".cache") / "session-mcp"
 
 
-def private_folder(directory: Path) -> None:
+def private_folder(
+    directory: Path, *, what: str = "cache", instead: str = "pass another --cache-dir, or --no-cache"
+) -> None:
     """Make ``directory`` (``0700``), or check the one there: this user's own folder, closed to others.
 
     A link, a non-folder or another user's folder is refused (it may be how someone else reads the
@@ -101,14 +103,12 @@ def private_folder(directory: Path) -> None:
         else None
     )  # fmt: skip
     if refused:
-        raise DiskCacheError(
-            f"the cache folder {directory} {refused}, so it is not used for transcripts (pass another --cache-dir, "
-            "or --no-cache)"
-        )
+        raise DiskCacheError(f"the {what} folder {directory} {refused}, so it is not used for transcripts ({instead})")
     if sys.platform != "win32" and stat.S_IMODE(info.st_mode) & 0o077:
         directory.chmod(0o700)
         logger.warning(
-            "the cache folder %s was open to other users (mode %04o); it is now 0700, as it holds transcripts",
+            "the %s folder %s was open to other users (mode %04o); it is now 0700, as it holds transcripts",
+            what,
             directory,
             stat.S_IMODE(info.st_mode),
         )

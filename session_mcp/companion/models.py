@@ -265,6 +265,16 @@ class SessionSummary(WireModel):
         return from_unix(self.closed_at)
 
     @property
+    def list_time(self) -> float | None:
+        """The time the list is (presumably) sorted by: creation, else start."""
+        return self.created_at if self.created_at is not None else self.started_at
+
+    @property
+    def start_time(self) -> float | None:
+        """The time that puts the session in a window: its start, else its creation (it never started)."""
+        return self.started_at if self.started_at is not None else self.created_at
+
+    @property
     def duration_seconds(self) -> float | None:
         """Seconds from start to close; ``None`` while the session is not both started and closed."""
         if self.started_at is None or self.closed_at is None:
@@ -304,6 +314,16 @@ class SessionDetail(SessionSummary):
     @property
     def turns(self) -> list[ConversationItem]:
         return self.conversation.items if self.conversation else []
+
+    @property
+    def turn_origin(self) -> float | None:
+        """The instant turn offsets (``[mm:ss]``) count from: the start, else creation, else the first turn."""
+        if self.started_at is not None:
+            return self.started_at
+        if self.created_at is not None:
+            return self.created_at
+        turns = self.turns
+        return turns[0].timestamp if turns else None
 
     @property
     def tools(self) -> list[FunctionMetric]:

@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from session_mcp.companion.models import SessionDetail, from_iso
 from session_mcp.render.common import format_time, plural
 from session_mcp.render.lines import quoted
-from session_mcp.render.transcript import Turn, make_turn, transcript_origin
+from session_mcp.render.transcript import Turn, make_turn
 from session_mcp.sessions.redact import redact_text
 
 Severity = Literal["info", "warning", "critical"]
@@ -159,7 +159,7 @@ class Subject:
     @classmethod
     def of(cls, session: SessionDetail, shown: SessionDetail | None = None) -> Subject:
         shown = shown or session
-        origin = transcript_origin(shown)
+        origin = shown.turn_origin
         turns = [make_turn(i, item, origin) for i, item in enumerate(shown.turns)]
         return cls(session=shown, turns=turns, original=[item.text for item in session.turns])
 

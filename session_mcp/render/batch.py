@@ -35,7 +35,7 @@ from session_mcp.render.digests import (
 from session_mcp.render.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.render.scan_info import ScanInfo, render_scan
 from session_mcp.render.session_info import SessionRow, format_status, row_tags, session_row
-from session_mcp.render.transcript import Turn, make_turn, transcript_origin, turn_line
+from session_mcp.render.transcript import Turn, make_turn, turn_line
 from session_mcp.sessions.fetch import Failure
 
 BATCH_OVERHEAD = 500  # the summary line, section headers and separators of a batch answer
@@ -179,7 +179,7 @@ class _Block:
 
 
 def _whole(session: SessionDetail, max_message_chars: int) -> _Block:
-    origin = transcript_origin(session)
+    origin = session.turn_origin
     turns = []
     shortened = 0
     for index, item in enumerate(session.turns):

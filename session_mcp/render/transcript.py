@@ -40,16 +40,6 @@ class TranscriptResult(BaseModel):
     truncated: bool = Field(description="True when turns after this window exist.")
 
 
-def transcript_origin(session: SessionDetail) -> float | None:
-    """The instant turn offsets count from: the start, else creation, else the first turn."""
-    if session.started_at is not None:
-        return session.started_at
-    if session.created_at is not None:
-        return session.created_at
-    turns = session.turns
-    return turns[0].timestamp if turns else None
-
-
 def make_turn(index: int, item: ConversationItem, origin: float | None, text: str | None = None) -> Turn:
     offset = None if origin is None or item.timestamp is None else max(0.0, item.timestamp - origin)
     return Turn(
@@ -102,7 +92,7 @@ def transcript_window(session: SessionDetail, offset: int, limit: int, budget: i
     At least one turn is returned (shortened if it alone is over budget), so paging always
     moves forward.
     """
-    origin = transcript_origin(session)
+    origin = session.turn_origin
     info = session_info(session)
     items = session.turns
     budget -= sum(len(line) + 1 for line in render_session_header(info)) + TRANSCRIPT_FRAME + len(repr(info.id))

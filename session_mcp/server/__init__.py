@@ -9,6 +9,7 @@ the model what to do next. ``transport`` runs the server; ``schema`` compacts it
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from session_mcp.server.connection import ConnectionTools
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.review import ReviewTools
+from session_mcp.server.search import SearchTools
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
 from session_mcp.server.views import apps_extension, ui_meta
@@ -84,6 +86,16 @@ def build_server(
             meta=ui_meta(DASHBOARD),
         ),
     ]
+    store_path = settings.store_path(os.environ)
+    if store_path is not None:
+        registered.append(
+            StrictTool.strict(
+                SearchTools(client, settings, clock, store_path=store_path).search_transcripts,
+                reads_on=("page_size", "cursor"),
+                title="Search transcripts",
+                annotations=READ,
+            )
+        )
     if not settings.read_only:
         registered.append(
             StrictTool.strict(

@@ -77,6 +77,20 @@ def redact_text(text: str) -> str:
     return redact_counts(text)[0]
 
 
+def redact_snippet(snippet: str, marks: tuple[str, str]) -> str:
+    """A search snippet redacted as its turn would be, its matched words marked again where they remain.
+
+    Marks inside an email or a number would hide it from the patterns, so they come off first.
+    """
+    start, end = marks
+    marked = {w for w in re.findall(re.escape(start) + "(.*?)" + re.escape(end), snippet) if w.strip()}
+    plain = redact_text(snippet.replace(start, "").replace(end, ""))
+    if not marked:
+        return plain
+    words = re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in sorted(marked, key=len, reverse=True)) + r")(?!\w)")
+    return words.sub(lambda m: f"{start}{m.group(1)}{end}", plain)
+
+
 def redact_counts(text: str) -> tuple[str, dict[str, int]]:
     """The redacted text and how many of each kind were replaced (keys ``email``, ``card``, ``phone``)."""
     counts: dict[str, int] = {}

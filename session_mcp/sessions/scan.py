@@ -35,11 +35,6 @@ STOP_AFTER_PAGES = 2
 # -- the scan --------------------------------------------------------------------------------
 
 
-def list_time(session: SessionSummary) -> float | None:
-    """The time the list is (presumably) sorted by: creation, else start."""
-    return session.created_at if session.created_at is not None else session.started_at
-
-
 async def scan_sessions(
     client: CompanionClient,
     filters: SessionFilters,
@@ -93,7 +88,7 @@ async def scan_sessions(
 
 def start_time(session: SessionSummary) -> float:
     """A session's start time (its creation time if it never started) for sorting; unknown is oldest."""
-    moment = session.started_at if session.started_at is not None else session.created_at
+    moment = session.start_time
     return moment if moment is not None else float("-inf")
 
 
@@ -154,7 +149,7 @@ class WindowScanner:
             older = True  # every item read on this page was created well before the window
             for index in range(min(offset, len(page.items)), len(page.items)):
                 item = page.items[index]
-                moment = list_time(item)
+                moment = item.list_time
                 if resuming and _read_before(item.id, moment, position):
                     passed_over = True
                     self.passed_over += 1

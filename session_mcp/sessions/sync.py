@@ -1,0 +1,172 @@
+"""Filling the store from the Companion API: newest first until it meets what it has.
+
+Closed sessions never change, so each is fetched once. A sync:
+
+1. lists sessions newest first. After a complete sync it stops once a whole page is made of
+   sessions the store holds, plus ``OVERLAP_PAGES`` more (a session that closed late, or a list
+   a little out of order, still sits in that overlap). After none, or after one that was cut
+   short (Ctrl+C, a failed session), it lists on to the end or to ``since``: what is held costs
+   a list row, not a detail request, so a resumed sync only fetches what is missing;
+2. fetches the detail of every closed session it does not hold, paced by an ``AdaptiveLimiter``
+   (which halves on a 429 and on upstream latency), and stores them a chunk at a time: an
+   interrupted sync keeps every chunk it finished;
+3. keeps open sessions' ids (``pending``) and revisits them on later syncs until they close, or
+   until they are older than ``MAX_PENDING_AGE``.
+
+It lives here, above the store, because it reads the API (``sessions.fetch``); the store itself
+knows nothing of HTTP. One sync per tenant at a time (``SessionStore.sync_lock``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
+from session_mcp.sessions.fetch import Failure, ProgressCallback, fetch_sessions
+from session_mcp.sessions.pacing import AdaptiveLimiter
+from session_mcp.sessions.scan import STOP_AFTER_PAGES
+from session_mcp.store.base import SessionStore, SyncState
+
+OVERLAP_PAGES = 1
+CHUNK = 200  # details fetched, then stored, at a time: what an interruption can lose
+
+MAX_PENDING_AGE = 24 * 3600.0
+"""Seconds after its creation that an open session stops being revisited.
+
+A session still pending or started a day after it was created is one that never started or was
+never closed upstream; revisiting it on every sync would cost a detail request each time for
+ever. Past this age it is dropped from the list to revisit (and counted in ``SyncResult.given_up``);
+if it closes later, a sync that lists that far back (after ``store purge --all``) finds it.
+"""
+
+
+@dataclass
+class SyncResult:
+    """What one sync did; ``partial`` when some session could not be read (exit status 1)."""
+
+    pages: int = 0
+    listed: int = 0
+    fetched: int = 0
+    stored: int = 0
+    open_now: int = 0  # open sessions to revisit after this sync
+    given_up: int = 0  # open sessions older than MAX_PENDING_AGE, no longer revisited
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.failures)
+
+
+@dataclass
+class _Listing:
+    """What the list pages said: closed sessions to fetch, open ones, the newest list time."""
+
+    closed: list[str] = field(default_factory=list)
+    open: dict[str, SessionSummary] = field(default_factory=dict)
+    newest: float | None = None
+
+
+async def sync(
+    client: CompanionClient,
+    store: SessionStore,
+    *,
+    since: float | None = None,
+    pacer: AdaptiveLimiter | None = None,
+    on_progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.time,
+) -> SyncResult:
+    """Bring ``store`` up to date with the API; ``since`` (Unix seconds) bounds how far back it lists.
+
+    Raises ``SyncRunningError`` when another sync of this tenant runs, ``CompanionError`` when the
+    list cannot be read; a session that cannot be read is a ``Failure`` in the result.
+    """
+    started = time.monotonic()
+    pacer = pacer or AdaptiveLimiter()
+    result = SyncResult()
+    async with store.sync_lock():
+        state = await store.sync_state()
+        now = clock()
+        listing = await _list(client, store, since, stop_at_held=state.last_sync is not None, result=result)
+        pending = [(i, t) for i, t in await store.pending() if i not in listing.open]
+        stale = [i for i, t in pending if now - t > MAX_PENDING_AGE]
+        await store.drop_pending(stale)
+        result.given_up += len(stale)
+        revisit = [i for i, t in pending if now - t <= MAX_PENDING_AGE]
+        await _fetch_and_store(client, store, [*listing.closed, *revisit], pacer, on_progress, now, result)
+        fresh = [s for s in listing.open.values() if _age(s.list_time, now) <= MAX_PENDING_AGE]
+        result.given_up += len(listing.open) - len(fresh)
+        await store.set_pending(fresh, now)
+        fresh_ids = {s.id for s in fresh}
+        await store.drop_pending([i for i in listing.open if i not in fresh_ids])
+        result.open_now = len(await store.pending())
+        if not result.partial:  # an unfinished sync leaves the state as it was: the next one lists on
+            newest = max(filter(None, (listing.newest, state.newest_seen)), default=None)
+            await store.set_sync_state(SyncState(last_sync=now, newest_seen=newest))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _list(
+    client: CompanionClient, store: SessionStore, since: float | None, *, stop_at_held: bool, result: SyncResult
+) -> _Listing:
+    listing = _Listing()
+    held_pages = old_pages = 0
+    async for page in client.iter_pages(page_size=MAX_PAGE_SIZE):
+        result.pages += 1
+        result.listed += len(page.items)
+        held = await store.closed_ids([item.id for item in page.items])
+        wanted = [s for s in page.items if since is None or (s.list_time or 0) >= since]
+        for item in wanted:
+            listing.newest = max(filter(None, (listing.newest, item.list_time)), default=None)
+            if item.id in held:
+                continue
+            if item.is_closed:
+                listing.closed.append(item.id)
+            else:
+                listing.open[item.id] = item
+        old_pages = old_pages + 1 if page.items and not wanted else 0
+        if old_pages >= STOP_AFTER_PAGES:  # whole pages older than ``since``, in a row: as the scan stops
+            break
+        held_pages = held_pages + 1 if page.items and len(held) == len(page.items) else 0
+        if stop_at_held and held_pages > OVERLAP_PAGES:
+            break
+    return listing
+
+
+async def _fetch_and_store(
+    client: CompanionClient,
+    store: SessionStore,
+    session_ids: Sequence[str],
+    pacer: AdaptiveLimiter,
+    on_progress: ProgressCallback | None,
+    now: float,
+    result: SyncResult,
+) -> None:
+    """Fetch the details, store the closed ones a chunk at a time, keep the open ones to revisit."""
+    total = len(session_ids)
+    for start in range(0, total, CHUNK):
+        chunk = session_ids[start : start + CHUNK]
+        fetched, failures = await fetch_sessions(
+            client, chunk, concurrency=pacer.maximum, use_cache=False, pacer=pacer.slot
+        )
+        closed = [s for s in fetched if s.is_closed]
+        still_open: list[SessionDetail] = [s for s in fetched if not s.is_closed]
+        await store.put_sessions(closed)
+        stale = {s.id for s in still_open if _age(s.list_time, now) > MAX_PENDING_AGE}
+        await store.drop_pending(list(stale))
+        await store.set_pending([s for s in still_open if s.id not in stale], now)
+        result.fetched += len(fetched)
+        result.stored += len(closed)
+        result.given_up += len(stale)
+        result.failures += failures
+        if on_progress is not None:
+            await on_progress(start + len(chunk), total, f"stored {result.stored} sessions")
+
+
+def _age(moment: float | None, now: float) -> float:
+    """Seconds since ``moment``; unknown counts as new (``pending`` then ages it from when it was first seen)."""
+    return 0.0 if moment is None else now - moment

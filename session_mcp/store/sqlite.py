@@ -1,0 +1,453 @@
+"""The session store on the standard library's SQLite: one file, WAL, FTS5, a partition per tenant.
+
+- **Layout**: ``sessions`` holds each closed session's wire JSON (``SessionDetail.to_wire()``,
+  zlib-compressed: transcripts compress about 4:1, which keeps the file, index included, near the
+  raw JSON's size) beside the summary columns that filters read. ``turns`` holds one row per turn
+  for the full-text index ``turns_fts`` (external content, so the text is stored once). A turn's
+  key is ``session key << 16 | turn index``: a session's turns are one key range (deleted in one
+  statement, no index to keep) and a hit's session is its key shifted back.
+- **Tenants**: one file may hold several tenants' rows; ``SqliteTenant`` is bound to one and every
+  statement it runs filters by it (``tenant = ?``), so no query can reach another tenant's rows.
+- **Concurrency**: WAL (readers never block the writer), ``busy_timeout``, every write one
+  ``BEGIN IMMEDIATE`` transaction (a deferred one that reads first fails at once under contention).
+  One connection per ``SqliteStore``, used by one worker thread at a time (``anyio.to_thread``):
+  queries never stall the event loop.
+- **Private**: the folder ``0700`` (``disk_cache.private_folder``), the file created ``0600``
+  (SQLite gives its ``-wal`` and ``-shm`` files the same mode).
+- **Schema**: ``schema_version`` and ``MIGRATIONS``: ``migrate`` brings an older file up to date; a
+  newer one is refused, not damaged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+import sys
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from session_mcp.companion.disk_cache import DiskCacheError, private_folder
+from session_mcp.companion.ingest import ingest
+from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.store.base import (
+    MARKS,
+    RANK_LIMIT,
+    SearchFilters,
+    SearchHit,
+    SearchPage,
+    StoreError,
+    StoreInfo,
+    SyncRunningError,
+    SyncState,
+)
+from session_mcp.store.search import to_fts5
+
+T = TypeVar("T")
+
+TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps any beyond)
+BUSY_TIMEOUT_MS = 10_000
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+SNIPPET_TOKENS = 16
+COMPRESSION = 6
+
+# MIGRATIONS[n] takes a file from schema version n to n + 1: statements, run in one transaction.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE sessions (
+            sk INTEGER PRIMARY KEY, tenant TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,
+            raw_bytes INTEGER NOT NULL, turn_count INTEGER NOT NULL,
+            companion_id TEXT, external_client_id TEXT, status TEXT, close_reason TEXT, session_type TEXT,
+            modality TEXT, created_at REAL, started_at REAL, closed_at REAL, list_time REAL, start_time REAL,
+            stored_at REAL NOT NULL, UNIQUE (tenant, id))""",
+        "CREATE INDEX sessions_by_list ON sessions (tenant, list_time)",
+        "CREATE TABLE turns (tk INTEGER PRIMARY KEY, role TEXT NOT NULL, offset_s REAL, text TEXT NOT NULL)",
+        """CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='turns', content_rowid='tk',
+            tokenize='unicode61 remove_diacritics 2')""",
+        """CREATE TRIGGER turns_ai AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts(rowid, text) VALUES (new.tk, new.text); END""",
+        """CREATE TRIGGER turns_ad AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, text) VALUES ('delete', old.tk, old.text); END""",
+        """CREATE TABLE pending (tenant TEXT NOT NULL, id TEXT NOT NULL, list_time REAL, first_seen REAL NOT NULL,
+            PRIMARY KEY (tenant, id)) WITHOUT ROWID""",
+        "CREATE TABLE sync_state (tenant TEXT PRIMARY KEY, last_sync REAL, newest_seen REAL)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the file to ``SCHEMA_VERSION``; returns the version it had. Refuses a newer file."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
+                "upgrade session-mcp, or point --store elsewhere"
+            )
+        for step in MIGRATIONS[found:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute("DELETE FROM schema_version")
+        conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` ``0600`` (or check the one there: a regular file of ours), its folder ``0700``."""
+    try:
+        private_folder(path.parent, what="store", instead="pass another --store, or --no-store")
+    except DiskCacheError as exc:
+        raise StoreError(str(exc)) from None
+    old = os.umask(0o077)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | NO_FOLLOW, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from None
+    finally:
+        os.umask(old)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreError(f"the store {path} is not a regular file: pass another --store, or --no-store")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def default_path(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
+    """The platform's data folder, plus ``session-mcp/store.sqlite3``.
+
+    ``$XDG_DATA_HOME`` wins everywhere; else ``%LOCALAPPDATA%`` on Windows, ``~/Library/Application
+    Support`` on macOS and ``~/.local/share`` elsewhere: data, not cache, as a store is not rebuilt for free.
+    """
+    base = env.get("XDG_DATA_HOME", "").strip()
+    if not base and platform == "win32":
+        base = env.get("LOCALAPPDATA", "").strip() or str(Path.home() / "AppData" / "Local")
+    if not base and platform == "darwin":
+        base = str(Path.home() / "Library" / "Application Support")
+    return (Path(base) if base else Path.home() / ".local" / "share") / "session-mcp" / "store.sqlite3"
+
+
+class SqliteStore:
+    """A store file; ``for_tenant`` gives each tenant's view of it. Close it when done."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        private_file(path)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            migrate(self._conn)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(
+                f"the store {path} cannot be used ({exc}): move it away, or pass another --store"
+            ) from None
+        except BaseException:
+            self._conn.close()
+            raise
+        self._lock = threading.Lock()
+        self._limiter = anyio.CapacityLimiter(1)
+
+    def for_tenant(self, tenant: str) -> SqliteTenant:
+        return SqliteTenant(self, tenant)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def file_bytes(self) -> int:
+        """The file and its WAL: what the store takes on disk."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
+
+    def call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the connection in this thread (callers off the event loop use ``run``)."""
+        with self._lock:
+            return work(self._conn)
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the connection in a worker thread: the event loop never waits on SQLite."""
+        return await anyio.to_thread.run_sync(self.call, work, limiter=self._limiter)
+
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` in one ``BEGIN IMMEDIATE`` transaction (call through ``run``)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(self._conn)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return result
+
+
+def _compressed(sessions: Sequence[SessionDetail]) -> list[tuple[SessionDetail, bytes, int]]:
+    """Each session with its wire JSON compressed, and that JSON's size."""
+    rows = []
+    for session in sessions:
+        raw = json.dumps(session.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
+        rows.append((session, zlib.compress(raw, COMPRESSION), len(raw)))
+    return rows
+
+
+def _read_back(body: bytes, session_id: str) -> SessionDetail:
+    """A stored session through the ingest boundary again, as the disk cache reads its entries."""
+    return ingest(zlib.decompress(body), SessionDetail, what=f"the stored session {session_id}")
+
+
+def _summary_row(tenant: str, session: SessionDetail, body: bytes, raw_bytes: int) -> tuple[Any, ...]:
+    return (
+        tenant, session.id, body, raw_bytes, len(session.turns), session.companion_id, session.external_client_id,
+        session.state, session.close_reason, session.session_type, session.modality, session.created_at,
+        session.started_at, session.closed_at, session.list_time, session.start_time, time.time(),
+    )  # fmt: skip
+
+
+def _delete_sessions(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
+    for key in keys:
+        conn.execute("DELETE FROM turns WHERE tk >= ? AND tk < ?", (key << TURN_BITS, (key + 1) << TURN_BITS))
+        conn.execute("DELETE FROM sessions WHERE sk = ?", (key,))
+
+
+class SqliteTenant:
+    """One tenant's sessions in a ``SqliteStore``: the ``SessionStore`` of SQLite."""
+
+    def __init__(self, store: SqliteStore, tenant: str) -> None:
+        self.store = store
+        self.tenant = tenant
+
+    async def put_sessions(self, sessions: Sequence[SessionDetail]) -> None:
+        rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop, outside the lock
+
+        def work(conn: sqlite3.Connection) -> None:
+            for session, body, raw_bytes in rows:
+                old = conn.execute("SELECT sk FROM sessions WHERE tenant = ? AND id = ?", (self.tenant, session.id))
+                _delete_sessions(conn, [r[0] for r in old.fetchall()])
+                cursor = conn.execute(
+                    "INSERT INTO sessions (tenant, id, body, raw_bytes, turn_count, companion_id, external_client_id, "
+                    "status, close_reason, session_type, modality, created_at, started_at, closed_at, list_time, "
+                    "start_time, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _summary_row(self.tenant, session, body, raw_bytes),
+                )
+                key = int(cursor.lastrowid or 0)
+                origin = session.turn_origin
+                conn.executemany(
+                    "INSERT INTO turns (tk, role, offset_s, text) VALUES (?, ?, ?, ?)",
+                    (
+                        ((key << TURN_BITS) | index, turn.role, _offset(turn.timestamp, origin), turn.text)
+                        for index, turn in enumerate(session.turns[: 1 << TURN_BITS])
+                    ),
+                )
+                conn.execute("DELETE FROM pending WHERE tenant = ? AND id = ?", (self.tenant, session.id))
+
+        await self.store.run(lambda conn: self.store.write(work))
+
+    async def get_session(self, session_id: str) -> SessionDetail | None:
+        row = await self.store.run(
+            lambda conn: conn.execute(
+                "SELECT body FROM sessions WHERE tenant = ? AND id = ?", (self.tenant, session_id)
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return await anyio.to_thread.run_sync(_read_back, row[0], session_id)
+
+    async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(session_ids))
+
+        def work(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT id FROM sessions WHERE tenant = ? AND id IN ({marks})"
+                found.update(r[0] for r in conn.execute(query, (self.tenant, *chunk)))
+            return found
+
+        return await self.store.run(work)
+
+    async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
+        rows = [(self.tenant, s.id, s.list_time, now) for s in sessions]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)", rows)
+
+        await self.store.run(lambda conn: self.store.write(work))
+
+    async def pending(self) -> list[tuple[str, float]]:
+        rows = await self.store.run(
+            lambda conn: conn.execute(
+                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = ? ORDER BY 2 DESC",
+                (self.tenant,),
+            ).fetchall()
+        )
+        return [(str(r[0]), float(r[1])) for r in rows]
+
+    async def drop_pending(self, session_ids: Sequence[str]) -> None:
+        rows = [(self.tenant, i) for i in session_ids]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM pending WHERE tenant = ? AND id = ?", rows)
+
+        await self.store.run(lambda conn: self.store.write(work))
+
+    @asynccontextmanager
+    async def sync_lock(self) -> AsyncIterator[None]:
+        """An exclusive lock on ``<store>.<tenant>.sync-lock`` (0600, beside the store) for the whole sync.
+
+        A lock file, not a transaction: the sync writes in many short transactions of its own. The
+        operating system frees the lock when the process ends, however it ends.
+        """
+        path = self.store.path.with_name(f"{self.store.path.name}.{self.tenant[:16]}.sync-lock")
+        private_file(path)
+        fd = os.open(path, os.O_RDWR | NO_FOLLOW)
+        try:
+            try:
+                _lock_file(fd)
+            except OSError:
+                raise SyncRunningError(
+                    "another sync is running on this store for this API key; wait for it to end"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    async def sync_state(self) -> SyncState:
+        row = await self.store.run(
+            lambda conn: conn.execute(
+                "SELECT last_sync, newest_seen FROM sync_state WHERE tenant = ?", (self.tenant,)
+            ).fetchone()
+        )
+        return SyncState(*row) if row else SyncState()
+
+    async def set_sync_state(self, state: SyncState) -> None:
+        row = (self.tenant, state.last_sync, state.newest_seen)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO sync_state VALUES (?, ?, ?)", row)
+
+        await self.store.run(lambda conn: self.store.write(work))
+
+    async def info(self) -> StoreInfo:
+        def work(conn: sqlite3.Connection) -> tuple[Any, ...]:
+            sessions = conn.execute(
+                "SELECT count(*), coalesce(sum(turn_count), 0), min(list_time), max(list_time) FROM sessions "
+                "WHERE tenant = ?",
+                (self.tenant,),
+            ).fetchone()
+            pending = conn.execute("SELECT count(*) FROM pending WHERE tenant = ?", (self.tenant,)).fetchone()
+            return (*sessions, pending[0])
+
+        count, turns, oldest, newest, pending = await self.store.run(work)
+        return StoreInfo(count, turns, pending, oldest, newest, self.store.file_bytes(), await self.sync_state())
+
+    async def purge(self, before: float | None) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            if before is None:
+                rows = conn.execute("SELECT sk FROM sessions WHERE tenant = ?", (self.tenant,))
+                conn.execute("DELETE FROM pending WHERE tenant = ?", (self.tenant,))
+                conn.execute("DELETE FROM sync_state WHERE tenant = ?", (self.tenant,))
+            else:
+                rows = conn.execute(
+                    "SELECT sk FROM sessions WHERE tenant = ? AND coalesce(list_time, 0) < ?", (self.tenant, before)
+                )
+            keys = [int(r[0]) for r in rows.fetchall()]
+            _delete_sessions(conn, keys)
+            return len(keys)
+
+        return await self.store.run(lambda conn: self.store.write(work))
+
+    async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
+        match = to_fts5(query)  # QueryError before any SQL: user text never reaches MATCH
+        where, params = self._where(match, filters)
+        joins = "JOIN sessions s ON s.sk = (turns_fts.rowid >> 16) JOIN turns t ON t.tk = turns_fts.rowid"
+
+        def work(conn: sqlite3.Connection) -> SearchPage:
+            total_hits, total_sessions = conn.execute(
+                f"SELECT count(*), count(DISTINCT s.sk) FROM turns_fts {joins} WHERE {where}", params
+            ).fetchone()
+            order = "relevance" if total_hits <= RANK_LIMIT else "newest"
+            ranking = "bm25(turns_fts)" if order == "relevance" else "s.start_time DESC"
+            rows = conn.execute(
+                f"SELECT s.id, s.companion_id, s.started_at, s.status, turns_fts.rowid, t.offset_s, t.role, "
+                f"snippet(turns_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) FROM turns_fts {joins} WHERE {where} "
+                f"ORDER BY {ranking}, turns_fts.rowid LIMIT ? OFFSET ?",
+                (*MARKS, *params, limit, offset),
+            ).fetchall()
+            hits = [
+                SearchHit(r[0], r[1], r[2], r[3], r[4] & ((1 << TURN_BITS) - 1), r[5], r[6], " ".join(r[7].split()))
+                for r in rows
+            ]
+            ids = sorted({h.session_id for h in hits})
+            counts: dict[str, int] = {}
+            if ids:
+                counts = dict(
+                    conn.execute(
+                        f"SELECT s.id, count(*) FROM turns_fts {joins} WHERE {where} "
+                        f"AND s.id IN ({','.join('?' * len(ids))}) GROUP BY s.id",
+                        (*params, *ids),
+                    ).fetchall()
+                )
+            more = offset + len(hits) < total_hits
+            return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
+
+        return await self.store.run(work)
+
+    def _where(self, match: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
+        """The WHERE clause: the match, this tenant (always), then each filter given."""
+        clauses = ["turns_fts MATCH ?", "s.tenant = ?"]
+        params: list[Any] = [match, self.tenant]
+        for clause, value in (
+            ("t.role = ?", filters.role),
+            ("s.companion_id = ?", filters.companion_id),
+            ("s.start_time >= ?", filters.since),
+            ("s.start_time < ?", filters.until),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if filters.statuses:
+            clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
+            params += filters.statuses
+        return " AND ".join(clauses), tuple(params)
+
+
+def _lock_file(fd: int) -> None:
+    """Take an exclusive lock on ``fd`` without waiting; ``OSError`` when another holds it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _offset(timestamp: float | None, origin: float | None) -> float | None:
+    return None if timestamp is None or origin is None else max(0.0, timestamp - origin)

@@ -1,0 +1,189 @@
+"""``sync``: the store filled from a simulator over loopback HTTP, once; search finds exactly what was planted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from session_mcp.companion.client import CompanionClient
+from session_mcp.sessions.scan import STOP_AFTER_PAGES
+from session_mcp.sessions.sync import MAX_PENDING_AGE, sync
+from session_mcp.simulator import Simulator
+from session_mcp.store.base import SearchFilters, SyncRunningError, SyncState
+from session_mcp.store.sqlite import SqliteStore
+from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
+
+pytestmark = pytest.mark.anyio
+
+COUNT = 2_000  # the planted-phrase test; the others need fewer
+SMALL = 400
+KEYS = {"demo": 7, "other-tenant-key": 99}
+PHRASE = "the Zörblax voucher"
+NOW = ANCHOR + 600.0
+
+
+def plant(simulator: Simulator, key: str, every: int) -> set[str]:
+    """``PHRASE`` said in every ``every``-th closed session of ``key``'s project; their ids."""
+    planted = set()
+    for index, session in enumerate(simulator.sessions_of(key)):
+        items = (session.get("conversation") or {}).get("items") or []
+        if index % every == 0 and session.get("status") in ("closed", "failed") and items:
+            items[-1]["text"] += f" {PHRASE.upper() if index % 2 else PHRASE}"
+            planted.add(session["id"])
+    return planted
+
+
+@pytest.fixture
+def simulator(upstream: tuple[SwitchableApp, str]) -> Simulator:
+    sim = Simulator(anchor=ANCHOR, api_keys=KEYS, session_count=SMALL)
+    upstream[0].simulator = sim
+    return sim
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "store" / "store.sqlite3")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+async def clients(
+    upstream: tuple[SwitchableApp, str], simulator: Simulator
+) -> AsyncIterator[dict[str, CompanionClient]]:
+    base = upstream[1]
+    async with (
+        CompanionClient("demo", base, retry=FAST_RETRY, timeout=10) as demo,
+        CompanionClient("other-tenant-key", base, retry=FAST_RETRY, timeout=10) as other,
+    ):
+        yield {"demo": demo, "other-tenant-key": other}
+
+
+def details(simulator: Simulator) -> list[str]:
+    """The session ids whose detail was requested, in order."""
+    prefix = "/public/sessions/"
+    return [r.raw_path[len(prefix) :] for r in simulator.requests if r.raw_path.startswith(prefix)]
+
+
+async def test_search_finds_exactly_the_planted_sessions_of_its_own_tenant(
+    upstream: tuple[SwitchableApp, str], store: SqliteStore, clients: dict[str, CompanionClient]
+) -> None:
+    simulator = upstream[0].simulator = Simulator(anchor=ANCHOR, api_keys=KEYS, session_count=COUNT)
+    planted = {"demo": plant(simulator, "demo", 37), "other-tenant-key": plant(simulator, "other-tenant-key", 41)}
+    tenants = {key: store.for_tenant(c.fingerprint) for key, c in clients.items()}
+    started = time.perf_counter()
+    for key, client in clients.items():
+        result = await sync(client, tenants[key], clock=lambda: NOW)
+        assert not result.partial
+    elapsed = time.perf_counter() - started
+    closed = sum(1 for k in KEYS for s in simulator.sessions_of(k) if s.get("status") in ("closed", "failed"))
+    assert sum([(await t.info()).sessions for t in tenants.values()]) == closed
+    for key, tenant in tenants.items():
+        found, offset = set(), 0
+        while True:
+            page = await tenant.search('"zorblax voucher"', SearchFilters(), offset, 50)
+            found |= {h.session_id for h in page.hits}
+            if page.next_offset is None:
+                break
+            offset = page.next_offset
+        assert found == planted[key] and page.total_sessions == len(planted[key])
+    assert elapsed < 60, f"syncing {2 * COUNT} sessions took {elapsed:.1f} s"
+
+
+async def test_a_second_sync_reads_no_closed_session_again(
+    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+) -> None:
+    tenant = store.for_tenant(clients["demo"].fingerprint)
+    first = await sync(clients["demo"], tenant, clock=lambda: NOW)
+    assert first.open_now > 0  # the demo data has pending and started sessions
+    simulator.requests.clear()
+    second = await sync(clients["demo"], tenant, clock=lambda: NOW + 60)
+    open_ids = {s["id"] for s in simulator.sessions_of("demo") if s.get("status") not in ("closed", "failed")}
+    assert set(details(simulator)) <= open_ids
+    assert second.pages <= 3 and second.stored == 0
+    # A day later nothing open is revisited any more: each is given up, and said so.
+    simulator.requests.clear()
+    third = await sync(clients["demo"], tenant, clock=lambda: NOW + MAX_PENDING_AGE + 3600)
+    assert third.given_up == first.open_now and third.open_now == 0
+    simulator.requests.clear()
+    await sync(clients["demo"], tenant, clock=lambda: NOW + MAX_PENDING_AGE + 7200)
+    assert details(simulator) == []
+
+
+async def test_a_session_that_closes_is_fetched_on_the_next_sync(
+    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+) -> None:
+    tenant = store.for_tenant("t")
+    await sync(clients["demo"], tenant, clock=lambda: NOW)
+    waiting = [i for i, _ in await tenant.pending()]
+    session = simulator.projects["demo"].sessions[waiting[0]]
+    session |= {"status": "closed", "startedAt": session["createdAt"], "closedAt": session["createdAt"] + 60}
+    result = await sync(clients["demo"], tenant, clock=lambda: NOW + 60)
+    assert result.stored >= 1 and await tenant.get_session(waiting[0]) is not None
+    assert waiting[0] not in {i for i, _ in await tenant.pending()}
+
+
+async def test_since_bounds_the_first_sync(
+    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+) -> None:
+    since = ANCHOR - 86_400.0
+    tenant = store.for_tenant("t")
+    result = await sync(clients["demo"], tenant, since=since, clock=lambda: NOW)
+    wanted = [s for s in simulator.sessions_of("demo") if s["createdAt"] >= since]
+    assert (await tenant.info()).oldest >= since  # type: ignore[operator]
+    assert result.stored == sum(1 for s in wanted if s.get("status") in ("closed", "failed"))
+    assert result.pages == 1 + STOP_AFTER_PAGES  # the page with the day, then two wholly older: not all 4
+
+
+async def test_two_syncs_at_once_one_says_another_is_running(
+    upstream: tuple[SwitchableApp, str], tmp_path: Path, clients: dict[str, CompanionClient]
+) -> None:
+    upstream[0].simulator = Simulator(anchor=ANCHOR, api_keys=KEYS, session_count=300, latency=0.005)
+    path = tmp_path / "s" / "store.sqlite3"
+    first, second = SqliteStore(path), SqliteStore(path)  # as two processes would open it
+    outcomes: list[str] = []
+
+    async def run(store: SqliteStore) -> None:
+        try:
+            await sync(clients["demo"], store.for_tenant("t"), clock=lambda: NOW)
+            outcomes.append("done")
+        except SyncRunningError as exc:
+            outcomes.append(str(exc))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, first)
+        await anyio.sleep(0.05)
+        group.start_soon(run, second)
+    assert sorted(outcomes) == ["another sync is running on this store for this API key; wait for it to end", "done"]
+    await sync(clients["demo"], second.for_tenant("t"), clock=lambda: NOW)  # the lock went with the first
+    await sync(clients["demo"], second.for_tenant("another tenant"), clock=lambda: NOW)
+    first.close()
+    second.close()
+
+
+async def test_a_sync_cut_short_leaves_a_consistent_store_that_the_next_sync_completes(
+    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+) -> None:
+    tenant = store.for_tenant("t")
+    chunks = 0
+
+    async def stop_after_the_first_chunk(done: int, total: int, message: str) -> None:
+        nonlocal chunks
+        chunks += 1
+        raise KeyboardInterrupt  # as Ctrl+C arrives between two chunks
+
+    with pytest.raises(KeyboardInterrupt):
+        await sync(clients["demo"], tenant, on_progress=stop_after_the_first_chunk, clock=lambda: NOW)
+    everything = [s["id"] for s in simulator.sessions_of("demo")]
+    kept = await tenant.closed_ids(everything)
+    assert chunks == 1 and 0 < len(kept) < SMALL and await tenant.sync_state() == SyncState()
+    store.call(lambda c: c.execute("INSERT INTO turns_fts(turns_fts, rank) VALUES ('integrity-check', 1)"))
+    simulator.requests.clear()
+    result = await sync(clients["demo"], tenant, clock=lambda: NOW)  # lists on past what it holds
+    closed = {s["id"] for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")}
+    assert result.stored == len(closed - kept) and not set(details(simulator)) & kept
+    assert await tenant.closed_ids(everything) == closed
