@@ -20,7 +20,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.hostile_upstream import KEY, T0, Answer
+from tests.upstream import KEY, T0, Answer
 
 ABSENT = object()  # a field left out of the body
 

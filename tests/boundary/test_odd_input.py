@@ -23,7 +23,7 @@ from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
 from tests.conftest import ANCHOR
-from tests.test_commands import assert_one_clear_error, listed_ids, run_process, started_in
+from tests.surface.test_commands import assert_one_clear_error, listed_ids, run_process, started_in
 
 Wire = dict[str, Any]
 NOW = datetime.fromtimestamp(ANCHOR, UTC)

@@ -20,8 +20,9 @@ from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator, serve_in_thread
 from tests.conftest import FAST_RETRY
+from tests.helpers import ROOT
 from tests.standin import StandIn
-from tests.test_commands import assert_one_clear_error, run_process
+from tests.surface.test_commands import assert_one_clear_error, run_process
 
 pytestmark = pytest.mark.anyio
 
@@ -133,7 +134,7 @@ def test_the_qa_command_says_nothing_could_be_read(
 
 # -- the bundle's tool descriptions ----------------------------------------------------------------
 
-MANIFEST = json.loads((Path(__file__).parent.parent / "manifest.json").read_text(encoding="utf-8"))
+MANIFEST = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
 # What the manifest promises of each tool, in words the tool's own description uses too.
 PROMISES = {
     "list_sessions": ["newest first", "companion", "external client", "tags", "status", "modality"],

@@ -19,6 +19,7 @@ from session_mcp.companion.disk_cache import DiskCache, DiskCacheBusyError, Disk
 from session_mcp.companion.models import SessionDetail
 from session_mcp.simulator import Simulator
 from tests.conftest import ANCHOR
+from tests.helpers import ROOT
 
 DEMO = [SessionDetail.model_validate(s) for s in Simulator(anchor=ANCHOR, session_count=60).sessions_of("demo")]
 CLOSED = [s for s in DEMO if s.is_closed]
@@ -135,7 +136,7 @@ with DiskCache(__import__("pathlib").Path(sys.argv[1]), "shared") as cache:
 
 
 def test_concurrent_processes_share_one_cache(tmp_path: Path) -> None:
-    env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(ROOT)}
     writers = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(seed)], env=env, stderr=subprocess.PIPE)
         for seed in (1, 2, 3)

@@ -13,12 +13,10 @@ import select
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from session_mcp.render.text import plural
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 START = """
 import sys

@@ -45,7 +45,8 @@ from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.server.resources import RESOURCE_PAGE_SIZE
 from tests.conftest import ADVERSARIAL, FAST_RETRY
-from tests.hostile_upstream import (
+from tests.strategies_upstream import connection_answers, detail_answers, listing_answers
+from tests.upstream import (
     ERROR_BOUND,
     KEY,
     NORMAL_IDS,
@@ -61,7 +62,6 @@ from tests.hostile_upstream import (
     strict_json,
     text_of,
 )
-from tests.strategies_upstream import connection_answers, detail_answers, listing_answers
 
 TARGET = "sess_target"  # the id every single-session call asks for: the hostile detail answers it
 TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [

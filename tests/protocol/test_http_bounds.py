@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from session_mcp.cli.main import build_parser
 from tests.conftest import clean_environment
-from tests.test_http import serve_mcp
+from tests.protocol.test_http import serve_mcp
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 INITIALIZE = {

@@ -20,7 +20,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from tests.conftest import clean_environment
-from tests.test_transports import script
+from tests.protocol.test_transports import script
 from tests.views_harness import kit
 
 pytestmark = pytest.mark.anyio

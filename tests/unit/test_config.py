@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from session_mcp.config import ConfigError, Settings, load_settings
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.anyio
 
@@ -116,7 +116,7 @@ def bundle_env(**user_config: str) -> dict[str, str]:
     Each value comes from ``user_config`` or the manifest's default (booleans as "true"/"false", as
     the host writes them); a key with neither stays as the ``${...}`` text, as the host leaves it.
     """
-    manifest = json.loads((Path(__file__).resolve().parents[1] / "manifest.json").read_text())
+    manifest = json.loads((ROOT / "manifest.json").read_text())
     values = {key: option.get("default") for key, option in manifest["user_config"].items()} | user_config
     env: dict[str, str] = {}
     for variable, template in manifest["server"]["mcp_config"]["env"].items():

@@ -14,7 +14,7 @@ from session_mcp.cli.main import checked_settings
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ConfigError, Settings
 from session_mcp.simulator import Simulator
-from tests.test_server import INVALID_PARAMS, connect, mode, ok, text_of
+from tests.protocol.test_server import INVALID_PARAMS, connect, mode, ok, text_of
 
 pytestmark = pytest.mark.anyio
 __all__ = ["mode"]  # the fixture: every test that takes it runs in both protocol eras

@@ -24,7 +24,8 @@ from session_mcp.qa.patterns import (
 )
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules, parse_rules
 from session_mcp.sessions.redact import redact_session
-from tests.test_qa_checks import make_session
+from tests.helpers import ROOT
+from tests.unit.qa.test_checks import make_session
 
 DISCLOSURE = """
 [[rules]]
@@ -291,7 +292,7 @@ def test_the_rewrite_a_refusal_suggests_is_accepted() -> None:
     suggested = re.search(r"e\.g\. '([^']+)' instead of '([^']+)'", str(refused.value))
     assert suggested is not None and suggested.group(2) == "guarantee.*refund.*today"
     compile_bounded(suggested.group(1))
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     assert f"`{REWRITE_EXAMPLE}`" in readme  # the README gives the same advice
     compile_bounded(REWRITE_EXAMPLE)
 
@@ -446,7 +447,7 @@ def test_any_rules_file_is_read_or_refused_in_one_line(document: str | bytes, tm
 
 
 def test_the_readme_example_is_a_valid_rules_file() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     rule_set = parse_rules(example, "README.md")
     assert [r.id for r in rule_set.rules] == ["recording_disclosure", "refund_promise"]

@@ -14,7 +14,6 @@ import struct
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 
 import anyio
 import pytest
@@ -22,9 +21,10 @@ from anyio.abc import SocketAttribute, SocketStream
 from pydantic import SecretStr
 
 from session_mcp.simulator import Simulator
-from tests.test_http import serve_mcp
+from tests.helpers import ROOT
+from tests.protocol.test_http import serve_mcp
 
-sys.path.append(str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.append(str(ROOT / "bench"))
 import http_load  # a script of bench/, beside its _common.py
 
 pytestmark = pytest.mark.anyio

@@ -28,7 +28,7 @@ from session_mcp.config import Settings
 from session_mcp.errors import InvalidResponseError, UpstreamUnavailableError
 from session_mcp.server import build_server
 from tests.conftest import ADVERSARIAL, FAST_RETRY
-from tests.hostile_upstream import (
+from tests.upstream import (
     KEY,
     NORMAL_IDS,
     Answer,

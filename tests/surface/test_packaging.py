@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,8 @@ from jsonschema import Draft7Validator, FormatChecker
 
 import session_mcp
 from session_mcp.config import ENVIRONMENT, LOG_LEVELS, Settings, load_settings
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "tests" / "data" / "server.schema.json"
 SCHEMA_URL = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 SCHEMA_SHA256 = "3fba09590c99f61735d234822279f4223fab9e300c0a81e81c91ab62a4114de0"
