@@ -1,42 +1,46 @@
-"""A hostile stand-in of the Companion API, served over real HTTP on 127.0.0.1.
+"""The one fake of the Companion API, served over real HTTP on 127.0.0.1: it answers what a test scripts.
 
-Unlike the simulator, it answers whatever bytes a test scripts: any status, any headers, bodies
-that are not JSON or not the documented shape, bodies that trickle a byte at a time or never
-end. ``TricklingHeaders`` is a raw socket server for the one thing an ASGI app cannot do: send
-the response headers a byte at a time. ``run_cli`` runs ``session-mcp`` in process against it.
+Unlike the simulator, it sends whatever a test gives it: any status, any headers, bodies that are
+not JSON or not the documented shape (a list page of 20,000 rows for a page of 5, megabyte ids, a
+session nested too deep to parse), bodies that trickle a byte at a time or never end.
+``TricklingHeaders`` is a raw socket server for the one thing an ASGI app cannot do: send the
+response headers a byte at a time.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
-from unittest import mock
+from urllib.parse import parse_qsl
 
 import anyio
-import jsonschema
-from mcp.types import CallToolResult
 
-from session_mcp.cli.main import main
-from session_mcp.simulator import bind_loopback, serve_in_thread
+from session_mcp.simulator import bind_loopback
 
 LIST_PATH = "/public/sessions"
 T0 = 1_710_000_000  # 2024-03-09T16:00:00Z
-KEY = "sk-live-HOSTILE-KEY-0001"  # the key every test client uses: it must never show up in an answer
-ERROR_BOUND = 1_000  # characters of any error message: one line of at most 1,000 (the README's promise)
+CONNECTED = {"token": "t", "connection": {"id": "sess_new"}}
+NOT_FOUND = b'{"code": "SessionNotFound", "description": "Session not found"}'
+
+Body = dict[str, Any] | list[Any] | bytes
+
+
+def encode(body: Body) -> bytes:
+    return body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
 
 
 @dataclass
 class Answer:
-    """One scripted answer: status, headers and body bytes, sent at once or trickled."""
+    """One scripted answer: status, headers and body, sent at once or trickled.
 
-    body: bytes = b"{}"
+    The body is the exact bytes, or a JSON value encoded (UTF-8, not ASCII-escaped) when it is sent,
+    so a test may change a session it serves between two requests.
+    """
+
+    body: Body = b"{}"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float | None = None  # seconds between single body bytes (chunked, no Content-Length)
@@ -44,14 +48,16 @@ class Answer:
 
     def __repr__(self) -> str:
         """Short, so that a falsifying example stays readable: status, headers, size and the start."""
-        start = self.body[:200] + (b"..." if len(self.body) > 200 else b"")
-        return f"Answer(status={self.status}, headers={self.headers}, {len(self.body):,} bytes: {start!r})"
+        data = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        start = data[:200] + (b"..." if len(data) > 200 else b"")
+        return f"Answer(status={self.status}, headers={self.headers}, {len(data):,} bytes: {start!r})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))  # hypothesis prints a dataclass field by field otherwise
 
 
 def json_answer(value: Any, status: int = 200) -> Answer:
+    """``value`` as ``json.dumps`` writes it: non-ASCII escaped, NaN and Infinity as JavaScript would not."""
     return Answer(json.dumps(value).encode(), status)
 
 
@@ -81,48 +87,102 @@ def normal_page(ids: list[str]) -> dict[str, Any]:
 NORMAL_IDS = ["sess_normal_1", "sess_normal_2", "sess_normal_3"]
 
 
-CONNECTED = {"token": "t", "connection": {"id": "sess_new"}}
+def session(session_id: str, *texts: str, **fields: Any) -> dict[str, Any]:
+    """A closed session whose turns alternate user and agent, one second apart."""
+    items = [
+        {"role": "user" if i % 2 == 0 else "agent", "text": text, "timestamp": 1_790_000_001 + i}
+        for i, text in enumerate(texts)
+    ]
+    base: dict[str, Any] = {
+        "id": session_id,
+        "companionId": "comp_support",
+        "createdAt": 1_790_000_000,
+        "startedAt": 1_790_000_000,
+        "closedAt": 1_790_000_100,
+        "status": "closed",
+        "conversation": {"items": items},
+    }
+    return base | fields
+
+
+def nested(depth: int) -> bytes:
+    """A JSON value nested ``depth`` arrays deep: more than any parser's recursion allows."""
+    return b"[" * depth + b"]" * depth
 
 
 class HostileUpstream:
-    """An ASGI app answering ``GET /public/sessions`` with ``listing``, any session path with
-    ``details[id]``, else ``detail``, and both connection POSTs with ``connection``. ``reset()``
-    makes it a well-behaved API again."""
+    """An ASGI app: ``GET /public/sessions`` answers ``listing`` (whole, or page by page when
+    ``paged``), a session path ``details[id]``, else ``detail``, and both connection POSTs
+    ``connection``. ``reset()`` makes it a well-behaved API of three sessions again, ``clear()``
+    one with no sessions (an unknown id is a 404); ``add()`` serves sessions by id and lists them.
+    """
 
     def __init__(self) -> None:
         self.listing = Answer()
         self.detail = Answer()
         self.connection = Answer()
         self.details: dict[str, Answer] = {}
+        self.paged = False  # serve ``listing`` page by page (pageIndex, pageSize), not whole every time
+        self.max_page_size: int | None = None  # with ``paged``: fewer rows than asked, without saying so
         self.paths: list[str] = []
         self.reset()
 
     def reset(self) -> None:
+        """Three normal sessions, listed; any other id answers the first one."""
+        self.clear()
         self.listing = json_answer(normal_page(NORMAL_IDS))
         self.detail = json_answer(normal_session(NORMAL_IDS[0]))
-        self.connection = json_answer(CONNECTED, 201)
         self.details = {i: json_answer(normal_session(i)) for i in NORMAL_IDS}
+
+    def clear(self) -> None:
+        """No sessions: an empty list page, and a 404 for any id."""
+        self.listing = Answer({"items": []})
+        self.detail = Answer(NOT_FOUND, 404)
+        self.connection = json_answer(CONNECTED, 201)
+        self.details = {}
+        self.paged = False
+        self.max_page_size = None
         self.paths = []
 
-    def answer_for(self, path: str) -> Answer:
+    def add(self, *sessions: dict[str, Any], page: bool = True) -> None:
+        """Serve ``sessions`` by id, and (unless ``page`` is false) list them, transcripts left out."""
+        for one in sessions:
+            self.details[one["id"]] = Answer(one)
+        if page:
+            items = [{k: v for k, v in s.items() if k != "conversation"} for s in sessions]
+            self.listing = Answer({"items": items, "filteredCount": len(items), "totalCount": len(items)})
+
+    def answer_for(self, path: str, query: dict[str, str]) -> Answer:
         if path == LIST_PATH:
-            return self.listing
+            return self.page_of(self.listing, query) if self.paged else self.listing
         if path.endswith("/connections"):  # POST /public/connections or /public/agents/{id}/connections
             return self.connection
         session_id = path.removeprefix(LIST_PATH + "/")
         return self.details.get(session_id, self.detail)
 
+    def page_of(self, listing: Answer, query: dict[str, str]) -> Answer:
+        """The page ``query`` asks for of a listing that holds every row; the counts a test gave stand, true or not."""
+        body = listing.body
+        assert isinstance(body, dict), "a paged listing is a JSON object with its rows"
+        size = int(query["pageSize"])
+        size = min(size, self.max_page_size) if self.max_page_size else size
+        start = int(query["pageIndex"]) * size
+        total = body.get("totalCount", len(body["items"]))
+        page = {**body, "items": body["items"][start : start + size], "totalCount": total}
+        return Answer(page, listing.status, listing.headers)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         self.paths.append(scope["path"])
-        answer = self.answer_for(scope["path"])
+        answer = self.answer_for(scope["path"], dict(parse_qsl(scope["query_string"].decode("latin-1"))))
+        body = encode(answer.body)
         headers = [(b"content-type", b"application/json")]
         headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
         if answer.trickle is None:
-            headers.append((b"content-length", str(len(answer.body)).encode()))
+            headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-            await send({"type": "http.response.body", "body": answer.body})
+            await send({"type": "http.response.body", "body": body})
             return
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         async with anyio.create_task_group() as group:
@@ -133,26 +193,18 @@ class HostileUpstream:
                 group.cancel_scope.cancel()
 
             group.start_soon(stop_on_disconnect)
-            await _trickle(send, answer)
+            await _trickle(send, body, answer.trickle, answer.endless)
             group.cancel_scope.cancel()
 
 
-async def _trickle(send: Any, answer: Answer) -> None:
-    assert answer.trickle is not None
+async def _trickle(send: Any, body: bytes, interval: float, endless: bool) -> None:
     position = 0
-    while answer.endless or position < len(answer.body):
-        await anyio.sleep(answer.trickle)
-        byte = answer.body[position % len(answer.body) : position % len(answer.body) + 1] if answer.body else b" "
+    while endless or position < len(body):
+        await anyio.sleep(interval)
+        byte = body[position % len(body) : position % len(body) + 1] if body else b" "
         await send({"type": "http.response.body", "body": byte, "more_body": True})
         position += 1
     await send({"type": "http.response.body", "body": b""})
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn on a free loopback port (bound before the thread starts); its base URL."""
-    with serve_in_thread(app) as url:
-        yield url
 
 
 class TricklingHeaders:
@@ -191,84 +243,3 @@ class TricklingHeaders:
                     connection.sendall(b"a")
             except OSError:
                 return  # the client gave up: what the test wants
-
-
-@dataclass
-class CliRun:
-    """What one in-process ``session-mcp`` run left: its exit status and its output, decoded."""
-
-    status: int | str | None  # SystemExit's code; None when main returned
-    stdout: str
-    stderr: str  # with the message of ``sys.exit("...")``, as the interpreter would print it
-
-
-def run_cli(*argv: str, base_url: str, key: str) -> CliRun:
-    """``session-mcp ARGV`` in process against ``base_url``, writing to strict UTF-8 streams.
-
-    The streams raise on a lone surrogate as a real UTF-8 terminal or pipe would; anything but
-    ``SystemExit`` escaping ``main`` (a traceback) propagates to the test.
-    """
-    out, err = io.BytesIO(), io.BytesIO()
-    stdout = io.TextIOWrapper(out, encoding="utf-8", errors="strict", write_through=True)
-    stderr = io.TextIOWrapper(err, encoding="utf-8", errors="strict", write_through=True)
-    environment = {"NAPSTER_API_KEY": key, "NAPSTER_API_BASE_URL": base_url, "SESSION_MCP_TIMEOUT": "5"}
-    status: int | str | None = None
-    with mock.patch.dict(os.environ, environment), redirect_stdout(stdout), redirect_stderr(stderr):
-        try:
-            main(list(argv))
-        except SystemExit as exc:
-            status = exc.code
-    message = f"{status}\n" if isinstance(status, str) else ""
-    return CliRun(status, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8") + message)
-
-
-# -- what every answer must be ---------------------------------------------------------------------
-
-
-def strict_json(text: str) -> Any:
-    """``JSON.parse`` semantics: NaN and Infinity are not JSON."""
-
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def assert_clean(text: str) -> str:
-    """Encodable as UTF-8 (a lone surrogate raises), no key, no traceback."""
-    text.encode("utf-8")
-    assert KEY not in text, text[:300]
-    assert "Traceback" not in text, text[:300]
-    return text
-
-
-def text_of(result: CallToolResult) -> str:
-    return "".join(block.text for block in result.content if block.type == "text")
-
-
-def assert_clear_message(message: str, *needles: str) -> str:
-    """An error message: clean, bounded, more than the SDK's generic one, holding ``needles``."""
-    assert_clean(message)
-    assert message != "Internal server error"
-    assert len(message) <= ERROR_BOUND, len(message)
-    assert "\n" not in message, message[:300]
-    for needle in needles:
-        assert needle in message, (needle, message)
-    return message
-
-
-def assert_clear_tool_error(result: CallToolResult, tool: str, *needles: str) -> str:
-    assert result.is_error, text_of(result)[:300]
-    text = assert_clear_message(text_of(result), *needles)
-    assert text.strip() != f"Error executing tool {tool}", "a crash, not a handled error"
-    return text
-
-
-def assert_valid_structured(result: CallToolResult, schema: dict[str, Any] | None) -> dict[str, Any]:
-    """A result whose text is clean and whose ``structuredContent`` is strict JSON fitting ``schema``."""
-    assert not result.is_error, text_of(result)[:500]
-    assert_clean(text_of(result))
-    assert result.structured_content is not None and schema is not None
-    strict_json(json.dumps(result.structured_content, ensure_ascii=False))
-    jsonschema.validate(result.structured_content, schema)
-    return result.structured_content

@@ -1,4 +1,4 @@
-"""The tool-argument conventions (DESIGN.md "Tool arguments"), through the SDK's own ``Client``.
+"""The tool-argument conventions, through the SDK's own ``Client`` (the ``mcp`` fixture: both protocol eras).
 
 Empty means "not given" (null, "", [] and {}, also sent as JSON text), an empty argument never
 excludes another, tags are "key=value" strings (an object still works), shapeless values are
@@ -7,7 +7,6 @@ JSON text, and the advertised schemas hold no free-form object.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,10 +14,7 @@ import pytest
 from mcp import Client
 from pydantic import BaseModel
 
-from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import decode_tags_query
-from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.server.schema import input_schema
 from session_mcp.simulator import Simulator
 
@@ -27,12 +23,6 @@ pytestmark = pytest.mark.anyio
 # JSON text of an empty value is empty too, except for text arguments, where it is text.
 EMPTIES: list[Any] = [None, "", [], {}, "null", "[]", "{}"]
 FILTERS = ("companion_id", "external_client_id", "search", "tags")
-
-
-@pytest.fixture(params=["auto", "legacy"])
-async def mcp(client: CompanionClient, request: pytest.FixtureRequest) -> AsyncIterator[Client]:
-    async with Client(build_server(client, Settings()), mode=request.param, cache=None) as connected:
-        yield connected
 
 
 def list_queries(simulator: Simulator) -> list[dict[str, str]]:

@@ -19,13 +19,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
 from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator, bind_loopback, serve_in_thread
-from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
+from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -207,16 +204,9 @@ async def mcp_for(row: Row, base_url: str) -> AsyncIterator[Client]:
             timeout=row.timeout,
             max_response_bytes=row.max_response_bytes,
         ) as companion,
-        Client(build_server(companion, Settings()), cache=None) as mcp,
+        connect(companion) as mcp,
     ):
         yield mcp
-
-
-def text_of(result: CallToolResult) -> str:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text
 
 
 def assert_clean(text: str, tool: str) -> None:

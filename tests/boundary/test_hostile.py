@@ -27,8 +27,7 @@ import json
 import operator
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
@@ -40,13 +39,10 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 
-from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import decode_tags_query
-from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.sessions.tags import parse_tag_pairs
 from session_mcp.simulator import RecordedRequest, Simulator
-from tests.conftest import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp
+from tests.helpers import ADVERSARIAL, ANCHOR, SwitchableApp, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -68,22 +64,15 @@ class Env:
     mcp: Client
 
 
-@asynccontextmanager
-async def connect(base_url: str, mode: str) -> AsyncIterator[Client]:
-    async with (
-        CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
-        Client(build_server(companion, Settings()), mode=mode, cache=None) as mcp,
-    ):
-        yield mcp
-
-
 @pytest.fixture(scope="module", params=["auto", "legacy"])
 def env(request: pytest.FixtureRequest, upstream: tuple[SwitchableApp, str]) -> Iterator[Env]:
     """One MCP session per protocol era (2026-07-28 and the legacy handshake), open for the module."""
     upstream[0].simulator = SIM
     with (
         start_blocking_portal(backend="asyncio") as portal,
-        portal.wrap_async_context_manager(connect(upstream[1], request.param)) as mcp,  # one task enters and exits
+        portal.wrap_async_context_manager(
+            connect(upstream[1], mode=request.param, key=KEY)
+        ) as mcp,  # one task enters and exits
     ):
         yield Env(portal, mcp)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(TRIED.items()))

@@ -11,7 +11,6 @@ disagree.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -28,15 +27,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult
-from starlette.requests import Request
-from starlette.responses import Response
 
 from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
-from session_mcp.server import build_server
-from session_mcp.simulator import Simulator
-from tests.conftest import ADVERSARIAL, ANCHOR, FAST_RETRY, clean_environment
-from tests.standin import StandIn, Switch, serve_switch
+from session_mcp.simulator import Simulator, serve_in_thread
+from tests.helpers import ADVERSARIAL, ANCHOR, clean_environment, connect
+from tests.upstream import Answer, HostileUpstream
 
 pytestmark = pytest.mark.anyio
 
@@ -45,23 +40,22 @@ RANGE = re.compile(r"^Sessions (\d+)-(\d+)(?: of (?:at least )?(\d+))?")
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Switch, str]]:
-    with serve_switch() as pair:
-        yield pair
+def served() -> Iterator[tuple[HostileUpstream, str]]:
+    upstream = HostileUpstream()
+    with serve_in_thread(upstream) as url:
+        yield upstream, url
 
 
-def serve(served: tuple[Switch, str], page: dict[str, Any], *, paged: bool = False) -> StandIn:
-    served[0].target = StandIn(page=page, paged=paged)
-    return served[0].target
+def serve(upstream: HostileUpstream, page: dict[str, Any], *, paged: bool = False) -> HostileUpstream:
+    upstream.clear()
+    upstream.listing, upstream.paged = Answer(page), paged
+    return upstream
 
 
 @asynccontextmanager
-async def connect(base_url: str) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
+async def opened(base_url: str) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
     """An MCP session (the server's clock at the anchor) and the outputSchema of list_sessions."""
-    async with (
-        CompanionClient("key", base_url, retry=FAST_RETRY, timeout=10) as companion,
-        Client(build_server(companion, Settings(), clock=lambda: NOW), cache=None) as mcp,
-    ):
+    async with connect(base_url, key="key", timeout=10, clock=lambda: NOW) as mcp:
         tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
         schema = tools["list_sessions"].output_schema
         assert schema is not None
@@ -69,8 +63,8 @@ async def connect(base_url: str) -> AsyncIterator[tuple[Client, dict[str, Any]]]
 
 
 @pytest.fixture
-async def mcp(served: tuple[Switch, str]) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
-    async with connect(served[1]) as pair:
+async def mcp(served: tuple[HostileUpstream, str]) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
+    async with opened(served[1]) as pair:
         yield pair
 
 
@@ -104,9 +98,9 @@ def page(count: int, **claims: Any) -> dict[str, Any]:
 
 
 async def test_rows_beyond_the_count_are_said_and_not_numbered_against_it(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
 ) -> None:
-    serve(served, page(60, filteredCount=3, totalCount=3))
+    serve(served[0], page(60, filteredCount=3, totalCount=3))
     for page_size, shown in ((100, 60), (20, 20)):
         text, data = await listed(mcp, {"page_size": page_size})
         assert len(data["sessions"]) == shown
@@ -120,10 +114,10 @@ async def test_rows_beyond_the_count_are_said_and_not_numbered_against_it(
 
 
 async def test_an_id_twice_on_a_page_is_said_and_shown_once(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
 ) -> None:
     items = [row(0), row(1), row(0), row(2), row(1)]
-    serve(served, {"items": items, "filteredCount": 5, "totalCount": 5})
+    serve(served[0], {"items": items, "filteredCount": 5, "totalCount": 5})
     text, data = await listed(mcp)
     assert [r["id"] for r in data["sessions"]] == ["sess_0000", "sess_0001", "sess_0002"]
     assert kinds(data) == {"duplicate_ids"}
@@ -131,8 +125,10 @@ async def test_an_id_twice_on_a_page_is_said_and_shown_once(
     assert not RANGE.match(text), text
 
 
-async def test_another_page_answered_is_said(served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]) -> None:
-    serve(served, page(20, filteredCount=100, totalCount=100, pageIndex=0))
+async def test_another_page_answered_is_said(
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
+) -> None:
+    serve(served[0], page(20, filteredCount=100, totalCount=100, pageIndex=0))
     text, data = await listed(mcp, {"page_index": 2})
     assert kinds(data) == {"page_index_ignored"}
     assert "asked for page 2, the API answered page 0" in text
@@ -142,9 +138,9 @@ async def test_another_page_answered_is_said(served: tuple[Switch, str], mcp: tu
 
 
 async def test_the_same_rows_for_another_page_index_are_said(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
 ) -> None:
-    serve(served, page(20, filteredCount=60, totalCount=60))  # no pageIndex in the answer: the rows tell
+    serve(served[0], page(20, filteredCount=60, totalCount=60))  # no pageIndex in the answer: the rows tell
     text, data = await listed(mcp)
     assert "upstream_inconsistencies" not in data and text.startswith("Sessions 1-20 of 60, newest first")
     text, data = await listed(mcp, {"page_index": 1})
@@ -154,22 +150,22 @@ async def test_the_same_rows_for_another_page_index_are_said(
 
 
 async def test_resources_list_shows_each_session_once_and_stops_where_paging_does_not_work(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
 ) -> None:
-    serve(served, {"items": [row(0), row(1), row(0)], "filteredCount": 3})
+    serve(served[0], {"items": [row(0), row(1), row(0)], "filteredCount": 3})
     listed = await mcp[0].list_resources()
     assert [r.uri for r in listed.resources] == [f"napster://sessions/sess_000{i}/transcript" for i in (0, 1)]
-    serve(served, page(50, filteredCount=500))  # every page index: the same rows
+    serve(served[0], page(50, filteredCount=500))  # every page index: the same rows
     cursor = (await mcp[0].list_resources()).next_cursor
     assert cursor is not None
     assert (await mcp[0].list_resources(cursor=cursor)).next_cursor is None  # page 1 was page 0 again
 
 
 async def test_a_page_numbers_its_rows_by_the_page_size_the_api_served(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
 ) -> None:
     """An API that serves 10 a page when asked for 20 says so: page 1 holds sessions 11-20, not 21-30."""
-    serve(served, page(10, filteredCount=25, totalCount=25, pageIndex=1, pageSize=10))
+    serve(served[0], page(10, filteredCount=25, totalCount=25, pageIndex=1, pageSize=10))
     text, data = await listed(mcp, {"page_index": 1})
     assert text.startswith("Sessions 11-20 of 25, newest first (page 1)."), text
     assert data["first_number"] == 11 and "upstream_inconsistencies" not in data
@@ -177,7 +173,7 @@ async def test_a_page_numbers_its_rows_by_the_page_size_the_api_served(
 
 async def test_the_simulator_paged_to_its_end_raises_nothing(client: CompanionClient, simulator: Simulator) -> None:
     """No false alarm: an honest API, read page by page, while a session arrives between two pages."""
-    async with Client(build_server(client, Settings(), clock=lambda: NOW), cache=None) as mcp:
+    async with connect(client, clock=lambda: NOW) as mcp:
         index = 0
         while True:
             result = await mcp.call_tool("list_sessions", {"page_index": index, "page_size": 40})
@@ -200,20 +196,11 @@ async def test_the_simulator_paged_to_its_end_raises_nothing(client: CompanionCl
             assert scanned is not None and "upstream_inconsistencies" not in scanned["scan"], scanned["scan"]
 
 
-class Capped(StandIn):
-    """An API that serves at most 30 rows a page, whatever the page size asked, and does not say so."""
-
-    async def _list(self, request: Request) -> Response:
-        assert isinstance(self.page, dict)
-        start = int(request.query_params["pageIndex"]) * 30
-        body = {**self.page, "items": self.page["items"][start : start + 30]}
-        return Response(json.dumps(body).encode(), media_type="application/json")
-
-
 async def test_a_scan_of_an_api_serving_fewer_rows_than_asked_reads_them_all(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
 ) -> None:
-    served[0].target = Capped(page=page(95, filteredCount=95, totalCount=95))
+    # An API that serves at most 30 rows a page, whatever the page size asked, and does not say so.
+    serve(served[0], page(95, filteredCount=95, totalCount=95), paged=True).max_page_size = 30
     text, data = await listed(mcp, {"status": "closed", "page_size": 100})
     assert "upstream_inconsistencies" not in data and data["scan"]["complete"] is True, text
     assert text.startswith("Sessions 1-95 of 95 matching")
@@ -224,9 +211,9 @@ async def test_a_scan_of_an_api_serving_fewer_rows_than_asked_reads_them_all(
 
 @pytest.mark.parametrize("arguments", [{"status": "closed"}, {"since": "7d"}])
 async def test_a_scan_that_finds_fewer_than_the_api_counts_says_the_list_changed(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]], arguments: dict[str, Any]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]], arguments: dict[str, Any]
 ) -> None:
-    serve(served, page(90, filteredCount=250, totalCount=250), paged=True)  # the API counts 250, serves 90
+    serve(served[0], page(90, filteredCount=250, totalCount=250), paged=True)  # the API counts 250, serves 90
     text, data = await listed(mcp, {**arguments, "page_size": 100})
     scan = data["scan"]
     assert scan["complete"] is False and scan["scanned"] == 90
@@ -237,9 +224,9 @@ async def test_a_scan_that_finds_fewer_than_the_api_counts_says_the_list_changed
 
 
 async def test_a_scan_of_an_api_that_ignores_the_page_index_says_both(
-    served: tuple[Switch, str], mcp: tuple[Client, dict[str, Any]]
+    served: tuple[HostileUpstream, str], mcp: tuple[Client, dict[str, Any]]
 ) -> None:
-    serve(served, page(30, filteredCount=250, totalCount=250))  # every page index: the same 30 rows
+    serve(served[0], page(30, filteredCount=250, totalCount=250))  # every page index: the same 30 rows
     text, data = await listed(mcp, {"status": "closed", "page_size": 100})
     assert kinds(data["scan"]) == {"page_index_ignored", "list_changed"}
     assert data["scan"]["complete"] is False
@@ -253,7 +240,7 @@ async def test_a_scan_of_an_api_that_ignores_the_page_index_says_both(
 # -- the command line -------------------------------------------------------------------------
 
 
-def sessions_list(served: tuple[Switch, str], *args: str) -> subprocess.CompletedProcess[str]:
+def sessions_list(served: tuple[HostileUpstream, str], *args: str) -> subprocess.CompletedProcess[str]:
     env = clean_environment(NAPSTER_API_KEY="key", NAPSTER_API_BASE_URL=served[1], SESSION_MCP_TIMEOUT="10")
     done = subprocess.run(
         [sys.executable, "-m", "session_mcp", "sessions", "list", "--page-size", "100", *args],
@@ -269,8 +256,8 @@ def sessions_list(served: tuple[Switch, str], *args: str) -> subprocess.Complete
     return done
 
 
-def test_sessions_list_says_it_too(served: tuple[Switch, str]) -> None:
-    serve(served, page(60, filteredCount=3, totalCount=3))
+def test_sessions_list_says_it_too(served: tuple[HostileUpstream, str]) -> None:
+    serve(served[0], page(60, filteredCount=3, totalCount=3))
     lines = sessions_list(served).stdout.splitlines()
     assert lines[0].startswith("60 sessions as the API sent them for page 0"), lines[0]
     assert lines[1].startswith("upstream inconsistent (rows_over_count)"), lines[1]
@@ -288,13 +275,13 @@ class Env:
     portal: BlockingPortal
     mcp: Client
     schema: dict[str, Any]
-    switch: Switch
+    upstream: HostileUpstream
 
 
 @pytest.fixture(scope="module")
-def env(served: tuple[Switch, str]) -> Iterator[Env]:
+def env(served: tuple[HostileUpstream, str]) -> Iterator[Env]:
     with start_blocking_portal(backend="asyncio") as portal, portal.wrap_async_context_manager(
-        connect(served[1])
+        opened(served[1])
     ) as (mcp, schema):  # fmt: skip
         yield Env(portal, mcp, schema, served[0])
 
@@ -311,7 +298,7 @@ bodies = st.fixed_dictionaries(
 def test_a_page_never_claims_a_range_or_total_its_rows_contradict(
     env: Env, body: dict[str, Any], page_index: int, page_size: int
 ) -> None:
-    env.switch.target = StandIn(page=body)
+    serve(env.upstream, body)
     result = env.portal.call(env.mcp.call_tool, "list_sessions", {"page_index": page_index, "page_size": page_size})
     text = result.content[0].text  # type: ignore[union-attr]
     assert not result.is_error, text

@@ -3,7 +3,7 @@
 A rules file nested thousands deep, a pattern repeated 4,294,967,295 times, a rules file with a
 byte-order mark, and times from year 1 to 9999 get the right answer or one clear line (exit
 status 2 on the command line, a tool error or ``MCPError`` over MCP), never a traceback. The
-parsers' own generated-input tests are in ``test_qa_rules.py`` and ``test_query.py``.
+parsers' own generated-input tests are in ``unit/qa/test_rules.py`` and ``unit/sessions/test_scan.py``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from mcp import Client, MCPError
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
-from tests.conftest import ANCHOR
-from tests.surface.test_commands import assert_one_clear_error, listed_ids, run_process, started_in
+from tests.helpers import ANCHOR, assert_one_clear_error, connect, listed_ids, run_process, started_in
 
 Wire = dict[str, Any]
 NOW = datetime.fromtimestamp(ANCHOR, UTC)
@@ -108,7 +106,7 @@ def test_qa_reads_a_rules_file_with_a_byte_order_mark(process_env: dict[str, str
 
 @pytest.fixture
 async def mcp(client: CompanionClient) -> AsyncIterator[Client]:
-    async with Client(build_server(client, Settings(demo=True), clock=lambda: NOW), cache=None) as connected:
+    async with connect(client, Settings(demo=True), clock=lambda: NOW) as connected:
         yield connected
 
 

@@ -28,12 +28,9 @@ import copy
 import importlib
 import json
 import os
-import shutil
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,15 +41,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Simulator, serve_in_thread
-from tests.conftest import FAST_RETRY
+from tests.helpers import script
 
 pytestmark = pytest.mark.anyio
 
-SCRIPT = shutil.which("session-mcp", path=str(Path(sys.executable).parent)) or shutil.which("session-mcp")
 # The demo data's ids do not depend on the time: the server started with --demo has these too.
 DEMO_SESSION = Simulator(api_keys={"demo": 7}).sessions_of("demo")[0]["id"]
 # What each call needs; a strict-mode model fills every other field with null or an empty value.
@@ -103,7 +96,7 @@ def strict_fill(properties: dict[str, Any], needed: dict[str, Any], filling: str
 
 
 @dataclass
-class StandIn:
+class ModelStandIn:
     """Plays a strict-mode model: calls each tool once with every field filled, then answers text.
 
     It serves the OpenAI Responses API (``POST /v1/responses``) and the Gemini API
@@ -159,9 +152,9 @@ class StandIn:
         )
 
 
-class SwitchableStandIn:
+class SwitchableModel:
     def __init__(self) -> None:
-        self.current = StandIn()
+        self.current = ModelStandIn()
 
     def app(self) -> Starlette:
         async def openai(request: Request) -> JSONResponse:
@@ -179,27 +172,17 @@ class SwitchableStandIn:
 
 
 @pytest.fixture(scope="module")
-def model_endpoint() -> Iterator[tuple[SwitchableStandIn, str]]:
+def model_endpoint() -> Iterator[tuple[SwitchableModel, str]]:
     """(switchable stand-in, base URL) of a model endpoint on a free loopback port."""
-    switch = SwitchableStandIn()
+    switch = SwitchableModel()
     with serve_in_thread(switch.app()) as url:
         yield switch, url
 
 
 @pytest.fixture(params=FILLINGS)
-def stand_in(request: pytest.FixtureRequest, model_endpoint: tuple[SwitchableStandIn, str]) -> StandIn:
-    model_endpoint[0].current = StandIn(filling=request.param)
+def stand_in(request: pytest.FixtureRequest, model_endpoint: tuple[SwitchableModel, str]) -> ModelStandIn:
+    model_endpoint[0].current = ModelStandIn(filling=request.param)
     return model_endpoint[0].current
-
-
-@pytest.fixture(params=["auto", "legacy"])
-async def mcp(request: pytest.FixtureRequest, base_url: str) -> AsyncIterator[Client]:
-    """The server over the SDK's own client (the simulator behind it): the real tools/list answer."""
-    async with (
-        CompanionClient("demo", base_url, retry=FAST_RETRY, timeout=5) as companion,
-        Client(build_server(companion, Settings()), mode=request.param, cache=None) as connected,
-    ):
-        yield connected
 
 
 async def listed(mcp: Client) -> list[Tool]:
@@ -216,9 +199,8 @@ async def agents_stdio_server() -> AsyncIterator[Any]:
     """The server as the Agents SDK starts it: its own MCP client on the console script's stdio."""
     from agents.mcp import MCPServerStdio
 
-    assert SCRIPT is not None, "the session-mcp console script is not installed in this environment"
     server = MCPServerStdio(
-        params={"command": SCRIPT, "args": ["--demo"]},
+        params={"command": script(), "args": ["--demo"]},
         cache_tools_list=True,
         use_structured_content=True,  # a success comes back as its JSON; an error as its text
         client_session_timeout_seconds=30,
@@ -243,7 +225,7 @@ async def test_openai_strict_conversion_of_every_tool(mcp: Client) -> None:
         assert ensure_strict_json_schema(copy.deepcopy(tool.input_schema)) == schema
 
 
-async def test_openai_agents_run_calls_every_tool_in_strict_mode(stand_in: StandIn, model_endpoint: Any) -> None:
+async def test_openai_agents_run_calls_every_tool_in_strict_mode(stand_in: ModelStandIn, model_endpoint: Any) -> None:
     need("agents")
     from agents import Agent, OpenAIResponsesModel, Runner, set_tracing_disabled
     from openai import AsyncOpenAI
@@ -308,7 +290,9 @@ async def test_gemini_conversion_of_every_tool_keeps_tags_a_list_of_strings(mcp:
             assert wire["properties"]["page_size"]["maximum"] == 100  # bounds survive the conversion
 
 
-async def test_gemini_generate_content_calls_every_tool(mcp: Client, stand_in: StandIn, model_endpoint: Any) -> None:
+async def test_gemini_generate_content_calls_every_tool(
+    mcp: Client, stand_in: ModelStandIn, model_endpoint: Any
+) -> None:
     need("google.genai")
     from google import genai
     from google.genai import types

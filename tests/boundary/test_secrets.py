@@ -14,11 +14,9 @@ import dataclasses
 import json
 import logging
 import re
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,15 +26,14 @@ from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator
-from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
+from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp, connect, script
 
 pytestmark = pytest.mark.anyio
 
 CANARY = "sk-live-CANARY-7f3a9"
 REDACTED = "**********"
-SESSION_MCP = Path(sys.executable).parent / "session-mcp"
+
 TRANSCRIPT = "napster://sessions/{session_id}/transcript"
 
 
@@ -116,7 +113,7 @@ def leaks(seen: Seen, log_lines: list[str], secret: str, allowed: Callable[[str]
 async def mcp_for(base_url: str, mode: str, **options: Any) -> AsyncIterator[Client]:
     async with (
         CompanionClient(CANARY, base_url, retry=FAST_RETRY, **options) as companion,
-        Client(build_server(companion, Settings()), mode=mode, cache=None) as mcp,
+        connect(companion, mode=mode) as mcp,
     ):
         yield mcp
 
@@ -215,7 +212,7 @@ def test_reprs_hide_the_key() -> None:
 async def test_stdio_server_stderr_never_shows_the_key(simulator: Simulator, base_url: str) -> None:
     """The real command over stdio with DEBUG logs: the key header is logged, and only redacted."""
     params = StdioServerParameters(
-        command=str(SESSION_MCP),
+        command=script(),
         env={"NAPSTER_API_BASE_URL": base_url, "NAPSTER_API_KEY": CANARY, "SESSION_MCP_LOG_LEVEL": "DEBUG"},
     )
     closed = next(s["id"] for s in simulator.sessions_of(CANARY) if s.get("status") == "closed")

@@ -1,6 +1,6 @@
 """What a hostile upstream did to the server (issue 8, cases 1, 2, 3, 7, 9 and 10), one test each.
 
-The stand-in of ``tests/hostile_upstream.py`` serves the exact bytes over loopback HTTP; the
+The stand-in of ``tests/upstream.py`` serves the exact bytes over loopback HTTP; the
 server is driven through the SDK's ``Client`` (both protocol eras where the answer path differs)
 and the command line through ``session_mcp.cli.main.main`` writing to strict UTF-8 streams.
 """
@@ -8,10 +8,8 @@ and the command line through ``session_mcp.cli.main.main`` writing to strict UTF
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +17,33 @@ import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mcp import Client, MCPError, StdioServerParameters
+from mcp import Client, MCPError
 from mcp.types import CallToolResult, TextResourceContents
 
 from session_mcp.companion.client import CompanionClient, RetryPolicy
 from session_mcp.companion.ingest import _decode
-from session_mcp.config import Settings
 from session_mcp.errors import InvalidResponseError, UpstreamUnavailableError
-from session_mcp.server import build_server
-from tests.conftest import ADVERSARIAL, FAST_RETRY
-from tests.upstream import (
+from session_mcp.simulator import serve_in_thread
+from tests.helpers import (
+    ADVERSARIAL,
     KEY,
-    NORMAL_IDS,
-    Answer,
-    HostileUpstream,
-    TricklingHeaders,
     assert_clean,
     assert_clear_message,
     assert_clear_tool_error,
     assert_valid_structured,
+    connect,
+    run_cli,
+    strict_json,
+    text_of,
+)
+from tests.upstream import (
+    NORMAL_IDS,
+    Answer,
+    HostileUpstream,
+    TricklingHeaders,
     json_answer,
     normal_page,
     normal_session,
-    run_cli,
-    serving,
-    strict_json,
-    text_of,
 )
 
 pytestmark = pytest.mark.anyio
@@ -56,7 +55,7 @@ POISON = "sess_poisoned"
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[HostileUpstream, str]]:
     app = HostileUpstream()
-    with serving(app) as base_url:
+    with serve_in_thread(app) as base_url:
         yield app, base_url
 
 
@@ -69,20 +68,6 @@ def hostile(served: tuple[HostileUpstream, str]) -> HostileUpstream:
 @pytest.fixture
 def base_url(served: tuple[HostileUpstream, str], hostile: HostileUpstream) -> str:
     return served[1]
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@asynccontextmanager
-async def connect(base_url: str, mode: str = "auto") -> AsyncIterator[Client]:
-    async with (
-        CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
-        Client(build_server(companion, Settings()), mode=mode, cache=None) as mcp,
-    ):
-        yield mcp
 
 
 async def assert_clear_protocol_error(call: Any, *needles: str) -> str:
@@ -122,7 +107,7 @@ async def test_lone_surrogates_become_replacement_characters_everywhere(
     page = normal_page(NORMAL_IDS)
     page["items"][0] = {k: v for k, v in wire.items() if k != "conversation"}
     hostile.listing = json_answer(page)
-    async with connect(base_url, mode) as mcp:
+    async with connect(base_url, mode=mode, key=KEY) as mcp:
         transcript = await mcp.call_tool("get_session_transcript", {"session_id": NORMAL_IDS[0]})
         structured = await assert_valid_result(mcp, "get_session_transcript", transcript)
         assert structured["turns"][0]["text"] == "I said \ufffd"
@@ -166,13 +151,8 @@ def test_sessions_export_with_a_lone_surrogate_finishes(
 
 async def test_a_lone_surrogate_does_not_kill_the_stdio_server(hostile: HostileUpstream, base_url: str) -> None:
     hostile.details[NORMAL_IDS[0]] = json_answer(surrogate_session(NORMAL_IDS[0]))
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "session_mcp"],
-        env={"NAPSTER_API_KEY": KEY, "NAPSTER_API_BASE_URL": base_url},
-    )
     with anyio.fail_after(20):
-        async with Client(params, cache=None) as mcp:
+        async with connect(base_url, transport="stdio", key=KEY) as mcp:
             transcript = await mcp.call_tool("get_session_transcript", {"session_id": NORMAL_IDS[0]})
             assert not transcript.is_error and "I said \ufffd" in text_of(transcript)
             wire = resource_text(await mcp.read_resource(f"napster://sessions/{NORMAL_IDS[0]}"))
@@ -187,7 +167,7 @@ async def test_a_lone_surrogate_does_not_kill_the_stdio_server(hostile: HostileU
 async def test_deep_nesting_in_a_200_body_is_a_clear_error(hostile: HostileUpstream, base_url: str, mode: str) -> None:
     hostile.listing = Answer(b'{"items": ' + DEEP + b"}")
     hostile.detail = Answer(b'{"id": "s", "conversation": ' + DEEP + b"}")
-    async with connect(base_url, mode) as mcp:
+    async with connect(base_url, mode=mode, key=KEY) as mcp:
         for tool, args in [
             ("list_sessions", {}),
             ("get_session_transcript", {"session_id": POISON}),
@@ -208,7 +188,7 @@ async def test_deep_nesting_in_an_error_body_leaves_the_status_to_speak(
     hostile: HostileUpstream, base_url: str, status: int, needle: str
 ) -> None:
     hostile.listing = Answer(DEEP, status)
-    async with connect(base_url) as mcp:
+    async with connect(base_url, key=KEY) as mcp:
         assert_clear_tool_error(await mcp.call_tool("list_sessions", {}), "list_sessions", str(status), needle)
 
 
@@ -216,7 +196,7 @@ async def test_one_deep_session_among_three_fails_alone(hostile: HostileUpstream
     ids = [NORMAL_IDS[0], POISON, NORMAL_IDS[1]]
     hostile.listing = json_answer(normal_page(ids))
     hostile.details[POISON] = Answer(b'{"id": "sess_poisoned", "x": ' + DEEP + b"}")
-    async with connect(base_url) as mcp:
+    async with connect(base_url, key=KEY) as mcp:
         batch = await assert_valid_result(
             mcp, "get_session_transcripts", await mcp.call_tool("get_session_transcripts", {"session_ids": ids})
         )
@@ -264,7 +244,7 @@ async def test_implausible_timestamps_read_as_unknown(hostile: HostileUpstream, 
     hostile.listing = json_answer(
         normal_page(NORMAL_IDS) | {"items": [{k: v for k, v in s.items() if k != "conversation"} for s in sessions]}
     )
-    async with connect(base_url) as mcp:
+    async with connect(base_url, key=KEY) as mcp:
         one = await mcp.call_tool("get_session_transcript", {"session_id": NORMAL_IDS[0]})
         structured = await assert_valid_result(mcp, "get_session_transcript", one)
         assert "started_at" not in structured["session"] and "timestamp" not in structured["turns"][0]
@@ -301,7 +281,7 @@ async def test_error_code_is_scrubbed_of_the_key_and_bounded(
 ) -> None:
     code = f"Echo{KEY}" + "X" * 5_000_000
     hostile.listing = json_answer({"code": code, "description": f"key {KEY}\n[00:01] Agent: forged"}, status)
-    async with connect(base_url) as mcp:
+    async with connect(base_url, key=KEY) as mcp:
         text = assert_clear_tool_error(await mcp.call_tool("list_sessions", {}), "list_sessions", named, "key ****")
     assert "\n[00:01]" not in text  # the description is one line
 
@@ -314,7 +294,7 @@ async def test_a_redirect_is_an_error_that_names_it(hostile: HostileUpstream, ba
     location = f"https://elsewhere.example/public/sessions?api_key={KEY}"
     redirect = Answer(json.dumps({"items": []}).encode(), status, {"Location": location})
     hostile.listing = hostile.detail = redirect
-    async with connect(base_url) as mcp:
+    async with connect(base_url, key=KEY) as mcp:
         for tool, args in [("list_sessions", {}), ("get_session_transcript", {"session_id": POISON})]:
             assert_clear_tool_error(
                 await mcp.call_tool(tool, args), tool, f"redirect ({status})", "elsewhere.example", "not followed"

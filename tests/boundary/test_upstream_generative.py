@@ -1,7 +1,7 @@
 """A generative hostile upstream (issue 8, deliverable 11): any answer, every surface.
 
 Hypothesis builds list and session answers (``tests/strategies_upstream.py``) that the stand-in
-of ``tests/hostile_upstream.py`` serves over loopback HTTP. Every tool, both resources,
+of ``tests/upstream.py`` serves over loopback HTTP. Every tool, both resources,
 ``resources/list``, every prompt and the ``sessions`` commands then run against them, and for
 every answer:
 
@@ -42,26 +42,25 @@ from mcp.types import CallToolResult, TextResourceContents
 from session_mcp.cli.main import EXIT_FATAL
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.server.resources import RESOURCE_PAGE_SIZE
-from tests.conftest import ADVERSARIAL, FAST_RETRY
-from tests.strategies_upstream import connection_answers, detail_answers, listing_answers
-from tests.upstream import (
+from session_mcp.simulator import serve_in_thread
+from tests.helpers import (
+    ADVERSARIAL,
     ERROR_BOUND,
+    FAST_RETRY,
     KEY,
-    NORMAL_IDS,
-    Answer,
     CliRun,
-    HostileUpstream,
     assert_clean,
     assert_clear_message,
     assert_clear_tool_error,
     assert_valid_structured,
+    connect,
     run_cli,
-    serving,
     strict_json,
     text_of,
 )
+from tests.strategies_upstream import connection_answers, detail_answers, listing_answers
+from tests.upstream import NORMAL_IDS, Answer, HostileUpstream
 
 TARGET = "sess_target"  # the id every single-session call asks for: the hostile detail answers it
 TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
@@ -133,12 +132,12 @@ class Env:
 
 
 @asynccontextmanager
-async def connect(
+async def opened(
     base_url: str,
 ) -> AsyncIterator[tuple[Client, CompanionClient, dict[str, dict[str, Any] | None]]]:
     async with (
         CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
-        Client(build_server(companion, Settings()), cache=None) as mcp,
+        connect(companion) as mcp,
     ):
         yield mcp, companion, {tool.name: tool.output_schema for tool in (await mcp.list_tools()).tools}
 
@@ -147,9 +146,9 @@ async def connect(
 def env() -> Iterator[Env]:
     app = HostileUpstream()
     with (
-        serving(app) as base_url,
+        serve_in_thread(app) as base_url,
         start_blocking_portal(backend="asyncio") as portal,
-        portal.wrap_async_context_manager(connect(base_url)) as (mcp, companion, schemas),
+        portal.wrap_async_context_manager(opened(base_url)) as (mcp, companion, schemas),
     ):
         started = time.monotonic()
         yield Env(portal, mcp, companion, app, base_url, schemas)

@@ -18,8 +18,7 @@ from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.writers import render_html
 from session_mcp.simulator import Simulator
-from tests.browser.test_views_browser import screenshots
-from tests.conftest import ANCHOR
+from tests.helpers import ANCHOR, screenshots
 from tests.views_harness import kit
 
 CHROMIUM = kit.chromium_path()

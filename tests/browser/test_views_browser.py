@@ -15,7 +15,6 @@ Skipped without node, npm or Chromium, except where ``SESSION_MCP_REQUIRE_BROWSE
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,15 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
 from mcp.client import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
-from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
+from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp, connect, screenshots
 from tests.views_harness import kit
 from tests.views_harness.host import ViewHost
 
@@ -67,12 +64,6 @@ def mm_ss(seconds: float) -> str:
 def luminance(css_color: str) -> float:
     red, green, blue = (int(part) for part in re.findall(r"\d+", css_color)[:3])
     return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
-
-
-def screenshots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SESSION_MCP_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def failed_tools(session: dict[str, Any]) -> list[dict[str, Any]]:
@@ -213,8 +204,8 @@ async def rendered(
     ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
     async with (
         CompanionClient(api_key="demo", base_url=upstream[1], retry=FAST_RETRY, timeout=5) as client,
-        Client(build_server(client, Settings()), extensions=[ui], cache=None) as mcp,
-        Client(build_server(client, Settings(max_chars=SMALL_BUDGET)), extensions=[ui], cache=None) as small,
+        connect(client, extensions=[ui]) as mcp,
+        connect(client, Settings(max_chars=SMALL_BUDGET), extensions=[ui]) as small,
     ):
         host = ViewHost(mcp, views_kit)
         await host.add_scenario(

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
-from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
+from tests.helpers import text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -22,18 +18,6 @@ UNUSED: dict[str, Any] = {
     "external_client_id": "", "external_client_profile": None, "tags": [], "initial_speech": "", "language": "",
     "knowledge_base_id": None, "functions": [], "faq_collections": None, "disable_idle_timeout": None,
 }  # fmt: skip
-
-
-@pytest.fixture(params=["auto", "legacy"])
-async def mcp(client: CompanionClient, request: pytest.FixtureRequest) -> AsyncIterator[Client]:
-    async with Client(build_server(client, Settings()), mode=request.param, cache=None) as connected:
-        yield connected
-
-
-def text_of(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text
 
 
 def posts(simulator: Simulator) -> list[str]:

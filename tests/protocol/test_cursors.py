@@ -32,10 +32,9 @@ from pydantic import SecretStr
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ConfigError, Settings, load_settings
-from session_mcp.server import build_server
 from session_mcp.sessions.cursors import CURSOR_PREFIX
 from session_mcp.simulator import Simulator
-from tests.conftest import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp
+from tests.helpers import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp, connect, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -47,12 +46,8 @@ NOT_OURS = "not made by this server"
 @asynccontextmanager
 async def server(client: CompanionClient, **settings: Any) -> AsyncIterator[Client]:
     """An MCP session with a server at the demo data's anchor (``since`` counts from it)."""
-    async with Client(build_server(client, Settings(**settings), clock=lambda: NOW), cache=None) as mcp:
+    async with connect(client, Settings(**settings), clock=lambda: NOW) as mcp:
         yield mcp
-
-
-def text_of(result: CallToolResult) -> str:
-    return result.content[0].text  # type: ignore[union-attr]
 
 
 def answer(result: CallToolResult) -> dict[str, Any]:

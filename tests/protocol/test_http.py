@@ -6,15 +6,12 @@ CompanionClient) on a pre-bound loopback socket; the test talks to it with the S
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
@@ -24,44 +21,15 @@ from mcp.types import ResourceTemplateReference
 from pydantic import SecretStr
 
 from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
 from session_mcp.errors import UpstreamUnavailableError
-from session_mcp.server import build_server
-from session_mcp.server.transport import http_server
-from session_mcp.simulator import Simulator, bind_loopback, serve_in_thread
-from tests.conftest import ADVERSARIAL, FAST_RETRY
-from tests.standin import StandIn
+from session_mcp.simulator import Simulator, serve_in_thread
+from tests.helpers import ADVERSARIAL, FAST_RETRY, serve_mcp
+from tests.upstream import Answer, HostileUpstream
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "test-bearer-token-4711"
 ServeMcp = Callable[..., Any]
-
-
-@contextmanager
-def serve_mcp(base_url: str, **overrides: Any) -> Iterator[str]:
-    """Serve the MCP server over Streamable HTTP on a free loopback port; yields its /mcp URL."""
-    settings = Settings(base_url=base_url, transport="http", **overrides)
-    sock = bind_loopback()
-    port = sock.getsockname()[1]
-    holder: dict[str, uvicorn.Server] = {}
-    ready = threading.Event()
-
-    async def run() -> None:
-        async with CompanionClient(settings.api_key, settings.base_url, retry=FAST_RETRY, timeout=10) as client:
-            server = http_server(build_server(client, settings), settings)  # as `--transport http` runs it
-            holder["server"] = server
-            ready.set()
-            await server.serve(sockets=[sock])
-
-    thread = threading.Thread(target=anyio.run, args=(run,), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        holder["server"].should_exit = True
-        thread.join(timeout=10)
 
 
 def http_client(url: str, **headers: str) -> Client:
@@ -337,9 +305,10 @@ async def test_a_local_origin_without_a_port_is_allowed(base_url: str) -> None:
 
 async def test_a_huge_error_body_is_parsed_off_the_event_loop() -> None:
     """An error body is parsed as off the loop as an answer: the loop keeps ticking meanwhile."""
-    standin = StandIn(page_status=500)
+    upstream = HostileUpstream()
+    upstream.clear()
     junk = [{"role": "user", "text": "ok", "timestamp": i} for i in range(150_000)]
-    standin.page = {"code": "Boom", "description": "It failed.", "items": junk}
+    upstream.listing = Answer({"code": "Boom", "description": "It failed.", "items": junk}, 500)
     gaps: list[float] = []
     done = anyio.Event()
 
@@ -351,7 +320,7 @@ async def test_a_huge_error_body_is_parsed_off_the_event_loop() -> None:
             gaps.append(now - last)
             last = now
 
-    with serve_in_thread(standin.app) as url:
+    with serve_in_thread(upstream) as url:
         async with (
             CompanionClient("key", url, retry=FAST_RETRY, timeout=30) as client,
             anyio.create_task_group() as group,

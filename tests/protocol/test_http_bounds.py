@@ -21,8 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from session_mcp.cli.main import build_parser
-from tests.conftest import clean_environment
-from tests.protocol.test_http import serve_mcp
+from tests.helpers import clean_environment, serve_mcp
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 INITIALIZE = {

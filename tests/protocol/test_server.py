@@ -11,14 +11,13 @@ import base64
 import dataclasses
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from mcp import Client, MCPError
 from mcp.types import (
+    INVALID_PARAMS,
     CallToolResult,
     GetPromptResult,
     PromptReference,
@@ -29,53 +28,17 @@ from mcp.types import (
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator
-from tests.conftest import DEMO_CLIENT_ID, FAST_RETRY
+from tests.helpers import DEMO_CLIENT_ID, FAST_RETRY, connect, ok, text_of
 
 pytestmark = pytest.mark.anyio
 
 TRANSCRIPT_TEMPLATE = "napster://sessions/{session_id}/transcript"
 SESSION_TEMPLATE = "napster://sessions/{session_id}"
-INVALID_PARAMS = -32602
 CORE_TOOLS = {"list_sessions", "get_session_transcript", "create_connection"}
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """Every test that talks MCP runs in both protocol eras: 2026-07-28 and the legacy handshake."""
-    return str(request.param)
-
-
-@asynccontextmanager
-async def connect(client: CompanionClient, mode: str, settings: Settings | None = None) -> AsyncIterator[Client]:
-    server = build_server(client, settings or Settings())
-    async with Client(server, mode=mode, cache=None) as mcp:
-        yield mcp
-
-
-@pytest.fixture
-async def mcp(client: CompanionClient, mode: str) -> AsyncIterator[Client]:
-    async with connect(client, mode) as c:
-        yield c
-
-
-def text_of(result: CallToolResult) -> str:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text
-
-
-def ok(result: CallToolResult) -> tuple[str, dict[str, Any]]:
-    """The text and structured content of a successful tool result."""
-    text = text_of(result)
-    assert not result.is_error, text
-    assert result.structured_content is not None
-    return text, result.structured_content
 
 
 def failed(result: CallToolResult) -> str:
@@ -217,7 +180,7 @@ async def test_every_tool_has_output_schema_and_strict_described_inputs(mcp: Cli
 async def test_read_only_mode_has_no_create_connection(
     client: CompanionClient, simulator: Simulator, mode: str
 ) -> None:
-    async with connect(client, mode, Settings(read_only=True)) as mcp:
+    async with connect(client, Settings(read_only=True), mode=mode) as mcp:
         names = {t.name for t in (await mcp.list_tools()).tools}
         assert "create_connection" not in names
         assert {"list_sessions", "get_session_transcript"} <= names
@@ -471,7 +434,7 @@ async def test_offset_past_the_end_says_so(mcp: Client, simulator: Simulator) ->
 async def test_small_budget_cuts_and_says_so(client: CompanionClient, simulator: Simulator, mode: str) -> None:
     budget = 2_000
     marathon = marathon_of(simulator)
-    async with connect(client, mode, Settings(max_chars=budget)) as mcp:
+    async with connect(client, Settings(max_chars=budget), mode=mode) as mcp:
         text, data = ok(await mcp.call_tool("get_session_transcript", {"session_id": marathon["id"], "limit": 1000}))
         turn_lines = [line for line in text.splitlines() if re.match(r"^\[\d\d:\d\d\] ", line)]
         assert len(turn_lines) == len(data["turns"])
@@ -570,7 +533,7 @@ async def test_transcript_is_shown_as_sent_without_redaction(mcp: Client, simula
 
 async def test_redact_pii_setting_masks_emails(client: CompanionClient, simulator: Simulator, mode: str) -> None:
     session, emails = pii_session(simulator)
-    async with connect(client, mode, Settings(redact_pii=True)) as mcp:
+    async with connect(client, Settings(redact_pii=True), mode=mode) as mcp:
         text, data = ok(await mcp.call_tool("get_session_transcript", {"session_id": session["id"]}))
         prompt = await mcp.get_prompt("qa_review_transcript", {"session_id": session["id"]})
         resource = await mcp.read_resource(TRANSCRIPT_TEMPLATE.format(session_id=session["id"]))
@@ -698,7 +661,7 @@ async def test_wrong_api_key_is_a_readable_error(base_url: str, simulator: Simul
     secret = "wrong-key-4f9a1c"
     async with (
         CompanionClient(api_key=secret, base_url=base_url, retry=FAST_RETRY, timeout=5) as bad,
-        connect(bad, mode) as mcp,
+        connect(bad, mode=mode) as mcp,
     ):
         for tool, arguments in (
             ("list_sessions", {}),
@@ -927,8 +890,7 @@ async def test_summarize_sessions_prompt_by_window(client: CompanionClient, mode
     today = now.date()  # the server's clock, fixed at the edges of a day: "yesterday" is its yesterday
     day = (today - timedelta(days=1)).isoformat()
     window = f"since='{day}T00:00:00Z', until='{today.isoformat()}T00:00:00Z'"
-    server = build_server(client, Settings(), clock=lambda: now)
-    async with Client(server, mode=mode, cache=None) as mcp:
+    async with connect(client, mode=mode, clock=lambda: now) as mcp:
         texts = [
             prompt_text(await mcp.get_prompt("summarize_sessions", {**arguments, "companion_id": "comp_sales"}))
             for arguments in (

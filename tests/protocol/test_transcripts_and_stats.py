@@ -12,15 +12,15 @@ from mcp import Client
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
+from tests.helpers import connect
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def mcp(client: CompanionClient) -> AsyncIterator[Client]:
-    async with Client(build_server(client, Settings(demo=True)), cache=None) as connected:
+    async with connect(client, Settings(demo=True)) as connected:
         yield connected
 
 
@@ -90,7 +90,7 @@ async def test_a_session_too_long_for_the_budget_comes_as_a_digest_line_with_its
 ) -> None:
     marathon = max(simulator.sessions_of("demo"), key=lambda s: len((s.get("conversation") or {}).get("items", [])))
     short = [s["id"] for s in closed_sessions(simulator)[:5] if s["id"] != marathon["id"]]
-    async with Client(build_server(client, Settings(demo=True, max_chars=6_000)), cache=None) as mcp:
+    async with connect(client, Settings(demo=True, max_chars=6_000)) as mcp:
         result = await mcp.call_tool("get_session_transcripts", {"session_ids": [marathon["id"], *short]})
     data: dict[str, Any] = result.structured_content  # type: ignore[assignment]
     text = result.content[0].text  # type: ignore[union-attr]
@@ -122,7 +122,7 @@ async def test_batch_shortens_long_messages_with_a_marker(mcp: Client, simulator
 async def test_batch_concurrency_is_bounded(client: CompanionClient, simulator: Simulator) -> None:
     simulator.latency = 0.02
     ids = [s["id"] for s in closed_sessions(simulator)[:12]]
-    async with Client(build_server(client, Settings(demo=True, concurrency=3)), cache=None) as mcp:
+    async with connect(client, Settings(demo=True, concurrency=3)) as mcp:
         result = await mcp.call_tool("get_session_transcripts", {"session_ids": ids})
     assert len(result.structured_content["transcripts"]) == 12  # type: ignore[index]
     assert 2 <= simulator.peak_in_flight <= 3

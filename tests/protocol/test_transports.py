@@ -1,37 +1,29 @@
 """The server over its real transports: stdio (the console script as a subprocess) and
-Streamable HTTP (the ASGI app under uvicorn, and the ``--transport http`` command)."""
+Streamable HTTP (the server in a thread as ``--transport http`` serves it, and that command itself)."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 import socket
 import subprocess
-import sys
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
 import pytest
-import uvicorn
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.types import TextResourceContents
+from pydantic import SecretStr
 
-from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
-from session_mcp.server.transport import http_app
-from session_mcp.simulator import Simulator, bind_loopback
+from session_mcp.simulator import Simulator
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
-from tests.conftest import FAST_RETRY
+from tests.helpers import connect, script, serve_mcp
 
 pytestmark = pytest.mark.anyio
 
-SCRIPT = shutil.which("session-mcp", path=str(Path(sys.executable).parent)) or shutil.which("session-mcp")
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -39,16 +31,6 @@ INITIALIZE = {
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
 }
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def script() -> str:
-    assert SCRIPT is not None, "the session-mcp console script is not installed in this environment"
-    return SCRIPT
 
 
 async def exercise(mcp: Client, expected_ids: list[str] | None = None) -> None:
@@ -78,67 +60,27 @@ async def exercise(mcp: Client, expected_ids: list[str] | None = None) -> None:
 
 
 async def test_stdio_console_script(mode: str) -> None:
-    params = StdioServerParameters(command=script(), args=["--demo"])
     with anyio.fail_after(30):
-        async with Client(params, mode=mode, cache=None) as mcp:
+        async with connect(None, Settings(demo=True), transport="stdio", mode=mode) as mcp:
             assert mcp.server_info is not None
             assert mcp.server_info.name == "session-mcp"
             await exercise(mcp)
 
 
 async def test_stdio_read_only_leaves_out_create_connection() -> None:
-    params = StdioServerParameters(command=script(), args=["--demo", "--read-only"])
     with anyio.fail_after(30):
-        async with Client(params, cache=None) as mcp:
+        async with connect(None, Settings(demo=True, read_only=True), transport="stdio") as mcp:
             names = {t.name for t in (await mcp.list_tools()).tools}
     assert "create_connection" not in names
     assert "list_sessions" in names
 
 
-# -- Streamable HTTP: the app under uvicorn in a thread ---------------------------------------
-
-
-@contextmanager
-def serve_in_thread(app: Any, on_exit: Any = None) -> Iterator[int]:
-    """Serve ``app`` on a pre-bound loopback socket; connections queue until uvicorn accepts."""
-    sock = bind_loopback()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
-
-    async def run() -> None:
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            if on_exit is not None:
-                await on_exit()
-
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
-
-
-@contextmanager
-def http_server(base_url: str, settings: Settings | None = None) -> Iterator[int]:
-    """The MCP server over Streamable HTTP, its client talking to the test's simulator over HTTP.
-
-    The ``CompanionClient`` is created here and used and closed only on the server's own loop.
-    """
-    settings = settings or Settings()
-    companion = CompanionClient(api_key="demo", base_url=base_url, retry=FAST_RETRY, timeout=5)
-    app = http_app(build_server(companion, settings), settings)
-    with serve_in_thread(app, on_exit=companion.aclose) as port:
-        yield port
+# -- Streamable HTTP: the server in a thread, as `--transport http` runs it -------------------
 
 
 async def test_streamable_http(base_url: str, simulator: Simulator, mode: str) -> None:
-    with http_server(base_url) as port, anyio.fail_after(30):
-        async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None) as mcp:
+    with anyio.fail_after(30):
+        async with connect(base_url, transport="http", mode=mode) as mcp:
             await exercise(mcp, [s["id"] for s in simulator.sessions_of("demo")[:5]])
     assert any(r.raw_path == "/public/sessions" for r in simulator.requests)
 
@@ -150,8 +92,8 @@ async def raw_http() -> AsyncIterator[httpx2.AsyncClient]:
 
 
 async def test_streamable_http_rejects_a_foreign_host_header(base_url: str, simulator: Simulator) -> None:
-    with http_server(base_url) as port:
-        url = f"http://127.0.0.1:{port}/mcp"
+    with serve_mcp(base_url, api_key=SecretStr("demo")) as url:
+        port = urlsplit(url).port
         async with raw_http() as http:
             evil = await http.post(url, headers={**MCP_HEADERS, "Host": "evil.example.com"}, json=INITIALIZE)
             assert evil.status_code == 421

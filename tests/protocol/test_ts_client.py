@@ -16,11 +16,9 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 
-from tests.conftest import clean_environment
-from tests.protocol.test_transports import script
+from session_mcp.config import Settings
+from tests.helpers import clean_environment, connect, script
 from tests.views_harness import kit
 
 pytestmark = pytest.mark.anyio
@@ -62,8 +60,7 @@ def run_ts_client(node_kit: Path, calls: list[dict[str, Any]]) -> dict[str, Any]
 
 async def python_sdk_view() -> tuple[list[str], list[str], str]:
     """What the Python SDK's client sees of the same server: tools, prompts, a session id."""
-    params = StdioServerParameters(command=script(), args=["--demo"], env=clean_environment())
-    async with Client(params) as mcp:
+    async with connect(None, Settings(demo=True), transport="stdio") as mcp:
         tools = [tool.name for tool in (await mcp.list_tools()).tools]
         prompts = [prompt.name for prompt in (await mcp.list_prompts()).prompts]
         listed = await mcp.call_tool("list_sessions", {"page_size": 1})

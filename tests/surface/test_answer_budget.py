@@ -18,15 +18,13 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mcp import Client
 from mcp.types import CallToolResult
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.server.toolkit import StrictTool
 from session_mcp.simulator import Simulator
-from tests.conftest import ADVERSARIAL, ANCHOR
+from tests.helpers import ADVERSARIAL, ANCHOR, connect
 
 NOW = datetime.fromtimestamp(ANCHOR, UTC)
 WINDOWS = [("24h", ""), ("3d", ""), ("7d", ""), ("30d", ""), ("yesterday", ""), ("2026-09-01", "2026-09-15")]
@@ -43,8 +41,7 @@ def demo() -> Iterator[tuple[BlockingPortal, CompanionClient]]:
 
 
 async def call(client: CompanionClient, max_chars: int, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-    server = build_server(client, Settings(demo=True, max_chars=max_chars), clock=lambda: NOW)
-    async with Client(server, cache=None) as mcp:
+    async with connect(client, Settings(demo=True, max_chars=max_chars), clock=lambda: NOW) as mcp:
         return await mcp.call_tool(tool, arguments)
 
 

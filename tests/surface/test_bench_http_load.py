@@ -21,8 +21,7 @@ from anyio.abc import SocketAttribute, SocketStream
 from pydantic import SecretStr
 
 from session_mcp.simulator import Simulator
-from tests.helpers import ROOT
-from tests.protocol.test_http import serve_mcp
+from tests.helpers import ROOT, serve_mcp
 
 sys.path.append(str(ROOT / "bench"))
 import http_load  # a script of bench/, beside its _common.py

@@ -34,9 +34,7 @@ from session_mcp.simulator import Simulator
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 from session_mcp.stats.figures import session_stats
 from session_mcp.stats.text import render_stats
-from tests.conftest import clean_environment
-from tests.helpers import ROOT
-from tests.surface.test_commands import run_process
+from tests.helpers import ROOT, clean_environment, run_process
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DEMO_IDS = [s["id"] for s in Simulator(api_keys={"demo": 7}).sessions_of("demo")]

@@ -22,8 +22,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from starlette.requests import Request
-from starlette.responses import Response
 
 from session_mcp.cli.main import main
 from session_mcp.cli.sessions import exported_so_far
@@ -32,9 +30,17 @@ from session_mcp.errors import InvalidInputError
 from session_mcp.render.text import plural
 from session_mcp.simulator import Simulator, serve_in_thread
 from session_mcp.simulator.app import DETAIL_ONLY
-from tests.conftest import ADVERSARIAL, DEMO_CLIENT_ID, clean_environment
-from tests.standin import StandIn
-from tests.standin import session as standin_session
+from tests.helpers import (
+    ADVERSARIAL,
+    DEMO_CLIENT_ID,
+    assert_one_clear_error,
+    clean_environment,
+    listed_ids,
+    run_process,
+    started_in,
+)
+from tests.upstream import LIST_PATH, Answer, HostileUpstream
+from tests.upstream import session as upstream_session
 
 Wire = dict[str, Any]
 Run = Callable[..., tuple[str, str]]
@@ -47,34 +53,6 @@ CARDS = ("4111 1111 1111 1111", "5500-0000-0000-0004", "4012888888881881")
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def run_process(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m session_mcp ARGS``: stdin closed, output captured (so stderr is not a terminal)."""
-    return subprocess.run(
-        [sys.executable, "-m", "session_mcp", *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=30,
-        check=False,
-    )
-
-
-def assert_one_clear_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:
-    """A failed run: exit status 2 (fatal), nothing on stdout, one ``session-mcp:`` line on stderr."""
-    assert done.returncode == 2, done
-    assert done.stdout == ""
-    assert "Traceback" not in done.stderr, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("session-mcp: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -106,11 +84,6 @@ def cli(base_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
         return out, err
 
     return run
-
-
-def listed_ids(table: str) -> list[str]:
-    """The session ids of a ``sessions list`` table, in order."""
-    return [line.split(" | ")[0] for line in table.splitlines() if line.startswith("sess_")]
 
 
 def turn_lines(text: str) -> list[str]:
@@ -545,26 +518,28 @@ def test_reading_an_export_back_is_a_result_or_a_clear_error(tmp_path: Path, row
         assert json.loads(data[offset : offset + length])["id"] == session_id  # exactly its line
 
 
-class SecondPageFails(StandIn):
+class SecondPageFails(HostileUpstream):
     """A list that breaks after its first page, as an API (or a network) can in the middle of a run."""
 
     broken = True
 
-    async def _list(self, request: Request) -> Response:
-        if self.broken and request.query_params["pageIndex"] != "0":
-            return Response(b'{"code": "InternalError", "description": "try again"}', status_code=500)
-        return await super()._list(request)
+    def answer_for(self, path: str, query: dict[str, str]) -> Answer:
+        if self.broken and path == LIST_PATH and query["pageIndex"] != "0":
+            return Answer(b'{"code": "InternalError", "description": "try again"}', 500)
+        return super().answer_for(path, query)
 
 
 def test_an_export_stopped_before_its_update_leaves_the_file_whole_and_resumable(
     cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    sessions = [standin_session(f"sess_{n:03d}", "Hello.", "Hi, how can I help?") for n in range(MAX_PAGE_SIZE + 1)]
+    sessions = [upstream_session(f"sess_{n:03d}", "Hello.", "Hi, how can I help?") for n in range(MAX_PAGE_SIZE + 1)]
     sessions[0].update(status="started", closedAt=None)
-    upstream = SecondPageFails(paged=True)
+    upstream = SecondPageFails()
+    upstream.clear()
+    upstream.paged = True
     upstream.add(*sessions)
     out_file = tmp_path / "x.jsonl"
-    with serve_in_thread(upstream.app) as url:
+    with serve_in_thread(upstream) as url:
         monkeypatch.setenv("NAPSTER_API_BASE_URL", url)
         upstream.broken = False
         cli("export", "--out", str(out_file))
@@ -943,11 +918,6 @@ def test_export_reports_a_failed_session_whose_id_is_long(cli: Run, simulator: S
 
 
 # -- time windows and client-side filters -------------------------------------------------------
-
-
-def started_in(session: Wire, since: datetime, until: datetime) -> bool:
-    moment = datetime.fromtimestamp(session.get("startedAt") or session["createdAt"], UTC)
-    return since <= moment < until
 
 
 SEP_20, SEP_21 = datetime(2026, 9, 20, tzinfo=UTC), datetime(2026, 9, 21, tzinfo=UTC)

@@ -15,14 +15,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Fault, Simulator, serve_in_thread
-from tests.conftest import FAST_RETRY
-from tests.helpers import ROOT
-from tests.standin import StandIn
-from tests.surface.test_commands import assert_one_clear_error, run_process
+from tests.helpers import ROOT, assert_one_clear_error, connect, run_process, text_of
+from tests.upstream import Answer, HostileUpstream
 
 pytestmark = pytest.mark.anyio
 
@@ -30,16 +26,9 @@ KEY = "sk-first-steps-0001"
 
 
 @asynccontextmanager
-async def connect(base_url: str, key: str = KEY) -> AsyncIterator[Client]:
-    async with (
-        CompanionClient(key, base_url, retry=FAST_RETRY, timeout=5) as client,
-        Client(build_server(client, Settings(api_key=key)), cache=None) as mcp,
-    ):
+async def connected(base_url: str, key: str = KEY) -> AsyncIterator[Client]:
+    async with connect(base_url, Settings(api_key=key), key=key) as mcp:  # type: ignore[arg-type]
         yield mcp
-
-
-def text_of(result: Any) -> str:
-    return str(result.content[0].text)
 
 
 # -- a 404 on the list: the base URL is wrong ----------------------------------------------------
@@ -47,9 +36,11 @@ def text_of(result: Any) -> str:
 
 async def test_a_404_on_the_list_says_to_check_the_base_url() -> None:
     """A proxy or a wrong path answers 404 where the list of sessions always is."""
-    standin = StandIn(page=b"Not Found", page_status=404)
-    with serve_in_thread(standin.app) as url:
-        async with connect(url) as mcp:
+    upstream = HostileUpstream()
+    upstream.clear()
+    upstream.listing = Answer(b"Not Found", 404)
+    with serve_in_thread(upstream) as url:
+        async with connected(url) as mcp:
             for tool in ("list_sessions", "get_session_transcripts", "session_stats"):
                 result = await mcp.call_tool(tool, {})
                 text = text_of(result)
@@ -63,7 +54,7 @@ async def test_a_404_on_the_list_says_to_check_the_base_url() -> None:
 
 async def test_a_base_url_with_a_wrong_path_says_so_through_the_cli(base_url: str, process_env: dict[str, str]) -> None:
     wrong = f"{base_url}/api/v1"  # the simulator has no such path: 404 for /api/v1/public/sessions
-    async with connect(wrong, "demo") as mcp:
+    async with connected(wrong, "demo") as mcp:
         result = await mcp.call_tool("list_sessions", {"page_size": 3})
     assert result.is_error and "check NAPSTER_API_BASE_URL" in text_of(result) and wrong in text_of(result)
     done = run_process("sessions", "list", env=process_env | {"NAPSTER_API_BASE_URL": wrong})
@@ -101,7 +92,7 @@ def unreadable(simulator: Simulator) -> None:
 
 async def test_a_review_that_read_nothing_says_so(base_url: str, simulator: Simulator) -> None:
     unreadable(simulator)
-    async with connect(base_url, "demo") as mcp:
+    async with connected(base_url, "demo") as mcp:
         result = await mcp.call_tool("review_sessions", {"limit": 5})
     text = text_of(result)
     data: dict[str, Any] = result.structured_content  # type: ignore[assignment]
@@ -116,7 +107,7 @@ async def test_some_unread_still_ends_with_what_was_flagged_or_not(base_url: str
     """Only when nothing at all was read does the ending change."""
     ids = [s["id"] for s in simulator.sessions_of("demo") if s.get("status") == "closed"][:3]
     simulator.inject(Fault(status=500, times=10_000, path_prefix=f"/public/sessions/{ids[0]}"))
-    async with connect(base_url, "demo") as mcp:
+    async with connected(base_url, "demo") as mcp:
         text = text_of(await mcp.call_tool("review_sessions", {"session_ids": ids}))
     assert "Could not read 1 session" in text and "nothing could be read" not in text
 
@@ -148,10 +139,7 @@ PROMISES = {
 
 async def test_the_manifest_names_what_each_tool_gives(base_url: str) -> None:
     """The bundle lists the server's tools, and says of each what its own description says it gives."""
-    async with (
-        CompanionClient("demo", base_url, retry=FAST_RETRY, timeout=5) as client,
-        Client(build_server(client, Settings(api_key="demo", read_only=False)), cache=None) as mcp,
-    ):
+    async with connect(base_url, Settings(api_key="demo", read_only=False)) as mcp:  # type: ignore[arg-type]
         served = {tool.name: (tool.description or "").lower() for tool in (await mcp.list_tools()).tools}
     listed = {tool["name"]: tool["description"].lower() for tool in MANIFEST["tools"]}
     assert list(listed) == list(served) == list(PROMISES)

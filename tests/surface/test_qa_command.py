@@ -17,8 +17,8 @@ from session_mcp.companion import disk_cache
 from session_mcp.companion.cache import key_fingerprint
 from session_mcp.companion.disk_cache import DiskCache, DiskCacheError
 from session_mcp.qa.checks import CHECK_IDS, Finding
-from session_mcp.simulator import Simulator
-from tests.standin import serve_switch, session
+from session_mcp.simulator import Simulator, serve_in_thread
+from tests.upstream import HostileUpstream, session
 
 FINDING_FIELDS = list(Finding.model_fields)
 
@@ -279,9 +279,11 @@ def test_the_same_key_at_two_base_urls_never_shares_the_disk_cache(
     some = ("--cache-dir", str(cache), "--format", "jsonl", "--since", "2026-09-01")
     clean = session("sess_same", "Hello, I need help.", "Happy to help: what is the order number?")
     leaky = session("sess_same", "Hello, I need help.", "The card on file is 4111 1111 1111 1111.")
-    with serve_switch() as (staging, staging_url), serve_switch() as (production, production_url):
-        staging.target.add(clean)
-        production.target.add(leaky)
+    staging, production = HostileUpstream(), HostileUpstream()
+    for upstream, served in ((staging, clean), (production, leaky)):
+        upstream.clear()
+        upstream.add(served)
+    with serve_in_thread(staging) as staging_url, serve_in_thread(production) as production_url:
         monkeypatch.setenv("NAPSTER_API_BASE_URL", staging_url)
         assert run(*some) == 0
         assert capsys.readouterr().out == ""  # staging's words: nothing to flag

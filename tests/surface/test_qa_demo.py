@@ -12,7 +12,7 @@ from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.checks import CHECK_IDS
 from session_mcp.qa.rules import RuleSet
 from session_mcp.simulator import Simulator
-from tests.conftest import ANCHOR
+from tests.helpers import ANCHOR
 
 
 def recall_precision(simulator: Simulator, key: str = "demo") -> dict[str, tuple[int, int, int]]:

@@ -19,9 +19,8 @@ from mcp import Client
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
-from tests.conftest import ANCHOR
+from tests.helpers import ANCHOR, connect, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -33,14 +32,8 @@ NOW = datetime.fromtimestamp(ANCHOR, UTC)
 async def server_at(
     client: CompanionClient, now: datetime = NOW, mode: str = "auto", **settings: Any
 ) -> AsyncIterator[Client]:
-    server = build_server(client, Settings(demo=True, **settings), clock=lambda: now)
-    async with Client(server, mode=mode, cache=None) as connected:
+    async with connect(client, Settings(demo=True, **settings), mode=mode, clock=lambda: now) as connected:
         yield connected
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -48,11 +41,6 @@ async def mcp(client: CompanionClient) -> AsyncIterator[Client]:
     """The server at the demo data's anchor; the two protocol eras are both run where it matters."""
     async with server_at(client) as connected:
         yield connected
-
-
-def ok(result: Any) -> tuple[str, dict[str, Any]]:
-    assert not result.is_error, result.content[0].text
-    return result.content[0].text, result.structured_content
 
 
 def moment_of(session: Wire) -> datetime:

@@ -1,7 +1,7 @@
 """The MCP Apps wiring: tools point to their views, the views are served as the extension says,
 each page is self-contained under its own CSP, and a host without the extension sees nothing new.
 
-The views' rendering is tested in a real browser in ``test_views_browser.py``.
+The views' rendering is tested in a real browser in ``browser/test_views_browser.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server import build_server
 from session_mcp.simulator import Simulator
+from tests.helpers import connect
 
 pytestmark = pytest.mark.anyio
 
@@ -37,10 +38,10 @@ UI = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
 MAX_VIEW_CHARS = 100_000
 
 
-@pytest.fixture(params=["auto", "legacy"])
-async def mcp(request: pytest.FixtureRequest, client: CompanionClient) -> AsyncIterator[Client]:
+@pytest.fixture
+async def mcp(client: CompanionClient, mode: str) -> AsyncIterator[Client]:
     """A host that advertises the UI extension, in both protocol eras."""
-    async with Client(build_server(client, Settings()), mode=request.param, extensions=[UI], cache=None) as c:
+    async with connect(client, mode=mode, extensions=[UI]) as c:
         yield c
 
 
@@ -104,7 +105,7 @@ async def test_views_may_call_back_the_read_only_tools_with_their_arguments(mcp:
 
 async def test_view_resources_are_not_listed_among_sessions(client: CompanionClient) -> None:
     """The extension lets servers omit ``ui://`` resources from the list: hosts find them from the tools."""
-    async with Client(build_server(client, Settings()), extensions=[UI], cache=None) as mcp:
+    async with connect(client, extensions=[UI]) as mcp:
         listed = (await mcp.list_resources()).resources
         assert listed and not [r for r in listed if str(r.uri).startswith("ui://")]
 

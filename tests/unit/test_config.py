@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from session_mcp.config import ConfigError, Settings, load_settings
-from tests.helpers import ROOT
+from tests.helpers import ROOT, clean_environment, run_process
 
 pytestmark = pytest.mark.anyio
 
@@ -269,11 +266,6 @@ def test_settings_are_immutable() -> None:
 # -- the command line -------------------------------------------------------------------------
 
 
-def clean_environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAPSTER_", "SESSION_MCP_"))}
-    return env | extra
-
-
 @pytest.mark.parametrize(
     ("args", "extra", "names"),
     [
@@ -287,15 +279,7 @@ def clean_environment(**extra: str) -> dict[str, str]:
 def test_cli_configuration_errors_are_one_line_and_no_traceback(
     args: list[str], extra: dict[str, str], names: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "session_mcp", *args],
-        env=clean_environment(**extra),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_process(*args, env=clean_environment(**extra))
     assert done.returncode == 2  # usage or fatal error
     assert done.stdout == ""  # stdout belongs to the protocol
     lines = done.stderr.strip().splitlines()

@@ -18,8 +18,7 @@ from session_mcp.companion.cache import key_fingerprint
 from session_mcp.companion.disk_cache import DiskCache, DiskCacheBusyError, DiskCacheError, default_cache_dir
 from session_mcp.companion.models import SessionDetail
 from session_mcp.simulator import Simulator
-from tests.conftest import ANCHOR
-from tests.helpers import ROOT
+from tests.helpers import ANCHOR, ROOT
 
 DEMO = [SessionDetail.model_validate(s) for s in Simulator(anchor=ANCHOR, session_count=60).sessions_of("demo")]
 CLOSED = [s for s in DEMO if s.is_closed]

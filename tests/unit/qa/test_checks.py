@@ -24,24 +24,7 @@ from session_mcp.qa.checks import (
     run_checks,
 )
 from session_mcp.sessions.redact import redact_session
-
-START = 1_790_000_000
-
-
-def make_session(*turns: tuple[str, str, float], **fields: Any) -> SessionDetail:
-    """A closed session whose turns are (role, text, seconds after the start)."""
-    wire: dict[str, Any] = {
-        "id": "sess_test",
-        "companionId": "comp_support",
-        "createdAt": START - 2,
-        "startedAt": START,
-        "closedAt": START + (max((t[2] for t in turns), default=0) + 5),
-        "status": "closed",
-        "closeReason": "connection_closed",
-        "conversation": {"items": [{"role": r, "text": x, "timestamp": START + at} for r, x, at in turns]},
-    }
-    wire.update(fields)
-    return SessionDetail.model_validate({k: v for k, v in wire.items() if v is not None})
+from tests.helpers import START, make_session
 
 
 def findings(session: SessionDetail, check: str, config: CheckConfig | None = None) -> list[Finding]:

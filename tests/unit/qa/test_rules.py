@@ -24,8 +24,7 @@ from session_mcp.qa.patterns import (
 )
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules, parse_rules
 from session_mcp.sessions.redact import redact_session
-from tests.helpers import ROOT
-from tests.unit.qa.test_checks import make_session
+from tests.helpers import ROOT, make_session
 
 DISCLOSURE = """
 [[rules]]

@@ -1,4 +1,4 @@
-"""Time windows, client-side filters, cursors and the newest-first scan (query.py, cursors.py).
+"""Time windows, client-side filters, cursors and the newest-first scan (sessions/: window, criteria, cursors, scan).
 
 The scan runs against the real simulator app in process; expected sessions are computed from the
 simulator's raw data, never from the code under test.
@@ -26,7 +26,7 @@ from session_mcp.sessions.scan import scan_sessions
 from session_mcp.sessions.window import Window, parse_window, parse_window_words, window_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import LIST_ORDERS
-from tests.conftest import ANCHOR
+from tests.helpers import ANCHOR
 
 NOW = datetime.fromtimestamp(ANCHOR, UTC)  # 2026-09-21T14:13:20Z, a Monday
 TODAY = datetime(2026, 9, 21, tzinfo=UTC)
