@@ -8,15 +8,22 @@ until uvicorn accepts them: no readiness polling, no sleeps.
 
 from __future__ import annotations
 
+import functools
+import gc
 import threading
 from collections.abc import AsyncIterator, Iterator
 
+import httpcore2
 import pytest
 from mcp import Client
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.simulator import Simulator, bind_loopback, make_server
 from tests.helpers import FAST_RETRY, SwitchableApp, clean_environment, connect, simulator_of
+
+# Every client loads the system's CA bundle into a new SSL context, 45 ms of CPU each, and the suite
+# opens thousands of clients that speak plain HTTP to loopback: one context per process serves them all.
+httpcore2.default_ssl_context = functools.cache(httpcore2.default_ssl_context)
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +81,9 @@ async def mcp(client: CompanionClient, mode: str) -> AsyncIterator[Client]:
 def process_env(base_url: str) -> dict[str, str]:
     """The environment of a ``session-mcp`` process that uses the test's simulator."""
     return clean_environment(NAPSTER_API_KEY="demo", NAPSTER_API_BASE_URL=base_url, SESSION_MCP_TIMEOUT="10")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (modules, hypothesis strategies, fixtures) lives as long as the run: out
+    of the garbage collector's sight, each full collection during the tests costs a fraction."""
+    gc.freeze()
