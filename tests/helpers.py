@@ -273,25 +273,42 @@ class CliRun:
     stdout: str
     stderr: str  # with the message of ``sys.exit("...")``, as the interpreter would print it
 
+    @property
+    def returncode(self) -> int:
+        """The exit status a process would have had: what ``sys.exit`` makes of the code."""
+        return 0 if self.status is None else self.status if isinstance(self.status, int) else 1
 
-def run_cli(*argv: str, base_url: str, key: str) -> CliRun:
-    """``session-mcp ARGV`` in process against ``base_url``, writing to strict UTF-8 streams.
 
-    The streams raise on a lone surrogate as a real UTF-8 terminal or pipe would; anything but
-    ``SystemExit`` escaping ``main`` (a traceback) propagates to the test.
+def run_main(*argv: str, env: Mapping[str, str], only: bool = True) -> CliRun:
+    """``session-mcp ARGV`` in this process, as ``run_process`` runs it in another, for a fraction of
+    the CPU (no interpreter to start, nothing to import).
+
+    The environment is ``env`` (with ``only`` false: added to this process's), stdin is empty and
+    stdout and stderr are strict UTF-8 streams, not a terminal: they raise on a lone surrogate as a
+    real pipe would. Anything but ``SystemExit`` escaping ``main`` (a traceback) reaches the test.
     """
     out, err = io.BytesIO(), io.BytesIO()
     stdout = io.TextIOWrapper(out, encoding="utf-8", errors="strict", write_through=True)
     stderr = io.TextIOWrapper(err, encoding="utf-8", errors="strict", write_through=True)
-    environment = {"NAPSTER_API_KEY": key, "NAPSTER_API_BASE_URL": base_url, "SESSION_MCP_TIMEOUT": "5"}
     status: int | str | None = None
-    with mock.patch.dict(os.environ, environment), redirect_stdout(stdout), redirect_stderr(stderr):
+    with (
+        mock.patch.dict(os.environ, env, clear=only),
+        mock.patch("sys.stdin", io.StringIO()),
+        redirect_stdout(stdout),
+        redirect_stderr(stderr),
+    ):
         try:
             main(list(argv))
         except SystemExit as exc:
             status = exc.code
     message = f"{status}\n" if isinstance(status, str) else ""
     return CliRun(status, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8") + message)
+
+
+def run_cli(*argv: str, base_url: str, key: str) -> CliRun:
+    """``session-mcp ARGV`` in process against ``base_url``, with this process's environment besides."""
+    environment = {"NAPSTER_API_KEY": key, "NAPSTER_API_BASE_URL": base_url, "SESSION_MCP_TIMEOUT": "5"}
+    return run_main(*argv, env=environment, only=False)
 
 
 def run_process(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -309,7 +326,7 @@ def run_process(*args: str, env: dict[str, str], cwd: Path | None = None) -> sub
     )
 
 
-def assert_one_clear_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:
+def assert_one_clear_error(done: subprocess.CompletedProcess[str] | CliRun, *needles: str) -> str:
     """A failed run: exit status 2 (fatal), nothing on stdout, one ``session-mcp:`` line on stderr."""
     assert done.returncode == 2, done
     assert done.stdout == ""

@@ -22,7 +22,7 @@ from mcp import Client
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.simulator import Fault, Simulator, bind_loopback, serve_in_thread
-from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp, connect, text_of
+from tests.helpers import FAST_RETRY, SwitchableApp, connect, simulator_of, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -174,7 +174,7 @@ ROWS = [
 @pytest.fixture
 def simulator(upstream: tuple[SwitchableApp, str]) -> Simulator:
     """A simulator that accepts only the recognisable key, installed behind the HTTP server."""
-    sim = Simulator(anchor=ANCHOR, api_keys={KEY: 7})
+    sim = simulator_of({KEY: 7})
     upstream[0].simulator = sim
     return sim
 

@@ -41,14 +41,14 @@ from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 
 from session_mcp.companion.models import decode_tags_query
 from session_mcp.sessions.tags import parse_tag_pairs
-from session_mcp.simulator import RecordedRequest, Simulator
-from tests.helpers import ADVERSARIAL, ANCHOR, SwitchableApp, connect
+from session_mcp.simulator import RecordedRequest
+from tests.helpers import ADVERSARIAL, SwitchableApp, connect, simulator_of
 
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-live-FAULT-KEY-0001"
 INVALID_PARAMS = -32602
-SIM = Simulator(anchor=ANCHOR, api_keys={KEY: 7})
+SIM = simulator_of({KEY: 7})
 REAL_IDS = [s["id"] for s in SIM.sessions_of(KEY)]
 TRIED: Counter[str] = Counter()
 

@@ -12,8 +12,6 @@ disagree.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from mcp.types import CallToolResult
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.simulator import Simulator, serve_in_thread
-from tests.helpers import ADVERSARIAL, ANCHOR, clean_environment, connect
+from tests.helpers import ADVERSARIAL, ANCHOR, CliRun, clean_environment, connect, run_main
 from tests.upstream import Answer, HostileUpstream
 
 pytestmark = pytest.mark.anyio
@@ -240,18 +238,9 @@ async def test_a_scan_of_an_api_that_ignores_the_page_index_says_both(
 # -- the command line -------------------------------------------------------------------------
 
 
-def sessions_list(served: tuple[HostileUpstream, str], *args: str) -> subprocess.CompletedProcess[str]:
+def sessions_list(served: tuple[HostileUpstream, str], *args: str) -> CliRun:
     env = clean_environment(NAPSTER_API_KEY="key", NAPSTER_API_BASE_URL=served[1], SESSION_MCP_TIMEOUT="10")
-    done = subprocess.run(
-        [sys.executable, "-m", "session_mcp", "sessions", "list", "--page-size", "100", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=30,
-        check=False,
-    )
+    done = run_main("sessions", "list", "--page-size", "100", *args, env=env)
     assert done.returncode == 0, done.stderr
     return done
 

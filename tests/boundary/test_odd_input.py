@@ -21,7 +21,7 @@ from mcp import Client, MCPError
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.simulator import Simulator
-from tests.helpers import ANCHOR, assert_one_clear_error, connect, listed_ids, run_process, started_in
+from tests.helpers import ANCHOR, assert_one_clear_error, connect, listed_ids, run_main, started_in
 
 Wire = dict[str, Any]
 NOW = datetime.fromtimestamp(ANCHOR, UTC)
@@ -36,7 +36,7 @@ DISCLOSURE = '[[rules]]\nid = "recording_disclosure"\ntype = "required_phrase"\n
 
 
 def test_sessions_list_since_year_one_lists_every_session(process_env: dict[str, str], simulator: Simulator) -> None:
-    done = run_process(
+    done = run_main(
         "sessions", "list", "--since", "0001-01-01", "--until", "2026-09-21", "--page-size", "100", env=process_env
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr  # not an OverflowError in the scan
@@ -57,17 +57,17 @@ def test_sessions_list_since_year_one_lists_every_session(process_env: dict[str,
 def test_sessions_list_with_a_time_no_session_can_have_is_one_clear_line(
     process_env: dict[str, str], simulator: Simulator, args: list[str], needles: list[str]
 ) -> None:
-    assert_one_clear_error(run_process("sessions", "list", *args, env=process_env), *needles)
+    assert_one_clear_error(run_main("sessions", "list", *args, env=process_env), *needles)
     assert not simulator.requests
 
 
 def test_a_far_future_until_gives_a_cursor_that_works(process_env: dict[str, str]) -> None:
-    first = run_process("sessions", "list", "--since", "2026-09-14", "--until", "9999-12-31", env=process_env)
+    first = run_main("sessions", "list", "--since", "2026-09-14", "--until", "9999-12-31", env=process_env)
     assert first.returncode == 0, first.stderr
     cursor = re.search(r"--cursor (\S+)", first.stdout)
     assert cursor is not None, first.stdout
     args = ("--since", "2026-09-14", "--until", "9999-12-31", "--cursor", cursor.group(1))
-    second = run_process("sessions", "list", *args, env=process_env)
+    second = run_main("sessions", "list", *args, env=process_env)
     assert second.returncode == 0, second.stderr  # the window's end fits what a cursor carries
     assert listed_ids(second.stdout) and not set(listed_ids(second.stdout)) & set(listed_ids(first.stdout))
 
@@ -86,17 +86,17 @@ def test_qa_with_an_odd_rules_file_is_one_clear_line(
 ) -> None:
     rules = tmp_path / "team.toml"
     rules.write_text(content)
-    done = run_process("qa", "--rules", str(rules), "--no-cache", "--limit", "2", env=process_env)
+    done = run_main("qa", "--rules", str(rules), "--no-cache", "--limit", "2", env=process_env)
     assert_one_clear_error(done, f"rules file {rules}: ", needle)
     assert not simulator.requests  # refused before any request
-    served = run_process("--qa-rules", str(rules), env=process_env)  # the MCP server refuses it at start-up
+    served = run_main("--qa-rules", str(rules), env=process_env)  # the MCP server refuses it at start-up
     assert_one_clear_error(served, "--qa-rules: ", needle)
 
 
 def test_qa_reads_a_rules_file_with_a_byte_order_mark(process_env: dict[str, str], tmp_path: Path) -> None:
     rules = tmp_path / "team.toml"
     rules.write_bytes(codecs.BOM_UTF8 + DISCLOSURE.encode())
-    done = run_process("qa", "--rules", str(rules), "--no-cache", "--limit", "3", env=process_env)
+    done = run_main("qa", "--rules", str(rules), "--no-cache", "--limit", "3", env=process_env)
     assert done.returncode == 0, done.stderr
     assert "recording_disclosure" in done.stdout
 

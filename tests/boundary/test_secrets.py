@@ -27,7 +27,7 @@ from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.simulator import Fault, Simulator
-from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp, connect, script
+from tests.helpers import FAST_RETRY, SwitchableApp, connect, script, simulator_of
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +39,7 @@ TRANSCRIPT = "napster://sessions/{session_id}/transcript"
 
 @pytest.fixture
 def simulator(upstream: tuple[SwitchableApp, str]) -> Simulator:
-    sim = Simulator(anchor=ANCHOR, api_keys={CANARY: 7})
+    sim = simulator_of({CANARY: 7})
     upstream[0].simulator = sim
     return sim
 

@@ -34,7 +34,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.sessions.cursors import CURSOR_PREFIX
 from session_mcp.simulator import Simulator
-from tests.helpers import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp, connect, text_of
+from tests.helpers import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp, connect, simulator_of, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -247,7 +247,7 @@ class Env:
     cursor: str  # a real one, for mutations
 
 
-SIM = Simulator(anchor=ANCHOR, api_keys={"demo": 7})
+SIM = simulator_of({"demo": 7})
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from session_mcp.simulator import Simulator
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
 from session_mcp.stats.figures import session_stats
 from session_mcp.stats.text import render_stats
-from tests.helpers import ROOT, clean_environment, run_process
+from tests.helpers import ROOT, clean_environment, run_main, run_process
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DEMO_IDS = [s["id"] for s in Simulator(api_keys={"demo": 7}).sessions_of("demo")]
@@ -97,7 +97,7 @@ def test_json_help_says_what_each_command_prints(command: str, says: str) -> Non
     ids=["ok", "bad-int", "bad-tag", "no-key", "bad-setting", "unknown-session", "bad-choice", "bad-env-choice"],
 )
 def test_exit_status(args: list[str], env: dict[str, str], status: int, says: str) -> None:
-    done = run_process(*args, env=clean_environment(**env))
+    done = run_main(*args, env=clean_environment(**env))
     assert done.returncode == status, done
     assert "Traceback" not in done.stderr
     assert says in done.stderr
@@ -108,7 +108,7 @@ def test_exit_status(args: list[str], env: dict[str, str], status: int, says: st
 def test_a_partial_export_exits_1(process_env: dict[str, str], simulator: Simulator, tmp_path: Path) -> None:
     target = simulator.sessions_of("demo")[1]["id"]
     simulator.fail_next(500, path_prefix=f"/public/sessions/{target}")
-    done = run_process("sessions", "export", "--limit", "3", "--out", str(tmp_path / "x.jsonl"), env=process_env)
+    done = run_main("sessions", "export", "--limit", "3", "--out", str(tmp_path / "x.jsonl"), env=process_env)
     assert done.returncode == 1, done
     assert f"Not exported: {target}" in done.stdout
 

@@ -36,6 +36,7 @@ from tests.helpers import (
     assert_one_clear_error,
     clean_environment,
     listed_ids,
+    run_main,
     run_process,
     started_in,
 )
@@ -355,7 +356,7 @@ def test_show_json_keeps_fields_from_a_future_api(cli: Run, raw: list[Wire]) -> 
 
 
 def test_show_unknown_id_is_one_clear_line(process_env: dict[str, str], simulator: Simulator) -> None:
-    done = run_process("sessions", "show", "sess_0000000000dead", env=process_env)
+    done = run_main("sessions", "show", "sess_0000000000dead", env=process_env)
     line = assert_one_clear_error(done, "sess_0000000000dead")
     assert "404" in line or "No session" in line
     assert single_gets(simulator) == ["/public/sessions/sess_0000000000dead"]
@@ -838,7 +839,7 @@ def test_export_in_a_real_process_is_quiet_on_a_non_terminal(
 @pytest.mark.parametrize("where", ["missing-directory", "a-directory"])
 def test_export_to_an_unusable_path_is_one_clear_line(process_env: dict[str, str], tmp_path: Path, where: str) -> None:
     out_file = tmp_path / "missing" / "x.jsonl" if where == "missing-directory" else tmp_path
-    done = run_process("sessions", "export", "--out", str(out_file), "--limit", "2", env=process_env)
+    done = run_main("sessions", "export", "--out", str(out_file), "--limit", "2", env=process_env)
     assert_one_clear_error(done)
 
 
@@ -857,20 +858,20 @@ def test_demo_works_without_a_key(simulator: Simulator, tmp_path: Path) -> None:
     env = clean_environment()
     assert "NAPSTER_API_KEY" not in env
 
-    listed = run_process("sessions", "list", "--demo", "--page-size", "3", env=env)
+    listed = run_main("sessions", "list", "--demo", "--page-size", "3", env=env)
     assert listed.returncode == 0, listed.stderr
     assert listed.stderr == ""
     ids = listed_ids(listed.stdout)
     assert len(ids) == 3
     assert COLUMNS.match(listed.stdout.splitlines()[1])
 
-    shown = run_process("sessions", "show", "--demo", ids[2], env=env)
+    shown = run_main("sessions", "show", "--demo", ids[2], env=env)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith(f"# Session {ids[2]} ")
     assert turn_lines(shown.stdout)
 
     out_file = tmp_path / "demo.jsonl"
-    exported = run_process("sessions", "export", "--demo", "--out", str(out_file), "--limit", "4", env=env)
+    exported = run_main("sessions", "export", "--demo", "--out", str(out_file), "--limit", "4", env=env)
     assert exported.returncode == 0, exported.stderr
     rows = read_export(out_file)
     assert ids_of(rows)[:3] == ids
@@ -880,10 +881,10 @@ def test_demo_works_without_a_key(simulator: Simulator, tmp_path: Path) -> None:
 
 
 def test_missing_key_is_one_clear_line(tmp_path: Path) -> None:
-    done = run_process("sessions", "list", env=clean_environment())
+    done = run_main("sessions", "list", env=clean_environment())
     assert_one_clear_error(done, "NAPSTER_API_KEY")
     out_file = tmp_path / "x.jsonl"
-    done = run_process("sessions", "export", "--out", str(out_file), env=clean_environment())
+    done = run_main("sessions", "export", "--out", str(out_file), env=clean_environment())
     assert_one_clear_error(done, "NAPSTER_API_KEY")
     assert not out_file.exists()
 
@@ -893,7 +894,7 @@ def test_connection_flags_work_before_the_subcommand_too(
 ) -> None:
     env = {k: v for k, v in process_env.items() if k != "NAPSTER_API_KEY"}  # --demo must take effect
     out_file = tmp_path / "x.jsonl"
-    done = run_process(
+    done = run_main(
         "--demo", "--redact-pii", "sessions", "export", "--search", "@example.com", "--limit", "5",
         "--out", str(out_file), env=env,
     )  # fmt: skip

@@ -17,7 +17,7 @@ from mcp import Client
 
 from session_mcp.config import Settings
 from session_mcp.simulator import Fault, Simulator, serve_in_thread
-from tests.helpers import ROOT, assert_one_clear_error, connect, run_process, text_of
+from tests.helpers import ROOT, assert_one_clear_error, connect, run_main, run_process, text_of
 from tests.upstream import Answer, HostileUpstream
 
 pytestmark = pytest.mark.anyio
@@ -69,13 +69,13 @@ async def test_a_base_url_with_a_wrong_path_says_so_through_the_cli(base_url: st
 
 def test_sessions_list_takes_limit_like_export_and_qa(simulator: Simulator, process_env: dict[str, str]) -> None:
     newest = [s["id"] for s in simulator.sessions_of("demo")[:4]]
-    listed = run_process("sessions", "list", "--limit", "4", env=process_env)
+    listed = run_main("sessions", "list", "--limit", "4", env=process_env)
     assert listed.returncode == 0, listed.stderr
     rows = [line.split(" | ")[0] for line in listed.stdout.splitlines() if line.startswith("sess_")]
     assert rows == newest
-    assert run_process("sessions", "list", env=process_env).stdout.count("\nsess_") == 20  # the default page
+    assert run_main("sessions", "list", env=process_env).stdout.count("\nsess_") == 20  # the default page
     for bad in ("0", "101", "ten"):
-        done = run_process("sessions", "list", "--limit", bad, env=process_env)
+        done = run_main("sessions", "list", "--limit", bad, env=process_env)
         assert done.returncode == 2 and not done.stdout  # argparse's usage, then one line that says why
         assert done.stderr.splitlines()[-1].endswith(
             f"argument --limit: must be a whole number from 1 to 100, not {bad!r}"
@@ -117,7 +117,7 @@ def test_the_qa_command_says_nothing_could_be_read(
 ) -> None:
     unreadable(simulator)
     out = tmp_path / "report.txt"
-    done = run_process("qa", "--limit", "4", "--no-cache", "--out", str(out), env=process_env)
+    done = run_main("qa", "--limit", "4", "--no-cache", "--out", str(out), env=process_env)
     assert done.returncode == 0, done.stderr
     assert "Nothing could be read: all 4 failed (the first: The Companion API failed to answer" in done.stderr
     assert "nothing was reviewed" in done.stderr and "4 could not be read" not in done.stderr

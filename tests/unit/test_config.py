@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from session_mcp.config import ConfigError, Settings, load_settings
-from tests.helpers import ROOT, clean_environment, run_process
+from tests.helpers import ROOT, clean_environment, run_main
 
 pytestmark = pytest.mark.anyio
 
@@ -279,7 +279,7 @@ def test_settings_are_immutable() -> None:
 def test_cli_configuration_errors_are_one_line_and_no_traceback(
     args: list[str], extra: dict[str, str], names: str
 ) -> None:
-    done = run_process(*args, env=clean_environment(**extra))
+    done = run_main(*args, env=clean_environment(**extra))
     assert done.returncode == 2  # usage or fatal error
     assert done.stdout == ""  # stdout belongs to the protocol
     lines = done.stderr.strip().splitlines()

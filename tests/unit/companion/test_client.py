@@ -28,11 +28,10 @@ from session_mcp.errors import (
 )
 from session_mcp.simulator import Fault, Simulator, bind_loopback
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT
+from tests.helpers import FAST_RETRY, simulator_of
 
 pytestmark = pytest.mark.anyio
 
-ANCHOR = 1_790_000_000
-FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.005, max_wait=0.05, max_total=5.0)
 SECRET_KEY = "sk-test-SECRET-123"
 WRONG_KEY = "sk-wrong-SECRET-456"
 
@@ -774,7 +773,7 @@ async def test_repr_has_no_key(base_url: str) -> None:
 
 @pytest.fixture
 async def secret_client(upstream: Any) -> AsyncIterator[tuple[Simulator, CompanionClient]]:
-    sim = Simulator(anchor=ANCHOR, api_keys={SECRET_KEY: 7})
+    sim = simulator_of({SECRET_KEY: 7})
     upstream[0].simulator = sim
     async with CompanionClient(api_key=SECRET_KEY, base_url=upstream[1], retry=FAST_RETRY, timeout=5) as c:
         yield sim, c

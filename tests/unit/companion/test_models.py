@@ -25,8 +25,8 @@ from session_mcp.companion.models import (
 )
 from session_mcp.simulator.app import DETAIL_ONLY
 from session_mcp.simulator.data import DEFAULT_SESSION_COUNT, generate_sessions
+from tests.helpers import ANCHOR
 
-ANCHOR = 1_790_000_000  # 2026-09-21T14:13:20Z
 SESSIONS = generate_sessions(7, DEFAULT_SESSION_COUNT, ANCHOR)
 
 

@@ -26,7 +26,7 @@ from session_mcp.sessions.scan import scan_sessions
 from session_mcp.sessions.window import Window, parse_window, parse_window_words, window_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import LIST_ORDERS
-from tests.helpers import ANCHOR
+from tests.helpers import ANCHOR, simulator_of
 
 NOW = datetime.fromtimestamp(ANCHOR, UTC)  # 2026-09-21T14:13:20Z, a Monday
 TODAY = datetime(2026, 9, 21, tzinfo=UTC)
@@ -435,7 +435,7 @@ def run_scan(simulator: Simulator, window: Window, criteria: Criteria, **options
 def test_the_scan_guard_under_any_page_order(
     order: str, seed: int, page_size: int, back_hours: int, length_hours: int | None, statuses: frozenset[str]
 ) -> None:
-    simulator = Simulator(anchor=ANCHOR, session_count=160, list_order=order, order_seed=seed)  # type: ignore[arg-type]
+    simulator = simulator_of(session_count=160, list_order=order, order_seed=seed)
     start = NOW - timedelta(hours=back_hours)
     window = Window(start, start + timedelta(hours=length_hours) if length_hours else None)
     scan = run_scan(simulator, window, Criteria.of(status=statuses), page_size=page_size)
@@ -472,7 +472,7 @@ def test_the_scan_guard_under_any_page_order(
 def test_a_cursor_chain_reads_each_match_once(
     order: str, seed: int, page_size: int, limit: int, statuses: frozenset[str]
 ) -> None:
-    simulator = Simulator(anchor=ANCHOR, session_count=120, list_order=order, order_seed=seed)  # type: ignore[arg-type]
+    simulator = simulator_of(session_count=120, list_order=order, order_seed=seed)
     window = Window(NOW - timedelta(days=20), NOW)
     criteria = Criteria.of(status=statuses)
     one_go = [s.id for s in run_scan(simulator, window, criteria, page_size=page_size).sessions]
@@ -494,7 +494,7 @@ def test_a_cursor_chain_reads_each_match_once(
 
 
 def test_sessions_created_between_pages_shift_the_list_but_nothing_repeats() -> None:
-    simulator = Simulator(anchor=ANCHOR, session_count=120)
+    simulator = simulator_of(session_count=120)
     window = Window(NOW - timedelta(days=20), NOW)
     expected = truth(simulator, window, frozenset())
     newest = simulator.sessions_of("demo")[0]
@@ -514,7 +514,7 @@ def test_sessions_created_between_pages_shift_the_list_but_nothing_repeats() -> 
 
 
 def test_the_scan_bound_cuts_and_says_so_and_the_rest_follows() -> None:
-    simulator = Simulator(anchor=ANCHOR, session_count=120, list_order="shuffled", order_seed=1)
+    simulator = simulator_of(session_count=120, list_order="shuffled", order_seed=1)
     window = Window(NOW - timedelta(days=3), NOW)
     scan = run_scan(simulator, window, Criteria(), page_size=10, max_scan=30)
     assert scan.bound_hit and not scan.reached_end and scan.scanned == 30 and not scan.more_match
@@ -525,7 +525,7 @@ def test_the_scan_bound_cuts_and_says_so_and_the_rest_follows() -> None:
 
 
 def test_the_early_stop_reads_only_the_pages_it_needs() -> None:
-    simulator = Simulator(anchor=ANCHOR)
+    simulator = simulator_of()
     window = parse_window("yesterday", None, now=NOW)
     scan = run_scan(simulator, window, Criteria())
     assert [s.id for s in scan.sessions] == truth(simulator, window, frozenset())
@@ -536,7 +536,7 @@ def test_the_early_stop_reads_only_the_pages_it_needs() -> None:
 
 @pytest.mark.parametrize("order", LIST_ORDERS)
 def test_an_export_with_a_window_and_a_limit_writes_the_newest(order: str, tmp_path: Any) -> None:
-    simulator = Simulator(anchor=ANCHOR, list_order=order)  # type: ignore[arg-type]
+    simulator = simulator_of(list_order=order)
     window = Window(NOW - timedelta(days=30), NOW)
     inside = [s for s in simulator.sessions_of("demo") if window.holds(moment_of(s))]
     expected = [s["id"] for s in sorted(inside, key=moment_of, reverse=True)[:12]]

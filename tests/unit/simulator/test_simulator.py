@@ -17,10 +17,10 @@ from session_mcp.companion.models import SessionDetail, SessionPage, encode_tags
 from session_mcp.simulator import Fault, Simulator
 from session_mcp.simulator.app import DETAIL_ONLY, LIST_ORDERS, LIVE_SESSION_LIMIT
 from session_mcp.simulator.data import AGENTS, COMPANIONS, DAYS_SPAN, DEFAULT_SESSION_COUNT, MARATHON_TURNS
+from tests.helpers import ANCHOR
 
 pytestmark = pytest.mark.anyio
 
-ANCHOR = 1_790_000_000
 CONNECTION = {"companionId": "comp_support", "providerConfig": {"voiceId": "alloy", "settings": {}}}
 ERROR_KEYS = {"code", "description", "type", "numericType"}
 
