@@ -53,6 +53,10 @@ REAL_IDS = [s["id"] for s in SIM.sessions_of(KEY)]
 TRIED: Counter[str] = Counter()
 
 HYPOTHESIS = settings(ADVERSARIAL, max_examples=300)
+# Each generated input runs in one protocol era (2026-07-28 or the legacy handshake), drawn with it,
+# so the two eras share the examples. (Run whole in each era, every input went through twice: under
+# CI's derandomized profile both eras drew exactly the same inputs.)
+ERAS = st.sampled_from(["auto", "legacy"])
 
 
 # -- the MCP session, kept open for the module ------------------------------------------------
@@ -61,33 +65,44 @@ HYPOTHESIS = settings(ADVERSARIAL, max_examples=300)
 @dataclass
 class Env:
     portal: BlockingPortal
-    mcp: Client
+    sessions: dict[str, Client]  # one per protocol era
+    mcp: Client  # the session of the era in use
+
+    def in_era(self, era: str) -> Env:
+        self.mcp = self.sessions[era]
+        return self
 
 
-@pytest.fixture(scope="module", params=["auto", "legacy"])
-def env(request: pytest.FixtureRequest, upstream: tuple[SwitchableApp, str]) -> Iterator[Env]:
+@pytest.fixture(scope="module")
+def eras(upstream: tuple[SwitchableApp, str]) -> Iterator[Env]:
     """One MCP session per protocol era (2026-07-28 and the legacy handshake), open for the module."""
     upstream[0].simulator = SIM
     with (
-        start_blocking_portal(backend="asyncio") as portal,
-        portal.wrap_async_context_manager(
-            connect(upstream[1], mode=request.param, key=KEY)
-        ) as mcp,  # one task enters and exits
+        start_blocking_portal(backend="asyncio") as portal,  # one task enters and exits each session
+        portal.wrap_async_context_manager(connect(upstream[1], mode="auto", key=KEY)) as auto,
+        portal.wrap_async_context_manager(connect(upstream[1], mode="legacy", key=KEY)) as legacy,
     ):
-        yield Env(portal, mcp)
+        yield Env(portal, {"auto": auto, "legacy": legacy}, auto)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(TRIED.items()))
-    print(f"\nhostile inputs tried so far (after the {request.param} era): {sum(TRIED.values())} ({counts})")
+    print(f"\nhostile inputs tried: {sum(TRIED.values())} ({counts})")
+
+
+@pytest.fixture
+def env(eras: Env, mode: str) -> Env:
+    """The module's session of ``mode``'s era: a test that takes it runs in both."""
+    return eras.in_era(mode)
 
 
 @pytest.fixture(autouse=True)
-def session_still_works(env: Env, upstream: tuple[SwitchableApp, str]) -> Iterator[None]:
-    """Install the module's simulator; after the test, an ordinary call must answer normally."""
+def session_still_works(eras: Env, upstream: tuple[SwitchableApp, str]) -> Iterator[None]:
+    """Install the module's simulator; after the test, an ordinary call must answer normally in each era."""
     upstream[0].simulator = SIM
     yield
-    SIM.requests.clear()
-    result = env.portal.call(env.mcp.call_tool, "list_sessions", {"page_size": 3})
-    assert not result.is_error, result.content
-    assert [row["id"] for row in result.structured_content["sessions"]] == known_ids()[:3]
+    for mcp in eras.sessions.values():
+        SIM.requests.clear()
+        result = eras.portal.call(mcp.call_tool, "list_sessions", {"page_size": 3})
+        assert not result.is_error, result.content
+        assert [row["id"] for row in result.structured_content["sessions"]] == known_ids()[:3]
 
 
 def known_ids() -> list[str]:
@@ -458,14 +473,16 @@ def run_tool(env: Env, call: Call) -> CallToolResult:
 
 
 @HYPOTHESIS
-@given(call=tool_calls("list_sessions"))
-def test_list_sessions_hostile(env: Env, call: Call) -> None:
+@given(call=tool_calls("list_sessions"), era=ERAS)
+def test_list_sessions_hostile(eras: Env, call: Call, era: str) -> None:
+    env = eras.in_era(era)
     run_tool(env, call)
 
 
 @HYPOTHESIS
-@given(call=tool_calls("get_session_transcript"))
-def test_get_session_transcript_hostile(env: Env, call: Call) -> None:
+@given(call=tool_calls("get_session_transcript"), era=ERAS)
+def test_get_session_transcript_hostile(eras: Env, call: Call, era: str) -> None:
+    env = eras.in_era(era)
     result = run_tool(env, call)
     session_id = call.args.get("session_id")
     if not result.is_error:
@@ -473,20 +490,23 @@ def test_get_session_transcript_hostile(env: Env, call: Call) -> None:
 
 
 @settings(HYPOTHESIS, max_examples=200)
-@given(call=tool_calls("get_session_transcripts"))
-def test_get_session_transcripts_hostile(env: Env, call: Call) -> None:
+@given(call=tool_calls("get_session_transcripts"), era=ERAS)
+def test_get_session_transcripts_hostile(eras: Env, call: Call, era: str) -> None:
+    env = eras.in_era(era)
     run_tool(env, call)
 
 
 @settings(HYPOTHESIS, max_examples=200)
-@given(call=tool_calls("session_stats"))
-def test_session_stats_hostile(env: Env, call: Call) -> None:
+@given(call=tool_calls("session_stats"), era=ERAS)
+def test_session_stats_hostile(eras: Env, call: Call, era: str) -> None:
+    env = eras.in_era(era)
     run_tool(env, call)
 
 
 @settings(HYPOTHESIS, max_examples=200)
-@given(call=tool_calls("create_connection"))
-def test_create_connection_hostile(env: Env, call: Call) -> None:
+@given(call=tool_calls("create_connection"), era=ERAS)
+def test_create_connection_hostile(eras: Env, call: Call, era: str) -> None:
+    env = eras.in_era(era)
     run_tool(env, call)
 
 
@@ -517,8 +537,10 @@ def expect_mcp_error(env: Env, what: str, call: Any, *args: Any, short: bool = T
     value=st.one_of(session_id_text, st.sampled_from(ODD_URIS), st.text(max_size=30)),
     template=st.sampled_from([*URI_TEMPLATES, "{}"]),
     encode=st.booleans(),
+    era=ERAS,
 )
-def test_resource_uris_hostile(env: Env, value: str, template: str, encode: bool) -> None:
+def test_resource_uris_hostile(eras: Env, value: str, template: str, encode: bool, era: str) -> None:
+    env = eras.in_era(era)
     inserted = quote(value, safe="") if encode else value
     uri = template.format(inserted) if template != "{}" else value
     SIM.requests.clear()
@@ -535,8 +557,9 @@ def test_resource_uris_hostile(env: Env, value: str, template: str, encode: bool
 
 
 @HYPOTHESIS
-@given(session_id=session_id_text, rubric=st.one_of(st.just(""), hostile_text))
-def test_qa_review_prompt_hostile(env: Env, session_id: str, rubric: str) -> None:
+@given(session_id=session_id_text, rubric=st.one_of(st.just(""), hostile_text), era=ERAS)
+def test_qa_review_prompt_hostile(eras: Env, session_id: str, rubric: str, era: str) -> None:
+    env = eras.in_era(era)
     SIM.requests.clear()
     TRIED["prompt:qa_review_transcript"] += 1
     result = expect_mcp_error(
@@ -559,9 +582,11 @@ def test_qa_review_prompt_hostile(env: Env, session_id: str, rubric: str) -> Non
         st.sampled_from(["companion_id", "count", "window", "since", "until"]),  # unknown: test_prompt_argument_errors
         st.one_of(hostile_text, st.integers(-(2**70), 2**70).map(str)),
         max_size=4,
-    )
+    ),
+    era=ERAS,
 )
-def test_summarize_prompt_hostile(env: Env, arguments: dict[str, str]) -> None:
+def test_summarize_prompt_hostile(eras: Env, arguments: dict[str, str], era: str) -> None:
+    env = eras.in_era(era)
     SIM.requests.clear()
     TRIED["prompt:summarize_sessions"] += 1
     count = arguments.get("count", "20").strip() or "20"
@@ -590,8 +615,10 @@ def test_summarize_prompt_hostile(env: Env, arguments: dict[str, str]) -> None:
     ),
     name=st.one_of(st.sampled_from(["session_id", "companion_id", "count", "rubric"]), hostile_text),
     value=st.one_of(hostile_text, st.sampled_from([i[:n] for i in REAL_IDS[:3] for n in (0, 5, 8)])),
+    era=ERAS,
 )
-def test_completions_hostile(env: Env, ref: Any, name: str, value: str) -> None:
+def test_completions_hostile(eras: Env, ref: Any, name: str, value: str, era: str) -> None:
+    env = eras.in_era(era)
     SIM.requests.clear()
     TRIED["completion"] += 1
     result = expect_mcp_error(env, "complete", env.mcp.complete, ref, {"name": name, "value": value})
@@ -619,9 +646,11 @@ def cursor_of(value: Any) -> str:
             st.sampled_from([{"p": True}, {"p": 1.0}, {"p": "1"}, {"p": None}, {"q": 1}, [], None, "p", 1]),
             st.dictionaries(st.text(max_size=3), json_value, max_size=2),
         ).map(cursor_of),
-    )
+    ),
+    era=ERAS,
 )
-def test_resource_list_cursor_hostile(env: Env, cursor: str) -> None:
+def test_resource_list_cursor_hostile(eras: Env, cursor: str, era: str) -> None:
+    env = eras.in_era(era)
     SIM.requests.clear()
     TRIED["cursor"] += 1
     result = expect_mcp_error(env, "resources/list", functools.partial(env.mcp.list_resources, cursor=cursor))
