@@ -76,7 +76,7 @@ def simulator_of(
 ) -> Simulator:
     """``Simulator(api_keys, ...)`` with its own copy of the data, generated once per process.
 
-    Generating the demo data costs 80 ms of CPU, copying it 20: most tests start from a fresh one.
+    Generating the demo data costs 80 ms of CPU, copying it 5: most tests start from a fresh one.
     """
     keys = dict(api_keys if api_keys is not None else {"demo": 7})
     simulator = Simulator(api_keys={}, session_count=session_count, anchor=anchor, **quirks)
@@ -90,6 +90,7 @@ def simulator_of(
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection in the block (reference counting still frees what it drops)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -152,11 +153,12 @@ async def connect(
     ``options`` go to the ``Client`` (``extensions=[...]``: a host that advertises MCP Apps).
     """
     settings = settings or Settings()
+    assert clock is None or transport == "memory", "another process keeps its own clock"
     async with AsyncExitStack() as stack:
         if transport == "stdio":
             flags = [flag for flag, on in (("--demo", settings.demo), ("--read-only", settings.read_only)) if on]
             env = {} if upstream is None else {"NAPSTER_API_KEY": key, "NAPSTER_API_BASE_URL": str(upstream)}
-            target: Any = StdioServerParameters(command=script(), args=flags, env=clean_environment(**env) | env)
+            target: Any = StdioServerParameters(command=script(), args=flags, env=clean_environment(**env))
         elif transport == "http":
             assert isinstance(upstream, str), "the HTTP server opens its own client of the API"
             target = stack.enter_context(serve_mcp(upstream, settings, api_key=SecretStr(key)))
