@@ -1,4 +1,4 @@
-"""Shared fixtures: a simulator served over real HTTP on 127.0.0.1, and clients of it.
+"""Shared fixtures: a simulator served over real HTTP on 127.0.0.1, clients of it, and the MCP server.
 
 One uvicorn server runs for the whole test session on a free loopback port; each test gets a
 fresh ``Simulator`` behind it, so faults, recorded requests and rate limits never leak between
@@ -8,47 +8,22 @@ until uvicorn accepts them: no readiness polling, no sleeps.
 
 from __future__ import annotations
 
-import os
+import functools
+import gc
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
+import httpcore2
 import pytest
-from hypothesis import HealthCheck, settings
+from mcp import Client
 
 from session_mcp.companion.client import CompanionClient
-from session_mcp.companion.http import RetryPolicy
 from session_mcp.simulator import Simulator, bind_loopback, make_server
+from tests.helpers import FAST_RETRY, SwitchableApp, clean_environment, connect, simulator_of
 
-ANCHOR = 1_790_000_000  # a fixed "now" for the demo data: 2026-09-21T14:13:20Z
-FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.005, max_wait=0.05, max_total=5.0)
-# hypothesis for the adversarial suites: large generated inputs against an MCP session that a
-# module fixture keeps open, so no deadline, no example database and no size health checks.
-ADVERSARIAL = settings(
-    deadline=None,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-    ],
-)
-# An external client id that the demo data has, for filter tests (the data is fixed by its seed).
-DEMO_CLIENT_ID: str = next(
-    s["externalClientId"] for s in Simulator(anchor=ANCHOR).sessions_of("demo") if s.get("externalClientId")
-)
-
-
-class SwitchableApp:
-    """An ASGI app that forwards to whichever simulator the current test installed."""
-
-    def __init__(self) -> None:
-        self.simulator: Simulator | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        assert self.simulator is not None, "no simulator installed for this test"
-        await self.simulator.app(scope, receive, send)
+# Every client loads the system's CA bundle into a new SSL context, 45 ms of CPU each, and the suite
+# opens thousands of clients that speak plain HTTP to loopback: one context per process serves them all.
+httpcore2.default_ssl_context = functools.cache(httpcore2.default_ssl_context)
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +48,7 @@ def upstream() -> Iterator[tuple[SwitchableApp, str]]:
 @pytest.fixture
 def simulator(upstream: tuple[SwitchableApp, str]) -> Simulator:
     """A fresh simulator with fixed demo data, installed behind the HTTP server."""
-    sim = Simulator(anchor=ANCHOR, api_keys={"demo": 7, "other-tenant-key": 99})
+    sim = simulator_of({"demo": 7, "other-tenant-key": 99})
     upstream[0].simulator = sim
     return sim
 
@@ -89,13 +64,26 @@ async def client(base_url: str) -> AsyncIterator[CompanionClient]:
         yield c
 
 
-def clean_environment(**extra: str) -> dict[str, str]:
-    """This process's environment without any of the server's settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAPSTER_", "SESSION_MCP_"))}
-    return env | extra
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The protocol era: ``auto`` (the newest both sides speak) and ``legacy`` (initialize first)."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def mcp(client: CompanionClient, mode: str) -> AsyncIterator[Client]:
+    """The SDK's ``Client`` of the server in memory, reading the test's simulator, in both protocol eras."""
+    async with connect(client, mode=mode) as connected:
+        yield connected
 
 
 @pytest.fixture
 def process_env(base_url: str) -> dict[str, str]:
     """The environment of a ``session-mcp`` process that uses the test's simulator."""
     return clean_environment(NAPSTER_API_KEY="demo", NAPSTER_API_BASE_URL=base_url, SESSION_MCP_TIMEOUT="10")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (modules, hypothesis strategies, fixtures) lives as long as the run: out
+    of the garbage collector's sight, each full collection during the tests costs a fraction."""
+    gc.freeze()

@@ -20,7 +20,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.hostile_upstream import KEY, T0, Answer
+from tests.helpers import KEY
+from tests.upstream import T0, Answer
 
 ABSENT = object()  # a field left out of the body
 

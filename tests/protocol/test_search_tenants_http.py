@@ -11,8 +11,8 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.sync import sync
 from session_mcp.simulator import Simulator
 from session_mcp.store.sqlite import SqliteStore
-from tests.conftest import ANCHOR, FAST_RETRY
-from tests.test_http import http_client, serve_mcp
+from tests.helpers import ANCHOR, FAST_RETRY, serve_mcp
+from tests.protocol.test_http import http_client
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ from session_mcp.server import build_server
 from session_mcp.sessions.sync import sync
 from session_mcp.simulator import Simulator
 from session_mcp.store.sqlite import SqliteStore
-from tests.conftest import ANCHOR, FAST_RETRY
+from tests.helpers import ANCHOR, FAST_RETRY
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from session_mcp.cli.main import main
 from session_mcp.companion.cache import key_fingerprint
 from session_mcp.simulator import Simulator
 from session_mcp.store.sqlite import SqliteStore
-from tests.conftest import clean_environment
+from tests.helpers import clean_environment
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

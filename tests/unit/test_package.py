@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import session_mcp
 from session_mcp.companion import client
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PURE = ("session_mcp.render", "session_mcp.stats", "session_mcp.qa.checks")
 CLIENT = "httpx2"
 

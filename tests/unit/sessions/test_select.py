@@ -15,7 +15,7 @@ from session_mcp.sessions.criteria import Criteria
 from session_mcp.sessions.select import Listing, Selection, select
 from session_mcp.sessions.window import Window
 from session_mcp.simulator import Simulator
-from tests.conftest import ANCHOR
+from tests.helpers import ANCHOR
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from session_mcp.sessions.sync import MAX_PENDING_AGE, sync
 from session_mcp.simulator import Simulator
 from session_mcp.store.base import SearchFilters, SyncRunningError, SyncState
 from session_mcp.store.sqlite import SqliteStore
-from tests.conftest import ANCHOR, FAST_RETRY, SwitchableApp
+from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp
 
 pytestmark = pytest.mark.anyio
 
