@@ -80,6 +80,11 @@ def make_client(settings: Settings) -> CompanionClient:
     return CompanionClient(settings.api_key, settings.base_url, timeout=settings.timeout, max_response_bytes=max_bytes)
 
 
+def switch(group: Any, flag: str, help_text: str, default: Any = None) -> None:
+    """An on/off flag: ``True`` when given, else ``default`` (``None``: the setting's environment variable decides)."""
+    group.add_argument(flag, action="store_const", const=True, default=default, help=help_text)
+
+
 def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
     """Flags every command that talks to the API shares.
 
@@ -87,13 +92,7 @@ def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     subcommand (``session-mcp --demo sessions list``) is not reset by the subcommand's default.
     """
     group = parser.add_argument_group("Companion API")
-    group.add_argument(
-        "--demo",
-        action="store_const",
-        const=True,
-        default=default,
-        help=env_help("use the built-in simulator; no key needed", "demo"),
-    )
+    switch(group, "--demo", env_help("use the built-in simulator; no key needed", "demo"), default=default)
     group.add_argument(
         "--base-url",
         default=default,
@@ -102,13 +101,7 @@ def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     group.add_argument(
         "--timeout", type=float, default=default, help=env_help("seconds per request, default 30", "timeout")
     )
-    group.add_argument(
-        "--redact-pii",
-        action="store_const",
-        const=True,
-        default=default,
-        help=env_help("mask emails, phones and card numbers", "redact_pii"),
-    )
+    switch(group, "--redact-pii", env_help("mask emails, phones and card numbers", "redact_pii"), default=default)
     group.add_argument(
         "--log-level", default=default, help=env_help("DEBUG, INFO, WARNING (default) or ERROR", "log_level")
     )
@@ -123,13 +116,7 @@ def store_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
         default=default,
         help=env_help("the store's file, default in the platform's data folder (with --demo: none)", "store"),
     )
-    group.add_argument(
-        "--no-store",
-        action="store_const",
-        const=True,
-        default=default,
-        help=env_help("no store: read the API for every question", "no_store"),
-    )
+    switch(group, "--no-store", env_help("no store: read the API for every question", "no_store"), default=default)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,12 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help=env_help("HTTP bind address, default 127.0.0.1", "host"))
     serve.add_argument("--port", type=int, help=env_help("HTTP port, default 8000", "port"))
-    serve.add_argument(
-        "--allow-remote",
-        action="store_const",
-        const=True,
-        help=env_help("allow binding beyond loopback", "allow_remote"),
-    )
+    switch(serve, "--allow-remote", env_help("allow binding beyond loopback", "allow_remote"))
     serve.add_argument(
         "--allowed-host",
         action="append",
@@ -165,12 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=env_help("a Host header to accept besides loopback, repeatable", "allowed_hosts"),
     )
-    serve.add_argument(
-        "--read-only",
-        action="store_const",
-        const=True,
-        help=env_help("no tool that creates sessions", "read_only"),
-    )
+    switch(serve, "--read-only", env_help("no tool that creates sessions", "read_only"))
     serve.add_argument(
         "--qa-rules",
         metavar="FILE",

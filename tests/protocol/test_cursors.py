@@ -34,7 +34,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ConfigError, Settings, load_settings
 from session_mcp.sessions.cursors import CURSOR_PREFIX
 from session_mcp.simulator import Simulator
-from tests.helpers import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp, connect, simulator_of, text_of
+from tests.helpers import ADVERSARIAL, ANCHOR, FAST_RETRY, SwitchableApp, connect, run_process, simulator_of, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -204,16 +204,7 @@ async def test_a_resources_list_cursor_cannot_be_forged(client: CompanionClient,
 
 
 def run_list(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "session_mcp", "sessions", "list", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=30,
-        check=False,
-    )
+    return run_process("sessions", "list", *args, env=env)
 
 
 def test_the_cli_cursor_works_in_the_next_run_and_cannot_be_forged(process_env: dict[str, str]) -> None:
