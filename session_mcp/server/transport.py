@@ -235,7 +235,10 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
-KEEP_ALIVE_SECONDS = 5  # an idle connection between two requests (uvicorn's default, stated here)
+# An idle connection between two requests is closed after this long: longer than HTTP clients keep an
+# idle pooled connection (httpx's 5 s), so the client drops it first. At an equal timeout a busy server
+# closed connections whose next request was already sent, resetting it (bench/http_load.py met it).
+KEEP_ALIVE_SECONDS = 15
 MAX_HEADER_BYTES = 16 * 1024  # request line and headers; longer ones get 400 (h11's default, stated here)
 
 

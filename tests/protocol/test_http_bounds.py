@@ -21,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from session_mcp.cli.main import build_parser
+from session_mcp.server.transport import KEEP_ALIVE_SECONDS
 from tests.helpers import clean_environment, serve_mcp
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -178,3 +179,9 @@ def test_the_start_up_line_says_whether_bearer_auth_is_on(token: str | None) -> 
 
 def test_help_names_the_auth_token_variable() -> None:
     assert "SESSION_MCP_AUTH_TOKEN" in " ".join(build_parser().format_help().split())
+
+
+def test_the_server_keeps_an_idle_connection_longer_than_clients_do() -> None:
+    """The client must close an idle connection first: a server that closes at the same moment resets
+    a request already on its way (the keep-alive race bench/http_load.py met under load)."""
+    assert httpx2.Limits().keepalive_expiry < KEEP_ALIVE_SECONDS  # httpx2 is what the SDK's clients use
