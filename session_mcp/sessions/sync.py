@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
@@ -90,7 +90,9 @@ async def sync(
     async with store.sync_lock():
         state = await store.sync_state()
         now = clock()
-        listing = await _list(client, store, since, stop_at_held=state.last_sync is not None, result=result)
+        # Until this sync ends whole, the store may hold the newest sessions and miss older ones.
+        await store.set_sync_state(replace(state, complete=False))
+        listing = await _list(client, store, since, stop_at_held=state.complete, result=result)
         pending = [(i, t) for i, t in await store.pending() if i not in listing.open]
         stale = [i for i, t in pending if now - t > MAX_PENDING_AGE]
         await store.drop_pending(stale)
@@ -103,9 +105,9 @@ async def sync(
         fresh_ids = {s.id for s in fresh}
         await store.drop_pending([i for i in listing.open if i not in fresh_ids])
         result.open_now = len(await store.pending())
-        if not result.partial:  # an unfinished sync leaves the state as it was: the next one lists on
+        if not result.partial:  # an unfinished sync stays marked incomplete: the next one lists on
             newest = max(filter(None, (listing.newest, state.newest_seen)), default=None)
-            await store.set_sync_state(SyncState(last_sync=now, newest_seen=newest))
+            await store.set_sync_state(SyncState(last_sync=now, newest_seen=newest, complete=True))
     result.seconds = time.monotonic() - started
     return result
 

@@ -17,10 +17,13 @@ from session_mcp.companion.models import SessionDetail, SessionSummary
 
 @dataclass(frozen=True)
 class SyncState:
-    """When the tenant was last synced (Unix seconds), and the newest list time seen then."""
+    """When the tenant was last synced (Unix seconds), the newest list time seen then, and whether the
+    latest sync ended whole: only then may the next one stop where it meets what the store holds (an
+    interrupted or partial one stored the newest sessions first and left older ones out)."""
 
     last_sync: float | None = None
     newest_seen: float | None = None
+    complete: bool = False
 
 
 @dataclass(frozen=True)

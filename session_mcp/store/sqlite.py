@@ -82,6 +82,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (tenant, id)) WITHOUT ROWID""",
         "CREATE TABLE sync_state (tenant TEXT PRIMARY KEY, last_sync REAL, newest_seen REAL)",
     ),
+    # 2: whether the latest sync ended whole (a file of version 1 reads as not: its next sync lists on).
+    ("ALTER TABLE sync_state ADD COLUMN complete INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -111,11 +113,17 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def private_file(path: Path) -> None:
-    """Create ``path`` ``0600`` (or check the one there: a regular file of ours), its folder ``0700``."""
-    try:
-        private_folder(path.parent, what="store", instead="pass another --store, or --no-store")
-    except DiskCacheError as exc:
-        raise StoreError(str(exc)) from None
+    """Create ``path`` ``0600`` (or check the one there: a regular file of ours).
+
+    Its folder is made ``0700`` when this creates it, and kept so when it is session-mcp's own data
+    folder; a folder that exists and that the user named (``--store ~/s.sqlite3``: the home folder)
+    is theirs and left as it is: the file's own mode keeps others out.
+    """
+    if not path.parent.exists() or path.parent == default_path(os.environ).parent:
+        try:
+            private_folder(path.parent, what="store", instead="pass another --store, or --no-store")
+        except DiskCacheError as exc:
+            raise StoreError(str(exc)) from None
     old = os.umask(0o077)
     try:
         fd = os.open(path, os.O_CREAT | os.O_RDWR | NO_FOLLOW, 0o600)
@@ -127,8 +135,14 @@ def private_file(path: Path) -> None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise StoreError(f"the store {path} is not a regular file: pass another --store, or --no-store")
+        if sys.platform != "win32" and info.st_uid != os.geteuid():
+            raise StoreError(
+                f"the store {path} belongs to another user (uid {info.st_uid}): pass another --store, or --no-store"
+            )
         if stat.S_IMODE(info.st_mode) & 0o077:
             os.fchmod(fd, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot make the store {path} private: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
 
@@ -340,16 +354,18 @@ class SqliteTenant:
     async def sync_state(self) -> SyncState:
         row = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT last_sync, newest_seen FROM sync_state WHERE tenant = ?", (self.tenant,)
+                "SELECT last_sync, newest_seen, complete FROM sync_state WHERE tenant = ?", (self.tenant,)
             ).fetchone()
         )
-        return SyncState(*row) if row else SyncState()
+        return SyncState(row[0], row[1], bool(row[2])) if row else SyncState()
 
     async def set_sync_state(self, state: SyncState) -> None:
-        row = (self.tenant, state.last_sync, state.newest_seen)
+        row = (self.tenant, state.last_sync, state.newest_seen, int(state.complete))
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO sync_state VALUES (?, ?, ?)", row)
+            conn.execute(
+                "INSERT OR REPLACE INTO sync_state (tenant, last_sync, newest_seen, complete) VALUES (?, ?, ?, ?)", row
+            )
 
         await self.store.run(lambda conn: self.store.write(work))
 

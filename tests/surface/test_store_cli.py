@@ -99,14 +99,18 @@ def test_without_a_store_sync_says_how_to_have_one(
 
 
 def test_the_store_is_private_and_a_refused_folder_is_one_line(
-    simulator: Simulator, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    simulator: Simulator, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run(["sync"], capsys)[0] == 0
     assert oct(env.parent.stat().st_mode & 0o777) == "0o700"
     assert {oct(f.stat().st_mode & 0o777) for f in env.parent.iterdir()} == {"0o600"}
+    # session-mcp's own data folder is checked (a folder the user names with --store is theirs).
     (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
-    status, _, err = run(["sync", "--store", str(tmp_path / "link" / "s.sqlite3")], capsys)
+    (tmp_path / "xdg").mkdir()
+    (tmp_path / "xdg" / "session-mcp").symlink_to(tmp_path / "elsewhere")
+    others = {k: v for k, v in os.environ.items() if k != "SESSION_MCP_STORE"}
+    monkeypatch.setattr(os, "environ", others | {"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    status, _, err = run(["sync"], capsys)
     assert status == 2 and err.count("\n") == 1 and "is a symbolic link" in err and "--no-store" in err
 
 

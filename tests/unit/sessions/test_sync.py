@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -187,3 +188,36 @@ async def test_a_sync_cut_short_leaves_a_consistent_store_that_the_next_sync_com
     closed = {s["id"] for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")}
     assert result.stored == len(closed - kept) and not set(details(simulator)) & kept
     assert await tenant.closed_ids(everything) == closed
+
+
+async def test_a_sync_cut_short_after_a_complete_one_is_completed_by_the_next(
+    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+) -> None:
+    """The store held the older sessions (a complete sync), newer ones were missing, and a sync storing
+    them newest first was cut short: the next sync must not stop at the pages it now holds."""
+    tenant = store.for_tenant("t")
+    await sync(clients["demo"], tenant, clock=lambda: NOW)
+    everything = [s["id"] for s in simulator.sessions_of("demo")]
+    closed = await tenant.closed_ids(everything)
+    # As if these had come since that sync, below a first page kept as it is (open sessions and all): the
+    # cut sync then stores two whole pages of them, which a stop at held pages would take for the end.
+    newest = [i for i in everything[100:] if i in closed][:300]
+
+    def forget(conn: sqlite3.Connection) -> None:
+        marks = ",".join("?" * len(newest))
+        keys = f"SELECT sk FROM sessions WHERE tenant = ? AND id IN ({marks})"
+        conn.execute(f"DELETE FROM turns WHERE (tk >> 16) IN ({keys})", (tenant.tenant, *newest))
+        conn.execute(f"DELETE FROM sessions WHERE tenant = ? AND id IN ({marks})", (tenant.tenant, *newest))
+
+    store.call(lambda conn: store.write(forget))
+
+    async def stop_after_the_first_chunk(done: int, total: int, message: str) -> None:
+        raise KeyboardInterrupt  # as Ctrl+C arrives between two chunks
+
+    with pytest.raises(KeyboardInterrupt):
+        await sync(clients["demo"], tenant, on_progress=stop_after_the_first_chunk, clock=lambda: NOW)
+    assert 0 < len(await tenant.closed_ids(newest)) < len(newest)
+    assert not (await tenant.sync_state()).complete
+    await sync(clients["demo"], tenant, clock=lambda: NOW)
+    assert await tenant.closed_ids(everything) == closed  # nothing left out for good
+    assert (await tenant.sync_state()).complete

@@ -83,15 +83,15 @@ def test_files_are_private(tmp_path: Path) -> None:
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
 
 
-def test_an_open_file_is_closed_and_a_link_refused(tmp_path: Path) -> None:
-    folder = tmp_path / "open"
+def test_an_open_file_is_closed_in_a_folder_left_as_the_user_made_it_and_a_link_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "open"  # a folder the user named (--store ~/s.sqlite3: the home folder) stays theirs
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
     path = folder / "store.sqlite3"
     path.touch(mode=0o644)
     path.chmod(0o644)
     SqliteStore(path).close()
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     link = folder / "link.sqlite3"
     link.symlink_to(path)
