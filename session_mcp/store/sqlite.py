@@ -161,6 +161,11 @@ def default_path(env: Mapping[str, str] = os.environ, platform: str = sys.platfo
     return (Path(base) if base else Path.home() / ".local" / "share") / "session-mcp" / "store.sqlite3"
 
 
+def unusable(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    """A file SQLite cannot use (damaged, not a database): said with what to do."""
+    return StoreError(f"the store {path} cannot be used ({exc}): move it away, or pass another --store")
+
+
 class SqliteStore:
     """A store file; ``for_tenant`` gives each tenant's view of it. Close it when done."""
 
@@ -175,9 +180,7 @@ class SqliteStore:
             migrate(self._conn)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise StoreError(
-                f"the store {path} cannot be used ({exc}): move it away, or pass another --store"
-            ) from None
+            raise unusable(path, exc) from None
         except BaseException:
             self._conn.close()
             raise
@@ -200,9 +203,26 @@ class SqliteStore:
         return total
 
     def call(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` on the connection in this thread (callers off the event loop use ``run``)."""
+        """Run ``work`` on the connection in this thread (callers off the event loop use ``run``).
+
+        SQLite's own errors become a ``StoreError`` saying what to do: every caller answers those in
+        one line (a tool error, exit 2), where a raw ``sqlite3.Error`` would be a traceback.
+        """
         with self._lock:
-            return work(self._conn)
+            try:
+                return work(self._conn)
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StoreError(
+                        f"the store {self.path} is busy (another process writes to it): try again in a moment"
+                    ) from None
+                raise StoreError(
+                    f"the store {self.path} failed ({exc}): check the disk, or pass another --store"
+                ) from None
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"the store {self.path} cannot be used ({exc}): move it away, or pass another --store"
+                ) from None
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` on the connection in a worker thread: the event loop never waits on SQLite."""

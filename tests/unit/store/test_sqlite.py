@@ -126,3 +126,16 @@ def test_the_default_path_is_the_platforms_data_folder() -> None:
     assert default_path({"XDG_DATA_HOME": "/d"}, "linux") == Path("/d/session-mcp/store.sqlite3")
     assert default_path({}, "linux") == Path.home() / ".local/share/session-mcp/store.sqlite3"
     assert default_path({}, "darwin") == Path.home() / "Library/Application Support/session-mcp/store.sqlite3"
+
+
+async def test_a_store_another_process_holds_is_a_store_error_saying_busy(store: SqliteStore) -> None:
+    store.call(lambda conn: conn.execute("PRAGMA busy_timeout=50"))  # the test's wait, not the shipped 10 s
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process in the middle of a large write
+    try:
+        with pytest.raises(StoreError, match=r"is busy .*try again in a moment"):
+            await store.for_tenant("t").set_sync_state(SyncState(last_sync=1.0))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await store.for_tenant("t").set_sync_state(SyncState(last_sync=1.0))  # and it works once released
