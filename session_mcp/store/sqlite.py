@@ -59,6 +59,10 @@ TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps
 BUSY_TIMEOUT_MS = 10_000
 NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 SNIPPET_TOKENS = 16
+# One search's bound in time: the store has one worker for every tenant, so a query of many common
+# prefixes must not hold it. SQLite calls the handler every PROGRESS_STEPS virtual-machine steps.
+SEARCH_SECONDS = 10.0
+PROGRESS_STEPS = 10_000
 COMPRESSION = 6
 
 # MIGRATIONS[n] takes a file from schema version n to n + 1: statements, run in one transaction.
@@ -423,6 +427,21 @@ class SqliteTenant:
         where, params = self._where(match, filters)
         joins = "JOIN sessions s ON s.sk = (turns_fts.rowid >> 16) JOIN turns t ON t.tk = turns_fts.rowid"
 
+        def bounded(conn: sqlite3.Connection) -> SearchPage:
+            deadline = time.monotonic() + SEARCH_SECONDS
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
+            try:
+                return work(conn)
+            except sqlite3.OperationalError as exc:
+                if "interrupted" not in str(exc):
+                    raise
+                raise StoreError(
+                    f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: narrow it with rarer words, "
+                    "a phrase, since/until or companion_id"
+                ) from None
+            finally:
+                conn.set_progress_handler(None, 0)
+
         def work(conn: sqlite3.Connection) -> SearchPage:
             total_hits, total_sessions = conn.execute(
                 f"SELECT count(*), count(DISTINCT s.sk) FROM turns_fts {joins} WHERE {where}", params
@@ -452,7 +471,7 @@ class SqliteTenant:
             more = offset + len(hits) < total_hits
             return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
 
-        return await self.store.run(work)
+        return await self.store.run(bounded)
 
     def _where(self, match: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
         """The WHERE clause: the match, this tenant (always), then each filter given."""

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_mcp.store.base import SearchFilters
+from session_mcp.store import sqlite as engine
+from session_mcp.store.base import SearchFilters, StoreError
 from session_mcp.store.search import QueryError, to_fts5
 from session_mcp.store.sqlite import SqliteStore, SqliteTenant
 from tests.unit.store.helpers import sessions, with_phrase
@@ -113,3 +114,16 @@ def test_any_query_gives_results_or_one_clear_error(planted: SqliteTenant, query
         pytest.fail(f"{query!r} reached SQLite raw: {exc}")
     else:
         assert page.total_hits >= len(page.hits)
+
+
+@pytest.mark.anyio
+async def test_a_search_past_its_time_bound_is_stopped_with_what_to_do(
+    planted: SqliteTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's one worker serves every tenant: no query may hold it past the bound."""
+    monkeypatch.setattr(engine, "SEARCH_SECONDS", -1.0)  # the deadline has passed at the first check
+    monkeypatch.setattr(engine, "PROGRESS_STEPS", 1)
+    with pytest.raises(StoreError, match=r"took longer than .* and was stopped: narrow it"):
+        await planted.search("the", SearchFilters(), 0, 7)
+    monkeypatch.undo()
+    assert (await planted.search("the", SearchFilters(), 0, 7)).hits  # the connection serves on
