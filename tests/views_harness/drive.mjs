@@ -137,6 +137,10 @@ try {
       await step(page, frame, action);
       if (!action.screenshot) result.facts.push(await frame.evaluate(collect));
     }
+    // The view tells the host its size through the bridge as it settles, so the message may still be
+    // on its way when the view says ready: wait for the host to hear a grown size (or give up, and the
+    // test fails on what was recorded).
+    await page.waitForFunction(() => window.harness.sizes.some((height) => height > 120), null, { timeout: 10000 }).catch(() => {});
     result.host = await page.evaluate(() => window.harness);
     result.console = messages.slice();
     // Last, so its refusal is not counted among the run's console errors: the view cannot reach
