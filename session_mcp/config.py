@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from session_mcp.companion.client import DEFAULT_BASE_URL
 from session_mcp.companion.http import is_header_safe
 from session_mcp.sessions.scan import MAX_SCAN
-from session_mcp.store.sqlite import default_path
+from session_mcp.store.files import default_path
 
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -12,8 +12,8 @@
   ``BEGIN IMMEDIATE`` transaction (a deferred one that reads first fails at once under contention).
   One connection per ``SqliteStore``, used by one worker thread at a time (``anyio.to_thread``):
   queries never stall the event loop.
-- **Private**: the folder ``0700`` (``disk_cache.private_folder``), the file created ``0600``
-  (SQLite gives its ``-wal`` and ``-shm`` files the same mode).
+- **Private**: the file created ``0600`` (SQLite gives its ``-wal`` and ``-shm`` files the same
+  mode), in a ``0700`` folder when session-mcp made it (``store.files``).
 - **Schema**: ``schema_version`` and ``MIGRATIONS``: ``migrate`` brings an older file up to date; a
   newer one is refused, not damaged.
 """
@@ -24,12 +24,10 @@ import contextlib
 import json
 import os
 import sqlite3
-import stat
-import sys
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,7 +35,6 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from session_mcp.companion.disk_cache import DiskCacheError, private_folder
 from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import (
@@ -51,13 +48,13 @@ from session_mcp.store.base import (
     SyncRunningError,
     SyncState,
 )
+from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
 from session_mcp.store.search import to_fts5
 
 T = TypeVar("T")
 
 TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps any beyond)
 BUSY_TIMEOUT_MS = 10_000
-NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 SNIPPET_TOKENS = 16
 # One search's bound in time: the store has one worker for every tenant, so a query of many common
 # prefixes must not hold it. SQLite calls the handler every PROGRESS_STEPS virtual-machine steps.
@@ -114,55 +111,6 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return found
-
-
-def private_file(path: Path) -> None:
-    """Create ``path`` ``0600`` (or check the one there: a regular file of ours).
-
-    Its folder is made ``0700`` when this creates it, and kept so when it is session-mcp's own data
-    folder; a folder that exists and that the user named (``--store ~/s.sqlite3``: the home folder)
-    is theirs and left as it is: the file's own mode keeps others out.
-    """
-    if not path.parent.exists() or path.parent == default_path(os.environ).parent:
-        try:
-            private_folder(path.parent, what="store", instead="pass another --store, or --no-store")
-        except DiskCacheError as exc:
-            raise StoreError(str(exc)) from None
-    old = os.umask(0o077)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR | NO_FOLLOW, 0o600)
-    except OSError as exc:
-        raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from None
-    finally:
-        os.umask(old)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise StoreError(f"the store {path} is not a regular file: pass another --store, or --no-store")
-        if sys.platform != "win32" and info.st_uid != os.geteuid():
-            raise StoreError(
-                f"the store {path} belongs to another user (uid {info.st_uid}): pass another --store, or --no-store"
-            )
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            os.fchmod(fd, 0o600)
-    except OSError as exc:
-        raise StoreError(f"cannot make the store {path} private: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-
-
-def default_path(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
-    """The platform's data folder, plus ``session-mcp/store.sqlite3``.
-
-    ``$XDG_DATA_HOME`` wins everywhere; else ``%LOCALAPPDATA%`` on Windows, ``~/Library/Application
-    Support`` on macOS and ``~/.local/share`` elsewhere: data, not cache, as a store is not rebuilt for free.
-    """
-    base = env.get("XDG_DATA_HOME", "").strip()
-    if not base and platform == "win32":
-        base = env.get("LOCALAPPDATA", "").strip() or str(Path.home() / "AppData" / "Local")
-    if not base and platform == "darwin":
-        base = str(Path.home() / "Library" / "Application Support")
-    return (Path(base) if base else Path.home() / ".local" / "share") / "session-mcp" / "store.sqlite3"
 
 
 def unusable(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
@@ -366,7 +314,7 @@ class SqliteTenant:
         fd = os.open(path, os.O_RDWR | NO_FOLLOW)
         try:
             try:
-                _lock_file(fd)
+                lock_file(fd)
             except OSError:
                 raise SyncRunningError(
                     "another sync is running on this store for this API key; wait for it to end"
@@ -490,18 +438,6 @@ class SqliteTenant:
             clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
             params += filters.statuses
         return " AND ".join(clauses), tuple(params)
-
-
-def _lock_file(fd: int) -> None:
-    """Take an exclusive lock on ``fd`` without waiting; ``OSError`` when another holds it."""
-    if sys.platform == "win32":
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _offset(timestamp: float | None, origin: float | None) -> float | None:

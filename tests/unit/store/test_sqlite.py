@@ -11,7 +11,8 @@ import pytest
 
 from session_mcp.companion.cache import key_fingerprint
 from session_mcp.store.base import SearchFilters, StoreError, SyncState
-from session_mcp.store.sqlite import SCHEMA_VERSION, SqliteStore, default_path
+from session_mcp.store.files import default_path
+from session_mcp.store.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.unit.store.helpers import sessions, with_phrase
 
 pytestmark = pytest.mark.anyio
