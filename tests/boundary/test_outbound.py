@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
@@ -57,10 +56,8 @@ def hostile(served: tuple[HostileUpstream, str]) -> HostileUpstream:
 
 @asynccontextmanager
 async def connected(base_url: str, mode: str = "auto", **settings: Any) -> AsyncIterator[Client]:
-    with tempfile.TemporaryDirectory() as folder:  # the session store's, not the user's data folder
-        store = Path(folder) / "s" / "s.sqlite3"
-        async with connect(base_url, Settings(store=store, **settings), mode=mode, key="key", timeout=10) as mcp:
-            yield mcp
+    async with connect(base_url, Settings(**settings), mode=mode, key="key", timeout=10) as mcp:  # a temporary store
+        yield mcp
 
 
 @pytest.fixture

@@ -136,12 +136,11 @@ class Env:
 async def opened(
     base_url: str,
 ) -> AsyncIterator[tuple[Client, CompanionClient, dict[str, dict[str, Any] | None]]]:
-    with tempfile.TemporaryDirectory() as folder:  # the session store's, not the user's data folder
-        async with (
-            CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
-            connect(companion, Settings(store=Path(folder) / "s" / "s.sqlite3")) as mcp,
-        ):
-            yield mcp, companion, {tool.name: tool.output_schema for tool in (await mcp.list_tools()).tools}
+    async with (
+        CompanionClient(KEY, base_url, retry=FAST_RETRY, timeout=5) as companion,
+        connect(companion) as mcp,  # its session store in a temporary folder, as connect gives every test
+    ):
+        yield mcp, companion, {tool.name: tool.output_schema for tool in (await mcp.list_tools()).tools}
 
 
 @pytest.fixture(scope="module")
