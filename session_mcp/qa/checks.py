@@ -49,9 +49,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import SessionDetail, from_iso
+from session_mcp.qa.disclosure import Item, personal_data, split_read_backs
 from session_mcp.render.common import format_time, plural
 from session_mcp.render.lines import quoted
 from session_mcp.render.transcript import Turn, make_turn
+from session_mcp.sessions.phrases import needs_no_reply, negated
 from session_mcp.sessions.redact import redact_text
 
 Severity = Literal["info", "warning", "critical"]
@@ -93,6 +95,9 @@ class CheckOptions(BaseModel):
 
 class UnansweredOptions(CheckOptions):
     ignore_sign_offs: bool = True
+    reply_seconds: float = Field(
+        4.0, ge=0, le=3_600, description="A close sooner after the user left no time to reply."
+    )
 
 
 class DelayOptions(CheckOptions):
@@ -106,6 +111,10 @@ class RepetitionOptions(CheckOptions):
 
 class EscalationOptions(CheckOptions):
     phrases: tuple[str, ...] = Field((), max_length=200, description="More request phrases, matched literally.")
+
+
+class PiiOptions(CheckOptions):
+    read_back_severity: Severity = "info"
 
 
 class FailedSessionOptions(CheckOptions):
@@ -126,7 +135,7 @@ class CheckConfig(BaseModel):
     escalation_request: EscalationOptions = EscalationOptions()
     failed_session: FailedSessionOptions = FailedSessionOptions()
     tool_failure: CheckOptions = CheckOptions()
-    pii_exposed: CheckOptions = CheckOptions()
+    pii_exposed: PiiOptions = PiiOptions()
 
 
 DEFAULT_SEVERITY: dict[str, Severity] = {
@@ -205,17 +214,16 @@ def no_user_turn(subject: Subject, options: CheckOptions, severity: Severity) ->
         yield subject.finding("no_user_turn", severity, f"The user never spoke in this {state} session: {said}.")
 
 
-_SIGN_OFF = re.compile(
-    r"\b(?:thanks?|thank\s+you|thx|cheers|bye|goodbye|good\s+bye|that'?s\s+all|merci|danke|gracias)\b", re.I
-)
-
-
 def unanswered_user(subject: Subject, options: UnansweredOptions, severity: Severity) -> Iterator[Finding]:
     said = [t for t in subject.turns if t.text.strip()]
     if not subject.session.is_closed or not said or said[-1].role != "user":
         return
     last = said[-1]
-    if options.ignore_sign_offs and "?" not in last.text and _SIGN_OFF.search(last.text):
+    closed_at = subject.session.closed_at
+    timestamp = subject.session.turns[last.index].timestamp
+    if closed_at is not None and timestamp is not None and closed_at - timestamp < options.reply_seconds:
+        return  # the user hung up (or the line broke) before the agent could answer
+    if options.ignore_sign_offs and needs_no_reply(last.text):
         return
     yield subject.finding(
         "unanswered_user",
@@ -342,12 +350,6 @@ _ESCALATION = re.compile(
 _ESCALATION_ALONE = re.compile(
     r"^\W*(?:human|operator|representative|real\s+person|manager|supervisor)(?:\s+please)?\W*$", re.I
 )
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|without|neither|nor|do\s+not|no\s+need|"
-    r"(?:don|doesn|didn|won|wouldn|needn|isn|aren)['’]?t)\b",
-    re.I,
-)
-_CLAUSE_END = re.compile(r"[.!?;,:]|\bbut\b|\bso\b", re.I)
 
 
 @functools.lru_cache(maxsize=256)
@@ -355,14 +357,6 @@ def literal_phrase(phrase: str) -> re.Pattern[str]:
     """A rules-file phrase as a case-insensitive pattern: literal, whole words, any spacing."""
     words = [re.escape(word) for word in phrase.split()]
     return re.compile(r"(?<!\w)" + r"\s{1,3}".join(words) + r"(?!\w)", re.I)
-
-
-def negated(text: str, start: int) -> bool:
-    """Whether a negation precedes ``start`` in the same clause (``I don't need a human``)."""
-    clause_start = 0
-    for match in _CLAUSE_END.finditer(text, 0, start):
-        clause_start = match.end()
-    return _NEGATION.search(text, clause_start, start) is not None
 
 
 def escalation_request(subject: Subject, options: EscalationOptions, severity: Severity) -> Iterator[Finding]:
@@ -432,20 +426,35 @@ def _text(value: object, limit: int = 200) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def pii_exposed(subject: Subject, options: CheckOptions, severity: Severity) -> Iterator[Finding]:
-    for turn in spoken(subject.turns, "agent"):
+def pii_exposed(subject: Subject, options: PiiOptions, severity: Severity) -> Iterator[Finding]:
+    given: list[Item] = []  # what the user said so far: an agent saying it again reads it back
+    for turn in subject.turns:
         original = subject.original[turn.index]
-        redacted = redact_text(original)
-        if redacted == original:
+        if turn.role == "user":
+            given += personal_data(original)
             continue
-        # Text before the first replacement is unchanged, so both versions place it at ``start``.
-        pairs = enumerate(zip(original, redacted, strict=False))
-        start = next((i for i, (a, b) in pairs if a != b), min(len(original), len(redacted)))
-        kinds = sorted(set(re.findall(r"\[(EMAIL|CARD|PHONE)\]", redacted[start:])))
-        what = ", ".join(k.lower() for k in kinds) or "personal data"
+        if turn.role != "agent" or not original.strip():
+            continue
+        items = personal_data(original)
+        if not items:
+            continue
+        read_back, disclosed = split_read_backs(items, given)
+        first = (disclosed or read_back)[0]
+        kinds = ", ".join(sorted({item.kind for item in items}))
+        if disclosed:
+            new = ", ".join(sorted({item.kind for item in disclosed}))
+            what = f"The agent says personal data aloud ({kinds}): the user did not give the {new} in this session."
+        else:
+            what = f"The agent reads back what the user gave in this session ({kinds})."
+        start = _shown_offset(original, turn.text, first.start)
         yield subject.finding(
-            "pii_exposed", severity, f"The agent says personal data aloud ({what}).", turn, quote(turn.text, start)
+            "pii_exposed", severity if disclosed else options.read_back_severity, what, turn, quote(turn.text, start)
         )
+
+
+def _shown_offset(original: str, shown: str, start: int) -> int:
+    """Where ``original[start]`` is in the text as shown (redacted text is shorter or longer before it)."""
+    return start if shown == original else min(len(shown), len(redact_text(original[:start])))
 
 
 Check = Callable[[Subject, Any, Severity], Iterator[Finding]]

@@ -32,13 +32,13 @@ the speech-to-text forms of a voice call (no apostrophes, no punctuation).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import ConversationItem, SessionDetail
-from session_mcp.sessions.phrases import CLOSING, negated
+from session_mcp.sessions.phrases import CLOSING, HOLD, asks, last_sentence, needs_no_reply, negated
 
 Outcome = Literal["resolved", "unresolved", "escalated", "abandoned", "unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("resolved", "unresolved", "escalated", "abandoned", "unknown")
@@ -124,6 +124,8 @@ _COMPLAINT = _words(
     rf"(?:i{_A}ll|i\s+will|i{_A}m\s+going\s+to)\s+(?:dispute|complain|cancel|go\s+(?:elsewhere|somewhere\s+else)|"
     r"take\s+my\s+business|call\s+my\s+bank|leave\s+a\s+(?:bad\s+)?review)",
     r"frustrat\w+|annoy\w+|terrible|awful|worst",
+    rf"that{_A}?s\s+not\s+(?:my|mine|right|correct|true|what\s+i)|(?:that|this)\s+is\s+wrong|"
+    r"wrong\s+(?:number|email|address|account|person|order|answer)",
     r"olv[ií]dalo|no\s+(?:me\s+)?(?:sirve|ayuda|funciona|resuelve)|qu[eé]\s+mal|vaya\s+(?:mierda|servicio)|"
     r"no\s+sirve\s+de\s+nada|sigue\s+sin",
     r"vergiss\s+es|bringt\s+(?:mir\s+)?nichts|hilft\s+(?:mir\s+)?(?:nicht|nichts|gar\s+nicht)|"
@@ -157,6 +159,8 @@ _AGENT_DONE = _words(
 _AGENT_CANNOT = _words(
     rf"(?:i|we)\s+(?:can{_A}t|cannot|am\s+unable\s+to|{_A}m\s+unable\s+to|are\s+unable\s+to|"
     rf"(?:am|{_A}m|are)\s+not\s+able\s+to)",
+    rf"(?:i|we)\s+(?:couldn{_A}t|could\s+not|wasn{_A}t\s+able\s+to|was\s+unable\s+to|weren{_A}t\s+able\s+to)",
+    r"please\s+(?:call|try|come)\s+(?:back\s+|again\s+)?later",
     rf"i{_A}m\s+afraid|unfortunately|i\s+don{_A}?t\s+have\s+(?:that|this|the|any|access)|not\s+possible",
     rf"there{_A}s\s+nothing\s+i\s+can\s+do|(?:i|we)\s+(?:can{_A}t|cannot)\s+(?:see|find)",
     r"no\s+(?:puedo|podemos|es\s+posible)|lo\s+siento,?\s+no|lamentablemente|no\s+tengo",
@@ -185,63 +189,109 @@ def outcome_of(session: SessionDetail) -> SessionOutcome:
     if not users:
         return SessionOutcome(outcome="unknown", signal="no_user_turn", reason="The user never spoke.")
     ending = said[-ENDING_TURNS:]
-    agents_after = [(i, t) for i, t in ending if t.role == "agent" and i > users[-1][0]]
-    last_agents = [(i, t) for i, t in ending if t.role == "agent"][-2:]
-    hand_off = _first(_HAND_OFF, last_agents, negations=True)
+    last_user = users[-1]
+    after = [(i, t) for i, t in ending if t.role == "agent" and i > last_user[0]]
+    before = [(i, t) for i, t in ending if t.role == "agent" and i < last_user[0]][-2:]
+    hand_off = _first(_HAND_OFF, [(i, t) for i, t in ending if t.role == "agent"][-2:])
     if hand_off is not None:
         return _decided("escalated", "hand_off", "The agent hands the user over to a person.", hand_off)
-    last_users = [(i, t) for i, t in ending if t.role == "user"][-2:]
-    complaint = _first(_COMPLAINT, last_users[::-1])
+    complaint = _complaint(ending)
     if complaint is not None:
         return _decided("unresolved", "complaint", "The user complains or gives up at the end.", complaint)
-    last_user = users[-1]
-    thanks = _first(_THANKS, [last_user], negations=True)
-    before = [(i, t) for i, t in said if t.role == "agent" and i < last_user[0]][-1:]
-    if thanks is not None:
-        cannot = _first(_AGENT_CANNOT, before, negations=False) if not agents_after else None
-        if cannot is not None and _first(_AGENT_DONE, before, negations=True) is None:
-            return _decided("unresolved", "thanks_anyway", "The agent could not help; the user just closes.", cannot)
-        return _decided("resolved", "thanks", "The user thanks the agent or confirms at the end.", thanks)
+    text = last_user[1].text
+    open_request = not after and not needs_no_reply(text) and _asks_for_something(last_sentence(text))
+    thanks = _first(_THANKS, [last_user], negated=_not_just_before)
+    if thanks is not None and not open_request:
+        return _closed_by_user(thanks, after, before)
     if session.state == "failed" or (session.close_reason or "") not in ("", *NORMAL_CLOSE_REASONS):
         why = f"close reason {session.close_reason}" if session.close_reason else "status failed"
         return SessionOutcome(outcome="unresolved", signal="session_broke", reason=f"The session broke off ({why}).")
-    deferral = _first(_DEFERRAL, [last_user], negations=False)
-    if not agents_after and deferral is None and _is_request(last_user[1].text):
+    if not after and HOLD.search(text):
+        return _decided(
+            "abandoned", "hang_up", "The user puts the call on hold and never comes back.", _whole(last_user)
+        )
+    if open_request:
         return _unanswered(session, last_user)
-    if agents_after:
-        open_question = _open_question(agents_after[-1])
+    deferral = _first(_DEFERRAL, [last_user], negated=None)
+    if deferral is not None:
+        return _decided("unresolved", "deferral", "The user puts it off.", deferral)
+    sign_off = _first(CLOSING, [last_user], negated=None)
+    if sign_off is not None:
+        return _closed_by_user(sign_off, after, before)
+    if after:
+        open_question = _open_question(after[-1])
         if open_question is not None:
             return _decided(
                 "abandoned", "question_unanswered", "The user left without answering the agent.", open_question
             )
-    done = _first(_AGENT_DONE, agents_after or before, negations=True)
-    cannot = _first(_AGENT_CANNOT, agents_after or before, negations=False)
-    if cannot is not None and (done is None or cannot[0] > done[0]):
-        return _decided("unresolved", "agent_cannot", "The agent says it cannot help.", cannot)
-    if done is not None:
-        return _decided("resolved", "agent_done", "The agent completes the user's request.", done)
-    if deferral is not None:
-        return _decided("unresolved", "deferral", "The user puts it off.", deferral)
-    return SessionOutcome(outcome="unknown", signal="no_signal", reason="The ending says neither way.")
+    return _agent_last_word(after or before)
 
 
 Match = tuple[int, ConversationItem, re.Match[str]]
+Negation = Callable[[str, int], bool]
 
 
 def _first(
-    pattern: re.Pattern[str], turns: Sequence[tuple[int, ConversationItem]], negations: bool = True
+    pattern: re.Pattern[str], turns: Sequence[tuple[int, ConversationItem]], negated: Negation | None = negated
 ) -> Match | None:
     """The first match of ``pattern`` in ``turns`` (in the order given), skipping negated ones."""
     for index, turn in turns:
         for match in pattern.finditer(turn.text):
-            if not (negations and negated(turn.text, match.start())):
+            if negated is None or not negated(turn.text, match.start()):
                 return index, turn, match
     return None
 
 
-def _is_request(text: str) -> bool:
-    """Whether a user turn asks for something (a question or a request), rather than closing."""
-    return "?" in text or "¿" in text or (_REQUEST.search(text) is not None and CLOSING.search(text) is None)
+_NOT_JUST_BEFORE = re.compile(rf"(?:\b(?:not|no|never|nicht|nada)|n{_A}t)\s+(?:\w+\s+)?$", re.I)
+
+
+def _not_just_before(text: str, start: int) -> bool:
+    """A negation right before ``start``: "not great", "not really helpful", "no thanks"."""
+    return _NOT_JUST_BEFORE.search(text, max(0, start - 40), start) is not None
+
+
+def _complaint(ending: Sequence[tuple[int, ConversationItem]]) -> Match | None:
+    """A complaint in the user's last turn, or in the one before unless the agent then got it done."""
+    users = [(i, t) for i, t in ending if t.role == "user"][-2:]
+    found = _first(_COMPLAINT, users[::-1], negated=None)
+    if found is None or found[0] == users[-1][0]:
+        return found
+    fixed = [(i, t) for i, t in ending if t.role == "agent" and found[0] < i < users[-1][0]]
+    return None if _first(_AGENT_DONE, fixed) is not None else found
+
+
+def _closed_by_user(
+    closing: Match, after: Sequence[tuple[int, ConversationItem]], before: Sequence[tuple[int, ConversationItem]]
+) -> SessionOutcome:
+    """The user thanks or signs off: resolved, unless the agent had just said it could not help."""
+    last_word = _agent_last_word(before) if not after else None
+    if last_word is not None and last_word.signal == "agent_cannot":
+        return last_word.model_copy(
+            update={"signal": "thanks_anyway", "reason": "The agent could not help; the user just closes."}
+        )
+    return _decided("resolved", "thanks", "The user thanks the agent, confirms or signs off at the end.", closing)
+
+
+def _agent_last_word(turns: Sequence[tuple[int, ConversationItem]]) -> SessionOutcome:
+    """What the agent's last turns say: done (resolved) or cannot (unresolved), the later one winning."""
+    done = _first(_AGENT_DONE, turns[::-1])
+    cannot = _first(_AGENT_CANNOT, turns[::-1], negated=None)
+    if cannot is not None and (done is None or cannot[0] > done[0]):
+        return _decided("unresolved", "agent_cannot", "The agent says it cannot help.", cannot)
+    if done is not None:
+        return _decided("resolved", "agent_done", "The agent completes the user's request.", done)
+    return SessionOutcome(outcome="unknown", signal="no_signal", reason="The ending says neither way.")
+
+
+def _asks_for_something(sentence: str) -> bool:
+    """Whether a user's sentence is a question or a request (not a statement or a closing)."""
+    return asks(sentence) or _REQUEST.search(sentence) is not None
+
+
+def _whole(turn: tuple[int, ConversationItem]) -> Match:
+    match = re.compile(r"\S.*\S|\S", re.DOTALL).search(turn[1].text)
+    assert match is not None  # the turn holds text
+    return turn[0], turn[1], match
 
 
 def _unanswered(session: SessionDetail, last_user: tuple[int, ConversationItem]) -> SessionOutcome:
