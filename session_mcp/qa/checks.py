@@ -14,9 +14,11 @@ Decisions where the issue leaves room:
   normal.
 - ``no_user_turn``: a started or closed session with no user turn holding text. Pending and
   failed sessions are left to ``failed_session``.
-- ``unanswered_user``: only once a session is over (closed or failed), and a closing courtesy
-  (thanks, bye, without a question mark) needs no reply: it is not flagged unless a rules file
-  sets ``ignore_sign_offs = false``.
+- ``unanswered_user``: only once a session is over (closed or failed) at least ``reply_seconds``
+  (4 s) after the user's last turn (sooner, the user hung up before the agent could answer); a
+  closing ("ok thanks bye", "Maybe later.", "no that's all"), a bare "ok" or "one sec" needs no
+  reply (``sessions.phrases.needs_no_reply``) unless a rules file sets ``ignore_sign_offs =
+  false``; a question in the last sentence always does.
 - ``slow_response``: the first agent turn after a user turn, timed from the user's last turn.
 - ``long_silence``: gaps between consecutive turns, and from the start to the first turn; not
   from the last turn to the close (that is how an idle session ends).
@@ -25,11 +27,15 @@ Decisions where the issue leaves room:
   similarity (``difflib`` ratio), on the first ``COMPARED_CHARS`` of each: a stuck loop repeats
   soon, and the bound keeps a 2,000-turn session fast.
 - ``escalation_request``: user turns only; a request phrase is not one when a negation (not,
-  no, never, don't, no need, without...) comes before it in the same clause.
+  no, never, don't, no need, without...) comes before it in the same clause, when the sentence
+  talks about the phrase ("how do I say ..."), or when the user repeats the agent's line (a
+  drill); see ``qa/escalation.py``.
 - ``tool_failure``: a ``functionMetrics`` (or older ``functionStates``) entry whose state is
   ``failed``, or that carries an error and no other state; ``canceled`` (the user left before
   the tool connected) is not a failure.
-- ``pii_exposed``: agent turns only, found by the detectors of ``session_mcp.sessions.redact``.
+- ``pii_exposed``: agent turns only (``qa/disclosure.py``): what the user gave earlier in the
+  session said again is a read-back (``read_back_severity``, info); anything else, and any full
+  card number, is a disclosure (critical).
 - A check reports at most ``MAX_FINDINGS_PER_CHECK`` findings per session; the last one says
   how many more there were.
 - Upstream text inside a message (the words of a request for a human, a close reason, a tool's
@@ -50,10 +56,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import SessionDetail, from_iso
 from session_mcp.qa.disclosure import Item, personal_data, split_read_backs
+from session_mcp.qa.escalation import asks_alone, echoes, first_request
 from session_mcp.render.common import format_time, plural
 from session_mcp.render.lines import quoted
 from session_mcp.render.transcript import Turn, make_turn
-from session_mcp.sessions.phrases import needs_no_reply, negated
+from session_mcp.sessions.phrases import needs_no_reply
 from session_mcp.sessions.redact import redact_text
 
 Severity = Literal["info", "warning", "critical"]
@@ -330,27 +337,6 @@ def _most_similar(text: str, recent: Sequence[tuple[int, str]], threshold: float
 agent_repetition = _repetition("agent_repetition", "agent")
 user_repetition = _repetition("user_repetition", "user")
 
-_WHO = (
-    r"(?:(?:a|an|the|some|your|one\s+of\s+your)\s+)?(?:(?:real|live|actual)\s+)?"
-    r"(?:human(?:\s+being)?|person|manager|supervisor|representative|operator|"
-    r"(?:real|live|human|actual)\s+(?:agent|one)|someone\s+(?:real|else|in\s+charge))\b"
-)
-_ESCALATION = re.compile(
-    r"\b(?:"
-    rf"(?:speak|talk|chat)\s+(?:to|with)\s+{_WHO}"
-    rf"|(?:get|put|transfer|connect|pass|escalate)\s+(?:me\s+)?(?:(?:through|over|on)\s+)?(?:to\s+|with\s+)?{_WHO}"
-    r"|(?:want|need|prefer|request|demand|ask\s+for|rather\s+have|(?:['’]d|would)\s+like)\s+"
-    rf"(?:to\s+(?:speak|talk)\s+(?:to|with)\s+)?{_WHO}"
-    rf"|(?:is|are)\s+there\s+(?:a|an|any)\s+(?:real\s+)?(?:human|person|people|manager|supervisor)\b"
-    r"|escalate\s+(?:this|it|my\s+(?:case|issue|complaint))\b"
-    r")",
-    re.I,
-)
-# The whole turn is the request, as callers say it to a phone menu: "Representative!"
-_ESCALATION_ALONE = re.compile(
-    r"^\W*(?:human|operator|representative|real\s+person|manager|supervisor)(?:\s+please)?\W*$", re.I
-)
-
 
 @functools.lru_cache(maxsize=256)
 def literal_phrase(phrase: str) -> re.Pattern[str]:
@@ -361,8 +347,13 @@ def literal_phrase(phrase: str) -> re.Pattern[str]:
 
 def escalation_request(subject: Subject, options: EscalationOptions, severity: Severity) -> Iterator[Finding]:
     extra = [literal_phrase(p) for p in options.phrases if p.strip()]
-    for turn in spoken(subject.turns, "user"):
-        match = _first_request(turn.text, [_ESCALATION, *extra])
+    previous = ""  # the agent's turn before: a user who says it again is practising, not asking
+    for turn in subject.turns:
+        if turn.role == "agent" and turn.text.strip():
+            previous = turn.text
+        if turn.role != "user" or not turn.text.strip() or echoes(turn.text, previous):
+            continue
+        match = first_request(turn.text, extra)
         if match is not None:
             yield subject.finding(
                 "escalation_request",
@@ -371,16 +362,8 @@ def escalation_request(subject: Subject, options: EscalationOptions, severity: S
                 turn,
                 quote(turn.text, match.start(), match.end()),
             )
-        elif _ESCALATION_ALONE.match(turn.text):
+        elif asks_alone(turn.text):
             yield subject.finding("escalation_request", severity, "The user asks for a human.", turn, quote(turn.text))
-
-
-def _first_request(text: str, patterns: Sequence[re.Pattern[str]]) -> re.Match[str] | None:
-    for pattern in patterns:
-        for match in pattern.finditer(text):
-            if not negated(text, match.start()):
-                return match
-    return None
 
 
 def failed_session(subject: Subject, options: FailedSessionOptions, severity: Severity) -> Iterator[Finding]:
