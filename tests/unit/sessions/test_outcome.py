@@ -156,3 +156,79 @@ def test_any_session_gets_one_outcome_and_never_breaks(
     if found.evidence is not None:
         turn = session.turns[found.evidence.turn_index]
         assert found.evidence.role == turn.role and found.evidence.quote in turn.text
+
+
+@pytest.mark.parametrize(
+    ("turns", "outcome", "signal"),
+    [
+        (
+            [
+                HELLO,
+                ("user", "is it open sunday", 3),
+                ("agent", "Yes, 10 to 16.", 5),
+                ("user", "thanks. and holidays?", 8),
+            ],
+            "abandoned",
+            "hang_up",
+        ),
+        (
+            [
+                HELLO,
+                ("user", "my card got declined", 3),
+                ("agent", "What are the last four digits?", 5),
+                ("user", "um one sec", 8),
+            ],
+            "abandoned",
+            "hang_up",
+        ),
+        (
+            [
+                HELLO,
+                ("user", "my code isnt working", 3),
+                ("agent", "I've applied the discount manually.", 5),
+                ("user", "no i dont want a person its fine now, thanks", 8),
+            ],
+            "resolved",
+            "thanks",
+        ),
+        (
+            [HELLO, ("user", "the past tense of gehen?", 3), ("agent", "Ich ging.", 5), ("user", "ok cool bye", 8)],
+            "resolved",
+            "thanks",
+        ),
+        (
+            [
+                HELLO,
+                ("user", "can I have the Business plan", 3),
+                ("agent", "Shall I tell you more?", 5),
+                ("user", "no thanks not interested", 8),
+            ],
+            "unresolved",
+            "deferral",
+        ),
+        (
+            [
+                HELLO,
+                ("user", "any refund", 3),
+                ("agent", "Unfortunately downloads can't be refunded.", 5),
+                ("agent", "Is there anything else I can do for you?", 7),
+                ("user", "no", 40),
+            ],
+            "unresolved",
+            "agent_cannot",
+        ),
+        (
+            [
+                HELLO,
+                ("user", "saturday?", 3),
+                ("agent", "Sorry, I couldn't load the calendar. Please call back later.", 5),
+                ("user", "wow. ok", 8),
+            ],
+            "unresolved",
+            "agent_cannot",
+        ),
+    ],
+)
+def test_the_ending_decides_past_the_first_look(turns: list[tuple[str, str, float]], outcome: str, signal: str) -> None:
+    found = outcome_of(make_session(*turns))
+    assert (found.outcome, found.signal) == (outcome, signal), found
