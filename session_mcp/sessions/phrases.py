@@ -109,7 +109,7 @@ def negated(text: str, start: int) -> bool:
 
 
 def needs_no_reply(text: str) -> bool:
-    """A closing ("ok thanks bye", "Maybe later.", "no that's all"), a bare "ok", or "one sec".
+    """A closing ("ok thanks bye", "Maybe later.", "no that's all"), a turn that only says "ok", or "one sec".
 
     A question in the last sentence always wants an answer; one earlier is closed only by a
     courtesy in the last sentence ("Seriously? OK, bye."), not by a bare acknowledgement ("So
@@ -122,7 +122,7 @@ def needs_no_reply(text: str) -> bool:
         return True
     if asks(text):
         return False
-    return CLOSING.search(text) is not None or acknowledgement(last) or HOLD.search(last) is not None
+    return CLOSING.search(text) is not None or acknowledgement(text) or HOLD.search(last) is not None
 
 
 def asks(text: str) -> bool:
