@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -46,7 +47,8 @@ def test_text_is_a_table_then_the_flagged_sessions(api: Path, capsys: pytest.Cap
     assert out.startswith("QA review of 60 sessions: ")
     for check in CHECK_IDS:
         assert f"\n{check} " in out
-    assert "Flagged sessions, worst first:" in out and "] The agent says personal data aloud" in out
+    assert "Flagged sessions, worst first:" in out
+    assert re.search(r"\] The agent (?:says personal data aloud|reads back what the user gave)", out)
 
 
 def test_jsonl_has_one_finding_per_line_with_exactly_its_fields(
