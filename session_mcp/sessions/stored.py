@@ -57,10 +57,10 @@ class Freshness:
 class StoreGate:
     """One per server: decides whether the store answers, and runs the catch-ups, one per tenant at a time."""
 
-    def __init__(self, *, retain_days: float, clock: Callable[[], float], interval: float = CATCH_UP_EVERY) -> None:
+    def __init__(self, *, retain_days: float, clock: Callable[[], float], interval: float | None = None) -> None:
         self.retain_days = retain_days
         self.clock = clock  # "now" for retention and pending ages: the server's clock
-        self.interval = interval
+        self.interval = CATCH_UP_EVERY if interval is None else interval
         self._locks: dict[str, anyio.Lock] = {}
         self._last: dict[str, float] = {}  # tenant -> monotonic time of its last catch-up
 

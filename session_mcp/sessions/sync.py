@@ -107,13 +107,13 @@ async def sync(
         state = await store.sync_state()
         now = clock()
         horizon = now - retain_days * DAY if retain_days > 0 else None
-        if horizon is not None:
-            since = max(since if since is not None else horizon, horizon)
         # After a complete sync that covers ``since``, listing stops at what is held; else it lists down to it.
         incremental = state.complete and (since is None or state.covers(since))
+        if horizon is not None:  # nothing older than the retention keeps is listed
+            since = max(since if since is not None else horizon, horizon)
         # Until this sync ends whole, the store may hold the newest sessions and miss older ones.
         await store.set_sync_state(replace(state, complete=False))
-        stop = _Stop(catch_up and incremental, state.newest_seen, {i for i, _ in await store.pending()})
+        stop = _Stop(catch_up and incremental, state.newest_seen)
         listing = await _list(client, store, since, stop_at_held=incremental, stop=stop, result=result)
         pending = [] if catch_up else [(i, t) for i, t in await store.pending() if i not in listing.open]
         stale = [i for i, t in pending if now - t > MAX_PENDING_AGE]
@@ -121,11 +121,11 @@ async def sync(
         result.given_up += len(stale)
         revisit = [i for i, t in pending if now - t <= MAX_PENDING_AGE]
         await _fetch_and_store(client, store, [*listing.closed, *revisit], pacer, on_progress, now, result)
-        fresh = [s for s in listing.open.values() if _age(s.list_time, now) <= MAX_PENDING_AGE]
-        result.given_up += len(listing.open) - len(fresh)
-        await store.set_pending(fresh, now)
-        fresh_ids = {s.id for s in fresh}
-        await store.drop_pending([i for i in listing.open if i not in fresh_ids])
+        # Every open session keeps its latest list row (answers show it); the old ones are not revisited.
+        await store.set_pending(list(listing.open.values()), now)
+        stale_open = [i for i, s in listing.open.items() if _age(s.list_time, now) > MAX_PENDING_AGE]
+        await store.drop_pending(stale_open)
+        result.given_up += len(stale_open)
         result.open_now = len(await store.pending())
         if not result.partial:  # an unfinished sync stays marked incomplete: the next one lists on
             newest = max(filter(None, (listing.newest, state.newest_seen)), default=None)
@@ -145,13 +145,12 @@ class _Stop:
 
     after_one_page: bool
     newest_seen: float | None
-    pending: set[str]
 
-    def known(self, page: Sequence[SessionSummary], held: set[str]) -> bool:
-        """Every item held, or pending and still open; and the page reaches back to the last sync's newest."""
+    def known(self, page: Sequence[SessionSummary], held: set[str], open_known: set[str]) -> bool:
+        """Every item held, or known open and still open; and the page reaches back to the last sync's newest."""
         if not self.after_one_page or self.newest_seen is None or not page:
             return False
-        everything_known = all(s.id in held or (s.id in self.pending and not s.is_closed) for s in page)
+        everything_known = all(s.id in held or (s.id in open_known and not s.is_closed) for s in page)
         oldest = min((s.list_time for s in page if s.list_time is not None), default=None)
         return everything_known and oldest is not None and oldest <= self.newest_seen
 
@@ -184,7 +183,7 @@ async def _list(
         if old_pages >= STOP_AFTER_PAGES:  # whole pages older than ``since``, in a row: as the scan stops
             listing.reached_since = True
             break
-        if stop.known(page.items, held):
+        if stop.after_one_page and stop.known(page.items, held, await store.open_ids([i.id for i in page.items])):
             break
         held_pages = held_pages + 1 if page.items and len(held) == len(page.items) else 0
         if stop_at_held and held_pages > OVERLAP_PAGES:
@@ -230,8 +229,8 @@ async def _store_chunk(store: SessionStore, fetched: list[SessionDetail], now: f
     still_open: list[SessionDetail] = [s for s in fetched if not s.is_closed]
     await store.put_sessions(closed)
     stale = {s.id for s in still_open if _age(s.list_time, now) > MAX_PENDING_AGE}
+    await store.set_pending(still_open, now)
     await store.drop_pending(list(stale))
-    await store.set_pending([s for s in still_open if s.id not in stale], now)
     result.stored += len(closed)
     result.given_up += len(stale)
 

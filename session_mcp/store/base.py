@@ -203,8 +203,11 @@ class SessionStore(Protocol):
     async def pending(self) -> list[tuple[str, float]]:
         """Open sessions to revisit: (id, list time) each."""
 
+    async def open_ids(self, session_ids: Sequence[str]) -> set[str]:
+        """Those of ``session_ids`` known as open (pending, revisited or given up)."""
+
     async def drop_pending(self, session_ids: Sequence[str]) -> None:
-        """Stop revisiting these sessions."""
+        """Stop revisiting these sessions (given up; their list rows stay in answers until they are stored)."""
 
     def sync_lock(self) -> AbstractAsyncContextManager[None]:
         """Held for a whole sync of this tenant; raises ``SyncRunningError`` at once when another holds it."""

@@ -104,6 +104,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE sessions ADD COLUMN tags TEXT",
         "CREATE INDEX sessions_by_start ON sessions (tenant, start_time, id)",
         *(f"ALTER TABLE pending ADD COLUMN {column}" for column in PENDING_COLUMNS),
+        # An open session given up (older than the sync's MAX_PENDING_AGE) keeps its list row for answers.
+        "ALTER TABLE pending ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE sync_state ADD COLUMN reached REAL",
         "UPDATE sync_state SET complete = 0",
     ),
@@ -328,14 +330,20 @@ class SqliteTenant:
         rows = await self.store.run(lambda conn: self._by_ids(conn, "id", session_ids))
         return {str(r[0]) for r in rows}
 
-    def _by_ids(self, conn: sqlite3.Connection, columns: str, session_ids: Sequence[str]) -> list[Any]:
-        """``columns`` of this tenant's stored sessions among ``session_ids``."""
+    async def open_ids(self, session_ids: Sequence[str]) -> set[str]:
+        rows = await self.store.run(lambda conn: self._by_ids(conn, "id", session_ids, table="pending"))
+        return {str(r[0]) for r in rows}
+
+    def _by_ids(
+        self, conn: sqlite3.Connection, columns: str, session_ids: Sequence[str], table: str = "sessions"
+    ) -> list[Any]:
+        """``columns`` of this tenant's rows of ``table`` among ``session_ids``."""
         wanted = list(dict.fromkeys(session_ids))
         found: list[Any] = []
         for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT {columns} FROM sessions WHERE tenant = ? AND id IN ({marks})"
+            query = f"SELECT {columns} FROM {table} WHERE tenant = ? AND id IN ({marks})"
             found += conn.execute(query, (self.tenant, *chunk)).fetchall()
         return found
 
@@ -360,7 +368,8 @@ class SqliteTenant:
     async def pending(self) -> list[tuple[str, float]]:
         rows = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = ? ORDER BY 2 DESC",
+                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = ? AND NOT given_up "
+                "ORDER BY 2 DESC",
                 (self.tenant,),
             ).fetchall()
         )
@@ -370,7 +379,7 @@ class SqliteTenant:
         rows = [(self.tenant, i) for i in session_ids]
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany("DELETE FROM pending WHERE tenant = ? AND id = ?", rows)
+            conn.executemany("UPDATE pending SET given_up = 1 WHERE tenant = ? AND id = ?", rows)
 
         await self.store.run(lambda conn: self.store.write(work))
 
@@ -422,7 +431,9 @@ class SqliteTenant:
                 "WHERE tenant = ?",
                 (self.tenant,),
             ).fetchone()
-            pending = conn.execute("SELECT count(*) FROM pending WHERE tenant = ?", (self.tenant,)).fetchone()
+            pending = conn.execute(
+                "SELECT count(*) FROM pending WHERE tenant = ? AND NOT given_up", (self.tenant,)
+            ).fetchone()
             return (*sessions, pending[0])
 
         count, turns, oldest, newest, pending = await self.store.run(work)
