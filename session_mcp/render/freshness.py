@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from session_mcp.render.common import format_time, plural
-from session_mcp.sessions.stored import CatchUp, Freshness
+from session_mcp.sessions.freshness import CatchUp, Freshness
 
 FRESHNESS_CHARS = 200  # the line's most: what a store-backed answer keeps aside of its budget
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import anyio
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.fetch import ProgressCallback
+from session_mcp.sessions.freshness import Freshness
 from session_mcp.sessions.sync import DAY, sync
 from session_mcp.store.base import SessionStore, SyncRunningError
 
@@ -35,23 +34,6 @@ CATCH_UP_EVERY = 5.0
 Long enough that a model's burst of calls (a list, then stats, then transcripts) lists once; short
 enough that a session that closed a moment ago shows on the next question.
 """
-
-CatchUp = Literal["ran", "synced", "recent", "sync_running"]
-
-
-@dataclass(frozen=True)
-class Freshness:
-    """How fresh a store-backed answer is: the tenant's last sync and what this answer did first.
-
-    ``catch_up``: ``ran`` (listed the newest now), ``synced`` (synced back to the window's start
-    now), ``recent`` (skipped: one ran moments ago), ``sync_running`` (skipped: another sync
-    holds the store; the answer is what is stored). ``unread``: sessions the catch-up could not
-    read (missing from the answer until a later sync reads them).
-    """
-
-    last_sync: float | None
-    catch_up: CatchUp
-    unread: int = 0
 
 
 class StoreGate:
