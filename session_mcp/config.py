@@ -62,6 +62,7 @@ class Settings:
     cursor_secret: SecretStr | None = None
     store: Path | None = None  # the session store's file; unset: the platform's data folder (see store_path)
     no_store: bool = False
+    retain_days: int = 90  # stored sessions older than this (list time) are deleted after each sync; 0 keeps all
 
     def store_path(self, env: Mapping[str, str]) -> Path | None:
         """The store's file, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
@@ -103,6 +104,7 @@ ENVIRONMENT: dict[str, str] = {
     "cursor_secret": "SESSION_MCP_CURSOR_SECRET",
     "store": "SESSION_MCP_STORE",
     "no_store": "SESSION_MCP_NO_STORE",
+    "retain_days": "SESSION_MCP_RETAIN_DAYS",
 }
 
 
@@ -176,6 +178,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "header_timeout": lambda s, v: _number(s, v, float, 0.5, 600),
         "body_timeout": lambda s, v: _number(s, v, float, 0.5, 3_600),
         "max_connections": lambda s, v: _number(s, v, int, 1, 100_000),
+        "retain_days": lambda s, v: _number(s, v, int, 0, 36_500),
         "log_level": _log_level,
         "transport": _transport,
         "allowed_hosts": _hosts,

@@ -117,6 +117,12 @@ def store_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
         help=env_help("the store's file, default in the platform's data folder (with --demo: none)", "store"),
     )
     switch(group, "--no-store", env_help("no store: read the API for every question", "no_store"), default=default)
+    group.add_argument(
+        "--retain-days",
+        metavar="DAYS",
+        default=default,
+        help=env_help("delete stored sessions older than this after a sync (default 90; 0: keep all)", "retain_days"),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,7 +221,8 @@ def subcommand_flags(parser: argparse.ArgumentParser) -> None:
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
-                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store")  # fmt: skip
+                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store",
+                 "retain_days")  # fmt: skip
 
 
 def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:

@@ -120,7 +120,7 @@ async def run_store_command(args: argparse.Namespace, settings: Settings, client
                 progress.update(done, total)
 
             try:
-                result = await sync(client, store, since=since, on_progress=report)
+                result = await sync(client, store, since=since, retain_days=settings.retain_days, on_progress=report)
             except SyncRunningError as exc:
                 print(f"session-mcp: {exc}", file=sys.stderr)
                 return 1
@@ -133,7 +133,8 @@ async def run_store_command(args: argparse.Namespace, settings: Settings, client
             return await search_command(args, settings, store, now, out)
         if args.action == "info":
             info = await store.info()
-            out.write((json.dumps(info_summary(info, path)) if args.json else format_info(info, path)) + "\n")
+            shown = info_summary(info, path, settings.retain_days) if args.json else None
+            out.write((json.dumps(shown) if shown else format_info(info, path, settings.retain_days)) + "\n")
             return 0
         before = None if args.all else moment(args.before, "--before", now)
         removed = await store.purge(before)
@@ -173,7 +174,7 @@ def format_sync(result: SyncResult, info: StoreInfo) -> str:
     return "\n".join(lines)
 
 
-def info_summary(info: StoreInfo, path: Path) -> dict[str, Any]:
+def info_summary(info: StoreInfo, path: Path, retain_days: int) -> dict[str, Any]:
     return {
         "file": str(path),
         "file_bytes": info.file_bytes,
@@ -183,10 +184,12 @@ def info_summary(info: StoreInfo, path: Path) -> dict[str, Any]:
         "oldest": _time(info.oldest),
         "newest": _time(info.newest),
         "last_sync": _time(info.sync.last_sync),
+        "retain_days": retain_days or None,
+        "whole_since": _time(info.sync.reached) if info.sync.complete and info.sync.reached else None,
     }
 
 
-def format_info(info: StoreInfo, path: Path) -> str:
+def format_info(info: StoreInfo, path: Path, retain_days: int) -> str:
     size = f"{info.file_bytes / 1_048_576:.1f} MB"
     lines = [f"Store {path} ({size} on disk, every API key's sessions together)."]
     if not info.sessions:
@@ -198,6 +201,15 @@ def format_info(info: StoreInfo, path: Path) -> str:
         )
     last = _time(info.sync.last_sync)
     lines.append(f"Last complete sync: {last}." if last else "Never synced completely.")
+    if info.sync.complete:
+        reached = _time(info.sync.reached)
+        lines.append(f"Whole from {reached} on." if reached else "Whole history held (synced to the end of the list).")
+    lines.append(
+        f"Retention: {plural(retain_days, 'day')} (older sessions are deleted after each sync; "
+        "--retain-days 0 keeps all)."
+        if retain_days
+        else "Retention: none (every session is kept)."
+    )
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from session_mcp.render.digests import (
     session_digest,
     share_budget,
 )
+from session_mcp.render.freshness import StoreFreshness
 from session_mcp.render.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.render.scan_info import ScanInfo, render_scan
 from session_mcp.render.session_info import SessionRow, format_status, row_tags, session_row
@@ -74,6 +75,7 @@ class BatchResult(BaseModel):
     )
     unnamed: int = Field(0, description="Sessions to read on that no read call names: the calls did not fit.")
     scan: ScanInfo | None = None
+    store: StoreFreshness | None = Field(None, description="Present when the answer came from the session store.")
 
 
 def fit_batch(

@@ -20,12 +20,14 @@ from mcp.types import CompleteRequestParams, PaginatedRequestParams, ToolAnnotat
 from session_mcp import __version__
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
+from session_mcp.server.backend import utc_now
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.review import ReviewTools
 from session_mcp.server.search import SearchTools
+from session_mcp.server.storage import ServerStore
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
 from session_mcp.server.views import apps_extension, ui_meta
@@ -51,8 +53,10 @@ def build_server(
 
     ``clock`` is "now" for time windows (``since='yesterday'``): UTC wall time unless given.
     """
-    tools = ReadTools(client, settings, clock)
-    resources = Resources(client, settings)
+    # One store for every surface, opened on first use, closed with the server's lifespan.
+    stores = ServerStore(settings.store_path(os.environ), retain_days=settings.retain_days, clock=clock or utc_now)
+    tools = ReadTools(client, settings, clock, stores=stores)
+    resources = Resources(client, settings, stores=stores)
     prompts = Prompts(client, settings, clock)
     registered: list[StrictTool] = [
         StrictTool.strict(
@@ -79,18 +83,17 @@ def build_server(
             meta=ui_meta(DASHBOARD),
         ),
         StrictTool.strict(
-            ReviewTools(client, settings, clock).review_sessions,
+            ReviewTools(client, settings, clock, stores=stores).review_sessions,
             reads_on=("limit", "session_ids", "until"),
             title="Automated QA review",
             annotations=READ,
             meta=ui_meta(DASHBOARD),
         ),
     ]
-    store_path = settings.store_path(os.environ)
-    if store_path is not None:
+    if stores.path is not None:
         registered.append(
             StrictTool.strict(
-                SearchTools(client, settings, clock, store_path=store_path).search_transcripts,
+                SearchTools(client, settings, clock, stores=stores).search_transcripts,
                 reads_on=("page_size", "cursor"),
                 title="Search transcripts",
                 annotations=READ,
@@ -116,6 +119,7 @@ def build_server(
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=list[Tool](registered),
         extensions=[apps_extension(registered)],  # the views; their tools point to them through _meta above
+        lifespan=stores.lifespan,
     )
     server.resource(
         TRANSCRIPT_URI,

@@ -22,6 +22,7 @@ from session_mcp.server.backend import Backend, is_session_id, text_size
 from session_mcp.server.toolkit import advice, error_text, surface_errors
 from session_mcp.sessions.claims import distinct, page_inconsistencies
 from session_mcp.sessions.cursors import CursorSigner
+from session_mcp.store.base import StoreError
 
 TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"
 SESSION_URI = "napster://sessions/{session_id}"
@@ -49,6 +50,8 @@ class Resources(Backend):
             raise ResourceNotFoundError(f"{exc} List the sessions (resources/list or list_sessions).") from None
         except CompanionError as exc:
             raise ResourceError(error_text(f"Could not read {shorten_text(uri, 120)}: {advice(exc)}")) from None
+        except StoreError as exc:
+            raise ResourceError(error_text(f"Could not read {shorten_text(uri, 120)}: {exc}")) from None
 
     async def list_resources(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None

@@ -10,27 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
-import anyio
-import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
 from session_mcp.render.search import SearchResult, check_query, fit_hits, render_search, search_result
-from session_mcp.server.arguments import NO_BOOL, CompanionId, Since, Status, Until
+from session_mcp.server.arguments import NO_BOOL, CompanionId, ExternalClientId, Since, Status, Tags, Until
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
-from session_mcp.store.base import SearchFilters, SessionStore, StoreError
+from session_mcp.store.base import SearchFilters, StoreError
 from session_mcp.store.search import MAX_QUERY_CHARS, QueryError
-from session_mcp.store.sqlite import SqliteStore
 
 CURSOR_PREFIX = "t1."
 MAX_HITS_PER_PAGE = 100
@@ -52,27 +44,7 @@ SearchCursor = Annotated[
 
 
 class SearchTools(Backend):
-    """The transcript search over the store at ``store_path``, opened on first use."""
-
-    def __init__(
-        self,
-        client: CompanionClient,
-        settings: Settings,
-        clock: Callable[[], datetime] | None = None,
-        *,
-        store_path: Path,
-    ) -> None:
-        super().__init__(client, settings, clock)
-        self.store_path = store_path
-        self._store: SqliteStore | None = None
-        self._opening = anyio.Lock()
-
-    async def store_for(self, client: CompanionClient) -> SessionStore:
-        """This key's part of the store; the file is opened (made, migrated) once, off the event loop."""
-        async with self._opening:
-            if self._store is None:
-                self._store = await anyio.to_thread.run_sync(SqliteStore, self.store_path)
-        return self._store.for_tenant(client.fingerprint)
+    """The transcript search over the server's store (``Backend.stores``, opened on first use)."""
 
     async def search_transcripts(
         self,
@@ -80,6 +52,8 @@ class SearchTools(Backend):
         query: Query,
         role: Role = None,
         companion_id: CompanionId = "",
+        external_client_id: ExternalClientId = "",
+        tags: Tags = None,
         since: Since = "",
         until: Until = "",
         status: Status = None,
@@ -98,6 +72,8 @@ class SearchTools(Backend):
         filters = SearchFilters(
             role=role,
             companion_id=companion_id or None,
+            external_client_id=external_client_id or None,
+            tags=tuple(sorted((tags or {}).items())),
             statuses=tuple(status or ()),
             since=window.start.timestamp() if window.start else None,
             until=window.end.timestamp() if window.end else None,
@@ -105,7 +81,9 @@ class SearchTools(Backend):
         search_key = hashlib.sha256(json.dumps([query, repr(filters)]).encode()).hexdigest()[:16]
         offset = self._offset(cursor, search_key, client.fingerprint)
         try:
-            store = await self.store_for(client)
+            store = await self.stores.tenant(client)
+            if store is None:  # not registered without a store
+                raise ToolError("There is no session store (--no-store): search_transcripts needs one.")
             page = await store.search(query, filters, offset, page_size)
             state = await store.sync_state()
         except (QueryError, StoreError) as exc:

@@ -28,6 +28,7 @@ from session_mcp.render.common import fit_text
 from session_mcp.render.lines import one_line, shorten_text
 from session_mcp.server.schema import compact_schema, input_schema
 from session_mcp.sessions.fetch import ProgressCallback
+from session_mcp.store.base import StoreError
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 MAX_ERROR_CHARS = 1_000
@@ -126,6 +127,8 @@ def tool_errors() -> Iterator[None]:
         yield
     except CompanionError as exc:
         raise ToolError(advice(exc)) from None
+    except StoreError as exc:  # its message already says what to do (busy: again; damaged: move it away)
+        raise ToolError(str(exc)) from None
 
 
 def is_empty(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -9,10 +10,18 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail
+from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.models import MAX_PAGE_SIZE
 from session_mcp.companion.offload import off_loop
 from session_mcp.render.batch import BatchResult, fit_batch, render_batch
-from session_mcp.render.page import SessionPageResult, render_session_page, scanned_page_result, session_page_result
+from session_mcp.render.freshness import FRESHNESS_CHARS, with_freshness
+from session_mcp.render.page import (
+    SessionPageResult,
+    render_session_page,
+    scanned_page_result,
+    session_page_result,
+    stored_page_result,
+)
 from session_mcp.render.scan_info import ScanInfo, scan_info
 from session_mcp.render.transcript import TranscriptResult, render_transcript, transcript_window
 from session_mcp.server.arguments import (
@@ -39,15 +48,17 @@ from session_mcp.server.arguments import (
     session_criteria,
     session_filters,
 )
-from session_mcp.server.backend import Backend, text_size
+from session_mcp.server.backend import Backend, Stored, text_size
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.sessions.criteria import Criteria, Scan
 from session_mcp.sessions.cursors import scan_page
 from session_mcp.sessions.fetch import Failure, fetch_sessions
-from session_mcp.sessions.select import Selection, needs_scan, select
+from session_mcp.sessions.keyset import Keyset, arguments_digest, is_keyset, open_keyset, seal_keyset
+from session_mcp.sessions.select import Selected, Selection, needs_scan, select
 from session_mcp.stats.figures import session_stats
 from session_mcp.stats.result import StatsResult
 from session_mcp.stats.text import render_stats
+from session_mcp.store.base import Figures, figures_of
 
 DEFAULT_STATS = 200
 DEFAULT_STATS_IN_WINDOW = 1_000
@@ -101,6 +112,18 @@ class ReadTools(Backend):
                     "page_index pages the plain list; a list filtered by time or status pages with cursor: pass the "
                     "next_cursor of the previous answer (and the same filters), or leave both out for the first page."
                 )
+            if not cursor or is_keyset(cursor):
+                selection = Selection(filters=filters, window=window, criteria=criteria, limit=page_size)
+                stored = await self.from_store(ctx, client, selection)
+                if stored is not None:
+                    digest = arguments_digest(dict(filters), sorted(criteria.describe()), since, until, page_size)
+                    stored_page = await self._stored_page(client, stored, selection, cursor, digest)
+                    return structured(stored_page, render_session_page(stored_page))
+                if cursor:
+                    raise ToolError(
+                        "This cursor pages the session store, which cannot answer this list now: call again "
+                        "without cursor to start from the newest session."
+                    )
             page = await scan_page(
                 client,
                 filters,
@@ -121,6 +144,40 @@ class ReadTools(Backend):
             known_turns=lambda i: self.known_turns(client, i),
         )
         return structured(result, render_session_page(result))
+
+    async def _stored_page(
+        self, client: CompanionClient, stored: Stored, selection: Selection, cursor: str, digest: str
+    ) -> SessionPageResult:
+        """A page of a list read from the store, and the keyset cursor of the next."""
+        window = selection.window
+        keyset = Keyset(
+            after=(0.0, ""),
+            served=0,
+            since=window.start.timestamp() if window.start else None,
+            until=window.end.timestamp() if window.end else None,
+        )
+        if cursor:
+            keyset = open_keyset(self.cursors, cursor, digest, client.fingerprint)
+        query = replace(
+            selection.stored_query(keyset.after if cursor else None), since=keyset.since, until=keyset.until
+        )
+        page = await stored.store.query(query)
+        sessions = [row.summary for row in page.rows]
+        next_cursor = None
+        if sessions and keyset.served + len(sessions) < page.total:
+            last = sessions[-1]
+            served = keyset.served + len(sessions)
+            position = Keyset((last.start_time or 0.0, last.id), served, keyset.since, keyset.until)
+            next_cursor = seal_keyset(self.cursors, position, digest, client.fingerprint)
+        return stored_page_result(
+            sessions,
+            page.total,
+            selection.limit or len(sessions) or 1,
+            matched_before=keyset.served,
+            next_cursor=next_cursor,
+            store=stored.freshness,
+            known_turns=lambda i: self.known_turns(client, i),
+        )
 
     async def get_session_transcript(
         self,
@@ -196,14 +253,17 @@ class ReadTools(Backend):
         with tool_errors():
             client = self.client_for(ctx)
             selection = Selection(session_ids, filters, window, criteria, limit=count, max_scan=self.settings.max_scan)
-            selected = await select(client, selection)
+            stored = await self.from_store(ctx, client, selection)
+            selected = await select(client, selection, store=stored.store if stored else None)
             sessions, failures = await fetch_sessions(
                 client,
                 selected.ids,
                 concurrency=self.settings.concurrency,
                 on_progress=progress_reporter(ctx),
                 prepare=self.prepare,
+                store=stored.store if stored else await self.stores.tenant(client),  # closed sessions: no request
             )
+        freshness = stored.freshness if stored else None
         result = await off_loop(
             text_size(*sessions),
             fit_batch,
@@ -212,12 +272,13 @@ class ReadTools(Backend):
             requested=len(selected.ids),
             matched=selected.matched,
             max_message_chars=max_message_chars,
-            budget=self.settings.max_chars,
+            budget=self.settings.max_chars - (FRESHNESS_CHARS if freshness else 0),
             detail=detail,
             scan=self.scan_info(selected.scan, criteria) if selected.scan is not None else None,
             more_matching=selected.more_match,
         )
-        return structured(result, render_batch(result))
+        result.store = freshness
+        return structured(result, with_freshness(render_batch(result), freshness))
 
     async def session_stats(
         self,
@@ -266,23 +327,22 @@ class ReadTools(Backend):
             selection = Selection(
                 filters=filters, window=window, criteria=criteria, limit=most, max_scan=self.settings.max_scan
             )
-            selected = await select(client, selection)
-            summaries = selected.sessions
-            details: list[SessionDetail] = []
-            failures: list[Failure] = []
-            if read_transcripts:
-                details, failures = await fetch_sessions(
-                    client,
-                    selected.ids,
-                    concurrency=self.settings.concurrency,
-                    on_progress=progress_reporter(ctx),
-                    # A few sessions (a day's) are likely read next: keep them. One pass over up to 2,000
-                    # would only evict what reads keep.
-                    use_cache=len(summaries) <= STATS_CACHED_UP_TO,
-                )
-        result = session_stats(
-            summaries,
-            details,
+            # From the store: every matching session (no default cap: counts exact), the transcript figures
+            # computed when each was stored (no body read, no request).
+            stored = await self.from_store(ctx, client, replace(selection, limit=limit, with_figures=read_transcripts))
+            if stored is not None:
+                selected = await select(client, replace(selection, limit=limit, with_figures=True), store=stored.store)
+                most = limit or max(1, len(selected.ids))
+                transcripts = selected.figures if read_transcripts else {}
+                failures: list[Failure] = []
+            else:
+                selected = await select(client, selection)
+                transcripts, failures = await self._transcript_figures(ctx, client, selected, read_transcripts)
+        result = await off_loop(
+            len(selected.sessions) * 50,
+            session_stats,
+            selected.sessions,
+            transcripts,
             matched=selected.matched,
             limit=most,
             unread=failures,
@@ -290,7 +350,26 @@ class ReadTools(Backend):
             scan=self.scan_info(selected.scan, criteria) if selected.scan is not None else None,
             more_matching=selected.more_match,
         )
-        return structured(result, render_stats(result))
+        result.store = stored.freshness if stored else None
+        return structured(result, with_freshness(render_stats(result), result.store))
+
+    async def _transcript_figures(
+        self, ctx: Context, client: CompanionClient, selected: Selected, read_transcripts: bool
+    ) -> tuple[dict[str, Figures], list[Failure]]:
+        """The transcript figures of the sessions chosen from the API, fetched (none unless asked)."""
+        if not read_transcripts:
+            return {}, []
+        details, failures = await fetch_sessions(
+            client,
+            selected.ids,
+            concurrency=self.settings.concurrency,
+            on_progress=progress_reporter(ctx),
+            # A few sessions (a day's) are likely read next: keep them. One pass over up to 2,000
+            # would only evict what reads keep.
+            use_cache=len(selected.ids) <= STATS_CACHED_UP_TO,
+            store=await self.stores.tenant(client),
+        )
+        return {d.id: figures_of(d) for d in details}, failures
 
     def scan_info(self, scan: Scan, criteria: Criteria) -> ScanInfo:
         return scan_info(scan, criteria, self.settings.max_scan)

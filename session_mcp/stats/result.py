@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from session_mcp.render.freshness import StoreFreshness
 from session_mcp.render.scan_info import ScanInfo
 from session_mcp.sessions.fetch import Failure
 
@@ -108,3 +109,4 @@ class StatsResult(BaseModel):
     tools: list[ToolFailures] = Field(description="WebSocket tools by failures (needs read_transcripts).")
     other_tools: int
     scan: ScanInfo | None = None
+    store: StoreFreshness | None = Field(None, description="Present when the answer came from the session store.")

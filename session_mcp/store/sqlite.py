@@ -43,13 +43,17 @@ from session_mcp.store.base import (
     SearchFilters,
     SearchHit,
     SearchPage,
+    StoredPage,
+    StoredQuery,
     StoreError,
     StoreInfo,
     SyncRunningError,
     SyncState,
 )
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
+from session_mcp.store.rows import figures_json, summary_json, tags_json
 from session_mcp.store.search import to_fts5
+from session_mcp.store.sqlite_query import TAG_VALUE, run_query
 
 T = TypeVar("T")
 
@@ -62,6 +66,10 @@ SEARCH_SECONDS = 10.0
 PROGRESS_STEPS = 10_000
 COMPRESSION = 6
 
+PENDING_COLUMNS = (
+    "summary TEXT", "companion_id TEXT", "external_client_id TEXT", "status TEXT", "close_reason TEXT",
+    "session_type TEXT", "modality TEXT", "start_time REAL", "tags TEXT",
+)  # fmt: skip
 # MIGRATIONS[n] takes a file from schema version n to n + 1: statements, run in one transaction.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -85,8 +93,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: whether the latest sync ended whole (a file of version 1 reads as not: its next sync lists on).
     ("ALTER TABLE sync_state ADD COLUMN complete INTEGER NOT NULL DEFAULT 0",),
+    # 3: every listed session answerable from the store: closed ones with their list row and transcript
+    # figures (statistics read no body; filled from the bodies by ``backfill_v3``), open ones (pending)
+    # with their latest list row and the columns filters read; a start-time index for windows and
+    # keyset pages; how far back the store is whole (``reached``: a file of version 2 does not know,
+    # so its next sync lists on).
+    (
+        "ALTER TABLE sessions ADD COLUMN summary TEXT",
+        "ALTER TABLE sessions ADD COLUMN figures TEXT",
+        "ALTER TABLE sessions ADD COLUMN tags TEXT",
+        "CREATE INDEX sessions_by_start ON sessions (tenant, start_time, id)",
+        *(f"ALTER TABLE pending ADD COLUMN {column}" for column in PENDING_COLUMNS),
+        # An open session given up (older than the sync's MAX_PENDING_AGE) keeps its list row for answers.
+        "ALTER TABLE pending ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sync_state ADD COLUMN reached REAL",
+        "UPDATE sync_state SET complete = 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def backfill_v3(conn: sqlite3.Connection) -> None:
+    """The list rows and figures of sessions stored before version 3, from their bodies."""
+    rows = conn.execute("SELECT sk, id, body FROM sessions WHERE summary IS NULL").fetchall()
+    for key, session_id, body in rows:
+        session = _read_back(body, session_id)
+        conn.execute(
+            "UPDATE sessions SET summary = ?, figures = ?, tags = ? WHERE sk = ?",
+            (summary_json(session), figures_json(session), tags_json(session), key),
+        )
+
+
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {3: backfill_v3}  # run after that version's statements
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -101,9 +139,11 @@ def migrate(conn: sqlite3.Connection) -> int:
                 f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
                 "upgrade session-mcp, or point --store elsewhere"
             )
-        for step in MIGRATIONS[found:]:
+        for version, step in enumerate(MIGRATIONS[found:], start=found + 1):
             for statement in step:
                 conn.execute(statement)
+            if version in BACKFILLS:
+                BACKFILLS[version](conn)
         conn.execute("DELETE FROM schema_version")
         conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
@@ -211,6 +251,15 @@ def _summary_row(tenant: str, session: SessionDetail, body: bytes, raw_bytes: in
         tenant, session.id, body, raw_bytes, len(session.turns), session.companion_id, session.external_client_id,
         session.state, session.close_reason, session.session_type, session.modality, session.created_at,
         session.started_at, session.closed_at, session.list_time, session.start_time, time.time(),
+        summary_json(session), figures_json(session), tags_json(session),
+    )  # fmt: skip
+
+
+def _pending_row(tenant: str, session: SessionSummary, now: float) -> tuple[Any, ...]:
+    return (
+        tenant, session.id, session.list_time, now, summary_json(session), session.companion_id,
+        session.external_client_id, session.state, session.close_reason, session.session_type, session.modality,
+        session.start_time, tags_json(session),
     )  # fmt: skip
 
 
@@ -237,7 +286,8 @@ class SqliteTenant:
                 cursor = conn.execute(
                     "INSERT INTO sessions (tenant, id, body, raw_bytes, turn_count, companion_id, external_client_id, "
                     "status, close_reason, session_type, modality, created_at, started_at, closed_at, list_time, "
-                    "start_time, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "start_time, stored_at, summary, figures, tags) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     _summary_row(self.tenant, session, body, raw_bytes),
                 )
                 key = int(cursor.lastrowid or 0)
@@ -263,32 +313,63 @@ class SqliteTenant:
             return None
         return await anyio.to_thread.run_sync(_read_back, row[0], session_id)
 
+    async def get_sessions(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
+        rows = await self.store.run(lambda conn: self._by_ids(conn, "id, body", session_ids))
+        if not rows:
+            return {}
+
+        def read_all() -> dict[str, SessionDetail]:
+            return {str(r[0]): _read_back(r[1], str(r[0])) for r in rows}
+
+        return await anyio.to_thread.run_sync(read_all)
+
+    async def query(self, query: StoredQuery) -> StoredPage:
+        return await self.store.run(lambda conn: run_query(conn, self.tenant, query))
+
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
+        rows = await self.store.run(lambda conn: self._by_ids(conn, "id", session_ids))
+        return {str(r[0]) for r in rows}
+
+    async def open_ids(self, session_ids: Sequence[str]) -> set[str]:
+        rows = await self.store.run(lambda conn: self._by_ids(conn, "id", session_ids, table="pending"))
+        return {str(r[0]) for r in rows}
+
+    def _by_ids(
+        self, conn: sqlite3.Connection, columns: str, session_ids: Sequence[str], table: str = "sessions"
+    ) -> list[Any]:
+        """``columns`` of this tenant's rows of ``table`` among ``session_ids``."""
         wanted = list(dict.fromkeys(session_ids))
-
-        def work(conn: sqlite3.Connection) -> set[str]:
-            found: set[str] = set()
-            for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT id FROM sessions WHERE tenant = ? AND id IN ({marks})"
-                found.update(r[0] for r in conn.execute(query, (self.tenant, *chunk)))
-            return found
-
-        return await self.store.run(work)
+        found: list[Any] = []
+        for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT {columns} FROM {table} WHERE tenant = ? AND id IN ({marks})"
+            found += conn.execute(query, (self.tenant, *chunk)).fetchall()
+        return found
 
     async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
-        rows = [(self.tenant, s.id, s.list_time, now) for s in sessions]
+        rows = [_pending_row(self.tenant, s, now) for s in sessions]
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)", rows)
+            # The latest list row replaces the earlier one; when it was first seen stays.
+            conn.executemany(
+                "INSERT INTO pending (tenant, id, list_time, first_seen, summary, companion_id, external_client_id, "
+                "status, close_reason, session_type, modality, start_time, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
+                "list_time = excluded.list_time, summary = excluded.summary, companion_id = excluded.companion_id, "
+                "external_client_id = excluded.external_client_id, status = excluded.status, "
+                "close_reason = excluded.close_reason, session_type = excluded.session_type, "
+                "modality = excluded.modality, start_time = excluded.start_time, tags = excluded.tags",
+                rows,
+            )
 
         await self.store.run(lambda conn: self.store.write(work))
 
     async def pending(self) -> list[tuple[str, float]]:
         rows = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = ? ORDER BY 2 DESC",
+                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = ? AND NOT given_up "
+                "ORDER BY 2 DESC",
                 (self.tenant,),
             ).fetchall()
         )
@@ -298,7 +379,7 @@ class SqliteTenant:
         rows = [(self.tenant, i) for i in session_ids]
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany("DELETE FROM pending WHERE tenant = ? AND id = ?", rows)
+            conn.executemany("UPDATE pending SET given_up = 1 WHERE tenant = ? AND id = ?", rows)
 
         await self.store.run(lambda conn: self.store.write(work))
 
@@ -326,17 +407,19 @@ class SqliteTenant:
     async def sync_state(self) -> SyncState:
         row = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT last_sync, newest_seen, complete FROM sync_state WHERE tenant = ?", (self.tenant,)
+                "SELECT last_sync, newest_seen, complete, reached FROM sync_state WHERE tenant = ?", (self.tenant,)
             ).fetchone()
         )
-        return SyncState(row[0], row[1], bool(row[2])) if row else SyncState()
+        return SyncState(row[0], row[1], bool(row[2]), row[3]) if row else SyncState()
 
     async def set_sync_state(self, state: SyncState) -> None:
-        row = (self.tenant, state.last_sync, state.newest_seen, int(state.complete))
+        row = (self.tenant, state.last_sync, state.newest_seen, int(state.complete), state.reached)
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO sync_state (tenant, last_sync, newest_seen, complete) VALUES (?, ?, ?, ?)", row
+                "INSERT OR REPLACE INTO sync_state (tenant, last_sync, newest_seen, complete, reached) "
+                "VALUES (?, ?, ?, ?, ?)",
+                row,
             )
 
         await self.store.run(lambda conn: self.store.write(work))
@@ -348,7 +431,9 @@ class SqliteTenant:
                 "WHERE tenant = ?",
                 (self.tenant,),
             ).fetchone()
-            pending = conn.execute("SELECT count(*) FROM pending WHERE tenant = ?", (self.tenant,)).fetchone()
+            pending = conn.execute(
+                "SELECT count(*) FROM pending WHERE tenant = ? AND NOT given_up", (self.tenant,)
+            ).fetchone()
             return (*sessions, pending[0])
 
         count, turns, oldest, newest, pending = await self.store.run(work)
@@ -363,6 +448,10 @@ class SqliteTenant:
             else:
                 rows = conn.execute(
                     "SELECT sk FROM sessions WHERE tenant = ? AND coalesce(list_time, 0) < ?", (self.tenant, before)
+                )
+                conn.execute(
+                    "DELETE FROM pending WHERE tenant = ? AND coalesce(list_time, first_seen) < ?",
+                    (self.tenant, before),
                 )
             keys = [int(r[0]) for r in rows.fetchall()]
             _delete_sessions(conn, keys)
@@ -428,12 +517,16 @@ class SqliteTenant:
         for clause, value in (
             ("t.role = ?", filters.role),
             ("s.companion_id = ?", filters.companion_id),
+            ("s.external_client_id = ?", filters.external_client_id),
             ("s.start_time >= ?", filters.since),
             ("s.start_time < ?", filters.until),
         ):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
+        for key, value in filters.tags:
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each(s.tags) WHERE key = ? AND {TAG_VALUE} = ?)")
+            params += [key, value]
         if filters.statuses:
             clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
             params += filters.statuses
