@@ -27,9 +27,6 @@ The roots, what raises them, and how they reach the user:
 - ``RulesError`` (``qa/rules.py``), with ``PatternError`` (``qa/patterns.py``) inside it: a
   rules file, rule or pattern refused, naming the rule and the field. At server start it becomes
   a ``ConfigError``; ``session-mcp qa --rules`` prints it as one line, exit status 2.
-- ``DiskCacheError`` and ``DiskCacheBusyError`` (``companion/disk_cache.py``, ``OSError``): the
-  cache folder or file cannot be used, or another process holds it. ``session-mcp qa`` goes on
-  without the cache and says so in one line on stderr.
 - ``OSError`` from a file the CLI reads or writes (``sessions/outfile.py``, the export file):
   ``session-mcp: cannot use <file>: <reason>.``, exit status 2.
 - pydantic's ``ValidationError``: arguments that fail their types (the ``ValueError`` of a

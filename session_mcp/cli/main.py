@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     session_actions = add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     add_search_command(session_actions, subcommand_flags)
-    add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    add_qa_command(commands, subcommand_flags)
     add_store_commands(commands, subcommand_flags)
     return parser
 

@@ -1,14 +1,18 @@
 """``session-mcp qa``: review sessions with the QA checks and write a report, for people and CI.
 
-Exit status: 0 when no finding reaches ``--fail-on`` (always, without it), 1 when one does or
-when ``--fail-on`` is given and some sessions could not be read (the review is incomplete), 2 on
-an error: a one-line message on stderr, no traceback.
+Exit status: 0 when no finding reaches ``--fail-on`` (always, without it), 1 when one does, when
+``--fail-on`` is given and some sessions could not be read (the review is incomplete), or when the
+scan bound stopped before the window's start (the review missed older sessions: a line says how to
+widen it); 2 on an error: a one-line message on stderr, no traceback.
 
-The disk cache of closed sessions is on by default (``--cache-dir``, else the user's cache
-directory; ``--no-cache`` turns it off); one that is busy, or refused (another user's folder, a
-link), is skipped with one line on stderr. With ``--demo`` it is off unless ``--cache-dir`` is
-given: the demo data changes each UTC day, so yesterday's copy would be stale. ``--out`` writes to
-what the path names (``outfile``): a device, FIFO or ``/dev/stdout`` as a stream, a file atomically.
+It reads through the session store when one is configured (``--store``, else the platform's data
+folder; ``--no-store`` reads every session from the API; with ``--demo`` only a ``--store`` given
+is used, as the demo data changes each UTC day): a closed session reviewed before under the same
+rules costs no request and no check. A store that cannot be opened (another user's, a link) is
+skipped with one line on stderr. ``--cache-dir DIR``, the disk cache's flag before the store, still
+works: it means ``--store DIR/store.sqlite3``, and says it is deprecated; ``--no-cache`` is
+``--no-store``. ``--out`` writes to what the path names (``outfile``): a device, FIFO or
+``/dev/stdout`` as a stream, a file atomically.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from typing import Any, TextIO
 import anyio
 
 from session_mcp.cli.sessions import Progress, add_filter_flags, add_query_flags, selection_of
+from session_mcp.cli.store import opened_store
 from session_mcp.companion.client import CompanionClient
-from session_mcp.companion.disk_cache import DiskCache, DiskCacheError, default_cache_dir
 from session_mcp.config import Settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.checks import SEVERITIES, Severity
@@ -37,6 +41,8 @@ from session_mcp.render.common import plural
 from session_mcp.render.lines import one_line
 from session_mcp.sessions.outfile import replaced_path, write_file, writes_in_place
 from session_mcp.sessions.redact import redactor
+from session_mcp.store.base import StoreError
+from session_mcp.store.files import private_folder
 
 ClientFactory = Callable[[Settings], CompanionClient]
 
@@ -52,22 +58,27 @@ def add_qa_command(commands: Any, shared: Callable[[argparse.ArgumentParser], No
     shared(qa)
     add_filter_flags(qa)
     add_query_flags(qa)  # the window and client-side filters, exactly as `sessions list` takes them
-    qa.add_argument("--limit", type=_limit, default=MAX_REVIEW, help=f"at most this many sessions (1-{MAX_REVIEW})")
+    qa.add_argument(
+        "--limit",
+        type=_limit,
+        help=f"at most this many sessions, the newest (default: all of them with a store, {MAX_REVIEW} without; "
+        f"at most {MAX_REVIEW} without a store)",
+    )
     qa.add_argument("--rules", type=Path, help="a TOML rules file (thresholds and phrase rules)")
     qa.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, jsonl, junit or html")
     qa.add_argument("--out", type=Path, help="write the report to this file instead of stdout")
     qa.add_argument("--fail-on", choices=SEVERITIES[1:], help="exit 1 when a finding is at least this severe")
-    qa.add_argument("--cache-dir", type=Path, help="the disk cache of closed sessions (default: user cache dir)")
-    qa.add_argument("--no-cache", action="store_true", help="read every session from the API")
+    qa.add_argument("--cache-dir", type=Path, help="deprecated: the same as --store DIR/store.sqlite3")
+    qa.add_argument("--no-cache", action="store_true", help="the same as --no-store")
 
 
 def _limit(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_REVIEW}, not {text!r}") from None
-    if not 1 <= value <= MAX_REVIEW:
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_REVIEW}, not {value}")
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
@@ -77,7 +88,7 @@ def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: Cl
         return _error(problem)  # before the review, not after it
     try:
         return run_unwrapped(anyio.run, _qa, args, settings, make_client, sys.stdout)
-    except (CompanionError, RulesError, DiskCacheError) as exc:
+    except (CompanionError, RulesError, StoreError) as exc:
         return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot use {exc.filename or 'the file'}: {exc.strerror or exc}.")
@@ -123,7 +134,14 @@ def _error(message: str) -> int:
 async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientFactory, out: TextIO) -> int:
     rules_file = args.rules or settings.qa_rules  # --rules, else SESSION_MCP_QA_RULES / --qa-rules
     rules = load_rules(rules_file) if rules_file else RuleSet()
-    selection = selection_of(args, limit=args.limit)
+    path = review_store(args, settings)
+    limit = args.limit if args.limit is not None or path is not None else MAX_REVIEW
+    if path is None and limit > MAX_REVIEW:
+        raise StoreError(
+            f"--limit {limit}: without a session store a review takes at most {MAX_REVIEW} sessions; drop "
+            "--no-store (or give --store PATH) to review more"
+        )
+    selection = selection_of(args, limit=limit, max_scan=settings.max_scan)
     progress = Progress(sys.stderr)
 
     async def report_progress(done: int, total: int) -> None:
@@ -131,14 +149,16 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
 
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(make_client(settings))
-        disk = None
-        if not args.no_cache and (args.cache_dir is not None or not settings.demo):
+        store = None
+        if path is not None:
             try:
-                disk = stack.enter_context(DiskCache(args.cache_dir or default_cache_dir(), client.fingerprint))
-            except DiskCacheError as exc:  # a busy or refused cache is no reason to fail a review
-                print(f"session-mcp: {exc}; going on without the disk cache.", file=sys.stderr)
+                if args.cache_dir is not None:  # a folder made for transcripts, as the disk cache's was: kept private
+                    private_folder(args.cache_dir, instead="pass another --cache-dir, or --no-store")
+                store = await stack.enter_async_context(opened_store(path, client))
+            except StoreError as exc:  # another user's store, a link: no reason to fail a review
+                print(f"session-mcp: {exc}; going on without the store.", file=sys.stderr)
         review = await run_review(
-            client, selection, rules, redactor(settings.redact_pii), disk=disk, on_progress=report_progress
+            client, selection, rules, redactor(settings.redact_pii), store=store, on_progress=report_progress
         )
     progress.finish()
     text = WRITERS[args.format](review.report)
@@ -148,7 +168,30 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
         write_file(args.out, text.encode())
     if args.out is not None or args.format != "text":
         print(summary(review, args.out), file=sys.stderr)
+    if not review.report.scan_complete:
+        print(f"session-mcp: {widen(settings, store is not None)}", file=sys.stderr)
+        return 1
     return exit_status(review.report, args.fail_on)
+
+
+def review_store(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """The store the review reads through, or None; ``--cache-dir`` (deprecated) names its folder."""
+    if args.no_cache:
+        return None
+    if args.cache_dir is not None:
+        store: Path = args.cache_dir / "store.sqlite3"
+        print(f"session-mcp: --cache-dir is deprecated: use --store {store}", file=sys.stderr)
+        return store
+    return settings.store_path(os.environ)
+
+
+def widen(settings: Settings, stored: bool) -> str:
+    """Why the review missed older sessions, and how to reach them."""
+    how = "sync the store further back (session-mcp sync --since ...)" if stored else "use a store (drop --no-store)"
+    return (
+        f"the scan bound ({settings.max_scan:,} list rows) stopped before the window's start: older sessions were not "
+        f"reviewed. Raise SESSION_MCP_MAX_SCAN, narrow --since/--until, or {how}."
+    )
 
 
 def exit_status(report: QAReport, fail_on: Severity | None) -> int:
@@ -163,7 +206,8 @@ def summary(review: Review, out: Path | None) -> str:
     counts = ", ".join(f"{report.by_severity[s]} {s}" for s in reversed(SEVERITIES))
     line = (
         f"Reviewed {plural(report.reviewed, 'session')}{window_text(report)}: {report.flagged} flagged ({counts}); "
-        f"{review.fetched} read from the API, {review.from_disk} from the disk cache."
+        f"{review.fetched} read from the API, {review.from_store} from the store, {review.kept} reviewed before "
+        "under the same rules."
     )
     pacer = review.pacer
     if pacer is not None and review.fetched:

@@ -1,14 +1,22 @@
-"""The ``review_sessions`` tool: the automated QA checks over many sessions, flagged ones first."""
+"""The ``review_sessions`` tool: the automated QA checks over many sessions, flagged ones first.
+
+With a session store, a closed session reviewed before under the same rules is neither read nor
+checked again (``qa.runner``), and closed sessions read from the API are stored. A store that
+cannot be opened leaves the tool as it was without one; one that fails meanwhile is a tool error.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from session_mcp.companion.client import CompanionClient
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, run_review
 from session_mcp.render.common import plural
@@ -30,6 +38,8 @@ from session_mcp.server.arguments import (
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
+from session_mcp.store.base import SessionStore, StoreError
+from session_mcp.store.sqlite import SqliteStore
 
 DEFAULT_REVIEW = 200
 
@@ -41,6 +51,25 @@ ReviewIds = Annotated[
 
 class ReviewTools(Backend):
     """The QA review tool."""
+
+    _review_store: SqliteStore | None = None
+    _store_refused: bool = False
+
+    async def review_store(self, client: CompanionClient) -> SessionStore | None:
+        """This key's part of the session store, opened on first use; None without one.
+
+        To become ``Backend.store_for`` (one store per server) once the reading tools have it.
+        """
+        path = self.settings.store_path(os.environ)
+        if path is None or self._store_refused:
+            return None
+        if self._review_store is None:
+            try:
+                self._review_store = await anyio.to_thread.run_sync(SqliteStore, path)
+            except StoreError:  # another user's file, a link: the review reads the API, as without a store
+                self._store_refused = True
+                return None
+        return self._review_store.for_tenant(client.fingerprint)
 
     async def review_sessions(
         self,
@@ -83,6 +112,7 @@ class ReviewTools(Backend):
         async def progress(done: int, total: int) -> None:
             await ctx.report_progress(done, total, f"reviewed {done} of {plural(total, 'session')}")
 
+        client = self.client_for(ctx)
         with tool_errors():
             selection = Selection(
                 session_ids=session_ids,
@@ -91,8 +121,17 @@ class ReviewTools(Backend):
                 criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )
-            review = await run_review(
-                self.client_for(ctx), selection, self.rules, self.shown, memory_cache=True, on_progress=progress
-            )
+            try:
+                review = await run_review(
+                    client,
+                    selection,
+                    self.rules,
+                    self.shown,
+                    store=await self.review_store(client),
+                    memory_cache=True,
+                    on_progress=progress,
+                )
+            except StoreError as exc:
+                raise ToolError(str(exc)) from None
         result, text = review_answer(review.report, self.settings.max_chars)
         return structured(result, text)

@@ -109,6 +109,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE sync_state ADD COLUMN reached REAL",
         "UPDATE sync_state SET complete = 0",
     ),
+    # 4: QA findings of stored sessions per rules fingerprint: a re-run with the same rules checks nothing again.
+    (
+        """CREATE TABLE findings (tenant TEXT NOT NULL, id TEXT NOT NULL, rules TEXT NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (tenant, id, rules)) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -265,6 +270,7 @@ def _pending_row(tenant: str, session: SessionSummary, now: float) -> tuple[Any,
 
 def _delete_sessions(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
     for key in keys:
+        conn.execute("DELETE FROM findings WHERE (tenant, id) = (SELECT tenant, id FROM sessions WHERE sk = ?)", (key,))
         conn.execute("DELETE FROM turns WHERE tk >= ? AND tk < ?", (key << TURN_BITS, (key + 1) << TURN_BITS))
         conn.execute("DELETE FROM sessions WHERE sk = ?", (key,))
 
@@ -531,6 +537,32 @@ class SqliteTenant:
             clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
             params += filters.statuses
         return " AND ".join(clauses), tuple(params)
+
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(session_ids))
+
+        def work(conn: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT id, body FROM findings WHERE tenant = ? AND rules = ? AND id IN ({marks})"
+                found.update(conn.execute(query, (self.tenant, rules, *chunk)).fetchall())
+            return found
+
+        return await self.store.run(work)
+
+    async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
+        rows = [(self.tenant, session_id, rules, body, self.tenant, session_id) for session_id, body in results]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO findings (tenant, id, rules, body) SELECT ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM sessions WHERE tenant = ? AND id = ?)",
+                rows,
+            )
+
+        await self.store.run(lambda conn: self.store.write(work))
 
 
 def _offset(timestamp: float | None, origin: float | None) -> float | None:
