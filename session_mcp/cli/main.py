@@ -28,7 +28,7 @@ from session_mcp.cli.qa import add_qa_command, run_qa_command, run_unwrapped
 from session_mcp.cli.sessions import add_session_commands, run_sessions_command, whole_number
 from session_mcp.cli.store import add_search_command, add_store_commands, run_store_command
 from session_mcp.companion.client import CompanionClient
-from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
+from session_mcp.config import ENVIRONMENT, LOG_FORMATS, TOOLSETS, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.rules import RulesError, load_rules
 from session_mcp.render.common import plural
@@ -149,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     switch(serve, "--read-only", env_help("no tool that creates sessions", "read_only"))
     serve.add_argument(
+        "--tools",
+        dest="toolsets",
+        metavar="SETS",
+        help=env_help(f"the toolsets served, a comma list of {','.join(TOOLSETS)} or all (default)", "toolsets"),
+    )
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, help=env_help("text (default) or json: one object per line", "log_format")
+    )
+    serve.add_argument(
         "--qa-rules",
         metavar="FILE",
         help=env_help("QA rules (TOML) for review_sessions and the QA prompts", "qa_rules"),
@@ -215,7 +224,8 @@ def subcommand_flags(parser: argparse.ArgumentParser) -> None:
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
-                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store")  # fmt: skip
+                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store",
+                 "toolsets", "log_format")  # fmt: skip
 
 
 def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:

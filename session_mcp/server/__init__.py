@@ -28,6 +28,7 @@ from session_mcp.server.review import ReviewTools
 from session_mcp.server.search import SearchTools
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
+from session_mcp.server.toolsets import select_tools
 from session_mcp.server.views import apps_extension, ui_meta
 from session_mcp.views import DASHBOARD, TRANSCRIPT
 
@@ -48,6 +49,8 @@ def build_server(
     client: CompanionClient, settings: Settings, *, clock: Callable[[], datetime] | None = None
 ) -> MCPServer:
     """The MCP server for ``client``; ``settings.read_only`` leaves out every tool that writes.
+
+    Only the tools of ``settings.toolsets`` are served, in the order ``toolsets`` states.
 
     ``clock`` is "now" for time windows (``since='yesterday'``): UTC wall time unless given.
     """
@@ -106,6 +109,7 @@ def build_server(
                 ),
             )
         )
+    registered = select_tools(registered, settings.toolsets)
     for tool in registered:
         tool.max_chars = settings.max_chars  # the bound of every answer's text
     server = MCPServer(
