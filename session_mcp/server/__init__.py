@@ -26,6 +26,8 @@ from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.review import ReviewTools
 from session_mcp.server.search import SearchTools
+from session_mcp.server.tasks import TASK_TOOLS, TasksExtension
+from session_mcp.server.tasks import lifespan as tasks_lifespan
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
 from session_mcp.server.toolsets import select_tools
@@ -119,7 +121,8 @@ def build_server(
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=list[Tool](registered),
-        extensions=[apps_extension(registered)],  # the views; their tools point to them through _meta above
+        extensions=[apps_extension(registered), TasksExtension(TASK_TOOLS)],  # the views (see _meta above); tasks
+        lifespan=tasks_lifespan,  # the task group tasks run in
     )
     server.resource(
         TRANSCRIPT_URI,

@@ -28,6 +28,7 @@ from session_mcp.server.arguments import (
     session_filters,
 )
 from session_mcp.server.backend import Backend
+from session_mcp.server.tasks import report_progress
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
 
@@ -81,7 +82,7 @@ class ReviewTools(Backend):
             )
 
         async def progress(done: int, total: int) -> None:
-            await ctx.report_progress(done, total, f"reviewed {done} of {plural(total, 'session')}")
+            await report_progress(ctx, done, total, f"reviewed {done} of {plural(total, 'session')}")
 
         with tool_errors():
             selection = Selection(

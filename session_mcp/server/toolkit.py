@@ -27,6 +27,7 @@ from session_mcp.errors import (
 from session_mcp.render.common import fit_text
 from session_mcp.render.lines import one_line, shorten_text
 from session_mcp.server.schema import compact_schema, input_schema
+from session_mcp.server.tasks import report_progress
 from session_mcp.sessions.fetch import ProgressCallback
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
@@ -46,10 +47,10 @@ def structured(result: BaseModel, text: str) -> CallToolResult:
 
 
 def progress_reporter(ctx: Context) -> ProgressCallback:
-    """Progress notifications for the caller (a no-op unless it asked for progress)."""
+    """Progress for the caller: notifications (a no-op unless it asked), or its task's status."""
 
     async def report(done: int, total: int, message: str) -> None:
-        await ctx.report_progress(done, total, message)
+        await report_progress(ctx, done, total, message)
 
     return report
 
