@@ -13,15 +13,17 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 
-from mcp.server import MCPServer
+from mcp.server import CacheHint, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CompleteRequestParams, PaginatedRequestParams, ToolAnnotations
+from mcp_types.methods import CacheableMethod
 
 from session_mcp import __version__
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
+from session_mcp.server.icons import icon
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.review import ReviewTools
@@ -30,7 +32,7 @@ from session_mcp.server.tasks import TASK_TOOLS, TasksExtension
 from session_mcp.server.tasks import lifespan as tasks_lifespan
 from session_mcp.server.toolkit import READ, StrictTool
 from session_mcp.server.tools import ReadTools
-from session_mcp.server.toolsets import select_tools
+from session_mcp.server.toolsets import TOOLSET_OF, select_tools
 from session_mcp.server.views import apps_extension, ui_meta
 from session_mcp.views import DASHBOARD, TRANSCRIPT
 
@@ -45,6 +47,19 @@ sessions at once (summaries, QA review) use get_session_transcripts: one call, n
 detail='digest' covers hundreds of sessions in one line each. For counts, outcomes, failures and \
 cost use session_stats with the same filters; to find the sessions worth a QA look among many, \
 review_sessions. Times are UTC."""
+
+# How long a 2026-07-28 client may reuse an answer. The lists of tools, prompts and templates are the
+# same for every caller while the server runs ("public"); sessions are a tenant's own and open ones
+# change ("private", short). Tool results carry no hint: a resource_link plus resources/read does.
+FIXED = CacheHint(ttl_ms=300_000, scope="public")
+CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
+    "tools/list": FIXED,
+    "prompts/list": FIXED,
+    "resources/templates/list": FIXED,
+    "server/discover": FIXED,
+    "resources/list": CacheHint(ttl_ms=10_000, scope="private"),
+    "resources/read": CacheHint(ttl_ms=10_000, scope="private"),
+}
 
 
 def build_server(
@@ -114,11 +129,14 @@ def build_server(
     registered = select_tools(registered, settings.toolsets)
     for tool in registered:
         tool.max_chars = settings.max_chars  # the bound of every answer's text
+        tool.icons = [icon(TOOLSET_OF[tool.name])]
     server = MCPServer(
         "session-mcp",
         title="Napster Companion sessions",
         version=__version__,
         instructions=INSTRUCTIONS,
+        icons=[icon("server")],
+        cache_hints=CACHE_HINTS,
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=list[Tool](registered),
         extensions=[apps_extension(registered), TasksExtension(TASK_TOOLS)],  # the views (see _meta above); tasks

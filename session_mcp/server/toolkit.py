@@ -12,7 +12,14 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError, Unexpected
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.shared.exceptions import MCPError
-from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
+from mcp.types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    CallToolResult,
+    ResourceLink,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from session_mcp.companion.ingest import describe_validation_error
@@ -44,6 +51,20 @@ def structured(result: BaseModel, text: str) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=result.model_dump(mode="json", exclude_none=True),
     )
+
+
+def resource_link(uri: str, name: str, *, title: str, description: str, mime_type: str) -> ResourceLink:
+    """Content that points to a resource the host can read (``resources/read``) instead of inlining it:
+    for what is better fetched than read by the model (a session's JSON, a QA report's HTML)."""
+    return ResourceLink(
+        type="resource_link", uri=uri, name=name, title=title, description=description, mime_type=mime_type
+    )
+
+
+def linked(result: CallToolResult, *links: ResourceLink) -> CallToolResult:
+    """``result`` with ``links`` after its text (the text stays the first block, for every host)."""
+    result.content.extend(links)
+    return result
 
 
 def progress_reporter(ctx: Context) -> ProgressCallback:
