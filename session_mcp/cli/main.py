@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = checked_settings(flags, os.environ)
     except ConfigError as exc:
         fail(str(exc))
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))
     if args.command in ("sync", "store") or (args.command == "sessions" and args.action == "search"):
@@ -289,8 +289,18 @@ async def sessions(args: argparse.Namespace, settings: Settings) -> int:
         return await run_sessions_command(args, client, shown, settings.concurrency, sys.stdout)
 
 
-def configure_logging(level: str) -> None:
-    """Logs go to stderr: stdout belongs to the MCP protocol on stdio."""
+def configure_logging(settings: Settings) -> None:
+    """Logs go to stderr: stdout belongs to the MCP protocol on stdio.
+
+    JSON lines need the server's logging module (and the MCP SDK it sits beside): imported only then,
+    so a session command in text mode starts without the SDK.
+    """
+    if settings.log_format == "json":
+        from session_mcp.server.logs import configure_json_logging
+
+        configure_json_logging(settings)
+        return
+    level = settings.log_level
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 

@@ -23,6 +23,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
+from session_mcp.server.health import add_health_routes
 from session_mcp.server.icons import icon
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
@@ -163,4 +164,5 @@ def build_server(
     lowlevel.add_request_handler("resources/list", PaginatedRequestParams, resources.list_resources)
     lowlevel.add_request_handler("completion/complete", CompleteRequestParams, Completions(client, settings).complete)
     guard_prompt_arguments(server)
+    add_health_routes(server, client, settings)
     return server
