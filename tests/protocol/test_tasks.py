@@ -16,17 +16,23 @@ import pytest
 from mcp import Client, MCPError
 from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, EmptyResult, Request
+from mcp.types import CallToolResult, EmptyResult, Request, RequestParams
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server.tasks import TASKS, CreateTaskResult, GetTaskResult, TaskIdParams
+from session_mcp.server.tasks import TASKS, CreateTaskResult, GetTaskResult
 from tests.helpers import FAST_RETRY, connect, ok, serve_mcp, simulator_of
 
 pytestmark = pytest.mark.anyio
 
 REVIEW = {"limit": 200}
 SEEN_BEFORE_PROGRESS = 128  # the runner reports progress per chunk of 128 sessions
+
+
+class TaskIdParams(RequestParams):
+    """The client's side of the params: no bound of its own, so the server's bound is what is tested."""
+
+    task_id: str
 
 
 class GetTask(Request[TaskIdParams, Literal["tasks/get"]]):
@@ -208,3 +214,15 @@ async def test_over_http_a_task_is_its_own_tenants_only(base_url: str) -> None:
                 with pytest.raises(MCPError, match="Unknown task"):
                     await call
             assert (await get(owner, handle.task_id)).status == "completed"
+
+
+async def test_odd_task_ids_get_a_clear_error(gated: tuple[CompanionClient, Gate]) -> None:
+    client, gate = gated
+    gate.released.set()
+    async with connect(client, Settings(), extensions=[TasksClient()]) as mcp:
+        for odd in ("", "x" * 65, "../../etc/passwd", "\x00", "caf\u00e9", '{"a":1}', "t" * 10_000):
+            with pytest.raises(MCPError) as refused:
+                await get(mcp, odd)
+            assert refused.value.error.code == -32602, odd
+            message = refused.value.error.message
+            assert "\n" not in message and len(message) <= 1_000 and "Traceback" not in message
