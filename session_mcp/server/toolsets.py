@@ -15,7 +15,7 @@ from mcp.server.mcpserver.tools import Tool
 
 from session_mcp.config import TOOLSETS
 
-# Each toolset's tools, in the order tools/list gives them; the toolsets in config.TOOLSETS' order.
+# Each toolset's tools; the toolsets as config.TOOLSETS names them.
 TOOLS_OF: dict[str, tuple[str, ...]] = {
     "read": ("list_sessions", "get_session_transcript", "get_session_transcripts", "session_stats"),
     "search": ("search_transcripts",),
@@ -24,8 +24,23 @@ TOOLS_OF: dict[str, tuple[str, ...]] = {
     "directory": ("list_companions", "list_agents"),
 }
 assert tuple(TOOLS_OF) == TOOLSETS, "config.TOOLSETS and TOOLS_OF name the same toolsets in the same order"
-ORDER: dict[str, int] = {name: i for i, name in enumerate(name for names in TOOLS_OF.values() for name in names)}
 TOOLSET_OF: dict[str, str] = {name: toolset for toolset, names in TOOLS_OF.items() for name in names}
+# The order of tools/list: reading first, as a model starts, then the review, the search, writing,
+# the directory (the bundle's manifest.json lists them in this order too).
+ORDER_OF_TOOLS = (
+    "list_sessions",
+    "get_session_transcript",
+    "get_session_transcripts",
+    "session_stats",
+    "review_sessions",
+    "annotate_session",
+    "search_transcripts",
+    "create_connection",
+    "list_companions",
+    "list_agents",
+)
+assert set(ORDER_OF_TOOLS) == set(TOOLSET_OF), "every tool of a toolset has its place in the order, and only those"
+ORDER: dict[str, int] = {name: i for i, name in enumerate(ORDER_OF_TOOLS)}
 
 T = TypeVar("T", bound=Tool)
 
