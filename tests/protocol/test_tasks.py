@@ -20,7 +20,16 @@ from mcp.types import CallToolResult, EmptyResult, Request, RequestParams
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
-from session_mcp.server.tasks import TASKS, CreateTaskResult, GetTaskResult
+from session_mcp.server.tasks import (
+    MAX_TASKS,
+    TASK_TOOLS,
+    TASK_TTL_MS,
+    TASKS,
+    CreateTaskResult,
+    GetTaskResult,
+    TaskRecord,
+    TasksExtension,
+)
 from tests.helpers import FAST_RETRY, connect, ok, serve_mcp, simulator_of
 
 pytestmark = pytest.mark.anyio
@@ -226,3 +235,34 @@ async def test_odd_task_ids_get_a_clear_error(gated: tuple[CompanionClient, Gate
             assert refused.value.error.code == -32602, odd
             message = refused.value.error.message
             assert "\n" not in message and len(message) <= 1_000 and "Traceback" not in message
+
+
+async def test_a_tool_error_is_a_completed_task_with_is_error(gated: tuple[CompanionClient, Gate]) -> None:
+    client, gate = gated
+    gate.released.set()
+    async with connect(client, Settings(), extensions=[TasksClient()]) as mcp:
+        handle = await mcp.session.call_tool(
+            "review_sessions", {"session_ids": ["sess_a"], "since": "7d"}, allow_claimed=True
+        )
+        assert isinstance(handle, CreateTaskResult)
+        task = await until(mcp, handle.task_id, lambda t: t.status != "working")
+    assert task.status == "completed" and task.result is not None  # as the spec has it: the result, error or not
+    result = CallToolResult.model_validate(task.result)
+    assert result.is_error and "Give either session_ids" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_finished_tasks_make_room_and_expire_working_ones_never() -> None:
+    extension = TasksExtension(TASK_TOOLS)
+    for i in range(MAX_TASKS):
+        task = TaskRecord(owner="o", task_id=f"t{i}")
+        if i < 3:
+            task.set("completed", "completed")
+        extension.tasks[task.task_id] = task
+    assert extension._make_room() and len(extension.tasks) == MAX_TASKS - 1 and "t0" not in extension.tasks
+    extension.tasks["t0"] = TaskRecord(owner="o", task_id="t0")
+    extension.tasks["t1"].created -= TASK_TTL_MS / 1000 + 1  # finished over an hour ago: gone
+    extension.tasks["t5"].created -= TASK_TTL_MS / 1000 + 1  # still working: kept
+    assert extension._make_room() and "t1" not in extension.tasks and "t5" in extension.tasks
+    for name in ("t1", "t2", "extra"):
+        extension.tasks[name] = TaskRecord(owner="o", task_id=name)
+    assert not extension._make_room()  # all working: the next call runs plainly
