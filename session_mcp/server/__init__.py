@@ -20,7 +20,7 @@ from mcp_types.methods import CacheableMethod
 
 from session_mcp import __version__
 from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
+from session_mcp.config import TOOLSETS, Settings
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
 from session_mcp.server.health import add_health_routes
@@ -61,6 +61,14 @@ CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
     "resources/list": CacheHint(ttl_ms=10_000, scope="private"),
     "resources/read": CacheHint(ttl_ms=10_000, scope="private"),
 }
+
+
+def instructions_for(tools: list[StrictTool], settings: Settings) -> str:
+    """The instructions, and when only some toolsets are served, which tools there are: the text
+    names tools a model should not look for otherwise."""
+    if set(settings.toolsets) == set(TOOLSETS):
+        return INSTRUCTIONS
+    return f"{INSTRUCTIONS} This server serves only these tools: {', '.join(tool.name for tool in tools)}."
 
 
 def build_server(
@@ -135,7 +143,7 @@ def build_server(
         "session-mcp",
         title="Napster Companion sessions",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions_for(registered, settings),
         icons=[icon("server")],
         cache_hints=CACHE_HINTS,
         log_level=settings.log_level,  # type: ignore[arg-type]

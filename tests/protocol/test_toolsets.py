@@ -80,3 +80,15 @@ def test_unknown_toolset_stops_the_start(argv: list[str], env: dict[str, str]) -
     done = run_main(*argv, env=env)
     line = assert_one_clear_error(done, "unknown toolset", "read, search, qa, connect, directory")
     assert ("--tools" if "--tools" in argv else "SESSION_MCP_TOOLS") in line
+
+
+async def test_the_instructions_name_the_tools_of_a_chosen_few(base_url: str) -> None:
+    async with connect(base_url, Settings(toolsets=("read",))) as mcp:
+        some = mcp.instructions
+    async with connect(base_url, Settings()) as mcp:
+        every = mcp.instructions
+    assert some is not None and every is not None
+    assert some.endswith(
+        "serves only these tools: list_sessions, get_session_transcript, get_session_transcripts, session_stats."
+    )
+    assert "serves only" not in every
