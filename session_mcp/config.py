@@ -21,6 +21,9 @@ from session_mcp.store.files import default_path
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+# The groups of tools a host may load (--tools); which tool is in which lives in server/toolsets.py.
+TOOLSETS = ("read", "search", "qa", "connect", "directory")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 MIN_CURSOR_SECRET = 16
@@ -63,6 +66,8 @@ class Settings:
     store: Path | None = None  # the session store's file; unset: the platform's data folder (see store_path)
     no_store: bool = False
     retain_days: int = 90  # stored sessions older than this (list time) are deleted after each sync; 0 keeps all
+    toolsets: tuple[str, ...] = TOOLSETS  # the groups of tools served (--tools); all by default
+    log_format: Literal["text", "json"] = "text"  # json: one object per line on stderr
 
     def store_path(self, env: Mapping[str, str]) -> Path | None:
         """The store's file, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
@@ -105,6 +110,8 @@ ENVIRONMENT: dict[str, str] = {
     "store": "SESSION_MCP_STORE",
     "no_store": "SESSION_MCP_NO_STORE",
     "retain_days": "SESSION_MCP_RETAIN_DAYS",
+    "toolsets": "SESSION_MCP_TOOLS",
+    "log_format": "SESSION_MCP_LOG_FORMAT",
 }
 
 
@@ -180,6 +187,8 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "max_connections": lambda s, v: _number(s, v, int, 1, 100_000),
         "retain_days": lambda s, v: _number(s, v, int, 0, 36_500),
         "log_level": _log_level,
+        "log_format": _log_format,
+        "toolsets": _toolsets,
         "transport": _transport,
         "allowed_hosts": _hosts,
         "qa_rules": _file_path,
@@ -264,3 +273,22 @@ def _log_level(source: str, value: Any) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"{source} must be one of {', '.join(LOG_LEVELS)}, not {value!r}.")
     return level
+
+
+def _log_format(source: str, value: Any) -> str:
+    word = str(value).strip().lower()
+    if word not in LOG_FORMATS:
+        raise ConfigError(f"{source} must be {' or '.join(LOG_FORMATS)}, not {value!r}.")
+    return word
+
+
+def _toolsets(source: str, value: Any) -> tuple[str, ...]:
+    """Toolset names from a comma list (``all``: every one), in the stated order, each once."""
+    names = {name.strip().lower() for name in str(value).split(",") if name.strip()}
+    if "all" in names:
+        return TOOLSETS
+    unknown = sorted(names - set(TOOLSETS))
+    if unknown or not names:
+        what = f"unknown toolset {', '.join(repr(n) for n in unknown)}" if unknown else "no toolset named"
+        raise ConfigError(f"{source}: {what}; give a comma list of {', '.join(TOOLSETS)}, or all.")
+    return tuple(name for name in TOOLSETS if name in names)

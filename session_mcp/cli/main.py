@@ -28,7 +28,7 @@ from session_mcp.cli.qa import add_qa_command, run_qa_command, run_unwrapped
 from session_mcp.cli.sessions import add_session_commands, run_sessions_command, whole_number
 from session_mcp.cli.store import add_search_command, add_store_commands, run_store_command
 from session_mcp.companion.client import CompanionClient
-from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
+from session_mcp.config import ENVIRONMENT, LOG_FORMATS, TOOLSETS, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.rules import RulesError, load_rules
 from session_mcp.render.common import plural
@@ -155,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     switch(serve, "--read-only", env_help("no tool that creates sessions", "read_only"))
     serve.add_argument(
+        "--tools",
+        dest="toolsets",
+        metavar="SETS",
+        help=env_help(f"the toolsets served, a comma list of {','.join(TOOLSETS)} or all (default)", "toolsets"),
+    )
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, help=env_help("text (default) or json: one object per line", "log_format")
+    )
+    serve.add_argument(
         "--qa-rules",
         metavar="FILE",
         help=env_help("QA rules (TOML) for review_sessions and the QA prompts", "qa_rules"),
@@ -222,7 +231,7 @@ def subcommand_flags(parser: argparse.ArgumentParser) -> None:
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
                  "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store",
-                 "retain_days")  # fmt: skip
+                 "retain_days", "toolsets", "log_format")  # fmt: skip
 
 
 def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
@@ -248,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = checked_settings(flags, os.environ)
     except ConfigError as exc:
         fail(str(exc))
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))
     if args.command in ("sync", "store") or (args.command == "sessions" and args.action == "search"):
@@ -286,8 +295,18 @@ async def sessions(args: argparse.Namespace, settings: Settings) -> int:
         return await run_sessions_command(args, client, shown, settings.concurrency, sys.stdout)
 
 
-def configure_logging(level: str) -> None:
-    """Logs go to stderr: stdout belongs to the MCP protocol on stdio."""
+def configure_logging(settings: Settings) -> None:
+    """Logs go to stderr: stdout belongs to the MCP protocol on stdio.
+
+    JSON lines need the server's logging module (and the MCP SDK it sits beside): imported only then,
+    so a session command in text mode starts without the SDK.
+    """
+    if settings.log_format == "json":
+        from session_mcp.server.logs import configure_json_logging
+
+        configure_json_logging(settings)
+        return
+    level = settings.log_level
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 

@@ -36,6 +36,7 @@ from session_mcp.server.arguments import (
     session_filters,
 )
 from session_mcp.server.backend import Backend
+from session_mcp.server.tasks import report_progress
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
 from session_mcp.store.base import SessionStore, StoreError
@@ -110,7 +111,7 @@ class ReviewTools(Backend):
             )
 
         async def progress(done: int, total: int) -> None:
-            await ctx.report_progress(done, total, f"reviewed {done} of {plural(total, 'session')}")
+            await report_progress(ctx, done, total, f"reviewed {done} of {plural(total, 'session')}")
 
         client = self.client_for(ctx)
         with tool_errors():

@@ -49,7 +49,8 @@ from session_mcp.server.arguments import (
     session_filters,
 )
 from session_mcp.server.backend import Backend, Stored, text_size
-from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
+from session_mcp.server.resources import session_link
+from session_mcp.server.toolkit import linked, progress_reporter, structured, tool_errors
 from session_mcp.sessions.criteria import Criteria, Scan
 from session_mcp.sessions.cursors import scan_page
 from session_mcp.sessions.fetch import Failure, fetch_sessions
@@ -198,7 +199,7 @@ class ReadTools(Backend):
         with tool_errors():
             session = await self.fetch_session(ctx, session_id)
         result = transcript_window(session, offset, limit, self.settings.max_chars)
-        return structured(result, render_transcript(result))
+        return linked(structured(result, render_transcript(result)), session_link(session_id))
 
     async def get_session_transcripts(
         self,
