@@ -29,7 +29,8 @@ The rules, first match wins (``ENDING_TURNS`` turns with text are the ending):
    last word before it was that it could not help.
 5. A failed session or an abnormal close reason: unresolved.
 6. The user puts the call on hold ("one sec") and nobody speaks again: abandoned.
-7. A question or request in the user's last sentence that nobody answered: abandoned when the
+7. A question or request in the user's last sentence (not a drill line repeated after the agent)
+   that nobody answered: abandoned when the
    session closed within ``HANG_UP_SECONDS`` (the user hung up), else unresolved (the agent had
    the time and left it open).
 8. A deferral ("maybe later", "no thanks", "vielleicht später"): unresolved.
@@ -52,7 +53,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import ConversationItem, SessionDetail
-from session_mcp.sessions.phrases import CLOSING, HOLD, asks, last_sentence, needs_no_reply, negated
+from session_mcp.sessions.phrases import CLOSING, HOLD, asks, echoes, last_sentence, needs_no_reply, negated
 
 Outcome = Literal["resolved", "unresolved", "escalated", "abandoned", "unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("resolved", "unresolved", "escalated", "abandoned", "unknown")
@@ -213,7 +214,8 @@ def outcome_of(session: SessionDetail) -> SessionOutcome:
     if complaint is not None:
         return _decided("unresolved", "complaint", "The user complains or gives up at the end.", complaint)
     text = last_user[1].text
-    open_request = not after and not needs_no_reply(text) and _asks_for_something(last_sentence(text))
+    drill = bool(before) and echoes(text, before[-1][1].text)  # "repeat after me": no request of the user's own
+    open_request = not after and not drill and not needs_no_reply(text) and _asks_for_something(last_sentence(text))
     thanks = _first(_THANKS, [last_user], negated=_not_just_before)
     if thanks is not None and not open_request:
         return _closed_by_user(thanks, after, before)
