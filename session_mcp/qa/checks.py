@@ -58,11 +58,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import SessionDetail, from_iso
 from session_mcp.qa.disclosure import Item, personal_data, split_read_backs
-from session_mcp.qa.escalation import asks_alone, echoes, first_request
+from session_mcp.qa.escalation import asks_alone, first_request
 from session_mcp.render.common import format_time, plural
 from session_mcp.render.lines import quoted
 from session_mcp.render.transcript import Turn, make_turn
-from session_mcp.sessions.phrases import needs_no_reply
+from session_mcp.sessions.phrases import echoes, needs_no_reply
 from session_mcp.sessions.redact import redact_text
 
 Severity = Literal["info", "warning", "critical"]

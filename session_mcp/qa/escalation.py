@@ -8,7 +8,8 @@ person?", "Representative!"), is one unless:
   human", "no need to transfer me"; speech-to-text writes no commas, so a new "I" ends a clause);
 - the sentence talks about the phrase rather than saying it ("how do I say I want to talk to the
   manager in German", "translate ...");
-- the user only repeats the agent's line, as in a language drill ("Repeat after me: ...").
+- the user only repeats the agent's line, as in a language drill ("Repeat after me: ...":
+  ``sessions.phrases.echoes``, which the outcome uses too).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ _MENTION = re.compile(
     re.I,
 )
 _SENTENCE_END = re.compile(r"[.!?¿¡]")
-_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def first_request(text: str, extra: Sequence[re.Pattern[str]] = ()) -> re.Match[str] | None:
@@ -61,15 +61,6 @@ def _mentioned(text: str, start: int) -> bool:
     """Whether the sentence before ``start`` talks about a phrase ("how do I say I want a manager")."""
     sentence_start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
     return _MENTION.search(text, sentence_start, start) is not None
-
-
-def echoes(text: str, agent_said: str) -> bool:
-    """Whether the user only repeats what the agent just said (a drill: "repeat after me").
-
-    Compared without spaces or punctuation: speech-to-text writes "I'd" as "id".
-    """
-    said = _NOT_WORD.sub("", text.casefold())
-    return len(said) >= 10 and said in _NOT_WORD.sub("", agent_said.casefold())
 
 
 def asks_alone(text: str) -> bool:

@@ -29,7 +29,8 @@ The rules, first match wins (``ENDING_TURNS`` turns with text are the ending):
    last word before it was that it could not help.
 5. A failed session or an abnormal close reason: unresolved.
 6. The user puts the call on hold ("one sec") and nobody speaks again: abandoned.
-7. A question or request in the user's last sentence that nobody answered: abandoned when the
+7. A question or request in the user's last sentence (not a drill line repeated after the agent)
+   that nobody answered: abandoned when the
    session closed within ``HANG_UP_SECONDS`` (the user hung up), else unresolved (the agent had
    the time and left it open).
 8. A deferral ("maybe later", "no thanks", "vielleicht später"): unresolved.
@@ -52,7 +53,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import ConversationItem, SessionDetail
-from session_mcp.sessions.phrases import CLOSING, HOLD, asks, last_sentence, needs_no_reply, negated
+from session_mcp.sessions.phrases import CLOSING, HOLD, asks, echoes, last_sentence, needs_no_reply, negated
 
 Outcome = Literal["resolved", "unresolved", "escalated", "abandoned", "unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("resolved", "unresolved", "escalated", "abandoned", "unknown")
@@ -112,7 +113,9 @@ _PERSON = (
 _HAND_OFF = _words(
     rf"{_I_WILL}\s+(?:now\s+)?(?:transfer(?:ring)?|connect(?:ing)?|put(?:ting)?\s+you\s+through|pass(?:ing)?\s+you|"
     r"escalat(?:e|ing)\s+(?:this|it|your)|hand(?:ing)?\s+(?:you|this)\s+over|forward(?:ing)?\s+(?:you|this))",
-    r"transferring\s+you|connecting\s+you|putting\s+you\s+through",
+    r"transferring\s+you|connecting\s+you|putting\s+you\s+through|routing\s+you|(?:while|as)\s+i\s+(?:transfer|connect)",
+    rf"(?:i{_A}ll|i\s+will|let\s+me)\s+(?:have|get)\s+(?:someone|somebody|a\s+(?:colleague|human|person|specialist|"
+    r"supervisor|manager)|my\s+(?:colleague|supervisor|manager))",
     rf"(?:a|an|our|the|my)?\s*{_PERSON}\s+(?:from\s+\w+(?:\s+\w+)?\s+)?"
     r"(?:will|is\s+going\s+to|['’]ll)\s+(?:call|contact|ring|phone|reach\s+out|get\s+back|be\s+with\s+you|"
     r"follow\s+up|take\s+over|join)",
@@ -137,22 +140,28 @@ _COMPLAINT = _words(
     r"nothing\s+(?:gets|got|was|is)\s+(?:fixed|solved|done)",
     rf"(?:i{_A}ll|i\s+will|i{_A}m\s+going\s+to)\s+(?:dispute|complain|cancel|go\s+(?:elsewhere|somewhere\s+else)|"
     r"take\s+my\s+business|call\s+my\s+bank|leave\s+a\s+(?:bad\s+)?review)",
-    r"frustrat\w+|annoy\w+|terrible|awful|worst",
+    r"frustrat\w+|annoy\w+|terrible|awful|worst|pathetic|disappoint\w*|never\s+again",
+    rf"you{_A}?re\s+not\s+(?:helping|listening|understanding)|you\s+(?:don{_A}?t|do\s+not)\s+(?:understand|listen|get\s+it)|"
+    rf"(?:that|this)\s+(?:doesn{_A}?t|does\s+not)\s+make\s+(?:any\s+)?sense",
     rf"that{_A}?s\s+not\s+(?:my|mine|right|correct|true|what\s+i)|(?:that|this)\s+is\s+wrong|"
     r"wrong\s+(?:number|email|address|account|person|order|answer)",
-    r"olv[ií]dalo|no\s+(?:me\s+)?(?:sirve|ayuda|funciona|resuelve)|qu[eé]\s+mal|vaya\s+(?:mierda|servicio)|"
+    r"olv[ií]dalo|no\s+(?:me\s+)?(?:sirve|ayuda|funciona|resuelve|entiendes)|qu[eé]\s+mal|vaya\s+(?:mierda|servicio)|"
+    r"decepcionad[oa]|in[uú]til|es\s+una\s+verg[uü]enza|"
     r"no\s+sirve\s+de\s+nada|sigue\s+sin",
     r"vergiss\s+es|bringt\s+(?:mir\s+)?nichts|hilft\s+(?:mir\s+)?(?:nicht|nichts|gar\s+nicht)|"
-    r"funktioniert\s+(?:immer\s+noch\s+)?nicht|unversch[aä]mt|so\s+ein\s+(?:quatsch|mist)|schon\s+wieder",
+    r"funktioniert\s+(?:immer\s+noch\s+)?nicht|unversch[aä]mt|so\s+ein\s+(?:quatsch|mist)|schon\s+wieder|"
+    r"entt[aä]uscht|nutzlos|(?:sie\s+verstehen|du\s+verstehst)\s+(?:mich\s+)?nicht",
 )
 _THANKS = _words(
     r"thanks?|thank\s+you|thx|ty|cheers|appreciate\s+(?:it|that|your\s+help)|much\s+appreciated",
     r"perfect|great|awesome|excellent|wonderful|brilliant|lovely|amazing|fantastic",
     r"(?:that|this|it)\s+(?:works|helps|helped|worked|fixed\s+it|did\s+it)|works\s+for\s+me|sounds\s+good",
+    rf"(?:that|this)\s+(?:answers|solves)\s+(?:it|my\s+question)|exactly\s+what\s+i\s+(?:needed|wanted)|"
+    rf"you{_A}?ve\s+been\s+(?:very\s+|really\s+|so\s+)?helpful|much\s+obliged",
     rf"that{_A}s\s+(?:all|everything|it)(?:\s+i\s+needed)?|all\s+(?:good|set|sorted)|problem\s+solved",
     rf"(?:yes|yeah|yep),?\s+(?:please|that{_A}s\s+(?:right|correct|it))|got\s+it|solved|sorted",
-    r"merci|gracias|perfecto|genial|estupendo|vale|de\s+acuerdo|listo|muy\s+bien",
-    r"danke(?:sch[oö]n)?|vielen\s+dank|super|prima|passt|alles\s+klar|wunderbar|toll|perfekt",
+    r"merci|gracias|perfecto|genial|estupendo|vale|de\s+acuerdo|listo|muy\s+bien|te\s+lo\s+agradezco|me\s+sirve",
+    r"danke(?:sch[oö]n)?|vielen\s+dank|super|prima|passt|alles\s+klar|wunderbar|toll|perfekt|(?:das|es)\s+hilft",
 )
 _DEFERRAL = _words(
     rf"maybe\s+(?:later|another\s+time|next\s+time)|(?:i{_A}ll|i\s+will)\s+think\s+about\s+it|let\s+me\s+think",
@@ -176,7 +185,8 @@ _AGENT_CANNOT = _words(
     rf"(?:i|we)\s+(?:couldn{_A}t|could\s+not|wasn{_A}t\s+able\s+to|was\s+unable\s+to|weren{_A}t\s+able\s+to)",
     r"please\s+(?:call|try|come)\s+(?:back\s+|again\s+)?later",
     rf"i{_A}m\s+afraid|unfortunately|i\s+don{_A}?t\s+have\s+(?:that|this|the|any|access)|not\s+possible",
-    rf"there{_A}s\s+nothing\s+i\s+can\s+do|(?:i|we)\s+(?:can{_A}t|cannot)\s+(?:see|find)",
+    rf"there{_A}s\s+nothing\s+i\s+can\s+do|(?:i|we)\s+(?:can{_A}t|cannot)\s+(?:see|find)|"
+    rf"that{_A}s\s+not\s+something\s+i\s+can|(?:out\s+of|beyond)\s+my\s+(?:hands|scope|control)",
     r"no\s+(?:puedo|podemos|es\s+posible)|lo\s+siento,?\s+no|lamentablemente|no\s+tengo",
     r"leider|kann\s+ich\s+(?:leider\s+)?nicht|(?:ist\s+)?nicht\s+m[oö]glich",
 )
@@ -213,7 +223,8 @@ def outcome_of(session: SessionDetail) -> SessionOutcome:
     if complaint is not None:
         return _decided("unresolved", "complaint", "The user complains or gives up at the end.", complaint)
     text = last_user[1].text
-    open_request = not after and not needs_no_reply(text) and _asks_for_something(last_sentence(text))
+    drill = bool(before) and echoes(text, before[-1][1].text)  # "repeat after me": no request of the user's own
+    open_request = not after and not drill and not needs_no_reply(text) and _asks_for_something(last_sentence(text))
     thanks = _first(_THANKS, [last_user], negated=_not_just_before)
     if thanks is not None and not open_request:
         return _closed_by_user(thanks, after, before)

@@ -130,6 +130,15 @@ def asks(text: str) -> bool:
     return "?" in text or "¿" in text
 
 
+def echoes(text: str, agent_said: str) -> bool:
+    """Whether the user only repeats what the agent just said (a drill: "repeat after me").
+
+    Compared without spaces or punctuation: speech-to-text writes "I'd" as "id".
+    """
+    said = _NOT_WORD.sub("", text.casefold())
+    return len(said) >= 10 and said in _NOT_WORD.sub("", agent_said.casefold())
+
+
 def acknowledgement(text: str) -> bool:
     """Whether ``text`` only acknowledges ("ok", "great", "wow. ok"): a few words, all of that kind."""
     words = _WORD.findall(text.casefold())
@@ -143,4 +152,5 @@ def last_sentence(text: str) -> str:
 
 
 _WORD = re.compile(r"\w+")
+_NOT_WORD = re.compile(r"[\W_]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")

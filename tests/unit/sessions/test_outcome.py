@@ -232,3 +232,34 @@ def test_any_session_gets_one_outcome_and_never_breaks(
 def test_the_ending_decides_past_the_first_look(turns: list[tuple[str, str, float]], outcome: str, signal: str) -> None:
     found = outcome_of(make_session(*turns))
     assert (found.outcome, found.signal) == (outcome, signal), found
+
+
+@pytest.mark.parametrize(
+    ("last_user", "outcome"),
+    [
+        ("you're not listening to me", "unresolved"),
+        ("that doesnt make any sense", "unresolved"),
+        ("ich bin echt enttäuscht", "unresolved"),
+        ("no me entiendes", "unresolved"),
+        ("that answers my question, cheers", "resolved"),
+        ("you've been really helpful", "resolved"),
+        ("ah ok, das hilft", "resolved"),
+        ("te lo agradezco", "resolved"),
+    ],
+)
+def test_more_ways_to_say_it(last_user: str, outcome: str) -> None:
+    turns = [HELLO, ("user", "where is my parcel", 3), ("agent", "It arrives on Friday.", 5), ("user", last_user, 8)]
+    assert outcome_of(make_session(*turns)).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    "hand_off",
+    [
+        "Please hold while I transfer you.",
+        "I'll have someone from billing call you today.",
+        "Let me get my supervisor.",
+    ],
+)
+def test_more_hand_offs(hand_off: str) -> None:
+    turns = [HELLO, ("user", "i was double charged", 3), ("agent", hand_off, 5)]
+    assert outcome_of(make_session(*turns)).outcome == "escalated"
