@@ -15,7 +15,9 @@ from pydantic import SecretStr
 
 from session_mcp.companion.client import DEFAULT_BASE_URL
 from session_mcp.companion.http import is_header_safe
+from session_mcp.errors import InvalidInputError
 from session_mcp.sessions.scan import MAX_SCAN
+from session_mcp.sessions.window_words import zone_name, zone_named
 from session_mcp.store.files import default_path
 
 Transport = Literal["stdio", "http"]
@@ -62,6 +64,7 @@ class Settings:
     cursor_secret: SecretStr | None = None
     store: Path | None = None  # the session store's file; unset: the platform's data folder (see store_path)
     no_store: bool = False
+    timezone: str = "UTC"  # the IANA zone of windows in words and of the times answers show
 
     def store_path(self, env: Mapping[str, str]) -> Path | None:
         """The store's file, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
@@ -103,6 +106,7 @@ ENVIRONMENT: dict[str, str] = {
     "cursor_secret": "SESSION_MCP_CURSOR_SECRET",
     "store": "SESSION_MCP_STORE",
     "no_store": "SESSION_MCP_NO_STORE",
+    "timezone": "SESSION_MCP_TIMEZONE",
 }
 
 
@@ -181,6 +185,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "allowed_hosts": _hosts,
         "qa_rules": _file_path,
         "store": _file_path,
+        "timezone": _timezone,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote", "no_store"):
         return _flag(source, value)
@@ -247,6 +252,14 @@ def _file_path(source: str, value: Any) -> Path:
     """A file's path, ``~`` expanded: the QA rules (the command line loads them right after the settings:
     config knows no QA) or the store (opened by whoever uses it)."""
     return Path(str(value)).expanduser()
+
+
+def _timezone(source: str, value: Any) -> str:
+    """An IANA zone name, as the zone database spells it: refused at start-up, not at the first window."""
+    try:
+        return zone_name(zone_named(str(value)))
+    except InvalidInputError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _transport(source: str, value: Any) -> str:

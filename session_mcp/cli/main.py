@@ -105,6 +105,12 @@ def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     group.add_argument(
         "--log-level", default=default, help=env_help("DEBUG, INFO, WARNING (default) or ERROR", "log_level")
     )
+    group.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        default=default,
+        help=env_help("IANA time zone of days, weeks and times shown (e.g. America/New_York), default UTC", "timezone"),
+    )
 
 
 def store_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -215,7 +221,8 @@ def subcommand_flags(parser: argparse.ArgumentParser) -> None:
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
-                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store")  # fmt: skip
+                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store",
+                 "timezone")  # fmt: skip
 
 
 def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
@@ -241,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = checked_settings(flags, os.environ)
     except ConfigError as exc:
         fail(str(exc))
+    args.timezone = settings.timezone  # the commands' windows, from the flag or SESSION_MCP_TIMEZONE
     configure_logging(settings.log_level)
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))

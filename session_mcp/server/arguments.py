@@ -24,7 +24,8 @@ from session_mcp.companion.client import MAX_FILTER_LENGTH, SessionFilters
 from session_mcp.render.batch import MAX_CALL_IDS, MAX_DIGEST_IDS
 from session_mcp.sessions.criteria import Criteria
 from session_mcp.sessions.tags import parse_tag_pairs
-from session_mcp.sessions.window import TIME_FORMS
+from session_mcp.sessions.window import WINDOW_FORMS
+from session_mcp.sessions.window_words import MAX_ZONE_NAME
 
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = MAX_CALL_IDS
@@ -142,20 +143,25 @@ def _values(description: str, *, examples: tuple[str, ...] = (), most: int = 20)
     return Field(max_length=most, description=description + shown)
 
 
-# A time window, parsed by window.parse_window; "" leaves that side open.
+# A time window, parsed by window.parse_window in the call's time zone; "" leaves that side open.
+# The forms are listed here once, for every tool: the tools' own descriptions only say "since/until".
 Since = Annotated[
     str,
     Field(
         max_length=MAX_WINDOW_TEXT,
-        description=f"Only sessions that started at or after this time: {TIME_FORMS}; since='yesterday' alone is "
-        "the whole of yesterday.",
+        description=f"Sessions started at or after this: {WINDOW_FORMS}. Alone, a span (yesterday, last week) is "
+        "taken whole.",
     ),
 ]
 Until = Annotated[
     str,
+    Field(max_length=MAX_WINDOW_TEXT, description="Sessions started before this (exclusive), written like since."),
+]
+Timezone = Annotated[
+    str,
     Field(
-        max_length=MAX_WINDOW_TEXT,
-        description="Only sessions that started before this time (exclusive), written like since; 'now' is allowed.",
+        max_length=MAX_ZONE_NAME,
+        description="IANA zone of since/until's days and the times shown, e.g. America/New_York (empty: the server's).",
     ),
 ]
 StatusValue = Literal["pending", "started", "closed", "failed"]

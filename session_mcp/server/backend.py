@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from mcp.server import ServerRequestContext
@@ -16,10 +16,12 @@ from session_mcp.companion.offload import off_loop
 from session_mcp.config import Settings
 from session_mcp.errors import AuthenticationError, InvalidInputError
 from session_mcp.qa.rules import RuleSet, load_rules
+from session_mcp.render.common import show_times_in
 from session_mcp.render.transcript import TranscriptResult, transcript_window
 from session_mcp.sessions.cursors import CursorSigner
 from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.window import Window, window_of
+from session_mcp.sessions.window_words import zone_named
 
 TENANT_KEY_HEADER = "x-napster-api-key"
 
@@ -36,12 +38,21 @@ class Backend:
         self.clock = clock or utc_now  # "now" for time windows: the tests fix it to the demo data's anchor
         self.cursors = CursorSigner.of(settings.cursor_secret)  # signs every cursor this server hands out
 
-    def window(self, since: str, until: str) -> Window:
-        """The window of ``since``/``until`` as of this server's clock, an open end closed at now."""
-        return window_of(since, until, now=self.clock())
+    def window(self, since: str, until: str, timezone: str = "") -> Window:
+        """The window of ``since``/``until`` in the call's time zone (else the server's) as of this server's
+        clock, an open end closed at now; this call's answer shows its times in that zone."""
+        zone = self.zone(timezone)
+        return window_of(since, until, now=self.clock(), zone=zone)
+
+    def zone(self, timezone: str = "") -> tzinfo:
+        """The call's time zone (``""``: the server's), in which this call's answer shows its times."""
+        zone = zone_named(timezone or self.settings.timezone)
+        show_times_in(zone)
+        return zone
 
     async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
-        """One session for this request's key, as the model may see it."""
+        """One session for this request's key, as the model may see it (its times in the server's zone)."""
+        self.zone()
         return await self.prepare(await self.client_for(ctx).get_session(session_id))
 
     async def prepare(self, session: SessionDetail) -> SessionDetail:

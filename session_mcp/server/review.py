@@ -23,6 +23,7 @@ from session_mcp.server.arguments import (
     Since,
     Status,
     Tags,
+    Timezone,
     Until,
     session_criteria,
     session_filters,
@@ -52,6 +53,7 @@ class ReviewTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
@@ -87,7 +89,7 @@ class ReviewTools(Backend):
             selection = Selection(
                 session_ids=session_ids,
                 filters=filters,
-                window=self.window(since, until),
+                window=self.window(since, until, timezone),
                 criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )

@@ -25,7 +25,7 @@ from pydantic import Field
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.render.search import SearchResult, check_query, fit_hits, render_search, search_result
-from session_mcp.server.arguments import NO_BOOL, CompanionId, Since, Status, Until
+from session_mcp.server.arguments import NO_BOOL, CompanionId, Since, Status, Timezone, Until
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.store.base import SearchFilters, SessionStore, StoreError
@@ -82,6 +82,7 @@ class SearchTools(Backend):
         companion_id: CompanionId = "",
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         page_size: PageSize = 20,
         cursor: SearchCursor = "",
@@ -92,7 +93,7 @@ class SearchTools(Backend):
         store (filled by `session-mcp sync`) and says when that was last synced; read a whole conversation
         with get_session_transcript. Use list_sessions' search for the API's own free-text filter."""
         with tool_errors():
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
             client = self.client_for(ctx)
             check_query(query, redact=self.settings.redact_pii)
         filters = SearchFilters(

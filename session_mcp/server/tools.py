@@ -35,6 +35,7 @@ from session_mcp.server.arguments import (
     Since,
     Status,
     Tags,
+    Timezone,
     Until,
     session_criteria,
     session_filters,
@@ -67,6 +68,7 @@ class ReadTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
@@ -88,7 +90,7 @@ class ReadTools(Backend):
         filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
             client = self.client_for(ctx)
             if not (window.bounded or criteria or cursor):
                 listed = await client.list_sessions(page_index=page_index, page_size=page_size, **filters)
@@ -153,6 +155,7 @@ class ReadTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
@@ -182,7 +185,7 @@ class ReadTools(Backend):
         filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
         narrowed = any(filters.values()) or needs_scan(window, criteria)
         if session_ids is not None and (narrowed or limit is not None):
             raise ToolError(f"Give either session_ids, or filters ({NARROWING}) and limit.")
@@ -228,6 +231,7 @@ class ReadTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
@@ -259,7 +263,7 @@ class ReadTools(Backend):
         filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
             narrowed = needs_scan(window, criteria)
             most = limit or (DEFAULT_STATS_IN_WINDOW if narrowed else DEFAULT_STATS)
             client = self.client_for(ctx)

@@ -195,7 +195,10 @@ async def scan_page(
     """
     fingerprint = filters_fingerprint(filters, criteria, window_words)
     tenant = client.fingerprint
-    start, window = decode_cursor(cursor, fingerprint, signer, tenant) if cursor else (None, window)
+    start = None
+    if cursor:  # the cursor fixes the bounds; this call, the time zone they are shown in
+        start, fixed = decode_cursor(cursor, fingerprint, signer, tenant)
+        window = Window(fixed.start, fixed.end, window.zone)
     scan = await scan_sessions(
         client, filters, window, criteria=criteria, limit=page_size, max_scan=max_scan, start=start
     )
