@@ -31,8 +31,9 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.rules import RulesError, load_rules
-from session_mcp.render.common import plural
+from session_mcp.render.common import plural, show_times_in
 from session_mcp.sessions.redact import redactor
+from session_mcp.sessions.window_words import zone_named
 from session_mcp.store.base import StoreError
 
 DEMO_KEY = "demo"
@@ -296,6 +297,7 @@ def configure_logging(level: str) -> None:
 async def serve(settings: Settings, arguments: list[str]) -> None:
     # The port first: one taken is one line and exit 2 at once, before building anything or announcing.
     sock = listen_or_fail(settings.host, settings.port) if settings.transport == "http" else None
+    show_times_in(zone_named(settings.timezone))  # every answer's times, unless a call names its own zone
     from session_mcp.server import build_server
     from session_mcp.server.transport import attach_hint, serve_http
 

@@ -41,8 +41,8 @@ from session_mcp.sessions.redact import Redactor
 from session_mcp.sessions.scan import MAX_SCAN
 from session_mcp.sessions.select import Selection, needs_scan
 from session_mcp.sessions.tags import parse_tag_pairs
-from session_mcp.sessions.window import WINDOW_FORMS, Window, window_of
-from session_mcp.sessions.window_words import zone_named
+from session_mcp.sessions.window import Window, window_of
+from session_mcp.sessions.window_words import WINDOW_FORMS, zone_named
 
 _CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
 EXIT_STATUS = "Exit status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error."

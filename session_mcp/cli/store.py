@@ -25,7 +25,8 @@ from session_mcp.render.common import plural
 from session_mcp.render.lines import ID_CHARS, one_line
 from session_mcp.render.search import check_query, render_search, search_result
 from session_mcp.sessions.sync import SyncResult, sync
-from session_mcp.sessions.window import WINDOW_FORMS, iso, parse_window, window_of
+from session_mcp.sessions.window import iso, parse_window, window_of
+from session_mcp.sessions.window_words import WINDOW_FORMS
 from session_mcp.store.base import SearchFilters, SessionStore, StoreError, StoreInfo, SyncRunningError
 from session_mcp.store.search import QueryError
 from session_mcp.store.sqlite import SqliteStore

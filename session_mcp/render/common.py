@@ -35,6 +35,11 @@ def zone_label() -> str:
     return zone_name(_SHOWN_ZONE.get())
 
 
+def shown_columns(header: str) -> str:
+    """A column header whose ``(UTC)`` says the zone this call's times are shown in."""
+    return header.replace("(UTC)", f"({zone_label()})")
+
+
 def format_duration(seconds: float | None) -> str:
     """``4m 55s``, ``1h 02m``, ``12s``; ``-`` when unknown (or not a finite number)."""
     if seconds is None or not math.isfinite(seconds):

@@ -21,8 +21,8 @@ from session_mcp.render.transcript import render_transcript
 from session_mcp.server.arguments import MAX_DIGESTS
 from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import surface_errors
-from session_mcp.sessions.window import WINDOW_FORMS, Window, local_time, parse_window
-from session_mcp.sessions.window_words import is_utc, zone_name
+from session_mcp.sessions.window import Window, local_time, parse_window
+from session_mcp.sessions.window_words import WINDOW_FORMS, is_utc, zone_name
 
 # The tags that mark end-user text as data: that text must not close (or open) one of them.
 _DATA_TAG = re.compile(r"<\s*(/?)\s*(transcript|automated_findings)\s*>", re.IGNORECASE)

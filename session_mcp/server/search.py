@@ -40,14 +40,14 @@ Query = Annotated[
     Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        description='Words (all must match), "exact phrase", a OR b, NOT word or -word, prefix* (2+ letters); '
-        'case and accents ignored, no stemming (refun* finds refunded). E.g. refund "charged twice" NOT voucher.',
+        description='Words (all must match), "exact phrase", a OR b, NOT word, prefix*; case and accents '
+        "ignored, no stemming (refun* finds refunded).",
     ),
 ]
 Role = Annotated[Literal["user", "agent"] | None, Field(description="Only turns said by the user, or the agent.")]
 PageSize = Annotated[int, Field(ge=1, le=MAX_HITS_PER_PAGE, description="Hits per page."), NO_BOOL]
 SearchCursor = Annotated[
-    str, Field(max_length=400, description="next_cursor of the previous answer (repeat the same query and filters).")
+    str, Field(max_length=400, description="next_cursor of the previous answer, same query and filters.")
 ]
 
 
@@ -87,11 +87,8 @@ class SearchTools(Backend):
         page_size: PageSize = 20,
         cursor: SearchCursor = "",
     ) -> Annotated[CallToolResult, SearchResult]:
-        """Search what users and agents said, across every stored session: ranked matching turns, each with
-        its session (id, companion, start, status, hits in it), the turn's [mm:ss] and role, and a snippet
-        with the matched words between « and ». Exact totals; next_cursor reads on. It searches the session
-        store (filled by `session-mcp sync`) and says when that was last synced; read a whole conversation
-        with get_session_transcript. Use list_sessions' search for the API's own free-text filter."""
+        """Search what users and agents said in every stored session (filled by `session-mcp sync`): ranked
+        turns with their session, [mm:ss], role and a snippet (matches in « »); exact totals."""
         with tool_errors():
             window = self.window(since, until, timezone)
             client = self.client_for(ctx)

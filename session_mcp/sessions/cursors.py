@@ -195,10 +195,7 @@ async def scan_page(
     """
     fingerprint = filters_fingerprint(filters, criteria, window_words)
     tenant = client.fingerprint
-    start = None
-    if cursor:  # the cursor fixes the bounds; this call, the time zone they are shown in
-        start, fixed = decode_cursor(cursor, fingerprint, signer, tenant)
-        window = Window(fixed.start, fixed.end, window.zone)
+    start, window = decode_cursor(cursor, fingerprint, signer, tenant) if cursor else (None, window)
     scan = await scan_sessions(
         client, filters, window, criteria=criteria, limit=page_size, max_scan=max_scan, start=start
     )

@@ -19,11 +19,10 @@ from typing import Protocol
 from session_mcp.companion.models import EARLIEST_TIME, LATEST_TIME
 from session_mcp.companion.sanitize import shorten
 from session_mcp.errors import InvalidInputError
-from session_mcp.sessions.window_words import WINDOW_FORMS, is_utc, read_span, zone_name
+from session_mcp.sessions.window_words import is_utc, read_span, zone_name
 
 EARLIEST = datetime.fromtimestamp(EARLIEST_TIME, UTC)
 LATEST = datetime.fromtimestamp(LATEST_TIME, UTC)
-__all__ = ["WINDOW_FORMS", "Window", "iso", "local_time", "parse_window", "window_of"]
 
 
 def iso(moment: datetime) -> str:
@@ -114,7 +113,7 @@ def parse_window(
 ) -> Window:
     """The window of the ``since`` and ``until`` arguments in ``zone``; empty or ``None`` leaves a side open.
 
-    Each side is written in the one vocabulary (``WINDOW_FORMS``); a date-time without an offset
+    Each side is written in the one vocabulary (``window_words.WINDOW_FORMS``); a date-time without an offset
     is the zone's. ``since`` alone that names a span covers it whole: ``since="yesterday"`` is
     yesterday from 00:00 to 24:00 local; a bare date too with ``dates_whole`` (a window in words:
     "2026-09-20" is that day), else it starts an open window. ``until`` ends where the span it

@@ -24,9 +24,8 @@ MAX_ZONE_NAME = 64
 MAX_LOOKBACK = timedelta(days=3_660)
 NIGHT_STARTS, NIGHT_ENDS = time(18), time(6)
 WINDOW_FORMS = (
-    "today, yesterday, this/last week, this/last month, last night (18:00-06:00), last 3 days, 90m, 24h, 7d, 2w, "
-    "since monday, after 2026-12-01, before 2026-12-01, an ISO 8601 date or date-time (2026-12-06, "
-    "2026-12-06T14:00; local without an offset), 2026-12-01..2026-12-05 (both days whole), now"
+    "today, yesterday, this/last week|month, last night, last 3 days, 90m, 24h, 7d, since monday, before "
+    "2026-12-01, an ISO 8601 date or time (2026-12-06T14:00, local), 2026-12-01..2026-12-05, now"
 )
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY = {name[:3]: index for index, name in enumerate(WEEKDAYS)} | {n: i for i, n in enumerate(WEEKDAYS)}
