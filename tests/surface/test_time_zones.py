@@ -213,3 +213,11 @@ async def test_the_next_page_of_a_window_shows_it_in_the_same_zone(client: Compa
         second, _ = ok(await mcp.call_tool("list_sessions", {**arguments, "cursor": data["next_cursor"]}))
     shown = "Window (Asia/Kolkata): 2026-09-14 00:00:00 +05:30 to 2026-09-21 00:00:00 +05:30"
     assert shown in first and shown in second, second
+
+
+async def test_a_review_says_its_window_in_the_calls_zone(client: CompanionClient) -> None:
+    arguments = {"since": "yesterday", "timezone": "America/New_York", "limit": 20}
+    async with connect(client, clock=lambda: NOW) as mcp:
+        text, data = ok(await mcp.call_tool("review_sessions", arguments))
+    assert "(window 2026-09-20 00:00 -04:00 to 2026-09-21 00:00 -04:00 (America/New_York))" in text, text[:300]
+    assert parsed(data["window_start"]) == datetime(2026, 9, 20, 4, tzinfo=UTC)  # structured: UTC
