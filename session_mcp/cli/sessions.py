@@ -193,6 +193,7 @@ async def run_sessions_command(
 
     ``CompanionError`` and ``OSError`` reach the caller with their message.
     """
+    command_zone(args)  # times in the --timezone, ``show`` included
     if args.action == "list":
         window, criteria = query_of(args)
         if needs_scan(window, criteria) or args.cursor:

@@ -18,6 +18,7 @@ from mcp.types import INVALID_PARAMS
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
+from session_mcp.simulator import Simulator
 from tests.helpers import (
     ANCHOR,
     assert_clear_tool_error,
@@ -221,3 +222,11 @@ async def test_a_review_says_its_window_in_the_calls_zone(client: CompanionClien
         text, data = ok(await mcp.call_tool("review_sessions", arguments))
     assert "(window 2026-09-20 00:00 -04:00 to 2026-09-21 00:00 -04:00 (America/New_York))" in text, text[:300]
     assert parsed(data["window_start"]) == datetime(2026, 9, 20, 4, tzinfo=UTC)  # structured: UTC
+
+
+def test_the_cli_shows_a_transcript_in_its_zone(base_url: str, simulator: Simulator) -> None:
+    session = next(s for s in simulator.sessions_of("demo") if s.get("startedAt"))
+    done = run_cli("sessions", "show", session["id"], "--timezone", "Asia/Kolkata", base_url=base_url, key="demo")
+    assert done.returncode == 0, done.stderr
+    started = datetime.fromtimestamp(session["startedAt"], UTC).astimezone(ZoneInfo("Asia/Kolkata"))
+    assert f"started {started:%Y-%m-%d %H:%M:%S} +05:30" in done.stdout, done.stdout[:400]
