@@ -91,11 +91,12 @@ def _zone_keys() -> dict[str, str]:
 
 def zone_name(zone: tzinfo) -> str:
     """``America/New_York``, or ``UTC``."""
-    return getattr(zone, "key", None) or "UTC"
+    return getattr(zone, "key", None) or str(zone)
 
 
 def is_utc(zone: tzinfo) -> bool:
-    return zone_name(zone) in ("UTC", "Etc/UTC")
+    """UTC under any of its names: its times are shown as ISO 8601 with ``Z``."""
+    return zone_name(zone) in ("UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu")
 
 
 # -- spans -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ never from the code under test.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from session_mcp.errors import InvalidInputError
 from session_mcp.sessions.window import Window, parse_window, window_of
-from session_mcp.sessions.window_words import WEEKDAYS, zone_named
+from session_mcp.sessions.window_words import WEEKDAYS, is_utc, zone_named
 
 ZONES = [
     UTC,
@@ -204,3 +204,9 @@ def test_local_times_show_their_offset_and_the_zone() -> None:
     window = window_of("yesterday", None, now=datetime(2026, 12, 7, 15, tzinfo=UTC), zone=zone)
     assert window.describe() == "2026-12-06 00:00 -05:00 to 2026-12-07 00:00 -05:00 (America/New_York)"
     assert window.arguments() == {"since": "2026-12-06T05:00:00Z", "until": "2026-12-07T05:00:00Z"}  # UTC for calls
+
+
+def test_utc_under_its_other_names_is_shown_as_utc_and_no_other_zone_is() -> None:
+    assert all(is_utc(zone_named(name)) for name in ("", "UTC", "Etc/UTC", "zulu", "Etc/Universal"))
+    assert not is_utc(zone_named("Europe/London"))  # +00:00 in winter, but a zone of its own
+    assert not is_utc(timezone(timedelta(hours=5)))  # a fixed offset is no UTC either
