@@ -15,7 +15,9 @@ from pydantic import SecretStr
 
 from session_mcp.companion.client import DEFAULT_BASE_URL
 from session_mcp.companion.http import is_header_safe
+from session_mcp.errors import InvalidInputError
 from session_mcp.sessions.scan import MAX_SCAN
+from session_mcp.sessions.window_words import zone_name, zone_named
 from session_mcp.store.files import default_path
 
 Transport = Literal["stdio", "http"]
@@ -68,6 +70,7 @@ class Settings:
     retain_days: int = 90  # stored sessions older than this (list time) are deleted after each sync; 0 keeps all
     toolsets: tuple[str, ...] = TOOLSETS  # the groups of tools served (--tools); all by default
     log_format: Literal["text", "json"] = "text"  # json: one object per line on stderr
+    timezone: str = "UTC"  # the IANA zone of windows in words and of the times answers show
 
     def store_path(self, env: Mapping[str, str]) -> Path | None:
         """The store's file, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
@@ -112,6 +115,7 @@ ENVIRONMENT: dict[str, str] = {
     "retain_days": "SESSION_MCP_RETAIN_DAYS",
     "toolsets": "SESSION_MCP_TOOLS",
     "log_format": "SESSION_MCP_LOG_FORMAT",
+    "timezone": "SESSION_MCP_TIMEZONE",
 }
 
 
@@ -193,6 +197,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "allowed_hosts": _hosts,
         "qa_rules": _file_path,
         "store": _file_path,
+        "timezone": _timezone,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote", "no_store"):
         return _flag(source, value)
@@ -259,6 +264,14 @@ def _file_path(source: str, value: Any) -> Path:
     """A file's path, ``~`` expanded: the QA rules (the command line loads them right after the settings:
     config knows no QA) or the store (opened by whoever uses it)."""
     return Path(str(value)).expanduser()
+
+
+def _timezone(source: str, value: Any) -> str:
+    """An IANA zone name, as the zone database spells it: refused at start-up, not at the first window."""
+    try:
+        return zone_name(zone_named(str(value)))
+    except InvalidInputError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _transport(source: str, value: Any) -> str:

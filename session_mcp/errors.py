@@ -12,8 +12,8 @@ The roots, what raises them, and how they reach the user:
   5xx, timeouts and refused connections ``UpstreamUnavailableError``; a body over the bound, a
   redirect, or a body ``companion/ingest.py`` cannot read is ``InvalidResponseError``.
   ``InvalidInputError`` is an argument refused before anything is sent: a session id, a window
-  (``sessions/window.py``; its ``UnreadableTimeError`` becomes the list of forms a window in
-  words takes), a client-side filter (``sessions/criteria.py``), a cursor (``sessions/cursors.py``:
+  or a time zone (``sessions/window.py``, ``window_words.py``: its ``UnreadableTimeError`` lists
+  the forms a window takes), a client-side filter (``sessions/criteria.py``), a cursor (``sessions/cursors.py``:
   changed, foreign or for other filters), an export file that is not an export, a request's own
   empty key (``server/backend.py`` raises ``AuthenticationError`` for that one).
   A tool turns them into a tool error whose text adds the next step (``server/toolkit.py``:

@@ -31,8 +31,9 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import ENVIRONMENT, LOG_FORMATS, TOOLSETS, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.rules import RulesError, load_rules
-from session_mcp.render.common import plural
+from session_mcp.render.common import plural, show_times_in
 from session_mcp.sessions.redact import redactor
+from session_mcp.sessions.window_words import zone_named
 from session_mcp.store.base import StoreError
 
 DEMO_KEY = "demo"
@@ -104,6 +105,12 @@ def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     switch(group, "--redact-pii", env_help("mask emails, phones and card numbers", "redact_pii"), default=default)
     group.add_argument(
         "--log-level", default=default, help=env_help("DEBUG, INFO, WARNING (default) or ERROR", "log_level")
+    )
+    group.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        default=default,
+        help=env_help("IANA time zone of days, weeks and times shown (e.g. America/New_York), default UTC", "timezone"),
     )
 
 
@@ -231,7 +238,7 @@ def subcommand_flags(parser: argparse.ArgumentParser) -> None:
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
                  "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store",
-                 "retain_days", "toolsets", "log_format")  # fmt: skip
+                 "retain_days", "toolsets", "log_format", "timezone")  # fmt: skip
 
 
 def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
@@ -257,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = checked_settings(flags, os.environ)
     except ConfigError as exc:
         fail(str(exc))
+    args.timezone = settings.timezone  # the commands' windows, from the flag or SESSION_MCP_TIMEZONE
     configure_logging(settings)
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))
@@ -314,6 +322,7 @@ def configure_logging(settings: Settings) -> None:
 async def serve(settings: Settings, arguments: list[str]) -> None:
     # The port first: one taken is one line and exit 2 at once, before building anything or announcing.
     sock = listen_or_fail(settings.host, settings.port) if settings.transport == "http" else None
+    show_times_in(zone_named(settings.timezone))  # every answer's times, unless a call names its own zone
     from session_mcp.server import build_server
     from session_mcp.server.transport import attach_hint, serve_http
 

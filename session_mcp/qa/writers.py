@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from session_mcp.qa.report import QAReport, QAView
 from session_mcp.qa.template import render_page
-from session_mcp.render.common import format_offset, format_time, plural
+from session_mcp.render.common import format_offset, format_time, plural, shown_zone
 from session_mcp.render.lines import one_line, quoted
 from session_mcp.sessions.window import Window
 
@@ -31,8 +31,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def window_text(report: QAReport) -> str:
-    """`` (window 2026-09-20T00:00:00Z to ...)`` when the review had one."""
-    window = Window(report.window_start, report.window_end)
+    """`` (window 2026-09-20T00:00:00Z to ...)`` when the review had one, in this answer's time zone."""
+    window = Window(report.window_start, report.window_end, shown_zone())
     return f" (window {window.describe()})" if window.bounded else ""
 
 

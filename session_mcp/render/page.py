@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from session_mcp.companion.models import SessionPage, SessionSummary
-from session_mcp.render.common import plural
+from session_mcp.render.common import plural, shown_columns
 from session_mcp.render.freshness import StoreFreshness, freshness_line
 from session_mcp.render.scan_info import INCONSISTENCIES, ScanInfo, counts_hold, render_scan, upstream_note
 from session_mcp.render.session_info import (
@@ -156,7 +156,7 @@ def render_session_page(page: SessionPageResult) -> str:
         ]
     else:
         lines = [f"Sessions {first}-{last}{of}, newest first (page {page.page_index})."]
-    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines.append(shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS))
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.upstream_sent_more:
         lines.append(
@@ -191,7 +191,7 @@ def _render_scanned_page(page: SessionPageResult, scan: ScanInfo) -> str:
         of = ""
     with_turns = any(row.turns is not None for row in page.sessions)
     lines = [f"Sessions {first}-{last}{of} matching, newest first.", note]
-    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines.append(shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS))
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.next_cursor is not None:
         lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")

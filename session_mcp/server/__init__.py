@@ -50,7 +50,7 @@ reason, session type, modality); read one conversation with get_session_transcri
 sessions at once (summaries, QA review) use get_session_transcripts: one call, not one per session; \
 detail='digest' covers hundreds of sessions in one line each. For counts, outcomes, failures and \
 cost use session_stats with the same filters; to find the sessions worth a QA look among many, \
-review_sessions. Times are UTC."""
+review_sessions. Windows and times are in timezone (an IANA name; the server's by default)."""
 
 # How long a 2026-07-28 client may reuse an answer. The lists of tools, prompts and templates are the
 # same for every caller while the server runs ("public"); sessions are a tenant's own and open ones

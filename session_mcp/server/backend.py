@@ -6,7 +6,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from mcp.server import ServerRequestContext
@@ -18,6 +18,7 @@ from session_mcp.companion.offload import off_loop
 from session_mcp.config import Settings
 from session_mcp.errors import AuthenticationError, InvalidInputError
 from session_mcp.qa.rules import RuleSet, load_rules
+from session_mcp.render.common import show_times_in
 from session_mcp.render.freshness import StoreFreshness, store_freshness
 from session_mcp.render.transcript import TranscriptResult, transcript_window
 from session_mcp.server.storage import ServerStore
@@ -26,6 +27,7 @@ from session_mcp.sessions.cursors import CursorSigner
 from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.select import Selection, answerable
 from session_mcp.sessions.window import Window, window_of
+from session_mcp.sessions.window_words import zone_named
 from session_mcp.store.base import SessionStore
 
 TENANT_KEY_HEADER = "x-napster-api-key"
@@ -65,13 +67,22 @@ class Backend:
         fresh = await self.stores.gate.ready(client, store, start, on_progress=progress_reporter(ctx))
         return None if fresh is None else Stored(store, store_freshness(fresh))
 
-    def window(self, since: str, until: str) -> Window:
-        """The window of ``since``/``until`` as of this server's clock, an open end closed at now."""
-        return window_of(since, until, now=self.clock())
+    def window(self, since: str, until: str, timezone: str = "") -> Window:
+        """The window of ``since``/``until`` in the call's time zone (else the server's) as of this server's
+        clock, an open end closed at now; this call's answer shows its times in that zone."""
+        zone = self.zone(timezone)
+        return window_of(since, until, now=self.clock(), zone=zone)
+
+    def zone(self, timezone: str = "") -> tzinfo:
+        """The call's time zone (``""``: the server's), in which this call's answer shows its times."""
+        zone = zone_named(timezone or self.settings.timezone)
+        show_times_in(zone)
+        return zone
 
     async def fetch_session(self, ctx: Context, session_id: str) -> SessionDetail:
-        """One session for this request's key, as the model may see it: from the store when it holds it
-        (a closed session never changes), else from the API."""
+        """One session for this request's key, as the model may see it (its times in the server's zone):
+        from the store when it holds it (a closed session never changes), else from the API."""
+        self.zone()
         client = self.client_for(ctx)
         validate_session_id(session_id)
         store = await self.stores.tenant(client)

@@ -31,6 +31,7 @@ from session_mcp.server.arguments import (
     Since,
     Status,
     Tags,
+    Timezone,
     Until,
     session_criteria,
     session_filters,
@@ -46,7 +47,7 @@ DEFAULT_REVIEW = 200
 
 ReviewIds = Annotated[
     list[str] | None,
-    Field(max_length=MAX_REVIEW, description="Review these sessions (or use the filters and window instead)."),
+    Field(max_length=MAX_REVIEW, description="These sessions, instead of filters."),
 ]
 
 
@@ -82,6 +83,7 @@ class ReviewTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
@@ -91,17 +93,14 @@ class ReviewTools(Backend):
             Field(
                 ge=1,
                 le=MAX_REVIEW,
-                description=f"Without session_ids: the newest this many matching sessions (default {DEFAULT_REVIEW}).",
+                description=f"Without session_ids: the newest this many (default {DEFAULT_REVIEW}).",
             ),
             NO_BOOL,
         ] = None,
     ) -> Annotated[CallToolResult, ReviewResult]:
-        """Run the automated QA checks over many sessions and show the ones worth a look: the user never
-        spoke or got no reply, slow replies, long silences, the agent or the user repeating themselves, requests
-        for a human, failed sessions, failed tools, personal data said by the agent, and the team's rules.
-        Give session_ids, or the list filters with since/until and a limit (newest first). Answers how many
-        were reviewed, findings per check, and the flagged sessions worst first with '[mm:ss]' quotes; read
-        one in full with get_session_transcript."""
+        """Run the automated QA checks over many sessions: silent or unanswered users, slow replies, long
+        silences, repetition, requests for a human, failed sessions and tools, personal data said by the agent,
+        the team's rules. Flagged sessions worst first, with '[mm:ss]' quotes."""
         filters = session_filters(companion_id, external_client_id, search, tags)
         client_side = (status, close_reason, session_type, modality)
         if session_ids is not None and (any(filters.values()) or since or until or any(client_side) or limit):
@@ -118,7 +117,7 @@ class ReviewTools(Backend):
             selection = Selection(
                 session_ids=session_ids,
                 filters=filters,
-                window=self.window(since, until),
+                window=self.window(since, until, timezone),
                 criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )

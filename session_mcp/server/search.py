@@ -18,7 +18,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from session_mcp.render.search import SearchResult, check_query, fit_hits, render_search, search_result
-from session_mcp.server.arguments import NO_BOOL, CompanionId, ExternalClientId, Since, Status, Tags, Until
+from session_mcp.server.arguments import NO_BOOL, CompanionId, ExternalClientId, Since, Status, Tags, Timezone, Until
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.store.base import SearchFilters, StoreError
@@ -32,14 +32,14 @@ Query = Annotated[
     Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        description='Words (all must match), "exact phrase", a OR b, NOT word or -word, prefix* (2+ letters); '
-        'case and accents ignored, no stemming (refun* finds refunded). E.g. refund "charged twice" NOT voucher.',
+        description='Words (all must match), "exact phrase", a OR b, NOT word, prefix*; case and accents '
+        "ignored, no stemming (refun* finds refunded).",
     ),
 ]
 Role = Annotated[Literal["user", "agent"] | None, Field(description="Only turns said by the user, or the agent.")]
 PageSize = Annotated[int, Field(ge=1, le=MAX_HITS_PER_PAGE, description="Hits per page."), NO_BOOL]
 SearchCursor = Annotated[
-    str, Field(max_length=400, description="next_cursor of the previous answer (repeat the same query and filters).")
+    str, Field(max_length=400, description="next_cursor of the previous answer, same query and filters.")
 ]
 
 
@@ -56,17 +56,15 @@ class SearchTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         page_size: PageSize = 20,
         cursor: SearchCursor = "",
     ) -> Annotated[CallToolResult, SearchResult]:
-        """Search what users and agents said, across every stored session: ranked matching turns, each with
-        its session (id, companion, start, status, hits in it), the turn's [mm:ss] and role, and a snippet
-        with the matched words between « and ». Exact totals; next_cursor reads on. It searches the session
-        store (filled by `session-mcp sync`) and says when that was last synced; read a whole conversation
-        with get_session_transcript. Use list_sessions' search for the API's own free-text filter."""
+        """Search what users and agents said in every stored session (filled by `session-mcp sync`): ranked
+        turns with their session, [mm:ss], role and a snippet (matches in « »); exact totals."""
         with tool_errors():
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
             client = self.client_for(ctx)
             check_query(query, redact=self.settings.redact_pii)
         filters = SearchFilters(

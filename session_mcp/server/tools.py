@@ -44,6 +44,7 @@ from session_mcp.server.arguments import (
     Since,
     Status,
     Tags,
+    Timezone,
     Until,
     session_criteria,
     session_filters,
@@ -79,28 +80,26 @@ class ReadTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
         modality: Modality = None,
         page_index: Annotated[
             int,
-            Field(ge=0, le=1_000_000, description="Zero-based page number (lists without time or status filters)."),
+            Field(ge=0, le=1_000_000, description="Zero-based page (a list without since/until or status)."),
             NO_BOOL,
         ] = 0,
         page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Sessions per page."), NO_BOOL] = 20,
         cursor: Cursor = "",
     ) -> Annotated[CallToolResult, SessionPageResult]:
-        """List sessions, newest first, one compact line each: id, companion, external client, start time,
-        duration, turns (when known), status/close reason, tags. Use it to find session ids and to see what
-        happened when; then read a conversation with get_session_transcript. since/until select a time window
-        (e.g. since='yesterday'); status, close_reason, session_type and modality are applied by this server
-        (the API cannot), and such a list pages with next_cursor instead of page_index. Every answer says the
-        counts it knows (matching / total) and how to read on."""
+        """List sessions newest first, a line each: id, companion, external client, start, duration, turns,
+        status, tags. Find ids here. status, close_reason, session_type, modality are applied by this server;
+        such a list (or one with since/until) pages with next_cursor."""
         filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
             client = self.client_for(ctx)
             if not (window.bounded or criteria or cursor):
                 listed = await client.list_sessions(page_index=page_index, page_size=page_size, **filters)
@@ -191,11 +190,9 @@ class ReadTools(Backend):
             int, Field(ge=1, le=MAX_TURNS_PER_CALL, description="Most turns to return in this call."), NO_BOOL
         ] = 400,
     ) -> Annotated[CallToolResult, TranscriptResult]:
-        """Read one session in full: its configuration (companion, functions, knowledge base, FAQs,
-        external client, tags, any other fields the API sent), its timing (created, started, closed,
-        duration), tools that failed to connect, and its transcript as '[mm:ss] Agent: ...' lines timed from
-        the session start. Long transcripts are cut to fit the context; the text then says how to ask for the
-        rest (offset)."""
+        """Read one session: configuration (companion, functions, knowledge base, FAQs, client, tags), timing,
+        tools that failed to connect, and the transcript as '[mm:ss] Agent: ...' lines; a long one says the
+        offset to read on."""
         with tool_errors():
             session = await self.fetch_session(ctx, session_id)
         result = transcript_window(session, offset, limit, self.settings.max_chars)
@@ -211,6 +208,7 @@ class ReadTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
@@ -220,27 +218,22 @@ class ReadTools(Backend):
             Field(
                 ge=1,
                 le=MAX_DIGESTS,
-                description=f"Without session_ids: the newest this many matching sessions (default {DEFAULT_BATCH}; "
-                f"with since/until every session of the window, up to {MAX_BATCH}, or {MAX_DIGESTS} as digests).",
+                description=f"Without session_ids: the newest this many (default {DEFAULT_BATCH}; since/until: all).",
             ),
             NO_BOOL,
         ] = None,
         detail: Detail = "full",
         max_message_chars: Annotated[
-            int, Field(ge=50, le=20_000, description="Longer messages are shortened, with a marker."), NO_BOOL
+            int, Field(ge=50, le=20_000, description="Longer messages are shortened."), NO_BOOL
         ] = 600,
     ) -> Annotated[CallToolResult, BatchResult]:
-        """Read many sessions in ONE call, for summaries and QA review: either the given session_ids, or the
-        newest `limit` sessions matching the filters (the same as list_sessions, time window included; none =
-        the newest sessions of the project). The answer fits a character budget: sessions come whole, in
-        order, while it holds, and each one that does not fit comes as one digest line (status, duration,
-        turns, the user's first request and the last exchange), with the exact calls that read them in full.
-        detail='digest' gives every session as a digest line, up to 500 in one call ("summarize the last 300
-        sessions"). Sessions that cannot be read are listed with the reason, and the others still come back."""
+        """Read many sessions in ONE call, for summaries and QA: session_ids, or the newest `limit` matching
+        the filters. Whole sessions while the budget holds, then a digest line each (status, duration, turns,
+        first request, last exchange) with the calls that read them. detail='digest': up to 500 lines."""
         filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
         narrowed = any(filters.values()) or needs_scan(window, criteria)
         if session_ids is not None and (narrowed or limit is not None):
             raise ToolError(f"Give either session_ids, or filters ({NARROWING}) and limit.")
@@ -290,6 +283,7 @@ class ReadTools(Backend):
         tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         close_reason: CloseReason = None,
         session_type: SessionType = None,
@@ -299,29 +293,23 @@ class ReadTools(Backend):
             Field(
                 ge=1,
                 le=MAX_STATS,
-                description=f"Most sessions to look at, newest first (default {DEFAULT_STATS}; "
-                f"{DEFAULT_STATS_IN_WINDOW} with since/until or a status filter).",
+                description=f"Most sessions to look at (default {DEFAULT_STATS}; {DEFAULT_STATS_IN_WINDOW} with "
+                "since/until or status).",
             ),
             NO_BOOL,
         ] = None,
         read_transcripts: Annotated[
             bool,
-            Field(
-                description="Also read transcripts: turn counts, silent sessions, tool connection failures (slower)."
-            ),
+            Field(description="Read transcripts too: turns, silent users, tool failures (slower)."),
         ] = True,
     ) -> Annotated[CallToolResult, StatsResult]:
-        """Aggregate figures over the sessions matching the filters (the same as list_sessions, time window
-        included, e.g. since='yesterday'): counts by companion, status, close reason (of failed sessions too),
-        session type, modality and tag values; per companion sessions, failures, cost and durations; cost in
-        USD (total, mean, by companion, top external clients, sessions with no cost yet); sessions per UTC day;
-        turns per session, sessions in which the user never spoke, busiest hours (UTC), and tool connection
-        failures by tool with their errors. Says the window and how many sessions it looked at, and whether a
-        limit cut the set. Use it for 'how are we doing' questions before reading transcripts."""
+        """Figures over the sessions matching the filters: counts by companion, status, close reason, type,
+        modality, tags; per companion sessions, failures, cost, durations; cost in USD; sessions per day and
+        busiest hours; turns, silent users, tool connection failures. Use it for 'how are we doing' first."""
         filters = session_filters(companion_id, external_client_id, search, tags)
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
             narrowed = needs_scan(window, criteria)
             most = limit or (DEFAULT_STATS_IN_WINDOW if narrowed else DEFAULT_STATS)
             client = self.client_for(ctx)
@@ -350,6 +338,7 @@ class ReadTools(Backend):
             window=window if narrowed else None,
             scan=self.scan_info(selected.scan, criteria) if selected.scan is not None else None,
             more_matching=selected.more_match,
+            zone=window.zone,
         )
         result.store = stored.freshness if stored else None
         return structured(result, with_freshness(render_stats(result), result.store))

@@ -17,13 +17,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from session_mcp.companion.models import SessionSummary
 from session_mcp.render.lines import FIELD_CHARS, ID_CHARS, shorten_text
 from session_mcp.render.scan_info import ScanInfo
 from session_mcp.sessions.fetch import Failure
 from session_mcp.sessions.window import Window
+from session_mcp.sessions.window_words import zone_name
 from session_mcp.stats.result import (
     Amount,
     CompanionFigures,
@@ -114,8 +115,10 @@ def session_stats(
     window: Window | None = None,
     scan: ScanInfo | None = None,
     more_matching: bool = False,
+    zone: tzinfo = UTC,
 ) -> StatsResult:
-    """Figures over ``summaries``; the transcript figures over ``transcripts`` (by session id: those read).
+    """Figures over ``summaries``; the transcript figures over ``transcripts`` (by session id: those read);
+    days and hours of the day in ``zone``.
 
     The same whether the transcripts were fetched (``figures_of`` each) or their figures read from the
     store, where they were computed once when the session was stored.
@@ -140,13 +143,15 @@ def session_stats(
     counted_keys = sorted(
         key for key, _ in Counter({k: sum(c.values()) for k, c in tags.items()}).most_common(TOP_TAG_KEYS)
     )
-    hours = Counter(f.moment.hour for f in figures if f.moment is not None)
+    hours = Counter(f.moment.astimezone(zone).hour for f in figures if f.moment is not None)
     silent = [session_id for session_id, f in transcripts.items() if f.user_turns == 0]
     cut: dict[str, int] = {}
     failures = [*not_counted, *unread]
     companions = companion_figures(figures)
     by_status = _top(Counter(f.status for f in figures), "status", cut)
-    days, earlier_days, earlier_sessions = per_day(figures, window or Window(), statuses=set(by_status) - {OTHERS})
+    days, earlier_days, earlier_sessions = per_day(
+        figures, window or Window(), statuses=set(by_status) - {OTHERS}, zone=zone
+    )
     tools = tool_failures(transcripts.values())
     return StatsResult(
         examined=len(summaries),
@@ -164,6 +169,7 @@ def session_stats(
         no_user_turn=len(silent),
         no_user_turn_ids=[shorten_text(i, ID_CHARS) for i in silent[:NO_USER_TURN_IDS]],
         busiest_hours=[HourCount(hour_utc=h, sessions=n) for h, n in hours.most_common(BUSIEST_HOURS)],
+        timezone=zone_name(zone),
         unread=failures[:MAX_UNREAD],
         unread_count=len(failures),
         failed_reasons=_top(
@@ -244,9 +250,9 @@ def _money(values: Iterable[float | None]) -> float:
 
 
 def per_day(
-    figures: Iterable[_Figures], window: Window, *, statuses: AbstractSet[str] = frozenset()
+    figures: Iterable[_Figures], window: Window, *, statuses: AbstractSet[str] = frozenset(), zone: tzinfo = UTC
 ) -> tuple[list[DayCount], int, int]:
-    """Sessions per UTC day, days without sessions included, over the window (or the sessions' span),
+    """Sessions per day in ``zone``, days without sessions included, over the window (or the sessions' span),
     each split by status: ``statuses`` by name, any other under ``OTHERS``.
 
     Returns the latest ``MAX_DAYS`` days, and how many days (and sessions) came before them.
@@ -254,12 +260,12 @@ def per_day(
     by_status: dict[date, Counter[str]] = defaultdict(Counter)
     for f in figures:
         if f.moment is not None:
-            by_status[f.moment.astimezone(UTC).date()][f.status if f.status in statuses else OTHERS] += 1
+            by_status[f.moment.astimezone(zone).date()][f.status if f.status in statuses else OTHERS] += 1
     counts = Counter({day: day_statuses.total() for day, day_statuses in by_status.items()})
     if not counts:
         return [], 0, 0
-    first = window.start.date() if window.start else min(counts)
-    last = (window.end - timedelta(microseconds=1)).date() if window.end else max(counts)
+    first = window.start.astimezone(zone).date() if window.start else min(counts)
+    last = (window.end - timedelta(microseconds=1)).astimezone(zone).date() if window.end else max(counts)
     days = _days(first, last)
     shown = days[-MAX_DAYS:]
     hidden = days[: len(days) - len(shown)]

@@ -861,7 +861,7 @@ async def test_prompts_are_listed_with_argument_descriptions(mcp: Client) -> Non
         for argument in prompt.arguments or []:
             assert argument.description, f"{prompt.name}.{argument.name}"
     summarize = {a.name: a for a in prompts["summarize_sessions"].arguments or []}
-    assert set(summarize) == {"companion_id", "since", "until", "window", "count"}
+    assert set(summarize) == {"companion_id", "since", "until", "window", "count", "timezone"}
     assert not any(a.required for a in summarize.values())
     qa = {a.name: a for a in prompts["qa_review_transcript"].arguments or []}
     assert qa["session_id"].required is True

@@ -36,6 +36,7 @@ async def test_the_tool_is_listed_with_bounds_and_an_output_schema(client: Compa
         "tags",
         "since",
         "until",
+        "timezone",
         "status",
         "close_reason",
         "session_type",
