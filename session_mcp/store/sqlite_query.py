@@ -27,7 +27,8 @@ LIST_ROWS = (
         list_time REAL, companion_id TEXT, external_client_id TEXT, status TEXT, close_reason TEXT,
         session_type TEXT, modality TEXT, tags TEXT, summary TEXT NOT NULL, figures TEXT,
         PRIMARY KEY (tenant, id)) WITHOUT ROWID""",
-    "CREATE INDEX list_rows_by_start ON list_rows (tenant, start_time, id)",
+    # The order's own expression: pages are read in index order (no sort) and windows are index ranges.
+    f"CREATE INDEX list_rows_by_start ON list_rows (tenant, {KEY}, id)",
 )
 
 
@@ -63,8 +64,8 @@ def _filters(tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
     clauses = ["tenant = ?"]
     params: list[Any] = [tenant]
     for clause, value in (
-        ("start_time >= ?", query.since),  # an unknown time is in no bounded window
-        ("start_time < ?", query.until),
+        (f"{KEY} >= ?", query.since),  # window starts are after 2000: an unknown time (0) is never in
+        (f"{KEY} < ? AND start_time IS NOT NULL", query.until),
         ("companion_id = ?", query.companion_id),
         ("external_client_id = ?", query.external_client_id),
     ):
@@ -90,7 +91,7 @@ def run_query(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> Stor
     where, params = _filters(tenant, query)
     total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()[0]
     if query.after is not None:  # the index seeks to the position
-        where += f" AND ({KEY} < ? OR ({KEY} = ? AND id < ?))"
+        where += f" AND {KEY} <= ? AND ({KEY} < ? OR id < ?)"
         params += [query.after[0], query.after[0], query.after[1]]
     limit = "" if query.limit is None else f"LIMIT {int(query.limit)}"
     figures = "figures" if query.with_figures else "NULL"
