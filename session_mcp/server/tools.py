@@ -299,7 +299,7 @@ class ReadTools(Backend):
                 ge=1,
                 le=MAX_STATS,
                 description=f"Most sessions to look at, newest first (default {DEFAULT_STATS}; "
-                f"{DEFAULT_STATS_IN_WINDOW} with since/until or a status filter).",
+                f"{DEFAULT_STATS_IN_WINDOW} with since/until or a status filter; from the session store: all).",
             ),
             NO_BOOL,
         ] = None,
