@@ -87,7 +87,7 @@ def build_server(
     stores = ServerStore(settings.store_path(os.environ), retain_days=settings.retain_days, clock=clock or utc_now)
     tools = ReadTools(client, settings, clock, stores=stores)
     resources = Resources(client, settings, stores=stores)
-    prompts = Prompts(client, settings, clock)
+    prompts = Prompts(client, settings, clock, stores=stores)
     registered: list[StrictTool] = [
         StrictTool.strict(
             tools.list_sessions, reads_on=("page_size", "cursor", "page_index"), title="List sessions", annotations=READ

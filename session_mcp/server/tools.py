@@ -294,7 +294,7 @@ class ReadTools(Backend):
                 ge=1,
                 le=MAX_STATS,
                 description=f"Most sessions to look at (default {DEFAULT_STATS}; {DEFAULT_STATS_IN_WINDOW} with "
-                "since/until or status).",
+                "since/until or status; from the session store: all).",
             ),
             NO_BOOL,
         ] = None,

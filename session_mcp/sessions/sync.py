@@ -109,6 +109,8 @@ async def sync(
         horizon = now - retain_days * DAY if retain_days > 0 else None
         # After a complete sync that covers ``since``, listing stops at what is held; else it lists down to it.
         incremental = state.complete and (since is None or state.covers(since))
+        if incremental and since is None:  # topping up: no further back than the store is whole
+            since = state.reached
         if horizon is not None:  # nothing older than the retention keeps is listed
             since = max(since if since is not None else horizon, horizon)
         # Until this sync ends whole, the store may hold the newest sessions and miss older ones.
@@ -146,11 +148,14 @@ class _Stop:
     after_one_page: bool
     newest_seen: float | None
 
-    def known(self, page: Sequence[SessionSummary], held: set[str], open_known: set[str]) -> bool:
-        """Every item held, or known open and still open; and the page reaches back to the last sync's newest."""
+    def known(
+        self, page: Sequence[SessionSummary], wanted: Sequence[SessionSummary], held: set[str], open_known: set[str]
+    ) -> bool:
+        """Every wanted item (those not older than ``since``) held, or known open and still open; and the
+        page reaches back to the last sync's newest."""
         if not self.after_one_page or self.newest_seen is None or not page:
             return False
-        everything_known = all(s.id in held or (s.id in open_known and not s.is_closed) for s in page)
+        everything_known = all(s.id in held or (s.id in open_known and not s.is_closed) for s in wanted)
         oldest = min((s.list_time for s in page if s.list_time is not None), default=None)
         return everything_known and oldest is not None and oldest <= self.newest_seen
 
@@ -183,7 +188,7 @@ async def _list(
         if old_pages >= STOP_AFTER_PAGES:  # whole pages older than ``since``, in a row: as the scan stops
             listing.reached_since = True
             break
-        if stop.after_one_page and stop.known(page.items, held, await store.open_ids([i.id for i in page.items])):
+        if stop.after_one_page and stop.known(page.items, wanted, held, await store.open_ids([i.id for i in wanted])):
             break
         held_pages = held_pages + 1 if page.items and len(held) == len(page.items) else 0
         if stop_at_held and held_pages > OVERLAP_PAGES:
@@ -205,7 +210,9 @@ async def _fetch_and_store(
     done = 0
     held: list[SessionDetail] = []
     held_bytes = 0
-    group = max(1, pacer.maximum * 2)  # fetched at a time: a chunk is stored once it holds CHUNK or CHUNK_BYTES
+    # Fetched at a time (each group waits for its slowest request): a chunk is stored once it holds CHUNK
+    # sessions or CHUNK_BYTES of text, so at most a group more than that is held.
+    group = max(1, min(CHUNK, pacer.maximum * 4))
     for start in range(0, total, group):
         part = session_ids[start : start + group]
         fetched, failures = await fetch_sessions(

@@ -6,6 +6,8 @@
   for the full-text index ``turns_fts`` (external content, so the text is stored once). A turn's
   key is ``session key << 16 | turn index``: a session's turns are one key range (deleted in one
   statement, no index to keep) and a hit's session is its key shifted back.
+  ``list_rows`` (``sqlite_query``) holds every listed session's list row and transcript figures,
+  open sessions' too: what windows, filters and statistics read, no body in the way.
 - **Tenants**: one file may hold several tenants' rows; ``SqliteTenant`` is bound to one and every
   statement it runs filters by it (``tenant = ?``), so no query can reach another tenant's rows.
 - **Concurrency**: WAL (readers never block the writer), ``busy_timeout``, every write one
@@ -51,9 +53,9 @@ from session_mcp.store.base import (
     SyncState,
 )
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
-from session_mcp.store.rows import figures_json, summary_json, tags_json
+from session_mcp.store.rows import figures_json
 from session_mcp.store.search import to_fts5
-from session_mcp.store.sqlite_query import TAG_VALUE, run_query
+from session_mcp.store.sqlite_query import LIST_ROWS, run_query, search_where, write_rows
 
 T = TypeVar("T")
 
@@ -66,10 +68,6 @@ SEARCH_SECONDS = 10.0
 PROGRESS_STEPS = 10_000
 COMPRESSION = 6
 
-PENDING_COLUMNS = (
-    "summary TEXT", "companion_id TEXT", "external_client_id TEXT", "status TEXT", "close_reason TEXT",
-    "session_type TEXT", "modality TEXT", "start_time REAL", "tags TEXT",
-)  # fmt: skip
 # MIGRATIONS[n] takes a file from schema version n to n + 1: statements, run in one transaction.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -93,18 +91,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: whether the latest sync ended whole (a file of version 1 reads as not: its next sync lists on).
     ("ALTER TABLE sync_state ADD COLUMN complete INTEGER NOT NULL DEFAULT 0",),
-    # 3: every listed session answerable from the store: closed ones with their list row and transcript
-    # figures (statistics read no body; filled from the bodies by ``backfill_v3``), open ones (pending)
-    # with their latest list row and the columns filters read; a start-time index for windows and
-    # keyset pages; how far back the store is whole (``reached``: a file of version 2 does not know,
-    # so its next sync lists on).
+    # 3: every listed session answerable from the store without reading a body: ``list_rows`` (closed
+    # sessions with their transcript figures, filled from the bodies by ``backfill_v3``; open ones with
+    # their latest list row), an open session given up (older than the sync's MAX_PENDING_AGE) kept in
+    # answers, and how far back the store is whole (``reached``: a file of version 2 does not know, so
+    # its next sync lists on).
     (
-        "ALTER TABLE sessions ADD COLUMN summary TEXT",
-        "ALTER TABLE sessions ADD COLUMN figures TEXT",
-        "ALTER TABLE sessions ADD COLUMN tags TEXT",
-        "CREATE INDEX sessions_by_start ON sessions (tenant, start_time, id)",
-        *(f"ALTER TABLE pending ADD COLUMN {column}" for column in PENDING_COLUMNS),
-        # An open session given up (older than the sync's MAX_PENDING_AGE) keeps its list row for answers.
+        *LIST_ROWS,
         "ALTER TABLE pending ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE sync_state ADD COLUMN reached REAL",
         "UPDATE sync_state SET complete = 0",
@@ -120,13 +113,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def backfill_v3(conn: sqlite3.Connection) -> None:
     """The list rows and figures of sessions stored before version 3, from their bodies."""
-    rows = conn.execute("SELECT sk, id, body FROM sessions WHERE summary IS NULL").fetchall()
-    for key, session_id, body in rows:
+    for tenant, session_id, body in conn.execute("SELECT tenant, id, body FROM sessions").fetchall():
         session = _read_back(body, session_id)
-        conn.execute(
-            "UPDATE sessions SET summary = ?, figures = ?, tags = ? WHERE sk = ?",
-            (summary_json(session), figures_json(session), tags_json(session), key),
-        )
+        write_rows(conn, tenant, [(session, figures_json(session))], open_=False)
 
 
 BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {3: backfill_v3}  # run after that version's statements
@@ -256,15 +245,6 @@ def _summary_row(tenant: str, session: SessionDetail, body: bytes, raw_bytes: in
         tenant, session.id, body, raw_bytes, len(session.turns), session.companion_id, session.external_client_id,
         session.state, session.close_reason, session.session_type, session.modality, session.created_at,
         session.started_at, session.closed_at, session.list_time, session.start_time, time.time(),
-        summary_json(session), figures_json(session), tags_json(session),
-    )  # fmt: skip
-
-
-def _pending_row(tenant: str, session: SessionSummary, now: float) -> tuple[Any, ...]:
-    return (
-        tenant, session.id, session.list_time, now, summary_json(session), session.companion_id,
-        session.external_client_id, session.state, session.close_reason, session.session_type, session.modality,
-        session.start_time, tags_json(session),
     )  # fmt: skip
 
 
@@ -292,8 +272,7 @@ class SqliteTenant:
                 cursor = conn.execute(
                     "INSERT INTO sessions (tenant, id, body, raw_bytes, turn_count, companion_id, external_client_id, "
                     "status, close_reason, session_type, modality, created_at, started_at, closed_at, list_time, "
-                    "start_time, stored_at, summary, figures, tags) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "start_time, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     _summary_row(self.tenant, session, body, raw_bytes),
                 )
                 key = int(cursor.lastrowid or 0)
@@ -306,6 +285,7 @@ class SqliteTenant:
                     ),
                 )
                 conn.execute("DELETE FROM pending WHERE tenant = ? AND id = ?", (self.tenant, session.id))
+            write_rows(conn, self.tenant, [(s, figures_json(s)) for s, _, _ in rows], open_=False)
 
         await self.store.run(lambda conn: self.store.write(work))
 
@@ -354,20 +334,13 @@ class SqliteTenant:
         return found
 
     async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
-        rows = [_pending_row(self.tenant, s, now) for s in sessions]
+        rows = [(self.tenant, s.id, s.list_time, now) for s in sessions]
 
         def work(conn: sqlite3.Connection) -> None:
-            # The latest list row replaces the earlier one; when it was first seen stays.
             conn.executemany(
-                "INSERT INTO pending (tenant, id, list_time, first_seen, summary, companion_id, external_client_id, "
-                "status, close_reason, session_type, modality, start_time, tags) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
-                "list_time = excluded.list_time, summary = excluded.summary, companion_id = excluded.companion_id, "
-                "external_client_id = excluded.external_client_id, status = excluded.status, "
-                "close_reason = excluded.close_reason, session_type = excluded.session_type, "
-                "modality = excluded.modality, start_time = excluded.start_time, tags = excluded.tags",
-                rows,
+                "INSERT OR IGNORE INTO pending (tenant, id, list_time, first_seen) VALUES (?, ?, ?, ?)", rows
             )
+            write_rows(conn, self.tenant, [(s, None) for s in sessions], open_=True)  # the latest list row
 
         await self.store.run(lambda conn: self.store.write(work))
 
@@ -450,6 +423,7 @@ class SqliteTenant:
             if before is None:
                 rows = conn.execute("SELECT sk FROM sessions WHERE tenant = ?", (self.tenant,))
                 conn.execute("DELETE FROM pending WHERE tenant = ?", (self.tenant,))
+                conn.execute("DELETE FROM list_rows WHERE tenant = ?", (self.tenant,))
                 conn.execute("DELETE FROM sync_state WHERE tenant = ?", (self.tenant,))
             else:
                 rows = conn.execute(
@@ -459,6 +433,9 @@ class SqliteTenant:
                     "DELETE FROM pending WHERE tenant = ? AND coalesce(list_time, first_seen) < ?",
                     (self.tenant, before),
                 )
+                conn.execute(
+                    "DELETE FROM list_rows WHERE tenant = ? AND coalesce(list_time, 0) < ?", (self.tenant, before)
+                )
             keys = [int(r[0]) for r in rows.fetchall()]
             _delete_sessions(conn, keys)
             return len(keys)
@@ -467,7 +444,7 @@ class SqliteTenant:
 
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
         match = to_fts5(query)  # QueryError before any SQL: user text never reaches MATCH
-        where, params = self._where(match, filters)
+        where, params = search_where(self.tenant, match, filters)
         joins = "JOIN sessions s ON s.sk = (turns_fts.rowid >> 16) JOIN turns t ON t.tk = turns_fts.rowid"
 
         def bounded(conn: sqlite3.Connection) -> SearchPage:
@@ -515,28 +492,6 @@ class SqliteTenant:
             return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
 
         return await self.store.run(bounded)
-
-    def _where(self, match: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
-        """The WHERE clause: the match, this tenant (always), then each filter given."""
-        clauses = ["turns_fts MATCH ?", "s.tenant = ?"]
-        params: list[Any] = [match, self.tenant]
-        for clause, value in (
-            ("t.role = ?", filters.role),
-            ("s.companion_id = ?", filters.companion_id),
-            ("s.external_client_id = ?", filters.external_client_id),
-            ("s.start_time >= ?", filters.since),
-            ("s.start_time < ?", filters.until),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        for key, value in filters.tags:
-            clauses.append(f"EXISTS (SELECT 1 FROM json_each(s.tags) WHERE key = ? AND {TAG_VALUE} = ?)")
-            params += [key, value]
-        if filters.statuses:
-            clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
-            params += filters.statuses
-        return " AND ".join(clauses), tuple(params)
 
     async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(session_ids))

@@ -24,6 +24,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.sessions import stored
 from session_mcp.simulator import Simulator
+from session_mcp.store.sqlite import SqliteStore
 from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp, connect, serve_mcp, simulator_of, started_in, text_of
 from tests.protocol.test_http import http_client
 
@@ -230,3 +231,22 @@ async def test_two_tenants_over_http_never_see_each_others_stored_sessions(
         assert seen[key]["listed"] == own and seen[key]["count"] == seen[key]["matched"] == len(own)
         assert seen[key]["hits"] and seen[key]["hits"] <= own and seen[key]["store"]["catch_up"] == "synced"
     assert not seen["demo"]["listed"] & seen["other-tenant-key"]["listed"]
+
+
+async def test_a_sync_running_elsewhere_answers_from_what_is_stored_and_says_so(
+    client: CompanionClient, simulator: Simulator, tmp_path: Path, no_pause: None
+) -> None:
+    path = tmp_path / "store" / "s.sqlite3"
+    async with server(client, store=path) as mcp:
+        answer(await mcp.call_tool("session_stats", {"since": "3d"}))
+        other = SqliteStore(path)
+        try:
+            async with other.for_tenant(client.fingerprint).sync_lock():  # another process's sync, say
+                simulator.requests.clear()
+                result = await mcp.call_tool("session_stats", {"since": "3d"})
+        finally:
+            other.close()
+    data = answer(result)
+    assert data["store"]["catch_up"] == "sync_running" and requests(simulator) == (0, [])
+    assert data["matched"] == len(in_window(simulator, 3))
+    assert "another sync is running, this is what was stored" in text_of(result)
