@@ -22,6 +22,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
+from session_mcp.server.directory import DirectoryTools
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.review import ReviewTools
@@ -54,6 +55,7 @@ def build_server(
     tools = ReadTools(client, settings, clock)
     resources = Resources(client, settings)
     prompts = Prompts(client, settings, clock)
+    directory = DirectoryTools(client, settings, clock)
     registered: list[StrictTool] = [
         StrictTool.strict(
             tools.list_sessions, reads_on=("page_size", "cursor", "page_index"), title="List sessions", annotations=READ
@@ -84,6 +86,12 @@ def build_server(
             title="Automated QA review",
             annotations=READ,
             meta=ui_meta(DASHBOARD),
+        ),
+        StrictTool.strict(
+            directory.list_companions, reads_on=("page_size", "page_index"), title="List companions", annotations=READ
+        ),
+        StrictTool.strict(
+            directory.list_agents, reads_on=("page_size", "page_index"), title="List agents", annotations=READ
         ),
     ]
     store_path = settings.store_path(os.environ)
