@@ -93,6 +93,10 @@ class DirectoryMemory:
             del self._values[next(iter(self._values))]
         return value
 
+    def forget(self) -> None:
+        """Read everything afresh next time (tests that change what upstream answers)."""
+        self._values.clear()
+
 
 _MEMORIES: weakref.WeakKeyDictionary[CompanionClient, DirectoryMemory] = weakref.WeakKeyDictionary()
 
@@ -211,7 +215,7 @@ class DirectoryTools(Backend):
         self,
         ctx: Context,
         status: CompanionStatus = None,
-        search: Annotated[str, Field(max_length=200)] = "",
+        search: Annotated[str, Field(max_length=200, description="Free text.")] = "",
         tags: Annotated[Tags, Field(description="Each 'key=value'.")] = None,
         page_index: PageIndex = 0,
         page_size: PageSize = 20,

@@ -203,6 +203,8 @@ TOOL_CALLS = [
     pytest.param("review_sessions", {"limit": 3}, id="review"),
     pytest.param("review_sessions", {"session_ids": ["sess_huge", "sess_small"]}, id="review-ids"),
     pytest.param("search_transcripts", {"query": "t*", "page_size": 100}, id="search"),
+    pytest.param("list_companions", {"page_size": 100}, id="companions"),
+    pytest.param("list_agents", {"page_size": 100}, id="agents"),
 ]
 
 
@@ -219,6 +221,9 @@ async def test_every_tool_answer_fits_its_budget_on_hostile_data(
     hostile.listing = Answer({"items": [*hostile.listing.body["items"], *flood(2_000)["items"]]})  # type: ignore[call-overload]
     big = "t" * BIG
     hostile.connection = Answer({"token": big, "connection": {"id": big}}, 201)
+    wide = "w" * 10_000  # 100 rows of 80,000 characters each: 8 MB
+    rows = [{"id": f"x_{i}" + wide, "name": wide, "companionId": wide, "channels": [wide] * 5} for i in range(100)]
+    hostile.companions = hostile.agents = Answer({"items": rows})
     async with connected(served[1]) as mcp:
         result = await mcp.call_tool(tool, arguments)
         text = text_of(result)
