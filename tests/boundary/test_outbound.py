@@ -168,6 +168,7 @@ async def test_resources_list_and_completions_are_bounded(mcp: Client, hostile: 
     )
     listed = await mcp.list_resources()
     assert [r.uri for r in listed.resources] == ["napster://sessions/sess_ok/transcript"]  # no unreadable id
+    hostile.companions = Answer(b"Not Found", 404)  # an older API: the companion ids of the sessions are offered
     companions = await mcp.complete(
         PromptReference(type="ref/prompt", name="summarize_sessions"), {"name": "companion_id", "value": ""}
     )

@@ -829,13 +829,15 @@ async def test_session_id_completion_with_no_match_is_empty(mcp: Client) -> None
 async def test_companion_completion_for_summarize_prompt(mcp: Client) -> None:
     ref = PromptReference(type="ref/prompt", name="summarize_sessions")
     for prefix, expected in (
-        ("", ["comp_booking", "comp_sales", "comp_support", "comp_tutor"]),
+        ("", ["comp_booking", "comp_concierge", "comp_sales", "comp_support", "comp_tutor"]),  # the directory's
         ("comp_s", ["comp_sales", "comp_support"]),
         ("comp_t", ["comp_tutor"]),
         ("x", []),
     ):
         completion = (await mcp.complete(ref, {"name": "companion_id", "value": prefix})).completion
         assert completion.values == expected, prefix
+    completion = (await mcp.complete(ref, {"name": "agent_id", "value": "agent_s"})).completion
+    assert completion.values == ["agent_sales", "agent_support"]
     completion = (await mcp.complete(ref, {"name": "window", "value": "y"})).completion
     assert completion.values == ["yesterday"]
     completion = (await mcp.complete(ref, {"name": "window", "value": "last"})).completion
