@@ -42,7 +42,7 @@ from session_mcp.render.directory import (
     render_agents,
     render_companions,
 )
-from session_mcp.render.lines import cell
+from session_mcp.render.lines import cell, quoted
 from session_mcp.server.arguments import NO_BOOL, Tags
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import error_text, structured, tool_errors
@@ -267,6 +267,12 @@ class DirectoryTools(Backend):
         return structured(result, render_agents(result, self.settings.max_chars))
 
 
+async def check_companion_filter(backend: Backend, ctx: Context, companion_id: str, *, empty: bool) -> None:
+    """Where a tool filtered by ``companion_id`` found nothing: refuse an id that is none of the project's."""
+    if empty and companion_id:
+        await refuse_unknown_companion(backend.client, backend.client_for(ctx), companion_id)
+
+
 async def refuse_unknown_companion(server_client: CompanionClient, client: CompanionClient, companion_id: str) -> None:
     """A ``ToolError`` naming the known companions when ``companion_id`` is none of the project's.
 
@@ -297,6 +303,6 @@ def unknown_companion_text(companion_id: str, entries: Sequence[CompanionEntry])
     )
     more = f", and {len(entries) - KNOWN_SHOWN} more (list_companions lists them)" if len(entries) > KNOWN_SHOWN else ""
     return (
-        f"No companion {cell(companion_id, 80)!r} in this project, so nothing can match companion_id. "
+        f"No companion {quoted(companion_id, 80)} in this project, so nothing can match companion_id. "
         f"Its companions: {shown}{more}."
     )

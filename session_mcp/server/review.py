@@ -28,6 +28,7 @@ from session_mcp.server.arguments import (
     session_filters,
 )
 from session_mcp.server.backend import Backend
+from session_mcp.server.directory import check_companion_filter
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
 
@@ -94,5 +95,7 @@ class ReviewTools(Backend):
             review = await run_review(
                 self.client_for(ctx), selection, self.rules, self.shown, memory_cache=True, on_progress=progress
             )
+            empty = not review.report.reviewed_ids and not review.report.unread
+            await check_companion_filter(self, ctx, companion_id, empty=empty)
         result, text = review_answer(review.report, self.settings.max_chars)
         return structured(result, text)

@@ -40,6 +40,7 @@ from session_mcp.server.arguments import (
     session_filters,
 )
 from session_mcp.server.backend import Backend, text_size
+from session_mcp.server.directory import check_companion_filter
 from session_mcp.server.toolkit import progress_reporter, structured, tool_errors
 from session_mcp.sessions.criteria import Criteria, Scan
 from session_mcp.sessions.cursors import scan_page
@@ -95,6 +96,7 @@ class ReadTools(Backend):
                 plain = session_page_result(
                     listed, page_index, page_size, known_turns=lambda i: self.known_turns(client, i)
                 )
+                await check_companion_filter(self, ctx, companion_id, empty=not plain.sessions and not page_index)
                 return structured(plain, render_session_page(plain))
             if page_index:
                 raise ToolError(
@@ -120,6 +122,7 @@ class ReadTools(Backend):
             next_cursor=page.next_cursor,
             known_turns=lambda i: self.known_turns(client, i),
         )
+        await check_companion_filter(self, ctx, companion_id, empty=not result.sessions and not cursor)
         return structured(result, render_session_page(result))
 
     async def get_session_transcript(
@@ -197,6 +200,7 @@ class ReadTools(Backend):
             client = self.client_for(ctx)
             selection = Selection(session_ids, filters, window, criteria, limit=count, max_scan=self.settings.max_scan)
             selected = await select(client, selection)
+            await check_companion_filter(self, ctx, companion_id, empty=not selected.ids)
             sessions, failures = await fetch_sessions(
                 client,
                 selected.ids,
@@ -267,6 +271,7 @@ class ReadTools(Backend):
                 filters=filters, window=window, criteria=criteria, limit=most, max_scan=self.settings.max_scan
             )
             selected = await select(client, selection)
+            await check_companion_filter(self, ctx, companion_id, empty=not selected.ids)
             summaries = selected.sessions
             details: list[SessionDetail] = []
             failures: list[Failure] = []

@@ -283,7 +283,8 @@ async def test_list_sessions_filters(mcp: Client, simulator: Simulator) -> None:
 
 
 async def test_list_sessions_no_match(mcp: Client) -> None:
-    text, data = ok(await mcp.call_tool("list_sessions", {"companion_id": "comp_nobody"}))
+    # A companion of the project without sessions (one that is not the project's is named as such).
+    text, data = ok(await mcp.call_tool("list_sessions", {"companion_id": "comp_concierge"}))
     assert data["sessions"] == []
     assert data["filtered_count"] == 0
     assert data["has_more"] is False

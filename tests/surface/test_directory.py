@@ -145,3 +145,47 @@ async def test_a_page_that_does_not_fit_the_budget_says_how_to_read_it(
     assert not result.is_error and len(text) <= 2_000
     assert "did not fit the answer: call list_companions with page_size=" in text
     assert result.structured_content is not None and len(result.structured_content["companions"]) == 100
+
+
+# -- a filter by a companion the project does not have ---------------------------------------------
+
+UNKNOWN_CALLS = [
+    ("list_sessions", {}),
+    ("list_sessions", {"since": "7d"}),
+    ("get_session_transcripts", {"detail": "digest"}),
+    ("session_stats", {"read_transcripts": False}),
+    ("review_sessions", {"limit": 5}),
+    ("search_transcripts", {"query": "refund"}),
+]
+
+
+@pytest.mark.parametrize(("tool", "arguments"), UNKNOWN_CALLS, ids=[f"{t}-{len(a)}" for t, a in UNKNOWN_CALLS])
+async def test_an_unknown_companion_id_is_named_with_the_known_ones(
+    simulator: Simulator, client: CompanionClient, tool: str, arguments: dict[str, Any]
+) -> None:
+    async with connect(client, Settings(), clock=lambda: NOW) as mcp:  # with a store: search_transcripts too
+        result = await mcp.call_tool(tool, {**arguments, "companion_id": "comp_supprot"})
+        assert_clear_tool_error(
+            result,
+            tool,
+            'No companion "comp_supprot" in this project',
+            # the first 10 by name: Ava, Kai, Leo, Mia, Noor
+            "comp_support (Ava (customer support)), comp_tutor (Kai (language tutor)), comp_booking (Leo",
+            "comp_concierge (Noor Haddad).",
+        )
+        # A known companion with nothing to show is just that: no error, and no list of companions.
+        simulator.requests.clear()
+        empty = await mcp.call_tool(tool, {**arguments, "companion_id": "comp_concierge"})
+        assert not empty.is_error, text_of(empty)
+        # A filter that matches costs no companions request.
+        await mcp.call_tool(tool, {**arguments, "companion_id": "comp_support"})
+    assert sum(r.raw_path == "/public/companions" for r in simulator.requests) <= 1  # the first empty answer's
+
+
+async def test_no_claim_of_an_unknown_companion_without_a_whole_list(
+    simulator: Simulator, client: CompanionClient
+) -> None:
+    simulator.directory = False
+    async with server(client) as mcp:
+        text, _ = ok(await mcp.call_tool("list_sessions", {"companion_id": "comp_supprot"}))
+    assert text.startswith("No sessions match") and "No companion" not in text
