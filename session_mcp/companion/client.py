@@ -54,6 +54,7 @@ MAX_FILTER_LENGTH = 2_000  # per filter, encoded: URLs this long already strain 
 CONNECTION_INTERVAL_SECONDS = 5.0
 
 _FORBIDDEN_ID_CHARS = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+EXTERNAL_CLIENT_ID = r"^[A-Za-z0-9_-]{1,32}$"  # what the API accepts as an external client id
 
 
 def validate_session_id(session_id: object) -> str:
@@ -78,6 +79,20 @@ def validate_path_id(value: object, kind: str, example: str) -> str:
         raise InvalidInputError(
             f"{shorten(value)!r} is not {kind} id: ids contain no '/', '\\', '?', '#', '%', "
             f"whitespace or control characters. Copy the id exactly as the {noun} list shows it."
+        )
+    return value
+
+
+def check_external_client_id(value: str) -> str:
+    """``value`` if it is an external client id as the API takes one, else ``InvalidInputError`` naming the pattern.
+
+    The API refuses any other when a session is created, so no session has one: a filter by it
+    could only match nothing, and is refused instead of answering "no sessions".
+    """
+    if not re.fullmatch(EXTERNAL_CLIENT_ID, value):
+        raise InvalidInputError(
+            f"{shorten(value)!r} is not an external client id: the API takes 1 to 32 letters, digits, '_' or "
+            f"'-' ({EXTERNAL_CLIENT_ID}), so no session has it. Pass the id exactly as list_sessions shows it."
         )
     return value
 
@@ -413,7 +428,7 @@ def build_list_params(*, page_index: int, page_size: int, **filters: Unpack[Sess
             continue
         if not isinstance(value, str) or any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise InvalidInputError(f"{name} must be a string without control characters.")
-        params[name] = value
+        params[name] = check_external_client_id(value) if name == "externalClientId" else value
     if tags:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             raise InvalidInputError("tags must map string keys to string values, e.g. {'channel': 'web'}.")

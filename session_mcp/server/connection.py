@@ -9,7 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from session_mcp.companion.client import MAX_SESSION_ID_LENGTH
+from session_mcp.companion.client import EXTERNAL_CLIENT_ID, MAX_SESSION_ID_LENGTH
 from session_mcp.companion.models import ChannelType, ConnectionResponse
 from session_mcp.errors import NotFoundError
 from session_mcp.server.arguments import JsonObject, Tags
@@ -20,7 +20,6 @@ EITHER_WAY = "Give agent_id (the preferred way), or companion_id and voice_id."
 MAX_ID = MAX_SESSION_ID_LENGTH  # any id: agent, companion, voice, knowledge base
 MAX_IDS = 50  # function or FAQ collection ids in one call
 MAX_SPEECH = 2_000
-EXTERNAL_CLIENT_ID = r"^[A-Za-z0-9_-]{1,32}$"  # as the API documents it
 MAX_TOKEN_CHARS = 16_384  # far above any real JWT; a longer one is upstream garbage
 
 

@@ -27,7 +27,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from session_mcp.companion.client import CompanionClient, SessionFilters
-from session_mcp.companion.directory import AgentEntry, AgentPage, CompanionEntry, CompanionPage
+from session_mcp.companion.directory import AgentPage, CompanionPage, DirectoryEntry
 from session_mcp.companion.models import MAX_PAGE_SIZE
 from session_mcp.errors import CompanionError, MissingEndpointError
 from session_mcp.render.directory import (
@@ -55,10 +55,9 @@ MAX_KNOWN = 5 * MAX_PAGE_SIZE  # companions or agents read for completions and t
 KNOWN_SHOWN = 10  # known companions an unknown-id message names
 
 T = TypeVar("T")
-Entry = TypeVar("Entry", CompanionEntry, AgentEntry)
 
 PageIndex = Annotated[int, Field(ge=0, le=1_000_000, description="From 0."), NO_BOOL]
-PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Rows per page."), NO_BOOL]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Per page."), NO_BOOL]
 CompanionStatus = Annotated[
     list[str] | None,
     Field(max_length=10, description="e.g. ['readyToUse']."),
@@ -69,7 +68,7 @@ CompanionStatus = Annotated[
 class Known:
     """Companions or agents of a project as read for completions and checks: ``complete`` when all of them."""
 
-    entries: list[Any]
+    entries: list[DirectoryEntry]
     complete: bool
 
 
@@ -111,7 +110,7 @@ def memory_of(server_client: CompanionClient) -> DirectoryMemory:
 
 async def _read_all(read_page: Callable[[int], Awaitable[CompanionPage | AgentPage]]) -> Known:
     """Every row of a directory list, up to ``MAX_KNOWN``; each id once."""
-    entries: list[Any] = []
+    entries: list[DirectoryEntry] = []
     seen: set[str] = set()
     page_index = 0
     while len(entries) < MAX_KNOWN:
@@ -220,8 +219,8 @@ class DirectoryTools(Backend):
         page_index: PageIndex = 0,
         page_size: PageSize = 20,
     ) -> Annotated[CallToolResult, CompanionsResult]:
-        """The project's companions (personas), one line each: id, name, status, sessions and failures in
-        the last 7 days. Their ids are the other tools' companion_id."""
+        """The project's companions: id, name, status, sessions and failures in the last 7 days. Their ids
+        are the other tools' companion_id."""
         with tool_errors():
             reader = self.reader(ctx)
             try:
@@ -294,7 +293,7 @@ async def refuse_unknown_companion(server_client: CompanionClient, client: Compa
     raise ToolError(error_text(unknown_companion_text(companion_id, known.entries)))
 
 
-def unknown_companion_text(companion_id: str, entries: Sequence[CompanionEntry]) -> str:
+def unknown_companion_text(companion_id: str, entries: Sequence[DirectoryEntry]) -> str:
     """``companion_id`` is not the project's; the first ``KNOWN_SHOWN`` companions by name."""
     ordered = sorted(entries, key=lambda e: ((e.label or "").casefold(), e.id or ""))
     shown = ", ".join(

@@ -361,6 +361,7 @@ def tool_calls(draw: st.DrawFn, tool: str) -> Call:
 # -- the checks --------------------------------------------------------------------------------
 
 LIST_PARAMS = {"pageIndex", "pageSize", "companionId", "externalClientId", "search", "tags"}
+DIRECTORY_PATHS = ("/public/companions", "/public/agents")
 FILTER_PARAMS = {"companion_id": "companionId", "external_client_id": "externalClientId", "search": "search"}
 PATH_BREAKERS = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 
@@ -391,6 +392,9 @@ def check_upstream(requests: list[RecordedRequest], passed_ids: set[str], filter
         assert request.method == "GET", request
         if request.raw_path == "/public/sessions":
             check_list_query(request.query, filters)
+            continue
+        if request.raw_path in DIRECTORY_PATHS:  # the project's directory, read without any caller text
+            assert set(dict(parse_qsl(request.query))) <= {"pageIndex", "pageSize"}, request
             continue
         parts = request.raw_path.split("/")
         assert len(parts) == 4 and parts[:3] == ["", "public", "sessions"], request.raw_path
@@ -624,7 +628,7 @@ def test_completions_hostile(eras: Env, ref: Any, name: str, value: str, era: st
     result = expect_mcp_error(env, "complete", env.mcp.complete, ref, {"name": name, "value": value})
     requests = list(SIM.requests)
     check_upstream(requests, set(), {})
-    assert all(r.raw_path == "/public/sessions" for r in requests)
+    assert all(r.raw_path in ("/public/sessions", *DIRECTORY_PATHS) for r in requests)
     if result is not None:
         values = result.completion.values
         assert len(values) <= 100 and all(v.startswith(value) for v in values)
@@ -670,10 +674,13 @@ def test_resource_list_cursor_hostile(eras: Env, cursor: str, era: str) -> None:
 def test_json_looking_filter_reaches_upstream_intact(env: Env, argument: str, value: str) -> None:
     SIM.requests.clear()
     result = env.portal.call(env.mcp.call_tool, "list_sessions", {argument: value, "page_size": 5})
-    assert not result.is_error, result.content[0].text
-    query = dict(parse_qsl(SIM.requests[-1].query))
+    query = dict(parse_qsl([r for r in SIM.requests if r.raw_path == "/public/sessions"][-1].query))
     assert query.get(FILTER_PARAMS[argument]) == value, query
-    assert result.structured_content["sessions"] == []  # no session has this text/companion
+    if argument == "companion_id":  # no session has it, nor does the project: said so, the value as text
+        assert result.is_error and "No companion" in result.content[0].text, result.content[0].text
+    else:
+        assert not result.is_error, result.content[0].text
+        assert result.structured_content["sessions"] == []  # no session has this text
 
 
 @pytest.mark.parametrize(

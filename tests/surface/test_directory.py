@@ -19,7 +19,7 @@ from session_mcp.config import Settings
 from session_mcp.server.directory import memory_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import Fault
-from tests.helpers import ANCHOR, assert_clear_tool_error, connect, ok, text_of
+from tests.helpers import ANCHOR, assert_clear_tool_error, assert_one_clear_error, connect, ok, run_cli, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -189,3 +189,33 @@ async def test_no_claim_of_an_unknown_companion_without_a_whole_list(
     async with server(client) as mcp:
         text, _ = ok(await mcp.call_tool("list_sessions", {"companion_id": "comp_supprot"}))
     assert text.startswith("No sessions match") and "No companion" not in text
+
+
+# -- external client ids: the vendor's pattern wherever the server sends one -----------------------
+
+PATTERN = "^[A-Za-z0-9_-]{1,32}$"
+
+
+@pytest.mark.parametrize("value", ["has space", "x" * 33, "émile", "a/b", "user_1;drop"])
+async def test_an_external_client_id_the_api_cannot_have_is_refused_naming_the_pattern(
+    simulator: Simulator, client: CompanionClient, value: str
+) -> None:
+    async with server(client, read_only=False) as mcp:
+        for tool, arguments in (
+            ("list_sessions", {}),
+            ("session_stats", {"since": "7d"}),
+            ("get_session_transcripts", {"detail": "digest"}),
+            ("review_sessions", {"limit": 5}),
+            ("create_connection", {"agent_id": "agent_support"}),
+        ):
+            simulator.requests.clear()
+            result = await mcp.call_tool(tool, {**arguments, "external_client_id": value})
+            assert_clear_tool_error(result, tool, PATTERN)
+            assert not simulator.requests, (tool, [r.raw_path for r in simulator.requests])
+        ok(await mcp.call_tool("list_sessions", {"external_client_id": "user_1-A"}))  # a valid one is sent
+
+
+@pytest.mark.parametrize("value", ["has space", "x" * 33])
+def test_the_command_line_refuses_it_too(base_url: str, value: str) -> None:
+    done = run_cli("sessions", "list", "--external-client-id", value, base_url=base_url, key="demo")
+    assert_one_clear_error(done, PATTERN)

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.directory import AgentPage, CompanionPage
 from session_mcp.companion.ingest import ingest
-from session_mcp.errors import InvalidInputError, MissingEndpointError
+from session_mcp.errors import InvalidInputError, InvalidResponseError, MissingEndpointError
+from session_mcp.render.directory import (
+    AgentsResult,
+    CompanionsResult,
+    agent_rows,
+    companion_rows,
+    paging,
+    render_agents,
+    render_companions,
+)
 from session_mcp.simulator import Simulator
+from tests.helpers import KEY
+from tests.strategies_upstream import directory_pages, encode
 
 pytestmark = pytest.mark.anyio
 
@@ -75,3 +89,25 @@ async def test_an_older_api_answers_404_for_the_lists(simulator: Simulator, base
     async with CompanionClient("demo", base_url) as client:
         with pytest.raises(MissingEndpointError, match=r"no GET /public/agents \(404\).*older version"):
             await client.list_agents()
+
+
+@settings(deadline=None, database=None, max_examples=30, suppress_health_check=list(HealthCheck))
+@given(body=directory_pages(wild=True) | directory_pages(wild=False), agents=st.booleans())
+def test_any_directory_page_is_rows_or_a_clear_error_and_each_row_one_line(body: dict[str, Any], agents: bool) -> None:
+    """Through the ingest boundary: a page or ``InvalidResponseError``; rendered, one line per row, in budget."""
+    model = AgentPage if agents else CompanionPage
+    try:
+        parsed = ingest(encode(body), model, what="GET /public/x", secret=KEY, max_items=20)
+    except InvalidResponseError as exc:
+        assert KEY not in str(exc) and "\n" not in str(exc)
+        return
+    items = parsed.items[:20]
+    paged = paging(parsed, len(items), 0, 20)
+    if isinstance(parsed, AgentPage):
+        text = render_agents(AgentsResult(agents=agent_rows(parsed.items, {}, {}), **paged), 4_000)
+    else:
+        text = render_companions(CompanionsResult(companions=companion_rows(parsed.items, None), **paged), 4_000)
+    assert len(text) <= 4_000 and KEY not in text
+    rows = [line for line in text.split("\n") if " | " in line][1:]  # the header first
+    assert len(rows) <= len(items), text[:500]
+    assert text.split("\n") == text.splitlines()  # no line break but ours
