@@ -14,6 +14,7 @@ from session_mcp.companion.models import ChannelType, ConnectionResponse
 from session_mcp.errors import NotFoundError
 from session_mcp.server.arguments import JsonObject, Tags
 from session_mcp.server.backend import Backend, is_session_id
+from session_mcp.server.directory import known_agents_note
 from session_mcp.server.toolkit import structured, tool_errors
 
 EITHER_WAY = "Give agent_id (the preferred way), or companion_id and voice_id."
@@ -107,8 +108,9 @@ class ConnectionTools(Backend):
                 try:
                     response = await client.create_agent_connection(agent_id, channel_type or "webrtc", **given(shared))
                 except NotFoundError as exc:
+                    known = await known_agents_note(self.client, client)
                     raise ToolError(
-                        f"{exc} Check agent_id: it must be an agent of this API key's project. {EITHER_WAY}"
+                        f"{exc} Check agent_id: it must be an agent of this API key's project.{known} {EITHER_WAY}"
                     ) from None
             else:
                 check_companion_way(companion_id, voice_id, channel_type)

@@ -295,13 +295,29 @@ async def refuse_unknown_companion(server_client: CompanionClient, client: Compa
 
 def unknown_companion_text(companion_id: str, entries: Sequence[DirectoryEntry]) -> str:
     """``companion_id`` is not the project's; the first ``KNOWN_SHOWN`` companions by name."""
+    return (
+        f"No companion {quoted(companion_id, 80)} in this project, so nothing can match companion_id. "
+        f"Its companions: {known_list(entries, 'list_companions')}."
+    )
+
+
+def known_list(entries: Sequence[DirectoryEntry], tool: str) -> str:
+    """The first ``KNOWN_SHOWN`` entries by name, ``id (name)``, and how many more ``tool`` lists."""
     ordered = sorted(entries, key=lambda e: ((e.label or "").casefold(), e.id or ""))
     shown = ", ".join(
         f"{cell(entry.id)} ({cell(entry.label, 40)})" if entry.label else cell(entry.id)
         for entry in ordered[:KNOWN_SHOWN]
     )
-    more = f", and {len(entries) - KNOWN_SHOWN} more (list_companions lists them)" if len(entries) > KNOWN_SHOWN else ""
-    return (
-        f"No companion {quoted(companion_id, 80)} in this project, so nothing can match companion_id. "
-        f"Its companions: {shown}{more}."
-    )
+    more = f", and {len(entries) - KNOWN_SHOWN} more ({tool} lists them)" if len(entries) > KNOWN_SHOWN else ""
+    return shown + more
+
+
+async def known_agents_note(server_client: CompanionClient, client: CompanionClient) -> str:
+    """`` Its agents: ...`` for an agent id the API did not find; empty when they cannot be listed."""
+    try:
+        known = await DirectoryReader(server_client, client).agents()
+    except CompanionError:
+        return ""
+    if known is None or not known.entries:
+        return ""
+    return f" This project's agents: {known_list(known.entries, 'list_agents')}."
