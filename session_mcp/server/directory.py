@@ -43,7 +43,7 @@ from session_mcp.render.directory import (
     render_companions,
 )
 from session_mcp.render.lines import cell, quoted
-from session_mcp.server.arguments import NO_BOOL, Tags
+from session_mcp.server.arguments import NO_BOOL, CompanionStatus, Tags
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import error_text, structured, tool_errors
 from session_mcp.sessions.scan import scan_sessions
@@ -58,10 +58,6 @@ T = TypeVar("T")
 
 PageIndex = Annotated[int, Field(ge=0, le=1_000_000, description="From 0."), NO_BOOL]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Per page."), NO_BOOL]
-CompanionStatus = Annotated[
-    list[str] | None,
-    Field(max_length=10, description="e.g. ['readyToUse']."),
-]
 
 
 @dataclass(frozen=True)
@@ -214,7 +210,7 @@ class DirectoryTools(Backend):
         self,
         ctx: Context,
         status: CompanionStatus = None,
-        search: Annotated[str, Field(max_length=200, description="Free text.")] = "",
+        search: Annotated[str, Field(max_length=200, description="Free text")] = "",
         tags: Annotated[Tags, Field(description="Each 'key=value'.")] = None,
         page_index: PageIndex = 0,
         page_size: PageSize = 20,

@@ -69,6 +69,7 @@ async def test_companion_filters_reach_the_api_and_pages_read_on(simulator: Simu
         text, first = ok(await mcp.call_tool("list_companions", {"page_size": 2}))
         _, second = ok(await mcp.call_tool("list_companions", {"page_size": 2, "page_index": 1}))
         _, tagged = ok(await mcp.call_tool("list_companions", {"tags": ["team=sales"]}))
+        _, written = ok(await mcp.call_tool("list_companions", {"status": "pending,readyToUse"}))  # one text
     assert [c["id"] for c in pending["companions"]] == ["comp_concierge"]
     queries = [r.query for r in simulator.requests if r.raw_path == "/public/companions"]
     assert any("statuses=pending" in q and "search=noor" in q for q in queries), queries
@@ -80,6 +81,8 @@ async def test_companion_filters_reach_the_api_and_pages_read_on(simulator: Simu
         "comp_tutor",
     ]
     assert [c["id"] for c in tagged["companions"]] == ["comp_sales"]
+    assert [c["id"] for c in written["companions"]] == ["comp_concierge"]
+    assert any("statuses=pending&statuses=readyToUse" in q for q in queries)
 
 
 async def test_agents_show_their_companion_channels_and_own_sessions(
