@@ -256,6 +256,21 @@ SPECS: dict[str, dict[str, Kind]] = {
         "page_index": integer(0, 1_000_000),
         "page_size": integer(1, 100),
     },
+    "list_companions": {
+        "status": Kind(
+            valid=st.one_of(st.none(), hostile_text, st.lists(hostile_text, max_size=10)),
+            wrong=st.one_of(
+                st.integers(),
+                st.lists(hostile_text, min_size=11, max_size=12),
+                st.lists(not_a_string | st.none(), min_size=1, max_size=2),
+            ),
+        ),
+        "search": text_kind(),
+        "tags": TAGS,
+        "page_index": integer(0, 1_000_000),
+        "page_size": integer(1, 100),
+    },
+    "list_agents": {"page_index": integer(0, 1_000_000), "page_size": integer(1, 100)},
     "get_session_transcript": {
         "session_id": Kind(valid=session_id_text, wrong=st.one_of(not_a_string, st.none()), required=True),
         "offset": integer(0, None, valid_up_to=2**63),
@@ -393,8 +408,10 @@ def check_upstream(requests: list[RecordedRequest], passed_ids: set[str], filter
         if request.raw_path == "/public/sessions":
             check_list_query(request.query, filters)
             continue
-        if request.raw_path in DIRECTORY_PATHS:  # the project's directory, read without any caller text
-            assert set(dict(parse_qsl(request.query))) <= {"pageIndex", "pageSize"}, request
+        if request.raw_path in DIRECTORY_PATHS:  # the directory: paged, filtered by list_companions' own filters
+            params = dict(parse_qsl(request.query, keep_blank_values=True))
+            assert set(params) <= {"pageIndex", "pageSize", "statuses", "search", "tags"}, request
+            assert params["pageIndex"].isdigit() and 1 <= int(params["pageSize"]) <= 100, request
             continue
         parts = request.raw_path.split("/")
         assert len(parts) == 4 and parts[:3] == ["", "public", "sessions"], request.raw_path
@@ -505,6 +522,17 @@ def test_get_session_transcripts_hostile(eras: Env, call: Call, era: str) -> Non
 def test_session_stats_hostile(eras: Env, call: Call, era: str) -> None:
     env = eras.in_era(era)
     run_tool(env, call)
+
+
+@settings(HYPOTHESIS, max_examples=80)
+@given(call=tool_calls("list_companions") | tool_calls("list_agents"), era=ERAS)
+def test_directory_tools_hostile(eras: Env, call: Call, era: str) -> None:
+    env = eras.in_era(era)
+    result = run_tool(env, call)
+    if not result.is_error:
+        rows = (result.structured_content or {}).get(call.tool.removeprefix("list_"))
+        size = call.args.get("page_size")
+        assert rows is not None and len(rows) <= (size if isinstance(size, int) else 100)
 
 
 @settings(HYPOTHESIS, max_examples=200)
