@@ -114,7 +114,9 @@ async def _read_all(read_page: Callable[[int], Awaitable[CompanionPage | AgentPa
         fresh = [e for e in page.items if e.id and e.id not in seen]
         seen.update(e.id for e in fresh if e.id)
         entries += fresh
-        if not fresh or not page.more_after(len(seen), MAX_PAGE_SIZE, len(page.items)):
+        if page.items and not fresh:  # the same rows again (an API that ignores pageIndex): whole unknown
+            return Known(entries[:MAX_KNOWN], complete=False)
+        if not page.more_after(len(seen), MAX_PAGE_SIZE, len(page.items)):
             return Known(entries[:MAX_KNOWN], complete=True)
         page_index += 1
     return Known(entries[:MAX_KNOWN], complete=False)

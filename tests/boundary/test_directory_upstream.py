@@ -103,3 +103,18 @@ async def test_lying_counts_and_odd_rows_still_page_within_bounds(
     assert data["next_page_index"] == 1 and "filtered_count" not in data and "total_count" not in data
     assert "comp_0 | A B | x / y |" in text  # one line per row: no break, no bar of upstream's own
     assert KEY not in text
+
+
+async def test_a_companion_list_that_ignores_the_page_index_proves_no_id_unknown(
+    served: tuple[HostileUpstream, str], hostile: HostileUpstream
+) -> None:
+    rows = [{"id": f"comp_{i}", "name": f"C {i}"} for i in range(100)]
+    hostile.companions = json_answer({"items": rows, "filteredCount": 250})  # every page: the same 100 rows
+    hostile.listing = EMPTY
+    async with connected(served[1]) as mcp:
+        text, _ = ok(await mcp.call_tool("list_sessions", {"companion_id": "comp_150"}))
+        offered = (await mcp.complete(PROMPT, {"name": "companion_id", "value": "comp_9"})).completion.values
+    assert text.startswith("No sessions match")  # comp_150 may well be on a page the API never served
+    assert offered == ["comp_9", "comp_90", "comp_91", "comp_92", "comp_93", "comp_94", "comp_95", "comp_96",
+                       "comp_97", "comp_98", "comp_99"]  # fmt: skip
+    assert hostile.paths.count("/public/companions") == 2  # page 0, then page 1 brought nothing new
