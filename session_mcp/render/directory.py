@@ -108,13 +108,15 @@ def _counts(row_id: str | None, counts: Counts | None) -> dict[str, int | None]:
 
 
 def paging(page: DirectoryPage, rows: int, page_index: int, page_size: int) -> dict[str, int | bool | None]:
-    """The paging fields of a result: counts as the API gave them, whether another page follows."""
-    more = page.more_after(page_index * page_size + rows, page_size, rows)
+    """The paging fields of a result: counts as the API gave them, unless fewer than the rows up to
+    here (a count its own rows contradict is left out), and whether another page follows."""
+    read = page_index * page_size + rows
+    more = page.more_after(read, page_size, rows)
     return {
         "page_index": page_index,
         "page_size": page_size,
-        "filtered_count": page.filtered_count,
-        "total_count": page.total_count,
+        "filtered_count": page.filtered_count if (page.filtered_count or 0) >= read else None,
+        "total_count": page.total_count if (page.total_count or 0) >= read else None,
         "has_more": more,
         "next_page_index": page_index + 1 if more else None,
     }

@@ -131,11 +131,13 @@ class DirectoryReader:
 
     async def companions(self) -> Known | None:
         """The project's companions (``None``: this API has no companion list)."""
-        return await self._known("companions", lambda i: self.client.list_companions(page_index=i, page_size=100))
+        return await self._known(
+            "companions", lambda i: self.client.list_companions(page_index=i, page_size=MAX_PAGE_SIZE)
+        )
 
     async def agents(self) -> Known | None:
         """The project's agents (``None``: this API has no agent list)."""
-        return await self._known("agents", lambda i: self.client.list_agents(page_index=i, page_size=100))
+        return await self._known("agents", lambda i: self.client.list_agents(page_index=i, page_size=MAX_PAGE_SIZE))
 
     async def _known(self, what: str, read_page: Callable[[int], Awaitable[CompanionPage | AgentPage]]) -> Known | None:
         async def read() -> Known | None:
@@ -178,7 +180,7 @@ class DirectoryReader:
                     agents[session.agent.id] += 1
                     agents_failed[session.agent.id] += failed
             activity = Activity(
-                window_start=now - timedelta(days=ACTIVITY_DAYS),
+                window_start=window.start or now,
                 window_end=now,
                 source="scan",
                 sessions=len(scan.sessions),

@@ -118,3 +118,14 @@ async def test_a_companion_list_that_ignores_the_page_index_proves_no_id_unknown
     assert offered == ["comp_9", "comp_90", "comp_91", "comp_92", "comp_93", "comp_94", "comp_95", "comp_96",
                        "comp_97", "comp_98", "comp_99"]  # fmt: skip
     assert hostile.paths.count("/public/companions") == 2  # page 0, then page 1 brought nothing new
+
+
+async def test_a_count_the_rows_contradict_is_left_out(
+    served: tuple[HostileUpstream, str], hostile: HostileUpstream
+) -> None:
+    rows = [{"id": f"agent_{i}"} for i in range(4)]
+    hostile.agents = json_answer({"items": rows, "filteredCount": 0, "totalCount": 2})
+    async with connected(served[1]) as mcp:
+        text, data = ok(await mcp.call_tool("list_agents", {}))
+    assert "filtered_count" not in data and "total_count" not in data and len(data["agents"]) == 4
+    assert text.startswith("Agents 1-4 (page 0).") and text.endswith("Last page.")
