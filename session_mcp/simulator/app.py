@@ -30,15 +30,8 @@ from session_mcp.companion.models import (
     SessionOptions,
     decode_tags_query,
 )
-from session_mcp.simulator.data import (
-    AGENTS,
-    COMPANIONS,
-    DEFAULT_SESSION_COUNT,
-    agent_rows,
-    companion_rows,
-    day_anchor,
-    generate_sessions,
-)
+from session_mcp.simulator.data import AGENTS, COMPANIONS, DEFAULT_SESSION_COUNT, day_anchor, generate_sessions
+from session_mcp.simulator.directory import agent_rows, companion_rows
 from session_mcp.simulator.faults_qa import add_qa_faults
 
 DEFAULT_PAGE_SIZE = 10
