@@ -8,9 +8,11 @@ The roots, what raises them, and how they reach the user:
 
 - ``CompanionError`` (here) and its subclasses. ``companion/http.py`` maps each answer of the
   API: 400 and other 4xx ``BadRequestError``, 401/403 ``AuthenticationError``, 404
-  ``NotFoundError``, 409 ``ConflictError``, 429 ``RateLimitedError`` (after its retries),
-  5xx, timeouts and refused connections ``UpstreamUnavailableError``; a body over the bound, a
-  redirect, or a body ``companion/ingest.py`` cannot read is ``InvalidResponseError``.
+  ``NotFoundError`` (``MissingEndpointError`` when a directory list itself is missing: an older
+  API; ``server/directory.py`` says so in one line and goes on without it), 409 ``ConflictError``,
+  429 ``RateLimitedError`` (after its retries), 5xx, timeouts and refused connections
+  ``UpstreamUnavailableError``; a body over the bound, a redirect, or a body
+  ``companion/ingest.py`` cannot read is ``InvalidResponseError``.
   ``InvalidInputError`` is an argument refused before anything is sent: a session id, a window
   or a time zone (``sessions/window.py``, ``window_words.py``: its ``UnreadableTimeError`` lists
   the forms a window takes), a client-side filter (``sessions/criteria.py``), a cursor (``sessions/cursors.py``:
@@ -77,6 +79,10 @@ class AuthenticationError(CompanionError):
 
 class NotFoundError(CompanionError):
     """404: no such session for this key (a session of another project looks the same)."""
+
+
+class MissingEndpointError(NotFoundError):
+    """404 for a whole list (``/public/companions``, ``/public/agents``): an older API without it."""
 
 
 class RateLimitedError(CompanionError):

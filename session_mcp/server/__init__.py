@@ -25,6 +25,7 @@ from session_mcp.config import TOOLSETS, Settings
 from session_mcp.server.backend import utc_now
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
+from session_mcp.server.directory import DirectoryTools
 from session_mcp.server.health import add_health_routes
 from session_mcp.server.icons import icon
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
@@ -88,6 +89,7 @@ def build_server(
     tools = ReadTools(client, settings, clock, stores=stores)
     resources = Resources(client, settings, stores=stores)
     prompts = Prompts(client, settings, clock, stores=stores)
+    directory = DirectoryTools(client, settings, clock, stores=stores)
     registered: list[StrictTool] = [
         StrictTool.strict(
             tools.list_sessions, reads_on=("page_size", "cursor", "page_index"), title="List sessions", annotations=READ
@@ -118,6 +120,12 @@ def build_server(
             title="Automated QA review",
             annotations=READ,
             meta=ui_meta(DASHBOARD),
+        ),
+        StrictTool.strict(
+            directory.list_companions, reads_on=("page_size", "page_index"), title="List companions", annotations=READ
+        ),
+        StrictTool.strict(
+            directory.list_agents, reads_on=("page_size", "page_index"), title="List agents", annotations=READ
         ),
     ]
     if stores.path is not None:

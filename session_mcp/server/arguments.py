@@ -84,7 +84,7 @@ def _filter(description: str) -> Any:
 
 
 # The list filters, shared by every tool that reads sessions; "" is no filter.
-CompanionId = Annotated[str, _filter("Only this companion's sessions, e.g. 'comp_abc123'.")]
+CompanionId = Annotated[str, _filter("Only this companion's sessions; list_companions gives the ids.")]
 ExternalClientId = Annotated[str, _filter("Only sessions of this external user/client id, e.g. 'user_12345'.")]
 Search = Annotated[str, _filter("Free-text search, by the API.")]
 Tags = Annotated[
@@ -161,6 +161,10 @@ Timezone = Annotated[
     ),
 ]
 StatusValue = Literal["pending", "started", "closed", "failed"]
+# The states of a companion (a persona), as list_companions filters them: "pending,completed" works too.
+CompanionStatus = Annotated[
+    list[str] | None, BeforeValidator(_one_or_more), Field(max_length=10, description="e.g. ['readyToUse'].")
+]
 Status = Annotated[
     list[StatusValue] | None,
     BeforeValidator(_one_or_more),

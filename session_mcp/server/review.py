@@ -37,6 +37,7 @@ from session_mcp.server.arguments import (
     session_filters,
 )
 from session_mcp.server.backend import Backend
+from session_mcp.server.directory import check_companion_filter
 from session_mcp.server.tasks import report_progress
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
@@ -133,5 +134,7 @@ class ReviewTools(Backend):
                 )
             except StoreError as exc:
                 raise ToolError(str(exc)) from None
+            empty = not review.report.reviewed_ids and not review.report.unread
+            await check_companion_filter(self, ctx, companion_id, empty=empty)
         result, text = review_answer(review.report, self.settings.max_chars)
         return structured(result, text)

@@ -3,7 +3,8 @@
 Registered only when a store is configured (on by default; off with ``--no-store``, and with
 ``--demo`` unless ``--store`` is given): a tool that could only answer "no store" would cost the
 model a call, and every host a schema. It searches what is stored, for this request's key only
-(its tenant), and says when the store was last synced; it never reads the Companion API.
+(its tenant), and says when the store was last synced; it reads the Companion API only to tell
+an unknown ``companion_id`` from one without hits (``server/directory.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import Field
 from session_mcp.render.search import SearchResult, check_query, fit_hits, render_search, search_result
 from session_mcp.server.arguments import NO_BOOL, CompanionId, ExternalClientId, Since, Status, Tags, Timezone, Until
 from session_mcp.server.backend import Backend
+from session_mcp.server.directory import check_companion_filter
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.store.base import SearchFilters, StoreError
 from session_mcp.store.search import MAX_QUERY_CHARS, QueryError
@@ -86,6 +88,7 @@ class SearchTools(Backend):
             state = await store.sync_state()
         except (QueryError, StoreError) as exc:
             raise ToolError(str(exc)) from None
+        await check_companion_filter(self, ctx, companion_id, empty=not page.total_hits and not offset)
         result = search_result(query, page, state, redact=self.settings.redact_pii)
         result.hits = result.hits[: fit_hits(result, self.settings.max_chars)]
         end = offset + len(result.hits)

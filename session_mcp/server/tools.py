@@ -50,6 +50,7 @@ from session_mcp.server.arguments import (
     session_filters,
 )
 from session_mcp.server.backend import Backend, Stored, text_size
+from session_mcp.server.directory import check_companion_filter
 from session_mcp.server.resources import session_link
 from session_mcp.server.toolkit import linked, progress_reporter, structured, tool_errors
 from session_mcp.sessions.criteria import Criteria, Scan
@@ -106,6 +107,7 @@ class ReadTools(Backend):
                 plain = session_page_result(
                     listed, page_index, page_size, known_turns=lambda i: self.known_turns(client, i)
                 )
+                await check_companion_filter(self, ctx, companion_id, empty=not plain.sessions and not page_index)
                 return structured(plain, render_session_page(plain))
             if page_index:
                 raise ToolError(
@@ -118,6 +120,7 @@ class ReadTools(Backend):
                 if stored is not None:
                     digest = arguments_digest(dict(filters), sorted(criteria.describe()), since, until, page_size)
                     stored_page = await self._stored_page(client, stored, selection, cursor, digest)
+                    await check_companion_filter(self, ctx, companion_id, empty=not stored_page.sessions and not cursor)
                     return structured(stored_page, render_session_page(stored_page))
                 if cursor:
                     raise ToolError(
@@ -143,6 +146,7 @@ class ReadTools(Backend):
             next_cursor=page.next_cursor,
             known_turns=lambda i: self.known_turns(client, i),
         )
+        await check_companion_filter(self, ctx, companion_id, empty=not result.sessions and not cursor)
         return structured(result, render_session_page(result))
 
     async def _stored_page(
@@ -249,6 +253,7 @@ class ReadTools(Backend):
             selection = Selection(session_ids, filters, window, criteria, limit=count, max_scan=self.settings.max_scan)
             stored = await self.from_store(ctx, client, selection)
             selected = await select(client, selection, store=stored.store if stored else None)
+            await check_companion_filter(self, ctx, companion_id, empty=not selected.ids)
             sessions, failures = await fetch_sessions(
                 client,
                 selected.ids,
@@ -327,6 +332,7 @@ class ReadTools(Backend):
             else:
                 selected = await select(client, selection)
                 transcripts, failures = await self._transcript_figures(ctx, client, selected, read_transcripts)
+            await check_companion_filter(self, ctx, companion_id, empty=not selected.ids)
         result = await off_loop(
             len(selected.sessions) * 50,
             session_stats,

@@ -58,6 +58,8 @@ NEEDED: dict[str, dict[str, Any]] = {
     "create_connection": {"agent_id": "agent_support"},
     "review_sessions": {"limit": 5},
     "search_transcripts": {"query": "refund"},
+    "list_companions": {},
+    "list_agents": {},
 }
 FILLINGS = ["nulls", "empties"]
 

@@ -217,7 +217,7 @@ async def rendered(
         # No limit: over a window the statistics' default is 1000 sessions, the review's 200.
         await host.add_scenario("cuts", "session_stats", WINDOW, small)
         await host.add_scenario("error", "get_session_transcript", {"session_id": NO_SUCH_SESSION})
-        await host.add_scenario("empty", "session_stats", {"companion_id": "nobody-here"})
+        await host.add_scenario("empty", "session_stats", {"companion_id": "comp_concierge"})  # no session
         report = await host.drive(plan)
     runs = {item["name"]: item for item in report["runs"]}
     for name in ("transcript", "dashboard"):

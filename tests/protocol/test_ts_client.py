@@ -79,6 +79,8 @@ async def test_the_typescript_sdk_client_calls_every_tool(node_kit: Path) -> Non
         {"name": "session_stats", "arguments": {"since": "yesterday"}},
         {"name": "review_sessions", "arguments": {"since": "7d", "limit": 40}},
         {"name": "create_connection", "arguments": {"agent_id": "agent_support"}},
+        {"name": "list_companions", "arguments": {"status": ["completed"]}},
+        {"name": "list_agents", "arguments": {"page_size": 2}},
         {"name": "list_sessions", "arguments": {"page_size": 5, "colour": "red"}},  # refused by name
     ]
     with anyio.fail_after(TIMEOUT_SECONDS + 10):
