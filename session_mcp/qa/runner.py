@@ -84,6 +84,7 @@ async def run_review(
     selected = await select(client, replace(selection, always_scan=True))
     scan = selected.scan
     ids = list(dict.fromkeys(selected.ids))  # a session given twice is reviewed once
+    selected.sessions.clear()  # the list rows (the scan's too): about 2 KB a session that the review never reads
     builder = ReportBuilder(rules.check_ids, rules=rules.source)
     rules_key = fingerprint(rules, redacted=shown is not redactor(False))
     read: Counter[str] = Counter()
