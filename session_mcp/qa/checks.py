@@ -343,7 +343,8 @@ def _most_similar(said: Said, recent: Sequence[Said], threshold: float) -> tuple
     matcher: difflib.SequenceMatcher[str] | None = None
     for other in reversed(recent):
         other_size = len(other.text)
-        if 2.0 * min(size, other_size) / (size + other_size) < threshold:  # real_quick_ratio, as difflib computes it
+        total = size + other_size
+        if total and 2.0 * min(size, other_size) / total < threshold:  # real_quick_ratio, as difflib computes it
             continue
         if not (
             may_reach(other_size, size, shared(other.letters, said.letters), threshold, 1)
