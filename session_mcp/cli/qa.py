@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -41,7 +42,9 @@ from session_mcp.render.common import plural
 from session_mcp.render.lines import one_line
 from session_mcp.sessions.outfile import replaced_path, write_file, writes_in_place
 from session_mcp.sessions.redact import redactor
-from session_mcp.store.base import StoreError
+from session_mcp.sessions.select import Selection
+from session_mcp.sessions.stored import StoreGate
+from session_mcp.store.base import SessionStore, StoreError
 from session_mcp.store.files import private_folder
 
 ClientFactory = Callable[[Settings], CompanionClient]
@@ -157,8 +160,15 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
                 store = await stack.enter_async_context(opened_store(path, client))
             except StoreError as exc:  # another user's store, a link: no reason to fail a review
                 print(f"session-mcp: {exc}; going on without the store.", file=sys.stderr)
+        select_from = await caught_up(client, store, selection, settings) if store is not None else None
         review = await run_review(
-            client, selection, rules, redactor(settings.redact_pii), store=store, on_progress=report_progress
+            client,
+            selection,
+            rules,
+            redactor(settings.redact_pii),
+            store=store,
+            select_from=select_from,
+            on_progress=report_progress,
         )
     progress.finish()
     text = WRITERS[args.format](review.report)
@@ -172,6 +182,23 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
         print(f"session-mcp: {widen(settings, store is not None)}", file=sys.stderr)
         return 1
     return exit_status(review.report, args.fail_on)
+
+
+async def caught_up(
+    client: CompanionClient, store: SessionStore, selection: Selection, settings: Settings
+) -> SessionStore | None:
+    """``store`` brought up to date for the review's window (a catch-up, or a sync back to the window's
+    start), when it may choose the sessions; ``None``: the API's list chooses them, as without a store."""
+    progress = Progress(sys.stderr)
+
+    async def synced(done: int, total: int, _: str) -> None:
+        progress.update(done, total)
+
+    gate = StoreGate(retain_days=settings.retain_days, clock=time.time)
+    start = selection.window.start.timestamp() if selection.window.start else None
+    fresh = await gate.ready(client, store, start, on_progress=synced)
+    progress.finish()
+    return store if fresh is not None else None
 
 
 def review_store(args: argparse.Namespace, settings: Settings) -> Path | None:

@@ -354,12 +354,16 @@ def _most_similar(said: Said, recent: Sequence[Said], threshold: float) -> tuple
     by their shared letter pairs: most pairs of different sentences are told apart in microseconds.
     """
     text = said.text
+    size = len(text)
     matcher: difflib.SequenceMatcher[str] | None = None
     for other in reversed(recent):
+        other_size = len(other.text)
+        total = size + other_size
+        if total and 2.0 * min(size, other_size) / total < threshold:  # real_quick_ratio, as difflib computes it
+            continue
         if not (
-            may_reach(len(other.text), len(text), None, threshold)
-            and may_reach(len(other.text), len(text), shared(other.letters, said.letters), threshold, 1)
-            and may_reach(len(other.text), len(text), shared(other.pairs, said.pairs), threshold, 2)
+            may_reach(other_size, size, shared(other.letters, said.letters), threshold, 1)
+            and may_reach(other_size, size, shared(other.pairs, said.pairs), threshold, 2)
         ):
             continue
         if matcher is None:
@@ -379,13 +383,13 @@ def shared(one: Counter[str], other: Counter[str]) -> int:
     return sum(map(min, map(one.__getitem__, common), map(other.__getitem__, common)))
 
 
-def may_reach(length_a: int, length_b: int, shared_grams: int | None, threshold: float, q: int = 2) -> bool:
+def may_reach(length_a: int, length_b: int, shared_grams: int, threshold: float, q: int = 2) -> bool:
     """False only when ``SequenceMatcher(None, a, b).ratio()`` is certainly below ``threshold``.
 
     The ratio is ``2 * M / (|a| + |b|)``, where the ``M`` matched characters form a common
     subsequence, so ``M <= L``, the longest one's length. Bounds on ``L``:
 
-    - without ``shared_grams``: ``L <= min(|a|, |b|)`` (difflib's ``real_quick_ratio``);
+    - ``L <= min(|a|, |b|)`` (difflib's ``real_quick_ratio``);
     - with the number ``G`` of q-grams (q adjacent characters) the texts share, as multisets:
       ``L <= (G + (q - 1)(|a| + |b| + 1)) // (2q - 1)``. Of the ``|a| - q + 1`` q-grams of ``a``,
       each one not matched in ``b`` holds one of the ``|a| - L`` characters of ``a`` left out of
@@ -401,9 +405,7 @@ def may_reach(length_a: int, length_b: int, shared_grams: int | None, threshold:
     total = length_a + length_b
     if not total:
         return True
-    bound = min(length_a, length_b)
-    if shared_grams is not None:
-        bound = min(bound, (shared_grams + (q - 1) * (total + 1)) // (2 * q - 1))
+    bound = min(length_a, length_b, (shared_grams + (q - 1) * (total + 1)) // (2 * q - 1))
     return 2.0 * bound / total >= threshold
 
 

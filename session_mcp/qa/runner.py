@@ -68,6 +68,7 @@ async def run_review(
     shown: Redactor,
     *,
     store: SessionStore | None = None,
+    select_from: SessionStore | None = None,
     memory_cache: bool = False,
     pacer: AdaptiveLimiter | None = None,
     on_progress: Progress | None = None,
@@ -77,13 +78,15 @@ async def run_review(
 
     ``memory_cache`` reads and fills the client's session cache (bounded: a server's repeated
     reviews then re-read only what may still change); off, a one-pass run leaves it alone.
+    ``store`` keeps transcripts and findings; ``select_from``, a store the caller caught up for the
+    selection (``StoreGate.ready``), chooses the sessions instead of the API's list.
     """
     pacer = pacer or AdaptiveLimiter()
     # The plain list is scanned too: the newest by start time, and the report says how far it read.
-    # With the store-aware select (storeread): select(client, ..., store=store).
-    selected = await select(client, replace(selection, always_scan=True))
+    selected = await select(client, replace(selection, always_scan=True), store=select_from)
     scan = selected.scan
     ids = list(dict.fromkeys(selected.ids))  # a session given twice is reviewed once
+    selected.sessions.clear()  # the list rows (the scan's too): about 2 KB a session that the review never reads
     builder = ReportBuilder(rules.check_ids, rules=rules.source)
     rules_key = fingerprint(rules, redacted=shown is not redactor(False))
     read: Counter[str] = Counter()
@@ -131,9 +134,9 @@ async def run_review(
                 if on_progress is not None:
                     await on_progress(done, len(ids))
     report = builder.build(
-        window=selection.window if scan is not None else Window(),
+        window=selection.window if scan is not None or selected.stored else Window(),
         scanned=scan.scanned if scan is not None else None,
-        limit_hit=scan is not None and scan.more_match,
+        limit_hit=selected.more_match,
         scan_complete=scan is None or not scan.bound_hit,
         now=now or datetime.now(UTC),
     )

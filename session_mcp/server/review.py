@@ -7,16 +7,13 @@ cannot be opened leaves the tool as it was without one; one that fails meanwhile
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.companion.client import CompanionClient
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, run_review
 from session_mcp.render.common import plural
@@ -41,8 +38,6 @@ from session_mcp.server.directory import check_companion_filter
 from session_mcp.server.tasks import report_progress
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
-from session_mcp.store.base import SessionStore, StoreError
-from session_mcp.store.sqlite import SqliteStore
 
 DEFAULT_REVIEW = 200
 
@@ -54,25 +49,6 @@ ReviewIds = Annotated[
 
 class ReviewTools(Backend):
     """The QA review tool."""
-
-    _review_store: SqliteStore | None = None
-    _store_refused: bool = False
-
-    async def review_store(self, client: CompanionClient) -> SessionStore | None:
-        """This key's part of the session store, opened on first use; None without one.
-
-        To become ``Backend.store_for`` (one store per server) once the reading tools have it.
-        """
-        path = self.settings.store_path(os.environ)
-        if path is None or self._store_refused:
-            return None
-        if self._review_store is None:
-            try:
-                self._review_store = await anyio.to_thread.run_sync(SqliteStore, path)
-            except StoreError:  # another user's file, a link: the review reads the API, as without a store
-                self._store_refused = True
-                return None
-        return self._review_store.for_tenant(client.fingerprint)
 
     async def review_sessions(
         self,
@@ -122,18 +98,18 @@ class ReviewTools(Backend):
                 criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )
-            try:
-                review = await run_review(
-                    client,
-                    selection,
-                    self.rules,
-                    self.shown,
-                    store=await self.review_store(client),
-                    memory_cache=True,
-                    on_progress=progress,
-                )
-            except StoreError as exc:
-                raise ToolError(str(exc)) from None
+            # Caught up, the store chooses the sessions (no scan of the list); it keeps transcripts and findings.
+            stored = await self.from_store(ctx, client, selection)
+            review = await run_review(
+                client,
+                selection,
+                self.rules,
+                self.shown,
+                store=await self.stores.tenant(client),
+                select_from=stored.store if stored else None,
+                memory_cache=True,
+                on_progress=progress,
+            )
             empty = not review.report.reviewed_ids and not review.report.unread
             await check_companion_filter(self, ctx, companion_id, empty=empty)
         result, text = review_answer(review.report, self.settings.max_chars)

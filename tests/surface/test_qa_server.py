@@ -250,3 +250,25 @@ async def test_a_second_review_reads_closed_sessions_from_the_session_cache(
     first.pop("generated_at"), again.pop("generated_at")
     assert first == again and first["reviewed"] == 40
     assert read == 40 and transcript_requests() == 40
+
+
+async def test_a_second_review_larger_than_the_memory_cache_reads_only_the_open_sessions(
+    client: CompanionClient, simulator: Simulator
+) -> None:
+    """The session store keeps what the bounded memory cache cannot: every closed session's findings
+    (the memory cache holds 512 sessions; a review of 600 swept it, so all 600 were read again)."""
+
+    def transcript_requests() -> int:
+        count = sum(1 for r in simulator.requests if r.raw_path.startswith("/public/sessions/"))
+        simulator.requests.clear()
+        return count
+
+    every = len(simulator.sessions_of("demo"))
+    still_open = sum(1 for s in simulator.sessions_of("demo") if s.get("status") in ("pending", "started"))
+    async with connect(client, Settings(max_chars=2_000_000)) as mcp:
+        _, first = await review(mcp, limit=1000)
+        assert transcript_requests() == every
+        _, again = await review(mcp, limit=1000)
+        assert transcript_requests() == still_open
+    first.pop("generated_at"), again.pop("generated_at")
+    assert first == again and first["reviewed"] == every > 512

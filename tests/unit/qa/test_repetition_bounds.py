@@ -45,7 +45,6 @@ def bound(a: str, b: str, threshold: float, q: int) -> bool:
 def test_no_bound_rejects_a_pair_that_reaches_the_threshold(a: str, b: str, threshold: float) -> None:
     ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
     if ratio >= threshold:
-        assert may_reach(len(a), len(b), None, threshold)
         assert bound(a, b, threshold, 1) and bound(a, b, threshold, 2)
 
 
