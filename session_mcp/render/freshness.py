@@ -12,9 +12,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from session_mcp.render.common import format_time, plural
+from session_mcp.render.scan_info import window_words
 from session_mcp.sessions.freshness import CatchUp, Freshness
+from session_mcp.sessions.window import Window
 
-FRESHNESS_CHARS = 200  # the line's most: what a store-backed answer keeps aside of its budget
+FRESHNESS_CHARS = 300  # the line's most: what a store-backed answer keeps aside of its budget
 
 CATCH_UP_WORDS: dict[str, str] = {
     "ran": "caught up just now",
@@ -34,20 +36,31 @@ class StoreFreshness(BaseModel):
         "one ran moments ago; sync_running: skipped, another sync is running (what was stored)."
     )
     unread: int | None = Field(None, description="Sessions the catch-up could not read (left out until a sync).")
+    window_start: datetime | None = Field(None, description="The window answered: sessions started at or after (UTC).")
+    window_end: datetime | None = Field(None, description="... and before this one.")
 
 
-def store_freshness(fresh: Freshness) -> StoreFreshness:
+def store_freshness(fresh: Freshness, window: Window) -> StoreFreshness:
     last = datetime.fromtimestamp(fresh.last_sync, UTC).isoformat() if fresh.last_sync is not None else None
-    return StoreFreshness(last_sync=last, catch_up=fresh.catch_up, unread=fresh.unread or None)
+    return StoreFreshness(
+        last_sync=last,
+        catch_up=fresh.catch_up,
+        unread=fresh.unread or None,
+        window_start=window.start,
+        window_end=window.end,
+    )
 
 
 def freshness_line(store: StoreFreshness) -> str:
-    """``From the session store (last synced ...; caught up just now).``"""
+    """``Window (UTC): ... · From the session store (last synced ...; caught up just now).``"""
     last = "never synced"
     if store.last_sync is not None:
         last = f"last synced {format_time(datetime.fromisoformat(store.last_sync), seconds=True)}"
     unread = f"; {plural(store.unread, 'session')} could not be read, a later sync retries" if store.unread else ""
-    return f"From the session store ({last}; {CATCH_UP_WORDS[store.catch_up]}{unread})."
+    window = (
+        f"{window_words(store.window_start, store.window_end)} · " if store.window_start or store.window_end else ""
+    )
+    return f"{window}From the session store ({last}; {CATCH_UP_WORDS[store.catch_up]}{unread})."
 
 
 def with_freshness(text: str, store: StoreFreshness | None) -> str:

@@ -209,7 +209,7 @@ def _render_stored_page(page: SessionPageResult, store: StoreFreshness) -> str:
     last = first + len(page.sessions) - 1
     with_turns = any(row.turns is not None for row in page.sessions)
     lines = [f"Sessions {first}-{last} of {page.filtered_count} matching, newest first.", fresh]
-    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines.append(shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS))
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.next_cursor is not None:
         lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")

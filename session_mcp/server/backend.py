@@ -65,7 +65,7 @@ class Backend:
             return None
         start = selection.window.start.timestamp() if selection.window.start else None
         fresh = await self.stores.gate.ready(client, store, start, on_progress=progress_reporter(ctx))
-        return None if fresh is None else Stored(store, store_freshness(fresh))
+        return None if fresh is None else Stored(store, store_freshness(fresh, selection.window))
 
     def window(self, since: str, until: str, timezone: str = "") -> Window:
         """The window of ``since``/``until`` in the call's time zone (else the server's) as of this server's

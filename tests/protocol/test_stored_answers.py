@@ -84,7 +84,7 @@ async def test_a_second_stats_over_a_window_lists_once_and_reads_no_transcript(
     assert first["store"]["catch_up"] == "synced" and second["store"]["catch_up"] == "ran"
     expected = in_window(simulator, 7)
     assert second["examined"] == second["matched"] == len(expected) and not second["limit_hit"]
-    assert text_of(result).splitlines()[1].startswith("From the session store (last synced ")
+    assert "From the session store (last synced " in text_of(result).splitlines()[1]
     async with server(client, no_store=True) as upstream:  # the same figures as read from the API
         direct = answer(await upstream.call_tool("session_stats", window))
     assert "store" not in direct or direct["store"] is None
