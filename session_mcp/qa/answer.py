@@ -48,7 +48,7 @@ def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:
             break
         blocks.append(block)
         used += len(block) + 1
-    shown = report.sessions[: len(blocks)]
+    shown = [s.model_copy(update={"context": []}) for s in report.sessions[: len(blocks)]]  # a call away
     not_shown = [s.session_id for s in report.sessions[len(shown) :]]
     result = ReviewResult(
         **report.model_dump(include=set(QAView.model_fields) - {"sessions", "unread"}),
@@ -90,6 +90,7 @@ def _head(report: QAReport) -> str:
         lines.append("The scan bound stopped before the window's start: older sessions were not reviewed.")
     if report.rules:
         lines.append(f"Rules: {report.rules}.")
+    lines += _scores_lines(report)
     per_check = [
         f"{c.check} {c.findings}/{c.sessions} ({c.worst})" for c in report.checks if c.findings and c.worst is not None
     ]
@@ -102,14 +103,37 @@ def _head(report: QAReport) -> str:
     return "\n".join(lines)
 
 
+def _scores_lines(report: QAReport) -> list[str]:
+    """Outcomes, verdicts and the mean score, the reviewers' disputes, and the companions' means."""
+    lines = []
+    outcomes = [f"{n} {name}" for name, n in report.outcomes.items() if n]
+    if outcomes:
+        lines.append("Outcomes: " + ", ".join(outcomes) + ".")
+    if report.mean_score is not None:
+        verdicts = ", ".join(f"{n} {name}" for name, n in report.verdicts.items())
+        per_companion = " · ".join(
+            f"{one_line(c.companion_id or 'other', 60)} {c.mean_score:g}"
+            for c in report.companions[:10]
+            if c.mean_score is not None
+        )
+        lines.append(f"Scorecard: mean score {report.mean_score:g}; {verdicts}. Mean per companion: {per_companion}.")
+    if report.disputed:
+        lines.append(f"Disputed by reviewers (not counted): {plural(report.disputed, 'finding')}.")
+    return lines
+
+
 def session_block(session: FlaggedSession) -> str:
-    """A flagged session: a header line, then one line per finding with its quote."""
+    """A flagged session: a header line, then one line per finding with its quote, then reviewers' notes."""
     status = session.status + (f"/{session.close_reason}" if session.close_reason else "")
+    extra = f" · outcome {session.outcome}" if session.outcome else ""
+    if session.score is not None:
+        extra += f" · score {session.score.score} {session.score.verdict}"
     lines = [
         f"## {session.session_id} · {session.companion_id or '-'} · {format_time(session.started_at)} · {status} · "
-        f"worst {session.worst}"
+        f"worst {session.worst}{extra}"
     ]
     lines += [finding_line(finding) for finding in session.findings]
+    lines += [f"- note by {one_line(n.reviewer, 80)}: {quoted(n.text, MESSAGE_CHARS)}" for n in session.notes[-3:]]
     return "\n".join(lines)
 
 
@@ -117,7 +141,11 @@ def finding_line(finding: Finding) -> str:
     """``- critical pii_exposed [00:27] "quote" — message``: one line, whatever the quote holds."""
     at = f" [{format_offset(finding.offset_seconds)}]" if finding.turn_index is not None else ""
     quote = f" {quoted(finding.evidence)}" if finding.evidence else ""
-    return f"- {finding.severity} {finding.check}{at}{quote} — {one_line(finding.message, MESSAGE_CHARS)}"
+    review = ""
+    if finding.review is not None:
+        review = f" ({finding.review.verdict} by {one_line(finding.review.reviewer, 80)}: not counted)"
+        review = review if finding.disputed else review.replace(": not counted", "")
+    return f"- {finding.severity} {finding.check}{at}{quote}{review} — {one_line(finding.message, MESSAGE_CHARS)}"
 
 
 def _not_shown_line(ids: list[str], room: int) -> str:

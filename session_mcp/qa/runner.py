@@ -22,6 +22,7 @@ from session_mcp.companion.disk_cache import DiskCache
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
+from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
 from session_mcp.sessions.pacing import AdaptiveLimiter
@@ -66,6 +67,7 @@ async def run_review(
     pacer: AdaptiveLimiter | None = None,
     on_progress: Progress | None = None,
     now: datetime | None = None,
+    verdicts: Verdicts | None = None,
 ) -> Review:
     """Review the selected sessions; ``CompanionError`` when the list itself cannot be read.
 
@@ -77,7 +79,7 @@ async def run_review(
     selected = await select(client, replace(selection, always_scan=True))
     scan = selected.scan
     ids = list(dict.fromkeys(selected.ids))  # a session given twice is reviewed once
-    builder = ReportBuilder(rules.check_ids, rules=rules.source)
+    builder = ReportBuilder.of(rules, verdicts)  # reviewers' verdicts under these rules mark their findings
     read = {"disk": 0, "api": 0}
     send, receive = anyio.create_memory_object_stream[_Chunk](1)
 
@@ -100,7 +102,8 @@ async def run_review(
         for session_id in chunk.ids:
             session = chunk.sessions.get(session_id)
             if session is not None:
-                builder.add(session, rules.review(session, shown(session)))
+                as_shown = shown(session)
+                builder.add(session, rules.review(session, as_shown), shown=as_shown)
         for failure in chunk.failures:
             builder.add_failure(failure)
 

@@ -76,6 +76,26 @@ class SearchPage:
     next_offset: int | None
 
 
+@dataclass(frozen=True)
+class Annotation:
+    """A reviewer's verdict on a finding (``confirm``, ``dispute``) or a ``note`` on a session.
+
+    A verdict names its finding by session, check and turn (``None``: a whole-session finding) and
+    the rules fingerprint it was given under: a finding of other rules is another finding.
+    """
+
+    session_id: str
+    kind: str  # "confirm", "dispute" or "note"
+    reviewer: str
+    at: float  # Unix seconds
+    text: str = ""
+    check: str | None = None
+    turn_index: int | None = None
+    rules: str | None = None  # the rules fingerprint of a verdict
+
+
+MAX_ANNOTATIONS_READ = 100_000  # one review reads at most this many of a tenant's annotations, newest first
+
 MARKS = ("«", "»")  # around matched words in snippets: rare in speech, unlike brackets or asterisks
 RANK_LIMIT = 20_000  # above this many hits, ranking all of them costs more than a page is worth: newest first
 
@@ -128,3 +148,10 @@ class SessionStore(Protocol):
 
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
         """Ranked turns matching ``query`` (the user's syntax, ``store.search``); raises ``QueryError``."""
+
+    async def add_annotation(self, annotation: Annotation) -> None:
+        """Keep a reviewer's verdict or note (a later verdict on the same finding supersedes it)."""
+
+    async def annotations(self, session_ids: Sequence[str] | None = None) -> list[Annotation]:
+        """This tenant's annotations, oldest first (of ``session_ids`` only, when given): at most
+        ``MAX_ANNOTATIONS_READ``, the newest."""
