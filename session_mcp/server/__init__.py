@@ -20,6 +20,7 @@ from mcp.types import CompleteRequestParams, PaginatedRequestParams, ToolAnnotat
 from session_mcp import __version__
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
+from session_mcp.server.annotate import WRITES_LOCALLY, AnnotateTools
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
@@ -54,6 +55,7 @@ def build_server(
     tools = ReadTools(client, settings, clock)
     resources = Resources(client, settings)
     prompts = Prompts(client, settings, clock)
+    store_path = settings.store_path(os.environ)
     registered: list[StrictTool] = [
         StrictTool.strict(
             tools.list_sessions, reads_on=("page_size", "cursor", "page_index"), title="List sessions", annotations=READ
@@ -79,14 +81,13 @@ def build_server(
             meta=ui_meta(DASHBOARD),
         ),
         StrictTool.strict(
-            ReviewTools(client, settings, clock).review_sessions,
+            ReviewTools(client, settings, clock, store_path=store_path).review_sessions,
             reads_on=("limit", "session_ids", "until"),
             title="Automated QA review",
             annotations=READ,
             meta=ui_meta(DASHBOARD),
         ),
     ]
-    store_path = settings.store_path(os.environ)
     if store_path is not None:
         registered.append(
             StrictTool.strict(
@@ -94,6 +95,14 @@ def build_server(
                 reads_on=("page_size", "cursor"),
                 title="Search transcripts",
                 annotations=READ,
+            )
+        )
+    if store_path is not None and not settings.read_only:  # it writes the local store: not in read-only mode
+        registered.append(
+            StrictTool.strict(
+                AnnotateTools(client, settings, clock, store_path=store_path).annotate_session,
+                title="Confirm or dispute a QA finding",
+                annotations=WRITES_LOCALLY,
             )
         )
     if not settings.read_only:

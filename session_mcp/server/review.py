@@ -9,6 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from session_mcp.qa.annotate import load_verdicts
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, run_review
 from session_mcp.render.common import plural
@@ -27,9 +28,10 @@ from session_mcp.server.arguments import (
     session_criteria,
     session_filters,
 )
-from session_mcp.server.backend import Backend
+from session_mcp.server.storage import StoreBacked
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
+from session_mcp.store.base import StoreError
 
 DEFAULT_REVIEW = 200
 
@@ -39,7 +41,7 @@ ReviewIds = Annotated[
 ]
 
 
-class ReviewTools(Backend):
+class ReviewTools(StoreBacked):
     """The QA review tool."""
 
     async def review_sessions(
@@ -91,8 +93,19 @@ class ReviewTools(Backend):
                 criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )
+            client = self.client_for(ctx)
+            try:  # reviewers' verdicts (annotate_session) under these rules, this key's only
+                verdicts = await load_verdicts(await self.store_for(client) if self.store_path else None, self.rules)
+            except StoreError as exc:
+                raise ToolError(str(exc)) from None
             review = await run_review(
-                self.client_for(ctx), selection, self.rules, self.shown, memory_cache=True, on_progress=progress
+                client,
+                selection,
+                self.rules,
+                self.shown,
+                memory_cache=True,
+                on_progress=progress,
+                verdicts=verdicts,
             )
         result, text = review_answer(review.report, self.settings.max_chars)
         return structured(result, text)

@@ -10,27 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
-import anyio
-import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
 from session_mcp.render.search import SearchResult, check_query, fit_hits, render_search, search_result
 from session_mcp.server.arguments import NO_BOOL, CompanionId, Since, Status, Until
-from session_mcp.server.backend import Backend
+from session_mcp.server.storage import StoreBacked
 from session_mcp.server.toolkit import structured, tool_errors
-from session_mcp.store.base import SearchFilters, SessionStore, StoreError
+from session_mcp.store.base import SearchFilters, StoreError
 from session_mcp.store.search import MAX_QUERY_CHARS, QueryError
-from session_mcp.store.sqlite import SqliteStore
 
 CURSOR_PREFIX = "t1."
 MAX_HITS_PER_PAGE = 100
@@ -51,28 +43,8 @@ SearchCursor = Annotated[
 ]
 
 
-class SearchTools(Backend):
+class SearchTools(StoreBacked):
     """The transcript search over the store at ``store_path``, opened on first use."""
-
-    def __init__(
-        self,
-        client: CompanionClient,
-        settings: Settings,
-        clock: Callable[[], datetime] | None = None,
-        *,
-        store_path: Path,
-    ) -> None:
-        super().__init__(client, settings, clock)
-        self.store_path = store_path
-        self._store: SqliteStore | None = None
-        self._opening = anyio.Lock()
-
-    async def store_for(self, client: CompanionClient) -> SessionStore:
-        """This key's part of the store; the file is opened (made, migrated) once, off the event loop."""
-        async with self._opening:
-            if self._store is None:
-                self._store = await anyio.to_thread.run_sync(SqliteStore, self.store_path)
-        return self._store.for_tenant(client.fingerprint)
 
     async def search_transcripts(
         self,

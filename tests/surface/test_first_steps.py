@@ -134,6 +134,7 @@ PROMISES = {
     "session_stats": ["cost in usd", "tool connection failures", "close reason", "durations", "busiest hours"],
     "review_sessions": ["slow replies", "requests for a human", "failed sessions", "personal data", "worst first"],
     "search_transcripts": ["stored session", "[mm:ss]", "role", "snippet"],
+    "annotate_session": ["confirm or dispute", "local store", "no endpoint"],
     "create_connection": ["start a new live session", "short-lived token", "agent"],
 }
 
