@@ -13,7 +13,7 @@ from pydantic import Field
 
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import FlaggedSession, QAReport, QAView
-from session_mcp.qa.writers import window_text
+from session_mcp.qa.writers import review_text, scored_text, scores_lines, window_text
 from session_mcp.render.common import format_offset, format_time, plural
 from session_mcp.render.lines import one_line, quoted
 
@@ -90,7 +90,7 @@ def _head(report: QAReport) -> str:
         lines.append("The scan bound stopped before the window's start: older sessions were not reviewed.")
     if report.rules:
         lines.append(f"Rules: {report.rules}.")
-    lines += _scores_lines(report)
+    lines += scores_lines(report)
     per_check = [
         f"{c.check} {c.findings}/{c.sessions} ({c.worst})" for c in report.checks if c.findings and c.worst is not None
     ]
@@ -103,34 +103,12 @@ def _head(report: QAReport) -> str:
     return "\n".join(lines)
 
 
-def _scores_lines(report: QAReport) -> list[str]:
-    """Outcomes, verdicts and the mean score, the reviewers' disputes, and the companions' means."""
-    lines = []
-    outcomes = [f"{n} {name}" for name, n in report.outcomes.items() if n]
-    if outcomes:
-        lines.append("Outcomes: " + ", ".join(outcomes) + ".")
-    if report.mean_score is not None:
-        verdicts = ", ".join(f"{n} {name}" for name, n in report.verdicts.items())
-        per_companion = " · ".join(
-            f"{one_line(c.companion_id or 'other', 60)} {c.mean_score:g}"
-            for c in report.companions[:10]
-            if c.mean_score is not None
-        )
-        lines.append(f"Scorecard: mean score {report.mean_score:g}; {verdicts}. Mean per companion: {per_companion}.")
-    if report.disputed:
-        lines.append(f"Disputed by reviewers (not counted): {plural(report.disputed, 'finding')}.")
-    return lines
-
-
 def session_block(session: FlaggedSession) -> str:
     """A flagged session: a header line, then one line per finding with its quote, then reviewers' notes."""
     status = session.status + (f"/{session.close_reason}" if session.close_reason else "")
-    extra = f" · outcome {session.outcome}" if session.outcome else ""
-    if session.score is not None:
-        extra += f" · score {session.score.score} {session.score.verdict}"
     lines = [
         f"## {session.session_id} · {session.companion_id or '-'} · {format_time(session.started_at)} · {status} · "
-        f"worst {session.worst}{extra}"
+        f"worst {session.worst}{scored_text(session)}"
     ]
     lines += [finding_line(finding) for finding in session.findings]
     lines += [f"- note by {one_line(n.reviewer, 80)}: {quoted(n.text, MESSAGE_CHARS)}" for n in session.notes[-3:]]
@@ -141,10 +119,7 @@ def finding_line(finding: Finding) -> str:
     """``- critical pii_exposed [00:27] "quote" — message``: one line, whatever the quote holds."""
     at = f" [{format_offset(finding.offset_seconds)}]" if finding.turn_index is not None else ""
     quote = f" {quoted(finding.evidence)}" if finding.evidence else ""
-    review = ""
-    if finding.review is not None:
-        review = f" ({finding.review.verdict} by {one_line(finding.review.reviewer, 80)}: not counted)"
-        review = review if finding.disputed else review.replace(": not counted", "")
+    review = review_text(finding)
     return f"- {finding.severity} {finding.check}{at}{quote}{review} — {one_line(finding.message, MESSAGE_CHARS)}"
 
 
