@@ -48,7 +48,9 @@ def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:
             break
         blocks.append(block)
         used += len(block) + 1
-    shown = [s.model_copy(update={"context": []}) for s in report.sessions[: len(blocks)]]  # a call away
+    # The turns around a finding and the outcome's reason are a call away (get_session_transcript): the
+    # structured result stays within about twice the text's budget.
+    shown = [s.model_copy(update={"context": None, "outcome_reason": None}) for s in report.sessions[: len(blocks)]]
     not_shown = [s.session_id for s in report.sessions[len(shown) :]]
     result = ReviewResult(
         **report.model_dump(include=set(QAView.model_fields) - {"sessions", "unread"}),
@@ -111,7 +113,9 @@ def session_block(session: FlaggedSession) -> str:
         f"worst {session.worst}{scored_text(session)}"
     ]
     lines += [finding_line(finding) for finding in session.findings]
-    lines += [f"- note by {one_line(n.reviewer, 80)}: {quoted(n.text, MESSAGE_CHARS)}" for n in session.notes[-3:]]
+    lines += [
+        f"- note by {one_line(n.reviewer, 80)}: {quoted(n.text, MESSAGE_CHARS)}" for n in (session.notes or [])[-3:]
+    ]
     return "\n".join(lines)
 
 

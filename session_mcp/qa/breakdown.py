@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.checks import Finding
-from session_mcp.qa.scorecard import OUTCOMES, VERDICTS, Verdict
+from session_mcp.qa.scorecard import VERDICTS, Verdict
 from session_mcp.render.transcript import make_turn
+from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence, SessionOutcome
 
 MAX_COMPANIONS = 50  # rows of the per-companion table; the rest are summed into one "other" row
 CONTEXT_CHARS = 300  # of each turn shown around a finding
@@ -35,12 +37,20 @@ class ReviewedSession(BaseModel):
     status: str
     close_reason: str | None = None
     outcome: str | None = Field(None, description="resolved, unresolved, escalated, abandoned or unknown.")
-    outcome_evidence: str | None = Field(None, description="The quoted turn the outcome was decided on.")
+    outcome_reason: str | None = Field(None, description="Why, in one sentence.")
+    outcome_evidence: OutcomeEvidence | None = Field(None, description="The turn the outcome was decided on, quoted.")
     score: int | None = Field(None, description="0-100 on its scorecard; null without one.")
     verdict: Verdict | None = None
     scorecard: str | None = None
     checks: list[str] = Field(description="The checks that flagged it (disputed findings left out).")
     disputed: int = Field(0, description="Its findings disputed by a reviewer.")
+
+    @staticmethod
+    def told(outcome: SessionOutcome | None) -> dict[str, Any]:
+        """The outcome fields of a session (of ``ReviewedSession`` and ``FlaggedSession`` alike)."""
+        if outcome is None:
+            return {}
+        return {"outcome": outcome.outcome, "outcome_reason": outcome.reason, "outcome_evidence": outcome.evidence}
 
 
 class ContextTurn(BaseModel):

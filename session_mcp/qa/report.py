@@ -27,9 +27,10 @@ from session_mcp.qa.breakdown import (
 from session_mcp.qa.checks import SEVERITIES, SEVERITY_RANK, Finding, Severity
 from session_mcp.qa.explain import CheckHelp, explain
 from session_mcp.qa.rules import RuleSet
-from session_mcp.qa.scorecard import OUTCOMES, VERDICTS, Score, Scorecards
+from session_mcp.qa.scorecard import VERDICTS, Score, Scorecards
 from session_mcp.qa.verdicts import Note, Verdicts
 from session_mcp.sessions.fetch import Failure
+from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence, SessionOutcome
 from session_mcp.sessions.window import Window
 
 
@@ -60,11 +61,12 @@ class FlaggedSession(BaseModel):
     worst: Severity = Field(description="Of its counted findings (of the disputed ones when all are).")
     findings: list[Finding] = Field(description="Disputed ones included, marked by their review.")
     outcome: str | None = None
-    outcome_evidence: str | None = None
+    outcome_reason: str | None = None
+    outcome_evidence: OutcomeEvidence | None = None
     score: Score | None = None
-    notes: list[Note] = Field(default_factory=list, description="Reviewers' notes on the session.")
-    context: list[ContextTurn] = Field(
-        default_factory=list, description="The turns around each finding: one before, one after."
+    notes: list[Note] | None = Field(None, description="Reviewers' notes on the session (null: none).")
+    context: list[ContextTurn] | None = Field(
+        None, description="The turns around each finding: one before, one after (null: not kept)."
     )
 
 
@@ -165,8 +167,7 @@ class ReportBuilder:
         findings: list[Finding],
         *,
         shown: SessionDetail | None = None,
-        outcome: str | None = None,
-        outcome_evidence: str | None = None,
+        outcome: SessionOutcome | None = None,
     ) -> None:
         """A reviewed session: its findings (marked with reviewers' verdicts here), outcome and score.
 
@@ -180,7 +181,13 @@ class ReportBuilder:
         day["sessions"] += 1
         for finding in counted:
             day[finding.severity] += 1
-        score = self.scorecards.score(session.companion_id, counted, outcome)
+        value = outcome.outcome if outcome else None
+        told = {
+            "outcome": value,
+            "outcome_reason": outcome and outcome.reason,
+            "outcome_evidence": outcome and outcome.evidence,
+        }
+        score = self.scorecards.score(session.companion_id, counted, value)
         self.reviewed.append(
             ReviewedSession(
                 session_id=session.id,
@@ -188,8 +195,7 @@ class ReportBuilder:
                 started_at=started,
                 status=session.state,
                 close_reason=session.close_reason,
-                outcome=outcome,
-                outcome_evidence=outcome_evidence,
+                **told,
                 score=score.score if score else None,
                 verdict=score.verdict if score else None,
                 scorecard=score.scorecard if score else None,
@@ -207,11 +213,10 @@ class ReportBuilder:
                     close_reason=session.close_reason,
                     worst=max((f.severity for f in counted or findings), key=SEVERITY_RANK.__getitem__),
                     findings=findings,
-                    outcome=outcome,
-                    outcome_evidence=outcome_evidence,
+                    **told,
                     score=score,
-                    notes=self.verdicts.notes_of(session.id),
-                    context=context_of(shown, findings) if shown is not None else [],
+                    notes=self.verdicts.notes_of(session.id) or None,
+                    context=context_of(shown, findings) if shown is not None else None,
                 )
             )
 

@@ -25,6 +25,7 @@ from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
+from session_mcp.sessions.outcome import outcome_of
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.redact import Redactor
 from session_mcp.sessions.select import Selection, select
@@ -102,8 +103,8 @@ async def run_review(
         for session_id in chunk.ids:
             session = chunk.sessions.get(session_id)
             if session is not None:
-                as_shown = shown(session)
-                builder.add(session, rules.review(session, as_shown), shown=as_shown)
+                as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
+                builder.add(session, rules.review(session, as_shown), shown=as_shown, outcome=outcome_of(as_shown))
         for failure in chunk.failures:
             builder.add_failure(failure)
 

@@ -39,10 +39,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from session_mcp.qa.checks import SEVERITY_RANK, Finding, Severity
+from session_mcp.sessions.outcome import OUTCOMES
 
 Verdict = Literal["pass", "coach", "fail"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "coach", "fail")
-OUTCOMES = ("resolved", "unresolved", "escalated", "abandoned", "unknown")
 MAX_SCORECARDS = 50
 MAX_CRITERIA = 50
 

@@ -91,7 +91,7 @@ def render_text(report: QAReport) -> str:
                 f"  {finding.severity:<8} {finding.check}: {at}{one_line(finding.message, 400)}{quote}"
                 + review_text(finding)
             )
-        lines += [f"  note by {one_line(n.reviewer, 80)}: {quoted(n.text, 400)}" for n in session.notes]
+        lines += [f"  note by {one_line(n.reviewer, 80)}: {quoted(n.text, 400)}" for n in session.notes or ()]
     for failure in report.unread:
         lines.append(f"Not reviewed: {failure.session_id}: {one_line(failure.reason)}")
     return "\n".join(lines) + "\n"

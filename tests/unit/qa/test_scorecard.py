@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from session_mcp.qa.report import ReportBuilder
 from session_mcp.qa.rules import RulesError, load_rules, parse_rules
 from session_mcp.qa.verdicts import Verdicts
+from session_mcp.sessions.outcome import SessionOutcome
 from session_mcp.store.base import Annotation
 from tests.helpers import make_session
 
@@ -180,7 +181,7 @@ def test_a_disputed_finding_neither_counts_nor_costs_points() -> None:
     )
     for verdicts, flagged, score in ((None, 1, 70), (Verdicts([dispute], rules.fingerprint), 0, 100)):
         builder = ReportBuilder.of(rules, verdicts)
-        builder.add(session, findings, outcome="resolved")
+        builder.add(session, findings, outcome=SessionOutcome(outcome="resolved", signal="thanks", reason="Thanks."))
         report = builder.build()
         assert (report.flagged, report.findings, report.reviewed_sessions[0].score) == (flagged, flagged, score)
         assert report.reaches("info") is bool(flagged)
