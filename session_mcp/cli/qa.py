@@ -261,9 +261,17 @@ async def _annotate(args: argparse.Namespace, settings: Settings, make_client: C
 
 
 async def read_verdicts(settings: Settings, client: CompanionClient, rules: RuleSet) -> Verdicts:
-    """Reviewers' verdicts under ``rules`` for this key, from the store when there is one (never made here)."""
+    """Reviewers' verdicts under ``rules`` for this key, from the store when there is one (never made here).
+
+    A store that cannot be read (busy, damaged, of another version) is no reason to fail a review: one
+    line on stderr says the verdicts were left out.
+    """
     path = settings.store_path(os.environ)
     if path is None or not path.exists():
         return Verdicts()
-    async with opened_store(path, client) as store:
-        return await load_verdicts(store, rules)
+    try:
+        async with opened_store(path, client) as store:
+            return await load_verdicts(store, rules)
+    except StoreError as exc:
+        print(f"session-mcp: {exc}; reviewing without reviewers' verdicts.", file=sys.stderr)
+        return Verdicts()
