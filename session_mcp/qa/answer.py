@@ -33,6 +33,8 @@ class ReviewResult(QAView):
     not_shown_count: int = Field(description="How many flagged sessions were left out.")
     unread_count: int = Field(description=f"How many sessions could not be read (unread lists the first {LISTED}).")
     next_step: str
+    report_uri: str | None = Field(None, description="The HTML report: read it with resources/read.")
+    report_file: str | None = Field(None, description="On a local server: the report saved as a file.")
 
 
 def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:

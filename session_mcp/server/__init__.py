@@ -24,6 +24,7 @@ from session_mcp.server.annotate import WRITES_LOCALLY, AnnotateTools
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
+from session_mcp.server.reports import REPORT_URI
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.review import ReviewTools
 from session_mcp.server.search import SearchTools
@@ -56,6 +57,7 @@ def build_server(
     resources = Resources(client, settings)
     prompts = Prompts(client, settings, clock)
     store_path = settings.store_path(os.environ)
+    review = ReviewTools(client, settings, clock, store_path=store_path)
     registered: list[StrictTool] = [
         StrictTool.strict(
             tools.list_sessions, reads_on=("page_size", "cursor", "page_index"), title="List sessions", annotations=READ
@@ -81,7 +83,7 @@ def build_server(
             meta=ui_meta(DASHBOARD),
         ),
         StrictTool.strict(
-            ReviewTools(client, settings, clock, store_path=store_path).review_sessions,
+            review.review_sessions,
             reads_on=("limit", "session_ids", "until"),
             title="Automated QA review",
             annotations=READ,
@@ -140,6 +142,13 @@ def build_server(
         description="The full validated session as the API sent it, transcript included.",
         mime_type="application/json",
     )(resources.read_session)
+    server.resource(
+        REPORT_URI,
+        name="qa-report",
+        title="QA report (HTML)",
+        description="A review_sessions report as a page to read or send; only the API key that ran it reads it.",
+        mime_type="text/html",
+    )(review.read_report)
     server.prompt(title="Summarize recent sessions")(prompts.summarize_sessions)
     server.prompt(title="QA review of a transcript")(prompts.qa_review_transcript)
     server.prompt(title="QA triage of flagged sessions")(prompts.qa_triage)

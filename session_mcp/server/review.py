@@ -13,6 +13,7 @@ from session_mcp.qa.annotate import load_verdicts
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, run_review
 from session_mcp.render.common import plural
+from session_mcp.render.lines import one_line
 from session_mcp.server.arguments import (
     NO_BOOL,
     CloseReason,
@@ -28,12 +29,14 @@ from session_mcp.server.arguments import (
     session_criteria,
     session_filters,
 )
+from session_mcp.server.reports import ReportLinks
 from session_mcp.server.storage import StoreBacked
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
 from session_mcp.store.base import StoreError
 
 DEFAULT_REVIEW = 200
+LINK_ROOM = 400  # of the text's budget: the line that names the HTML report (and its file)
 
 ReviewIds = Annotated[
     list[str] | None,
@@ -41,7 +44,7 @@ ReviewIds = Annotated[
 ]
 
 
-class ReviewTools(StoreBacked):
+class ReviewTools(StoreBacked, ReportLinks):
     """The QA review tool."""
 
     async def review_sessions(
@@ -107,5 +110,13 @@ class ReviewTools(StoreBacked):
                 on_progress=progress,
                 verdicts=verdicts,
             )
-        result, text = review_answer(review.report, self.settings.max_chars)
-        return structured(result, text)
+        result, text = review_answer(review.report, self.settings.max_chars - LINK_ROOM)
+        folder = self.store_path.parent / "reports" if self.store_path else None
+        link, saved = await self.report_link(ctx, review.report, folder)
+        result.report_uri, result.report_file = link.uri, str(saved) if saved else None
+        where = f"; saved at {one_line(str(saved), LINK_ROOM - 160)}" if saved else ""
+        body, _, last = text.rpartition("\n")  # the next step stays the last line
+        text = f"{body}\nThe HTML report to read or send: {link.uri} (resources/read){where}.\n{last}"
+        answer = structured(result, text)
+        answer.content.append(link)
+        return answer
