@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.scorecard import VERDICTS, Verdict
+from session_mcp.render.lines import ID_CHARS, shorten_text
 from session_mcp.render.transcript import make_turn
 from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence, SessionOutcome
 
@@ -121,7 +122,7 @@ def companions(rows: Sequence[ReviewedSession]) -> list[CompanionRow]:
 def _companion(companion: str | None, rows: Sequence[ReviewedSession]) -> CompanionRow:
     scores = [r.score for r in rows if r.score is not None]
     return CompanionRow(
-        companion_id=companion,
+        companion_id=shorten_text(companion, ID_CHARS) if companion is not None else None,  # upstream text: bounded
         sessions=len(rows),
         flagged=sum(1 for r in rows if r.checks),
         outcomes=tally((r.outcome for r in rows), OUTCOMES),

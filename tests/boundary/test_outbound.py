@@ -203,6 +203,9 @@ TOOL_CALLS = [
     pytest.param("review_sessions", {"limit": 3}, id="review"),
     pytest.param("review_sessions", {"session_ids": ["sess_huge", "sess_small"]}, id="review-ids"),
     pytest.param("search_transcripts", {"query": "t*", "page_size": 100}, id="search"),
+    pytest.param(
+        "annotate_session", {"session_id": "sess_huge", "reviewer": "ana", "verdict": "note", "comment": "x"}, id="note"
+    ),
 ]
 
 
