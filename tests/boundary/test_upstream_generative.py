@@ -74,6 +74,7 @@ TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("create_connection", {"companion_id": "comp_support", "voice_id": "alloy"}),
     ("create_connection", {"agent_id": "agent_support"}),
     ("search_transcripts", {"query": "refund"}),
+    ("annotate_session", {"session_id": TARGET, "reviewer": "ana", "verdict": "note", "comment": "checked"}),
 ]
 PROMPTS: dict[str, dict[str, Any]] = {
     "qa_review_transcript": {"session_id": TARGET},
