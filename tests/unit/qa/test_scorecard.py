@@ -14,7 +14,7 @@ from session_mcp.qa.rules import RulesError, load_rules, parse_rules
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.outcome import SessionOutcome
 from session_mcp.store.base import Annotation
-from tests.helpers import make_session
+from tests.helpers import ROOT, make_session
 
 CARDS = """\
 [[rules]]
@@ -188,3 +188,11 @@ def test_a_disputed_finding_neither_counts_nor_costs_points() -> None:
     assert report.disputed == 1 and report.sessions[0].findings[0].disputed
     other_rules = Verdicts([dispute], parse_rules(CARDS.replace("pass = 80", "pass = 81")).fingerprint)
     assert not other_rules.mark(findings)[0].disputed  # a verdict holds for the rules it was given under
+
+
+def test_every_rules_example_in_the_qa_page_is_a_valid_rules_file() -> None:
+    page = (ROOT / "docs" / "qa.md").read_text()
+    examples = [block.split("```", 1)[0] for block in page.split("```toml\n")[1:]]
+    assert len(examples) >= 2
+    cards = [parse_rules(example, "qa.md").scorecards for example in examples]
+    assert any(len(c.cards) == 2 for c in cards)  # the scorecard example: a default and the sales card
