@@ -196,3 +196,22 @@ def test_every_rules_example_in_the_qa_page_is_a_valid_rules_file() -> None:
     assert len(examples) >= 2
     cards = [parse_rules(example, "qa.md").scorecards for example in examples]
     assert any(len(c.cards) == 2 for c in cards)  # the scorecard example: a default and the sales card
+
+
+def test_the_latest_verdict_on_a_finding_wins_and_notes_are_kept_in_order() -> None:
+    rules = parse_rules(CARDS, "cards.toml")
+    session = make_session(*UNANSWERED)
+    finding = next(f for f in rules.review(session) if f.check == "unanswered_user")
+    key = (session.id, "unanswered_user", finding.turn_index, rules.fingerprint)
+    verdicts = Verdicts(
+        [
+            Annotation(session.id, "dispute", "ana", 1.0, "", key[1], key[2], key[3]),
+            Annotation(session.id, "note", "bo", 2.0, "first"),
+            Annotation(session.id, "confirm", "cy", 3.0, "on second look", key[1], key[2], key[3]),
+            Annotation(session.id, "note", "bo", 4.0, "second"),
+        ],
+        rules.fingerprint,
+    )
+    (marked,) = verdicts.mark([finding])
+    assert marked.review is not None and (marked.review.verdict, marked.review.reviewer) == ("confirmed", "cy")
+    assert not marked.disputed and [n.text for n in verdicts.notes_of(session.id)] == ["first", "second"]
