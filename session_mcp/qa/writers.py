@@ -179,7 +179,7 @@ def _xml(text: str) -> str:
 
 def render_html(report: QAReport) -> str:
     return render_page(
-        report.model_dump(mode="json", exclude={"reviewed_ids"}),
+        report.model_dump(mode="json", exclude={"reviewed_ids", "reviewed_sessions"}),  # the page draws neither
         title=f"QA review: {report.flagged} of {report.reviewed} flagged",
     )
 
