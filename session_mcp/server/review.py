@@ -75,8 +75,9 @@ class ReviewTools(StoreBacked, ReportLinks):
         spoke or got no reply, slow replies, long silences, the agent or the user repeating themselves, requests
         for a human, failed sessions, failed tools, personal data said by the agent, and the team's rules.
         Give session_ids, or the list filters with since/until and a limit (newest first). Answers how many
-        were reviewed, findings per check, and the flagged sessions worst first with '[mm:ss]' quotes; read
-        one in full with get_session_transcript."""
+        were reviewed, outcomes, findings per check (scores with a scorecard), and the flagged sessions worst
+        first with '[mm:ss]' quotes, plus a link to the HTML report to send; read one in full with
+        get_session_transcript."""
         filters = session_filters(companion_id, external_client_id, search, tags)
         client_side = (status, close_reason, session_type, modality)
         if session_ids is not None and (any(filters.values()) or since or until or any(client_side) or limit):
