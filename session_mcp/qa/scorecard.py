@@ -208,11 +208,13 @@ def _sections(text: str, header: str) -> list[_Section]:
 def parse_scorecards(entries: Any, text: str, check_ids: Sequence[str], enabled: set[str]) -> Scorecards:
     """The ``[[scorecards]]`` of a rules document; ``check_ids`` are the checks and rules it may name."""
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        written = re.search(r"^\s*\[\s*scorecards\b|^\s*scorecards\s*=", text, re.M)
-        where = f"line {text.count(chr(10), 0, written.start()) + 1}: " if written else ""
+        written = _written(text, "scorecards")
+        where = f"line {written}: " if written else ""
         raise ScorecardError(f"{where}'scorecards' must be an array of tables ([[scorecards]])")
     cards_at = _sections(text, "scorecards")
     criteria_at = _criteria_sections(text, cards_at)
+    if len(cards_at) != len(entries) and (written := _written(text, "scorecards")):
+        cards_at = [_Section(written, {})] * len(entries)  # written inline: every card at that line
     if len(entries) > MAX_SCORECARDS:
         raise ScorecardError(f"{len(entries)} scorecards; the limit is {MAX_SCORECARDS}")
     cards: list[Scorecard] = []
@@ -232,6 +234,12 @@ def parse_scorecards(entries: Any, text: str, check_ids: Sequence[str], enabled:
                 )
         cards.append(card)
     return Scorecards(tuple(cards))
+
+
+def _written(text: str, key: str) -> int | None:
+    """The line of the first ``[key...`` header or ``key =`` in ``text``, if any."""
+    found = re.search(rf"^[ \t]*\[+[ \t]*{key}\b|^[ \t]*{key}[ \t]*=", text.removeprefix("\ufeff"), re.M)
+    return text.removeprefix("\ufeff").count("\n", 0, found.start()) + 1 if found else None
 
 
 def _criteria_sections(text: str, cards_at: list[_Section]) -> dict[int, list[_Section]]:
@@ -270,6 +278,8 @@ def _scorecard(
             f"{_line(cards_at, index, 'coach')}{where}: coach mark {raw.coach} is above the pass mark {raw.pass_mark}; "
             "coach must be at most pass"
         )
+    if len(criteria_at) != len(raw.criteria) and index < len(cards_at):
+        criteria_at = [_Section(cards_at[index].at("criteria"), {})] * len(raw.criteria)  # inline: that line
     criteria = tuple(
         _criterion(item, position, criteria_at, where, check_ids, enabled) for position, item in enumerate(raw.criteria)
     )
