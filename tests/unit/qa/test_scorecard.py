@@ -125,6 +125,14 @@ BAD_CARDS = [
         34,
         "companion 'comp_sales' is already",
     ),
+    # written inline: the line of the array that holds it
+    (
+        '[[scorecards]]\npass = 80\ncriteria = [{check = "nope", weight = 100}]\n',
+        3,
+        "criterion 1: no such check 'nope'",
+    ),
+    ('\n\nscorecards = [{criteria = [{check = "slow_response", weight = 90}]}]\n', 3, "sum to 90, not 100"),
+    ("\n[scorecards]\npass = 1\n", 2, "'scorecards' must be an array of tables"),
 ]
 
 
