@@ -12,6 +12,7 @@ from pydantic import Field
 from session_mcp.qa.annotate import load_verdicts
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, run_review
+from session_mcp.qa.verdicts import Verdicts
 from session_mcp.render.common import plural
 from session_mcp.render.lines import one_line
 from session_mcp.server.arguments import (
@@ -36,7 +37,7 @@ from session_mcp.sessions.select import Selection
 from session_mcp.store.base import StoreError
 
 DEFAULT_REVIEW = 200
-LINK_ROOM = 400  # of the text's budget: the line that names the HTML report (and its file)
+LINK_ROOM = 650  # of the text's budget: the lines that name the HTML report (and its file), or unread verdicts
 
 ReviewIds = Annotated[
     list[str] | None,
@@ -98,10 +99,12 @@ class ReviewTools(StoreBacked, ReportLinks):
                 limit=limit or DEFAULT_REVIEW,
             )
             client = self.client_for(ctx)
+            unread_verdicts = ""
             try:  # reviewers' verdicts (annotate_session) under these rules, this key's only
                 verdicts = await load_verdicts(await self.store_for(client) if self.store_path else None, self.rules)
-            except StoreError as exc:
-                raise ToolError(str(exc)) from None
+            except StoreError as exc:  # no reason to fail the review: it says so, one line
+                verdicts = Verdicts()
+                unread_verdicts = f"\nReviewers' verdicts could not be read, so none applied: {one_line(exc, 200)}"
             review = await run_review(
                 client,
                 selection,
@@ -117,7 +120,7 @@ class ReviewTools(StoreBacked, ReportLinks):
         result.report_uri, result.report_file = link.uri, str(saved) if saved else None
         where = f"; saved at {one_line(str(saved), LINK_ROOM - 160)}" if saved else ""
         body, _, last = text.rpartition("\n")  # the next step stays the last line
-        text = f"{body}\nThe HTML report to read or send: {link.uri} (resources/read){where}.\n{last}"
+        text = f"{body}{unread_verdicts}\nThe HTML report to read or send: {link.uri} (resources/read){where}.\n{last}"
         answer = structured(result, text)
         answer.content.append(link)
         return answer

@@ -3,6 +3,7 @@ finding, read-only leaves the tool out, and over HTTP each key sees only its own
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,16 @@ async def test_over_http_each_key_sees_only_its_own_annotations(base_url: str, t
                 assert len(await store.for_tenant(client.fingerprint).annotations()) == count
     finally:
         store.close()
+
+
+async def test_a_store_that_cannot_be_read_leaves_the_verdicts_out_not_the_review(
+    client: CompanionClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as newer:  # a store of a later session-mcp
+        newer.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        newer.execute("INSERT INTO schema_version VALUES (99)")
+    async with connect(client, Settings(store=path)) as mcp:
+        text, data = ok(await mcp.call_tool("review_sessions", {"limit": 10}))
+    assert data["reviewed"] == 10 and "Reviewers' verdicts could not be read, so none applied: " in text
+    assert "newer session-mcp" in text and text.splitlines()[-1].startswith("Next: ")
