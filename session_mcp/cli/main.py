@@ -24,7 +24,13 @@ import httpx2
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from session_mcp import __version__
-from session_mcp.cli.qa import add_qa_command, run_qa_command, run_unwrapped
+from session_mcp.cli.qa import (
+    add_annotate_command,
+    add_qa_command,
+    run_annotate_command,
+    run_qa_command,
+    run_unwrapped,
+)
 from session_mcp.cli.sessions import add_session_commands, run_sessions_command, whole_number
 from session_mcp.cli.store import add_search_command, add_store_commands, run_store_command
 from session_mcp.companion.client import CompanionClient
@@ -225,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     session_actions = add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     add_search_command(session_actions, subcommand_flags)
     add_qa_command(commands, subcommand_flags)
+    add_annotate_command(commands.choices["qa"], subcommand_flags)
     add_store_commands(commands, subcommand_flags)
     return parser
 
@@ -266,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         fail(str(exc))
     args.timezone = settings.timezone  # the commands' windows, from the flag or SESSION_MCP_TIMEZONE
     configure_logging(settings)
+    if args.command == "qa" and getattr(args, "qa_action", None) == "annotate":
+        sys.exit(run_annotate_command(args, settings, make_client))
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))
     if args.command in ("sync", "store") or (args.command == "sessions" and args.action == "search"):

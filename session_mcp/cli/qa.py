@@ -29,14 +29,16 @@ from typing import Any, TextIO
 import anyio
 
 from session_mcp.cli.sessions import Progress, add_filter_flags, add_query_flags, selection_of
-from session_mcp.cli.store import opened_store
+from session_mcp.cli.store import opened_store, store_path
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.errors import CompanionError
+from session_mcp.qa.annotate import AnnotationError, Kind, annotate, load_verdicts
 from session_mcp.qa.checks import SEVERITIES, Severity
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules
 from session_mcp.qa.runner import MAX_REVIEW, Review, run_review
+from session_mcp.qa.verdicts import Verdicts
 from session_mcp.qa.writers import FORMATS, WRITERS, window_text
 from session_mcp.render.common import plural
 from session_mcp.render.lines import one_line
@@ -161,6 +163,7 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
             except StoreError as exc:  # another user's store, a link: no reason to fail a review
                 print(f"session-mcp: {exc}; going on without the store.", file=sys.stderr)
         select_from = await caught_up(client, store, selection, settings) if store is not None else None
+        verdicts = await read_verdicts(store, rules)  # a disputed finding is not counted
         review = await run_review(
             client,
             selection,
@@ -169,6 +172,7 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
             store=store,
             select_from=select_from,
             on_progress=report_progress,
+            verdicts=verdicts,
         )
     progress.finish()
     text = WRITERS[args.format](review.report)
@@ -252,3 +256,82 @@ def summary(review: Review, out: Path | None) -> str:
     if not report.scan_complete:
         line += " The scan bound stopped before the window's start: older sessions were not reviewed."
     return line + (f" Report: {out}" if out else "")
+
+
+# -- session-mcp qa annotate: a reviewer's verdict, kept in the store ---------------------------------
+
+
+def add_annotate_command(qa: argparse.ArgumentParser, shared: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``qa annotate``: confirm or dispute a finding, or note a session; ``shared`` adds connection and store flags."""
+    actions = qa.add_subparsers(dest="qa_action", metavar="ACTION")
+    annotate = actions.add_parser(
+        "annotate",
+        help="confirm or dispute a finding, or note a session (kept in the local store)",
+        description="Keep a reviewer's verdict on a QA finding, or a note on a session, in the session store "
+        "(the Companion API has no endpoint for it). Later reviews with the same rules show a disputed finding as "
+        "disputed and do not count it; --fail-on ignores it. Exit status: 0 kept, 2 on an error.",
+    )
+    shared(annotate)
+    annotate.add_argument("session_id", help="the session, as the report shows it")
+    kind = annotate.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--confirm", metavar="CHECK", help="confirm the finding of this check")
+    kind.add_argument("--dispute", metavar="CHECK", help="dispute the finding of this check")
+    kind.add_argument("--note", metavar="TEXT", help="a note on the session")
+    annotate.add_argument("--turn", type=_turn, help="the finding's turn as the report shows it (none: whole session)")
+    annotate.add_argument("--reviewer", required=True, help="who gives the verdict, e.g. --reviewer ana")
+    annotate.add_argument("--comment", default="", help="why (with --confirm or --dispute)")
+    annotate.add_argument("--rules", type=Path, help="the rules file of the review (else --qa-rules)")
+
+
+def _turn(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a turn number (0 or more), not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def run_annotate_command(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:
+    """Run ``qa annotate``; every error is one line on stderr and exit status 2."""
+    try:
+        return run_unwrapped(anyio.run, _annotate, args, settings, make_client)
+    except (CompanionError, RulesError, StoreError, AnnotationError) as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        return _error("interrupted.")
+
+
+async def _annotate(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:
+    rules_file = args.rules or settings.qa_rules
+    rules = load_rules(rules_file) if rules_file else RuleSet()
+    kind: Kind = "confirm" if args.confirm else "dispute" if args.dispute else "note"
+    async with make_client(settings) as client, opened_store(store_path(settings), client) as store:
+        result = await annotate(
+            client,
+            store,
+            rules,
+            redactor(settings.redact_pii),
+            session_id=args.session_id,
+            kind=kind,
+            reviewer=args.reviewer,
+            check=args.confirm or args.dispute,
+            turn_index=args.turn,
+            text=args.note if kind == "note" else args.comment,
+        )
+    print(result.message)
+    return 0
+
+
+async def read_verdicts(store: SessionStore | None, rules: RuleSet) -> Verdicts:
+    """Reviewers' verdicts under ``rules`` for this key, from the store when there is one.
+
+    A store that cannot be read (busy, damaged) is no reason to fail a review: one line on stderr
+    says the verdicts were left out.
+    """
+    try:
+        return await load_verdicts(store, rules)
+    except StoreError as exc:
+        print(f"session-mcp: {exc}; reviewing without reviewers' verdicts.", file=sys.stderr)
+        return Verdicts()

@@ -52,6 +52,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,6 +77,17 @@ COMPARED_CHARS = 400
 NORMAL_CLOSE_REASONS = ("connection_closed", "idle_timeout")
 
 
+class ReviewerVerdict(BaseModel):
+    """A reviewer's word on a finding (``annotate_session``), kept in the local store: the upstream has none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: Literal["confirmed", "disputed"]
+    reviewer: str
+    at: datetime = Field(description="When it was given (UTC).")
+    comment: str = ""
+
+
 class Finding(BaseModel):
     """One flagged moment (``turn_index`` set) or a whole-session finding (``turn_index`` null)."""
 
@@ -88,6 +100,13 @@ class Finding(BaseModel):
     offset_seconds: float | None = Field(None, description="Seconds from the session start to that turn, when known.")
     evidence: str = Field(description=f"At most {EVIDENCE_CHARS} characters quoted verbatim from the transcript.")
     message: str
+    review: ReviewerVerdict | None = Field(
+        None, description="A reviewer's verdict with the same rules; a disputed finding is not counted."
+    )
+
+    @property
+    def disputed(self) -> bool:
+        return self.review is not None and self.review.verdict == "disputed"
 
 
 # -- configuration: what a rules file may change --------------------------------------------

@@ -22,11 +22,14 @@ import anyio
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import SessionDetail
+from session_mcp.qa.breakdown import context_of
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.stored import decode, encode, fingerprint
+from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
+from session_mcp.sessions.outcome import outcome_of
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.redact import Redactor, redactor
 from session_mcp.sessions.select import Selection, select
@@ -73,6 +76,7 @@ async def run_review(
     pacer: AdaptiveLimiter | None = None,
     on_progress: Progress | None = None,
     now: datetime | None = None,
+    verdicts: Verdicts | None = None,
 ) -> Review:
     """Review the selected sessions; ``CompanionError`` when the list itself cannot be read.
 
@@ -87,7 +91,7 @@ async def run_review(
     scan = selected.scan
     ids = list(dict.fromkeys(selected.ids))  # a session given twice is reviewed once
     selected.sessions.clear()  # the list rows (the scan's too): about 2 KB a session that the review never reads
-    builder = ReportBuilder(rules.check_ids, rules=rules.source)
+    builder = ReportBuilder.of(rules, verdicts)  # reviewers' verdicts under these rules mark their findings
     rules_key = fingerprint(rules, redacted=shown is not redactor(False))
     read: Counter[str] = Counter()
     send, receive = anyio.create_memory_object_stream[_Chunk](1)
@@ -112,12 +116,15 @@ async def run_review(
         checked: list[tuple[str, str]] = []
         for session_id in chunk.ids:
             if session_id in chunk.kept:
-                builder.add(*decode(chunk.kept[session_id]))
+                kept = decode(chunk.kept[session_id])
+                builder.add(kept.summary(), kept.findings, outcome=kept.outcome, context=kept.context)
             elif (session := chunk.sessions.get(session_id)) is not None:
-                findings = rules.review(session, shown(session))
-                builder.add(session, findings)
+                as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
+                findings = rules.review(session, as_shown)
+                outcome, context = outcome_of(as_shown), context_of(as_shown, findings)
+                builder.add(session, findings, outcome=outcome, context=context)
                 if store is not None and session.is_closed:
-                    checked.append((session.id, encode(session, findings)))
+                    checked.append((session.id, encode(session, findings, outcome, context)))
         for failure in chunk.failures:
             builder.add_failure(failure)
         return checked

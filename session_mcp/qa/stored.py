@@ -23,13 +23,20 @@ from pydantic import BaseModel
 
 from session_mcp import __version__
 from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.qa.breakdown import ContextTurn
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.rules import RuleSet
+from session_mcp.sessions.outcome import SessionOutcome
 
 # The modules whose code decides what a check finds and how its finding reads.
 CHECKS_MODULES = (
     "session_mcp.qa.checks",
+    "session_mcp.qa.disclosure",
+    "session_mcp.qa.escalation",
     "session_mcp.qa.patterns",
+    "session_mcp.qa.breakdown",
+    "session_mcp.sessions.outcome",
+    "session_mcp.sessions.phrases",
     "session_mcp.qa.rules",
     "session_mcp.sessions.redact",
     "session_mcp.render.transcript",
@@ -40,10 +47,15 @@ DETAIL_FIELDS = {"conversation", "functionMetrics", "functionStates"}  # what a 
 
 
 class Kept(BaseModel):
-    """What the report needs of one checked session: its summary line, and its findings."""
+    """What the report needs of one checked session: its summary line, findings, outcome, the turns around them."""
 
     session: dict[str, object]  # the summary's wire form (SessionSummary), transcript left out
     findings: list[Finding]
+    outcome: SessionOutcome | None = None
+    context: list[ContextTurn] | None = None
+
+    def summary(self) -> SessionSummary:
+        return SessionSummary.model_validate(self.session)
 
 
 @functools.cache
@@ -83,13 +95,17 @@ def canonical(value: object) -> object:
     return value
 
 
-def encode(session: SessionDetail, findings: Sequence[Finding]) -> str:
-    """The text kept for a checked session (the summary's wire form and the findings as JSON)."""
+def encode(
+    session: SessionDetail,
+    findings: Sequence[Finding],
+    outcome: SessionOutcome | None = None,
+    context: list[ContextTurn] | None = None,
+) -> str:
+    """The text kept for a checked session (the summary's wire form, findings, outcome and context as JSON)."""
     summary = {key: value for key, value in session.to_wire().items() if key not in DETAIL_FIELDS}
-    return Kept(session=summary, findings=list(findings)).model_dump_json()
+    return Kept(session=summary, findings=list(findings), outcome=outcome, context=context).model_dump_json()
 
 
-def decode(text: str) -> tuple[SessionSummary, list[Finding]]:
-    """A kept session's summary and findings, as ``encode`` wrote them."""
-    kept = Kept.model_validate_json(text)
-    return SessionSummary.model_validate(kept.session), kept.findings
+def decode(text: str) -> Kept:
+    """A kept session as ``encode`` wrote it."""
+    return Kept.model_validate_json(text)

@@ -22,6 +22,7 @@ from mcp_types.methods import CacheableMethod
 from session_mcp import __version__
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import TOOLSETS, Settings
+from session_mcp.server.annotate import WRITES_LOCALLY, AnnotateTools
 from session_mcp.server.backend import utc_now
 from session_mcp.server.completions import Completions
 from session_mcp.server.connection import ConnectionTools
@@ -29,6 +30,7 @@ from session_mcp.server.directory import DirectoryTools
 from session_mcp.server.health import add_health_routes
 from session_mcp.server.icons import icon
 from session_mcp.server.prompts import Prompts, guard_prompt_arguments
+from session_mcp.server.reports import REPORT_URI
 from session_mcp.server.resources import SESSION_URI, TRANSCRIPT_URI, Resources
 from session_mcp.server.review import ReviewTools
 from session_mcp.server.search import SearchTools
@@ -90,6 +92,7 @@ def build_server(
     resources = Resources(client, settings, stores=stores)
     prompts = Prompts(client, settings, clock, stores=stores)
     directory = DirectoryTools(client, settings, clock, stores=stores)
+    review = ReviewTools(client, settings, clock, stores=stores)
     registered: list[StrictTool] = [
         StrictTool.strict(
             tools.list_sessions, reads_on=("page_size", "cursor", "page_index"), title="List sessions", annotations=READ
@@ -115,7 +118,7 @@ def build_server(
             meta=ui_meta(DASHBOARD),
         ),
         StrictTool.strict(
-            ReviewTools(client, settings, clock, stores=stores).review_sessions,
+            review.review_sessions,
             reads_on=("limit", "session_ids", "until"),
             title="Automated QA review",
             annotations=READ,
@@ -135,6 +138,14 @@ def build_server(
                 reads_on=("page_size", "cursor"),
                 title="Search transcripts",
                 annotations=READ,
+            )
+        )
+    if stores.path is not None and not settings.read_only:  # it writes the local store: not in read-only mode
+        registered.append(
+            StrictTool.strict(
+                AnnotateTools(client, settings, clock, stores=stores).annotate_session,
+                title="Confirm or dispute a QA finding",
+                annotations=WRITES_LOCALLY,
             )
         )
     if not settings.read_only:
@@ -184,6 +195,13 @@ def build_server(
         description="The full validated session as the API sent it, transcript included.",
         mime_type="application/json",
     )(resources.read_session)
+    server.resource(
+        REPORT_URI,
+        name="qa-report",
+        title="QA report (HTML)",
+        description="A review_sessions report as a page to read or send; only the API key that ran it reads it.",
+        mime_type="text/html",
+    )(review.read_report)
     server.prompt(title="Summarize recent sessions")(prompts.summarize_sessions)
     server.prompt(title="QA review of a transcript")(prompts.qa_review_transcript)
     server.prompt(title="QA triage of flagged sessions")(prompts.qa_triage)

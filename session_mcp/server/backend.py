@@ -28,7 +28,7 @@ from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.select import Selection, answerable
 from session_mcp.sessions.window import Window, window_of
 from session_mcp.sessions.window_words import zone_named
-from session_mcp.store.base import SessionStore
+from session_mcp.store.base import SessionStore, StoreError
 
 TENANT_KEY_HEADER = "x-napster-api-key"
 
@@ -66,6 +66,13 @@ class Backend:
         start = selection.window.start.timestamp() if selection.window.start else None
         fresh = await self.stores.gate.ready(client, store, start, on_progress=progress_reporter(ctx))
         return None if fresh is None else Stored(store, store_freshness(fresh, selection.window))
+
+    async def store_for(self, client: CompanionClient) -> SessionStore:
+        """This key's part of the store, for the tools that are served only with one."""
+        store = await self.stores.tenant(client)
+        if store is None:
+            raise StoreError("this server runs without a session store (--no-store): give it one (--store PATH)")
+        return store
 
     def window(self, since: str, until: str, timezone: str = "") -> Window:
         """The window of ``since``/``until`` in the call's time zone (else the server's) as of this server's

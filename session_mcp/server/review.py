@@ -14,9 +14,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from session_mcp.qa.annotate import load_verdicts
 from session_mcp.qa.answer import ReviewResult, review_answer
 from session_mcp.qa.runner import MAX_REVIEW, run_review
+from session_mcp.qa.verdicts import Verdicts
 from session_mcp.render.common import plural
+from session_mcp.render.lines import one_line
 from session_mcp.server.arguments import (
     NO_BOOL,
     CloseReason,
@@ -33,13 +36,15 @@ from session_mcp.server.arguments import (
     session_criteria,
     session_filters,
 )
-from session_mcp.server.backend import Backend
 from session_mcp.server.directory import check_companion_filter
+from session_mcp.server.reports import ReportLinks
 from session_mcp.server.tasks import report_progress
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.sessions.select import Selection
+from session_mcp.store.base import StoreError
 
 DEFAULT_REVIEW = 200
+LINK_ROOM = 650  # of the text's budget: the lines that name the HTML report (and its file), or unread verdicts
 
 ReviewIds = Annotated[
     list[str] | None,
@@ -47,7 +52,7 @@ ReviewIds = Annotated[
 ]
 
 
-class ReviewTools(Backend):
+class ReviewTools(ReportLinks):
     """The QA review tool."""
 
     async def review_sessions(
@@ -77,7 +82,8 @@ class ReviewTools(Backend):
     ) -> Annotated[CallToolResult, ReviewResult]:
         """Run the automated QA checks over many sessions: silent or unanswered users, slow replies, long
         silences, repetition, requests for a human, failed sessions and tools, personal data said by the agent,
-        the team's rules. Flagged sessions worst first, with '[mm:ss]' quotes."""
+        the team's rules. Outcomes, scores with a scorecard, flagged sessions worst first with '[mm:ss]' quotes,
+        and a link to the HTML report to send."""
         filters = session_filters(companion_id, external_client_id, search, tags)
         client_side = (status, close_reason, session_type, modality)
         if session_ids is not None and (any(filters.values()) or since or until or any(client_side) or limit):
@@ -100,6 +106,12 @@ class ReviewTools(Backend):
             )
             # Caught up, the store chooses the sessions (no scan of the list); it keeps transcripts and findings.
             stored = await self.from_store(ctx, client, selection)
+            unread_verdicts = ""
+            try:  # reviewers' verdicts (annotate_session) under these rules, this key's only
+                verdicts = await load_verdicts(await self.stores.tenant(client), self.rules)
+            except StoreError as exc:  # no reason to fail the review: it says so, one line
+                verdicts = Verdicts()
+                unread_verdicts = f"\nReviewers' verdicts could not be read, so none applied: {one_line(exc, 200)}"
             review = await run_review(
                 client,
                 selection,
@@ -109,8 +121,17 @@ class ReviewTools(Backend):
                 select_from=stored.store if stored else None,
                 memory_cache=True,
                 on_progress=progress,
+                verdicts=verdicts,
             )
             empty = not review.report.reviewed_ids and not review.report.unread
             await check_companion_filter(self, ctx, companion_id, empty=empty)
-        result, text = review_answer(review.report, self.settings.max_chars)
-        return structured(result, text)
+        result, text = review_answer(review.report, self.settings.max_chars - LINK_ROOM)
+        folder = self.stores.path.parent / "reports" if self.stores.path else None
+        link, saved = await self.report_link(ctx, review.report, folder)
+        result.report_uri, result.report_file = link.uri, str(saved) if saved else None
+        where = f"; saved at {one_line(str(saved), LINK_ROOM - 160)}" if saved else ""
+        body, _, last = text.rpartition("\n")  # the next step stays the last line
+        text = f"{body}{unread_verdicts}\nThe HTML report to read or send: {link.uri} (resources/read){where}.\n{last}"
+        answer = structured(result, text)
+        answer.content.append(link)
+        return answer

@@ -165,6 +165,26 @@ class StoredPage:
     total: int = 0
 
 
+@dataclass(frozen=True)
+class Annotation:
+    """A reviewer's verdict on a finding (``confirm``, ``dispute``) or a ``note`` on a session.
+
+    A verdict names its finding by session, check and turn (``None``: a whole-session finding) and
+    the rules fingerprint it was given under: a finding of other rules is another finding.
+    """
+
+    session_id: str
+    kind: str  # "confirm", "dispute" or "note"
+    reviewer: str
+    at: float  # Unix seconds
+    text: str = ""
+    check: str | None = None
+    turn_index: int | None = None
+    rules: str | None = None  # the rules fingerprint of a verdict
+
+
+MAX_ANNOTATIONS_READ = 100_000  # one review reads at most this many of a tenant's annotations, newest first
+
 MARKS = ("«", "»")  # around matched words in snippets: rare in speech, unlike brackets or asterisks
 RANK_LIMIT = 20_000  # above this many hits, ranking all of them costs more than a page is worth: newest first
 
@@ -234,3 +254,10 @@ class SessionStore(Protocol):
     async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
         """Keep each (session id, QA result text) under ``rules``, for stored sessions only (a closed
         session never changes, so its findings under the same rules never do); deleted with the session."""
+
+    async def add_annotation(self, annotation: Annotation) -> None:
+        """Keep a reviewer's verdict or note (a later verdict on the same finding supersedes it)."""
+
+    async def annotations(self, session_ids: Sequence[str] | None = None) -> list[Annotation]:
+        """This tenant's annotations, oldest first (of ``session_ids`` only, when given): at most
+        ``MAX_ANNOTATIONS_READ``, the newest."""

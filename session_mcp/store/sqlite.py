@@ -41,7 +41,9 @@ from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import (
     MARKS,
+    MAX_ANNOTATIONS_READ,
     RANK_LIMIT,
+    Annotation,
     SearchFilters,
     SearchHit,
     SearchPage,
@@ -106,6 +108,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE findings (tenant TEXT NOT NULL, id TEXT NOT NULL, rules TEXT NOT NULL, body TEXT NOT NULL,
             PRIMARY KEY (tenant, id, rules)) WITHOUT ROWID""",
+    ),
+    # 5: reviewers' verdicts on findings and notes on sessions (kept here: the upstream has no such endpoint).
+    (
+        """CREATE TABLE annotations (
+            ak INTEGER PRIMARY KEY, tenant TEXT NOT NULL, session_id TEXT NOT NULL, kind TEXT NOT NULL,
+            check_id TEXT, turn_index INTEGER, rules TEXT, reviewer TEXT NOT NULL, at REAL NOT NULL,
+            text TEXT NOT NULL)""",
+        "CREATE INDEX annotations_by_session ON annotations (tenant, session_id)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -518,6 +528,38 @@ class SqliteTenant:
             )
 
         await self.store.run(lambda conn: self.store.write(work))
+
+    async def add_annotation(self, annotation: Annotation) -> None:
+        a = annotation
+        row = (self.tenant, a.session_id, a.kind, a.check, a.turn_index, a.rules, a.reviewer, a.at, a.text)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO annotations (tenant, session_id, kind, check_id, turn_index, rules, reviewer, at, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        await self.store.run(lambda conn: self.store.write(work))
+
+    async def annotations(self, session_ids: Sequence[str] | None = None) -> list[Annotation]:
+        columns = "session_id, kind, reviewer, at, text, check_id, turn_index, rules"
+        newest = f"ORDER BY ak DESC LIMIT {MAX_ANNOTATIONS_READ}"
+
+        def work(conn: sqlite3.Connection) -> list[Any]:
+            if session_ids is None:
+                query = f"SELECT {columns} FROM annotations WHERE tenant = ? {newest}"
+                return conn.execute(query, (self.tenant,)).fetchall()
+            rows: list[Any] = []
+            wanted = list(dict.fromkeys(session_ids))
+            for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
+                chunk = wanted[start : start + 500]
+                query = f"SELECT ak, {columns} FROM annotations WHERE tenant = ? AND session_id IN "
+                rows += conn.execute(query + f"({','.join('?' * len(chunk))})", (self.tenant, *chunk)).fetchall()
+            return [r[1:] for r in sorted(rows, reverse=True)[:MAX_ANNOTATIONS_READ]]
+
+        rows = await self.store.run(work)
+        return [Annotation(*row) for row in reversed(rows)]
 
 
 def _offset(timestamp: float | None, origin: float | None) -> float | None:

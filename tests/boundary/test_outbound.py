@@ -206,6 +206,9 @@ TOOL_CALLS = [
     pytest.param("search_transcripts", {"query": "t*", "page_size": 100}, id="search"),
     pytest.param("list_companions", {"page_size": 100}, id="companions"),
     pytest.param("list_agents", {"page_size": 100}, id="agents"),
+    pytest.param(
+        "annotate_session", {"session_id": "sess_huge", "reviewer": "ana", "verdict": "note", "comment": "x"}, id="note"
+    ),
 ]
 
 

@@ -60,6 +60,7 @@ NEEDED: dict[str, dict[str, Any]] = {
     "search_transcripts": {"query": "refund"},
     "list_companions": {},
     "list_agents": {},
+    "annotate_session": {"session_id": DEMO_SESSION, "reviewer": "ana", "verdict": "note", "comment": "checked"},
 }
 FILLINGS = ["nulls", "empties"]
 

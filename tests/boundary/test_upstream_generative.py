@@ -79,6 +79,7 @@ TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("list_companions", {"page_size": 3}),
     ("list_agents", {"page_size": 5}),
     ("list_sessions", {"companion_id": "comp_unknown"}),  # an empty answer checks the companion list
+    ("annotate_session", {"session_id": TARGET, "reviewer": "ana", "verdict": "note", "comment": "checked"}),
 ]
 PROMPTS: dict[str, dict[str, Any]] = {
     "qa_review_transcript": {"session_id": TARGET},

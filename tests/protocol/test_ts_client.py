@@ -87,7 +87,11 @@ async def test_the_typescript_sdk_client_calls_every_tool(node_kit: Path) -> Non
         report = await anyio.to_thread.run_sync(run_ts_client, node_kit, calls)
     assert report["server"]["name"] == "session-mcp"
     assert report["tools"] == tools and report["prompts"] == prompts
-    assert report["templates"] == ["napster://sessions/{session_id}/transcript", "napster://sessions/{session_id}"]
+    assert report["templates"] == [
+        "napster://sessions/{session_id}/transcript",
+        "napster://sessions/{session_id}",
+        "napster://reports/{report_id}.html",  # review_sessions' HTML report (issue 18)
+    ]
     assert {call["name"] for call in calls} == set(tools), "every tool is called"
     *good, refused = report["calls"]
     for call in good:

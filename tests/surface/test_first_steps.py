@@ -136,6 +136,7 @@ PROMISES = {
     "list_companions": ["companions", "status", "last 7 days"],
     "list_agents": ["agents", "companion", "channels", "last 7 days"],
     "search_transcripts": ["stored session", "[mm:ss]", "role", "snippet"],
+    "annotate_session": ["confirm or dispute", "local store", "no endpoint"],
     "create_connection": ["start a new live session", "short-lived token", "agent"],
 }
 
