@@ -104,20 +104,21 @@ class ReviewTools(ReportLinks):
                 criteria=session_criteria(*client_side),
                 limit=limit or DEFAULT_REVIEW,
             )
-            # Caught up, the store chooses the sessions (no scan of the list); it keeps transcripts and findings.
-            stored = await self.from_store(ctx, client, selection)
             unread_verdicts = ""
             try:  # reviewers' verdicts (annotate_session) under these rules, this key's only
-                verdicts = await load_verdicts(await self.stores.tenant(client), self.rules)
-            except StoreError as exc:  # no reason to fail the review: it says so, one line
-                verdicts = Verdicts()
+                tenant = await self.stores.tenant(client)
+                verdicts = await load_verdicts(tenant, self.rules)
+                # Caught up, the store chooses the sessions (no scan of the list); it keeps transcripts and findings.
+                stored = await self.from_store(ctx, client, selection)
+            except StoreError as exc:  # no reason to fail the review: it reads the API, and says so in one line
+                tenant, stored, verdicts = None, None, Verdicts()
                 unread_verdicts = f"\nReviewers' verdicts could not be read, so none applied: {one_line(exc, 200)}"
             review = await run_review(
                 client,
                 selection,
                 self.rules,
                 self.shown,
-                store=await self.stores.tenant(client),
+                store=tenant,
                 select_from=stored.store if stored else None,
                 memory_cache=True,
                 on_progress=progress,

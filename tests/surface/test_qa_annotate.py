@@ -38,7 +38,8 @@ def api(base_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("SESSION_MCP_STORE", str(tmp_path / "store" / "s.sqlite3"))
     rules = tmp_path / "team.toml"
     quiet = "".join(f"[checks.{check}]\nseverity = 'info'\n" for check in CHECK_IDS if check != "pii_exposed")
-    rules.write_text(quiet + SCORECARD)
+    loud = "[checks.pii_exposed]\nread_back_severity = 'critical'\n"  # the demo's read-backs: criticals to dispute
+    rules.write_text(quiet + loud + SCORECARD)
     return rules
 
 
@@ -50,7 +51,7 @@ def run(*argv: str) -> int:
 
 
 def report(rules: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    assert run("--no-cache", "--limit", "40", "--rules", str(rules), "--format", "json", *extra) in (0, 1)
+    assert run("--limit", "40", "--rules", str(rules), "--format", "json", *extra) in (0, 1)
     data: dict[str, Any] = json.loads(capsys.readouterr().out)
     return data
 
@@ -61,7 +62,7 @@ def test_disputed_findings_stop_counting_and_fail_on_ignores_them(
     before = report(api, capsys)
     criticals = [f for s in before["sessions"] for f in s["findings"] if f["severity"] == "critical"]
     assert criticals and all(f["check"] == "pii_exposed" for f in criticals)
-    assert run("--no-cache", "--limit", "40", "--rules", str(api), "--fail-on", "critical") == 1
+    assert run("--limit", "40", "--rules", str(api), "--fail-on", "critical") == 1
     capsys.readouterr()
     for finding in criticals:
         turn = [] if finding["turn_index"] is None else ["--turn", str(finding["turn_index"])]
@@ -74,15 +75,15 @@ def test_disputed_findings_stop_counting_and_fail_on_ignores_them(
     assert after["by_severity"]["critical"] == 0
     disputed = [f for s in after["sessions"] for f in s["findings"] if f.get("review")]
     assert {f["review"]["verdict"] for f in disputed} == {"disputed"} and len(disputed) == len(criticals)
-    assert run("--no-cache", "--limit", "40", "--rules", str(api), "--fail-on", "critical") == 0  # ignored now
+    assert run("--limit", "40", "--rules", str(api), "--fail-on", "critical") == 0  # ignored now
     assert "(disputed by ana: not counted)" in capsys.readouterr().out  # the text report shows them too
     out = tmp_path / "qa.xml"
-    assert run("--no-cache", "--limit", "40", "--rules", str(api), "--format", "junit", "--out", str(out)) == 0
+    assert run("--limit", "40", "--rules", str(api), "--format", "junit", "--out", str(out)) == 0
     skipped = [s for case in ET.parse(out).getroot().iter("testcase") for s in case.findall("skipped")]
     assert len(skipped) == len(criticals) and all(
         "(disputed by ana: not counted)" in s.get("message", "") for s in skipped
     )
-    assert run("--no-cache", "--limit", "40", "--rules", str(api), "--format", "jsonl") == 0
+    assert run("--limit", "40", "--rules", str(api), "--format", "jsonl") == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sum(1 for line in lines if (line.get("review") or {}).get("verdict") == "disputed") == len(criticals)
     # the scores were 0 (fatal) for those sessions before, and are no longer
@@ -100,11 +101,11 @@ def test_every_reviewed_session_has_a_score_and_verdict_in_json_jsonl_and_junit(
     assert sum(data["verdicts"].values()) == 40 and data["mean_score"] is not None
     assert sum(c["sessions"] for c in data["companions"]) == 40
     assert all(c["mean_score"] is not None for c in data["companions"])
-    assert run("--no-cache", "--limit", "40", "--rules", str(api), "--format", "jsonl") == 0
+    assert run("--limit", "40", "--rules", str(api), "--format", "jsonl") == 0
     sessions = [line for line in map(json.loads, capsys.readouterr().out.splitlines()) if line.get("record")]
     assert [(s["session_id"], s["score"]) for s in sessions] == [(r["session_id"], r["score"]) for r in rows]
     out = tmp_path / "qa.xml"
-    assert run("--no-cache", "--limit", "40", "--rules", str(api), "--format", "junit", "--out", str(out)) == 0
+    assert run("--limit", "40", "--rules", str(api), "--format", "junit", "--out", str(out)) == 0
     cards = [c for c in ET.parse(out).getroot().iter("testcase") if c.get("name") == "scorecard"]
     failed = [c for c in cards if c.find("failure") is not None]
     assert len(cards) == 40 and len(failed) == data["verdicts"]["fail"]
