@@ -41,9 +41,7 @@ from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import (
     MARKS,
-    MAX_ANNOTATIONS_READ,
     RANK_LIMIT,
-    Annotation,
     SearchFilters,
     SearchHit,
     SearchPage,
@@ -57,7 +55,8 @@ from session_mcp.store.base import (
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
 from session_mcp.store.rows import figures_json
 from session_mcp.store.search import to_fts5
-from session_mcp.store.sqlite_query import LIST_ROWS, run_query, search_where, write_rows
+from session_mcp.store.sqlite_qa import SqliteQaRecords
+from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, search_where, write_rows
 
 T = TypeVar("T")
 
@@ -265,7 +264,7 @@ def _delete_sessions(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
         conn.execute("DELETE FROM sessions WHERE sk = ?", (key,))
 
 
-class SqliteTenant:
+class SqliteTenant(SqliteQaRecords):
     """One tenant's sessions in a ``SqliteStore``: the ``SessionStore`` of SQLite."""
 
     def __init__(self, store: SqliteStore, tenant: str) -> None:
@@ -310,7 +309,7 @@ class SqliteTenant:
         return await anyio.to_thread.run_sync(_read_back, row[0], session_id)
 
     async def get_sessions(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
-        rows = await self.store.run(lambda conn: self._by_ids(conn, "id, body", session_ids))
+        rows = await self._rows("id, body", "sessions", session_ids)
         if not rows:
             return {}
 
@@ -323,25 +322,17 @@ class SqliteTenant:
         return await self.store.run(lambda conn: run_query(conn, self.tenant, query))
 
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
-        rows = await self.store.run(lambda conn: self._by_ids(conn, "id", session_ids))
+        rows = await self._rows("id", "sessions", session_ids)
         return {str(r[0]) for r in rows}
 
     async def open_ids(self, session_ids: Sequence[str]) -> set[str]:
-        rows = await self.store.run(lambda conn: self._by_ids(conn, "id", session_ids, table="pending"))
+        rows = await self._rows("id", "pending", session_ids)
         return {str(r[0]) for r in rows}
 
-    def _by_ids(
-        self, conn: sqlite3.Connection, columns: str, session_ids: Sequence[str], table: str = "sessions"
-    ) -> list[Any]:
+    async def _rows(self, columns: str, table: str, session_ids: Sequence[str]) -> list[Any]:
         """``columns`` of this tenant's rows of ``table`` among ``session_ids``."""
-        wanted = list(dict.fromkeys(session_ids))
-        found: list[Any] = []
-        for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT {columns} FROM {table} WHERE tenant = ? AND id IN ({marks})"
-            found += conn.execute(query, (self.tenant, *chunk)).fetchall()
-        return found
+        statement = f"SELECT {columns} FROM {table} WHERE tenant = ?"
+        return await self.store.run(lambda conn: rows_by_ids(conn, statement, (self.tenant,), session_ids))
 
     async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
         rows = [(self.tenant, s.id, s.list_time, now) for s in sessions]
@@ -502,64 +493,6 @@ class SqliteTenant:
             return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
 
         return await self.store.run(bounded)
-
-    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
-        wanted = list(dict.fromkeys(session_ids))
-
-        def work(conn: sqlite3.Connection) -> dict[str, str]:
-            found: dict[str, str] = {}
-            for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT id, body FROM findings WHERE tenant = ? AND rules = ? AND id IN ({marks})"
-                found.update(conn.execute(query, (self.tenant, rules, *chunk)).fetchall())
-            return found
-
-        return await self.store.run(work)
-
-    async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
-        rows = [(self.tenant, session_id, rules, body, self.tenant, session_id) for session_id, body in results]
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR REPLACE INTO findings (tenant, id, rules, body) SELECT ?, ?, ?, ? "
-                "WHERE EXISTS (SELECT 1 FROM sessions WHERE tenant = ? AND id = ?)",
-                rows,
-            )
-
-        await self.store.run(lambda conn: self.store.write(work))
-
-    async def add_annotation(self, annotation: Annotation) -> None:
-        a = annotation
-        row = (self.tenant, a.session_id, a.kind, a.check, a.turn_index, a.rules, a.reviewer, a.at, a.text)
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO annotations (tenant, session_id, kind, check_id, turn_index, rules, reviewer, at, text) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-
-        await self.store.run(lambda conn: self.store.write(work))
-
-    async def annotations(self, session_ids: Sequence[str] | None = None) -> list[Annotation]:
-        columns = "session_id, kind, reviewer, at, text, check_id, turn_index, rules"
-        newest = f"ORDER BY ak DESC LIMIT {MAX_ANNOTATIONS_READ}"
-
-        def work(conn: sqlite3.Connection) -> list[Any]:
-            if session_ids is None:
-                query = f"SELECT {columns} FROM annotations WHERE tenant = ? {newest}"
-                return conn.execute(query, (self.tenant,)).fetchall()
-            rows: list[Any] = []
-            wanted = list(dict.fromkeys(session_ids))
-            for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
-                chunk = wanted[start : start + 500]
-                query = f"SELECT ak, {columns} FROM annotations WHERE tenant = ? AND session_id IN "
-                rows += conn.execute(query + f"({','.join('?' * len(chunk))})", (self.tenant, *chunk)).fetchall()
-            return [r[1:] for r in sorted(rows, reverse=True)[:MAX_ANNOTATIONS_READ]]
-
-        rows = await self.store.run(work)
-        return [Annotation(*row) for row in reversed(rows)]
 
 
 def _offset(timestamp: float | None, origin: float | None) -> float | None:

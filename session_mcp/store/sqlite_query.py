@@ -127,3 +127,20 @@ def search_where(tenant: str, match: str, filters: SearchFilters) -> tuple[str, 
         clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
         params += filters.statuses
     return " AND ".join(clauses), tuple(params)
+
+
+MAX_PARAMETERS = 500  # ids bound in one statement: under SQLite's limit on bound parameters
+
+
+def rows_by_ids(
+    conn: sqlite3.Connection, statement: str, params: tuple[Any, ...], session_ids: Sequence[str], column: str = "id"
+) -> list[Any]:
+    """The rows of ``statement`` (a SELECT whose WHERE clause comes last) among ``session_ids``, read in chunks."""
+    wanted = list(dict.fromkeys(session_ids))
+    found: list[Any] = []
+    for start in range(0, len(wanted), MAX_PARAMETERS):
+        chunk = wanted[start : start + MAX_PARAMETERS]
+        found += conn.execute(
+            f"{statement} AND {column} IN ({','.join('?' * len(chunk))})", (*params, *chunk)
+        ).fetchall()
+    return found
