@@ -34,6 +34,7 @@ CHECKS_MODULES = (
     "session_mcp.qa.disclosure",
     "session_mcp.qa.escalation",
     "session_mcp.qa.patterns",
+    "session_mcp.qa.similarity",
     "session_mcp.qa.breakdown",
     "session_mcp.sessions.outcome",
     "session_mcp.sessions.phrases",

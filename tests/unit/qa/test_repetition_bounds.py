@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import checks
-from session_mcp.qa.checks import CheckConfig, Said, Subject, may_reach, run_checks, shared
+from session_mcp.qa.checks import CheckConfig, Subject, run_checks
+from session_mcp.qa.similarity import Said, may_reach, most_similar, shared
 from session_mcp.simulator import Simulator
 from tests.helpers import make_session
 
@@ -53,7 +54,7 @@ def test_no_bound_rejects_a_pair_that_reaches_the_threshold(a: str, b: str, thre
 def test_most_similar_is_the_unfiltered_answer(text: str, earlier: list[str], threshold: float) -> None:
     recent = [Said(i, other) for i, other in enumerate(earlier)]
     said = Said(len(earlier), text)
-    assert checks._most_similar(said, recent, threshold) == unfiltered(said, recent, threshold)
+    assert most_similar(said, recent, threshold) == unfiltered(said, recent, threshold)
 
 
 def test_the_bound_tells_different_sentences_apart_where_quick_ratio_cannot() -> None:
@@ -95,7 +96,7 @@ def _findings_both_ways(session: SessionDetail, similarity: float) -> int:
     config = CheckConfig(agent_repetition=options, user_repetition=options)
     fast = run_checks(Subject.of(session), config)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checks, "_most_similar", unfiltered)
+        patch.setattr(checks, "most_similar", unfiltered)
         slow = run_checks(Subject.of(session), config)
     assert fast == slow
     return sum(1 for f in fast if f.check.endswith("_repetition"))
