@@ -37,7 +37,8 @@ from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolRequestParams, Emp
 from pydantic import BaseModel, Field
 
 TASKS = "io.modelcontextprotocol/tasks"
-TASK_TOOLS = ("review_sessions",)  # long work; a tool that syncs a large window belongs here too
+# Long work: a review, and the reading tools whose window the store may first sync back to.
+TASK_TOOLS = ("review_sessions", "session_stats", "get_session_transcripts")
 MODERN = frozenset({"2026-07-28"})  # the extension exists from this revision on; older wires never see a task
 TASK_TTL_MS = 3_600_000  # a task and its result are kept this long after it was created
 POLL_INTERVAL_MS = 500
