@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 import anyio
 
-from session_mcp.cli.sessions import Progress, add_filter_flags, add_query_flags, selection_of
+from session_mcp.cli.sessions import Progress, add_filter_flags, add_query_flags, selection_of, whole_number
 from session_mcp.cli.store import opened_store, store_path
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
@@ -65,7 +65,7 @@ def add_qa_command(commands: Any, shared: Callable[[argparse.ArgumentParser], No
     add_query_flags(qa)  # the window and client-side filters, exactly as `sessions list` takes them
     qa.add_argument(
         "--limit",
-        type=_limit,
+        type=whole_number(1),
         help=f"at most this many sessions, the newest (default: all of them with a store, {MAX_REVIEW} without; "
         f"at most {MAX_REVIEW} without a store)",
     )
@@ -75,16 +75,6 @@ def add_qa_command(commands: Any, shared: Callable[[argparse.ArgumentParser], No
     qa.add_argument("--fail-on", choices=SEVERITIES[1:], help="exit 1 when a finding is at least this severe")
     qa.add_argument("--cache-dir", type=Path, help="deprecated: the same as --store DIR/store.sqlite3")
     qa.add_argument("--no-cache", action="store_true", help="the same as --no-store")
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
 
 
 def run_qa_command(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:
@@ -277,20 +267,12 @@ def add_annotate_command(qa: argparse.ArgumentParser, shared: Callable[[argparse
     kind.add_argument("--confirm", metavar="CHECK", help="confirm the finding of this check")
     kind.add_argument("--dispute", metavar="CHECK", help="dispute the finding of this check")
     kind.add_argument("--note", metavar="TEXT", help="a note on the session")
-    annotate.add_argument("--turn", type=_turn, help="the finding's turn as the report shows it (none: whole session)")
+    annotate.add_argument(
+        "--turn", type=whole_number(0), help="the finding's turn as the report shows it (none: whole session)"
+    )
     annotate.add_argument("--reviewer", required=True, help="who gives the verdict, e.g. --reviewer ana")
     annotate.add_argument("--comment", default="", help="why (with --confirm or --dispute)")
     annotate.add_argument("--rules", type=Path, help="the rules file of the review (else --qa-rules)")
-
-
-def _turn(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a turn number (0 or more), not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
 
 
 def run_annotate_command(args: argparse.Namespace, settings: Settings, make_client: ClientFactory) -> int:

@@ -189,15 +189,7 @@ def _render_scanned_page(page: SessionPageResult, scan: ScanInfo) -> str:
         of = f" of at least {last + 1}" if not scan.bound_hit else f" of at least {last}"
     else:
         of = ""
-    with_turns = any(row.turns is not None for row in page.sessions)
-    lines = [f"Sessions {first}-{last}{of} matching, newest first.", note]
-    lines.append(shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS))
-    lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
-    if page.next_cursor is not None:
-        lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")
-    else:
-        lines.append("Last page.")
-    return "\n".join(lines)
+    return _matching_page(page, f"Sessions {first}-{last}{of} matching, newest first.", note)
 
 
 def _render_stored_page(page: SessionPageResult, store: StoreFreshness) -> str:
@@ -205,11 +197,15 @@ def _render_stored_page(page: SessionPageResult, store: StoreFreshness) -> str:
     fresh = freshness_line(store)
     if not page.sessions:
         return f"No sessions match{' from here' if page.first_number > 1 else ''}.\n{fresh}"
-    first = page.first_number
-    last = first + len(page.sessions) - 1
+    last = page.first_number + len(page.sessions) - 1
+    heading = f"Sessions {page.first_number}-{last} of {page.filtered_count} matching, newest first."
+    return _matching_page(page, heading, fresh)
+
+
+def _matching_page(page: SessionPageResult, heading: str, note: str) -> str:
+    """A page of matches: its heading and note, the rows, then the cursor that reads on (or the end)."""
     with_turns = any(row.turns is not None for row in page.sessions)
-    lines = [f"Sessions {first}-{last} of {page.filtered_count} matching, newest first.", fresh]
-    lines.append(shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS))
+    lines = [heading, note, shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)]
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.next_cursor is not None:
         lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")

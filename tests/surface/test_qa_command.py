@@ -162,7 +162,7 @@ def test_bad_arguments_exit_2(api: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert run("--limit", "1001", "--no-store") == 2
     assert "without a session store a review takes at most 1000 sessions" in capsys.readouterr().err
     assert run("--limit", "0") == 2
-    assert "must be 1 or more" in capsys.readouterr().err
+    assert "must be a whole number of at least 1" in capsys.readouterr().err
     assert run("--format", "pdf") == 2
 
 
