@@ -15,6 +15,8 @@ from typing import Any
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import Figures, ToolOutcome, figures_of
 
+COMPRESSION = 6  # zlib level of what the store keeps compressed (bodies, findings): near the best, fast
+
 TRANSCRIPT_FIELDS = frozenset(SessionDetail.model_fields) - frozenset(SessionSummary.model_fields)
 
 

@@ -53,7 +53,7 @@ from session_mcp.store.base import (
     SyncState,
 )
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
-from session_mcp.store.rows import figures_json
+from session_mcp.store.rows import COMPRESSION, figures_json
 from session_mcp.store.search import to_fts5
 from session_mcp.store.sqlite_qa import SqliteQaRecords
 from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, search_where, write_rows
@@ -67,7 +67,6 @@ SNIPPET_TOKENS = 16
 # prefixes must not hold it. SQLite calls the handler every PROGRESS_STEPS virtual-machine steps.
 SEARCH_SECONDS = 10.0
 PROGRESS_STEPS = 10_000
-COMPRESSION = 6
 
 # MIGRATIONS[n] takes a file from schema version n to n + 1: statements, run in one transaction.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (

@@ -6,10 +6,15 @@ A part of ``SqliteTenant`` (a mixin): QA's tables beside the sessions, apart fro
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.to_thread
+
 from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation
+from session_mcp.store.rows import COMPRESSION
 from session_mcp.store.sqlite_query import rows_by_ids
 
 if TYPE_CHECKING:
@@ -24,11 +29,23 @@ class SqliteQaRecords:
 
     async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
         statement = "SELECT id, body FROM findings WHERE tenant = ? AND rules = ?"
-        rows = await self.store.run(lambda conn: rows_by_ids(conn, statement, (self.tenant, rules), session_ids))
-        return {str(r[0]): str(r[1]) for r in rows}
+
+        def work(conn: sqlite3.Connection) -> dict[str, str]:
+            rows = rows_by_ids(conn, statement, (self.tenant, rules), session_ids)
+            return {str(r[0]): zlib.decompress(r[1]).decode() for r in rows}
+
+        return await self.store.run(work)
 
     async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
-        rows = [(self.tenant, session_id, rules, body, self.tenant, session_id) for session_id, body in results]
+        """Each result kept compressed, as the sessions' bodies are: findings quote turns, which compress 4:1."""
+
+        def rows_of() -> list[tuple[Any, ...]]:
+            return [
+                (self.tenant, session_id, rules, zlib.compress(body.encode(), COMPRESSION), self.tenant, session_id)
+                for session_id, body in results
+            ]
+
+        rows = await anyio.to_thread.run_sync(rows_of)  # CPU work, off the loop, outside the store's lock
 
         def work(conn: sqlite3.Connection) -> None:
             conn.executemany(
