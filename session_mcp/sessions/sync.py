@@ -34,9 +34,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
-from session_mcp.sessions.fetch import Failure, ProgressCallback, fetch_sessions
+from session_mcp.sessions.fetch import Failure, ProgressCallback, failure_of
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.store.base import SessionStore, SyncState
@@ -205,29 +208,48 @@ async def _fetch_and_store(
     now: float,
     result: SyncResult,
 ) -> None:
-    """Fetch the details, store the closed ones a chunk at a time, keep the open ones to revisit."""
+    """Fetch the details, store the closed ones a chunk at a time, keep the open ones to revisit.
+
+    Requests stream: ``pacer.maximum`` workers take the next id as each request ends, so a slow
+    answer (a 429's ``Retry-After``) holds one request, not a group waiting for its slowest. A
+    chunk is stored once it holds ``CHUNK`` sessions or ``CHUNK_BYTES`` of text; at most
+    ``pacer.maximum`` answers more wait in the channel meanwhile.
+    """
     total = len(session_ids)
+    pending = iter(session_ids)
+    send, receive = anyio.create_memory_object_stream[SessionDetail | Failure](pacer.maximum)
+
+    async def worker(out: MemoryObjectSendStream[SessionDetail | Failure]) -> None:
+        async with out:
+            for session_id in pending:  # one iterator shared by the workers: each id is taken once
+                try:
+                    async with pacer.slot():
+                        item: SessionDetail | Failure = await client.get_session(session_id, use_cache=False)
+                except Exception as exc:  # whatever one session raises is its own failure
+                    item = failure_of(client, session_id, exc)
+                await out.send(item)
+
     done = 0
     held: list[SessionDetail] = []
     held_bytes = 0
-    # Fetched at a time (each group waits for its slowest request): a chunk is stored once it holds CHUNK
-    # sessions or CHUNK_BYTES of text, so at most a group more than that is held.
-    group = max(1, min(CHUNK, pacer.maximum * 4))
-    for start in range(0, total, group):
-        part = session_ids[start : start + group]
-        fetched, failures = await fetch_sessions(
-            client, part, concurrency=pacer.maximum, use_cache=False, pacer=pacer.slot
-        )
-        held += fetched
-        held_bytes += sum(len(t.text) for s in fetched for t in s.turns)
-        result.fetched += len(fetched)
-        result.failures += failures
-        done += len(part)
-        if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES or done == total:
-            await _store_chunk(store, held, now, result)
-            held, held_bytes = [], 0
-            if on_progress is not None:
-                await on_progress(done, total, f"stored {result.stored} sessions")
+    async with anyio.create_task_group() as group:
+        async with send:  # each worker holds a clone: the channel ends when the last one is done
+            for _ in range(min(pacer.maximum, total)):
+                group.start_soon(worker, send.clone())
+        async with receive:
+            async for item in receive:
+                done += 1
+                if isinstance(item, Failure):
+                    result.failures.append(item)
+                else:
+                    held.append(item)
+                    held_bytes += sum(len(t.text) for t in item.turns)
+                    result.fetched += 1
+                if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES or done == total:
+                    await _store_chunk(store, held, now, result)
+                    held, held_bytes = [], 0
+                    if on_progress is not None:
+                        await on_progress(done, total, f"stored {result.stored} sessions")
 
 
 async def _store_chunk(store: SessionStore, fetched: list[SessionDetail], now: float, result: SyncResult) -> None:
