@@ -482,7 +482,10 @@ def run_tool(env: Env, call: Call) -> CallToolResult:
         "create_connection": [call.args.get("agent_id")],
     }.get(call.tool, [call.args.get("session_id")])
     passed = {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set()
-    check_upstream(requests, passed, None if call.invalid or call.lax else call.args)
+    # A directory tool's own filters go to the directory; the sessions it lists for the week's figures
+    # (when its cache of them has expired) carry none of them.
+    own_filters = call.tool.startswith("list_") and call.tool != "list_sessions"
+    check_upstream(requests, passed, None if call.invalid or call.lax or own_filters else call.args)
     session_id = call.args.get("session_id") if call.tool == "get_session_transcript" else None
     if isinstance(session_id, str) and not path_safe(session_id):
         assert result.is_error and not requests, text[:300]

@@ -30,6 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from session_mcp.companion.ingest import KEY_MASK
 from session_mcp.companion.sanitize import clean_text
 from session_mcp.qa.report import QAReport
 from session_mcp.qa.writers import render_text
@@ -112,9 +113,10 @@ def upstream(*texts: str) -> list[str]:
 
 def assert_server_sentence(message: str, sources: list[str]) -> None:
     """``message`` is one of the checks' sentences; each quote in it is a piece of upstream text."""
+    shown = [*sources, *(source.replace(KEY, KEY_MASK) for source in sources)]  # the key in upstream text is masked
     for span in SPAN.findall(message):
         core = CUT.sub("", span)
-        assert any(core in source for source in sources), (span, sources)
+        assert any(core in source for source in shown), (span, sources)
     bare = SPAN.sub("Q", message)
     assert '"' not in bare, message  # every quote the server opened, it closed
     assert MESSAGES.fullmatch(bare), message
