@@ -23,6 +23,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail
 from session_mcp.config import Settings
+from session_mcp.render.digests import OUTCOME_MARKS
 from session_mcp.sessions.outcome import outcome_of
 from session_mcp.simulator import Simulator
 from tests.helpers import ANCHOR, connect, started_in, text_of
@@ -149,8 +150,10 @@ async def test_digest_lines_show_the_outcome(client: CompanionClient, simulator:
         batch, text = await call(mcp, "get_session_transcripts", {"since": "2d", "detail": "digest"})
     assert {d["session"]["id"]: d["session"]["outcome"] for d in batch["digests"]} == expected
     columns = next(line for line in text.splitlines() if "(columns: " in line).split("(columns: ")[1].split(";")[0]
-    at = columns.split(" | ").index("outcome")
+    names = columns.split(" | ")
+    at = next(n for n, name in enumerate(names) if name.startswith("outcome ("))
+    assert "✗ unresolved" in names[at]
     for digest in batch["digests"]:
         row = digest["session"]
         [line] = [line for line in text.splitlines() if line.startswith(row["id"] + " | ")]
-        assert line.split(" | ")[at] == row["outcome"]
+        assert line.split(" | ")[at] == OUTCOME_MARKS[row["outcome"]]
