@@ -273,7 +273,7 @@ def aligned_page(text: str, page: SessionPageResult) -> str:
         return text
     at = next(n for n, line in enumerate(lines) if line.startswith("id | "))  # the line that names the columns
     header = lines[at].split(" | ")
-    rows = [session_cells(row, with_turns="turns" in header) for row in page.sessions]
+    rows = [session_cells(row, with_turns="turns" in header, with_outcome="outcome" in header) for row in page.sessions]
     lines[at : at + 1 + len(rows)] = aligned([header, *rows])
     return "\n".join(lines)
 

@@ -29,6 +29,7 @@ from session_mcp.qa.stored import decode, encode, fingerprint
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
+from session_mcp.sessions.keep import put_closed
 from session_mcp.sessions.outcome import outcome_of
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.redact import Redactor, redactor
@@ -107,7 +108,7 @@ async def run_review(
                     client, missing, concurrency=pacer.maximum, use_cache=memory_cache, pacer=pacer.slot
                 )
                 if store:
-                    await store.put_sessions([s for s in fetched if s.is_closed])
+                    await put_closed(store, [s for s in fetched if s.is_closed])
                 read.update(kept=len(kept), store=len(stored), api=len(fetched))
                 await send.send(_Chunk(chunk, {**stored, **{s.id: s for s in fetched}}, failures, kept))
 

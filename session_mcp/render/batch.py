@@ -38,6 +38,7 @@ from session_mcp.render.scan_info import ScanInfo, render_scan
 from session_mcp.render.session_info import SessionRow, format_status, row_tags, session_row
 from session_mcp.render.transcript import Turn, make_turn, turn_line
 from session_mcp.sessions.fetch import Failure
+from session_mcp.sessions.outcome import outcome_of
 
 BATCH_OVERHEAD = 500  # the summary line, section headers and separators of a batch answer
 TIGHT_SEP = "|"  # between cells when the lines would leave under DIGEST_TEXT_TIGHT characters of text each
@@ -188,7 +189,7 @@ def _whole(session: SessionDetail, max_message_chars: int) -> _Block:
         text = shorten_text(item.text, max_message_chars)
         shortened += text != item.text
         turns.append(make_turn(index, item, origin, text))
-    row = session_row(session, len(turns))
+    row = session_row(session, len(turns), outcome_of(session).outcome)  # the digest line shows it
     whole = BatchTranscript(session=row, turns=turns, total_turns=len(turns))
     return _Block(session, row, turns, shortened, len(render_batch_transcript(whole)) + 2)
 

@@ -1,4 +1,4 @@
-"""A session in one line: status, duration, turns, the user's first request and the last exchange.
+"""A session in one line: status, duration, turns, outcome, the user's first request and the last exchange.
 
 What a batch gives for each session that does not fit whole (and for every session with
 ``detail="digest"``): the quoted text shortened to the room the batch shares out
@@ -23,9 +23,13 @@ ENDING_MARKS = len(" ⟶ ") + len("U: ") + len(" A: ")  # what the last exchange
 QUOTES = len('""')  # the marks around each quoted text of a digest line
 CELL_SEP = " | "
 NORMAL_END = "connection_closed"  # the close reason of an ordinary end: not worth a digest's room
+# How a session ended (sessions.outcome) as one mark: 500 digest lines share one answer's budget, and a
+# word there would take the room of the quoted text (the structured result has the word).
+OUTCOME_MARKS = {"resolved": "✓", "unresolved": "✗", "escalated": "↗", "abandoned": "⊘", "unknown": "?"}
 DIGEST_COLUMNS = (
-    "id | companion | started | duration | status | turns | the user's first request ⟶ the last exchange (U: user, "
-    "A: agent)"
+    "id | companion | started | duration | status | turns | outcome ("
+    + ", ".join(f"{mark} {outcome}" for outcome, mark in OUTCOME_MARKS.items())
+    + ") | the user's first request ⟶ the last exchange (U: user, A: agent)"
 )
 
 
@@ -130,6 +134,7 @@ def digest_line(digest: SessionDigest, *, with_companion: bool, sep: str = CELL_
         format_duration(row.duration_seconds),
         status,
         str(row.turns if row.turns is not None else "-"),
+        OUTCOME_MARKS.get(row.outcome or "", "-"),  # how it ended, computed from the transcript
     ]
     said = _digest_text(digest)
     if said:

@@ -7,7 +7,7 @@ column once in a header, numbers the rows among the matches and ends with the ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -15,13 +15,7 @@ from session_mcp.companion.models import SessionPage, SessionSummary
 from session_mcp.render.common import plural, shown_columns
 from session_mcp.render.freshness import StoreFreshness, freshness_line
 from session_mcp.render.scan_info import INCONSISTENCIES, ScanInfo, counts_hold, render_scan, upstream_note
-from session_mcp.render.session_info import (
-    SESSION_COLUMNS,
-    SESSION_COLUMNS_NO_TURNS,
-    SessionRow,
-    session_line,
-    session_row,
-)
+from session_mcp.render.session_info import SessionRow, session_columns, session_line, session_row
 from session_mcp.sessions.claims import Inconsistency, distinct, page_inconsistencies
 from session_mcp.sessions.criteria import Scan
 
@@ -118,11 +112,14 @@ def stored_page_result(
     matched_before: int,
     next_cursor: str | None,
     store: StoreFreshness,
+    outcomes: Mapping[str, str] | None = None,
     known_turns: Callable[[str], int | None] = lambda _: None,
 ) -> SessionPageResult:
-    """A page read from the session store: the count of matches is exact, the next page a keyset cursor."""
+    """A page read from the session store: the count of matches is exact, the next page a keyset cursor;
+    each row with its outcome (by id in ``outcomes``), which the store keeps."""
+    ended = outcomes or {}
     return SessionPageResult(
-        sessions=[session_row(item, known_turns(item.id)) for item in sessions],
+        sessions=[session_row(item, known_turns(item.id), ended.get(item.id)) for item in sessions],
         page_index=matched_before // page_size,
         page_size=page_size,
         filtered_count=total,
@@ -156,8 +153,7 @@ def render_session_page(page: SessionPageResult) -> str:
         ]
     else:
         lines = [f"Sessions {first}-{last}{of}, newest first (page {page.page_index})."]
-    lines.append(shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS))
-    lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
+    lines += _table(page.sessions, with_turns=with_turns)
     if page.upstream_sent_more:
         lines.append(
             f"(The API sent {page.upstream_sent_more} rows more than the page size of {page.page_size}; "
@@ -205,10 +201,16 @@ def _render_stored_page(page: SessionPageResult, store: StoreFreshness) -> str:
 def _matching_page(page: SessionPageResult, heading: str, note: str) -> str:
     """A page of matches: its heading and note, the rows, then the cursor that reads on (or the end)."""
     with_turns = any(row.turns is not None for row in page.sessions)
-    lines = [heading, note, shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)]
-    lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
+    lines = [heading, note, *_table(page.sessions, with_turns=with_turns)]
     if page.next_cursor is not None:
         lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")
     else:
         lines.append("Last page.")
     return "\n".join(lines)
+
+
+def _table(rows: list[SessionRow], *, with_turns: bool) -> list[str]:
+    """The columns' header and a line per row; the outcome column when some row knows it (store-backed)."""
+    with_outcome = any(row.outcome is not None for row in rows)
+    header = shown_columns(session_columns(with_turns=with_turns, with_outcome=with_outcome))
+    return [header, *(session_line(row, with_turns=with_turns, with_outcome=with_outcome) for row in rows)]

@@ -38,6 +38,10 @@ class SessionRow(BaseModel):
     status: str = Field(description="pending, started, closed or failed (derived from the times when not sent).")
     close_reason: str | None = None
     turns: int | None = Field(None, description="Number of transcript turns, when already known.")
+    outcome: str | None = Field(
+        None,
+        description="How it ended: resolved, unresolved, escalated, abandoned or unknown (from the session store).",
+    )
     left_out: dict[str, int] | None = Field(
         None, description=f"Items left out of a long field (tags, functions, faq_ids, extra; {MAX_ITEMS} kept)."
     )
@@ -71,7 +75,7 @@ class SessionInfo(SessionRow):
     extra: dict[str, Any] | None = Field(None, description="Fields the API sent that this server does not name.")
 
 
-def session_row(session: SessionSummary, turns: int | None = None) -> SessionRow:
+def session_row(session: SessionSummary, turns: int | None = None, outcome: str | None = None) -> SessionRow:
     left_out: dict[str, int] = {}
     return SessionRow(
         id=shorten_text(session.id, ID_CHARS),
@@ -85,6 +89,7 @@ def session_row(session: SessionSummary, turns: int | None = None) -> SessionRow
         status=shorten_text(session.state, FIELD_CHARS),
         close_reason=_field(session.close_reason),
         turns=turns,
+        outcome=outcome,
         left_out=left_out or None,
     )
 
@@ -193,12 +198,18 @@ SESSION_COLUMNS = "id | companion | client | started (UTC) | duration | turns | 
 SESSION_COLUMNS_NO_TURNS = SESSION_COLUMNS.replace(" | turns", "")
 
 
-def session_line(row: SessionRow, *, with_turns: bool = True) -> str:
-    """One session on one line, in the order of ``SESSION_COLUMNS`` (without turns if asked)."""
-    return " | ".join(session_cells(row, with_turns=with_turns))
+def session_columns(*, with_turns: bool, with_outcome: bool = False) -> str:
+    """The header of ``session_line``'s cells: turns and outcome only where some row knows them."""
+    columns = SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS
+    return columns.replace(" | status", " | status | outcome") if with_outcome else columns
 
 
-def session_cells(row: SessionRow, *, with_turns: bool = True) -> list[str]:
+def session_line(row: SessionRow, *, with_turns: bool = True, with_outcome: bool = False) -> str:
+    """One session on one line, in the order of ``session_columns`` (without turns, with the outcome, if asked)."""
+    return " | ".join(session_cells(row, with_turns=with_turns, with_outcome=with_outcome))
+
+
+def session_cells(row: SessionRow, *, with_turns: bool = True, with_outcome: bool = False) -> list[str]:
     """The cells of ``session_line``, for a table that aligns them."""
     cells = [
         show_id(row.id),
@@ -209,7 +220,10 @@ def session_cells(row: SessionRow, *, with_turns: bool = True) -> list[str]:
     ]
     if with_turns:
         cells.append("-" if row.turns is None else str(row.turns))
-    cells += [format_status(row), row_tags(row) or "-"]
+    cells.append(format_status(row))
+    if with_outcome:
+        cells.append(cell(row.outcome or "-"))
+    cells.append(row_tags(row) or "-")
     return cells
 
 

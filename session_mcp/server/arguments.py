@@ -23,6 +23,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 from session_mcp.companion.client import MAX_FILTER_LENGTH, SessionFilters
 from session_mcp.render.batch import MAX_CALL_IDS, MAX_DIGEST_IDS
 from session_mcp.sessions.criteria import Criteria
+from session_mcp.sessions.outcome import Outcome
 from session_mcp.sessions.tags import parse_tag_pairs
 from session_mcp.sessions.window_words import MAX_ZONE_NAME, WINDOW_FORMS
 
@@ -169,6 +170,12 @@ Status = Annotated[
     list[StatusValue] | None,
     BeforeValidator(_one_or_more),
     _values("Any of these (started: open; pending: never started).", most=4),
+]
+# How a session ended (sessions/outcome.py), kept per session by the store: a filter only it applies.
+Outcomes = Annotated[
+    list[Outcome] | None,
+    BeforeValidator(_one_or_more),
+    _values("Any of these endings (needs the session store).", most=5),
 ]
 Value = Annotated[str, Field(max_length=100)]
 CloseReason = Annotated[

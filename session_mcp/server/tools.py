@@ -37,6 +37,7 @@ from session_mcp.server.arguments import (
     Detail,
     ExternalClientId,
     Modality,
+    Outcomes,
     Search,
     SessionId,
     SessionIds,
@@ -56,16 +57,21 @@ from session_mcp.server.toolkit import linked, progress_reporter, structured, to
 from session_mcp.sessions.criteria import Criteria, Scan
 from session_mcp.sessions.cursors import scan_page
 from session_mcp.sessions.fetch import Failure, fetch_sessions
+from session_mcp.sessions.keep import stored_outcome
 from session_mcp.sessions.keyset import Keyset, arguments_digest, is_keyset, open_keyset, seal_keyset
 from session_mcp.sessions.select import Selected, Selection, needs_scan, select
 from session_mcp.stats.figures import session_stats
 from session_mcp.stats.result import StatsResult
 from session_mcp.stats.text import render_stats
-from session_mcp.store.base import Figures, figures_of
+from session_mcp.store.base import UNKNOWN_OUTCOME, Figures, figures_of
 
 DEFAULT_STATS = 200
 DEFAULT_STATS_IN_WINDOW = 1_000
 STATS_CACHED_UP_TO = 100  # sessions whose transcripts statistics leave in the cache for the reads that follow
+OUTCOME_NEEDS_STORE = (
+    "outcome is known only to the session store, which cannot answer this list: give a window it holds (e.g. "
+    "since='this week') and no search, on a server with a store (not --no-store); or leave outcome out."
+)
 NARROWING = "companion_id, external_client_id, search, tags, since, until, status, close_reason, session_type, modality"
 
 
@@ -86,6 +92,7 @@ class ReadTools(Backend):
         close_reason: CloseReason = None,
         session_type: SessionType = None,
         modality: Modality = None,
+        outcome: Outcomes = None,
         page_index: Annotated[
             int,
             Field(ge=0, le=1_000_000, description="Zero-based page (a list without since/until or status)."),
@@ -95,14 +102,15 @@ class ReadTools(Backend):
         cursor: Cursor = "",
     ) -> Annotated[CallToolResult, SessionPageResult]:
         """List sessions newest first, a line each: id, companion, external client, start, duration, turns,
-        status, tags. Find ids here. status, close_reason, session_type, modality are applied by this server;
-        such a list (or one with since/until) pages with next_cursor."""
+        status, outcome, tags. Find ids here. status, close_reason, session_type, modality, outcome are applied
+        by this server; such a list (or one with since/until) pages with next_cursor."""
         filters = session_filters(companion_id, external_client_id, search, tags)
+        outcomes = frozenset(outcome or ())
         with tool_errors():
             criteria = session_criteria(status, close_reason, session_type, modality)
             window = self.window(since, until, timezone)
             client = self.client_for(ctx)
-            if not (window.bounded or criteria or cursor):
+            if not (window.bounded or criteria or cursor or outcomes):
                 listed = await client.list_sessions(page_index=page_index, page_size=page_size, **filters)
                 plain = session_page_result(
                     listed, page_index, page_size, known_turns=lambda i: self.known_turns(client, i)
@@ -115,18 +123,26 @@ class ReadTools(Backend):
                     "next_cursor of the previous answer (and the same filters), or leave both out for the first page."
                 )
             if not cursor or is_keyset(cursor):
-                selection = Selection(filters=filters, window=window, criteria=criteria, limit=page_size)
+                selection = Selection(
+                    filters=filters, window=window, criteria=criteria, limit=page_size, outcomes=outcomes
+                )
                 stored = await self.from_store(ctx, client, selection)
                 if stored is not None:
-                    digest = arguments_digest(dict(filters), sorted(criteria.describe()), since, until, page_size)
+                    digest = arguments_digest(
+                        dict(filters), sorted(criteria.describe()), since, until, page_size, *_outcomes_arg(outcomes)
+                    )
                     stored_page = await self._stored_page(client, stored, selection, cursor, digest)
                     await check_companion_filter(self, ctx, companion_id, empty=not stored_page.sessions and not cursor)
                     return structured(stored_page, render_session_page(stored_page))
+                if outcomes:
+                    raise ToolError(OUTCOME_NEEDS_STORE)
                 if cursor:
                     raise ToolError(
                         "This cursor pages the session store, which cannot answer this list now: call again "
                         "without cursor to start from the newest session."
                     )
+            if outcomes:  # a scan's cursor: the API's list knows no outcome
+                raise ToolError(OUTCOME_NEEDS_STORE)
             page = await scan_page(
                 client,
                 filters,
@@ -163,10 +179,14 @@ class ReadTools(Backend):
         if cursor:
             keyset = open_keyset(self.cursors, cursor, digest, client.fingerprint)
         query = replace(
-            selection.stored_query(keyset.after if cursor else None), since=keyset.since, until=keyset.until
+            selection.stored_query(keyset.after if cursor else None),
+            since=keyset.since,
+            until=keyset.until,
+            with_figures=True,  # the rows' outcomes
         )
         page = await stored.store.query(query)
         sessions = [row.summary for row in page.rows]
+        outcomes = {row.summary.id: _outcome(row.figures) for row in page.rows}
         next_cursor = None
         if sessions and keyset.served + len(sessions) < page.total:
             last = sessions[-1]
@@ -180,6 +200,7 @@ class ReadTools(Backend):
             matched_before=keyset.served,
             next_cursor=next_cursor,
             store=stored.freshness,
+            outcomes=outcomes,
             known_turns=lambda i: self.known_turns(client, i),
         )
 
@@ -329,9 +350,12 @@ class ReadTools(Backend):
                 most = limit or max(1, len(selected.ids))
                 transcripts = selected.figures if read_transcripts else {}
                 failures: list[Failure] = []
+                # Every session's, kept when stored: an open one (no figures) or an older row is unknown.
+                ended = {s.id: _outcome(selected.figures.get(s.id)) for s in selected.sessions}
             else:
                 selected = await select(client, selection)
                 transcripts, failures = await self._transcript_figures(ctx, client, selected, read_transcripts)
+                ended = {i: f.outcome for i, f in transcripts.items() if f.outcome is not None}
             await check_companion_filter(self, ctx, companion_id, empty=not selected.ids)
         result = await off_loop(
             len(selected.sessions) * 50,
@@ -345,6 +369,7 @@ class ReadTools(Backend):
             scan=self.scan_info(selected.scan, criteria) if selected.scan is not None else None,
             more_matching=selected.more_match,
             zone=window.zone,
+            outcomes=ended,
         )
         result.store = stored.freshness if stored else None
         return structured(result, with_freshness(render_stats(result), result.store))
@@ -365,7 +390,17 @@ class ReadTools(Backend):
             use_cache=len(selected.ids) <= STATS_CACHED_UP_TO,
             store=await self.stores.tenant(client),
         )
-        return {d.id: figures_of(d) for d in details}, failures
+        return {d.id: figures_of(d, stored_outcome(d)) for d in details}, failures
 
     def scan_info(self, scan: Scan, criteria: Criteria) -> ScanInfo:
         return scan_info(scan, criteria, self.settings.max_scan)
+
+
+def _outcome(figures: Figures | None) -> str:
+    """A stored session's outcome: unknown when none is kept (an open session, a row stored before outcomes)."""
+    return (figures.outcome if figures is not None else None) or UNKNOWN_OUTCOME
+
+
+def _outcomes_arg(outcomes: frozenset[str]) -> list[list[str]]:
+    """The outcome filter among a keyset cursor's arguments (none: the digest of a list before outcomes)."""
+    return [sorted(outcomes)] if outcomes else []

@@ -49,6 +49,7 @@ class Selection:
     max_scan: int | None = MAX_SCAN
     always_scan: bool = False
     with_figures: bool = False  # from the store: the transcript figures of the closed sessions too
+    outcomes: frozenset[str] = frozenset()  # any of these outcomes: the store alone knows them (``StoredQuery``)
 
     def stored_query(self, after: tuple[float, str] | None = None) -> StoredQuery:
         """The store query of this selection (without ids or ``search``: see ``answerable``)."""
@@ -63,6 +64,7 @@ class Selection:
             close_reasons=criteria.close_reason,
             session_types=criteria.session_type,
             modalities=criteria.modality,
+            outcomes=self.outcomes,
             after=after,
             limit=self.limit,
             with_figures=self.with_figures,

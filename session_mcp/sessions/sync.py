@@ -40,6 +40,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
 from session_mcp.sessions.fetch import Failure, ProgressCallback, failure_of
+from session_mcp.sessions.keep import put_closed
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.store.base import SessionStore, SyncState
@@ -256,7 +257,7 @@ async def _store_chunk(store: SessionStore, fetched: list[SessionDetail], now: f
     """Store the closed sessions of ``fetched``, keep the open ones to revisit."""
     closed = [s for s in fetched if s.is_closed]
     still_open: list[SessionDetail] = [s for s in fetched if not s.is_closed]
-    await store.put_sessions(closed)
+    await put_closed(store, closed)
     stale = {s.id for s in still_open if _age(s.list_time, now) > MAX_PENDING_AGE}
     await store.set_pending(still_open, now)
     await store.drop_pending(list(stale))

@@ -23,6 +23,7 @@ from session_mcp.companion.models import SessionSummary
 from session_mcp.render.lines import FIELD_CHARS, ID_CHARS, shorten_text
 from session_mcp.render.scan_info import ScanInfo
 from session_mcp.sessions.fetch import Failure
+from session_mcp.sessions.outcome import OUTCOMES
 from session_mcp.sessions.window import Window
 from session_mcp.sessions.window_words import zone_name
 from session_mcp.stats.result import (
@@ -80,9 +81,10 @@ class _Figures:
     modality: str | None
     client: str | None
     cost: float | None
+    outcome: str | None = None  # None: not known (its transcript not read)
 
 
-def _figures(session: SessionSummary) -> _Figures:
+def _figures(session: SessionSummary, outcome: str | None = None) -> _Figures:
     tags = {
         shorten_text(str(k), FIELD_CHARS): shorten_text(str(v), FIELD_CHARS) for k, v in (session.tags or {}).items()
     }
@@ -98,6 +100,7 @@ def _figures(session: SessionSummary) -> _Figures:
         modality=_field(session.modality),
         client=_field(session.external_client_id),
         cost=float(session.cost) if session.cost is not None and math.isfinite(session.cost) else None,
+        outcome=outcome,
     )
 
 
@@ -116,18 +119,20 @@ def session_stats(
     scan: ScanInfo | None = None,
     more_matching: bool = False,
     zone: tzinfo = UTC,
+    outcomes: Mapping[str, str] | None = None,
 ) -> StatsResult:
     """Figures over ``summaries``; the transcript figures over ``transcripts`` (by session id: those read);
-    days and hours of the day in ``zone``.
+    the outcomes over ``outcomes`` (by id: those known); days and hours of the day in ``zone``.
 
     The same whether the transcripts were fetched (``figures_of`` each) or their figures read from the
     store, where they were computed once when the session was stored.
     """
     figures: list[_Figures] = []
     not_counted: list[Failure] = []
+    ended = outcomes or {}
     for session in summaries:
         try:
-            figures.append(_figures(session))
+            figures.append(_figures(session, ended.get(session.id)))
         except Exception as exc:  # one poisoned session must not sink the rest
             logger.warning("session %.80r could not be counted: %s", session.id, type(exc).__name__)
             not_counted.append(
@@ -166,6 +171,7 @@ def session_stats(
         values_cut=cut or None,
         duration_seconds=distribution([f.duration for f in figures if f.duration is not None]),
         turns=distribution([f.turns for f in transcripts.values()]),
+        by_outcome=outcome_counts(figures),
         no_user_turn=len(silent),
         no_user_turn_ids=[shorten_text(i, ID_CHARS) for i in silent[:NO_USER_TURN_IDS]],
         busiest_hours=[HourCount(hour_utc=h, sessions=n) for h, n in hours.most_common(BUSIEST_HOURS)],
@@ -211,6 +217,8 @@ def companion_figures(figures: Iterable[_Figures]) -> list[CompanionFigures]:
             failed=sum(1 for f in group if f.status == "failed"),
             cost=_money(f.cost for f in group),
             duration_seconds=distribution([f.duration for f in group if f.duration is not None]),
+            outcomes=outcome_counts(group),
+            resolved_rate=resolved_rate(group),
         )
         for companion, group in groups.items()
     ]
@@ -244,6 +252,18 @@ def _amounts(figures: Iterable[_Figures], key_of: Callable[[_Figures], str]) -> 
     return sorted(amounts, key=lambda a: (-a.cost, a.key))
 
 
+def outcome_counts(figures: Iterable[_Figures]) -> dict[str, int]:
+    """Sessions per known outcome, in ``OUTCOMES`` order, the ones with none left out."""
+    counts = Counter(f.outcome for f in figures if f.outcome is not None)
+    return {outcome: counts[outcome] for outcome in OUTCOMES if counts[outcome]}
+
+
+def resolved_rate(figures: Iterable[_Figures]) -> float | None:
+    """Resolved share of the sessions whose outcome is known (not unknown); ``None`` when none is."""
+    known = [f.outcome for f in figures if f.outcome is not None and f.outcome != "unknown"]
+    return round(known.count("resolved") / len(known), 3) if known else None
+
+
 def _money(values: Iterable[float | None]) -> float:
     """A sum of USD amounts, rounded where float noise starts."""
     return round(math.fsum(v for v in values if v is not None), 6)
@@ -258,9 +278,12 @@ def per_day(
     Returns the latest ``MAX_DAYS`` days, and how many days (and sessions) came before them.
     """
     by_status: dict[date, Counter[str]] = defaultdict(Counter)
+    by_outcome: dict[date, list[_Figures]] = defaultdict(list)
     for f in figures:
         if f.moment is not None:
-            by_status[f.moment.astimezone(zone).date()][f.status if f.status in statuses else OTHERS] += 1
+            day = f.moment.astimezone(zone).date()
+            by_status[day][f.status if f.status in statuses else OTHERS] += 1
+            by_outcome[day].append(f)
     counts = Counter({day: day_statuses.total() for day, day_statuses in by_status.items()})
     if not counts:
         return [], 0, 0
@@ -270,7 +293,15 @@ def per_day(
     shown = days[-MAX_DAYS:]
     hidden = days[: len(days) - len(shown)]
     return (
-        [DayCount(day=day.isoformat(), sessions=counts[day], by_status=dict(by_status[day])) for day in shown],
+        [
+            DayCount(
+                day=day.isoformat(),
+                sessions=counts[day],
+                by_status=dict(by_status[day]),
+                by_outcome=outcome_counts(by_outcome[day]),
+            )
+            for day in shown
+        ],
         len(hidden),
         sum(counts[day] for day in hidden),
     )

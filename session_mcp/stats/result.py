@@ -29,6 +29,7 @@ class DayCount(BaseModel):
         default_factory=dict,
         description="The day's sessions per status (the statuses of by_status, the rest as '(others)').",
     )
+    by_outcome: dict[str, int] = Field(default_factory=dict, description="The day's sessions per outcome.")
 
 
 class Amount(BaseModel):
@@ -56,6 +57,10 @@ class CompanionFigures(BaseModel):
     failed: int
     cost: float
     duration_seconds: Distribution
+    outcomes: dict[str, int] = Field(default_factory=dict, description="Sessions per outcome (as by_outcome).")
+    resolved_rate: float | None = Field(
+        None, description="Resolved share (0-1) of the sessions whose outcome is known (not unknown)."
+    )
 
 
 class ToolFailures(BaseModel):
@@ -90,6 +95,11 @@ class StatsResult(BaseModel):
     )
     duration_seconds: Distribution = Field(description="Over sessions that started and closed.")
     turns: Distribution = Field(description="Over sessions whose transcript was read.")
+    by_outcome: dict[str, int] = Field(
+        default_factory=dict,
+        description="How sessions ended (resolved, unresolved, escalated, abandoned, unknown): over those whose "
+        "transcript was read, or all from the session store (kept per session when stored).",
+    )
     no_user_turn: int = Field(description="Sessions (with a transcript read) in which the user never spoke.")
     no_user_turn_ids: list[str] = Field(description="Up to 20 of them.")
     busiest_hours: list[HourCount] = Field(

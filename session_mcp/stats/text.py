@@ -10,7 +10,8 @@ from __future__ import annotations
 from session_mcp.render.common import format_duration, plural, show_id
 from session_mcp.render.lines import cell, one_line, quoted
 from session_mcp.render.scan_info import render_scan
-from session_mcp.stats.result import Distribution, StatsResult
+from session_mcp.sessions.outcome import OUTCOMES
+from session_mcp.stats.result import CompanionFigures, Distribution, StatsResult
 
 
 def format_distribution(dist: Distribution, unit: str = "") -> str:
@@ -60,6 +61,7 @@ def render_stats(result: StatsResult) -> str:
     lines.append(f"turns: {format_distribution(result.turns)}")
     silent = ", ".join(show_id(i) for i in result.no_user_turn_ids)
     lines.append(f"no user turn: {result.no_user_turn}" + (f" ({silent})" if silent else ""))
+    lines += _outcome_lines(result)
     lines += _companion_lines(result)
     lines += _cost_lines(result)
     if result.per_day:
@@ -105,6 +107,30 @@ def _companion_lines(result: StatsResult) -> list[str]:
     if result.other_companions:
         lines.append(f"({plural(result.other_companions, 'other companion')} left out)")
     return lines
+
+
+def _outcome_lines(result: StatsResult) -> list[str]:
+    """How sessions ended: overall, the resolved rate per companion, and per day (counts in OUTCOMES order)."""
+    if not result.by_outcome:
+        return ["outcome: not known (it comes with the transcripts: read_transcripts=true)"] if result.examined else []
+    known = sum(result.by_outcome.values())
+    lines = [f"outcome (of {known}): {format_counts(result.by_outcome)}"]
+    rates = [_resolved_rate(c) for c in result.companions if c.resolved_rate is not None]
+    if rates:
+        lines.append("resolved per companion (of known outcomes): " + " · ".join(rates))
+    days = [d for d in result.per_day if d.by_outcome]
+    if days:
+        order = [o for o in OUTCOMES if any(o in d.by_outcome for d in days)]
+        lines.append(
+            f"outcomes per day ({'/'.join(order)}): "
+            + " · ".join(f"{d.day} " + "/".join(str(d.by_outcome.get(o, 0)) for o in order) for d in days)
+        )
+    return lines
+
+
+def _resolved_rate(figures: CompanionFigures) -> str:
+    known = sum(n for outcome, n in figures.outcomes.items() if outcome != "unknown")
+    return f"{one_line(figures.companion_id, 80)} {figures.resolved_rate or 0:.0%} of {known}"
 
 
 def _cost_lines(result: StatsResult) -> list[str]:

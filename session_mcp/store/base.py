@@ -7,7 +7,7 @@ takes a tenant: the one bound at ``for_tenant`` filters every query, so no calle
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,10 +106,19 @@ class Figures:
     turns: int
     user_turns: int
     tools: tuple[ToolOutcome, ...] = ()
+    # How the session ended (``sessions.outcome``: its value and the rule that decided, not the quote,
+    # which redaction changes), computed above the store and given to ``put_sessions``. ``None``:
+    # stored before outcomes were (or given none): the answers call it unknown until it is stored again.
+    outcome: str | None = None
+    signal: str | None = None
 
 
-def figures_of(session: SessionDetail) -> Figures:
-    """The transcript figures of ``session`` (pure: every engine stores the same)."""
+UNKNOWN_OUTCOME = "unknown"  # what a row without a stored outcome (an open session, an older row) counts as
+StoredOutcome = tuple[str, str]  # (outcome, signal) of a session, as ``put_sessions`` takes them
+
+
+def figures_of(session: SessionDetail, outcome: StoredOutcome | None = None) -> Figures:
+    """The transcript figures of ``session``, with its ``outcome`` when given (pure: every engine stores the same)."""
     tools = tuple(
         ToolOutcome(
             name=tool.name,
@@ -120,7 +129,8 @@ def figures_of(session: SessionDetail) -> Figures:
         )
         for tool in session.tools
     )
-    return Figures(len(session.turns), sum(1 for t in session.turns if t.role == "user"), tools)
+    ended, signal = outcome if outcome is not None else (None, None)
+    return Figures(len(session.turns), sum(1 for t in session.turns if t.role == "user"), tools, ended, signal)
 
 
 def _seconds(moment: datetime | None) -> float | None:
@@ -144,6 +154,7 @@ class StoredQuery:
     close_reasons: frozenset[str] = frozenset()
     session_types: frozenset[str] = frozenset()
     modalities: frozenset[str] = frozenset()
+    outcomes: frozenset[str] = frozenset()  # any of these; a row without a stored outcome is "unknown"
     after: tuple[float, str] | None = None
     limit: int | None = None
     with_figures: bool = False
@@ -202,8 +213,11 @@ class SessionStore(Protocol):
 
     tenant: str
 
-    async def put_sessions(self, sessions: Sequence[SessionDetail]) -> None:
-        """Store closed sessions (as validated on their way in), replacing any earlier copy."""
+    async def put_sessions(
+        self, sessions: Sequence[SessionDetail], outcomes: Mapping[str, StoredOutcome] | None = None
+    ) -> None:
+        """Store closed sessions (as validated on their way in), replacing any earlier copy, each with its
+        outcome from ``outcomes`` (by id; computed above the store: ``sessions.keep``), else none (unknown)."""
 
     async def get_session(self, session_id: str) -> SessionDetail | None:
         """A stored session, read back through the ingest boundary; ``None`` when not stored."""

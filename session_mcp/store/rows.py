@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
-from session_mcp.store.base import Figures, ToolOutcome, figures_of
+from session_mcp.store.base import Figures, StoredOutcome, ToolOutcome, figures_of
 
 COMPRESSION = 6  # zlib level of what the store keeps compressed (bodies, findings): near the best, fast
 
@@ -41,12 +41,18 @@ def tags_json(session: SessionSummary) -> str | None:
     return compact({str(k): v for k, v in session.tags.items()}) if session.tags else None
 
 
-def figures_json(session: SessionDetail) -> str:
-    figures = figures_of(session)
+def figures_json(session: SessionDetail, outcome: StoredOutcome | None = None) -> str:
+    """The figures of ``session`` as stored: ``o`` and ``s`` (outcome and signal) only when known."""
+    figures = figures_of(session, outcome)
     tools = [[t.name, t.state, t.code, t.message, t.at] for t in figures.tools]
-    return compact({"t": figures.turns, "u": figures.user_turns, "f": tools})
+    data: dict[str, Any] = {"t": figures.turns, "u": figures.user_turns, "f": tools}
+    if outcome is not None:
+        data["o"], data["s"] = outcome
+    return compact(data)
 
 
 def figures_from(text: str) -> Figures:
+    """Figures read back; a row stored before outcomes were has none (``None``)."""
     data = json.loads(text)
-    return Figures(int(data["t"]), int(data["u"]), tuple(ToolOutcome(*tool) for tool in data["f"]))
+    tools = tuple(ToolOutcome(*tool) for tool in data["f"])
+    return Figures(int(data["t"]), int(data["u"]), tools, data.get("o"), data.get("s"))

@@ -29,7 +29,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +45,7 @@ from session_mcp.store.base import (
     SearchFilters,
     SearchHit,
     SearchPage,
+    StoredOutcome,
     StoredPage,
     StoredQuery,
     StoreError,
@@ -270,7 +271,10 @@ class SqliteTenant(SqliteQaRecords):
         self.store = store
         self.tenant = tenant
 
-    async def put_sessions(self, sessions: Sequence[SessionDetail]) -> None:
+    async def put_sessions(
+        self, sessions: Sequence[SessionDetail], outcomes: Mapping[str, StoredOutcome] | None = None
+    ) -> None:
+        ended = outcomes or {}
         rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop, outside the lock
 
         def work(conn: sqlite3.Connection) -> None:
@@ -293,7 +297,7 @@ class SqliteTenant(SqliteQaRecords):
                     ),
                 )
                 conn.execute("DELETE FROM pending WHERE tenant = ? AND id = ?", (self.tenant, session.id))
-            write_rows(conn, self.tenant, [(s, figures_json(s)) for s, _, _ in rows], open_=False)
+            write_rows(conn, self.tenant, [(s, figures_json(s, ended.get(s.id))) for s, _, _ in rows], open_=False)
 
         await self.store.run(lambda conn: self.store.write(work))
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from session_mcp.companion.models import SessionSummary
-from session_mcp.store.base import SearchFilters, StoredPage, StoredQuery, StoredRow
+from session_mcp.store.base import UNKNOWN_OUTCOME, SearchFilters, StoredPage, StoredQuery, StoredRow
 from session_mcp.store.rows import figures_from, summary_json, summary_of, tags_json
 
 KEY = "coalesce(start_time, 0)"
@@ -84,6 +84,11 @@ def _filters(tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
         if values:
             clauses.append(f"lower(coalesce({column}, '')) IN ({','.join('?' * len(values))})")
             params += sorted(values)
+    if query.outcomes:  # figures' "o" (rows.figures_json): none stored (an open session, an older row) is unknown
+        clauses.append(
+            f"coalesce(json_extract(figures, '$.o'), '{UNKNOWN_OUTCOME}') IN ({','.join('?' * len(query.outcomes))})"
+        )
+        params += sorted(query.outcomes)
     return " AND ".join(clauses), params
 
 

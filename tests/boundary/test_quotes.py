@@ -159,7 +159,7 @@ def check_digest_lines(text: str, digests: list[dict[str, Any]]) -> None:
         cells = line.split(CELL_SEP)
         said = digest.get("first_request") is not None or digest["last_exchange"]
         assert len(cells) == width - (0 if said else 1), line
-        if width == 7:
+        if width == 8:  # with the companion column (and the outcome's, since issue 18)
             assert cells[1] == cell(row["companion_id"] or "-")
         if not said:
             continue

@@ -119,7 +119,9 @@ async def test_one_stats_call_answers_yesterday_per_companion(
     window = f"{day:%Y-%m-%d}T00:00:00Z to {day + timedelta(days=1):%Y-%m-%d}T00:00:00Z"
     assert f"Window (UTC): {window}" in text
     statuses = dict(Counter(s["status"] for s in expected))
-    assert data["per_day"] == [{"day": day.date().isoformat(), "sessions": len(expected), "by_status": statuses}]
+    [one_day] = data["per_day"]
+    assert sum(one_day.pop("by_outcome").values()) == len(expected)  # how they ended (issue 18): each counted once
+    assert one_day == {"day": day.date().isoformat(), "sessions": len(expected), "by_status": statuses}
 
 
 async def test_stats_over_a_month_count_types_days_and_clients(mcp: Client, simulator: Simulator) -> None:
