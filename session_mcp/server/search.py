@@ -12,7 +12,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
 import anyio
@@ -29,8 +28,8 @@ from session_mcp.server.arguments import NO_BOOL, CompanionId, Since, Status, Un
 from session_mcp.server.backend import Backend
 from session_mcp.server.toolkit import structured, tool_errors
 from session_mcp.store.base import SearchFilters, SessionStore, StoreError
+from session_mcp.store.open import StoreEngine, StoreLocation, open_store
 from session_mcp.store.search import MAX_QUERY_CHARS, QueryError
-from session_mcp.store.sqlite import SqliteStore
 
 CURSOR_PREFIX = "t1."
 MAX_HITS_PER_PAGE = 100
@@ -60,18 +59,18 @@ class SearchTools(Backend):
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
         *,
-        store_path: Path,
+        store_path: StoreLocation,
     ) -> None:
         super().__init__(client, settings, clock)
         self.store_path = store_path
-        self._store: SqliteStore | None = None
+        self._store: StoreEngine | None = None
         self._opening = anyio.Lock()
 
     async def store_for(self, client: CompanionClient) -> SessionStore:
-        """This key's part of the store; the file is opened (made, migrated) once, off the event loop."""
+        """This key's part of the store; the store is opened (made, migrated) once, off the event loop."""
         async with self._opening:
             if self._store is None:
-                self._store = await anyio.to_thread.run_sync(SqliteStore, self.store_path)
+                self._store = await anyio.to_thread.run_sync(open_store, self.store_path)
         return self._store.for_tenant(client.fingerprint)
 
     async def search_transcripts(

@@ -88,6 +88,14 @@ class SyncRunningError(StoreError):
     """Another sync of the same tenant holds the lock."""
 
 
+def search_stopped(seconds: float) -> StoreError:
+    """One search ran past its time bound (every engine bounds it): said with how to narrow it."""
+    return StoreError(
+        f"the search took longer than {seconds:g} s and was stopped: narrow it with rarer words, a phrase, "
+        "since/until or companion_id"
+    )
+
+
 class SessionStore(Protocol):
     """One tenant's stored sessions. Every method is async; engines keep blocking work off the event loop."""
 

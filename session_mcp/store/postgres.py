@@ -1,0 +1,433 @@
+"""The session store on PostgreSQL: several servers and one sync job sharing one database.
+
+- **Layout**: as the SQLite store: ``sessions`` holds each closed session's wire JSON
+  (zlib-compressed) beside the summary columns that filters read; ``turns`` one row per turn with a
+  stored ``tsvector`` (configuration ``simple_unaccent``: no stemming, no stop words, accents
+  folded; punctuation turned into blanks first, so both engines split words alike) under a GIN
+  index. A session's turns go with it (``ON DELETE CASCADE``).
+- **Tenants**: every statement filters by the tenant bound at ``for_tenant``.
+- **Schema**: ``schema_version`` and ``MIGRATIONS``, step for step the SQLite store's (the same
+  version numbers), run under a transaction-level advisory lock so that servers starting together
+  migrate once; a newer schema is refused.
+- **One sync per tenant across every server and job**: ``pg_try_advisory_lock`` on a key drawn from
+  the tenant, held on a connection of its own for the whole sync; PostgreSQL frees it when that
+  connection ends, however the process ends. Each chunk of a sync is one transaction, so a server
+  killed mid-sync loses nothing stored and the next sync resumes.
+- **Threads**: psycopg's synchronous connections in worker threads (``anyio.to_thread``), a few
+  at a time, as the SQLite store: the same shape for both engines, any anyio backend, and no
+  blocking on the event loop. Automatic prepared statements are off (``prepare_threshold=None``):
+  a generic plan made a common 30-day search twice as slow.
+- **Secrets**: the URL's password is never shown: errors name the store by ``DatabaseURL.shown``
+  and pass the driver's own message through ``DatabaseURL.hide``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+import psycopg
+import psycopg.errors
+
+from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.store.base import (
+    RANK_LIMIT,
+    SearchFilters,
+    SearchHit,
+    SearchPage,
+    StoreError,
+    StoreInfo,
+    SyncRunningError,
+    SyncState,
+    search_stopped,
+)
+from session_mcp.store.pg_search import CONFIG, PUNCTUATION, patterns, snippet, to_tsquery
+from session_mcp.store.search import parse
+from session_mcp.store.sqlite import (
+    SEARCH_SECONDS,
+    SNIPPET_TOKENS,
+    TURN_BITS,
+    _compressed,
+    _offset,
+    _read_back,
+    _summary_row,
+)
+from session_mcp.store.url import DatabaseURL
+
+T = TypeVar("T")
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+POOL_SIZE = 4  # connections one process keeps: statements of several tenants at once
+CONNECT_SECONDS = 10
+
+# MIGRATIONS[n] takes a database from schema version n to n + 1, as sqlite.MIGRATIONS[n] takes a file.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE EXTENSION IF NOT EXISTS unaccent",
+        f"""DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = '{CONFIG}'
+                           AND cfgnamespace = current_schema()::regnamespace) THEN
+                CREATE TEXT SEARCH CONFIGURATION {CONFIG} (COPY = simple);
+                ALTER TEXT SEARCH CONFIGURATION {CONFIG} ALTER MAPPING
+                    FOR word, hword, hword_part, numword, numhword, hword_numpart WITH unaccent, simple;
+            END IF; END $$""",
+        """CREATE TABLE sessions (
+            sk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant text NOT NULL, id text NOT NULL,
+            body bytea NOT NULL, raw_bytes integer NOT NULL, turn_count integer NOT NULL,
+            companion_id text, external_client_id text, status text, close_reason text, session_type text,
+            modality text, created_at double precision, started_at double precision, closed_at double precision,
+            list_time double precision, start_time double precision, stored_at double precision NOT NULL,
+            UNIQUE (tenant, id))""",
+        "CREATE INDEX sessions_by_list ON sessions (tenant, list_time)",
+        f"""CREATE TABLE turns (
+            session_sk bigint NOT NULL REFERENCES sessions ON DELETE CASCADE, turn_index integer NOT NULL,
+            role text NOT NULL, offset_s double precision, text text NOT NULL,
+            tsv tsvector GENERATED ALWAYS AS
+                (to_tsvector('{CONFIG}'::regconfig, regexp_replace(text, '{PUNCTUATION}', ' ', 'g'))) STORED,
+            PRIMARY KEY (session_sk, turn_index))""",
+        "CREATE INDEX turns_tsv ON turns USING gin (tsv)",
+        """CREATE TABLE pending (tenant text NOT NULL, id text NOT NULL, list_time double precision,
+            first_seen double precision NOT NULL, PRIMARY KEY (tenant, id))""",
+        "CREATE TABLE sync_state (tenant text PRIMARY KEY, last_sync double precision, newest_seen double precision)",
+    ),
+    ("ALTER TABLE sync_state ADD COLUMN complete boolean NOT NULL DEFAULT false",),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key for ``name``: the first 8 bytes of its SHA-256."""
+    return int.from_bytes(hashlib.sha256(f"session-mcp:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the database to ``SCHEMA_VERSION``; returns the version it had. Refuses a newer one."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("migrate"),))  # servers starting together
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
+                "upgrade session-mcp, or point --store elsewhere"
+            )
+        for step in MIGRATIONS[found:]:
+            for statement in step:
+                conn.execute(statement)
+        if found != SCHEMA_VERSION:
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+    return found
+
+
+class PostgresStore:
+    """A PostgreSQL database as the store; ``for_tenant`` gives each tenant's view of it. Close it when done."""
+
+    def __init__(self, url: DatabaseURL, pool_size: int = POOL_SIZE) -> None:
+        self.url = url
+        self._idle: list[Connection] = []
+        self._lock = threading.Lock()
+        self._limiter = anyio.CapacityLimiter(pool_size)
+        first = self.connect()
+        try:
+            with self.errors():
+                migrate(first)
+        except BaseException:
+            first.close()
+            raise
+        self._idle.append(first)
+
+    def for_tenant(self, tenant: str) -> PostgresTenant:
+        return PostgresTenant(self, tenant)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def connect(self) -> Connection:
+        """A new connection (autocommit: writes open their own transaction); ``StoreError`` when it fails."""
+        with self.errors(connecting=True):
+            return psycopg.connect(
+                self.url.dsn,
+                autocommit=True,
+                prepare_threshold=None,
+                connect_timeout=CONNECT_SECONDS,
+                application_name="session-mcp",
+            )
+
+    @contextmanager
+    def errors(self, connecting: bool = False) -> Iterator[None]:
+        """The driver's errors as one ``StoreError`` line that names the store without its password."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            told = self.url.hide(" ".join(str(exc).split()))[:300]
+            if connecting:
+                raise StoreError(
+                    f"cannot reach the store {self.url}: {told}: check the URL, and that PostgreSQL runs there"
+                ) from None
+            if isinstance(exc, psycopg.OperationalError):
+                raise StoreError(f"the store {self.url} failed ({told}): try again in a moment") from None
+            raise StoreError(
+                f"the store {self.url} failed ({told}): check the database, or pass another --store"
+            ) from None
+
+    def call(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` on a connection of the pool in this thread (callers on the event loop use ``run``)."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.closed:
+            conn = self.connect()
+        try:
+            with self.errors():
+                result = work(conn)
+        except BaseException:
+            if conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.close()
+            else:
+                self._give_back(conn)
+            raise
+        self._give_back(conn)
+        return result
+
+    def _give_back(self, conn: Connection) -> None:
+        with self._lock:
+            self._idle.append(conn)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a worker thread: the event loop never waits on the database."""
+        return await anyio.to_thread.run_sync(self.call, work, limiter=self._limiter)
+
+    def write(self, work: Callable[[Connection], T]) -> Callable[[Connection], T]:
+        """``work`` made one transaction (pass the result to ``run``)."""
+
+        def transaction(conn: Connection) -> T:
+            with conn.transaction():
+                return work(conn)
+
+        return transaction
+
+
+class PostgresTenant:
+    """One tenant's sessions in a ``PostgresStore``: the ``SessionStore`` of PostgreSQL."""
+
+    def __init__(self, store: PostgresStore, tenant: str) -> None:
+        self.store = store
+        self.tenant = tenant
+
+    async def put_sessions(self, sessions: Sequence[SessionDetail]) -> None:
+        rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop
+
+        def work(conn: Connection) -> None:
+            ids = [session.id for session, _, _ in rows]
+            conn.execute("DELETE FROM sessions WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
+            cursor = conn.cursor()
+            # Another server storing the same session at once inserts it first: the same closed session.
+            cursor.executemany(
+                "INSERT INTO sessions (tenant, id, body, raw_bytes, turn_count, companion_id, external_client_id, "
+                "status, close_reason, session_type, modality, created_at, started_at, closed_at, list_time, "
+                "start_time, stored_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                "%s) ON CONFLICT (tenant, id) DO NOTHING RETURNING sk",
+                [_summary_row(self.tenant, session, body, raw_bytes) for session, body, raw_bytes in rows],
+                returning=True,
+            )
+            keys: list[int | None] = []
+            while True:
+                row = cursor.fetchone()
+                keys.append(None if row is None else int(row[0]))
+                if not cursor.nextset():
+                    break
+            with cursor.copy("COPY turns (session_sk, turn_index, role, offset_s, text) FROM STDIN") as copy:
+                for key, (session, _, _) in zip(keys, rows, strict=True):
+                    if key is None:
+                        continue
+                    origin = session.turn_origin
+                    for index, turn in enumerate(session.turns[: 1 << TURN_BITS]):
+                        copy.write_row((key, index, turn.role, _offset(turn.timestamp, origin), turn.text))
+            conn.execute("DELETE FROM pending WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
+
+        await self.store.run(self.store.write(work))
+
+    async def get_session(self, session_id: str) -> SessionDetail | None:
+        row = await self.store.run(
+            lambda conn: conn.execute(
+                "SELECT body FROM sessions WHERE tenant = %s AND id = %s", (self.tenant, session_id)
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return await anyio.to_thread.run_sync(_read_back, bytes(row[0]), session_id)
+
+    async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(session_ids))
+        rows = await self.store.run(
+            lambda conn: conn.execute(
+                "SELECT id FROM sessions WHERE tenant = %s AND id = ANY(%s)", (self.tenant, wanted)
+            ).fetchall()
+        )
+        return {str(r[0]) for r in rows}
+
+    async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
+        rows = [(self.tenant, s.id, s.list_time, now) for s in sessions]
+
+        def work(conn: Connection) -> None:
+            conn.cursor().executemany("INSERT INTO pending VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+
+        await self.store.run(self.store.write(work))
+
+    async def pending(self) -> list[tuple[str, float]]:
+        rows = await self.store.run(
+            lambda conn: conn.execute(
+                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = %s ORDER BY 2 DESC",
+                (self.tenant,),
+            ).fetchall()
+        )
+        return [(str(r[0]), float(r[1])) for r in rows]
+
+    async def drop_pending(self, session_ids: Sequence[str]) -> None:
+        ids = list(session_ids)
+        await self.store.run(
+            lambda conn: conn.execute("DELETE FROM pending WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
+        )
+
+    @asynccontextmanager
+    async def sync_lock(self) -> AsyncIterator[None]:
+        """A session-level advisory lock keyed by the tenant, on a connection of its own, for the whole sync.
+
+        Not a transaction: the sync writes in many short ones of its own. Every server and job that
+        shares the database sees it; it ends with its connection, however the process ends.
+        """
+        conn = await anyio.to_thread.run_sync(self.store.connect)
+        try:
+
+            def take() -> bool:
+                with self.store.errors():
+                    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(f"sync:{self.tenant}"),))
+                    return bool(row.fetchone()[0])  # type: ignore[index]
+
+            if not await anyio.to_thread.run_sync(take):
+                raise SyncRunningError("another sync is running on this store for this API key; wait for it to end")
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(conn.close)  # ending the connection releases the lock
+
+    async def sync_state(self) -> SyncState:
+        row = await self.store.run(
+            lambda conn: conn.execute(
+                "SELECT last_sync, newest_seen, complete FROM sync_state WHERE tenant = %s", (self.tenant,)
+            ).fetchone()
+        )
+        return SyncState(row[0], row[1], bool(row[2])) if row else SyncState()
+
+    async def set_sync_state(self, state: SyncState) -> None:
+        row = (self.tenant, state.last_sync, state.newest_seen, state.complete)
+        await self.store.run(
+            lambda conn: conn.execute(
+                "INSERT INTO sync_state (tenant, last_sync, newest_seen, complete) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (tenant) DO UPDATE SET last_sync = excluded.last_sync, "
+                "newest_seen = excluded.newest_seen, complete = excluded.complete",
+                row,
+            )
+        )
+
+    async def info(self) -> StoreInfo:
+        def work(conn: Connection) -> tuple[Any, ...]:
+            sessions = conn.execute(
+                "SELECT count(*), coalesce(sum(turn_count), 0), min(list_time), max(list_time) FROM sessions "
+                "WHERE tenant = %s",
+                (self.tenant,),
+            ).fetchone()
+            pending = conn.execute("SELECT count(*) FROM pending WHERE tenant = %s", (self.tenant,)).fetchone()
+            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+            assert sessions is not None and pending is not None and size is not None
+            return (*sessions, pending[0], size[0])
+
+        count, turns, oldest, newest, pending, size = await self.store.run(work)
+        return StoreInfo(count, int(turns), pending, oldest, newest, size, await self.sync_state())
+
+    async def purge(self, before: float | None) -> int:
+        def work(conn: Connection) -> int:
+            if before is not None:
+                deleted = conn.execute(
+                    "DELETE FROM sessions WHERE tenant = %s AND coalesce(list_time, 0) < %s", (self.tenant, before)
+                )
+                return deleted.rowcount
+            conn.execute("DELETE FROM pending WHERE tenant = %s", (self.tenant,))
+            conn.execute("DELETE FROM sync_state WHERE tenant = %s", (self.tenant,))
+            return conn.execute("DELETE FROM sessions WHERE tenant = %s", (self.tenant,)).rowcount
+
+        return await self.store.run(self.store.write(work))
+
+    async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
+        groups = parse(query)  # QueryError before any SQL: user text only ever reaches it as parameters
+        expression, query_params = to_tsquery(groups)
+        wanted = patterns(groups)
+        where, filter_params = self._where(filters)
+        source = (
+            f"FROM turns t JOIN sessions s ON s.sk = t.session_sk CROSS JOIN (SELECT {expression} AS q) AS found "
+            f"WHERE t.tsv @@ found.q AND {where}"
+        )
+        params = (*query_params, *filter_params)
+
+        def work(conn: Connection) -> SearchPage:
+            # The bound holds for each statement of the search (SQLite's holds for the whole).
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(SEARCH_SECONDS * 1000)}",))
+            totals = conn.execute(f"SELECT count(*), count(DISTINCT t.session_sk) {source}", params).fetchone()
+            assert totals is not None
+            total_hits, total_sessions = totals
+            order = "relevance" if total_hits <= RANK_LIMIT else "newest"
+            ranking = "ts_rank(t.tsv, found.q) DESC" if order == "relevance" else "s.start_time DESC NULLS LAST"
+            rows = conn.execute(
+                f"SELECT s.id, s.companion_id, s.started_at, s.status, t.turn_index, t.offset_s, t.role, t.text "
+                f"{source} ORDER BY {ranking}, t.session_sk, t.turn_index LIMIT %s OFFSET %s",
+                (*params, limit, offset),
+            ).fetchall()
+            hits = [
+                SearchHit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], snippet(r[7], wanted, SNIPPET_TOKENS)) for r in rows
+            ]
+            ids = sorted({h.session_id for h in hits})
+            counts: dict[str, int] = {}
+            if ids:
+                counts = dict(
+                    conn.execute(
+                        f"SELECT s.id, count(*) {source} AND s.id = ANY(%s) GROUP BY s.id", (*params, ids)
+                    ).fetchall()
+                )
+            more = offset + len(hits) < total_hits
+            return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
+
+        def bounded(conn: Connection) -> SearchPage:
+            try:
+                with conn.transaction():
+                    return work(conn)
+            except psycopg.errors.QueryCanceled:
+                raise search_stopped(SEARCH_SECONDS) from None
+
+        return await self.store.run(bounded)
+
+    def _where(self, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
+        """This tenant (always), then each filter given."""
+        clauses = ["s.tenant = %s"]
+        params: list[Any] = [self.tenant]
+        for clause, value in (
+            ("t.role = %s", filters.role),
+            ("s.companion_id = %s", filters.companion_id),
+            ("s.start_time >= %s", filters.since),
+            ("s.start_time < %s", filters.until),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if filters.statuses:
+            clauses.append("s.status = ANY(%s)")
+            params.append(list(filters.statuses))
+        return " AND ".join(clauses), tuple(params)
