@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -305,20 +306,27 @@ class PostgresTenant:
         Not a transaction: the sync writes in many short ones of its own. Every server and job that
         shares the database sees it; it ends with its connection, however the process ends.
         """
+        key = lock_key(f"sync:{self.tenant}")
         conn = await anyio.to_thread.run_sync(self.store.connect)
+
+        def take() -> bool:
+            with self.store.errors():
+                return conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() == (True,)
+
+        def release() -> None:
+            # Unlocked at once (the next sync may start right away), then closed: a backend's exit frees
+            # its locks too, a little after the client has gone, and does so for a process that died.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            conn.close()
+
         try:
-
-            def take() -> bool:
-                with self.store.errors():
-                    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(f"sync:{self.tenant}"),))
-                    return bool(row.fetchone()[0])  # type: ignore[index]
-
             if not await anyio.to_thread.run_sync(take):
                 raise SyncRunningError("another sync is running on this store for this API key; wait for it to end")
             yield
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(conn.close)  # ending the connection releases the lock
+                await anyio.to_thread.run_sync(release)
 
     async def sync_state(self) -> SyncState:
         row = await self.store.run(
