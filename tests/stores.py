@@ -102,3 +102,17 @@ def forget(store: StoreEngine, tenant: str, session_ids: Sequence[str]) -> None:
 
     assert isinstance(store, PostgresStore)
     store.call(lambda conn: conn.execute("DELETE FROM sessions WHERE tenant = %s AND id = ANY(%s)", (tenant, ids)))
+
+
+def advisory_locks(store: StoreEngine) -> list[int]:
+    """The backends holding an advisory lock in the store's database (a sync's lock): their pids."""
+    from session_mcp.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    rows = store.call(
+        lambda c: c.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+    )
+    return [int(r[0]) for r in rows]

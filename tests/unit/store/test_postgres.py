@@ -21,7 +21,7 @@ from session_mcp.store.open import location_of, open_store
 from session_mcp.store.postgres import PostgresStore
 from session_mcp.store.url import DatabaseURL
 from tests.helpers import clean_environment, run_main
-from tests.stores import fresh_database, opened, require_postgres
+from tests.stores import advisory_locks, fresh_database, opened, require_postgres
 from tests.unit.store.test_search import planted_sessions
 
 pytestmark = pytest.mark.anyio
@@ -148,17 +148,11 @@ async def test_one_sync_per_tenant_across_servers_and_a_dead_servers_lock_is_fre
                     pass  # pragma: no cover
             async with second.for_tenant("another tenant").sync_lock():
                 pass  # another tenant's sync runs beside it
-            here = (
-                "locktype = 'advisory' AND granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-            holders = second.call(lambda c: c.execute(f"SELECT pid FROM pg_locks WHERE {here}").fetchall())
+            holders = advisory_locks(second)
             assert len(holders) == 1  # the other tenant's lock went with its sync
-            second.call(lambda c: c.execute("SELECT pg_terminate_backend(%s)", holders[0]))
+            second.call(lambda c: c.execute("SELECT pg_terminate_backend(%s)", (holders[0],)))
             with anyio.fail_after(10):  # the backend's exit frees the lock: an event, polled
-                while second.call(lambda c: c.execute(f"SELECT count(*) FROM pg_locks WHERE {here}").fetchone()) != (
-                    0,
-                ):
+                while advisory_locks(second):
                     await anyio.sleep(0.02)
             async with second.for_tenant("t").sync_lock():
                 pass
