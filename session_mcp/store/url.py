@@ -7,7 +7,7 @@ so settings, errors, ``store info`` and logs can show where the store is without
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 SCHEMES = ("postgresql", "postgres")
 HIDDEN_PARAMETERS = ("password", "passfile", "sslpassword")
@@ -57,10 +57,14 @@ class DatabaseURL:
         return text
 
     def _secrets(self) -> list[str]:
+        """Each secret as given and as it may be written (decoded, percent- or plus-encoded), longest first."""
         parts = urlsplit(self._dsn)
-        found = [parts.password, unquote(parts.password)] if parts.password else []
-        found += [v for k, v in parse_qsl(parts.query) if k.lower() in HIDDEN_PARAMETERS and v]
-        return [s for s in found if len(s) >= 3]  # a one- or two-letter password would blank ordinary words
+        given = [unquote(parts.password)] if parts.password else []
+        given += [v for k, v in parse_qsl(parts.query) if k.lower() in HIDDEN_PARAMETERS and v]
+        forms = {form for v in given for form in (v, quote(v, safe=""), quote(v), quote_plus(v))}
+        forms |= {parts.password} if parts.password else set()
+        # a one- or two-letter password would blank ordinary words: such a URL is shown, never its secret
+        return sorted((f for f in forms if len(f) >= 3), key=len, reverse=True)
 
     def __str__(self) -> str:
         return self.shown
