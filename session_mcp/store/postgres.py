@@ -8,7 +8,8 @@
 - **Tenants**: every statement filters by the tenant bound at ``for_tenant``.
 - **Schema**: ``schema_version`` and ``MIGRATIONS``, step for step the SQLite store's (the same
   version numbers), run under a transaction-level advisory lock so that servers starting together
-  migrate once; a newer schema is refused.
+  migrate once; a newer schema is refused. Session ids compare byte by byte (``COLLATE "C"``), as
+  SQLite's do, whatever the database's collation: orders and keyset pages agree on both engines.
 - **One sync per tenant across every server and job**: ``pg_try_advisory_lock`` on a key drawn from
   the tenant, held on a connection of its own for the whole sync; PostgreSQL frees it when that
   connection ends, however the process ends. Each chunk of a sync is one transaction, so a server
@@ -78,7 +79,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                     FOR word, hword, hword_part, numword, numhword, hword_numpart WITH unaccent, simple;
             END IF; END $$""",
         """CREATE TABLE sessions (
-            sk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant text NOT NULL, id text NOT NULL,
+            sk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant text NOT NULL, id text COLLATE "C" NOT NULL,
             body bytea NOT NULL, raw_bytes integer NOT NULL, turn_count integer NOT NULL,
             companion_id text, external_client_id text, status text, close_reason text, session_type text,
             modality text, created_at double precision, started_at double precision, closed_at double precision,
@@ -92,7 +93,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 (to_tsvector('{CONFIG}'::regconfig, regexp_replace(text, '{PUNCTUATION}', ' ', 'g'))) STORED,
             PRIMARY KEY (session_sk, turn_index))""",
         "CREATE INDEX turns_tsv ON turns USING gin (tsv)",
-        """CREATE TABLE pending (tenant text NOT NULL, id text NOT NULL, list_time double precision,
+        """CREATE TABLE pending (tenant text NOT NULL, id text COLLATE "C" NOT NULL, list_time double precision,
             first_seen double precision NOT NULL, PRIMARY KEY (tenant, id))""",
         "CREATE TABLE sync_state (tenant text PRIMARY KEY, last_sync double precision, newest_seen double precision)",
     ),
