@@ -12,6 +12,7 @@ import collections
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 from session_mcp.simulator import Simulator
 from session_mcp.store.postgres import PostgresStore
 from session_mcp.store.url import DatabaseURL
-from tests.helpers import ANCHOR, SwitchableApp, clean_environment, run_process, script
+from tests.helpers import SwitchableApp, clean_environment, run_process, script
 from tests.protocol.test_http import http_client
 from tests.protocol.test_transports import drain, free_port, stop, wait_for_log
 from tests.stores import advisory_locks, fresh_database
@@ -30,6 +31,7 @@ from tests.stores import advisory_locks, fresh_database
 pytestmark = pytest.mark.anyio
 
 DETAIL = "/public/sessions/"
+NOW = int(time.time())  # the jobs and servers run on the real clock: data of the last weeks, within any retention
 SECRET = "one-cursor-secret-for-every-replica"
 
 
@@ -92,7 +94,7 @@ def stored(store: PostgresStore) -> set[str]:
 async def test_one_sync_runs_across_processes_and_two_servers_answer_alike(
     upstream: tuple[SwitchableApp, str], url: DatabaseURL
 ) -> None:
-    simulator = Simulator(anchor=ANCHOR, api_keys={"demo": 7}, session_count=300)
+    simulator = Simulator(anchor=NOW, api_keys={"demo": 7}, session_count=300)
     gated = Gated(simulator, free=0)
     upstream[0].simulator = gated  # type: ignore[assignment]
     env = environment(upstream[1], url)
@@ -162,7 +164,7 @@ async def test_one_sync_runs_across_processes_and_two_servers_answer_alike(
 async def test_a_sync_killed_mid_way_loses_nothing_and_the_next_resumes(
     upstream: tuple[SwitchableApp, str], url: DatabaseURL
 ) -> None:
-    simulator = Simulator(anchor=ANCHOR, api_keys={"demo": 7}, session_count=400)
+    simulator = Simulator(anchor=NOW, api_keys={"demo": 7}, session_count=400)
     gated = Gated(simulator, free=200)  # the first chunk (sessions.sync.CHUNK) passes, the rest waits
     upstream[0].simulator = gated  # type: ignore[assignment]
     env = environment(upstream[1], url)
