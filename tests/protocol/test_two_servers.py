@@ -91,31 +91,10 @@ def stored(store: PostgresStore) -> set[str]:
     return {str(r[0]) for r in store.call(lambda c: c.execute("SELECT id FROM sessions").fetchall())}
 
 
-async def test_one_sync_runs_across_processes_and_two_servers_answer_alike(
-    upstream: tuple[SwitchableApp, str], url: DatabaseURL
-) -> None:
-    simulator = Simulator(anchor=NOW, api_keys={"demo": 7}, session_count=300)
-    gated = Gated(simulator, free=0)
-    upstream[0].simulator = gated  # type: ignore[assignment]
-    env = environment(upstream[1], url)
-    watcher = PostgresStore(url)
-    try:
-        first = await anyio.open_process([script(), "sync"], env=env, stdin=subprocess.DEVNULL)
-        async with first:
-            await until(lambda: len(advisory_locks(watcher)) == 1)  # the first job holds the tenant's lock
-            second = await anyio.to_thread.run_sync(lambda: run_process("sync", env=env))
-            assert second.returncode == 1, second
-            assert "another sync is running on this store for this API key" in second.stderr
-            assert details(simulator) == []  # held at the gate: the second job asked for nothing either
-            gated.gate.set()
-            with anyio.fail_after(60):
-                assert await first.wait() == 0
-        fetched = collections.Counter(details(simulator))
-        assert set(fetched) == closed_ids(simulator) and set(fetched.values()) == {1}  # each once, by one job
-        assert stored(watcher) == closed_ids(simulator)
-    finally:
-        watcher.close()
+async def ask_two_servers(env: dict[str, str]) -> list[dict[str, Any]]:
+    """Two ``--transport http`` servers on the same store, asked the same searches: each one's answers.
 
+    A cursor from the first reads on at the second (one cursor secret, one store)."""
     answers: list[dict[str, Any]] = []
     ports = [free_port(), free_port()]
     servers = [
@@ -157,6 +136,37 @@ async def test_one_sync_runs_across_processes_and_two_servers_answer_alike(
     finally:
         for server in servers:
             await stop(server)
+    return answers
+
+
+async def test_one_sync_runs_across_processes_and_two_servers_answer_alike(
+    upstream: tuple[SwitchableApp, str], url: DatabaseURL
+) -> None:
+    simulator = Simulator(anchor=NOW, api_keys={"demo": 7}, session_count=300)
+    gated = Gated(simulator, free=0)
+    upstream[0].simulator = gated  # type: ignore[assignment]
+    env = environment(upstream[1], url)
+    watcher = PostgresStore(url)
+    try:
+        first = await anyio.open_process([script(), "sync"], env=env, stdin=subprocess.DEVNULL)
+        async with first:
+            try:
+                await until(lambda: len(advisory_locks(watcher)) == 1)  # the first job holds the tenant's lock
+                second = await anyio.to_thread.run_sync(lambda: run_process("sync", env=env))
+                assert second.returncode == 1, second
+                assert "another sync is running on this store for this API key" in second.stderr
+                assert details(simulator) == []  # held at the gate: the second job asked for nothing either
+            finally:
+                gated.gate.set()  # whatever happened, the first job may end
+            with anyio.fail_after(60):
+                assert await first.wait() == 0
+        fetched = collections.Counter(details(simulator))
+        assert set(fetched) == closed_ids(simulator) and set(fetched.values()) == {1}  # each once, by one job
+        assert stored(watcher) == closed_ids(simulator)
+    finally:
+        watcher.close()
+
+    answers = await ask_two_servers(env)
     assert answers[0] == answers[1]
     assert answers[0]["refund"]["total_hits"] > 5
 
@@ -172,9 +182,11 @@ async def test_a_sync_killed_mid_way_loses_nothing_and_the_next_resumes(
     try:
         killed = await anyio.open_process([script(), "sync"], env=env, stdin=subprocess.DEVNULL)
         async with killed:
-            await until(lambda: len(stored(watcher)) > 0)  # a chunk is committed
-            killed.send_signal(signal.SIGKILL)  # the server dies mid-sync: no cleanup of its own
-            await killed.wait()
+            try:
+                await until(lambda: len(stored(watcher)) > 0)  # a chunk is committed
+            finally:
+                killed.send_signal(signal.SIGKILL)  # the server dies mid-sync: no cleanup of its own
+                await killed.wait()
         kept = stored(watcher)
         assert 0 < len(kept) < len(closed_ids(simulator))
         await until(lambda: advisory_locks(watcher) == [])  # PostgreSQL freed the dead job's lock
