@@ -20,6 +20,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
+from session_mcp.sessions.sync import CHUNK
 from session_mcp.simulator import Simulator
 from session_mcp.store.postgres import PostgresStore
 from session_mcp.store.url import DatabaseURL
@@ -174,8 +175,8 @@ async def test_one_sync_runs_across_processes_and_two_servers_answer_alike(
 async def test_a_sync_killed_mid_way_loses_nothing_and_the_next_resumes(
     upstream: tuple[SwitchableApp, str], url: DatabaseURL
 ) -> None:
-    simulator = Simulator(anchor=NOW, api_keys={"demo": 7}, session_count=400)
-    gated = Gated(simulator, free=200)  # the first chunk (sessions.sync.CHUNK) passes, the rest waits
+    simulator = Simulator(anchor=NOW, api_keys={"demo": 7}, session_count=600)
+    gated = Gated(simulator, free=CHUNK * 3 // 2)  # a first chunk is fetched and stored, then the rest waits
     upstream[0].simulator = gated  # type: ignore[assignment]
     env = environment(upstream[1], url)
     watcher = PostgresStore(url)
