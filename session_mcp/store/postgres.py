@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -48,7 +47,8 @@ from session_mcp.store.base import (
     SyncState,
     search_stopped,
 )
-from session_mcp.store.pg_search import CONFIG, PUNCTUATION, patterns, snippet, to_tsquery
+from session_mcp.store.pg_schema import lock_key, migrate
+from session_mcp.store.pg_search import patterns, snippet, to_tsquery
 from session_mcp.store.search import parse
 from session_mcp.store.sqlite import (
     SEARCH_SECONDS,
@@ -66,66 +66,6 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 POOL_SIZE = 4  # connections one process keeps: statements of several tenants at once
 CONNECT_SECONDS = 10
-
-# MIGRATIONS[n] takes a database from schema version n to n + 1, as sqlite.MIGRATIONS[n] takes a file.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE EXTENSION IF NOT EXISTS unaccent",
-        f"""DO $$ BEGIN
-            IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = '{CONFIG}'
-                           AND cfgnamespace = current_schema()::regnamespace) THEN
-                CREATE TEXT SEARCH CONFIGURATION {CONFIG} (COPY = simple);
-                ALTER TEXT SEARCH CONFIGURATION {CONFIG} ALTER MAPPING
-                    FOR word, hword, hword_part, numword, numhword, hword_numpart WITH unaccent, simple;
-            END IF; END $$""",
-        """CREATE TABLE sessions (
-            sk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant text NOT NULL, id text COLLATE "C" NOT NULL,
-            body bytea NOT NULL, raw_bytes integer NOT NULL, turn_count integer NOT NULL,
-            companion_id text, external_client_id text, status text, close_reason text, session_type text,
-            modality text, created_at double precision, started_at double precision, closed_at double precision,
-            list_time double precision, start_time double precision, stored_at double precision NOT NULL,
-            UNIQUE (tenant, id))""",
-        "CREATE INDEX sessions_by_list ON sessions (tenant, list_time)",
-        f"""CREATE TABLE turns (
-            session_sk bigint NOT NULL REFERENCES sessions ON DELETE CASCADE, turn_index integer NOT NULL,
-            role text NOT NULL, offset_s double precision, text text NOT NULL,
-            tsv tsvector GENERATED ALWAYS AS
-                (to_tsvector('{CONFIG}'::regconfig, regexp_replace(text, '{PUNCTUATION}', ' ', 'g'))) STORED,
-            PRIMARY KEY (session_sk, turn_index))""",
-        "CREATE INDEX turns_tsv ON turns USING gin (tsv)",
-        """CREATE TABLE pending (tenant text NOT NULL, id text COLLATE "C" NOT NULL, list_time double precision,
-            first_seen double precision NOT NULL, PRIMARY KEY (tenant, id))""",
-        "CREATE TABLE sync_state (tenant text PRIMARY KEY, last_sync double precision, newest_seen double precision)",
-    ),
-    ("ALTER TABLE sync_state ADD COLUMN complete boolean NOT NULL DEFAULT false",),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def lock_key(name: str) -> int:
-    """A signed 64-bit advisory lock key for ``name``: the first 8 bytes of its SHA-256."""
-    return int.from_bytes(hashlib.sha256(f"session-mcp:{name}".encode()).digest()[:8], "big", signed=True)
-
-
-def migrate(conn: Connection) -> int:
-    """Bring the database to ``SCHEMA_VERSION``; returns the version it had. Refuses a newer one."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("migrate"),))  # servers starting together
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
-        row = conn.execute("SELECT version FROM schema_version").fetchone()
-        found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
-                "upgrade session-mcp, or point --store elsewhere"
-            )
-        for step in MIGRATIONS[found:]:
-            for statement in step:
-                conn.execute(statement)
-        if found != SCHEMA_VERSION:
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
-    return found
 
 
 class PostgresStore:

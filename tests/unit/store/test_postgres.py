@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from session_mcp.config import load_settings
-from session_mcp.store import postgres, sqlite
+from session_mcp.store import pg_schema, postgres, sqlite
 from session_mcp.store.base import SearchFilters, SessionStore, StoreError, SyncRunningError
 from session_mcp.store.open import location_of, open_store
 from session_mcp.store.postgres import PostgresStore
@@ -40,7 +40,7 @@ def password_of(url: DatabaseURL) -> str:
 
 
 def test_both_engines_have_the_same_schema_versions() -> None:
-    assert postgres.SCHEMA_VERSION == sqlite.SCHEMA_VERSION == len(postgres.MIGRATIONS) == len(sqlite.MIGRATIONS)
+    assert pg_schema.SCHEMA_VERSION == sqlite.SCHEMA_VERSION == len(pg_schema.MIGRATIONS) == len(sqlite.MIGRATIONS)
 
 
 def test_the_password_is_never_shown(url: DatabaseURL) -> None:
@@ -78,7 +78,7 @@ def test_servers_starting_together_migrate_once_and_a_newer_schema_is_refused(ur
     assert not failures and len(opened_stores) == 4
     store = opened_stores[0]
     assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [
-        (postgres.SCHEMA_VERSION,)
+        (pg_schema.SCHEMA_VERSION,)
     ]
     store.call(lambda c: c.execute("UPDATE schema_version SET version = version + 1"))
     for each in opened_stores:
