@@ -6,7 +6,7 @@
   folded; punctuation turned into blanks first, so both engines split words alike) under a GIN
   index. A session's turns go with it (``ON DELETE CASCADE``).
 - **Tenants**: every statement filters by the tenant bound at ``for_tenant``.
-- **Schema**: ``schema_version`` and ``MIGRATIONS``, step for step the SQLite store's (the same
+- **Schema** (``pg_schema``): ``schema_version`` and ``MIGRATIONS``, step for step the SQLite store's (the same
   version numbers), run under a transaction-level advisory lock so that servers starting together
   migrate once; a newer schema is refused. Session ids compare byte by byte (``COLLATE "C"``), as
   SQLite's do, whatever the database's collation: orders and keyset pages agree on both engines.
