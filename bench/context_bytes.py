@@ -1,4 +1,10 @@
-"""Context cost: the text the model reads vs the raw API JSON of the same data, in UTF-8 bytes.
+"""Context cost: what the tool list costs every conversation, and the text the model reads vs the
+raw API JSON of the same data, in UTF-8 bytes.
+
+The tool list: every host sends each tool's input schema and description to the model in every
+conversation; per tool, per toolset (``--tools``) and in all, against the 20 KB target. Output
+schemas are shown apart and not counted (hosts do not send them to the model). ``--tools``
+prints only this part.
 
 Two answers of the MCP server (in memory, over a Simulator served on 127.0.0.1): a 20-session
 list_sessions page, and a 40-turn transcript (the first 40 turns of the 2,200-turn demo session,
@@ -12,8 +18,11 @@ Bounded: 4 tool calls and 2 HTTP requests.
 from __future__ import annotations
 
 import json
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,12 +30,15 @@ import httpx2
 from _common import ANCHOR, API_KEY, goal, print_table, serve_simulator
 from mcp import Client
 
+from session_mcp.cli.main import make_client
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.render.common import format_duration, format_offset, format_time
 from session_mcp.server import build_server
+from session_mcp.server.toolsets import TOOLS_OF
 from session_mcp.simulator import Simulator
 
+TOOL_LIST_GOAL = 20 * 1024  # bytes of input schemas and descriptions, all tools together
 PAGE_SIZE = 20
 TURNS = 40
 LIST_GOAL = 0.35
@@ -281,7 +293,48 @@ async def collect(simulator: Simulator, base_url: str) -> dict[str, Any]:
     }
 
 
+def wire(value: Any) -> int:
+    """Bytes of ``value`` as compact JSON, as the SDK sends it."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+async def tool_list() -> list[Any]:
+    """Every tool the server can serve (all toolsets, a store so search_transcripts is there)."""
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(demo=True, store=Path(folder) / "store.sqlite3")
+        async with make_client(settings) as api, Client(build_server(api, settings), cache=None) as client:
+            return list((await client.list_tools()).tools)
+
+
+def print_tool_list_cost() -> tuple[int, bool]:
+    """The tool list's bytes per tool and per toolset; (total, whether it meets the target)."""
+    tools = anyio.run(tool_list)
+    rows, sizes = [], {}
+    for tool in tools:
+        schema, description = wire(tool.input_schema), len((tool.description or "").encode())
+        output = wire(tool.output_schema) if tool.output_schema else 0
+        sizes[tool.name] = schema + description
+        rows.append([tool.name, schema, description, schema + description, output])
+    total = sum(sizes.values())
+    rows.append(["all tools", sum(r[1] for r in rows), sum(r[2] for r in rows), total, sum(r[4] for r in rows)])
+    print(f"the tool list: bytes every conversation carries ({len(tools)} tools; output schemas not counted)")
+    print_table(["tool", "input schema", "description", "total", "output schema (apart)"], rows)
+    per_set = [
+        [name, ", ".join(t for t in names if t in sizes) or "(none here)", sum(sizes.get(t, 0) for t in names)]
+        for name, names in TOOLS_OF.items()
+    ]
+    print_table(["toolset (--tools)", "its tools", "bytes"], per_set, (0, 1))
+    met = total <= TOOL_LIST_GOAL
+    print(f"tool list: {total:,} B of the {TOOL_LIST_GOAL:,} B target -> {'met' if met else 'NOT met'}")
+    return total, met
+
+
 def main() -> None:
+    total, met = print_tool_list_cost()
+    if "--tools" in sys.argv[1:]:
+        goal(f"tool list <= {TOOL_LIST_GOAL:,} B ({total:,} B)", met, total / TOOL_LIST_GOAL)
+        return
+    print()
     simulator = Simulator(api_keys={API_KEY: 7}, anchor=ANCHOR)
     with serve_simulator(simulator) as base_url:
         data = anyio.run(collect, simulator, base_url)

@@ -15,7 +15,9 @@ from pydantic import SecretStr
 
 from session_mcp.companion.client import DEFAULT_BASE_URL
 from session_mcp.companion.http import is_header_safe
+from session_mcp.errors import InvalidInputError
 from session_mcp.sessions.scan import MAX_SCAN
+from session_mcp.sessions.window_words import zone_name, zone_named
 from session_mcp.store.base import StoreError
 from session_mcp.store.files import default_path
 from session_mcp.store.open import StoreLocation, location_of
@@ -23,6 +25,9 @@ from session_mcp.store.open import StoreLocation, location_of
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+# The groups of tools a host may load (--tools); which tool is in which lives in server/toolsets.py.
+TOOLSETS = ("read", "search", "qa", "connect", "directory")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 MIN_CURSOR_SECRET = 16
@@ -66,6 +71,10 @@ class Settings:
     # in the platform's data folder (see store_path).
     store: StoreLocation | None = None
     no_store: bool = False
+    retain_days: int = 90  # stored sessions older than this (list time) are deleted after each sync; 0 keeps all
+    toolsets: tuple[str, ...] = TOOLSETS  # the groups of tools served (--tools); all by default
+    log_format: Literal["text", "json"] = "text"  # json: one object per line on stderr
+    timezone: str = "UTC"  # the IANA zone of windows in words and of the times answers show
 
     def store_path(self, env: Mapping[str, str]) -> StoreLocation | None:
         """The store's file or URL, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
@@ -107,6 +116,10 @@ ENVIRONMENT: dict[str, str] = {
     "cursor_secret": "SESSION_MCP_CURSOR_SECRET",
     "store": "SESSION_MCP_STORE",
     "no_store": "SESSION_MCP_NO_STORE",
+    "retain_days": "SESSION_MCP_RETAIN_DAYS",
+    "toolsets": "SESSION_MCP_TOOLS",
+    "log_format": "SESSION_MCP_LOG_FORMAT",
+    "timezone": "SESSION_MCP_TIMEZONE",
 }
 
 
@@ -180,11 +193,15 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "header_timeout": lambda s, v: _number(s, v, float, 0.5, 600),
         "body_timeout": lambda s, v: _number(s, v, float, 0.5, 3_600),
         "max_connections": lambda s, v: _number(s, v, int, 1, 100_000),
+        "retain_days": lambda s, v: _number(s, v, int, 0, 36_500),
         "log_level": _log_level,
+        "log_format": _log_format,
+        "toolsets": _toolsets,
         "transport": _transport,
         "allowed_hosts": _hosts,
         "qa_rules": _file_path,
         "store": _store_location,
+        "timezone": _timezone,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote", "no_store"):
         return _flag(source, value)
@@ -261,6 +278,14 @@ def _store_location(source: str, value: Any) -> StoreLocation:
         raise ConfigError(f"{source}: {exc}.") from None
 
 
+def _timezone(source: str, value: Any) -> str:
+    """An IANA zone name, as the zone database spells it: refused at start-up, not at the first window."""
+    try:
+        return zone_name(zone_named(str(value)))
+    except InvalidInputError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 def _transport(source: str, value: Any) -> str:
     transport = str(value).lower()
     if transport not in ("stdio", "http"):
@@ -273,3 +298,22 @@ def _log_level(source: str, value: Any) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"{source} must be one of {', '.join(LOG_LEVELS)}, not {value!r}.")
     return level
+
+
+def _log_format(source: str, value: Any) -> str:
+    word = str(value).strip().lower()
+    if word not in LOG_FORMATS:
+        raise ConfigError(f"{source} must be {' or '.join(LOG_FORMATS)}, not {value!r}.")
+    return word
+
+
+def _toolsets(source: str, value: Any) -> tuple[str, ...]:
+    """Toolset names from a comma list (``all``: every one), in the stated order, each once."""
+    names = {name.strip().lower() for name in str(value).split(",") if name.strip()}
+    if "all" in names:
+        return TOOLSETS
+    unknown = sorted(names - set(TOOLSETS))
+    if unknown or not names:
+        what = f"unknown toolset {', '.join(repr(n) for n in unknown)}" if unknown else "no toolset named"
+        raise ConfigError(f"{source}: {what}; give a comma list of {', '.join(TOOLSETS)}, or all.")
+    return tuple(name for name in TOOLSETS if name in names)

@@ -8,12 +8,14 @@ The roots, what raises them, and how they reach the user:
 
 - ``CompanionError`` (here) and its subclasses. ``companion/http.py`` maps each answer of the
   API: 400 and other 4xx ``BadRequestError``, 401/403 ``AuthenticationError``, 404
-  ``NotFoundError``, 409 ``ConflictError``, 429 ``RateLimitedError`` (after its retries),
-  5xx, timeouts and refused connections ``UpstreamUnavailableError``; a body over the bound, a
-  redirect, or a body ``companion/ingest.py`` cannot read is ``InvalidResponseError``.
+  ``NotFoundError`` (``MissingEndpointError`` when a directory list itself is missing: an older
+  API; ``server/directory.py`` says so in one line and goes on without it), 409 ``ConflictError``,
+  429 ``RateLimitedError`` (after its retries), 5xx, timeouts and refused connections
+  ``UpstreamUnavailableError``; a body over the bound, a redirect, or a body
+  ``companion/ingest.py`` cannot read is ``InvalidResponseError``.
   ``InvalidInputError`` is an argument refused before anything is sent: a session id, a window
-  (``sessions/window.py``; its ``UnreadableTimeError`` becomes the list of forms a window in
-  words takes), a client-side filter (``sessions/criteria.py``), a cursor (``sessions/cursors.py``:
+  or a time zone (``sessions/window.py``, ``window_words.py``: its ``UnreadableTimeError`` lists
+  the forms a window takes), a client-side filter (``sessions/criteria.py``), a cursor (``sessions/cursors.py``:
   changed, foreign or for other filters), an export file that is not an export, a request's own
   empty key (``server/backend.py`` raises ``AuthenticationError`` for that one).
   A tool turns them into a tool error whose text adds the next step (``server/toolkit.py``:
@@ -27,9 +29,6 @@ The roots, what raises them, and how they reach the user:
 - ``RulesError`` (``qa/rules.py``), with ``PatternError`` (``qa/patterns.py``) inside it: a
   rules file, rule or pattern refused, naming the rule and the field. At server start it becomes
   a ``ConfigError``; ``session-mcp qa --rules`` prints it as one line, exit status 2.
-- ``DiskCacheError`` and ``DiskCacheBusyError`` (``companion/disk_cache.py``, ``OSError``): the
-  cache folder or file cannot be used, or another process holds it. ``session-mcp qa`` goes on
-  without the cache and says so in one line on stderr.
 - ``OSError`` from a file the CLI reads or writes (``sessions/outfile.py``, the export file):
   ``session-mcp: cannot use <file>: <reason>.``, exit status 2.
 - pydantic's ``ValidationError``: arguments that fail their types (the ``ValueError`` of a
@@ -80,6 +79,10 @@ class AuthenticationError(CompanionError):
 
 class NotFoundError(CompanionError):
     """404: no such session for this key (a session of another project looks the same)."""
+
+
+class MissingEndpointError(NotFoundError):
+    """404 for a whole list (``/public/companions``, ``/public/agents``): an older API without it."""
 
 
 class RateLimitedError(CompanionError):

@@ -81,9 +81,15 @@ async def mcp(client: CompanionClient, mode: str) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-def process_env(base_url: str) -> dict[str, str]:
-    """The environment of a ``session-mcp`` process that uses the test's simulator."""
-    return clean_environment(NAPSTER_API_KEY="demo", NAPSTER_API_BASE_URL=base_url, SESSION_MCP_TIMEOUT="10")
+def process_env(base_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``session-mcp`` process that uses the test's simulator; its data folder (the
+    default session store, which ``qa`` reads reviewers' verdicts from) in the test's own folder."""
+    return clean_environment(
+        NAPSTER_API_KEY="demo",
+        NAPSTER_API_BASE_URL=base_url,
+        SESSION_MCP_TIMEOUT="10",
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+    )
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -210,10 +210,10 @@ def serve_mcp(base_url: str, settings: Settings | None = None, **overrides: Any)
 
 
 def text_of(result: CallToolResult) -> str:
-    """The one text block of a tool result."""
-    assert len(result.content) == 1
-    block = result.content[0]
+    """The one text block of a tool result: first, followed by nothing but links to resources."""
+    block, *links = result.content
     assert block.type == "text"
+    assert all(link.type == "resource_link" for link in links), links
     return block.text
 
 

@@ -1,9 +1,9 @@
 """Hypothesis strategies for what a hostile Companion API may answer.
 
-``listing_answers``, ``detail_answers`` and ``connection_answers`` build whole answers (status,
-headers, body bytes) for ``GET /public/sessions``, ``GET /public/sessions/{id}`` and the
-connection POSTs. Every field of a body is either a
-plausible value or, now and then, an adversarial one: lone surrogates, control characters,
+``listing_answers``, ``detail_answers``, ``connection_answers`` and ``directory_answers`` build
+whole answers (status, headers, body bytes) for ``GET /public/sessions``,
+``GET /public/sessions/{id}``, the connection POSTs and the companions and agents lists. Every
+field of a body is either a plausible value or, now and then, an adversarial one: lone surrogates, control characters,
 newlines that forge turns and table rows, NaN, infinities, ``1e308``, 4,000-digit integers,
 numbers as strings, wrong types, huge strings, deep nesting, unknown fields. Bodies may also be a
 top-level array, a scalar, not JSON, start with a byte-order mark, or come with a 3xx or an error
@@ -246,6 +246,34 @@ def connections(draw: st.DrawFn, wild: bool) -> dict[str, Any]:
     return without_absent(answer | draw(unknown_fields(wild)))
 
 
+@st.composite
+def directory_rows(draw: st.DrawFn, wild: bool) -> dict[str, Any]:
+    """A row of ``GET /public/companions`` or ``/public/agents``: no documented shape, every field optional."""
+    channels = st.lists(st.one_of(st.sampled_from(["webrtc", "sip"]), st.builds(dict, channelType=nasty_text)))
+    row = {
+        "id": draw(text_field(wild, "comp_support", "agent_support")),
+        "name": draw(text_field(wild, "Ava", "Support agent")),
+        "firstName": draw(text_field(wild, "Noor")),
+        "status": draw(text_field(wild, "readyToUse", "completed")),
+        "companionId": draw(text_field(wild, "comp_support")),
+        "channels": draw(field(st.just(["webrtc", "sip"]), channels | anything, wild)),
+    }
+    return without_absent(row | draw(unknown_fields(wild)))
+
+
+@st.composite
+def directory_pages(draw: st.DrawFn, wild: bool) -> dict[str, Any]:
+    many = draw(st.integers(0, 4)) == 0  # more rows than any page size asked for
+    items = draw(st.lists(directory_rows(wild=wild), min_size=150 if many else 0, max_size=160 if many else 5))
+    page = {
+        "items": draw(field(st.just(items), st.just(items), wild)),
+        "filteredCount": draw(field(st.integers(0, 50), nasty_number, wild)),
+        "totalCount": draw(field(st.integers(0, 50), nasty_number, wild)),
+    }
+    return without_absent(page | draw(unknown_fields(wild)))
+
+
 listing_answers = answers(pages)
 detail_answers = answers(lambda wild: session_fields(detail=True, wild=wild))
 connection_answers = answers(connections)
+directory_answers = answers(directory_pages)

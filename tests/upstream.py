@@ -21,6 +21,8 @@ import anyio
 from session_mcp.simulator import bind_loopback
 
 LIST_PATH = "/public/sessions"
+COMPANIONS_PATH = "/public/companions"
+AGENTS_PATH = "/public/agents"
 T0 = 1_710_000_000  # 2024-03-09T16:00:00Z
 CONNECTED = {"token": "t", "connection": {"id": "sess_new"}}
 NOT_FOUND = b'{"code": "SessionNotFound", "description": "Session not found"}'
@@ -85,6 +87,9 @@ def normal_page(ids: list[str]) -> dict[str, Any]:
 
 
 NORMAL_IDS = ["sess_normal_1", "sess_normal_2", "sess_normal_3"]
+NORMAL_COMPANIONS = {"items": [{"id": "comp_normal", "name": "Normal"}], "filteredCount": 1, "totalCount": 1}
+NORMAL_AGENT = {"id": "agent_normal", "name": "Agent", "companionId": "comp_normal", "channels": ["webrtc"]}
+NORMAL_AGENTS = {"items": [NORMAL_AGENT]}
 
 
 def session(session_id: str, *texts: str, **fields: Any) -> dict[str, Any]:
@@ -112,15 +117,18 @@ def nested(depth: int) -> bytes:
 
 class HostileUpstream:
     """An ASGI app: ``GET /public/sessions`` answers ``listing`` (whole, or page by page when
-    ``paged``), a session path ``details[id]``, else ``detail``, and both connection POSTs
-    ``connection``. ``reset()`` makes it a well-behaved API of three sessions again, ``clear()``
-    one with no sessions (an unknown id is a 404); ``add()`` serves sessions by id and lists them.
+    ``paged``), a session path ``details[id]``, else ``detail``, both connection POSTs
+    ``connection``, and the directory lists ``companions`` and ``agents``. ``reset()`` makes it a
+    well-behaved API of three sessions again, ``clear()`` one with no sessions (an unknown id is
+    a 404); ``add()`` serves sessions by id and lists them.
     """
 
     def __init__(self) -> None:
         self.listing = Answer()
         self.detail = Answer()
         self.connection = Answer()
+        self.companions = Answer()
+        self.agents = Answer()
         self.details: dict[str, Answer] = {}
         self.paged = False  # serve ``listing`` page by page (pageIndex, pageSize), not whole every time
         self.max_page_size: int | None = None  # with ``paged``: fewer rows than asked, without saying so
@@ -139,6 +147,8 @@ class HostileUpstream:
         self.listing = Answer({"items": []})
         self.detail = Answer(NOT_FOUND, 404)
         self.connection = json_answer(CONNECTED, 201)
+        self.companions = json_answer(NORMAL_COMPANIONS)
+        self.agents = json_answer(NORMAL_AGENTS)
         self.details = {}
         self.paged = False
         self.max_page_size = None
@@ -157,6 +167,8 @@ class HostileUpstream:
             return self.page_of(self.listing, query) if self.paged else self.listing
         if path.endswith("/connections"):  # POST /public/connections or /public/agents/{id}/connections
             return self.connection
+        if path in (COMPANIONS_PATH, AGENTS_PATH):
+            return self.companions if path == COMPANIONS_PATH else self.agents
         session_id = path.removeprefix(LIST_PATH + "/")
         return self.details.get(session_id, self.detail)
 

@@ -24,15 +24,22 @@ import httpx2
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from session_mcp import __version__
-from session_mcp.cli.qa import add_qa_command, run_qa_command, run_unwrapped
+from session_mcp.cli.qa import (
+    add_annotate_command,
+    add_qa_command,
+    run_annotate_command,
+    run_qa_command,
+    run_unwrapped,
+)
 from session_mcp.cli.sessions import add_session_commands, run_sessions_command, whole_number
 from session_mcp.cli.store import add_search_command, add_store_commands, run_store_command
 from session_mcp.companion.client import CompanionClient
-from session_mcp.config import ENVIRONMENT, ConfigError, Settings, authority, load_settings
+from session_mcp.config import ENVIRONMENT, LOG_FORMATS, TOOLSETS, ConfigError, Settings, authority, load_settings
 from session_mcp.errors import CompanionError
 from session_mcp.qa.rules import RulesError, load_rules
-from session_mcp.render.common import plural
+from session_mcp.render.common import plural, show_times_in
 from session_mcp.sessions.redact import redactor
+from session_mcp.sessions.window_words import zone_named
 from session_mcp.store.base import StoreError
 
 DEMO_KEY = "demo"
@@ -105,6 +112,12 @@ def connection_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     group.add_argument(
         "--log-level", default=default, help=env_help("DEBUG, INFO, WARNING (default) or ERROR", "log_level")
     )
+    group.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        default=default,
+        help=env_help("IANA time zone of days, weeks and times shown (e.g. America/New_York), default UTC", "timezone"),
+    )
 
 
 def store_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -121,6 +134,12 @@ def store_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
         ),
     )
     switch(group, "--no-store", env_help("no store: read the API for every question", "no_store"), default=default)
+    group.add_argument(
+        "--retain-days",
+        metavar="DAYS",
+        default=default,
+        help=env_help("delete stored sessions older than this after a sync (default 90; 0: keep all)", "retain_days"),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=env_help("a Host header to accept besides loopback, repeatable", "allowed_hosts"),
     )
     switch(serve, "--read-only", env_help("no tool that creates sessions", "read_only"))
+    serve.add_argument(
+        "--tools",
+        dest="toolsets",
+        metavar="SETS",
+        help=env_help(f"the toolsets served, a comma list of {','.join(TOOLSETS)} or all (default)", "toolsets"),
+    )
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, help=env_help("text (default) or json: one object per line", "log_format")
+    )
     serve.add_argument(
         "--qa-rules",
         metavar="FILE",
@@ -206,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     session_actions = add_session_commands(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
     add_search_command(session_actions, subcommand_flags)
-    add_qa_command(commands, lambda sub: connection_flags(sub, default=argparse.SUPPRESS))
+    add_qa_command(commands, subcommand_flags)
+    add_annotate_command(commands.choices["qa"], subcommand_flags)
     add_store_commands(commands, subcommand_flags)
     return parser
 
@@ -219,7 +248,8 @@ def subcommand_flags(parser: argparse.ArgumentParser) -> None:
 
 SETTING_FLAGS = ("demo", "base_url", "timeout", "redact_pii", "log_level", "transport", "host", "port",
                  "allow_remote", "allowed_hosts", "read_only", "max_sessions", "session_idle_timeout",
-                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store")  # fmt: skip
+                 "max_connections", "header_timeout", "body_timeout", "qa_rules", "store", "no_store",
+                 "retain_days", "toolsets", "log_format", "timezone")  # fmt: skip
 
 
 def checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
@@ -245,7 +275,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = checked_settings(flags, os.environ)
     except ConfigError as exc:
         fail(str(exc))
-    configure_logging(settings.log_level)
+    args.timezone = settings.timezone  # the commands' windows, from the flag or SESSION_MCP_TIMEZONE
+    configure_logging(settings)
+    if args.command == "qa" and getattr(args, "qa_action", None) == "annotate":
+        sys.exit(run_annotate_command(args, settings, make_client))
     if args.command == "qa":
         sys.exit(run_qa_command(args, settings, make_client))
     if args.command in ("sync", "store") or (args.command == "sessions" and args.action == "search"):
@@ -283,8 +316,18 @@ async def sessions(args: argparse.Namespace, settings: Settings) -> int:
         return await run_sessions_command(args, client, shown, settings.concurrency, sys.stdout)
 
 
-def configure_logging(level: str) -> None:
-    """Logs go to stderr: stdout belongs to the MCP protocol on stdio."""
+def configure_logging(settings: Settings) -> None:
+    """Logs go to stderr: stdout belongs to the MCP protocol on stdio.
+
+    JSON lines need the server's logging module (and the MCP SDK it sits beside): imported only then,
+    so a session command in text mode starts without the SDK.
+    """
+    if settings.log_format == "json":
+        from session_mcp.server.logs import configure_json_logging
+
+        configure_json_logging(settings)
+        return
+    level = settings.log_level
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
@@ -292,6 +335,7 @@ def configure_logging(level: str) -> None:
 async def serve(settings: Settings, arguments: list[str]) -> None:
     # The port first: one taken is one line and exit 2 at once, before building anything or announcing.
     sock = listen_or_fail(settings.host, settings.port) if settings.transport == "http" else None
+    show_times_in(zone_named(settings.timezone))  # every answer's times, unless a call names its own zone
     from session_mcp.server import build_server
     from session_mcp.server.transport import attach_hint, serve_http
 

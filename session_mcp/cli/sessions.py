@@ -13,14 +13,14 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
 from session_mcp.companion.client import CompanionClient, SessionFilters
 from session_mcp.companion.models import MAX_PAGE_SIZE
 from session_mcp.errors import InvalidInputError
-from session_mcp.render.common import plural
+from session_mcp.render.common import plural, show_times_in
 from session_mcp.render.lines import ID_CHARS, one_line
 from session_mcp.render.page import (
     SessionPageResult,
@@ -41,7 +41,8 @@ from session_mcp.sessions.redact import Redactor
 from session_mcp.sessions.scan import MAX_SCAN
 from session_mcp.sessions.select import Selection, needs_scan
 from session_mcp.sessions.tags import parse_tag_pairs
-from session_mcp.sessions.window import TIME_FORMS, Window, window_of
+from session_mcp.sessions.window import Window, window_of
+from session_mcp.sessions.window_words import WINDOW_FORMS, zone_named
 
 _CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
 EXIT_STATUS = "Exit status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error."
@@ -142,7 +143,7 @@ def parse_tags(pairs: list[str]) -> dict[str, str] | None:
 def add_query_flags(parser: argparse.ArgumentParser) -> None:
     """The time window and the filters this program applies itself (the API has neither)."""
     parser.add_argument(
-        "--since", metavar="WHEN", help=f"sessions started at or after: {TIME_FORMS}; 'yesterday' alone is that day"
+        "--since", metavar="WHEN", help=f"sessions started at or after: {WINDOW_FORMS}; alone, a span is taken whole"
     )
     parser.add_argument("--until", metavar="WHEN", help="sessions started before this (exclusive), like --since")
     for flag, values in (
@@ -164,11 +165,19 @@ def filters_of(args: argparse.Namespace) -> SessionFilters:
 
 
 def query_of(args: argparse.Namespace) -> tuple[Window, Criteria]:
-    """The window (as of now, UTC) and the client-side filters of the flags."""
+    """The window (as of now, in the --timezone's days) and the client-side filters of the flags."""
     criteria = Criteria.of(
         status=args.status, close_reason=args.close_reason, session_type=args.session_type, modality=args.modality
     )
-    return window_of(args.since, args.until, now=datetime.now(UTC)), criteria
+    zone = command_zone(args)
+    return window_of(args.since, args.until, now=datetime.now(UTC), zone=zone), criteria
+
+
+def command_zone(args: argparse.Namespace) -> tzinfo:
+    """The zone of ``--timezone`` (or ``SESSION_MCP_TIMEZONE``, checked at start-up); the text shows times in it."""
+    zone = zone_named(getattr(args, "timezone", None))
+    show_times_in(zone)
+    return zone
 
 
 def selection_of(args: argparse.Namespace, *, limit: int | None, max_scan: int | None = MAX_SCAN) -> Selection:
@@ -184,6 +193,7 @@ async def run_sessions_command(
 
     ``CompanionError`` and ``OSError`` reach the caller with their message.
     """
+    command_zone(args)  # times in the --timezone, ``show`` included
     if args.action == "list":
         window, criteria = query_of(args)
         if needs_scan(window, criteria) or args.cursor:

@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
-from session_mcp.cli.sessions import Progress, whole_number
+from session_mcp.cli.sessions import Progress, command_zone, whole_number
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.errors import InvalidInputError
@@ -24,7 +24,8 @@ from session_mcp.render.common import plural
 from session_mcp.render.lines import ID_CHARS, one_line
 from session_mcp.render.search import check_query, render_search, search_result
 from session_mcp.sessions.sync import SyncResult, sync
-from session_mcp.sessions.window import TIME_FORMS, iso, parse_window, window_of
+from session_mcp.sessions.window import iso, parse_window, window_of
+from session_mcp.sessions.window_words import WINDOW_FORMS
 from session_mcp.store.base import SearchFilters, SessionStore, StoreError, StoreInfo, SyncRunningError
 from session_mcp.store.open import StoreLocation, open_store
 from session_mcp.store.search import QueryError
@@ -43,7 +44,7 @@ def add_store_commands(commands: Any, shared: Callable[[argparse.ArgumentParser]
         epilog=EXIT_STATUS,
     )
     shared(syncing)
-    syncing.add_argument("--since", metavar="WHEN", help=f"list no further back than this: {TIME_FORMS}")
+    syncing.add_argument("--since", metavar="WHEN", help=f"list no further back than this: {WINDOW_FORMS}")
     syncing.add_argument("--json", action="store_true", help="print what the sync did as JSON")
     store = commands.add_parser("store", help="what the session store holds, or delete from it", epilog=EXIT_STATUS)
     actions = store.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -53,7 +54,7 @@ def add_store_commands(commands: Any, shared: Callable[[argparse.ArgumentParser]
         shared(parser)
     info.add_argument("--json", action="store_true", help="print the figures as JSON")
     which = purge.add_mutually_exclusive_group(required=True)
-    which.add_argument("--before", metavar="WHEN", help=f"sessions created before this: {TIME_FORMS}")
+    which.add_argument("--before", metavar="WHEN", help=f"sessions created before this: {WINDOW_FORMS}")
     which.add_argument("--all", action="store_true", help="every session of this API key, and its sync state")
 
 
@@ -69,7 +70,7 @@ def add_search_command(actions: Any, shared: Callable[[argparse.ArgumentParser],
     search.add_argument("query", metavar="QUERY", help="what to look for (quote it for the shell)")
     search.add_argument("--role", choices=["user", "agent"], help="only turns said by the user, or the agent")
     search.add_argument("--companion-id", help="only this companion's sessions")
-    search.add_argument("--since", metavar="WHEN", help=f"sessions started at or after: {TIME_FORMS}")
+    search.add_argument("--since", metavar="WHEN", help=f"sessions started at or after: {WINDOW_FORMS}")
     search.add_argument("--until", metavar="WHEN", help="sessions started before this (exclusive), like --since")
     search.add_argument(
         "--status", action="append", default=[], metavar="VALUE", help="pending, started, closed, failed (repeatable)"
@@ -79,11 +80,11 @@ def add_search_command(actions: Any, shared: Callable[[argparse.ArgumentParser],
     search.add_argument("--json", action="store_true", help="print the hits as JSON, as the tool's structured content")
 
 
-def moment(text: str, flag: str, now: datetime) -> float:
-    """The instant ``text`` names (as ``--since`` reads it), in Unix seconds."""
-    start = parse_window(text, None, now=now).start
+def moment(text: str, flag: str, now: datetime, zone: tzinfo = UTC) -> float:
+    """The instant ``text`` names (as ``--since`` reads it, in ``zone``), in Unix seconds."""
+    start = parse_window(text, None, now=now, zone=zone).start
     if start is None:
-        raise InvalidInputError(f"{flag} needs a time: {TIME_FORMS}.")
+        raise InvalidInputError(f"{flag} needs a time: {WINDOW_FORMS}.")
     return start.timestamp()
 
 
@@ -112,14 +113,14 @@ async def run_store_command(args: argparse.Namespace, settings: Settings, client
     path = store_path(settings)
     async with opened_store(path, client) as store:
         if args.command == "sync":
-            since = moment(args.since, "--since", now) if args.since else None
+            since = moment(args.since, "--since", now, command_zone(args)) if args.since else None
             progress = Progress(sys.stderr)
 
             async def report(done: int, total: int, message: str) -> None:
                 progress.update(done, total)
 
             try:
-                result = await sync(client, store, since=since, on_progress=report)
+                result = await sync(client, store, since=since, retain_days=settings.retain_days, on_progress=report)
             except SyncRunningError as exc:
                 print(f"session-mcp: {exc}", file=sys.stderr)
                 return 1
@@ -132,9 +133,10 @@ async def run_store_command(args: argparse.Namespace, settings: Settings, client
             return await search_command(args, settings, store, now, out)
         if args.action == "info":
             info = await store.info()
-            out.write((json.dumps(info_summary(info, path)) if args.json else format_info(info, path)) + "\n")
+            shown = info_summary(info, path, settings.retain_days) if args.json else None
+            out.write((json.dumps(shown) if shown else format_info(info, path, settings.retain_days)) + "\n")
             return 0
-        before = None if args.all else moment(args.before, "--before", now)
+        before = None if args.all else moment(args.before, "--before", now, command_zone(args))
         removed = await store.purge(before)
         told = "" if before is None else f" created before {iso(datetime.fromtimestamp(before, UTC))}"
         out.write(f"Purged {plural(removed, 'session')}{told} of this API key from the store.\n")
@@ -172,7 +174,7 @@ def format_sync(result: SyncResult, info: StoreInfo) -> str:
     return "\n".join(lines)
 
 
-def info_summary(info: StoreInfo, path: StoreLocation) -> dict[str, Any]:
+def info_summary(info: StoreInfo, path: StoreLocation, retain_days: int) -> dict[str, Any]:
     return {
         "file": str(path),
         "file_bytes": info.file_bytes,
@@ -182,10 +184,12 @@ def info_summary(info: StoreInfo, path: StoreLocation) -> dict[str, Any]:
         "oldest": _time(info.oldest),
         "newest": _time(info.newest),
         "last_sync": _time(info.sync.last_sync),
+        "retain_days": retain_days or None,
+        "whole_since": _time(info.sync.reached) if info.sync.complete and info.sync.reached else None,
     }
 
 
-def format_info(info: StoreInfo, path: StoreLocation) -> str:
+def format_info(info: StoreInfo, path: StoreLocation, retain_days: int) -> str:
     size = f"{info.file_bytes / 1_048_576:.1f} MB"
     lines = [f"Store {path} ({size} on disk, every API key's sessions together)."]
     if not info.sessions:
@@ -197,6 +201,15 @@ def format_info(info: StoreInfo, path: StoreLocation) -> str:
         )
     last = _time(info.sync.last_sync)
     lines.append(f"Last complete sync: {last}." if last else "Never synced completely.")
+    if info.sync.complete:
+        reached = _time(info.sync.reached)
+        lines.append(f"Whole from {reached} on." if reached else "Whole history held (synced to the end of the list).")
+    lines.append(
+        f"Retention: {plural(retain_days, 'day')} (older sessions are deleted after each sync; "
+        "--retain-days 0 keeps all)."
+        if retain_days
+        else "Retention: none (every session is kept)."
+    )
     return "\n".join(lines)
 
 
@@ -204,7 +217,7 @@ async def search_command(
     args: argparse.Namespace, settings: Settings, store: SessionStore, now: datetime, out: TextIO
 ) -> int:
     check_query(args.query, redact=settings.redact_pii)
-    window = window_of(args.since, args.until, now=now)
+    window = window_of(args.since, args.until, now=now, zone=command_zone(args))
     filters = SearchFilters(
         role=args.role,
         companion_id=args.companion_id,

@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import anyio
@@ -22,6 +22,7 @@ import httpx2
 from pydantic import SecretStr, ValidationError
 
 from session_mcp.companion.cache import PageMemory, SessionCache, key_fingerprint
+from session_mcp.companion.directory import AgentPage, CompanionPage, DirectoryPage
 from session_mcp.companion.http import Requester, RetryPolicy, header_key, open_pool
 from session_mcp.companion.ingest import describe_validation_error
 from session_mcp.companion.models import (
@@ -41,6 +42,7 @@ from session_mcp.companion.sanitize import shorten
 from session_mcp.errors import (
     InvalidInputError,
     InvalidResponseError,
+    MissingEndpointError,
     NotFoundError,
     RateLimitedError,
     UpstreamUnavailableError,
@@ -52,6 +54,7 @@ MAX_FILTER_LENGTH = 2_000  # per filter, encoded: URLs this long already strain 
 CONNECTION_INTERVAL_SECONDS = 5.0
 
 _FORBIDDEN_ID_CHARS = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+EXTERNAL_CLIENT_ID = r"^[A-Za-z0-9_-]{1,32}$"  # what the API accepts as an external client id
 
 
 def validate_session_id(session_id: object) -> str:
@@ -76,6 +79,20 @@ def validate_path_id(value: object, kind: str, example: str) -> str:
         raise InvalidInputError(
             f"{shorten(value)!r} is not {kind} id: ids contain no '/', '\\', '?', '#', '%', "
             f"whitespace or control characters. Copy the id exactly as the {noun} list shows it."
+        )
+    return value
+
+
+def check_external_client_id(value: str) -> str:
+    """``value`` if it is an external client id as the API takes one, else ``InvalidInputError`` naming the pattern.
+
+    The API refuses any other when a session is created, so no session has one: a filter by it
+    could only match nothing, and is refused instead of answering "no sessions".
+    """
+    if not re.fullmatch(EXTERNAL_CLIENT_ID, value):
+        raise InvalidInputError(
+            f"{shorten(value)!r} is not an external client id: the API takes 1 to 32 letters, digits, '_' or "
+            f"'-' ({EXTERNAL_CLIENT_ID}), so no session has it. Pass the id exactly as list_sessions shows it."
         )
     return value
 
@@ -339,6 +356,51 @@ class CompanionClient:
         """``text`` with this client's API key replaced by asterisks, for echoing caller input."""
         return self._http.mask_key(text)
 
+    # -- the directory: companions and agents ----------------------------------------------------
+
+    async def list_companions(
+        self,
+        *,
+        page_index: int = 0,
+        page_size: int = 20,
+        statuses: Sequence[str] | None = None,
+        search: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> CompanionPage:
+        """One page of the project's companions, filtered as the vendor documents (``None``: no filter).
+
+        ``statuses`` go as one ``statuses`` parameter each (``statuses=readyToUse&statuses=completed``),
+        the way list parameters bind on the vendor's stack; the encoding is not documented.
+        """
+        statuses = list(statuses or ())
+        self._http.refuse_key_in(search, *statuses, *(tags or {}).keys(), *(tags or {}).values())
+        params = build_list_params(page_index=page_index, page_size=page_size, search=search, tags=tags)
+        for status in statuses:
+            if not status or any(ord(c) < 32 or ord(c) == 127 for c in status) or len(status) > 100:
+                raise InvalidInputError("statuses must be non-empty words without control characters.")
+        query = httpx2.QueryParams([*params.items(), *(("statuses", status) for status in statuses)])
+        return await self._directory("/public/companions", CompanionPage, query, page_size)
+
+    async def list_agents(self, *, page_index: int = 0, page_size: int = 20) -> AgentPage:
+        """One page of the project's agents (no filter is documented for this list)."""
+        params = build_list_params(page_index=page_index, page_size=page_size)
+        return await self._directory("/public/agents", AgentPage, params, page_size)
+
+    async def _directory(self, path: str, model: type[PageT], params: Mapping[str, str | int], page_size: int) -> PageT:
+        """A directory page; an API without the endpoint (404) raises ``MissingEndpointError``."""
+        try:
+            return await self._http.get(path, model, params=params, max_items=page_size)
+        except NotFoundError as exc:
+            raise MissingEndpointError(
+                f"This Companion API has no GET {path} (404): it is likely an older version without it. "
+                "Sessions can still be listed: their companion ids are in list_sessions.",
+                status=404,
+                code=exc.code or "no_endpoint",
+            ) from None
+
+
+PageT = TypeVar("PageT", bound=DirectoryPage)
+
 
 class SessionFilters(TypedDict, total=False):
     """The filters of ``GET /public/sessions``; a missing or ``None`` one does not filter."""
@@ -366,7 +428,7 @@ def build_list_params(*, page_index: int, page_size: int, **filters: Unpack[Sess
             continue
         if not isinstance(value, str) or any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise InvalidInputError(f"{name} must be a string without control characters.")
-        params[name] = value
+        params[name] = check_external_client_id(value) if name == "externalClientId" else value
     if tags:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             raise InvalidInputError("tags must map string keys to string values, e.g. {'channel': 'web'}.")

@@ -26,6 +26,7 @@ from session_mcp.companion.ingest import KEY_MASK, ingest
 from session_mcp.companion.models import ErrorBody
 from session_mcp.companion.offload import off_loop
 from session_mcp.companion.sanitize import shorten, single_line
+from session_mcp.companion.timing import note_headers
 from session_mcp.errors import (
     AuthenticationError,
     BadRequestError,
@@ -202,6 +203,7 @@ class Requester:
         try:
             with anyio.fail_after(self.attempt_timeout):
                 async with self.pool.stream(method, path, params=params, json=json, headers=headers) as response:
+                    note_headers(time.perf_counter() - started, response.status_code)  # the upstream's own time
                     body = await self._read_body(response, what)
         except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
             # Nothing was sent: the only case in which a POST is known not to have reached the API.

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import FlaggedSession, QAReport, QAView
-from session_mcp.qa.writers import window_text
+from session_mcp.qa.writers import review_text, scored_text, scores_lines, window_text
 from session_mcp.render.common import format_offset, format_time, plural
 from session_mcp.render.lines import one_line, quoted
 
@@ -33,6 +33,8 @@ class ReviewResult(QAView):
     not_shown_count: int = Field(description="How many flagged sessions were left out.")
     unread_count: int = Field(description=f"How many sessions could not be read (unread lists the first {LISTED}).")
     next_step: str
+    report_uri: str | None = Field(None, description="The HTML report: read it with resources/read.")
+    report_file: str | None = Field(None, description="On a local server: the report saved as a file.")
 
 
 def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:
@@ -48,7 +50,9 @@ def review_answer(report: QAReport, budget: int) -> tuple[ReviewResult, str]:
             break
         blocks.append(block)
         used += len(block) + 1
-    shown = report.sessions[: len(blocks)]
+    # The turns around a finding and the outcome's reason are a call away (get_session_transcript): the
+    # structured result stays within about twice the text's budget.
+    shown = [s.model_copy(update={"context": None, "outcome_reason": None}) for s in report.sessions[: len(blocks)]]
     not_shown = [s.session_id for s in report.sessions[len(shown) :]]
     result = ReviewResult(
         **report.model_dump(include=set(QAView.model_fields) - {"sessions", "unread"}),
@@ -90,6 +94,7 @@ def _head(report: QAReport) -> str:
         lines.append("The scan bound stopped before the window's start: older sessions were not reviewed.")
     if report.rules:
         lines.append(f"Rules: {report.rules}.")
+    lines += scores_lines(report)
     per_check = [
         f"{c.check} {c.findings}/{c.sessions} ({c.worst})" for c in report.checks if c.findings and c.worst is not None
     ]
@@ -103,13 +108,16 @@ def _head(report: QAReport) -> str:
 
 
 def session_block(session: FlaggedSession) -> str:
-    """A flagged session: a header line, then one line per finding with its quote."""
+    """A flagged session: a header line, then one line per finding with its quote, then reviewers' notes."""
     status = session.status + (f"/{session.close_reason}" if session.close_reason else "")
     lines = [
         f"## {session.session_id} · {session.companion_id or '-'} · {format_time(session.started_at)} · {status} · "
-        f"worst {session.worst}"
+        f"worst {session.worst}{scored_text(session)}"
     ]
     lines += [finding_line(finding) for finding in session.findings]
+    lines += [
+        f"- note by {one_line(n.reviewer, 80)}: {quoted(n.text, MESSAGE_CHARS)}" for n in (session.notes or [])[-3:]
+    ]
     return "\n".join(lines)
 
 
@@ -117,7 +125,8 @@ def finding_line(finding: Finding) -> str:
     """``- critical pii_exposed [00:27] "quote" — message``: one line, whatever the quote holds."""
     at = f" [{format_offset(finding.offset_seconds)}]" if finding.turn_index is not None else ""
     quote = f" {quoted(finding.evidence)}" if finding.evidence else ""
-    return f"- {finding.severity} {finding.check}{at}{quote} — {one_line(finding.message, MESSAGE_CHARS)}"
+    review = review_text(finding)
+    return f"- {finding.severity} {finding.check}{at}{quote}{review} — {one_line(finding.message, MESSAGE_CHARS)}"
 
 
 def _not_shown_line(ids: list[str], room: int) -> str:

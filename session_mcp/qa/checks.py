@@ -14,22 +14,29 @@ Decisions where the issue leaves room:
   normal.
 - ``no_user_turn``: a started or closed session with no user turn holding text. Pending and
   failed sessions are left to ``failed_session``.
-- ``unanswered_user``: only once a session is over (closed or failed), and a closing courtesy
-  (thanks, bye, without a question mark) needs no reply: it is not flagged unless a rules file
-  sets ``ignore_sign_offs = false``.
+- ``unanswered_user``: only once a session is over (closed or failed) at least ``reply_seconds``
+  (4 s) after the user's last turn (sooner, the user hung up before the agent could answer); a
+  closing ("ok thanks bye", "Maybe later.", "no that's all"), a bare "ok" or "one sec" needs no
+  reply (``sessions.phrases.needs_no_reply``) unless a rules file sets ``ignore_sign_offs =
+  false``; a question in the last sentence always does.
 - ``slow_response``: the first agent turn after a user turn, timed from the user's last turn.
 - ``long_silence``: gaps between consecutive turns, and from the start to the first turn; not
   from the last turn to the close (that is how an idle session ends).
 - Repetition compares each turn with every earlier turn of the same role said word for word
   (normalized: case, punctuation and spacing ignored) and with the ``RECENT_TURNS`` before it by
   similarity (``difflib`` ratio), on the first ``COMPARED_CHARS`` of each: a stuck loop repeats
-  soon, and the bound keeps a 2,000-turn session fast.
+  soon, and the bound keeps a 2,000-turn session fast. Bounds that never reject a pair reaching
+  the threshold (lengths, shared letters, shared letter pairs: ``may_reach``) come before difflib.
 - ``escalation_request``: user turns only; a request phrase is not one when a negation (not,
-  no, never, don't, no need, without...) comes before it in the same clause.
+  no, never, don't, no need, without...) comes before it in the same clause, when the sentence
+  talks about the phrase ("how do I say ..."), or when the user repeats the agent's line (a
+  drill); see ``qa/escalation.py``.
 - ``tool_failure``: a ``functionMetrics`` (or older ``functionStates``) entry whose state is
   ``failed``, or that carries an error and no other state; ``canceled`` (the user left before
   the tool connected) is not a failure.
-- ``pii_exposed``: agent turns only, found by the detectors of ``session_mcp.sessions.redact``.
+- ``pii_exposed``: agent turns only (``qa/disclosure.py``): what the user gave earlier in the
+  session said again is a read-back (``read_back_severity``, info); anything else, and any full
+  card number, is a disclosure (critical).
 - A check reports at most ``MAX_FINDINGS_PER_CHECK`` findings per session; the last one says
   how many more there were.
 - Upstream text inside a message (the words of a request for a human, a close reason, a tool's
@@ -38,20 +45,24 @@ Decisions where the issue leaves room:
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_mcp.companion.models import SessionDetail, from_iso
+from session_mcp.qa.disclosure import Item, personal_data, split_read_backs
+from session_mcp.qa.escalation import asks_alone, first_request
+from session_mcp.qa.similarity import Said, most_similar, normalize
 from session_mcp.render.common import format_time, plural
 from session_mcp.render.lines import quoted
 from session_mcp.render.transcript import Turn, make_turn
+from session_mcp.sessions.phrases import echoes, needs_no_reply
 from session_mcp.sessions.redact import redact_text
 
 Severity = Literal["info", "warning", "critical"]
@@ -63,6 +74,17 @@ MAX_FINDINGS_PER_CHECK = 3
 RECENT_TURNS = 6
 COMPARED_CHARS = 400
 NORMAL_CLOSE_REASONS = ("connection_closed", "idle_timeout")
+
+
+class ReviewerVerdict(BaseModel):
+    """A reviewer's word on a finding (``annotate_session``), kept in the local store: the upstream has none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: Literal["confirmed", "disputed"]
+    reviewer: str
+    at: datetime = Field(description="When it was given (UTC).")
+    comment: str = ""
 
 
 class Finding(BaseModel):
@@ -77,6 +99,13 @@ class Finding(BaseModel):
     offset_seconds: float | None = Field(None, description="Seconds from the session start to that turn, when known.")
     evidence: str = Field(description=f"At most {EVIDENCE_CHARS} characters quoted verbatim from the transcript.")
     message: str
+    review: ReviewerVerdict | None = Field(
+        None, description="A reviewer's verdict with the same rules; a disputed finding is not counted."
+    )
+
+    @property
+    def disputed(self) -> bool:
+        return self.review is not None and self.review.verdict == "disputed"
 
 
 # -- configuration: what a rules file may change --------------------------------------------
@@ -93,6 +122,9 @@ class CheckOptions(BaseModel):
 
 class UnansweredOptions(CheckOptions):
     ignore_sign_offs: bool = True
+    reply_seconds: float = Field(
+        4.0, ge=0, le=3_600, description="A close sooner after the user left no time to reply."
+    )
 
 
 class DelayOptions(CheckOptions):
@@ -106,6 +138,10 @@ class RepetitionOptions(CheckOptions):
 
 class EscalationOptions(CheckOptions):
     phrases: tuple[str, ...] = Field((), max_length=200, description="More request phrases, matched literally.")
+
+
+class PiiOptions(CheckOptions):
+    read_back_severity: Severity = "info"
 
 
 class FailedSessionOptions(CheckOptions):
@@ -126,7 +162,7 @@ class CheckConfig(BaseModel):
     escalation_request: EscalationOptions = EscalationOptions()
     failed_session: FailedSessionOptions = FailedSessionOptions()
     tool_failure: CheckOptions = CheckOptions()
-    pii_exposed: CheckOptions = CheckOptions()
+    pii_exposed: PiiOptions = PiiOptions()
 
 
 DEFAULT_SEVERITY: dict[str, Severity] = {
@@ -205,17 +241,16 @@ def no_user_turn(subject: Subject, options: CheckOptions, severity: Severity) ->
         yield subject.finding("no_user_turn", severity, f"The user never spoke in this {state} session: {said}.")
 
 
-_SIGN_OFF = re.compile(
-    r"\b(?:thanks?|thank\s+you|thx|cheers|bye|goodbye|good\s+bye|that'?s\s+all|merci|danke|gracias)\b", re.I
-)
-
-
 def unanswered_user(subject: Subject, options: UnansweredOptions, severity: Severity) -> Iterator[Finding]:
     said = [t for t in subject.turns if t.text.strip()]
     if not subject.session.is_closed or not said or said[-1].role != "user":
         return
     last = said[-1]
-    if options.ignore_sign_offs and "?" not in last.text and _SIGN_OFF.search(last.text):
+    closed_at = subject.session.closed_at
+    timestamp = subject.session.turns[last.index].timestamp
+    if closed_at is not None and timestamp is not None and closed_at - timestamp < options.reply_seconds:
+        return  # the user hung up (or the line broke) before the agent could answer
+    if options.ignore_sign_offs and needs_no_reply(last.text):
         return
     yield subject.finding(
         "unanswered_user",
@@ -270,27 +305,19 @@ def long_silence(subject: Subject, options: DelayOptions, severity: Severity) ->
         previous_at = max(previous_at or 0.0, turn.offset_seconds)
 
 
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-def normalize(text: str) -> str:
-    """Text compared for repetition: case folded, punctuation and runs of spaces as one space."""
-    return _NOT_WORD.sub(" ", text.casefold()).strip()
-
-
 def _repetition(check: str, role: str) -> Callable[[Subject, RepetitionOptions, Severity], Iterator[Finding]]:
     def find(subject: Subject, options: RepetitionOptions, severity: Severity) -> Iterator[Finding]:
         first_said: dict[str, int] = {}
-        recent: deque[tuple[int, str]] = deque(maxlen=RECENT_TURNS)
+        recent: deque[Said] = deque(maxlen=RECENT_TURNS)
         who = "agent" if role == "agent" else "user"
         for turn in spoken(subject.turns, role):
-            text = normalize(turn.text)[:COMPARED_CHARS]
-            if len(text) < options.min_chars:
+            said = Said(turn.index, normalize(turn.text)[:COMPARED_CHARS])
+            if len(said.text) < options.min_chars:
                 continue
-            earlier = first_said.get(text)
+            earlier = first_said.get(said.text)
             ratio = 1.0
             if earlier is None:
-                earlier, ratio = _most_similar(text, recent, options.similarity)
+                earlier, ratio = most_similar(said, recent, options.similarity)
             if earlier is not None:
                 how = "word for word" if ratio == 1.0 else f"almost word for word (similarity {ratio:.2f})"
                 yield subject.finding(
@@ -300,54 +327,14 @@ def _repetition(check: str, role: str) -> Callable[[Subject, RepetitionOptions, 
                     turn,
                     quote(turn.text),
                 )
-            first_said.setdefault(text, turn.index)
-            recent.append((turn.index, text))
+            first_said.setdefault(said.text, turn.index)
+            recent.append(said)
 
     return find
 
 
-def _most_similar(text: str, recent: Sequence[tuple[int, str]], threshold: float) -> tuple[int | None, float]:
-    """The most recent earlier turn at least ``threshold`` similar to ``text``, and the ratio."""
-    matcher = difflib.SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2(text)
-    for index, other in reversed(recent):
-        matcher.set_seq1(other)
-        if matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold:
-            ratio = matcher.ratio()
-            if ratio >= threshold:
-                return index, ratio
-    return None, 0.0
-
-
 agent_repetition = _repetition("agent_repetition", "agent")
 user_repetition = _repetition("user_repetition", "user")
-
-_WHO = (
-    r"(?:(?:a|an|the|some|your|one\s+of\s+your)\s+)?(?:(?:real|live|actual)\s+)?"
-    r"(?:human(?:\s+being)?|person|manager|supervisor|representative|operator|"
-    r"(?:real|live|human|actual)\s+(?:agent|one)|someone\s+(?:real|else|in\s+charge))\b"
-)
-_ESCALATION = re.compile(
-    r"\b(?:"
-    rf"(?:speak|talk|chat)\s+(?:to|with)\s+{_WHO}"
-    rf"|(?:get|put|transfer|connect|pass|escalate)\s+(?:me\s+)?(?:(?:through|over|on)\s+)?(?:to\s+|with\s+)?{_WHO}"
-    r"|(?:want|need|prefer|request|demand|ask\s+for|rather\s+have|(?:['’]d|would)\s+like)\s+"
-    rf"(?:to\s+(?:speak|talk)\s+(?:to|with)\s+)?{_WHO}"
-    rf"|(?:is|are)\s+there\s+(?:a|an|any)\s+(?:real\s+)?(?:human|person|people|manager|supervisor)\b"
-    r"|escalate\s+(?:this|it|my\s+(?:case|issue|complaint))\b"
-    r")",
-    re.I,
-)
-# The whole turn is the request, as callers say it to a phone menu: "Representative!"
-_ESCALATION_ALONE = re.compile(
-    r"^\W*(?:human|operator|representative|real\s+person|manager|supervisor)(?:\s+please)?\W*$", re.I
-)
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|without|neither|nor|do\s+not|no\s+need|"
-    r"(?:don|doesn|didn|won|wouldn|needn|isn|aren)['’]?t)\b",
-    re.I,
-)
-_CLAUSE_END = re.compile(r"[.!?;,:]|\bbut\b|\bso\b", re.I)
 
 
 @functools.lru_cache(maxsize=256)
@@ -357,18 +344,15 @@ def literal_phrase(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + r"\s{1,3}".join(words) + r"(?!\w)", re.I)
 
 
-def negated(text: str, start: int) -> bool:
-    """Whether a negation precedes ``start`` in the same clause (``I don't need a human``)."""
-    clause_start = 0
-    for match in _CLAUSE_END.finditer(text, 0, start):
-        clause_start = match.end()
-    return _NEGATION.search(text, clause_start, start) is not None
-
-
 def escalation_request(subject: Subject, options: EscalationOptions, severity: Severity) -> Iterator[Finding]:
     extra = [literal_phrase(p) for p in options.phrases if p.strip()]
-    for turn in spoken(subject.turns, "user"):
-        match = _first_request(turn.text, [_ESCALATION, *extra])
+    previous = ""  # the agent's turn before: a user who says it again is practising, not asking
+    for turn in subject.turns:
+        if turn.role == "agent" and turn.text.strip():
+            previous = turn.text
+        if turn.role != "user" or not turn.text.strip() or echoes(turn.text, previous):
+            continue
+        match = first_request(turn.text, extra)
         if match is not None:
             yield subject.finding(
                 "escalation_request",
@@ -377,16 +361,8 @@ def escalation_request(subject: Subject, options: EscalationOptions, severity: S
                 turn,
                 quote(turn.text, match.start(), match.end()),
             )
-        elif _ESCALATION_ALONE.match(turn.text):
+        elif asks_alone(turn.text):
             yield subject.finding("escalation_request", severity, "The user asks for a human.", turn, quote(turn.text))
-
-
-def _first_request(text: str, patterns: Sequence[re.Pattern[str]]) -> re.Match[str] | None:
-    for pattern in patterns:
-        for match in pattern.finditer(text):
-            if not negated(text, match.start()):
-                return match
-    return None
 
 
 def failed_session(subject: Subject, options: FailedSessionOptions, severity: Severity) -> Iterator[Finding]:
@@ -432,20 +408,35 @@ def _text(value: object, limit: int = 200) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def pii_exposed(subject: Subject, options: CheckOptions, severity: Severity) -> Iterator[Finding]:
-    for turn in spoken(subject.turns, "agent"):
+def pii_exposed(subject: Subject, options: PiiOptions, severity: Severity) -> Iterator[Finding]:
+    given: list[Item] = []  # what the user said so far: an agent saying it again reads it back
+    for turn in subject.turns:
         original = subject.original[turn.index]
-        redacted = redact_text(original)
-        if redacted == original:
+        if turn.role == "user":
+            given += personal_data(original)
             continue
-        # Text before the first replacement is unchanged, so both versions place it at ``start``.
-        pairs = enumerate(zip(original, redacted, strict=False))
-        start = next((i for i, (a, b) in pairs if a != b), min(len(original), len(redacted)))
-        kinds = sorted(set(re.findall(r"\[(EMAIL|CARD|PHONE)\]", redacted[start:])))
-        what = ", ".join(k.lower() for k in kinds) or "personal data"
+        if turn.role != "agent" or not original.strip():
+            continue
+        items = personal_data(original)
+        if not items:
+            continue
+        read_back, disclosed = split_read_backs(items, given)
+        first = (disclosed or read_back)[0]
+        kinds = ", ".join(sorted({item.kind for item in items}))
+        if disclosed:
+            new = ", ".join(sorted({item.kind for item in disclosed}))
+            what = f"The agent says personal data aloud ({kinds}): the user did not give the {new} in this session."
+        else:
+            what = f"The agent reads back what the user gave in this session ({kinds})."
+        start = _shown_offset(original, turn.text, first.start)
         yield subject.finding(
-            "pii_exposed", severity, f"The agent says personal data aloud ({what}).", turn, quote(turn.text, start)
+            "pii_exposed", severity if disclosed else options.read_back_severity, what, turn, quote(turn.text, start)
         )
+
+
+def _shown_offset(original: str, shown: str, start: int) -> int:
+    """Where ``original[start]`` is in the text as shown (redacted text is shorter or longer before it)."""
+    return start if shown == original else min(len(shown), len(redact_text(original[:start])))
 
 
 Check = Callable[[Subject, Any, Severity], Iterator[Finding]]

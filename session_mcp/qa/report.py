@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from session_mcp.companion.models import SessionSummary
+from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.qa.breakdown import (
+    CompanionRow,
+    ContextTurn,
+    ReviewedSession,
+    Trend,
+    companions,
+    context_of,
+    tally,
+    trend,
+)
 from session_mcp.qa.checks import SEVERITIES, SEVERITY_RANK, Finding, Severity
+from session_mcp.qa.explain import CheckHelp, explain
+from session_mcp.qa.rules import RuleSet
+from session_mcp.qa.scorecard import VERDICTS, Score, Scorecards
+from session_mcp.qa.verdicts import Note, Verdicts
 from session_mcp.sessions.fetch import Failure
+from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence, SessionOutcome
 from session_mcp.sessions.window import Window
 
 
@@ -23,6 +39,7 @@ class CheckCount(BaseModel):
     findings: int
     sessions: int = Field(description="Sessions with at least one finding of this check.")
     worst: Severity | None = Field(None, description="The highest severity among its findings.")
+    disputed: int = Field(0, description="Its findings a reviewer disputed: not counted above.")
 
 
 class DayCount(BaseModel):
@@ -41,8 +58,16 @@ class FlaggedSession(BaseModel):
     started_at: datetime | None = Field(None, description="Start time, or creation time if it never started.")
     status: str
     close_reason: str | None = None
-    worst: Severity
-    findings: list[Finding]
+    worst: Severity = Field(description="Of its counted findings (of the disputed ones when all are).")
+    findings: list[Finding] = Field(description="Disputed ones included, marked by their review.")
+    outcome: str | None = None
+    outcome_reason: str | None = None
+    outcome_evidence: OutcomeEvidence | None = None
+    score: Score | None = None
+    notes: list[Note] | None = Field(None, description="Reviewers' notes on the session (null: none).")
+    context: list[ContextTurn] | None = Field(
+        None, description="The turns around each finding: one before, one after (null: not kept)."
+    )
 
 
 class QAView(BaseModel):
@@ -58,30 +83,44 @@ class QAView(BaseModel):
     )
     scan_complete: bool = Field(True, description="False when the scan bound stopped before the window's start.")
     reviewed: int = Field(description="Sessions whose transcript was reviewed.")
-    flagged: int = Field(description="Sessions with at least one finding.")
-    findings: int
+    flagged: int = Field(description="Sessions with at least one finding no reviewer disputed.")
+    findings: int = Field(description="Findings counted: disputed ones are not.")
+    disputed: int = Field(0, description="Findings a reviewer disputed under these rules.")
     by_severity: dict[str, int]
     checks: list[CheckCount] = Field(description="Every check that ran, in a fixed order.")
+    explained: list[CheckHelp] = Field(default_factory=list, description="What each check means, its threshold.")
+    outcomes: dict[str, int] = Field(default_factory=dict, description="Reviewed sessions per outcome.")
+    verdicts: dict[str, int] = Field(default_factory=dict, description="Scored sessions per verdict.")
+    mean_score: float | None = Field(None, description="Over the scored sessions; null without a scorecard.")
+    scorecards: list[dict[str, Any]] = Field(default_factory=list, description="The scorecards applied.")
+    companions: list[CompanionRow] = Field(default_factory=list, description="Per companion, most sessions first.")
+    trend: Trend | None = Field(None, description="This week against the week before, per check and outcome.")
     per_day: list[DayCount]
-    sessions: list[FlaggedSession] = Field(description="Flagged sessions, worst first.")
+    sessions: list[FlaggedSession] = Field(description="Flagged sessions, worst first (all disputed: last).")
     unread: list[Failure] = Field(description="Sessions that could not be read, and why.")
 
     def reaches(self, severity: Severity) -> bool:
-        """Whether any finding is at least ``severity``."""
-        return any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[severity] for s in self.sessions for f in s.findings)
+        """Whether any counted (not disputed) finding is at least ``severity``."""
+        rank = SEVERITY_RANK[severity]
+        return any(SEVERITY_RANK[f.severity] >= rank and not f.disputed for s in self.sessions for f in s.findings)
 
 
 class QAReport(QAView):
     """What a review found, with every session it reviewed (JUnit has a test case for each)."""
 
     reviewed_ids: list[str] = Field(description="Every session reviewed, in the order read.")
+    reviewed_sessions: list[ReviewedSession] = Field(
+        default_factory=list, description="Every session reviewed, flagged or not: outcome, score, verdict."
+    )
 
 
 def rank_key(session: FlaggedSession) -> tuple[int, ...]:
-    """Worst severity first, then the most critical, warning and info findings, then the newest."""
-    counts = Counter(f.severity for f in session.findings)
+    """Worst severity first, then the most critical, warning and info findings, then the newest; a session
+    whose findings were all disputed after every other."""
+    counts = Counter(f.severity for f in session.findings if not f.disputed)
     newest = -session.started_at.timestamp() if session.started_at else 0.0
     return (
+        int(not counts),
         -SEVERITY_RANK[session.worst],
         *(-counts[severity] for severity in reversed(SEVERITIES)),
         int(newest),
@@ -91,21 +130,81 @@ def rank_key(session: FlaggedSession) -> tuple[int, ...]:
 class ReportBuilder:
     """Collects a review session by session; ``build`` makes the report."""
 
-    def __init__(self, check_ids: tuple[str, ...], *, rules: str | None = None) -> None:
+    def __init__(
+        self,
+        check_ids: tuple[str, ...],
+        *,
+        rules: str | None = None,
+        scorecards: Scorecards | None = None,
+        verdicts: Verdicts | None = None,
+        explained: list[CheckHelp] | None = None,
+    ) -> None:
         self.check_ids = check_ids
         self.rules = rules
+        self.scorecards = scorecards or Scorecards()
+        self.verdicts = verdicts or Verdicts()
+        self.explained = explained or []
         self.reviewed_ids: list[str] = []
+        self.reviewed: list[ReviewedSession] = []
         self.flagged: list[FlaggedSession] = []
         self.unread: list[Failure] = []
         self._days: dict[str, Counter[str]] = {}
 
-    def add(self, session: SessionSummary, findings: list[Finding]) -> None:
+    @classmethod
+    def of(cls, rules: RuleSet, verdicts: Verdicts | None = None) -> ReportBuilder:
+        """A builder for a review with ``rules``: its checks, scorecards, explanations and the verdicts given."""
+        return cls(
+            rules.check_ids,
+            rules=rules.source,
+            scorecards=rules.scorecards,
+            verdicts=verdicts,
+            explained=explain(rules),
+        )
+
+    def add(
+        self,
+        session: SessionSummary,
+        findings: list[Finding],
+        *,
+        shown: SessionDetail | None = None,
+        outcome: SessionOutcome | None = None,
+        context: list[ContextTurn] | None = None,
+    ) -> None:
+        """A reviewed session: its findings (marked with reviewers' verdicts here), outcome and score.
+
+        ``shown`` (the session as shown: redacted when on) gives the turns around each finding, unless
+        ``context`` gives them already (a session whose findings were kept in the store).
+        """
+        findings = self.verdicts.mark(findings)
+        counted = [f for f in findings if not f.disputed]
         self.reviewed_ids.append(session.id)
         started = session.started or session.created
         day = self._days.setdefault(started.strftime("%Y-%m-%d") if started else "unknown", Counter())
         day["sessions"] += 1
-        for finding in findings:
+        for finding in counted:
             day[finding.severity] += 1
+        value = outcome.outcome if outcome else None
+        told = {
+            "outcome": value,
+            "outcome_reason": outcome and outcome.reason,
+            "outcome_evidence": outcome and outcome.evidence,
+        }
+        score = self.scorecards.score(session.companion_id, counted, value)
+        self.reviewed.append(
+            ReviewedSession(
+                session_id=session.id,
+                companion_id=session.companion_id,
+                started_at=started,
+                status=session.state,
+                close_reason=session.close_reason,
+                **told,
+                score=score.score if score else None,
+                verdict=score.verdict if score else None,
+                scorecard=score.scorecard if score else None,
+                checks=list(dict.fromkeys(f.check for f in counted)),
+                disputed=len(findings) - len(counted),
+            )
+        )
         if findings:
             self.flagged.append(
                 FlaggedSession(
@@ -114,8 +213,12 @@ class ReportBuilder:
                     started_at=started,
                     status=session.state,
                     close_reason=session.close_reason,
-                    worst=max((f.severity for f in findings), key=SEVERITY_RANK.__getitem__),
+                    worst=max((f.severity for f in counted or findings), key=SEVERITY_RANK.__getitem__),
                     findings=findings,
+                    **told,
+                    score=score,
+                    notes=self.verdicts.notes_of(session.id) or None,
+                    context=context_of(shown, findings) if shown is not None else context,
                 )
             )
 
@@ -131,19 +234,22 @@ class ReportBuilder:
         scan_complete: bool = True,
         now: datetime | None = None,
     ) -> QAReport:
-        all_findings = [f for s in self.flagged for f in s.findings]
+        every = [f for s in self.flagged for f in s.findings]
+        all_findings = [f for f in every if not f.disputed]
         per_check: dict[str, list[Finding]] = {check: [] for check in self.check_ids}
-        for finding in all_findings:
+        for finding in every:
             per_check.setdefault(finding.check, []).append(finding)
         checks = [
             CheckCount(
                 check=check,
-                findings=len(found),
-                sessions=len({f.session_id for f in found}),
-                worst=max((f.severity for f in found), key=SEVERITY_RANK.__getitem__) if found else None,
+                findings=len(counted := [f for f in found if not f.disputed]),
+                sessions=len({f.session_id for f in counted}),
+                worst=max((f.severity for f in counted), key=SEVERITY_RANK.__getitem__) if counted else None,
+                disputed=len(found) - len(counted),
             )
             for check, found in per_check.items()
         ]
+        scores = [r.score for r in self.reviewed if r.score is not None]
         severities = Counter(f.severity for f in all_findings)
         return QAReport(
             generated_at=now or datetime.now(UTC),
@@ -154,12 +260,21 @@ class ReportBuilder:
             limit_hit=limit_hit,
             scan_complete=scan_complete,
             reviewed=len(self.reviewed_ids),
-            flagged=len(self.flagged),
+            flagged=sum(1 for r in self.reviewed if r.checks),
             findings=len(all_findings),
+            disputed=len(every) - len(all_findings),
             by_severity={severity: severities[severity] for severity in SEVERITIES},
             checks=checks,
+            explained=self.explained,
+            outcomes=tally((r.outcome for r in self.reviewed), OUTCOMES),
+            verdicts=tally((r.verdict for r in self.reviewed), VERDICTS),
+            mean_score=round(sum(scores) / len(scores), 1) if scores else None,
+            scorecards=self.scorecards.describe(),
+            companions=companions(self.reviewed),
+            trend=trend(self.reviewed, self.check_ids),
             per_day=[DayCount.model_validate({"day": day, **counts}) for day, counts in sorted(self._days.items())],
             sessions=sorted(self.flagged, key=rank_key),
             unread=self.unread,
             reviewed_ids=self.reviewed_ids,
+            reviewed_sessions=self.reviewed,
         )

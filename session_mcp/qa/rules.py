@@ -37,11 +37,14 @@ file is a ``RulesError`` naming the rule (or check) and the field.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import re
 import sys
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +66,7 @@ from session_mcp.qa.checks import (
     spoken,
 )
 from session_mcp.qa.patterns import PatternError, compile_bounded, search
+from session_mcp.qa.scorecard import NO_SCORECARDS, ScorecardError, Scorecards, parse_scorecards
 from session_mcp.render.lines import quoted
 
 MAX_RULES = 200
@@ -143,6 +147,7 @@ class RuleSet:
     checks: CheckConfig = DEFAULT_CONFIG
     rules: tuple[PhraseRule, ...] = ()
     source: str | None = None  # the file it was read from
+    scorecards: Scorecards = NO_SCORECARDS  # none: sessions get no score
 
     def review(self, session: SessionDetail, shown: SessionDetail | None = None) -> list[Finding]:
         """Every finding for ``session``: whole-session ones first, then by turn.
@@ -161,6 +166,34 @@ class RuleSet:
         """Every id a finding may carry: the enabled built-in checks, then the rules."""
         enabled = tuple(c for c in CHECK_IDS if getattr(self.checks, c).enabled)
         return enabled + tuple(rule.id for rule in self.rules)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """What the rules decide, as a short hash: findings (and reviewers' verdicts on them) belong to it.
+
+        The checks' settings, every rule and every scorecard, not the file's name or layout: the same
+        rules in another file or order of keys give the same fingerprint, a changed threshold another.
+        """
+        described = {
+            "checks": self.checks.model_dump(mode="json"),
+            "rules": [
+                [
+                    r.id,
+                    r.type,
+                    r.wording,
+                    r.severity,
+                    r.message,
+                    r.roles,
+                    r.within_agent_turns,
+                    sorted(r.scope.companion_ids),
+                    sorted((k, sorted(v)) for k, v in r.scope.tags.items()),
+                ]
+                for r in self.rules
+            ],
+            "scorecards": self.scorecards.describe(),
+        }
+        text = json.dumps(described, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -193,9 +226,11 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
             f"rules file {source}: arrays or inline tables are nested too deeply to read; a rules file needs "
             "at most two levels (an array of strings in a table)"
         ) from None
-    unknown = sorted(set(document) - {"checks", "rules"})
+    unknown = sorted(set(document) - {"checks", "rules", "scorecards"})
     if unknown:
-        raise RulesError(f"rules file {source}: unknown table {unknown[0]!r}; it takes [checks.<id>] and [[rules]]")
+        raise RulesError(
+            f"rules file {source}: unknown table {unknown[0]!r}; it takes [checks.<id>], [[rules]] and [[scorecards]]"
+        )
     checks = _checks(document.get("checks", {}), source)
     entries = document.get("rules", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -209,7 +244,15 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
             clash = "a built-in check" if rule.id in CHECK_IDS else "another rule"
             raise RulesError(f"rules file {source}: rule {rule.id!r}: id is already used by {clash}")
         rules.append(rule)
-    return RuleSet(checks=checks, rules=tuple(rules), source=source)
+    rule_set = RuleSet(checks=checks, rules=tuple(rules), source=source)
+    if "scorecards" not in document:
+        return rule_set
+    ids = (*CHECK_IDS, *(rule.id for rule in rules))
+    try:
+        cards = parse_scorecards(document["scorecards"], text, ids, set(rule_set.check_ids))
+    except ScorecardError as exc:
+        raise RulesError(f"rules file {source}: {exc}") from None
+    return replace(rule_set, scorecards=cards)
 
 
 def _checks(table: Any, source: str) -> CheckConfig:

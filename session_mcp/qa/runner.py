@@ -1,33 +1,40 @@
-"""A QA review over many sessions: pick them, read them (disk cache first), check them, report.
+"""A QA review over many sessions: pick them, read them (the store first), check them, report.
 
 Shared by the ``session-mcp qa`` command and the ``review_sessions`` tool. The sessions come as
 given ids, or from the newest-first scan a ``Selection`` describes (``session_mcp.sessions.select``:
-filters, window, client-side criteria, a limit); their transcripts are read in chunks of
-``CHUNK``: closed sessions from the disk cache when it has them, the rest from the API with an
-adaptive number of requests in flight, and the closed ones among those stored for the next run.
-A chunk is checked (in a worker thread) while the next one is read, then dropped: memory holds
-two chunks of transcripts and the findings.
+filters, window, client-side criteria, a limit); they are handled in chunks of ``CHUNK``. With a
+session store, a closed session checked before under the same rules (``qa.stored.fingerprint``)
+costs neither a check nor a read: its findings and summary are read back. The others' transcripts
+come from the store when it holds them, else from the API with an adaptive number of requests in
+flight, and the closed ones among those are stored, with their findings once checked. A chunk is
+checked (in a worker thread) while the next one is read, then dropped: memory holds two chunks of
+transcripts and what the report keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import anyio
 
 from session_mcp.companion.client import CompanionClient
-from session_mcp.companion.disk_cache import DiskCache
 from session_mcp.companion.models import SessionDetail
+from session_mcp.qa.breakdown import context_of
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
+from session_mcp.qa.stored import decode, encode, fingerprint
+from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
+from session_mcp.sessions.outcome import outcome_of
 from session_mcp.sessions.pacing import AdaptiveLimiter
-from session_mcp.sessions.redact import Redactor
+from session_mcp.sessions.redact import Redactor, redactor
 from session_mcp.sessions.select import Selection, select
 from session_mcp.sessions.window import Window
+from session_mcp.store.base import SessionStore
 
 CHUNK = 128
 MAX_REVIEW = 1_000
@@ -42,6 +49,7 @@ class _Chunk:
     ids: list[str]
     sessions: dict[str, SessionDetail]
     failures: list[Failure]
+    kept: dict[str, str] = field(default_factory=dict)  # findings kept under these rules, by id
 
 
 @dataclass
@@ -50,8 +58,9 @@ class Review:
 
     report: QAReport
     scan: Scan | None  # None when the sessions were given by id
-    from_disk: int = 0  # transcripts served by the disk cache
+    from_store: int = 0  # transcripts read from the store
     fetched: int = 0  # transcripts read from the API
+    kept: int = 0  # sessions whose findings were read back from the store: neither read nor checked
     pacer: AdaptiveLimiter | None = None
 
 
@@ -61,63 +70,91 @@ async def run_review(
     rules: RuleSet,
     shown: Redactor,
     *,
-    disk: DiskCache | None = None,
+    store: SessionStore | None = None,
+    select_from: SessionStore | None = None,
     memory_cache: bool = False,
     pacer: AdaptiveLimiter | None = None,
     on_progress: Progress | None = None,
     now: datetime | None = None,
+    verdicts: Verdicts | None = None,
 ) -> Review:
     """Review the selected sessions; ``CompanionError`` when the list itself cannot be read.
 
     ``memory_cache`` reads and fills the client's session cache (bounded: a server's repeated
     reviews then re-read only what may still change); off, a one-pass run leaves it alone.
+    ``store`` keeps transcripts and findings; ``select_from``, a store the caller caught up for the
+    selection (``StoreGate.ready``), chooses the sessions instead of the API's list.
     """
     pacer = pacer or AdaptiveLimiter()
     # The plain list is scanned too: the newest by start time, and the report says how far it read.
-    selected = await select(client, replace(selection, always_scan=True))
+    selected = await select(client, replace(selection, always_scan=True), store=select_from)
     scan = selected.scan
     ids = list(dict.fromkeys(selected.ids))  # a session given twice is reviewed once
-    builder = ReportBuilder(rules.check_ids, rules=rules.source)
-    read = {"disk": 0, "api": 0}
+    selected.sessions.clear()  # the list rows (the scan's too): about 2 KB a session that the review never reads
+    builder = ReportBuilder.of(rules, verdicts)  # reviewers' verdicts under these rules mark their findings
+    rules_key = fingerprint(rules, redacted=shown is not redactor(False))
+    read: Counter[str] = Counter()
     send, receive = anyio.create_memory_object_stream[_Chunk](1)
 
     async def read_chunks() -> None:
         async with send:
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
-                cached = await anyio.to_thread.run_sync(disk.get_many, chunk) if disk else {}
-                missing = [session_id for session_id in chunk if session_id not in cached]
+                kept = await store.get_findings(rules_key, chunk) if store else {}
+                stored = await _from_store(store, [i for i in chunk if i not in kept]) if store else {}
+                missing = [i for i in chunk if i not in kept and i not in stored]
                 fetched, failures = await fetch_sessions(
                     client, missing, concurrency=pacer.maximum, use_cache=memory_cache, pacer=pacer.slot
                 )
-                if disk and fetched:
-                    await anyio.to_thread.run_sync(disk.put_many, fetched)
-                read["disk"] += len(cached)
-                read["api"] += len(fetched)
-                await send.send(_Chunk(chunk, {**cached, **{s.id: s for s in fetched}}, failures))
+                if store:
+                    await store.put_sessions([s for s in fetched if s.is_closed])
+                read.update(kept=len(kept), store=len(stored), api=len(fetched))
+                await send.send(_Chunk(chunk, {**stored, **{s.id: s for s in fetched}}, failures, kept))
 
-    def check(chunk: _Chunk) -> None:
+    def check(chunk: _Chunk) -> list[tuple[str, str]]:
+        """Add the chunk to the report; what to keep: each closed session checked now, with its findings."""
+        checked: list[tuple[str, str]] = []
         for session_id in chunk.ids:
-            session = chunk.sessions.get(session_id)
-            if session is not None:
-                builder.add(session, rules.review(session, shown(session)))
+            if session_id in chunk.kept:
+                kept = decode(chunk.kept[session_id])
+                builder.add(kept.summary(), kept.findings, outcome=kept.outcome, context=kept.context)
+            elif (session := chunk.sessions.get(session_id)) is not None:
+                as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
+                findings = rules.review(session, as_shown)
+                outcome, context = outcome_of(as_shown), context_of(as_shown, findings)
+                builder.add(session, findings, outcome=outcome, context=context)
+                if store is not None and session.is_closed:
+                    checked.append((session.id, encode(session, findings, outcome, context)))
         for failure in chunk.failures:
             builder.add_failure(failure)
+        return checked
 
     async with anyio.create_task_group() as group:
         group.start_soon(read_chunks)  # reads the next chunk while this one is checked
         done = 0
         async with receive:
             async for chunk in receive:
-                await anyio.to_thread.run_sync(check, chunk)
+                checked = await anyio.to_thread.run_sync(check, chunk)
+                if store is not None and checked:
+                    await store.put_findings(rules_key, checked)
                 done += len(chunk.ids)
                 if on_progress is not None:
                     await on_progress(done, len(ids))
     report = builder.build(
-        window=selection.window if scan is not None else Window(),
+        window=selection.window if scan is not None or selected.stored else Window(),
         scanned=scan.scanned if scan is not None else None,
-        limit_hit=scan is not None and scan.more_match,
+        limit_hit=selected.more_match,
         scan_complete=scan is None or not scan.bound_hit,
         now=now or datetime.now(UTC),
     )
-    return Review(report=report, scan=scan, from_disk=read["disk"], fetched=read["api"], pacer=pacer)
+    return Review(report, scan, from_store=read["store"], fetched=read["api"], kept=read["kept"], pacer=pacer)
+
+
+async def _from_store(store: SessionStore, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
+    """The sessions of ``session_ids`` the store holds (closed ones), by id."""
+    held = await store.closed_ids(session_ids)
+    found: dict[str, SessionDetail] = {}
+    for session_id in session_ids:
+        if session_id in held and (session := await store.get_session(session_id)) is not None:
+            found[session_id] = session
+    return found

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, Field
 
 from session_mcp.companion.models import SessionDetail
-from session_mcp.render.common import format_duration, format_time, plural, show_id
+from session_mcp.render.common import format_duration, format_time, plural, show_id, zone_label
 from session_mcp.render.digests import (
     CELL_SEP,
     DIGEST_COLUMNS,
@@ -32,6 +32,7 @@ from session_mcp.render.digests import (
     session_digest,
     share_budget,
 )
+from session_mcp.render.freshness import StoreFreshness
 from session_mcp.render.lines import ID_CHARS, one_line, shorten_text
 from session_mcp.render.scan_info import ScanInfo, render_scan
 from session_mcp.render.session_info import SessionRow, format_status, row_tags, session_row
@@ -74,6 +75,7 @@ class BatchResult(BaseModel):
     )
     unnamed: int = Field(0, description="Sessions to read on that no read call names: the calls did not fit.")
     scan: ScanInfo | None = None
+    store: StoreFreshness | None = Field(None, description="Present when the answer came from the session store.")
 
 
 def fit_batch(
@@ -369,7 +371,7 @@ def render_batch(result: BatchResult) -> str:
         columns = columns.replace(CELL_SEP, sep)
         heading = "Digests" if digest_mode else "Sessions that did not fit whole"
         only = "" if with_companion else f", all of companion {one_line(next(iter(companions)) or '-')}"
-        lines = [f"{heading} (columns: {columns}; times UTC{only}):"]
+        lines = [f"{heading} (columns: {columns}; times {zone_label()}{only}):"]
         lines += digest_lines(result.digests, with_companion=with_companion, sep=sep)
         blocks.append("\n".join(lines))
     if digest_mode and result.digests:

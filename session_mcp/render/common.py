@@ -1,16 +1,43 @@
 """What every answer's text shares: times, durations and counts in words, and the last bound.
 
-Times are ISO 8601 UTC (to the minute in lists), durations like ``4m 55s``, offsets ``mm:ss``;
-``fit_text`` is the bound every tool answer passes last.
+Times are ISO 8601 UTC (to the minute in lists), or local with their offset (``2026-12-06 09:14
+-05:00``) when a call asked for another time zone (``show_times_in``); durations like ``4m 55s``,
+offsets ``mm:ss``; ``fit_text`` is the bound every tool answer passes last. Structured output keeps UTC.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from contextvars import ContextVar
+from datetime import UTC, datetime, tzinfo
 
 from session_mcp.render.lines import ID_CHARS, one_line, shorten_text
+from session_mcp.sessions.window import local_time
+from session_mcp.sessions.window_words import is_utc, zone_name
+
+# The zone the text of this call's answer shows times in: a context variable, so each request (its
+# own task) has its own, and the renderers need no argument threaded through every line they write.
+_SHOWN_ZONE: ContextVar[tzinfo] = ContextVar("shown_zone", default=UTC)
+
+
+def show_times_in(zone: tzinfo) -> None:
+    """Show the times of this call's (this task's) answer text in ``zone``."""
+    _SHOWN_ZONE.set(zone)
+
+
+def shown_zone() -> tzinfo:
+    return _SHOWN_ZONE.get()
+
+
+def zone_label() -> str:
+    """``UTC`` or ``America/New_York``: what a column header or a figure says its times are in."""
+    return zone_name(_SHOWN_ZONE.get())
+
+
+def shown_columns(header: str) -> str:
+    """A column header whose ``(UTC)`` says the zone this call's times are shown in."""
+    return header.replace("(UTC)", f"({zone_label()})")
 
 
 def format_duration(seconds: float | None) -> str:
@@ -26,10 +53,13 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_time(moment: datetime | None, *, seconds: bool = False) -> str:
-    """ISO 8601 UTC, to the minute unless ``seconds``; ``-`` when unknown."""
+    """ISO 8601 UTC, to the minute unless ``seconds``; local with its offset in another zone; ``-`` when unknown."""
     if moment is None:
         return "-"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
+    zone = _SHOWN_ZONE.get()
+    if is_utc(zone):
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
+    return local_time(moment, zone, seconds=seconds)
 
 
 def format_offset(seconds: float | None) -> str:

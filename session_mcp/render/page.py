@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from session_mcp.companion.models import SessionPage
-from session_mcp.render.common import plural
+from session_mcp.companion.models import SessionPage, SessionSummary
+from session_mcp.render.common import plural, shown_columns
+from session_mcp.render.freshness import StoreFreshness, freshness_line
 from session_mcp.render.scan_info import INCONSISTENCIES, ScanInfo, counts_hold, render_scan, upstream_note
 from session_mcp.render.session_info import (
     SESSION_COLUMNS,
@@ -42,6 +43,7 @@ class SessionPageResult(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` (with the same filters) for the next page.")
     scan: ScanInfo | None = Field(None, description="Present when a time window or a client-side filter applied.")
     upstream_inconsistencies: list[Inconsistency] | None = Field(None, description=INCONSISTENCIES)
+    store: StoreFreshness | None = Field(None, description="Present when the answer came from the session store.")
 
 
 def trim_page(page: SessionPage, page_size: int) -> tuple[SessionPage, int]:
@@ -108,9 +110,34 @@ def scanned_page_result(
     )
 
 
+def stored_page_result(
+    sessions: list[SessionSummary],
+    total: int,
+    page_size: int,
+    *,
+    matched_before: int,
+    next_cursor: str | None,
+    store: StoreFreshness,
+    known_turns: Callable[[str], int | None] = lambda _: None,
+) -> SessionPageResult:
+    """A page read from the session store: the count of matches is exact, the next page a keyset cursor."""
+    return SessionPageResult(
+        sessions=[session_row(item, known_turns(item.id)) for item in sessions],
+        page_index=matched_before // page_size,
+        page_size=page_size,
+        filtered_count=total,
+        has_more=next_cursor is not None,
+        first_number=matched_before + 1,
+        next_cursor=next_cursor,
+        store=store,
+    )
+
+
 def render_session_page(page: SessionPageResult) -> str:
     if page.scan is not None:
         return _render_scanned_page(page, page.scan)
+    if page.store is not None:
+        return _render_stored_page(page, page.store)
     # What the API claimed that its answer contradicts comes first, and no range or total it contradicts.
     notes = [upstream_note(i) for i in page.upstream_inconsistencies or []]
     if not page.sessions:
@@ -129,7 +156,7 @@ def render_session_page(page: SessionPageResult) -> str:
         ]
     else:
         lines = [f"Sessions {first}-{last}{of}, newest first (page {page.page_index})."]
-    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines.append(shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS))
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.upstream_sent_more:
         lines.append(
@@ -162,9 +189,23 @@ def _render_scanned_page(page: SessionPageResult, scan: ScanInfo) -> str:
         of = f" of at least {last + 1}" if not scan.bound_hit else f" of at least {last}"
     else:
         of = ""
+    return _matching_page(page, f"Sessions {first}-{last}{of} matching, newest first.", note)
+
+
+def _render_stored_page(page: SessionPageResult, store: StoreFreshness) -> str:
+    """A page read from the store: numbered among the exact count of matches, and how fresh it is."""
+    fresh = freshness_line(store)
+    if not page.sessions:
+        return f"No sessions match{' from here' if page.first_number > 1 else ''}.\n{fresh}"
+    last = page.first_number + len(page.sessions) - 1
+    heading = f"Sessions {page.first_number}-{last} of {page.filtered_count} matching, newest first."
+    return _matching_page(page, heading, fresh)
+
+
+def _matching_page(page: SessionPageResult, heading: str, note: str) -> str:
+    """A page of matches: its heading and note, the rows, then the cursor that reads on (or the end)."""
     with_turns = any(row.turns is not None for row in page.sessions)
-    lines = [f"Sessions {first}-{last}{of} matching, newest first.", note]
-    lines.append(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)
+    lines = [heading, note, shown_columns(SESSION_COLUMNS if with_turns else SESSION_COLUMNS_NO_TURNS)]
     lines.extend(session_line(row, with_turns=with_turns) for row in page.sessions)
     if page.next_cursor is not None:
         lines.append(f"More: call list_sessions with cursor={page.next_cursor!r} and the same filters.")

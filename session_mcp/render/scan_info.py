@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from session_mcp.render.common import format_time, plural
+from session_mcp.render.common import format_time, plural, zone_label
 from session_mcp.render.lines import one_line
 from session_mcp.sessions.claims import Inconsistency
 from session_mcp.sessions.criteria import Criteria, Scan
@@ -57,17 +57,9 @@ def scan_info(scan: Scan, criteria: Criteria, max_scan: int | None) -> ScanInfo:
 
 
 def render_scan(scan: ScanInfo) -> str:
-    """One line: the window applied (UTC), the filters, how many sessions were scanned, and whether
+    """One line: the window applied (in the call's time zone), the filters, how many sessions were scanned, and whether
     the answer is complete or the scan bound cut it."""
-    if scan.window_start and scan.window_end:
-        window = f"{format_time(scan.window_start, seconds=True)} to {format_time(scan.window_end, seconds=True)}"
-    elif scan.window_start:
-        window = f"since {format_time(scan.window_start, seconds=True)}"
-    elif scan.window_end:
-        window = f"before {format_time(scan.window_end, seconds=True)}"
-    else:
-        window = "all time"
-    parts = [f"Window (UTC): {window}"]
+    parts = [window_words(scan.window_start, scan.window_end)]
     if scan.filters:
         parts.append(f"filters: {scan.filters}")
     parts.append(f"scanned {plural(scan.scanned, 'session')}")
@@ -95,6 +87,19 @@ def render_scan(scan: ScanInfo) -> str:
         parts.append("stopped at the limit: more sessions match")
     parts += [upstream_note(i) for i in found if i is not changed]
     return " · ".join(parts) + "."
+
+
+def window_words(start: datetime | None, end: datetime | None) -> str:
+    """``Window (Zone): <start> to <end>``, in the call's time zone."""
+    if start and end:
+        window = f"{format_time(start, seconds=True)} to {format_time(end, seconds=True)}"
+    elif start:
+        window = f"since {format_time(start, seconds=True)}"
+    elif end:
+        window = f"before {format_time(end, seconds=True)}"
+    else:
+        window = "all time"
+    return f"Window ({zone_label()}): {window}"
 
 
 def upstream_note(inconsistency: Inconsistency) -> str:

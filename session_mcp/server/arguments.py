@@ -24,7 +24,7 @@ from session_mcp.companion.client import MAX_FILTER_LENGTH, SessionFilters
 from session_mcp.render.batch import MAX_CALL_IDS, MAX_DIGEST_IDS
 from session_mcp.sessions.criteria import Criteria
 from session_mcp.sessions.tags import parse_tag_pairs
-from session_mcp.sessions.window import TIME_FORMS
+from session_mcp.sessions.window_words import MAX_ZONE_NAME, WINDOW_FORMS
 
 MAX_TURNS_PER_CALL = 1_000
 MAX_BATCH = MAX_CALL_IDS
@@ -84,9 +84,9 @@ def _filter(description: str) -> Any:
 
 
 # The list filters, shared by every tool that reads sessions; "" is no filter.
-CompanionId = Annotated[str, _filter("Only this companion's sessions, e.g. 'comp_abc123'.")]
+CompanionId = Annotated[str, _filter("Only this companion's sessions; list_companions gives the ids.")]
 ExternalClientId = Annotated[str, _filter("Only sessions of this external user/client id, e.g. 'user_12345'.")]
-Search = Annotated[str, _filter("Free-text search across sessions, as the Companion API does it.")]
+Search = Annotated[str, _filter("Free-text search, by the API.")]
 Tags = Annotated[
     dict[str, str] | None,
     BeforeValidator(_tags),
@@ -94,15 +94,14 @@ Tags = Annotated[
         {"type": "array", "items": {"type": "string", "pattern": "^[^=]+="}, "maxItems": MAX_TAGS},
         mode="validation",
     ),
-    Field(description="Only sessions having all these tags, each 'key=value', e.g. ['channel=web']."),
+    Field(description="All these tags, e.g. ['channel=web']."),
 ]
-SessionId = Annotated[str, Field(description="The session id exactly as list_sessions shows it, e.g. 'sess_abc123'.")]
+SessionId = Annotated[str, Field(description="A session id, as list_sessions shows it.")]
 SessionIds = Annotated[
     list[str] | None,
     Field(
         max_length=MAX_DIGESTS,
-        description=f"These sessions, in this order (or use the filters instead): at most {MAX_BATCH} in full "
-        f"detail, {MAX_DIGESTS} as digests.",
+        description=f"These sessions in order, instead of filters ({MAX_BATCH} at most in full).",
     ),
 ]
 # A value with no fixed shape (provider settings, a client profile): advertised as text.
@@ -137,63 +136,68 @@ def _one_or_more(value: Any) -> Any:
     return value
 
 
-def _values(description: str, *, examples: tuple[str, ...] = (), most: int = 20) -> Any:
-    shown = f" e.g. {list(examples)!r}." if examples else ""
-    return Field(max_length=most, description=description + shown)
+def _values(description: str, *, most: int = 20) -> Any:
+    return Field(max_length=most, description=description)
 
 
-# A time window, parsed by window.parse_window; "" leaves that side open.
+# A time window, parsed by window.parse_window in the call's time zone; "" leaves that side open.
+# The forms are listed here once, for every tool: the tools' own descriptions only say "since/until".
 Since = Annotated[
     str,
     Field(
         max_length=MAX_WINDOW_TEXT,
-        description=f"Only sessions that started at or after this time: {TIME_FORMS}; since='yesterday' alone is "
-        "the whole of yesterday.",
+        description=f"Started at or after, e.g. {WINDOW_FORMS}. Alone, a span is taken whole.",
     ),
 ]
 Until = Annotated[
     str,
+    Field(max_length=MAX_WINDOW_TEXT, description="Started before (exclusive), like since."),
+]
+Timezone = Annotated[
+    str,
     Field(
-        max_length=MAX_WINDOW_TEXT,
-        description="Only sessions that started before this time (exclusive), written like since; 'now' is allowed.",
+        max_length=MAX_ZONE_NAME,
+        description="IANA zone of since/until and of times shown, e.g. America/New_York.",
     ),
 ]
 StatusValue = Literal["pending", "started", "closed", "failed"]
+# The states of a companion (a persona), as list_companions filters them: "pending,completed" works too.
+CompanionStatus = Annotated[
+    list[str] | None, BeforeValidator(_one_or_more), Field(max_length=10, description="e.g. ['readyToUse'].")
+]
 Status = Annotated[
     list[StatusValue] | None,
     BeforeValidator(_one_or_more),
-    _values("Only sessions in one of these states (started = still open, pending = never started).", most=4),
+    _values("Any of these (started: open; pending: never started).", most=4),
 ]
 Value = Annotated[str, Field(max_length=100)]
 CloseReason = Annotated[
     list[Value] | None,
     BeforeValidator(_one_or_more),
-    _values("Only sessions that ended for one of these reasons,", examples=("idle_timeout", "no_credits_left")),
+    _values("Any of these close reasons, e.g. idle_timeout."),
 ]
 SessionType = Annotated[
     list[Value] | None,
     BeforeValidator(_one_or_more),
-    _values("Only sessions of these types,", examples=("webrtc", "websocket", "voip", "sip", "kiosk")),
+    _values("Any of: webrtc, websocket, voip, sip, kiosk."),
 ]
 Modality = Annotated[
     list[Value] | None,
     BeforeValidator(_one_or_more),
-    _values("Only sessions of these modalities,", examples=("audio", "text", "video")),
+    _values("Any of: audio, text, video."),
 ]
 Detail = Annotated[
     Literal["full", "digest"],
     Field(
-        description="'full' (default): whole transcripts while the budget holds, one digest line for each "
-        f"session that does not fit (at most {MAX_BATCH} sessions). 'digest': one line per session (status, "
-        f"duration, turns, the user's first request, the last exchange), for up to {MAX_DIGESTS} sessions."
+        description=f"full: whole sessions while they fit, then digest lines (at most {MAX_BATCH}); digest: a "
+        f"line each, up to {MAX_DIGESTS}."
     ),
 ]
 Cursor = Annotated[
     str,
     Field(
         max_length=400,
-        description="next_cursor from the previous answer, to read the next page of a list filtered by time or "
-        "status (repeat the same filters).",
+        description="next_cursor of the last answer (same filters).",
     ),
 ]
 

@@ -9,18 +9,18 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from session_mcp.companion.client import MAX_SESSION_ID_LENGTH
+from session_mcp.companion.client import EXTERNAL_CLIENT_ID, MAX_SESSION_ID_LENGTH
 from session_mcp.companion.models import ChannelType, ConnectionResponse
 from session_mcp.errors import NotFoundError
 from session_mcp.server.arguments import JsonObject, Tags
 from session_mcp.server.backend import Backend, is_session_id
+from session_mcp.server.directory import known_agents_note
 from session_mcp.server.toolkit import structured, tool_errors
 
 EITHER_WAY = "Give agent_id (the preferred way), or companion_id and voice_id."
 MAX_ID = MAX_SESSION_ID_LENGTH  # any id: agent, companion, voice, knowledge base
 MAX_IDS = 50  # function or FAQ collection ids in one call
 MAX_SPEECH = 2_000
-EXTERNAL_CLIENT_ID = r"^[A-Za-z0-9_-]{1,32}$"  # as the API documents it
 MAX_TOKEN_CHARS = 16_384  # far above any real JWT; a longer one is upstream garbage
 
 
@@ -108,8 +108,9 @@ class ConnectionTools(Backend):
                 try:
                     response = await client.create_agent_connection(agent_id, channel_type or "webrtc", **given(shared))
                 except NotFoundError as exc:
+                    known = await known_agents_note(self.client, client)
                     raise ToolError(
-                        f"{exc} Check agent_id: it must be an agent of this API key's project. {EITHER_WAY}"
+                        f"{exc} Check agent_id: it must be an agent of this API key's project.{known} {EITHER_WAY}"
                     ) from None
             else:
                 check_companion_way(companion_id, voice_id, channel_type)

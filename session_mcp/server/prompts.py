@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
@@ -20,7 +21,8 @@ from session_mcp.render.transcript import render_transcript
 from session_mcp.server.arguments import MAX_DIGESTS
 from session_mcp.server.backend import Backend, text_size
 from session_mcp.server.toolkit import surface_errors
-from session_mcp.sessions.window import TIME_FORMS, iso, parse_window, parse_window_words
+from session_mcp.sessions.window import Window, local_time, parse_window
+from session_mcp.sessions.window_words import WINDOW_FORMS, is_utc, zone_name
 
 # The tags that mark end-user text as data: that text must not close (or open) one of them.
 _DATA_TAG = re.compile(r"<\s*(/?)\s*(transcript|automated_findings)\s*>", re.IGNORECASE)
@@ -32,26 +34,26 @@ class Prompts(Backend):
     async def summarize_sessions(
         self,
         companion_id: Annotated[str, Field(description="Only this companion's sessions (empty = all).")] = "",
-        since: Annotated[
-            str, Field(description="From this time, as the tools take it: '2026-09-20', '24h', 'yesterday'.")
-        ] = "",
+        since: Annotated[str, Field(description=f"From this time, as the tools take it: {WINDOW_FORMS}.")] = "",
         until: Annotated[str, Field(description="Before this time (exclusive), written like since.")] = "",
         window: Annotated[
-            str, Field(description="Or the time window in words: 'yesterday', 'last 7 days', 'this week'.")
+            str, Field(description="Or the window as one text, read as since alone: 'yesterday', 'last night'.")
         ] = "",
         count: Annotated[str, Field(description=f"Without a window: how many recent sessions (1-{MAX_DIGESTS}).")] = "",
+        timezone: Annotated[str, Field(description=TIMEZONE)] = "",
     ) -> list[UserMessage]:
         """Summarize sessions for a support lead: themes, outcomes, problems, follow-ups; by time window or count."""
         now = self.clock()
         try:
-            chosen = parse_window(since, until, now=now) if since or until else parse_window_words(window, now=now)
+            zone = self.zone(timezone)
+            chosen = parse_window(since or window, until, now=now, zone=zone, dates_whole=not since)
         except InvalidInputError as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
         scope = f"companion {companion_id}" if companion_id else "all companions"
         narrowing = {"companion_id": companion_id} if companion_id else {}
         if chosen.bounded:
-            arguments = call_arguments({**chosen.arguments(), **narrowing})
-            what = f"the sessions of {scope} in the window {chosen.describe()} (UTC)"
+            arguments = call_arguments({**chosen.arguments(), **narrowing, **zone_argument(chosen)})
+            what = f"the sessions of {scope} in the window {chosen.describe()}"
             reading = (
                 f"2. Read them in ONE call. If session_stats counted at most {WHOLE_UP_TO} sessions, call "
                 f"get_session_transcripts({arguments}): whole sessions while they fit, one digest line for each "
@@ -73,7 +75,7 @@ class Prompts(Backend):
             stats = f"session_stats({arguments})"
         return [
             UserMessage(
-                f"Summarize {what}. Now is {iso(now)} (UTC).\n\n"
+                f"Summarize {what}. Now is {now_text(now, chosen)}.\n\n"
                 f"Steps:\n"
                 f"1. Call {stats} for the figures: statuses, failures and why, cost, durations, silent sessions, "
                 f"tool connection failures.\n"
@@ -139,23 +141,24 @@ class Prompts(Backend):
 
     async def qa_triage(
         self,
-        since: Annotated[str, Field(description=f"Start of the window: {TIME_FORMS}.")] = "24h",
+        since: Annotated[str, Field(description=f"Start of the window: {WINDOW_FORMS}.")] = "24h",
         until: Annotated[str, Field(description="End of the window, same forms (empty = now).")] = "",
         companion_id: Annotated[str, Field(description="Only this companion's sessions (empty = all).")] = "",
+        timezone: Annotated[str, Field(description=TIMEZONE)] = "",
     ) -> list[UserMessage]:
         """Triage the sessions the automated QA checks flag in a time window: confirm, explain, act."""
         now = self.clock()
         with surface_errors("The qa_triage prompt"):
-            window = parse_window(since, until, now=now)
-        arguments = {**window.arguments(), "limit": MAX_REVIEW}
+            window = parse_window(since, until, now=now, zone=self.zone(timezone))
+        arguments: dict[str, object] = {**window.arguments(), "limit": MAX_REVIEW, **zone_argument(window)}
         if companion_id:
             arguments["companion_id"] = companion_id
         call = ", ".join(f"{name}={value!r}" for name, value in arguments.items())
         scope = f" of companion {companion_id}" if companion_id else ""
         return [
             UserMessage(
-                f"Triage the sessions{scope} that the automated QA checks flag in the window {window.describe()} "
-                f"(UTC). Now is {iso(now)}.\n\n"
+                f"Triage the sessions{scope} that the automated QA checks flag in the window {window.describe()}. "
+                f"Now is {now_text(now, window)}.\n\n"
                 "Steps:\n"
                 f"1. Call review_sessions({call}). It runs deterministic checks (silent users, unanswered users, "
                 "slow replies, long silences, repetition, requests for a human, failed sessions and tools, personal "
@@ -187,6 +190,17 @@ DEFAULT_RUBRIC = """\
 
 
 WHOLE_UP_TO = 40  # more sessions than this are summarized from digest lines
+TIMEZONE = "IANA time zone of the window's days and the times shown, e.g. America/New_York (empty: the server's)."
+
+
+def zone_argument(window: Window) -> dict[str, str]:
+    """``timezone`` for the calls a prompt suggests, so their answers show times as the prompt does."""
+    return {} if is_utc(window.zone) else {"timezone": zone_name(window.zone)}
+
+
+def now_text(now: datetime, window: Window) -> str:
+    """``2026-12-06 09:14 -05:00 (America/New_York)``, or ``2026-12-06T14:14:00Z (UTC)``."""
+    return f"{local_time(now, window.zone)} ({zone_name(window.zone)})"
 
 
 def _prompt_count(count: str) -> int:

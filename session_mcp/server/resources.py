@@ -9,7 +9,7 @@ from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
+from mcp.types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource, ResourceLink
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.companion.offload import off_loop
@@ -19,13 +19,25 @@ from session_mcp.render.lines import one_line, shorten_text
 from session_mcp.render.page import trim_page
 from session_mcp.render.transcript import render_transcript
 from session_mcp.server.backend import Backend, is_session_id, text_size
-from session_mcp.server.toolkit import advice, error_text, surface_errors
+from session_mcp.server.toolkit import advice, error_text, resource_link, surface_errors
 from session_mcp.sessions.claims import distinct, page_inconsistencies
 from session_mcp.sessions.cursors import CursorSigner
+from session_mcp.store.base import StoreError
 
 TRANSCRIPT_URI = "napster://sessions/{session_id}/transcript"
 SESSION_URI = "napster://sessions/{session_id}"
 RESOURCE_PAGE_SIZE = 50
+
+
+def session_link(session_id: str) -> ResourceLink:
+    """A link to the session's JSON resource: the whole session, for a host or program to fetch."""
+    return resource_link(
+        SESSION_URI.format(session_id=session_id),
+        f"session-{session_id}.json",
+        title=f"Session {session_id} (JSON)",
+        description="The full validated session as the API sent it, transcript included: read it with resources/read.",
+        mime_type="application/json",
+    )
 
 
 class Resources(Backend):
@@ -49,6 +61,8 @@ class Resources(Backend):
             raise ResourceNotFoundError(f"{exc} List the sessions (resources/list or list_sessions).") from None
         except CompanionError as exc:
             raise ResourceError(error_text(f"Could not read {shorten_text(uri, 120)}: {advice(exc)}")) from None
+        except StoreError as exc:
+            raise ResourceError(error_text(f"Could not read {shorten_text(uri, 120)}: {exc}")) from None
 
     async def list_resources(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None

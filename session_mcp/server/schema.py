@@ -9,7 +9,9 @@ Input schemas go one step further (``input_schema``), so that every model provid
 unchanged: no ``additionalProperties`` anywhere (OpenAI's strict mode refuses an open object,
 Gemini's converter crashes on a boolean one; the server refuses unknown arguments by name), and
 ``null`` allowed for every optional argument (a strict-mode model fills every field, with null
-for the ones it does not mean to give), written as an ``anyOf`` with ``null``.
+for the ones it does not mean to give), written as an ``anyOf`` with ``null``. A default of ``""``
+is left out: ``""`` means "not given" for every argument (the conventions of ``arguments.py``), so
+saying it again in each of some fifty arguments would only cost every conversation its bytes.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     properties: dict[str, Any] = compact.get("properties", {})
     for name, prop in properties.items():
         _close_objects(prop, name)
+        if prop.get("default") == "":
+            del prop["default"]
         if name not in required:
             properties[name] = nullable(prop)
     return compact

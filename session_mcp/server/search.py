@@ -3,32 +3,27 @@
 Registered only when a store is configured (on by default; off with ``--no-store``, and with
 ``--demo`` unless ``--store`` is given): a tool that could only answer "no store" would cost the
 model a call, and every host a schema. It searches what is stored, for this request's key only
-(its tenant), and says when the store was last synced; it never reads the Companion API.
+(its tenant), and says when the store was last synced; it reads the Companion API only to tell
+an unknown ``companion_id`` from one without hits (``server/directory.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Literal
 
-import anyio
-import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from session_mcp.companion.client import CompanionClient
-from session_mcp.config import Settings
 from session_mcp.render.search import SearchResult, check_query, fit_hits, render_search, search_result
-from session_mcp.server.arguments import NO_BOOL, CompanionId, Since, Status, Until
+from session_mcp.server.arguments import NO_BOOL, CompanionId, ExternalClientId, Since, Status, Tags, Timezone, Until
 from session_mcp.server.backend import Backend
+from session_mcp.server.directory import check_companion_filter
 from session_mcp.server.toolkit import structured, tool_errors
-from session_mcp.store.base import SearchFilters, SessionStore, StoreError
-from session_mcp.store.open import StoreEngine, StoreLocation, open_store
+from session_mcp.store.base import SearchFilters, StoreError
 from session_mcp.store.search import MAX_QUERY_CHARS, QueryError
 
 CURSOR_PREFIX = "t1."
@@ -39,39 +34,19 @@ Query = Annotated[
     Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        description='Words (all must match), "exact phrase", a OR b, NOT word or -word, prefix* (2+ letters); '
-        'case and accents ignored, no stemming (refun* finds refunded). E.g. refund "charged twice" NOT voucher.',
+        description='Words (all must match), "exact phrase", a OR b, NOT word, prefix*; case and accents '
+        "ignored, no stemming (refun* finds refunded).",
     ),
 ]
 Role = Annotated[Literal["user", "agent"] | None, Field(description="Only turns said by the user, or the agent.")]
 PageSize = Annotated[int, Field(ge=1, le=MAX_HITS_PER_PAGE, description="Hits per page."), NO_BOOL]
 SearchCursor = Annotated[
-    str, Field(max_length=400, description="next_cursor of the previous answer (repeat the same query and filters).")
+    str, Field(max_length=400, description="next_cursor of the previous answer, same query and filters.")
 ]
 
 
 class SearchTools(Backend):
-    """The transcript search over the store at ``store_path``, opened on first use."""
-
-    def __init__(
-        self,
-        client: CompanionClient,
-        settings: Settings,
-        clock: Callable[[], datetime] | None = None,
-        *,
-        store_path: StoreLocation,
-    ) -> None:
-        super().__init__(client, settings, clock)
-        self.store_path = store_path
-        self._store: StoreEngine | None = None
-        self._opening = anyio.Lock()
-
-    async def store_for(self, client: CompanionClient) -> SessionStore:
-        """This key's part of the store; the store is opened (made, migrated) once, off the event loop."""
-        async with self._opening:
-            if self._store is None:
-                self._store = await anyio.to_thread.run_sync(open_store, self.store_path)
-        return self._store.for_tenant(client.fingerprint)
+    """The transcript search over the server's store (``Backend.stores``, opened on first use)."""
 
     async def search_transcripts(
         self,
@@ -79,24 +54,26 @@ class SearchTools(Backend):
         query: Query,
         role: Role = None,
         companion_id: CompanionId = "",
+        external_client_id: ExternalClientId = "",
+        tags: Tags = None,
         since: Since = "",
         until: Until = "",
+        timezone: Timezone = "",
         status: Status = None,
         page_size: PageSize = 20,
         cursor: SearchCursor = "",
     ) -> Annotated[CallToolResult, SearchResult]:
-        """Search what users and agents said, across every stored session: ranked matching turns, each with
-        its session (id, companion, start, status, hits in it), the turn's [mm:ss] and role, and a snippet
-        with the matched words between « and ». Exact totals; next_cursor reads on. It searches the session
-        store (filled by `session-mcp sync`) and says when that was last synced; read a whole conversation
-        with get_session_transcript. Use list_sessions' search for the API's own free-text filter."""
+        """Search what users and agents said in every stored session (filled by `session-mcp sync`): ranked
+        turns with their session, [mm:ss], role and a snippet (matches in « »); exact totals."""
         with tool_errors():
-            window = self.window(since, until)
+            window = self.window(since, until, timezone)
             client = self.client_for(ctx)
             check_query(query, redact=self.settings.redact_pii)
         filters = SearchFilters(
             role=role,
             companion_id=companion_id or None,
+            external_client_id=external_client_id or None,
+            tags=tuple(sorted((tags or {}).items())),
             statuses=tuple(status or ()),
             since=window.start.timestamp() if window.start else None,
             until=window.end.timestamp() if window.end else None,
@@ -104,11 +81,14 @@ class SearchTools(Backend):
         search_key = hashlib.sha256(json.dumps([query, repr(filters)]).encode()).hexdigest()[:16]
         offset = self._offset(cursor, search_key, client.fingerprint)
         try:
-            store = await self.store_for(client)
+            store = await self.stores.tenant(client)
+            if store is None:  # not registered without a store
+                raise ToolError("There is no session store (--no-store): search_transcripts needs one.")
             page = await store.search(query, filters, offset, page_size)
             state = await store.sync_state()
         except (QueryError, StoreError) as exc:
             raise ToolError(str(exc)) from None
+        await check_companion_filter(self, ctx, companion_id, empty=not page.total_hits and not offset)
         result = search_result(query, page, state, redact=self.settings.redact_pii)
         result.hits = result.hits[: fit_hits(result, self.settings.max_chars)]
         end = offset + len(result.hits)

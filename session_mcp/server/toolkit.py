@@ -12,7 +12,14 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError, Unexpected
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.shared.exceptions import MCPError
-from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
+from mcp.types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    CallToolResult,
+    ResourceLink,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from session_mcp.companion.ingest import describe_validation_error
@@ -27,7 +34,9 @@ from session_mcp.errors import (
 from session_mcp.render.common import fit_text
 from session_mcp.render.lines import one_line, shorten_text
 from session_mcp.server.schema import compact_schema, input_schema
+from session_mcp.server.tasks import report_progress
 from session_mcp.sessions.fetch import ProgressCallback
+from session_mcp.store.base import StoreError
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 MAX_ERROR_CHARS = 1_000
@@ -45,11 +54,25 @@ def structured(result: BaseModel, text: str) -> CallToolResult:
     )
 
 
+def resource_link(uri: str, name: str, *, title: str, description: str, mime_type: str) -> ResourceLink:
+    """Content that points to a resource the host can read (``resources/read``) instead of inlining it:
+    for what is better fetched than read by the model (a session's JSON, a QA report's HTML)."""
+    return ResourceLink(
+        type="resource_link", uri=uri, name=name, title=title, description=description, mime_type=mime_type
+    )
+
+
+def linked(result: CallToolResult, *links: ResourceLink) -> CallToolResult:
+    """``result`` with ``links`` after its text (the text stays the first block, for every host)."""
+    result.content.extend(links)
+    return result
+
+
 def progress_reporter(ctx: Context) -> ProgressCallback:
-    """Progress notifications for the caller (a no-op unless it asked for progress)."""
+    """Progress for the caller: notifications (a no-op unless it asked), or its task's status."""
 
     async def report(done: int, total: int, message: str) -> None:
-        await ctx.report_progress(done, total, message)
+        await report_progress(ctx, done, total, message)
 
     return report
 
@@ -126,6 +149,8 @@ def tool_errors() -> Iterator[None]:
         yield
     except CompanionError as exc:
         raise ToolError(advice(exc)) from None
+    except StoreError as exc:  # its message already says what to do (busy: again; damaged: move it away)
+        raise ToolError(str(exc)) from None
 
 
 def is_empty(value: Any) -> bool:

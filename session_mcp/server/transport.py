@@ -25,9 +25,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import INTERNAL_ERROR
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from session_mcp.config import LOOPBACK_HOSTS, Settings, authority
+from session_mcp.server.health import OPEN_PATHS
+from session_mcp.server.logs import RequestIds, announce
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +154,8 @@ def _has_port(host: str) -> bool:
 
 
 def http_app(server: MCPServer, settings: Settings) -> ASGIApp:
-    """The Streamable HTTP app at ``/mcp``, behind the bearer token when one is set."""
+    """The Streamable HTTP app at ``/mcp``, behind the bearer token when one is set (the health routes
+    are not), every request with an id (``RequestIds``)."""
     app: ASGIApp = SessionsFull(
         server.streamable_http_app(
             transport_security=transport_security(settings),
@@ -161,9 +165,9 @@ def http_app(server: MCPServer, settings: Settings) -> ASGIApp:
         ),
         settings,
     )
-    if settings.auth_token is None:
-        return app
-    return BearerAuth(app, settings.auth_token.get_secret_value())
+    if settings.auth_token is not None:
+        app = BearerAuth(app, settings.auth_token.get_secret_value())
+    return RequestIds(app)
 
 
 class SessionsFull:
@@ -192,7 +196,7 @@ class SessionsFull:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:  # a readiness 503 is its own
             await self.app(scope, receive, send)
             return
         replaced = False
@@ -212,7 +216,8 @@ class SessionsFull:
 class BearerAuth:
     """ASGI middleware: every HTTP request needs ``Authorization: Bearer <SESSION_MCP_AUTH_TOKEN>``.
 
-    The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+    The scheme is case-insensitive (RFC 9110); the token is compared in constant time. The health
+    routes are open: a load balancer's probe holds no token, and they reveal nothing.
     """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
@@ -220,7 +225,7 @@ class BearerAuth:
         self.expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
             scheme, _, given = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
             # Both sides of the comparison always run: no early exit tells a wrong scheme from a wrong token.
             right_token = hmac.compare_digest(given.strip(b" "), self.expected)
@@ -314,6 +319,8 @@ def http_server(server: MCPServer, settings: Settings) -> uvicorn.Server:
         lifespan="on",
         log_level=settings.log_level.lower(),
         access_log=False,
+        # JSON lines: uvicorn's own loggers reach the root's handler instead of printing their own format.
+        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
         # uvicorn counts the connection asking among those open: one more serves exactly max_connections.
         limit_concurrency=settings.max_connections + 1,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
@@ -334,7 +341,7 @@ async def serve_http(server: MCPServer, settings: Settings, sock: socket.socket)
     if settings.api_key is None and not settings.demo:
         logger.warning("No NAPSTER_API_KEY: every request must carry its own key in the X-Napster-Api-Key header.")
     uvicorn_server = http_server(server, settings)
-    print(f"session-mcp: {started_line(settings, sock.getsockname()[1])}", file=sys.stderr)
+    announce(started_line(settings, sock.getsockname()[1]), settings.log_format)
     await uvicorn_server.serve(sockets=[sock])
 
 

@@ -9,7 +9,7 @@ that fails) makes it a ``Failure`` with the reason, and the rest carry on.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from session_mcp.companion.models import SessionDetail
 from session_mcp.companion.sanitize import shorten
 from session_mcp.errors import CompanionError
+from session_mcp.store.base import SessionStore
 
 if TYPE_CHECKING:  # fetching is typed by the client, but a Failure must not load the HTTP stack
     from session_mcp.companion.client import CompanionClient
@@ -50,13 +51,18 @@ async def fetch_sessions(
     use_cache: bool = True,
     prepare: Prepare | None = None,
     pacer: Pacer | None = None,
+    store: SessionStore | None = None,
 ) -> tuple[list[SessionDetail], list[Failure]]:
     """Every session of ``session_ids`` (in that order), passed through ``prepare``, and the ones that failed.
 
     At most ``concurrency`` requests are in flight; ``on_progress(done, total, message)`` is
-    awaited as each session arrives.
+    awaited as each session arrives. With a ``store``, a session it holds (closed: it never
+    changes) is read from it, with no request.
     """
-    ordered = await _fetch_in_order(client, session_ids, concurrency, use_cache, on_progress, prepare, pacer)
+    stored = await store.get_sessions(session_ids) if store is not None else {}
+    ordered = await _fetch_in_order(
+        client, session_ids, concurrency, use_cache, on_progress, prepare, pacer, stored=stored
+    )
     return (
         [r for r in ordered if isinstance(r, SessionDetail)],
         [r for r in ordered if isinstance(r, Failure)],
@@ -86,6 +92,8 @@ async def _fetch_in_order(
     on_progress: ProgressCallback | None = None,
     prepare: Prepare | None = None,
     pacer: Pacer | None = None,
+    *,
+    stored: Mapping[str, SessionDetail] | None = None,
 ) -> list[SessionDetail | Failure]:
     """One result per id, in the order of ``session_ids``, fetched concurrently."""
     results: dict[int, SessionDetail | Failure] = {}
@@ -95,8 +103,10 @@ async def _fetch_in_order(
 
     async def fetch(index: int, session_id: str) -> None:
         try:
-            async with slot():  # the slot sees the request's error: a pacer learns from a 429
-                session = await client.get_session(session_id, use_cache=use_cache)
+            session = (stored or {}).get(session_id)
+            if session is None:
+                async with slot():  # the slot sees the request's error: a pacer learns from a 429
+                    session = await client.get_session(session_id, use_cache=use_cache)
             results[index] = await prepare(session) if prepare is not None else session
         except Exception as exc:  # whatever one session raises is its own failure
             results[index] = failure_of(client, session_id, exc)

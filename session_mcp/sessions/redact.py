@@ -91,6 +91,16 @@ def redact_snippet(snippet: str, marks: tuple[str, str]) -> str:
     return words.sub(lambda m: f"{start}{m.group(1)}{end}", plain)
 
 
+def email_matches(text: str) -> list[re.Match[str]]:
+    """The addresses ``redact_text`` replaces, for a check that compares them with others."""
+    return list(_EMAIL.finditer(text))
+
+
+def card_runs(text: str) -> list[tuple[int, int]]:
+    """Where the runs of digits that hold a payment card start and end, as ``redact_text`` finds them."""
+    return [(m.start(), m.end()) for m in _CARD_RUN.finditer(text) if _cards(m)[1]]
+
+
 def redact_counts(text: str) -> tuple[str, dict[str, int]]:
     """The redacted text and how many of each kind were replaced (keys ``email``, ``card``, ``phone``)."""
     counts: dict[str, int] = {}

@@ -7,6 +7,11 @@ filter (``Criteria``) the API cannot apply makes it a scan (``session_mcp.sessio
 says how far it read. Each caller keeps its own defaults and caps (how many, the scan bound).
 
 ``select`` gathers the choice in one value; ``Listing`` streams it, for an export of any size.
+
+With a store (``select(..., store=...)``, once ``StoreGate.ready`` said it may answer), the window,
+the companion / external client / tags filters and the ``Criteria`` are one store query: newest
+first by start time, an exact count, no scan bound. The API's free-text ``search`` has a meaning
+only the API knows, so a selection with it reads the API as without a store.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from session_mcp.companion.models import MAX_PAGE_SIZE, SessionSummary
 from session_mcp.sessions.criteria import Criteria, Scan
 from session_mcp.sessions.scan import MAX_SCAN, WindowScanner, scan_sessions
 from session_mcp.sessions.window import Window
+from session_mcp.store.base import Figures, SessionStore, StoredQuery
 
 
 def needs_scan(window: Window, criteria: Criteria) -> bool:
@@ -42,6 +48,25 @@ class Selection:
     limit: int | None = None
     max_scan: int | None = MAX_SCAN
     always_scan: bool = False
+    with_figures: bool = False  # from the store: the transcript figures of the closed sessions too
+
+    def stored_query(self, after: tuple[float, str] | None = None) -> StoredQuery:
+        """The store query of this selection (without ids or ``search``: see ``answerable``)."""
+        window, criteria, tags = self.window, self.criteria, self.filters.get("tags") or {}
+        return StoredQuery(
+            since=window.start.timestamp() if window.start else None,
+            until=window.end.timestamp() if window.end else None,
+            companion_id=self.filters.get("companion_id") or None,
+            external_client_id=self.filters.get("external_client_id") or None,
+            tags=tuple((str(k), str(v)) for k, v in tags.items()),
+            statuses=criteria.status,
+            close_reasons=criteria.close_reason,
+            session_types=criteria.session_type,
+            modalities=criteria.modality,
+            after=after,
+            limit=self.limit,
+            with_figures=self.with_figures,
+        )
 
     @property
     def scans(self) -> bool:
@@ -58,12 +83,25 @@ class Selected:
     scan: Scan | None = None  # how the list was scanned; None for given ids and the plain list
     matched: int | None = None  # how many sessions match in all, when known
     more_match: bool = False  # a scan stopped at the limit with more sessions matching
+    stored: bool = False  # chosen from the store
+    figures: dict[str, Figures] = field(default_factory=dict)  # from the store: closed sessions' transcript figures
 
 
-async def select(client: CompanionClient, selection: Selection) -> Selected:
-    """The sessions of ``selection``; ``CompanionError`` when the list cannot be read."""
+def answerable(selection: Selection) -> bool:
+    """Whether the store can choose these sessions: not given ids, not the API's free-text ``search``."""
+    return selection.session_ids is None and not selection.filters.get("search")
+
+
+async def select(client: CompanionClient, selection: Selection, *, store: SessionStore | None = None) -> Selected:
+    """The sessions of ``selection``, from ``store`` when given and ``answerable``; ``CompanionError``
+    when the list cannot be read."""
     if selection.session_ids is not None:
         return Selected(ids=list(selection.session_ids))
+    if store is not None and answerable(selection):
+        page = await store.query(selection.stored_query())
+        sessions = [row.summary for row in page.rows]
+        figures = {row.summary.id: row.figures for row in page.rows if row.figures is not None}
+        return Selected([s.id for s in sessions], sessions, None, page.total, page.total > len(sessions), True, figures)
     listing = Listing(client, selection)
     sessions = [session async for session in listing]
     scan = listing.scan

@@ -10,8 +10,19 @@ Closed sessions never change, so each is fetched once. A sync:
 2. fetches the detail of every closed session it does not hold, paced by an ``AdaptiveLimiter``
    (which halves on a 429 and on upstream latency), and stores them a chunk at a time: an
    interrupted sync keeps every chunk it finished;
-3. keeps open sessions' ids (``pending``) and revisits them on later syncs until they close, or
-   until they are older than ``MAX_PENDING_AGE``.
+3. keeps open sessions (``pending``, with their latest list row: answers show them as listed) and
+   revisits them on later syncs until they close, or until they are older than ``MAX_PENDING_AGE``;
+4. records how far back the store is whole (``SyncState.reached``): ``since`` when the listing
+   stopped there, ``None`` when it reached the end of the list; a sync whose ``since`` is older
+   than that lists down to it instead of stopping at what it holds;
+5. applies the retention (``retain_days``): sessions older than it are deleted, ``reached`` moves
+   up to its horizon, and no sync lists further back than it.
+
+A catch-up (``catch_up=True``, before a store-backed answer) is the cheap form: it stops after
+ONE page when everything on it is known (held, or pending and still listed open) and the page's
+oldest is not newer than the newest seen at the last complete sync (a page out of order does not
+stop it early); it revisits only the pending sessions its pages show closed. Nothing new costs
+one list request.
 
 It lives here, above the store, because it reads the API (``sessions.fetch``); the store itself
 knows nothing of HTTP. One sync per tenant at a time (``SessionStore.sync_lock``).
@@ -32,6 +43,8 @@ from session_mcp.store.base import SessionStore, SyncState
 
 OVERLAP_PAGES = 1
 CHUNK = 200  # details fetched, then stored, at a time: what an interruption can lose
+CHUNK_BYTES = 16_000_000  # ... and at most about this much transcript text held before it is stored
+DAY = 86_400.0
 
 MAX_PENDING_AGE = 24 * 3600.0
 """Seconds after its creation that an open session stops being revisited.
@@ -68,6 +81,7 @@ class _Listing:
     closed: list[str] = field(default_factory=list)
     open: dict[str, SessionSummary] = field(default_factory=dict)
     newest: float | None = None
+    reached_since: bool = False  # it stopped at ``since`` (older sessions not listed)
 
 
 async def sync(
@@ -75,6 +89,8 @@ async def sync(
     store: SessionStore,
     *,
     since: float | None = None,
+    retain_days: float = 0,
+    catch_up: bool = False,
     pacer: AdaptiveLimiter | None = None,
     on_progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.time,
@@ -90,30 +106,68 @@ async def sync(
     async with store.sync_lock():
         state = await store.sync_state()
         now = clock()
+        horizon = now - retain_days * DAY if retain_days > 0 else None
+        # After a complete sync that covers ``since``, listing stops at what is held; else it lists down to it.
+        incremental = state.complete and (since is None or state.covers(since))
+        if incremental and since is None:  # topping up: no further back than the store is whole
+            since = state.reached
+        if horizon is not None:  # nothing older than the retention keeps is listed
+            since = max(since if since is not None else horizon, horizon)
         # Until this sync ends whole, the store may hold the newest sessions and miss older ones.
         await store.set_sync_state(replace(state, complete=False))
-        listing = await _list(client, store, since, stop_at_held=state.complete, result=result)
-        pending = [(i, t) for i, t in await store.pending() if i not in listing.open]
+        stop = _Stop(catch_up and incremental, state.newest_seen)
+        listing = await _list(client, store, since, stop_at_held=incremental, stop=stop, result=result)
+        pending = [] if catch_up else [(i, t) for i, t in await store.pending() if i not in listing.open]
         stale = [i for i, t in pending if now - t > MAX_PENDING_AGE]
         await store.drop_pending(stale)
         result.given_up += len(stale)
         revisit = [i for i, t in pending if now - t <= MAX_PENDING_AGE]
         await _fetch_and_store(client, store, [*listing.closed, *revisit], pacer, on_progress, now, result)
-        fresh = [s for s in listing.open.values() if _age(s.list_time, now) <= MAX_PENDING_AGE]
-        result.given_up += len(listing.open) - len(fresh)
-        await store.set_pending(fresh, now)
-        fresh_ids = {s.id for s in fresh}
-        await store.drop_pending([i for i in listing.open if i not in fresh_ids])
+        # Every open session keeps its latest list row (answers show it); the old ones are not revisited.
+        await store.set_pending(list(listing.open.values()), now)
+        stale_open = [i for i, s in listing.open.items() if _age(s.list_time, now) > MAX_PENDING_AGE]
+        await store.drop_pending(stale_open)
+        result.given_up += len(stale_open)
         result.open_now = len(await store.pending())
         if not result.partial:  # an unfinished sync stays marked incomplete: the next one lists on
             newest = max(filter(None, (listing.newest, state.newest_seen)), default=None)
-            await store.set_sync_state(SyncState(last_sync=now, newest_seen=newest, complete=True))
+            reached = state.reached if incremental else (since if listing.reached_since else None)
+            if horizon is not None:
+                deleted = await store.purge(horizon)
+                if reached is not None or deleted:
+                    reached = max(reached if reached is not None else horizon, horizon)
+            await store.set_sync_state(SyncState(last_sync=now, newest_seen=newest, complete=True, reached=reached))
     result.seconds = time.monotonic() - started
     return result
 
 
+@dataclass
+class _Stop:
+    """When a catch-up's listing may stop after one page (see the module's docstring)."""
+
+    after_one_page: bool
+    newest_seen: float | None
+
+    def known(
+        self, page: Sequence[SessionSummary], wanted: Sequence[SessionSummary], held: set[str], open_known: set[str]
+    ) -> bool:
+        """Every wanted item (those not older than ``since``) held, or known open and still open; and the
+        page reaches back to the last sync's newest."""
+        if not self.after_one_page or self.newest_seen is None or not page:
+            return False
+        everything_known = all(s.id in held or (s.id in open_known and not s.is_closed) for s in wanted)
+        oldest = min((s.list_time for s in page if s.list_time is not None), default=None)
+        return everything_known and oldest is not None and oldest <= self.newest_seen
+
+
 async def _list(
-    client: CompanionClient, store: SessionStore, since: float | None, *, stop_at_held: bool, result: SyncResult
+    client: CompanionClient,
+    store: SessionStore,
+    since: float | None,
+    *,
+    stop_at_held: bool,
+    stop: _Stop,
+    result: SyncResult,
 ) -> _Listing:
     listing = _Listing()
     held_pages = old_pages = 0
@@ -132,6 +186,9 @@ async def _list(
                 listing.open[item.id] = item
         old_pages = old_pages + 1 if page.items and not wanted else 0
         if old_pages >= STOP_AFTER_PAGES:  # whole pages older than ``since``, in a row: as the scan stops
+            listing.reached_since = True
+            break
+        if stop.after_one_page and stop.known(page.items, wanted, held, await store.open_ids([i.id for i in wanted])):
             break
         held_pages = held_pages + 1 if page.items and len(held) == len(page.items) else 0
         if stop_at_held and held_pages > OVERLAP_PAGES:
@@ -150,23 +207,39 @@ async def _fetch_and_store(
 ) -> None:
     """Fetch the details, store the closed ones a chunk at a time, keep the open ones to revisit."""
     total = len(session_ids)
-    for start in range(0, total, CHUNK):
-        chunk = session_ids[start : start + CHUNK]
+    done = 0
+    held: list[SessionDetail] = []
+    held_bytes = 0
+    # Fetched at a time (each group waits for its slowest request): a chunk is stored once it holds CHUNK
+    # sessions or CHUNK_BYTES of text, so at most a group more than that is held.
+    group = max(1, min(CHUNK, pacer.maximum * 4))
+    for start in range(0, total, group):
+        part = session_ids[start : start + group]
         fetched, failures = await fetch_sessions(
-            client, chunk, concurrency=pacer.maximum, use_cache=False, pacer=pacer.slot
+            client, part, concurrency=pacer.maximum, use_cache=False, pacer=pacer.slot
         )
-        closed = [s for s in fetched if s.is_closed]
-        still_open: list[SessionDetail] = [s for s in fetched if not s.is_closed]
-        await store.put_sessions(closed)
-        stale = {s.id for s in still_open if _age(s.list_time, now) > MAX_PENDING_AGE}
-        await store.drop_pending(list(stale))
-        await store.set_pending([s for s in still_open if s.id not in stale], now)
+        held += fetched
+        held_bytes += sum(len(t.text) for s in fetched for t in s.turns)
         result.fetched += len(fetched)
-        result.stored += len(closed)
-        result.given_up += len(stale)
         result.failures += failures
-        if on_progress is not None:
-            await on_progress(start + len(chunk), total, f"stored {result.stored} sessions")
+        done += len(part)
+        if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES or done == total:
+            await _store_chunk(store, held, now, result)
+            held, held_bytes = [], 0
+            if on_progress is not None:
+                await on_progress(done, total, f"stored {result.stored} sessions")
+
+
+async def _store_chunk(store: SessionStore, fetched: list[SessionDetail], now: float, result: SyncResult) -> None:
+    """Store the closed sessions of ``fetched``, keep the open ones to revisit."""
+    closed = [s for s in fetched if s.is_closed]
+    still_open: list[SessionDetail] = [s for s in fetched if not s.is_closed]
+    await store.put_sessions(closed)
+    stale = {s.id for s in still_open if _age(s.list_time, now) > MAX_PENDING_AGE}
+    await store.set_pending(still_open, now)
+    await store.drop_pending(list(stale))
+    result.stored += len(closed)
+    result.given_up += len(stale)
 
 
 def _age(moment: float | None, now: float) -> float:

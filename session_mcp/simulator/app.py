@@ -31,6 +31,7 @@ from session_mcp.companion.models import (
     decode_tags_query,
 )
 from session_mcp.simulator.data import AGENTS, COMPANIONS, DEFAULT_SESSION_COUNT, day_anchor, generate_sessions
+from session_mcp.simulator.directory import agent_rows, companion_rows
 from session_mcp.simulator.faults_qa import add_qa_faults
 
 DEFAULT_PAGE_SIZE = 10
@@ -84,6 +85,9 @@ class Project:
     last_connection_at: float | None = None
     opened_via_api: set[str] = field(default_factory=set)
     connection_bodies: list[dict[str, Any]] = field(default_factory=list)  # each accepted one, as sent
+    # GET /public/companions and /public/agents, as the wire shows them: a test may add to one project's.
+    companions: list[dict[str, Any]] = field(default_factory=companion_rows)
+    agents: list[dict[str, Any]] = field(default_factory=agent_rows)
 
     def newest_first(self) -> list[dict[str, Any]]:
         return sorted(self.sessions.values(), key=lambda s: s.get("createdAt") or 0, reverse=True)
@@ -107,6 +111,7 @@ class Simulator:
     echo_page_size: bool = False  # report the pageSize asked for, not the one served
     send_counts: bool = True
     honour_page_index: bool = True
+    directory: bool = True  # serve /public/companions and /public/agents; False: an older API (404)
     # "oldest_first" reverses the list, "shuffled" mixes every item, "pages_shuffled" serves whole
     # pages (each sorted) in a mixed order; ``order_seed`` fixes the mix.
     list_order: ListOrder = "newest_first"
@@ -132,6 +137,8 @@ class Simulator:
                 Route("/public/sessions/{session_id:path}", self._get_session, methods=["GET"]),
                 Route("/public/connections", self._create_connection, methods=["POST"]),
                 Route("/public/agents/{agent_id}/connections", self._create_agent_connection, methods=["POST"]),
+                Route("/public/companions", self._list_companions, methods=["GET"]),
+                Route("/public/agents", self._list_agents, methods=["GET"]),
             ],
             middleware=[Middleware(_Gate, simulator=self)],
         )
@@ -189,6 +196,46 @@ class Simulator:
         body["pageSize"] = asked_size if self.echo_page_size else page_size
         if self.send_counts:
             body |= {"filteredCount": len(matches), "totalCount": len(project.sessions)}
+        return JSONResponse(body)
+
+    async def _list_companions(self, request: Request) -> Response:
+        """The project's companions, filtered by ``statuses`` (repeated or comma-separated), ``search``, ``tags``."""
+        query = request.query_params
+        try:
+            tags = decode_tags_query(query["tags"]) if "tags" in query else {}
+        except ValueError as exc:
+            return error(400, None, str(exc))
+        statuses = {s for value in query.getlist("statuses") for s in value.split(",") if s}
+        search = (query.get("search") or "").casefold()
+        rows = [
+            c
+            for c in request.state.project.companions
+            if (not statuses or c.get("status") in statuses)
+            and all((c.get("tags") or {}).get(k) == v for k, v in tags.items())
+            and (not search or search in " ".join(str(v) for v in c.values() if isinstance(v, str)).casefold())
+        ]
+        return self._directory_page(request, rows, len(request.state.project.companions))
+
+    async def _list_agents(self, request: Request) -> Response:
+        return self._directory_page(request, request.state.project.agents, len(request.state.project.agents))
+
+    def _directory_page(self, request: Request, rows: list[dict[str, Any]], total: int) -> Response:
+        """One page of a directory list, paged and counted like the sessions; 404 for an older API."""
+        if not self.directory:
+            return Response("Not Found", status_code=404, media_type="text/plain")
+        try:
+            page_index = _int_param(request.query_params.get("pageIndex"), 0, "pageIndex", minimum=0)
+            page_size = min(
+                _int_param(request.query_params.get("pageSize"), DEFAULT_PAGE_SIZE, "pageSize", minimum=1),
+                self.max_page_size,
+            )
+        except ValueError as exc:
+            return error(400, None, str(exc))
+        start = page_index * page_size
+        body: dict[str, Any] = {"items": rows[start : start + page_size], "pageIndex": page_index}
+        body["pageSize"] = page_size
+        if self.send_counts:
+            body |= {"filteredCount": len(rows), "totalCount": total}
         return JSONResponse(body)
 
     def _in_list_order(self, matches: list[dict[str, Any]], page_size: int) -> list[dict[str, Any]]:

@@ -13,7 +13,9 @@ ids and everything else the generator draws stay as they are):
 3. **The list of expected findings** (``Simulator.expected_findings``, never served): the
    injected faults plus those the generator makes by design: failed and silent sessions, the
    function state with an error, the agent reading back an address or a number (the script lines
-   with ``{email}``, ``{phone}`` or ``{card}``), the unsolved conversations that end on the user,
+   with ``{email}``, ``{phone}`` or ``{card}``: the user gave them, so these are read-backs of
+   severity info, while the injected ``READ_BACKS`` say what the user never gave: critical), the
+   unsolved conversations that end on a user turn owed a reply (not ``CLOSING_ENDINGS``),
    the one scripted request for a human, and the repetitive drill of the marathon session.
 """
 
@@ -39,6 +41,8 @@ ESCALATIONS = (
     "Transfer me to a human agent.",
     "I'd like to talk to your manager.",
 )
+# Unsolved endings that close the conversation: no reply is owed ("unanswered_user" leaves them).
+CLOSING_ENDINGS = ("Seriously? OK, bye.", "Maybe later.")
 READ_BACKS = (
     "Got it. I'll send the details to sam.rivera@example.com and call you on +1 415 555 0134 if needed.",
     "Let me confirm: your card is 4111 1111 1111 1111, is that right?",
@@ -121,7 +125,9 @@ def _templates(predicate: Callable[[str, str, tuple[tuple[str, str], ...], bool,
 
 PII_LINES = _templates(lambda role, template, *_: role == "agent" and any(f"{{{f}}}" in template for f in PII_FIELDS))
 UNSOLVED_ENDINGS = _templates(
-    lambda role, _, turns, solved, index: role == "user" and not solved and index == len(turns) - 1
+    lambda role, template, turns, solved, index: (
+        role == "user" and not solved and index == len(turns) - 1 and template not in CLOSING_ENDINGS
+    )
 )
 ESCALATION_LINES = _templates(lambda role, template, *_: role == "user" and template in SCRIPTED_ESCALATIONS)
 

@@ -14,16 +14,17 @@ import logging
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from session_mcp.companion.models import FunctionMetric, SessionDetail, SessionSummary
+from session_mcp.companion.models import SessionSummary
 from session_mcp.render.lines import FIELD_CHARS, ID_CHARS, shorten_text
 from session_mcp.render.scan_info import ScanInfo
 from session_mcp.sessions.fetch import Failure
 from session_mcp.sessions.window import Window
+from session_mcp.sessions.window_words import zone_name
 from session_mcp.stats.result import (
     Amount,
     CompanionFigures,
@@ -34,6 +35,7 @@ from session_mcp.stats.result import (
     StatsResult,
     ToolFailures,
 )
+from session_mcp.store.base import Figures, ToolOutcome
 
 NO_USER_TURN_IDS = 20
 BUSIEST_HOURS = 5
@@ -105,7 +107,7 @@ def _field(value: str | None) -> str | None:
 
 def session_stats(
     summaries: Sequence[SessionSummary],
-    details: Sequence[SessionDetail],
+    transcripts: Mapping[str, Figures],
     *,
     matched: int | None,
     limit: int,
@@ -113,8 +115,14 @@ def session_stats(
     window: Window | None = None,
     scan: ScanInfo | None = None,
     more_matching: bool = False,
+    zone: tzinfo = UTC,
 ) -> StatsResult:
-    """Figures over ``summaries``; the transcript figures over ``details`` (those that were read)."""
+    """Figures over ``summaries``; the transcript figures over ``transcripts`` (by session id: those read);
+    days and hours of the day in ``zone``.
+
+    The same whether the transcripts were fetched (``figures_of`` each) or their figures read from the
+    store, where they were computed once when the session was stored.
+    """
     figures: list[_Figures] = []
     not_counted: list[Failure] = []
     for session in summaries:
@@ -135,14 +143,16 @@ def session_stats(
     counted_keys = sorted(
         key for key, _ in Counter({k: sum(c.values()) for k, c in tags.items()}).most_common(TOP_TAG_KEYS)
     )
-    hours = Counter(f.moment.hour for f in figures if f.moment is not None)
-    silent = [d.id for d in details if not any(t.role == "user" for t in d.turns)]
+    hours = Counter(f.moment.astimezone(zone).hour for f in figures if f.moment is not None)
+    silent = [session_id for session_id, f in transcripts.items() if f.user_turns == 0]
     cut: dict[str, int] = {}
     failures = [*not_counted, *unread]
     companions = companion_figures(figures)
     by_status = _top(Counter(f.status for f in figures), "status", cut)
-    days, earlier_days, earlier_sessions = per_day(figures, window or Window(), statuses=set(by_status) - {OTHERS})
-    tools = tool_failures(details)
+    days, earlier_days, earlier_sessions = per_day(
+        figures, window or Window(), statuses=set(by_status) - {OTHERS}, zone=zone
+    )
+    tools = tool_failures(transcripts.values())
     return StatsResult(
         examined=len(summaries),
         matched=matched,
@@ -155,10 +165,11 @@ def session_stats(
         tag_keys_left_out=len(tags) - len(counted_keys) or None,
         values_cut=cut or None,
         duration_seconds=distribution([f.duration for f in figures if f.duration is not None]),
-        turns=distribution([len(d.turns) for d in details]),
+        turns=distribution([f.turns for f in transcripts.values()]),
         no_user_turn=len(silent),
         no_user_turn_ids=[shorten_text(i, ID_CHARS) for i in silent[:NO_USER_TURN_IDS]],
         busiest_hours=[HourCount(hour_utc=h, sessions=n) for h, n in hours.most_common(BUSIEST_HOURS)],
+        timezone=zone_name(zone),
         unread=failures[:MAX_UNREAD],
         unread_count=len(failures),
         failed_reasons=_top(
@@ -239,9 +250,9 @@ def _money(values: Iterable[float | None]) -> float:
 
 
 def per_day(
-    figures: Iterable[_Figures], window: Window, *, statuses: AbstractSet[str] = frozenset()
+    figures: Iterable[_Figures], window: Window, *, statuses: AbstractSet[str] = frozenset(), zone: tzinfo = UTC
 ) -> tuple[list[DayCount], int, int]:
-    """Sessions per UTC day, days without sessions included, over the window (or the sessions' span),
+    """Sessions per day in ``zone``, days without sessions included, over the window (or the sessions' span),
     each split by status: ``statuses`` by name, any other under ``OTHERS``.
 
     Returns the latest ``MAX_DAYS`` days, and how many days (and sessions) came before them.
@@ -249,12 +260,12 @@ def per_day(
     by_status: dict[date, Counter[str]] = defaultdict(Counter)
     for f in figures:
         if f.moment is not None:
-            by_status[f.moment.astimezone(UTC).date()][f.status if f.status in statuses else OTHERS] += 1
+            by_status[f.moment.astimezone(zone).date()][f.status if f.status in statuses else OTHERS] += 1
     counts = Counter({day: day_statuses.total() for day, day_statuses in by_status.items()})
     if not counts:
         return [], 0, 0
-    first = window.start.date() if window.start else min(counts)
-    last = (window.end - timedelta(microseconds=1)).date() if window.end else max(counts)
+    first = window.start.astimezone(zone).date() if window.start else min(counts)
+    last = (window.end - timedelta(microseconds=1)).astimezone(zone).date() if window.end else max(counts)
     days = _days(first, last)
     shown = days[-MAX_DAYS:]
     hidden = days[: len(days) - len(shown)]
@@ -269,17 +280,17 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def tool_failures(details: Iterable[SessionDetail]) -> list[ToolFailures]:
+def tool_failures(transcripts: Iterable[Figures]) -> list[ToolFailures]:
     """Connections of each WebSocket tool by outcome, the most failed first, with their error codes."""
     states: dict[str, Counter[str]] = defaultdict(Counter)
     errors: dict[str, Counter[str]] = defaultdict(Counter)
-    latest: dict[str, tuple[datetime, str]] = {}
-    for session in details:
-        for tool in session.tools:
+    latest: dict[str, tuple[float, str]] = {}
+    for transcript in transcripts:
+        for tool in transcript.tools:
             name = shorten_text(tool.name or "(unnamed)", FIELD_CHARS)
             states[name][shorten_text(tool.state or "unknown", FIELD_CHARS)] += 1
             if tool.state == "failed":
-                errors[name][shorten_text((tool.error.code if tool.error else None) or "(no code)", FIELD_CHARS)] += 1
+                errors[name][shorten_text(tool.code or "(no code)", FIELD_CHARS)] += 1
                 _note_latest(latest, name, tool)
     figures = [
         ToolFailures(
@@ -295,10 +306,9 @@ def tool_failures(details: Iterable[SessionDetail]) -> list[ToolFailures]:
     return sorted(figures, key=lambda f: (-f.failed, -f.canceled, f.name))
 
 
-def _note_latest(latest: dict[str, tuple[datetime, str]], name: str, tool: FunctionMetric) -> None:
-    message = tool.error.message if tool.error and tool.error.message else None
-    if message is None:
+def _note_latest(latest: dict[str, tuple[float, str]], name: str, tool: ToolOutcome) -> None:
+    if not tool.message:
         return
-    at = tool.ended or tool.started or datetime.min.replace(tzinfo=UTC)
+    at = tool.at if tool.at is not None else -math.inf
     if name not in latest or at > latest[name][0]:
-        latest[name] = (at, shorten_text(" ".join(message.split()), FIELD_CHARS))
+        latest[name] = (at, shorten_text(" ".join(tool.message.split()), FIELD_CHARS))

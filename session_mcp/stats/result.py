@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from session_mcp.render.freshness import StoreFreshness
 from session_mcp.render.scan_info import ScanInfo
 from session_mcp.sessions.fetch import Failure
 
@@ -22,7 +23,7 @@ class HourCount(BaseModel):
 
 
 class DayCount(BaseModel):
-    day: str = Field(description="UTC calendar day, YYYY-MM-DD.")
+    day: str = Field(description="Calendar day in the result's timezone, YYYY-MM-DD.")
     sessions: int
     by_status: dict[str, int] = Field(
         default_factory=dict,
@@ -92,7 +93,7 @@ class StatsResult(BaseModel):
     no_user_turn: int = Field(description="Sessions (with a transcript read) in which the user never spoke.")
     no_user_turn_ids: list[str] = Field(description="Up to 20 of them.")
     busiest_hours: list[HourCount] = Field(
-        description="Top hours of the day (UTC) by sessions started (created, if never)."
+        description="Top hours of the day (in `timezone`) by sessions started (created, if never)."
     )
     unread: list[Failure] = Field(description="Up to 20 sessions that could not be read or counted, and why.")
     unread_count: int = Field(0, description="How many sessions could not be read or counted in all.")
@@ -102,9 +103,11 @@ class StatsResult(BaseModel):
     companions: list[CompanionFigures] = Field(description="Per companion, the busiest first.")
     other_companions: int = Field(description="Companions left out of `companions`.")
     cost: CostFigures
-    per_day: list[DayCount] = Field(description="Sessions per UTC day over the window (the latest days).")
+    per_day: list[DayCount] = Field(description="Sessions per day in `timezone` over the window (the latest days).")
+    timezone: str = Field("UTC", description="The IANA zone of per_day and busiest_hours.")
     earlier_days: int = Field(description="Days before those of per_day, left out.")
     earlier_sessions: int = Field(description="Sessions of those days.")
     tools: list[ToolFailures] = Field(description="WebSocket tools by failures (needs read_transcripts).")
     other_tools: int
     scan: ScanInfo | None = None
+    store: StoreFreshness | None = Field(None, description="Present when the answer came from the session store.")

@@ -68,10 +68,15 @@ def render_stats(result: StatsResult) -> str:
             if result.earlier_days
             else ""
         )
-        lines.append("sessions per day (UTC): " + " · ".join(f"{d.day} {d.sessions}" for d in result.per_day) + earlier)
+        lines.append(
+            f"sessions per day ({result.timezone}): "
+            + " · ".join(f"{d.day} {d.sessions}" for d in result.per_day)
+            + earlier
+        )
     if result.busiest_hours:
         lines.append(
-            "busiest hours (UTC): " + " · ".join(f"{h.hour_utc:02d}h {h.sessions}" for h in result.busiest_hours)
+            f"busiest hours ({result.timezone}): "
+            + " · ".join(f"{h.hour_utc:02d}h {h.sessions}" for h in result.busiest_hours)
         )
     lines += _tool_lines(result)
     if result.unread_count:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
@@ -24,6 +25,15 @@ class SyncState:
     last_sync: float | None = None
     newest_seen: float | None = None
     complete: bool = False
+    # How far back the store is whole: the oldest list time a complete sync listed down to (``since``,
+    # or retention's horizon), ``None`` when it listed to the end of the list (the whole history).
+    reached: float | None = None
+
+    def covers(self, start: float | None) -> bool:
+        """Whether every session listed from ``start`` on (``None``: the whole history) is stored or pending."""
+        if not self.complete:
+            return False
+        return self.reached is None or (start is not None and start >= self.reached)
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,8 @@ class SearchFilters:
 
     role: str | None = None
     companion_id: str | None = None
+    external_client_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # all of these key=value pairs
     statuses: tuple[str, ...] = ()  # any of these
     since: float | None = None  # session start (creation when it never started), Unix seconds
     until: float | None = None
@@ -75,6 +87,103 @@ class SearchPage:
     order: str  # "relevance", or "newest" when too many hits to rank (see RANK_LIMIT)
     next_offset: int | None
 
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """One WebSocket tool connection of a session, as statistics count it."""
+
+    name: str | None
+    state: str | None
+    code: str | None = None
+    message: str | None = None
+    at: float | None = None  # when it ended, else started (Unix seconds)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What statistics need of a transcript, computed once when the session is stored: no body read later."""
+
+    turns: int
+    user_turns: int
+    tools: tuple[ToolOutcome, ...] = ()
+
+
+def figures_of(session: SessionDetail) -> Figures:
+    """The transcript figures of ``session`` (pure: every engine stores the same)."""
+    tools = tuple(
+        ToolOutcome(
+            name=tool.name,
+            state=tool.state,
+            code=tool.error.code if tool.error else None,
+            message=tool.error.message if tool.error else None,
+            at=_seconds(tool.ended or tool.started),
+        )
+        for tool in session.tools
+    )
+    return Figures(len(session.turns), sum(1 for t in session.turns if t.role == "user"), tools)
+
+
+def _seconds(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+@dataclass(frozen=True)
+class StoredQuery:
+    """Which stored sessions (closed, and open ones by their list row), newest first by start time.
+
+    Every filter ``None`` or empty is "any"; value sets are compared casefolded (``Criteria``).
+    ``after`` is a keyset position: (start time, id) of the last row of the previous page.
+    """
+
+    since: float | None = None  # start time (creation when it never started), Unix seconds
+    until: float | None = None
+    companion_id: str | None = None
+    external_client_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # all of these key=value pairs
+    statuses: frozenset[str] = frozenset()
+    close_reasons: frozenset[str] = frozenset()
+    session_types: frozenset[str] = frozenset()
+    modalities: frozenset[str] = frozenset()
+    after: tuple[float, str] | None = None
+    limit: int | None = None
+    with_figures: bool = False
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One stored session's list row, and its transcript figures (closed sessions, when asked)."""
+
+    summary: SessionSummary
+    figures: Figures | None = None
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """Rows of a ``StoredQuery`` and the exact number of sessions matching it (``after`` and ``limit`` aside)."""
+
+    rows: list[StoredRow] = field(default_factory=list)
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A reviewer's verdict on a finding (``confirm``, ``dispute``) or a ``note`` on a session.
+
+    A verdict names its finding by session, check and turn (``None``: a whole-session finding) and
+    the rules fingerprint it was given under: a finding of other rules is another finding.
+    """
+
+    session_id: str
+    kind: str  # "confirm", "dispute" or "note"
+    reviewer: str
+    at: float  # Unix seconds
+    text: str = ""
+    check: str | None = None
+    turn_index: int | None = None
+    rules: str | None = None  # the rules fingerprint of a verdict
+
+
+MAX_ANNOTATIONS_READ = 100_000  # one review reads at most this many of a tenant's annotations, newest first
 
 MARKS = ("«", "»")  # around matched words in snippets: rare in speech, unlike brackets or asterisks
 RANK_LIMIT = 20_000  # above this many hits, ranking all of them costs more than a page is worth: newest first
@@ -107,17 +216,26 @@ class SessionStore(Protocol):
     async def get_session(self, session_id: str) -> SessionDetail | None:
         """A stored session, read back through the ingest boundary; ``None`` when not stored."""
 
+    async def get_sessions(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
+        """Those of ``session_ids`` the store holds, by id (read back through the ingest boundary)."""
+
+    async def query(self, query: StoredQuery) -> StoredPage:
+        """Stored sessions (closed ones and the open ones pending) matching ``query``, newest first."""
+
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
         """Those of ``session_ids`` the store holds (every stored session is closed)."""
 
     async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
-        """Remember open sessions to revisit; a session stored since is dropped from the list."""
+        """Remember open sessions to revisit, with their latest list row (what answers show until they close)."""
 
     async def pending(self) -> list[tuple[str, float]]:
         """Open sessions to revisit: (id, list time) each."""
 
+    async def open_ids(self, session_ids: Sequence[str]) -> set[str]:
+        """Those of ``session_ids`` known as open (pending, revisited or given up)."""
+
     async def drop_pending(self, session_ids: Sequence[str]) -> None:
-        """Stop revisiting these sessions."""
+        """Stop revisiting these sessions (given up; their list rows stay in answers until they are stored)."""
 
     def sync_lock(self) -> AbstractAsyncContextManager[None]:
         """Held for a whole sync of this tenant; raises ``SyncRunningError`` at once when another holds it."""
@@ -136,3 +254,18 @@ class SessionStore(Protocol):
 
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
         """Ranked turns matching ``query`` (the user's syntax, ``store.search``); raises ``QueryError``."""
+
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
+        """The QA results kept for those of ``session_ids`` checked under ``rules`` (a fingerprint of
+        the rules and the checks' code): id -> the text ``put_findings`` was given, opaque to the store."""
+
+    async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
+        """Keep each (session id, QA result text) under ``rules``, for stored sessions only (a closed
+        session never changes, so its findings under the same rules never do); deleted with the session."""
+
+    async def add_annotation(self, annotation: Annotation) -> None:
+        """Keep a reviewer's verdict or note (a later verdict on the same finding supersedes it)."""
+
+    async def annotations(self, session_ids: Sequence[str] | None = None) -> list[Annotation]:
+        """This tenant's annotations, oldest first (of ``session_ids`` only, when given): at most
+        ``MAX_ANNOTATIONS_READ``, the newest."""

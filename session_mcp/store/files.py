@@ -6,16 +6,50 @@ keeps to its tables and queries.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from session_mcp.companion.disk_cache import DiskCacheError, private_folder
 from session_mcp.store.base import StoreError
 
 NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+logger = logging.getLogger(__name__)
+
+
+def private_folder(directory: Path, *, instead: str = "pass another --store, or --no-store") -> None:
+    """Make ``directory`` (``0700``), or check the one there: this user's own folder, closed to others.
+
+    A link, a non-folder or another user's folder is refused (``StoreError``: it may be how someone
+    else reads the transcripts); a folder of ours open to the group or others is closed, and says so.
+    """
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700)
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot make the store folder {directory}: {exc.strerror or exc} ({instead})") from None
+    info = directory.lstat()
+    refused = (
+        "is a symbolic link" if stat.S_ISLNK(info.st_mode)
+        else "is not a folder" if not stat.S_ISDIR(info.st_mode)
+        else f"belongs to another user (uid {info.st_uid})" if sys.platform != "win32" and info.st_uid != os.geteuid()
+        else None
+    )  # fmt: skip
+    if refused:
+        raise StoreError(f"the store folder {directory} {refused}, so it is not used for transcripts ({instead})")
+    if sys.platform != "win32" and stat.S_IMODE(info.st_mode) & 0o077:
+        directory.chmod(0o700)
+        logger.warning(
+            "the store folder %s was open to other users (mode %04o); it is now 0700, as it holds transcripts",
+            directory,
+            stat.S_IMODE(info.st_mode),
+        )
 
 
 def private_file(path: Path) -> None:
@@ -26,10 +60,7 @@ def private_file(path: Path) -> None:
     is theirs and left as it is: the file's own mode keeps others out.
     """
     if not path.parent.exists() or path.parent == default_path(os.environ).parent:
-        try:
-            private_folder(path.parent, what="store", instead="pass another --store, or --no-store")
-        except DiskCacheError as exc:
-            raise StoreError(str(exc)) from None
+        private_folder(path.parent)
     old = os.umask(0o077)
     try:
         fd = os.open(path, os.O_CREAT | os.O_RDWR | NO_FOLLOW, 0o600)

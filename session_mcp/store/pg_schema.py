@@ -8,12 +8,16 @@ starting together on an empty database migrate it once, the others wait and find
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from session_mcp.store.base import StoreError
+from session_mcp.store.pg_query import LIST_ROWS, write_rows
 from session_mcp.store.pg_search import CONFIG, PUNCTUATION
+from session_mcp.store.rows import figures_json
+from session_mcp.store.sqlite import _read_back
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -48,6 +52,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE sync_state (tenant text PRIMARY KEY, last_sync double precision, newest_seen double precision)",
     ),
     ("ALTER TABLE sync_state ADD COLUMN complete boolean NOT NULL DEFAULT false",),
+    # 3, as SQLite's: ``list_rows`` (every listed session's list row and figures, no body in the way;
+    # filled from the bodies by ``backfill_v3``), open sessions given up kept in answers, ``reached``.
+    (
+        *LIST_ROWS,
+        "ALTER TABLE pending ADD COLUMN given_up boolean NOT NULL DEFAULT false",
+        "ALTER TABLE sync_state ADD COLUMN reached double precision",
+        "UPDATE sync_state SET complete = false",
+    ),
+    # 4: QA findings of stored sessions per rules fingerprint.
+    (
+        """CREATE TABLE findings (tenant text NOT NULL, id text COLLATE "C" NOT NULL, rules text NOT NULL,
+            body text NOT NULL, PRIMARY KEY (tenant, id, rules))""",
+    ),
+    # 5: reviewers' verdicts on findings and notes on sessions.
+    (
+        """CREATE TABLE annotations (
+            ak bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant text NOT NULL, session_id text NOT NULL,
+            kind text NOT NULL, check_id text, turn_index integer, rules text, reviewer text NOT NULL,
+            at double precision NOT NULL, text text NOT NULL)""",
+        "CREATE INDEX annotations_by_session ON annotations (tenant, session_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -55,6 +80,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def lock_key(name: str) -> int:
     """A signed 64-bit advisory lock key for ``name``: the first 8 bytes of its SHA-256."""
     return int.from_bytes(hashlib.sha256(f"session-mcp:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def backfill_v3(conn: Connection) -> None:
+    """The list rows and figures of sessions stored before version 3, from their bodies."""
+    for tenant, session_id, body in conn.execute("SELECT tenant, id, body FROM sessions").fetchall():
+        session = _read_back(bytes(body), session_id)
+        write_rows(conn, tenant, [(session, figures_json(session))], open_=False)
+
+
+BACKFILLS: dict[int, Callable[[Connection], None]] = {3: backfill_v3}  # run after that version's statements
 
 
 def migrate(conn: Connection) -> int:
@@ -69,9 +104,11 @@ def migrate(conn: Connection) -> int:
                 f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
                 "upgrade session-mcp, or point --store elsewhere"
             )
-        for step in MIGRATIONS[found:]:
+        for version, step in enumerate(MIGRATIONS[found:], start=found + 1):
             for statement in step:
                 conn.execute(statement)
+            if version in BACKFILLS:
+                BACKFILLS[version](conn)
         if found != SCHEMA_VERSION:
             conn.execute("DELETE FROM schema_version")
             conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))

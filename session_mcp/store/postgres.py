@@ -41,14 +41,19 @@ from session_mcp.store.base import (
     SearchFilters,
     SearchHit,
     SearchPage,
+    StoredPage,
+    StoredQuery,
     StoreError,
     StoreInfo,
     SyncRunningError,
     SyncState,
     search_stopped,
 )
+from session_mcp.store.pg_qa import PostgresQaRecords
+from session_mcp.store.pg_query import run_query, search_where, write_rows
 from session_mcp.store.pg_schema import lock_key, migrate
 from session_mcp.store.pg_search import patterns, snippet, to_tsquery
+from session_mcp.store.rows import figures_json
 from session_mcp.store.search import parse
 from session_mcp.store.sqlite import (
     SEARCH_SECONDS,
@@ -158,7 +163,7 @@ class PostgresStore:
         return transaction
 
 
-class PostgresTenant:
+class PostgresTenant(PostgresQaRecords):
     """One tenant's sessions in a ``PostgresStore``: the ``SessionStore`` of PostgreSQL."""
 
     def __init__(self, store: PostgresStore, tenant: str) -> None:
@@ -170,6 +175,7 @@ class PostgresTenant:
 
         def work(conn: Connection) -> None:
             ids = [session.id for session, _, _ in rows]
+            conn.execute("DELETE FROM findings WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
             conn.execute("DELETE FROM sessions WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
             cursor = conn.cursor()
             # Another server storing the same session at once inserts it first: the same closed session.
@@ -195,6 +201,7 @@ class PostgresTenant:
                     for index, turn in enumerate(session.turns[: 1 << TURN_BITS]):
                         copy.write_row((key, index, turn.role, _offset(turn.timestamp, origin), turn.text))
             conn.execute("DELETE FROM pending WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
+            write_rows(conn, self.tenant, [(s, figures_json(s)) for s, _, _ in rows], open_=False)
 
         await self.store.run(self.store.write(work))
 
@@ -208,27 +215,49 @@ class PostgresTenant:
             return None
         return await anyio.to_thread.run_sync(_read_back, bytes(row[0]), session_id)
 
+    async def get_sessions(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
+        rows = await self._rows("id, body", "sessions", session_ids)
+        if not rows:
+            return {}
+
+        def read_all() -> dict[str, SessionDetail]:
+            return {str(r[0]): _read_back(bytes(r[1]), str(r[0])) for r in rows}
+
+        return await anyio.to_thread.run_sync(read_all)
+
+    async def query(self, query: StoredQuery) -> StoredPage:
+        return await self.store.run(lambda conn: run_query(conn, self.tenant, query))
+
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
+        return {str(r[0]) for r in await self._rows("id", "sessions", session_ids)}
+
+    async def open_ids(self, session_ids: Sequence[str]) -> set[str]:
+        return {str(r[0]) for r in await self._rows("id", "pending", session_ids)}
+
+    async def _rows(self, columns: str, table: str, session_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``columns`` of this tenant's rows of ``table`` among ``session_ids``."""
         wanted = list(dict.fromkeys(session_ids))
-        rows = await self.store.run(
-            lambda conn: conn.execute(
-                "SELECT id FROM sessions WHERE tenant = %s AND id = ANY(%s)", (self.tenant, wanted)
-            ).fetchall()
-        )
-        return {str(r[0]) for r in rows}
+        statement = f"SELECT {columns} FROM {table} WHERE tenant = %s AND id = ANY(%s)"
+        return await self.store.run(lambda conn: conn.execute(statement, (self.tenant, wanted)).fetchall())
 
     async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
         rows = [(self.tenant, s.id, s.list_time, now) for s in sessions]
 
         def work(conn: Connection) -> None:
-            conn.cursor().executemany("INSERT INTO pending VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+            conn.cursor().executemany(
+                "INSERT INTO pending (tenant, id, list_time, first_seen) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+            write_rows(conn, self.tenant, [(s, None) for s in sessions], open_=True)  # the latest list row
 
         await self.store.run(self.store.write(work))
 
     async def pending(self) -> list[tuple[str, float]]:
         rows = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = %s ORDER BY 2 DESC",
+                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = %s AND NOT given_up "
+                "ORDER BY 2 DESC",
                 (self.tenant,),
             ).fetchall()
         )
@@ -237,7 +266,9 @@ class PostgresTenant:
     async def drop_pending(self, session_ids: Sequence[str]) -> None:
         ids = list(session_ids)
         await self.store.run(
-            lambda conn: conn.execute("DELETE FROM pending WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
+            lambda conn: conn.execute(
+                "UPDATE pending SET given_up = true WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids)
+            )
         )
 
     @asynccontextmanager
@@ -272,18 +303,18 @@ class PostgresTenant:
     async def sync_state(self) -> SyncState:
         row = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT last_sync, newest_seen, complete FROM sync_state WHERE tenant = %s", (self.tenant,)
+                "SELECT last_sync, newest_seen, complete, reached FROM sync_state WHERE tenant = %s", (self.tenant,)
             ).fetchone()
         )
-        return SyncState(row[0], row[1], bool(row[2])) if row else SyncState()
+        return SyncState(row[0], row[1], bool(row[2]), row[3]) if row else SyncState()
 
     async def set_sync_state(self, state: SyncState) -> None:
-        row = (self.tenant, state.last_sync, state.newest_seen, state.complete)
+        row = (self.tenant, state.last_sync, state.newest_seen, state.complete, state.reached)
         await self.store.run(
             lambda conn: conn.execute(
-                "INSERT INTO sync_state (tenant, last_sync, newest_seen, complete) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (tenant) DO UPDATE SET last_sync = excluded.last_sync, "
-                "newest_seen = excluded.newest_seen, complete = excluded.complete",
+                "INSERT INTO sync_state (tenant, last_sync, newest_seen, complete, reached) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant) DO UPDATE SET last_sync = excluded.last_sync, "
+                "newest_seen = excluded.newest_seen, complete = excluded.complete, reached = excluded.reached",
                 row,
             )
         )
@@ -295,7 +326,9 @@ class PostgresTenant:
                 "WHERE tenant = %s",
                 (self.tenant,),
             ).fetchone()
-            pending = conn.execute("SELECT count(*) FROM pending WHERE tenant = %s", (self.tenant,)).fetchone()
+            pending = conn.execute(
+                "SELECT count(*) FROM pending WHERE tenant = %s AND NOT given_up", (self.tenant,)
+            ).fetchone()
             size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
             assert sessions is not None and pending is not None and size is not None
             return (*sessions, pending[0], size[0])
@@ -306,12 +339,22 @@ class PostgresTenant:
     async def purge(self, before: float | None) -> int:
         def work(conn: Connection) -> int:
             if before is not None:
+                old = "tenant = %s AND coalesce(list_time, 0) < %s"
+                conn.execute(
+                    f"DELETE FROM findings WHERE tenant = %s AND id IN (SELECT id FROM sessions WHERE {old})",
+                    (self.tenant, self.tenant, before),
+                )
+                conn.execute(
+                    "DELETE FROM pending WHERE tenant = %s AND coalesce(list_time, first_seen) < %s",
+                    (self.tenant, before),
+                )
+                conn.execute(f"DELETE FROM list_rows WHERE {old}", (self.tenant, before))
                 deleted = conn.execute(
                     "DELETE FROM sessions WHERE tenant = %s AND coalesce(list_time, 0) < %s", (self.tenant, before)
                 )
                 return deleted.rowcount
-            conn.execute("DELETE FROM pending WHERE tenant = %s", (self.tenant,))
-            conn.execute("DELETE FROM sync_state WHERE tenant = %s", (self.tenant,))
+            for table in ("findings", "pending", "list_rows", "sync_state"):
+                conn.execute(f"DELETE FROM {table} WHERE tenant = %s", (self.tenant,))
             return conn.execute("DELETE FROM sessions WHERE tenant = %s", (self.tenant,)).rowcount
 
         return await self.store.run(self.store.write(work))
@@ -320,7 +363,7 @@ class PostgresTenant:
         groups = parse(query)  # QueryError before any SQL: user text only ever reaches it as parameters
         expression, query_params = to_tsquery(groups)
         wanted = patterns(groups)
-        where, filter_params = self._where(filters)
+        where, filter_params = search_where(self.tenant, filters)
         source = (
             f"FROM turns t JOIN sessions s ON s.sk = t.session_sk CROSS JOIN (SELECT {expression} AS q) AS found "
             f"WHERE t.tsv @@ found.q AND {where}"
@@ -362,21 +405,3 @@ class PostgresTenant:
                 raise search_stopped(SEARCH_SECONDS) from None
 
         return await self.store.run(bounded)
-
-    def _where(self, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
-        """This tenant (always), then each filter given."""
-        clauses = ["s.tenant = %s"]
-        params: list[Any] = [self.tenant]
-        for clause, value in (
-            ("t.role = %s", filters.role),
-            ("s.companion_id = %s", filters.companion_id),
-            ("s.start_time >= %s", filters.since),
-            ("s.start_time < %s", filters.until),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        if filters.statuses:
-            clauses.append("s.status = ANY(%s)")
-            params.append(list(filters.statuses))
-        return " AND ".join(clauses), tuple(params)

@@ -6,6 +6,8 @@
   for the full-text index ``turns_fts`` (external content, so the text is stored once). A turn's
   key is ``session key << 16 | turn index``: a session's turns are one key range (deleted in one
   statement, no index to keep) and a hit's session is its key shifted back.
+  ``list_rows`` (``sqlite_query``) holds every listed session's list row and transcript figures,
+  open sessions' too: what windows, filters and statistics read, no body in the way.
 - **Tenants**: one file may hold several tenants' rows; ``SqliteTenant`` is bound to one and every
   statement it runs filters by it (``tenant = ?``), so no query can reach another tenant's rows.
 - **Concurrency**: WAL (readers never block the writer), ``busy_timeout``, every write one
@@ -43,6 +45,8 @@ from session_mcp.store.base import (
     SearchFilters,
     SearchHit,
     SearchPage,
+    StoredPage,
+    StoredQuery,
     StoreError,
     StoreInfo,
     SyncRunningError,
@@ -50,7 +54,10 @@ from session_mcp.store.base import (
     search_stopped,
 )
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
+from session_mcp.store.rows import figures_json
 from session_mcp.store.search import to_fts5
+from session_mcp.store.sqlite_qa import SqliteQaRecords
+from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, search_where, write_rows
 
 T = TypeVar("T")
 
@@ -86,8 +93,42 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: whether the latest sync ended whole (a file of version 1 reads as not: its next sync lists on).
     ("ALTER TABLE sync_state ADD COLUMN complete INTEGER NOT NULL DEFAULT 0",),
+    # 3: every listed session answerable from the store without reading a body: ``list_rows`` (closed
+    # sessions with their transcript figures, filled from the bodies by ``backfill_v3``; open ones with
+    # their latest list row), an open session given up (older than the sync's MAX_PENDING_AGE) kept in
+    # answers, and how far back the store is whole (``reached``: a file of version 2 does not know, so
+    # its next sync lists on).
+    (
+        *LIST_ROWS,
+        "ALTER TABLE pending ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sync_state ADD COLUMN reached REAL",
+        "UPDATE sync_state SET complete = 0",
+    ),
+    # 4: QA findings of stored sessions per rules fingerprint: a re-run with the same rules checks nothing again.
+    (
+        """CREATE TABLE findings (tenant TEXT NOT NULL, id TEXT NOT NULL, rules TEXT NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (tenant, id, rules)) WITHOUT ROWID""",
+    ),
+    # 5: reviewers' verdicts on findings and notes on sessions (kept here: the upstream has no such endpoint).
+    (
+        """CREATE TABLE annotations (
+            ak INTEGER PRIMARY KEY, tenant TEXT NOT NULL, session_id TEXT NOT NULL, kind TEXT NOT NULL,
+            check_id TEXT, turn_index INTEGER, rules TEXT, reviewer TEXT NOT NULL, at REAL NOT NULL,
+            text TEXT NOT NULL)""",
+        "CREATE INDEX annotations_by_session ON annotations (tenant, session_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def backfill_v3(conn: sqlite3.Connection) -> None:
+    """The list rows and figures of sessions stored before version 3, from their bodies."""
+    for tenant, session_id, body in conn.execute("SELECT tenant, id, body FROM sessions").fetchall():
+        session = _read_back(body, session_id)
+        write_rows(conn, tenant, [(session, figures_json(session))], open_=False)
+
+
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {3: backfill_v3}  # run after that version's statements
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -102,9 +143,11 @@ def migrate(conn: sqlite3.Connection) -> int:
                 f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
                 "upgrade session-mcp, or point --store elsewhere"
             )
-        for step in MIGRATIONS[found:]:
+        for version, step in enumerate(MIGRATIONS[found:], start=found + 1):
             for statement in step:
                 conn.execute(statement)
+            if version in BACKFILLS:
+                BACKFILLS[version](conn)
         conn.execute("DELETE FROM schema_version")
         conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
@@ -217,11 +260,12 @@ def _summary_row(tenant: str, session: SessionDetail, body: bytes, raw_bytes: in
 
 def _delete_sessions(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
     for key in keys:
+        conn.execute("DELETE FROM findings WHERE (tenant, id) = (SELECT tenant, id FROM sessions WHERE sk = ?)", (key,))
         conn.execute("DELETE FROM turns WHERE tk >= ? AND tk < ?", (key << TURN_BITS, (key + 1) << TURN_BITS))
         conn.execute("DELETE FROM sessions WHERE sk = ?", (key,))
 
 
-class SqliteTenant:
+class SqliteTenant(SqliteQaRecords):
     """One tenant's sessions in a ``SqliteStore``: the ``SessionStore`` of SQLite."""
 
     def __init__(self, store: SqliteStore, tenant: str) -> None:
@@ -251,6 +295,7 @@ class SqliteTenant:
                     ),
                 )
                 conn.execute("DELETE FROM pending WHERE tenant = ? AND id = ?", (self.tenant, session.id))
+            write_rows(conn, self.tenant, [(s, figures_json(s)) for s, _, _ in rows], open_=False)
 
         await self.store.run(lambda conn: self.store.write(work))
 
@@ -264,32 +309,48 @@ class SqliteTenant:
             return None
         return await anyio.to_thread.run_sync(_read_back, row[0], session_id)
 
+    async def get_sessions(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
+        rows = await self._rows("id, body", "sessions", session_ids)
+        if not rows:
+            return {}
+
+        def read_all() -> dict[str, SessionDetail]:
+            return {str(r[0]): _read_back(r[1], str(r[0])) for r in rows}
+
+        return await anyio.to_thread.run_sync(read_all)
+
+    async def query(self, query: StoredQuery) -> StoredPage:
+        return await self.store.run(lambda conn: run_query(conn, self.tenant, query))
+
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
-        wanted = list(dict.fromkeys(session_ids))
+        rows = await self._rows("id", "sessions", session_ids)
+        return {str(r[0]) for r in rows}
 
-        def work(conn: sqlite3.Connection) -> set[str]:
-            found: set[str] = set()
-            for start in range(0, len(wanted), 500):  # under SQLite's limit on bound parameters
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT id FROM sessions WHERE tenant = ? AND id IN ({marks})"
-                found.update(r[0] for r in conn.execute(query, (self.tenant, *chunk)))
-            return found
+    async def open_ids(self, session_ids: Sequence[str]) -> set[str]:
+        rows = await self._rows("id", "pending", session_ids)
+        return {str(r[0]) for r in rows}
 
-        return await self.store.run(work)
+    async def _rows(self, columns: str, table: str, session_ids: Sequence[str]) -> list[Any]:
+        """``columns`` of this tenant's rows of ``table`` among ``session_ids``."""
+        statement = f"SELECT {columns} FROM {table} WHERE tenant = ?"
+        return await self.store.run(lambda conn: rows_by_ids(conn, statement, (self.tenant,), session_ids))
 
     async def set_pending(self, sessions: Sequence[SessionSummary], now: float) -> None:
         rows = [(self.tenant, s.id, s.list_time, now) for s in sessions]
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO pending (tenant, id, list_time, first_seen) VALUES (?, ?, ?, ?)", rows
+            )
+            write_rows(conn, self.tenant, [(s, None) for s in sessions], open_=True)  # the latest list row
 
         await self.store.run(lambda conn: self.store.write(work))
 
     async def pending(self) -> list[tuple[str, float]]:
         rows = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = ? ORDER BY 2 DESC",
+                "SELECT id, coalesce(list_time, first_seen) FROM pending WHERE tenant = ? AND NOT given_up "
+                "ORDER BY 2 DESC",
                 (self.tenant,),
             ).fetchall()
         )
@@ -299,7 +360,7 @@ class SqliteTenant:
         rows = [(self.tenant, i) for i in session_ids]
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany("DELETE FROM pending WHERE tenant = ? AND id = ?", rows)
+            conn.executemany("UPDATE pending SET given_up = 1 WHERE tenant = ? AND id = ?", rows)
 
         await self.store.run(lambda conn: self.store.write(work))
 
@@ -327,17 +388,19 @@ class SqliteTenant:
     async def sync_state(self) -> SyncState:
         row = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT last_sync, newest_seen, complete FROM sync_state WHERE tenant = ?", (self.tenant,)
+                "SELECT last_sync, newest_seen, complete, reached FROM sync_state WHERE tenant = ?", (self.tenant,)
             ).fetchone()
         )
-        return SyncState(row[0], row[1], bool(row[2])) if row else SyncState()
+        return SyncState(row[0], row[1], bool(row[2]), row[3]) if row else SyncState()
 
     async def set_sync_state(self, state: SyncState) -> None:
-        row = (self.tenant, state.last_sync, state.newest_seen, int(state.complete))
+        row = (self.tenant, state.last_sync, state.newest_seen, int(state.complete), state.reached)
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO sync_state (tenant, last_sync, newest_seen, complete) VALUES (?, ?, ?, ?)", row
+                "INSERT OR REPLACE INTO sync_state (tenant, last_sync, newest_seen, complete, reached) "
+                "VALUES (?, ?, ?, ?, ?)",
+                row,
             )
 
         await self.store.run(lambda conn: self.store.write(work))
@@ -349,7 +412,9 @@ class SqliteTenant:
                 "WHERE tenant = ?",
                 (self.tenant,),
             ).fetchone()
-            pending = conn.execute("SELECT count(*) FROM pending WHERE tenant = ?", (self.tenant,)).fetchone()
+            pending = conn.execute(
+                "SELECT count(*) FROM pending WHERE tenant = ? AND NOT given_up", (self.tenant,)
+            ).fetchone()
             return (*sessions, pending[0])
 
         count, turns, oldest, newest, pending = await self.store.run(work)
@@ -360,10 +425,18 @@ class SqliteTenant:
             if before is None:
                 rows = conn.execute("SELECT sk FROM sessions WHERE tenant = ?", (self.tenant,))
                 conn.execute("DELETE FROM pending WHERE tenant = ?", (self.tenant,))
+                conn.execute("DELETE FROM list_rows WHERE tenant = ?", (self.tenant,))
                 conn.execute("DELETE FROM sync_state WHERE tenant = ?", (self.tenant,))
             else:
                 rows = conn.execute(
                     "SELECT sk FROM sessions WHERE tenant = ? AND coalesce(list_time, 0) < ?", (self.tenant, before)
+                )
+                conn.execute(
+                    "DELETE FROM pending WHERE tenant = ? AND coalesce(list_time, first_seen) < ?",
+                    (self.tenant, before),
+                )
+                conn.execute(
+                    "DELETE FROM list_rows WHERE tenant = ? AND coalesce(list_time, 0) < ?", (self.tenant, before)
                 )
             keys = [int(r[0]) for r in rows.fetchall()]
             _delete_sessions(conn, keys)
@@ -373,7 +446,7 @@ class SqliteTenant:
 
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
         match = to_fts5(query)  # QueryError before any SQL: user text never reaches MATCH
-        where, params = self._where(match, filters)
+        where, params = search_where(self.tenant, match, filters)
         joins = "JOIN sessions s ON s.sk = (turns_fts.rowid >> 16) JOIN turns t ON t.tk = turns_fts.rowid"
 
         def bounded(conn: sqlite3.Connection) -> SearchPage:
@@ -418,24 +491,6 @@ class SqliteTenant:
             return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
 
         return await self.store.run(bounded)
-
-    def _where(self, match: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
-        """The WHERE clause: the match, this tenant (always), then each filter given."""
-        clauses = ["turns_fts MATCH ?", "s.tenant = ?"]
-        params: list[Any] = [match, self.tenant]
-        for clause, value in (
-            ("t.role = ?", filters.role),
-            ("s.companion_id = ?", filters.companion_id),
-            ("s.start_time >= ?", filters.since),
-            ("s.start_time < ?", filters.until),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        if filters.statuses:
-            clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
-            params += filters.statuses
-        return " AND ".join(clauses), tuple(params)
 
 
 def _offset(timestamp: float | None, origin: float | None) -> float | None:

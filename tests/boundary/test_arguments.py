@@ -15,8 +15,10 @@ from mcp import Client
 from pydantic import BaseModel
 
 from session_mcp.companion.models import decode_tags_query
+from session_mcp.render.lines import quoted
 from session_mcp.server.schema import input_schema
 from session_mcp.simulator import Simulator
+from tests.helpers import text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -94,7 +96,8 @@ async def test_a_tag_value_may_hold_equals_signs(mcp: Client, simulator: Simulat
 async def test_text_that_looks_like_json_is_text(mcp: Client, simulator: Simulator, value: str) -> None:
     """The SDK decodes JSON-looking strings for arguments that are not plain ``str``: filters are."""
     result = await mcp.call_tool("list_sessions", {"search": value, "companion_id": value})
-    assert not result.is_error
+    # Nothing matches, and the project has no such companion: it says so, naming the text as given.
+    assert result.is_error and f"No companion {quoted(value)} in this project" in text_of(result)
     assert list_queries(simulator)[-1]["search"] == value
     assert list_queries(simulator)[-1]["companionId"] == value
 

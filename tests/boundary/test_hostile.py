@@ -42,7 +42,7 @@ from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference
 from session_mcp.companion.models import decode_tags_query
 from session_mcp.sessions.tags import parse_tag_pairs
 from session_mcp.simulator import RecordedRequest
-from tests.helpers import ADVERSARIAL, SwitchableApp, connect, simulator_of
+from tests.helpers import ADVERSARIAL, SwitchableApp, connect, simulator_of, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -256,6 +256,21 @@ SPECS: dict[str, dict[str, Kind]] = {
         "page_index": integer(0, 1_000_000),
         "page_size": integer(1, 100),
     },
+    "list_companions": {
+        "status": Kind(
+            valid=st.one_of(st.none(), hostile_text, st.lists(hostile_text, max_size=10)),
+            wrong=st.one_of(
+                st.integers(),
+                st.lists(hostile_text, min_size=11, max_size=12),
+                st.lists(not_a_string | st.none(), min_size=1, max_size=2),
+            ),
+        ),
+        "search": text_kind(),
+        "tags": TAGS,
+        "page_index": integer(0, 1_000_000),
+        "page_size": integer(1, 100),
+    },
+    "list_agents": {"page_index": integer(0, 1_000_000), "page_size": integer(1, 100)},
     "get_session_transcript": {
         "session_id": Kind(valid=session_id_text, wrong=st.one_of(not_a_string, st.none()), required=True),
         "offset": integer(0, None, valid_up_to=2**63),
@@ -361,6 +376,7 @@ def tool_calls(draw: st.DrawFn, tool: str) -> Call:
 # -- the checks --------------------------------------------------------------------------------
 
 LIST_PARAMS = {"pageIndex", "pageSize", "companionId", "externalClientId", "search", "tags"}
+DIRECTORY_PATHS = ("/public/companions", "/public/agents")
 FILTER_PARAMS = {"companion_id": "companionId", "external_client_id": "externalClientId", "search": "search"}
 PATH_BREAKERS = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 
@@ -391,6 +407,11 @@ def check_upstream(requests: list[RecordedRequest], passed_ids: set[str], filter
         assert request.method == "GET", request
         if request.raw_path == "/public/sessions":
             check_list_query(request.query, filters)
+            continue
+        if request.raw_path in DIRECTORY_PATHS:  # the directory: paged, filtered by list_companions' own filters
+            params = dict(parse_qsl(request.query, keep_blank_values=True))
+            assert set(params) <= {"pageIndex", "pageSize", "statuses", "search", "tags"}, request
+            assert params["pageIndex"].isdigit() and 1 <= int(params["pageSize"]) <= 100, request
             continue
         parts = request.raw_path.split("/")
         assert len(parts) == 4 and parts[:3] == ["", "public", "sessions"], request.raw_path
@@ -448,8 +469,7 @@ def run_tool(env: Env, call: Call) -> CallToolResult:
     TRIED[f"tool:{call.tool}"] += 1
     result: CallToolResult = env.portal.call(env.mcp.call_tool, call.tool, call.args)
     requests = list(SIM.requests)
-    assert len(result.content) == 1 and result.content[0].type == "text"
-    text = result.content[0].text
+    text = text_of(result)  # one text block, then at most resource links
     clean(text, call.tool)
     if not overlong_query(call.args):  # known crash: test_overlong_filter_is_an_input_error
         assert text.strip() != f"Error executing tool {call.tool}", f"crash on {call.args!r:.300}"
@@ -501,6 +521,17 @@ def test_get_session_transcripts_hostile(eras: Env, call: Call, era: str) -> Non
 def test_session_stats_hostile(eras: Env, call: Call, era: str) -> None:
     env = eras.in_era(era)
     run_tool(env, call)
+
+
+@settings(HYPOTHESIS, max_examples=80)
+@given(call=tool_calls("list_companions") | tool_calls("list_agents"), era=ERAS)
+def test_directory_tools_hostile(eras: Env, call: Call, era: str) -> None:
+    env = eras.in_era(era)
+    result = run_tool(env, call)
+    if not result.is_error:
+        rows = (result.structured_content or {}).get(call.tool.removeprefix("list_"))
+        size = call.args.get("page_size")
+        assert rows is not None and len(rows) <= (size if isinstance(size, int) else 100)
 
 
 @settings(HYPOTHESIS, max_examples=200)
@@ -624,7 +655,7 @@ def test_completions_hostile(eras: Env, ref: Any, name: str, value: str, era: st
     result = expect_mcp_error(env, "complete", env.mcp.complete, ref, {"name": name, "value": value})
     requests = list(SIM.requests)
     check_upstream(requests, set(), {})
-    assert all(r.raw_path == "/public/sessions" for r in requests)
+    assert all(r.raw_path in ("/public/sessions", *DIRECTORY_PATHS) for r in requests)
     if result is not None:
         values = result.completion.values
         assert len(values) <= 100 and all(v.startswith(value) for v in values)
@@ -670,10 +701,13 @@ def test_resource_list_cursor_hostile(eras: Env, cursor: str, era: str) -> None:
 def test_json_looking_filter_reaches_upstream_intact(env: Env, argument: str, value: str) -> None:
     SIM.requests.clear()
     result = env.portal.call(env.mcp.call_tool, "list_sessions", {argument: value, "page_size": 5})
-    assert not result.is_error, result.content[0].text
-    query = dict(parse_qsl(SIM.requests[-1].query))
+    query = dict(parse_qsl([r for r in SIM.requests if r.raw_path == "/public/sessions"][-1].query))
     assert query.get(FILTER_PARAMS[argument]) == value, query
-    assert result.structured_content["sessions"] == []  # no session has this text/companion
+    if argument == "companion_id":  # no session has it, nor does the project: said so, the value as text
+        assert result.is_error and "No companion" in result.content[0].text, result.content[0].text
+    else:
+        assert not result.is_error, result.content[0].text
+        assert result.structured_content["sessions"] == []  # no session has this text
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from session_mcp.companion.client import CompanionClient
+from session_mcp.config import Settings
 from session_mcp.simulator import Simulator, serve_in_thread
 from tests.helpers import ADVERSARIAL, ANCHOR, CliRun, clean_environment, connect, run_main
 from tests.upstream import Answer, HostileUpstream
@@ -52,8 +53,11 @@ def serve(upstream: HostileUpstream, page: dict[str, Any], *, paged: bool = Fals
 
 @asynccontextmanager
 async def opened(base_url: str) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
-    """An MCP session (the server's clock at the anchor) and the outputSchema of list_sessions."""
-    async with connect(base_url, key="key", timeout=10, clock=lambda: NOW) as mcp:
+    """An MCP session (the server's clock at the anchor) and the outputSchema of list_sessions.
+
+    Without a store: these pin what the scan makes of the API's claims (with one, a window is a
+    store query: tests/protocol/test_stored_answers.py)."""
+    async with connect(base_url, Settings(no_store=True), key="key", timeout=10, clock=lambda: NOW) as mcp:
         tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
         schema = tools["list_sessions"].output_schema
         assert schema is not None
@@ -170,8 +174,9 @@ async def test_a_page_numbers_its_rows_by_the_page_size_the_api_served(
 
 
 async def test_the_simulator_paged_to_its_end_raises_nothing(client: CompanionClient, simulator: Simulator) -> None:
-    """No false alarm: an honest API, read page by page, while a session arrives between two pages."""
-    async with connect(client, clock=lambda: NOW) as mcp:
+    """No false alarm: an honest API, read page by page, while a session arrives between two pages (and
+    scanned: without a store)."""
+    async with connect(client, Settings(no_store=True), clock=lambda: NOW) as mcp:
         index = 0
         while True:
             result = await mcp.call_tool("list_sessions", {"page_index": index, "page_size": 40})

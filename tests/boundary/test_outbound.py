@@ -168,6 +168,7 @@ async def test_resources_list_and_completions_are_bounded(mcp: Client, hostile: 
     )
     listed = await mcp.list_resources()
     assert [r.uri for r in listed.resources] == ["napster://sessions/sess_ok/transcript"]  # no unreadable id
+    hostile.companions = Answer(b"Not Found", 404)  # an older API: the companion ids of the sessions are offered
     companions = await mcp.complete(
         PromptReference(type="ref/prompt", name="summarize_sessions"), {"name": "companion_id", "value": ""}
     )
@@ -203,6 +204,11 @@ TOOL_CALLS = [
     pytest.param("review_sessions", {"limit": 3}, id="review"),
     pytest.param("review_sessions", {"session_ids": ["sess_huge", "sess_small"]}, id="review-ids"),
     pytest.param("search_transcripts", {"query": "t*", "page_size": 100}, id="search"),
+    pytest.param("list_companions", {"page_size": 100}, id="companions"),
+    pytest.param("list_agents", {"page_size": 100}, id="agents"),
+    pytest.param(
+        "annotate_session", {"session_id": "sess_huge", "reviewer": "ana", "verdict": "note", "comment": "x"}, id="note"
+    ),
 ]
 
 
@@ -219,6 +225,9 @@ async def test_every_tool_answer_fits_its_budget_on_hostile_data(
     hostile.listing = Answer({"items": [*hostile.listing.body["items"], *flood(2_000)["items"]]})  # type: ignore[call-overload]
     big = "t" * BIG
     hostile.connection = Answer({"token": big, "connection": {"id": big}}, 201)
+    wide = "w" * 10_000  # 100 rows of 80,000 characters each: 8 MB
+    rows = [{"id": f"x_{i}" + wide, "name": wide, "companionId": wide, "channels": [wide] * 5} for i in range(100)]
+    hostile.companions = hostile.agents = Answer({"items": rows})
     async with connected(served[1]) as mcp:
         result = await mcp.call_tool(tool, arguments)
         text = text_of(result)

@@ -58,6 +58,9 @@ NEEDED: dict[str, dict[str, Any]] = {
     "create_connection": {"agent_id": "agent_support"},
     "review_sessions": {"limit": 5},
     "search_transcripts": {"query": "refund"},
+    "list_companions": {},
+    "list_agents": {},
+    "annotate_session": {"session_id": DEMO_SESSION, "reviewer": "ana", "verdict": "note", "comment": "checked"},
 }
 FILLINGS = ["nulls", "empties"]
 

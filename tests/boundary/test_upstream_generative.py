@@ -42,6 +42,7 @@ from mcp.types import CallToolResult, TextResourceContents
 from session_mcp.cli.main import EXIT_FATAL
 from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
+from session_mcp.server.directory import memory_of
 from session_mcp.server.resources import RESOURCE_PAGE_SIZE
 from session_mcp.simulator import serve_in_thread
 from tests.helpers import (
@@ -59,7 +60,7 @@ from tests.helpers import (
     strict_json,
     text_of,
 )
-from tests.strategies_upstream import connection_answers, detail_answers, listing_answers
+from tests.strategies_upstream import connection_answers, detail_answers, directory_answers, listing_answers
 from tests.upstream import NORMAL_IDS, Answer, HostileUpstream
 
 TARGET = "sess_target"  # the id every single-session call asks for: the hostile detail answers it
@@ -74,6 +75,11 @@ TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("create_connection", {"companion_id": "comp_support", "voice_id": "alloy"}),
     ("create_connection", {"agent_id": "agent_support"}),
     ("search_transcripts", {"query": "refund"}),
+    ("list_companions", {}),
+    ("list_companions", {"page_size": 3}),
+    ("list_agents", {"page_size": 5}),
+    ("list_sessions", {"companion_id": "comp_unknown"}),  # an empty answer checks the companion list
+    ("annotate_session", {"session_id": TARGET, "reviewer": "ana", "verdict": "note", "comment": "checked"}),
 ]
 PROMPTS: dict[str, dict[str, Any]] = {
     "qa_review_transcript": {"session_id": TARGET},
@@ -113,16 +119,23 @@ class Env:
             self.companion._shared.last_connection_at.clear()
         return self.portal.call(self.mcp.call_tool, name, arguments)
 
-    def install(self, listing: Answer, detail: Answer, connection: Answer | None = None) -> None:
-        """Serve ``listing`` for the list, ``detail`` for every session but the normal ones and
-        ``connection`` (if given) for the connection POSTs."""
+    def install(
+        self, listing: Answer, detail: Answer, connection: Answer | None = None, directory: Answer | None = None
+    ) -> None:
+        """Serve ``listing`` for the list, ``detail`` for every session but the normal ones,
+        ``connection`` (if given) for the connection POSTs and ``directory`` (if given) for both
+        directory lists."""
         self.app.reset()
+        memory_of(self.companion).forget()  # the directory read lately: this example's answers are new
         self.app.listing, self.app.detail = listing, detail
         BODIES["list"] += 1
         BODIES["session"] += 1
         if connection is not None:
             self.app.connection = connection
             BODIES["connection"] += 1
+        if directory is not None:
+            self.app.companions = self.app.agents = directory
+            BODIES["directory"] += 1
 
     def next_call_is_normal(self) -> None:
         self.app.reset()
@@ -170,6 +183,8 @@ def check_tool(env: Env, tool: str, arguments: dict[str, Any], result: CallToolR
     structured = assert_valid_structured(result, env.schemas[tool])
     if tool == "list_sessions":
         assert len(structured["sessions"]) <= arguments.get("page_size", 20)
+    if tool in ("list_companions", "list_agents"):
+        assert len(structured[tool.removeprefix("list_")]) <= arguments.get("page_size", 20)
     if tool == "get_session_transcript":
         assert len(TURN_LINE.findall(text)) == len(structured["turns"]), text[:2_000]  # no forged turn
 
@@ -204,9 +219,11 @@ def test_the_generated_calls_cover_every_tool_and_prompt(env: Env) -> None:
 
 
 @examples(40)
-@given(listing=listing_answers, detail=detail_answers, connection=connection_answers)
-def test_every_tool_survives_any_upstream(env: Env, listing: Answer, detail: Answer, connection: Answer) -> None:
-    env.install(listing, detail, connection)
+@given(listing=listing_answers, detail=detail_answers, connection=connection_answers, directory=directory_answers)
+def test_every_tool_survives_any_upstream(
+    env: Env, listing: Answer, detail: Answer, connection: Answer, directory: Answer
+) -> None:
+    env.install(listing, detail, connection, directory)
     for tool, arguments in TOOL_CALLS:
         check_tool(env, tool, arguments, env.call_tool(tool, arguments))
     env.next_call_is_normal()

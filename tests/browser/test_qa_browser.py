@@ -5,6 +5,7 @@ except where ``SESSION_MCP_REQUIRE_BROWSER`` is set (CI); ``SESSION_MCP_SCREENSH
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -15,9 +16,12 @@ import pytest
 
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.report import QAReport, ReportBuilder
-from session_mcp.qa.rules import RuleSet
+from session_mcp.qa.rules import RuleSet, parse_rules
+from session_mcp.qa.verdicts import Verdicts
 from session_mcp.qa.writers import render_html
+from session_mcp.sessions.outcome import outcome_of
 from session_mcp.simulator import Simulator
+from session_mcp.store.base import Annotation
 from tests.helpers import ANCHOR, screenshots
 from tests.views_harness import kit
 
@@ -125,3 +129,92 @@ def test_a_screenshot_for_people(page: tuple[QAReport, Path], tmp_path: Path) ->
     shot = screenshots(tmp_path) / "qa-report.png"
     chromium(tmp_path, "--window-size=1200,1500", f"--screenshot={shot}", path.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+# -- the sections a support lead reads and sends (issue 18) ------------------------------------------
+
+SCORECARD = """
+[[scorecards]]
+pass = 80
+coach = 60
+[[scorecards.criteria]]
+check = "unanswered_user"
+weight = 30
+[[scorecards.criteria]]
+outcome = ["resolved", "escalated"]
+weight = 50
+[[scorecards.criteria]]
+check = "slow_response"
+weight = 20
+[[scorecards.criteria]]
+check = "pii_exposed"
+severity = "critical"
+fatal = true
+"""
+NARROW = """<!doctype html><pre id="result">pending</pre>
+<iframe id="frame" style="width:400px;height:800px;border:0" src="{src}"></iframe>
+<script>
+document.getElementById("frame").addEventListener("load", function (event) {{
+  var doc = event.target.contentWindow.document, all = function (q) {{ return doc.querySelectorAll(q).length; }};
+  var wide = Array.prototype.filter.call(doc.querySelectorAll("main *"), function (node) {{
+    return node.getBoundingClientRect().right > 400.5 && !node.closest(".table-wrap");
+  }}).map(function (node) {{ return node.tagName + "." + node.className; }});
+  document.getElementById("result").textContent = JSON.stringify({{
+    scrollWidth: doc.documentElement.scrollWidth, wide: wide.slice(0, 5),
+    companions: all("#companions tr[data-companion]"), explained: all("#explained dt"),
+    trendRows: all("#trend tr[data-name]"), trendNote: (doc.querySelector("#trend p") || {{}}).textContent,
+    context: all(".context .turn.here"), disputed: all("li.disputed .review-disputed"), notes: all("p.note"),
+    full: all("p.full code"), scorecards: all("#scorecards li"), outcome: all(".session .outcome"),
+    mean: (doc.getElementById("count-mean-score") || {{}}).textContent
+  }});
+}});
+</script>"""
+
+
+def scored_report() -> QAReport:
+    """The demo week with a scorecard, outcomes, one disputed finding and a reviewer's note."""
+    rules = parse_rules(SCORECARD, "team.toml")
+    sessions = [SessionDetail.model_validate(wire) for wire in Simulator(anchor=ANCHOR).sessions_of("demo")]
+    first = next(f for s in sessions for f in rules.review(s) if f.turn_index is not None)
+    notes = [
+        Annotation(
+            first.session_id,
+            "dispute",
+            "ana",
+            ANCHOR,
+            "her own number",
+            first.check,
+            first.turn_index,
+            rules.fingerprint,
+        ),
+        Annotation(first.session_id, "note", "bo", ANCHOR, "Call back on Monday."),
+    ]
+    builder = ReportBuilder.of(rules, Verdicts(notes, rules.fingerprint))
+    for session in sessions:
+        builder.add(session, rules.review(session), shown=session, outcome=outcome_of(session))
+    return builder.build(now=datetime.fromtimestamp(ANCHOR, UTC))
+
+
+def test_the_new_sections_hold_at_400_px(tmp_path: Path) -> None:
+    report = scored_report()
+    path = tmp_path / "report.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    frame = tmp_path / "frame.html"
+    frame.write_text(NARROW.format(src=path.as_uri()))
+    dom = chromium(
+        tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom", frame.as_uri()
+    )
+    match = re.search(r'<pre id="result">(\{.*?\})</pre>', dom)
+    assert match is not None, dom[:500]
+    seen = json.loads(html.unescape(match.group(1)))
+    assert seen["scrollWidth"] <= 400 and seen["wide"] == [], seen  # nothing wider than the screen
+    assert seen["companions"] == len(report.companions) == 4
+    assert seen["explained"] == len(report.explained) == len(report.checks)  # every check explained on the page
+    assert report.trend is not None and report.trend.enough_history
+    assert seen["trendRows"] == len(report.trend.rows) > 0
+    flagged_turns = {
+        (f.session_id, f.turn_index) for s in report.sessions for f in s.findings if f.turn_index is not None
+    }
+    assert seen["context"] == len(flagged_turns)  # each finding at a turn shows the turns around it
+    assert seen["disputed"] == 1 and seen["notes"] == 1 and seen["full"] == 2 * len(report.sessions)
+    assert seen["scorecards"] == 4 and seen["outcome"] > 0 and seen["mean"] == str(report.mean_score)

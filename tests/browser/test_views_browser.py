@@ -217,7 +217,7 @@ async def rendered(
         # No limit: over a window the statistics' default is 1000 sessions, the review's 200.
         await host.add_scenario("cuts", "session_stats", WINDOW, small)
         await host.add_scenario("error", "get_session_transcript", {"session_id": NO_SUCH_SESSION})
-        await host.add_scenario("empty", "session_stats", {"companion_id": "nobody-here"})
+        await host.add_scenario("empty", "session_stats", {"companion_id": "comp_concierge"})  # no session
         report = await host.drive(plan)
     runs = {item["name"]: item for item in report["runs"]}
     for name in ("transcript", "dashboard"):
@@ -360,6 +360,12 @@ async def test_dashboard_shows_the_qa_review_of_the_same_sessions(rendered: Rend
     assert all(day["filled"] for day in qa["perDay"])  # coloured by class, under the view's strict CSP
     shown = [item["id"] for item in qa["sessions"]]
     assert shown == [s["session_id"] for s in review["sessions"]] and all(item["open"] for item in qa["sessions"])
+    # outcomes per session, the per-companion breakdown and the outcome counts (issue 18)
+    assert all(
+        f"outcome {s['outcome']}" in item["meta"] for item, s in zip(qa["sessions"], review["sessions"], strict=True)
+    )
+    assert qa["companions"] == {c["companion_id"]: c["sessions"] for c in review["companions"]}
+    assert qa["outcomes"].startswith("Outcomes: ") and f"{review['outcomes']['resolved']} resolved" in qa["outcomes"]
     expected = rendered.simulator.expected_findings["demo"]
     assert all(session_id in expected for session_id in shown)  # flagged: what the demo data made faulty
 

@@ -93,6 +93,8 @@ async def test_an_unknown_agent_points_to_the_agent_id(mcp: Client, simulator: S
     assert result.is_error
     text = text_of(result)
     assert "404" in text and "Check agent_id" in text and "list_sessions" not in text
+    # ... and names the project's agents, by name (the directory's GET /public/agents).
+    assert "This project's agents: agent_support (Ava agent), agent_tutor (Kai agent), agent_booking" in text
     assert posts(simulator) == ["/public/agents/agent_nobody/connections"]
 
 

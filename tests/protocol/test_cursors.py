@@ -45,8 +45,11 @@ NOT_OURS = "not made by this server"
 
 @asynccontextmanager
 async def server(client: CompanionClient, **settings: Any) -> AsyncIterator[Client]:
-    """An MCP session with a server at the demo data's anchor (``since`` counts from it)."""
-    async with connect(client, Settings(**settings), clock=lambda: NOW) as mcp:
+    """An MCP session with a server at the demo data's anchor (``since`` counts from it).
+
+    Without a store: these pin the scan's cursors (a windowed list with a store pages with keyset
+    cursors instead, refused alike: tests/protocol/test_stored_answers.py)."""
+    async with connect(client, Settings(**{"no_store": True, **settings}), clock=lambda: NOW) as mcp:
         yield mcp
 
 

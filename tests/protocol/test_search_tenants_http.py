@@ -22,7 +22,11 @@ async def test_each_key_finds_only_its_own_planted_sessions(
 ) -> None:
     planted: dict[str, set[str]] = {}
     for key in KEYS:
-        closed = [s for s in simulator.sessions_of(key) if s.get("status") == "closed" and s.get("conversation")]
+        closed = [
+            s
+            for s in simulator.sessions_of(key)
+            if s.get("status") == "closed" and (s.get("conversation") or {}).get("items")
+        ]
         for session in closed[:: 7 if key == "demo" else 11]:
             session["conversation"]["items"][0]["text"] += " the Zorblax refund"
         planted[key] = {s["id"] for s in closed[:: 7 if key == "demo" else 11]}

@@ -283,7 +283,8 @@ async def test_list_sessions_filters(mcp: Client, simulator: Simulator) -> None:
 
 
 async def test_list_sessions_no_match(mcp: Client) -> None:
-    text, data = ok(await mcp.call_tool("list_sessions", {"companion_id": "comp_nobody"}))
+    # A companion of the project without sessions (one that is not the project's is named as such).
+    text, data = ok(await mcp.call_tool("list_sessions", {"companion_id": "comp_concierge"}))
     assert data["sessions"] == []
     assert data["filtered_count"] == 0
     assert data["has_more"] is False
@@ -829,13 +830,15 @@ async def test_session_id_completion_with_no_match_is_empty(mcp: Client) -> None
 async def test_companion_completion_for_summarize_prompt(mcp: Client) -> None:
     ref = PromptReference(type="ref/prompt", name="summarize_sessions")
     for prefix, expected in (
-        ("", ["comp_booking", "comp_sales", "comp_support", "comp_tutor"]),
+        ("", ["comp_booking", "comp_concierge", "comp_sales", "comp_support", "comp_tutor"]),  # the directory's
         ("comp_s", ["comp_sales", "comp_support"]),
         ("comp_t", ["comp_tutor"]),
         ("x", []),
     ):
         completion = (await mcp.complete(ref, {"name": "companion_id", "value": prefix})).completion
         assert completion.values == expected, prefix
+    completion = (await mcp.complete(ref, {"name": "agent_id", "value": "agent_s"})).completion
+    assert completion.values == ["agent_sales", "agent_support"]
     completion = (await mcp.complete(ref, {"name": "window", "value": "y"})).completion
     assert completion.values == ["yesterday"]
     completion = (await mcp.complete(ref, {"name": "window", "value": "last"})).completion
@@ -861,7 +864,7 @@ async def test_prompts_are_listed_with_argument_descriptions(mcp: Client) -> Non
         for argument in prompt.arguments or []:
             assert argument.description, f"{prompt.name}.{argument.name}"
     summarize = {a.name: a for a in prompts["summarize_sessions"].arguments or []}
-    assert set(summarize) == {"companion_id", "since", "until", "window", "count"}
+    assert set(summarize) == {"companion_id", "since", "until", "window", "count", "timezone"}
     assert not any(a.required for a in summarize.values())
     qa = {a.name: a for a in prompts["qa_review_transcript"].arguments or []}
     assert qa["session_id"].required is True

@@ -79,13 +79,19 @@ async def test_the_typescript_sdk_client_calls_every_tool(node_kit: Path) -> Non
         {"name": "session_stats", "arguments": {"since": "yesterday"}},
         {"name": "review_sessions", "arguments": {"since": "7d", "limit": 40}},
         {"name": "create_connection", "arguments": {"agent_id": "agent_support"}},
+        {"name": "list_companions", "arguments": {"status": ["completed"]}},
+        {"name": "list_agents", "arguments": {"page_size": 2}},
         {"name": "list_sessions", "arguments": {"page_size": 5, "colour": "red"}},  # refused by name
     ]
     with anyio.fail_after(TIMEOUT_SECONDS + 10):
         report = await anyio.to_thread.run_sync(run_ts_client, node_kit, calls)
     assert report["server"]["name"] == "session-mcp"
     assert report["tools"] == tools and report["prompts"] == prompts
-    assert report["templates"] == ["napster://sessions/{session_id}/transcript", "napster://sessions/{session_id}"]
+    assert report["templates"] == [
+        "napster://sessions/{session_id}/transcript",
+        "napster://sessions/{session_id}",
+        "napster://reports/{report_id}.html",  # review_sessions' HTML report (issue 18)
+    ]
     assert {call["name"] for call in calls} == set(tools), "every tool is called"
     *good, refused = report["calls"]
     for call in good:

@@ -321,4 +321,4 @@ def test_one_is_singular() -> None:
     summary = {"file": "x.jsonl", "written": 1, "already_there": 1, "failed": []}
     assert format_export_summary(summary) == "Exported 1 session to x.jsonl (1 was already there)."
     one = SessionSummary.model_validate({"id": "sess_1", "companionId": "comp_1", "status": "closed"})
-    assert render_stats(session_stats([one], [], matched=1, limit=5)).startswith("Statistics over 1 session of 1 ")
+    assert render_stats(session_stats([one], {}, matched=1, limit=5)).startswith("Statistics over 1 session of 1 ")

@@ -976,7 +976,7 @@ def test_export_with_a_status_filter_and_a_limit(cli: Run, raw: list[Wire], tmp_
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--since", "last week"], "ISO 8601"),
+        (["--since", "last fortnight"], "ISO 8601"),  # "last week" is a window now
         (["--since", "2026-09-21", "--until", "2026-09-20"], "until is exclusive"),
         (["--status", "open"], "pending, started, closed, failed"),
         (["--status", "failed", "--page-index", "2"], "--cursor"),

@@ -133,8 +133,11 @@ PROMISES = {
     "get_session_transcripts": ["summaries", "whole", "digest line", "500"],
     "session_stats": ["cost in usd", "tool connection failures", "close reason", "durations", "busiest hours"],
     "review_sessions": ["slow replies", "requests for a human", "failed sessions", "personal data", "worst first"],
+    "annotate_session": ["confirm or dispute", "local store", "no endpoint"],
     "search_transcripts": ["stored session", "[mm:ss]", "role", "snippet"],
     "create_connection": ["start a new live session", "short-lived token", "agent"],
+    "list_companions": ["companions", "status", "last 7 days"],
+    "list_agents": ["agents", "companion", "channels", "last 7 days"],
 }
 
 

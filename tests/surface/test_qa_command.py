@@ -1,24 +1,21 @@
-"""``session-mcp qa`` against the simulator over HTTP: every format, the exit statuses, the disk cache."""
+"""``session-mcp qa`` against the simulator over HTTP: every format, the exit statuses, the session store."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import sqlite3
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import anyio
 import pytest
 
-from session_mcp.cli import qa as qa_command
 from session_mcp.cli.main import main
 from session_mcp.cli.qa import run_unwrapped
-from session_mcp.companion.cache import key_fingerprint
-from session_mcp.companion.disk_cache import DiskCache, DiskCacheError
 from session_mcp.qa.checks import CHECK_IDS, Finding
 from session_mcp.simulator import Simulator, serve_in_thread
+from session_mcp.store.base import StoreError
 from tests.upstream import HostileUpstream, session
 
 FINDING_FIELDS = list(Finding.model_fields)
@@ -26,11 +23,19 @@ FINDING_FIELDS = list(Finding.model_fields)
 
 @pytest.fixture
 def api(base_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The environment of a real run against the test simulator; returns a cache directory."""
+    """The environment of a real run against the test simulator (the default store in a temporary
+    data folder); returns a folder for a store of the test's own."""
     monkeypatch.setenv("NAPSTER_API_KEY", "demo")
     monkeypatch.setenv("NAPSTER_API_BASE_URL", base_url)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "cache"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "store"
+
+
+def details(simulator: Simulator) -> int:
+    """Transcript requests that reached the simulator (and forgets them)."""
+    count = sum(1 for r in simulator.requests if r.raw_path.startswith("/public/sessions/"))
+    simulator.requests.clear()
+    return count
 
 
 def run(*argv: str) -> int:
@@ -46,7 +51,8 @@ def test_text_is_a_table_then_the_flagged_sessions(api: Path, capsys: pytest.Cap
     assert out.startswith("QA review of 60 sessions: ")
     for check in CHECK_IDS:
         assert f"\n{check} " in out
-    assert "Flagged sessions, worst first:" in out and "] The agent says personal data aloud" in out
+    assert "Flagged sessions, worst first:" in out
+    assert re.search(r"\] The agent (?:says personal data aloud|reads back what the user gave)", out)
 
 
 def test_jsonl_has_one_finding_per_line_with_exactly_its_fields(
@@ -152,8 +158,11 @@ def test_errors_are_one_line_and_exit_2(
 
 
 def test_bad_arguments_exit_2(api: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("--limit", "1001") == 2
-    assert "must be from 1 to 1000" in capsys.readouterr().err
+    """Past 1,000 sessions a review needs the store (behaviour changed: it was refused with or without one)."""
+    assert run("--limit", "1001", "--no-store") == 2
+    assert "without a session store a review takes at most 1000 sessions" in capsys.readouterr().err
+    assert run("--limit", "0") == 2
+    assert "must be a whole number of at least 1" in capsys.readouterr().err
     assert run("--format", "pdf") == 2
 
 
@@ -164,22 +173,71 @@ def test_an_unreachable_api_is_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: p
     assert "Could not reach the Companion API" in capsys.readouterr().err
 
 
-def test_a_second_run_reads_closed_sessions_from_the_disk_cache(
+def test_a_second_run_makes_no_detail_request_for_a_closed_session(
     api: Path, simulator: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("--cache-dir", str(api), "--format", "jsonl") == 0
+    store = ("--store", str(api / "s.sqlite3"), "--format", "json")
+    assert run(*store) == 0
     first = capsys.readouterr()
-    details = [r for r in simulator.requests if r.raw_path.startswith("/public/sessions/")]
-    assert len(details) == len(simulator.sessions_of("demo"))
-    simulator.requests.clear()
-    assert run("--cache-dir", str(api), "--format", "jsonl") == 0
+    assert details(simulator) == len(simulator.sessions_of("demo"))
+    assert run(*store) == 0
     second = capsys.readouterr()
-    again = [r for r in simulator.requests if r.raw_path.startswith("/public/sessions/")]
     still_open = [s for s in simulator.sessions_of("demo") if s.get("status") in ("pending", "started")]
-    assert len(again) == len(still_open)  # only what may still change is read again
-    assert second.out == first.out
-    assert f"{len(still_open)} read from the API" in second.err
-    assert list(api.glob("sessions-*.sqlite3"))
+    assert details(simulator) == len(still_open)  # only what may still change is read again
+    closed = len(simulator.sessions_of("demo")) - len(still_open)
+    assert f"{len(still_open)} read from the API, 0 from the store, {closed} reviewed before" in second.err
+    same = json.loads(first.out) | {"generated_at": None}
+    assert json.loads(second.out) | {"generated_at": None} == same  # the report is the same, to the last finding
+
+
+def test_a_changed_rules_file_checks_again_from_the_stored_transcripts(
+    api: Path, simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ("--store", str(api / "s.sqlite3"), "--format", "jsonl", "--limit", "50")
+    assert run(*store) == 0
+    before = {json.loads(line)["check"] for line in capsys.readouterr().out.splitlines()}
+    details(simulator)
+    rules = tmp_path / "team.toml"
+    rules.write_text('[[rules]]\nid = "disclosure"\ntype = "required_phrase"\nphrase = "zebra crossing"\n')
+    assert run(*store, "--rules", str(rules)) == 0
+    changed = capsys.readouterr()
+    assert "disclosure" in {json.loads(line)["check"] for line in changed.out.splitlines()} - before
+    assert " 0 reviewed before under the same rules" in changed.err  # every session checked again...
+    still_open = sum(1 for s in simulator.sessions_of("demo")[:50] if s.get("status") in ("pending", "started"))
+    assert details(simulator) <= still_open  # ...from the transcripts the store holds
+    moved = tmp_path / "moved.toml"
+    moved.write_text(rules.read_text())
+    assert run(*store, "--rules", str(moved)) == 0
+    assert " 0 reviewed before" not in capsys.readouterr().err  # the same rules in another file: kept
+
+
+def test_cache_dir_is_an_alias_of_a_store_in_that_folder_and_says_it_is_deprecated(
+    api: Path, simulator: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    some = ("--cache-dir", str(api), "--format", "jsonl", "--limit", "30")
+    assert run(*some) == 0
+    err = capsys.readouterr().err
+    assert f"session-mcp: --cache-dir is deprecated: use --store {api / 'store.sqlite3'}\n" in err
+    assert (api / "store.sqlite3").exists()
+    details(simulator)
+    assert run(*some) == 0
+    still_open = sum(1 for s in simulator.sessions_of("demo")[:30] if s.get("status") in ("pending", "started"))
+    assert details(simulator) == still_open
+
+
+def test_a_scan_bound_that_hides_part_of_the_window_exits_1_saying_how_to_widen_it(
+    api: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SESSION_MCP_MAX_SCAN is honoured (it was ignored) and a cut review is no success (it was exit 0)."""
+    monkeypatch.setenv("SESSION_MCP_MAX_SCAN", "100")
+    assert run("--no-store", "--since", "2026-01-01", "--format", "json") == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["scan_complete"] is False
+    last = captured.err.splitlines()[-1]
+    assert last.startswith("session-mcp: the scan bound (100 list rows) stopped before the window's start")
+    assert "Raise SESSION_MCP_MAX_SCAN" in last
+    monkeypatch.setenv("SESSION_MCP_MAX_SCAN", "100000")
+    assert run("--no-store", "--since", "2026-01-01", "--format", "json") == 0
 
 
 def test_sessions_that_cannot_be_read_fail_a_gated_run(
@@ -198,38 +256,6 @@ def test_sessions_that_cannot_be_read_fail_a_gated_run(
     assert "<error message=" in capsys.readouterr().out
 
 
-def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command's disk cache gives up on a lock after 50 ms, not the shipped 10 s: the outcome is
-    the same, sooner. (Patching ``BUSY_TIMEOUT_SECONDS`` did nothing: it is the argument's default.)"""
-    monkeypatch.setattr(qa_command, "DiskCache", functools.partial(DiskCache, busy_timeout=0.05))
-
-
-def test_a_locked_disk_cache_is_skipped_with_a_warning(
-    api: Path,
-    base_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    short_busy_timeout(monkeypatch)
-    with DiskCache(
-        api, key_fingerprint("demo", base_url)
-    ) as cache:  # an empty cache in WAL mode, as a first run leaves it
-        path = cache.path
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
-    try:
-        assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "20") == 0
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    captured = capsys.readouterr()
-    assert len(captured.out.splitlines()) > 0 and "Traceback" not in captured.err
-    assert "20 read from the API, 0 from the disk cache" in captured.err
-    assert "could not write (database is locked); going on without it" in caplog.text  # stderr outside pytest
-    assert not path.with_suffix(".broken").exists()
-
-
 def test_the_rules_file_of_the_environment_applies_unless_rules_is_given(
     api: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,45 +271,22 @@ def test_the_rules_file_of_the_environment_applies_unless_rules_is_given(
     assert "disclosure" not in {json.loads(line)["check"] for line in capsys.readouterr().out.splitlines()}
 
 
-def test_a_cache_file_locked_at_open_is_skipped_too(
-    api: Path, base_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    short_busy_timeout(monkeypatch)
-    api.mkdir()
-    path = api / f"sessions-{key_fingerprint('demo', base_url)}.sqlite3"
-    plain = sqlite3.connect(path)  # a rollback journal: an exclusive lock keeps even readers out
-    plain.execute("CREATE TABLE t (x)")
-    plain.close()
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "10") == 0
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    err = capsys.readouterr().err
-    assert "cannot be opened now: database is locked; going on without the disk cache." in err
-    assert "10 read from the API" in err and "Traceback" not in err and path.exists()
-    assert not path.with_suffix(".broken").exists()
-
-
 def test_the_one_error_of_a_task_group_is_raised_as_itself() -> None:
     async def fail() -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(anyio.sleep, 0)
-            raise DiskCacheError("the cache is gone")
+            raise StoreError("the store is gone")
 
-    with pytest.raises(DiskCacheError, match="the cache is gone"):
+    with pytest.raises(StoreError, match="the store is gone"):
         run_unwrapped(anyio.run, fail)
 
 
-def test_the_same_key_at_two_base_urls_never_shares_the_disk_cache(
+def test_the_same_key_at_two_base_urls_never_shares_the_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Staging and production (two stand-ins here) hold a session of the same id with other words."""
     monkeypatch.setenv("NAPSTER_API_KEY", "one-key-for-both")
-    cache = tmp_path / "cache"
-    some = ("--cache-dir", str(cache), "--format", "jsonl", "--since", "2026-09-01")
+    some = ("--store", str(tmp_path / "s.sqlite3"), "--format", "jsonl", "--since", "2026-09-01")
     clean = session("sess_same", "Hello, I need help.", "Happy to help: what is the order number?")
     leaky = session("sess_same", "Hello, I need help.", "The card on file is 4111 1111 1111 1111.")
     staging, production = HostileUpstream(), HostileUpstream()
@@ -298,12 +301,11 @@ def test_the_same_key_at_two_base_urls_never_shares_the_disk_cache(
         assert run(*some) == 0
         captured = capsys.readouterr()
     assert [json.loads(line)["check"] for line in captured.out.splitlines()] == ["pii_exposed"]
-    assert "1 read from the API, 0 from the disk cache" in captured.err
-    assert len(list(cache.glob("sessions-*.sqlite3"))) == 2
+    assert "1 read from the API, 0 from the store, 0 reviewed before" in captured.err
 
 
 @pytest.mark.parametrize("refused", ["a link", "another user's"])
-def test_a_refused_cache_folder_is_one_line_and_the_review_goes_on(
+def test_a_refused_store_folder_is_one_line_and_the_review_goes_on(
     api: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], refused: str
 ) -> None:
     if refused == "a link":
@@ -315,7 +317,7 @@ def test_a_refused_cache_folder_is_one_line_and_the_review_goes_on(
     assert run("--cache-dir", str(api), "--format", "jsonl", "--limit", "10") == 0
     captured = capsys.readouterr()
     assert captured.out.count("\n") > 0
-    warned = [line for line in captured.err.splitlines() if "going on without the disk cache" in line]
-    assert len(warned) == 1 and warned[0].startswith(f"session-mcp: the cache folder {api} ")
-    assert "10 read from the API, 0 from the disk cache" in captured.err and "Traceback" not in captured.err
+    warned = [line for line in captured.err.splitlines() if "going on without the store" in line]
+    assert len(warned) == 1 and warned[0].startswith("session-mcp: ")
+    assert "10 read from the API, 0 from the store" in captured.err and "Traceback" not in captured.err
     assert not list(tmp_path.glob("elsewhere/*"))

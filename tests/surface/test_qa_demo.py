@@ -12,6 +12,7 @@ from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.checks import CHECK_IDS
 from session_mcp.qa.rules import RuleSet
 from session_mcp.simulator import Simulator
+from session_mcp.simulator.faults_qa import READ_BACKS
 from tests.helpers import ANCHOR
 
 
@@ -59,3 +60,25 @@ def test_the_demo_week_shows_every_check(monkeypatch: pytest.MonkeyPatch, capsys
     out = capsys.readouterr().out
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+) +(?:info|warning|critical|-) +(\d+) +\d+$", out, re.M)}
     assert set(counts) == set(CHECK_IDS) and min(counts.values()) >= 1, counts
+
+
+def test_the_demo_criticals_are_real_problems() -> None:
+    """Issue 18: read-backs of what the caller just said are info; what stays critical is a failed
+    session or the agent saying personal data the caller never gave (the injected disclosures)."""
+    simulator = Simulator(anchor=ANCHOR)
+    criticals = [
+        (finding, SessionDetail.model_validate(wire))
+        for wire in simulator.sessions_of("demo")
+        for finding in RuleSet().review(SessionDetail.model_validate(wire))
+        if finding.severity == "critical"
+    ]
+    assert {finding.check for finding, _ in criticals} == {"failed_session", "pii_exposed"}
+    disclosures = [session.turns[f.turn_index].text for f, session in criticals if f.check == "pii_exposed"]
+    assert disclosures and set(disclosures) <= set(READ_BACKS), disclosures
+    read_backs = [
+        f
+        for wire in simulator.sessions_of("demo")
+        for f in RuleSet().review(SessionDetail.model_validate(wire))
+        if f.check == "pii_exposed" and f.severity == "info"
+    ]
+    assert len(read_backs) > len(disclosures)  # the booking agent confirming the caller's own number

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -13,6 +15,7 @@ import pytest
 
 from session_mcp.cli.main import main
 from session_mcp.companion.cache import key_fingerprint
+from session_mcp.sessions.window import iso
 from session_mcp.simulator import Simulator
 from session_mcp.store.sqlite import SqliteStore
 from tests.helpers import clean_environment
@@ -30,8 +33,12 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 @pytest.fixture
 def env(process_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The environment of a run against the test's simulator; returns the store's path."""
-    monkeypatch.setattr(os, "environ", process_env | {"SESSION_MCP_STORE": str(tmp_path / "data" / "s.sqlite3")})
+    """The environment of a run against the test's simulator; returns the store's path.
+
+    Retention off: the simulator's sessions are anchored at a fixed date that real time leaves behind
+    (test_retention_deletes_old_sessions_and_info_says_so turns it on)."""
+    store = str(tmp_path / "data" / "s.sqlite3")
+    monkeypatch.setattr(os, "environ", process_env | {"SESSION_MCP_STORE": store, "SESSION_MCP_RETAIN_DAYS": "0"})
     return tmp_path / "data" / "s.sqlite3"
 
 
@@ -51,6 +58,25 @@ def test_sync_then_info_then_purge(simulator: Simulator, env: Path, capsys: pyte
     assert status == 0 and out.startswith("Purged ")
     status, out, _ = run(["store", "purge", "--all"], capsys)
     assert status == 0 and json.loads(run(["store", "info", "--json"], capsys)[1])["sessions"] == 0
+
+
+def test_retention_deletes_old_sessions_and_info_says_so(
+    simulator: Simulator, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    days = 5 + (time.time() - simulator.anchor) // 86_400  # the newest 5 days of the simulator's data, and a bit
+    horizon = time.time() - days * 86_400
+    closed = [s for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")]
+    kept = [s for s in closed if s["createdAt"] >= horizon + 60]  # the sync's horizon is a moment later
+    at_most = [s for s in closed if s["createdAt"] >= horizon]
+    status, _, err = run(["sync", "--retain-days", str(int(days))], capsys)
+    assert status == 0, err
+    info = json.loads(run(["store", "info", "--json", "--retain-days", str(int(days))], capsys)[1])
+    assert 0 < len(kept) <= info["sessions"] <= len(at_most) < len(closed)
+    assert info["oldest"] >= iso(datetime.fromtimestamp(horizon, UTC))
+    assert info["retain_days"] == days and info["whole_since"] >= iso(datetime.fromtimestamp(horizon, UTC))
+    out = run(["store", "info", "--retain-days", str(int(days))], capsys)[1]
+    assert f"Retention: {int(days)} days" in out and "Whole from " in out
+    assert "Retention: none" in run(["store", "info"], capsys)[1]
 
 
 def test_sessions_search_reads_the_store(simulator: Simulator, env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,7 +30,10 @@
     [["sessions reviewed", report.reviewed, "reviewed"], ["flagged", report.flagged, "flagged"],
      ["findings", report.findings, "findings"]].concat(SEVERITIES.map(function (s) {
       return [s, report.by_severity[s] || 0, s];
-    })).concat([["could not be read", report.unread.length, "unread"]]).forEach(function (item) {
+    })).concat([["could not be read", report.unread.length, "unread"]]).concat(
+      report.mean_score !== null && report.mean_score !== undefined ? [["mean score", report.mean_score, "mean-score"]]
+        : []).concat(report.disputed ? [["disputed by reviewers", report.disputed, "disputed"]] : []
+    ).forEach(function (item) {
       var card = el("div", "card");
       var value = el("b", null, item[1]);
       value.id = "count-" + item[2];
@@ -130,6 +133,127 @@
     return box;
   }
 
+
+  var OUTCOMES = ["resolved", "unresolved", "escalated", "abandoned", "unknown"];
+  var VERDICTS = ["pass", "coach", "fail"];
+
+  // "346 resolved · 149 unresolved": the non-zero counts of `names` in `counts`, in that order.
+  function tally(counts, names) {
+    return names.filter(function (n) { return counts && counts[n]; }).map(function (n) {
+      return counts[n] + " " + n;
+    }).join(" · ") || "-";
+  }
+  // A table whose rows become stacked blocks on a narrow screen (CSS), each cell after the first
+  // labelled by its column's heading.
+  function wrapped(table) {
+    var box = el("div", "table-wrap");
+    var labels = Array.prototype.map.call(table.rows[0].cells, function (c) { return c.textContent; });
+    table.classList.add("stack");
+    Array.prototype.slice.call(table.rows, 1).forEach(function (row) {
+      Array.prototype.forEach.call(row.cells, function (c, i) { if (i) { c.dataset.label = labels[i]; } });
+    });
+    box.appendChild(table);
+    return box;
+  }
+  function headRow(table, columns) {
+    var head = el("tr");
+    columns.forEach(function (c) { head.appendChild(el("th", c[1], c[0])); });
+    table.appendChild(head);
+  }
+
+  function companionTable(report) {
+    var table = el("table");
+    table.id = "companions";
+    var scored = report.mean_score !== null && report.mean_score !== undefined;
+    headRow(table, [["companion"], ["sessions", "num"], ["flagged", "num"], ["outcomes"]].concat(
+      scored ? [["verdicts"], ["mean score", "num"]] : []));
+    report.companions.forEach(function (c) {
+      var row = el("tr");
+      row.dataset.companion = c.companion_id || "";
+      row.appendChild(el("td", "check", c.companion_id || "(other)"));
+      row.appendChild(el("td", "num", c.sessions));
+      row.appendChild(el("td", "num", c.flagged));
+      row.appendChild(el("td", "tally", tally(c.outcomes, OUTCOMES)));
+      if (scored) {
+        row.appendChild(el("td", "tally", tally(c.verdicts, VERDICTS)));
+        row.appendChild(el("td", "num", c.mean_score === null || c.mean_score === undefined ? "-" : c.mean_score));
+      }
+      table.appendChild(row);
+    });
+    return wrapped(table);
+  }
+
+  function explainedList(report) {
+    var list = el("dl", "explained");
+    list.id = "explained";
+    report.explained.forEach(function (h) {
+      var term = el("dt");
+      term.dataset.check = h.check;
+      term.appendChild(el("span", "check", h.check));
+      term.appendChild(document.createTextNode(" "));
+      term.appendChild(badge(h.severity));
+      list.appendChild(term);
+      list.appendChild(el("dd", null, h.meaning + (h.threshold ? " Threshold: " + h.threshold + "." : "")));
+    });
+    return list;
+  }
+
+  function scorecardList(report) {
+    var box = el("div");
+    box.id = "scorecards";
+    report.scorecards.forEach(function (card) {
+      var scope = card.companion_ids.length ? "for " + card.companion_ids.join(", ") : "the default";
+      box.appendChild(el("p", "meta", "Scorecard " + card.name + " (" + scope + "): pass at " + card.pass +
+        ", coach at " + card.coach + " of 100."));
+      var list = el("ul", "criteria");
+      card.criteria.forEach(function (c) {
+        list.appendChild(el("li", null, c.label + ": " + (c.fatal ? "fatal (fails the session outright)" +
+          (c.weight ? ", " + c.weight + " points" : "") : c.weight + " points")));
+      });
+      box.appendChild(list);
+    });
+    return box;
+  }
+
+  function trendTable(report) {
+    var box = el("div");
+    box.id = "trend";
+    var trend = report.trend;
+    if (!trend) { return box; }
+    box.appendChild(el("p", "meta", trend.note));
+    if (!trend.enough_history) { return box; }
+    var table = el("table");
+    headRow(table, [["check or outcome"], ["this week", "num"], ["week before", "num"], ["change", "num"]]);
+    trend.rows.forEach(function (r) {
+      var row = el("tr", r.this_week || r.last_week ? "" : "zero");
+      row.dataset.name = r.name;
+      row.appendChild(el("td", r.kind === "check" ? "check" : "outcome", r.name));
+      row.appendChild(el("td", "num", r.this_week));
+      row.appendChild(el("td", "num", r.last_week));
+      var change = r.this_week - r.last_week;
+      row.appendChild(el("td", "num" + (change > 0 ? " up" : change < 0 ? " down" : ""), (change > 0 ? "+" : "") + change));
+      table.appendChild(row);
+    });
+    box.appendChild(wrapped(table));
+    return box;
+  }
+
+  // The turns around a finding (one before, one after), the finding's own turn marked.
+  function contextOf(s, f) {
+    if (!s.context || f.turn_index === null || f.turn_index === undefined) { return null; }
+    var turns = s.context.filter(function (t) { return Math.abs(t.turn_index - f.turn_index) <= 1; });
+    if (!turns.length) { return null; }
+    var box = el("div", "context");
+    turns.forEach(function (t) {
+      var line = el("div", "turn" + (t.turn_index === f.turn_index ? " here" : ""));
+      line.appendChild(el("span", "at", "[" + offset(t.offset_seconds) + "] "));
+      line.appendChild(el("span", "role", t.role + ": "));
+      line.appendChild(document.createTextNode(t.text));
+      box.appendChild(line);
+    });
+    return box;
+  }
+
   function sessionCard(s) {
     var card = el("article", "session worst-" + s.worst);
     card.id = sessionAnchor(s.session_id);
@@ -139,8 +263,17 @@
     link.href = "#" + encodeURIComponent(sessionAnchor(s.session_id));
     title.appendChild(link);
     card.appendChild(title);
-    card.appendChild(el("div", "meta", [s.companion_id || "-", when(s.started_at),
-      s.status + (s.close_reason ? "/" + s.close_reason : "")].join(" · ")));
+    var facts = [s.companion_id || "-", when(s.started_at), s.status + (s.close_reason ? "/" + s.close_reason : "")];
+    if (s.outcome) { facts.push("outcome " + s.outcome); }
+    if (s.score) { facts.push("score " + s.score.score + " · " + s.score.verdict); }
+    card.appendChild(el("div", "meta", facts.join(" · ")));
+    if (s.outcome_evidence) {
+      card.appendChild(el("div", "outcome meta", "Outcome " + s.outcome + (s.outcome_reason ? ": " + s.outcome_reason : "") +
+        " [" + s.outcome_evidence.role + ", turn " + s.outcome_evidence.turn_index + "] “" + s.outcome_evidence.quote + "”"));
+    }
+    if (s.score && s.score.missed.length) {
+      card.appendChild(el("div", "missed meta", "Missed on " + s.score.scorecard + ": " + s.score.missed.join("; ")));
+    }
     var list = el("ul");
     s.findings.forEach(function (f) {
       var item = el("li", "finding");
@@ -152,10 +285,27 @@
       }
       item.appendChild(el("span", "check", f.check));
       item.appendChild(document.createTextNode(" — " + f.message));
+      if (f.review) {
+        item.className += " " + f.review.verdict;
+        item.appendChild(el("span", "review review-" + f.review.verdict, f.review.verdict + " by " + f.review.reviewer +
+          (f.review.verdict === "disputed" ? " (not counted)" : "") + (f.review.comment ? ": " + f.review.comment : "")));
+      }
       if (f.evidence) { item.appendChild(el("blockquote", "evidence", f.evidence)); }
+      var context = contextOf(s, f);
+      if (context) { item.appendChild(context); }
       list.appendChild(item);
     });
     card.appendChild(list);
+    (s.notes || []).forEach(function (n) {
+      card.appendChild(el("p", "note", "Note by " + n.reviewer + " (" + when(n.at) + "): " + n.text));
+    });
+    if (s.context) {  // the page stands alone: say where the whole conversation is
+      var full = el("p", "full meta", "Full transcript: ");
+      full.appendChild(el("code", null, "session-mcp sessions show " + s.session_id));
+      full.appendChild(document.createTextNode(" or, from the chat, "));
+      full.appendChild(el("code", null, "get_session_transcript session_id='" + s.session_id + "'"));
+      card.appendChild(full);
+    }
     return card;
   }
 
@@ -173,8 +323,31 @@
     if (report.rules) { meta += " · rules " + report.rules; }
     root.appendChild(el("p", "meta", meta + " · times UTC"));
     root.appendChild(summary(report));
+    if (report.companions && report.companions.length) {
+      root.appendChild(el("h2", null, "Per companion"));
+      root.appendChild(companionTable(report));
+    }
     root.appendChild(el("h2", null, "Findings per check"));
-    root.appendChild(checkTable(report));
+    root.appendChild(wrapped(checkTable(report)));
+    if (report.outcomes && OUTCOMES.some(function (o) { return report.outcomes[o]; })) {
+      var outcomes = el("p", "meta", "Outcomes: " + tally(report.outcomes, OUTCOMES) +
+        (report.verdicts && VERDICTS.some(function (v) { return report.verdicts[v]; })
+          ? " · verdicts: " + tally(report.verdicts, VERDICTS) : ""));
+      outcomes.id = "outcomes";
+      root.appendChild(outcomes);
+    }
+    if (report.trend) {
+      root.appendChild(el("h2", null, "This week against the week before"));
+      root.appendChild(trendTable(report));
+    }
+    if (report.explained && report.explained.length) {
+      root.appendChild(el("h2", null, "What the checks mean"));
+      root.appendChild(explainedList(report));
+    }
+    if (report.scorecards && report.scorecards.length) {
+      root.appendChild(el("h2", null, "Scorecards"));
+      root.appendChild(scorecardList(report));
+    }
     root.appendChild(el("h2", null, "Findings per day"));
     root.appendChild(chart(report, Math.max(360, Math.min(900, root.clientWidth || 900))));
     var legend = el("p", "legend meta");

@@ -25,7 +25,7 @@ from session_mcp.sessions.cursors import CURSOR_PREFIX, CursorSigner, decode_cur
 from session_mcp.sessions.export import export_sessions
 from session_mcp.sessions.scan import scan_sessions
 from session_mcp.sessions.select import Selection
-from session_mcp.sessions.window import Window, parse_window, parse_window_words, window_of
+from session_mcp.sessions.window import Window, parse_window, window_of
 from session_mcp.simulator import Simulator
 from session_mcp.simulator.app import LIST_ORDERS
 from tests.helpers import ANCHOR, simulator_of
@@ -72,14 +72,14 @@ def test_window_forms(since: str | None, until: str | None, start: datetime | No
 @pytest.mark.parametrize(
     ("since", "until", "needle"),
     [
-        ("last week", None, "ISO 8601"),
-        ("yesterday-ish", None, "today / yesterday"),
+        ("last fortnight", None, "this/last week"),  # the error lists the forms
+        ("yesterday-ish", None, "today, yesterday"),
         (None, "soon", "90m, 24h, 7d"),
         ("2026-09-21", "2026-09-20", "until is exclusive"),
         ("2026-09-20", "2026-09-20", "since='2026-09-20', until='2026-09-21'"),
         ("2027-01-01", None, "after now"),
         ("99999d", None, "ten years"),
-        ("2026-02-30", None, "ISO 8601"),
+        ("2026-02-30", None, "cannot read '2026-02-30' as a time"),
         ("9999-12-31", None, "after now"),
         ("9999-12-31T23:59:59-01:00", None, "after now"),  # after the calendar's end in UTC
         (None, "0001-01-01", "no session time before 2000-01-01T00:00:00Z"),
@@ -182,7 +182,7 @@ def test_any_text_is_a_window_or_a_clear_error(since: str, until: str) -> None:
         ("last 7 days", NOW - timedelta(days=7), None),
         ("past 24 hours", NOW - timedelta(hours=24), None),
         ("the last hour", NOW - timedelta(hours=1), None),
-        ("this week", TODAY, None),  # the anchor is a Monday
+        ("this week", TODAY, TODAY + timedelta(weeks=1)),  # the anchor is a Monday; a week is 7 days
         ("last week", TODAY - timedelta(weeks=1), TODAY),
         ("7d", NOW - timedelta(days=7), None),
         ("2026-09-19", TODAY - timedelta(days=2), TODAY - timedelta(days=1)),  # a bare date: that day
@@ -207,7 +207,7 @@ def test_any_text_is_a_window_or_a_clear_error(since: str, until: str) -> None:
     ],
 )
 def test_windows_in_words(words: str, start: datetime | None, end: datetime | None) -> None:
-    window = parse_window_words(words, now=NOW)
+    window = parse_window(words, None, dates_whole=True, now=NOW)
     assert (window.start, window.end) == (start, end)
 
 
@@ -234,7 +234,7 @@ def day_forms(now: datetime) -> list[tuple[str, datetime | None, datetime | None
         ("yesterday to today", today - day, today + day),
         ("2026-02-01 to 2026-02-15", datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 16, tzinfo=UTC)),
         ("2026-02-01 to 2026-02-15T12:00", datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 15, 12, tzinfo=UTC)),
-        ("this month", month, None),
+        ("this month", month, datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)),
         ("last month", last_month, month),
     ]
 
@@ -247,29 +247,29 @@ def day_forms(now: datetime) -> list[tuple[str, datetime | None, datetime | None
 def test_days_in_words_are_whole_days_at_any_clock(
     now: datetime, words: str, start: datetime | None, end: datetime | None
 ) -> None:
-    window = parse_window_words(words, now=now)
+    window = parse_window(words, None, dates_whole=True, now=now)
     assert (window.start, window.end) == (start, end)
 
 
 @pytest.mark.parametrize("now", CLOCKS)
 def test_after_today_is_refused_as_after_now(now: datetime) -> None:
     with pytest.raises(InvalidInputError, match="after now"):
-        parse_window_words("after today", now=now)
+        parse_window("after today", None, now=now)
 
 
 @pytest.mark.parametrize(
     ("words", "needle"),
     [
         ("9999-12-31", "after now"),
-        ("after 9999-12-31", "begins after now"),
+        ("after 9999-12-31", "after now"),
         ("0001-01-01", "no session time before 2000-01-01"),
-        ("2026-13-45", "is not one this server can read"),  # no such month: not date()'s ValueError
-        (ARABIC_INDIC_DATE, "is not one this server can read"),
+        ("2026-13-45", "cannot read"),  # no such month: not date()'s ValueError
+        (ARABIC_INDIC_DATE, "cannot read"),
     ],
 )
 def test_odd_dates_in_words_are_one_clear_error(words: str, needle: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
-        parse_window_words(words, now=NOW)
+        parse_window(words, None, dates_whole=True, now=NOW)
     assert needle in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -320,14 +320,14 @@ def test_generated_times_are_a_window_or_one_clear_line(since: str | None, until
 @settings(QUICK, max_examples=300)
 @given(words=_words, now=CLOCKS_NOW)
 def test_generated_windows_in_words_are_a_window_or_one_clear_line(words: str, now: datetime) -> None:
-    _window_or_one_line(lambda: parse_window_words(words, now=now))
+    _window_or_one_line(lambda: parse_window(words, None, dates_whole=True, now=now))
 
 
 @QUICK
 @given(words=st.text(max_size=60))
 def test_any_words_are_a_window_or_an_error_listing_the_forms(words: str) -> None:
     try:
-        parse_window_words(words, now=NOW)
+        parse_window(words, None, dates_whole=True, now=NOW)
     except InvalidInputError as exc:
         assert "yesterday" in str(exc) or "until" in str(exc) or "now" in str(exc) or "ten years" in str(exc)
 

@@ -212,3 +212,42 @@ async def test_a_sync_cut_short_after_a_complete_one_is_completed_by_the_next(
     await sync(clients["demo"], tenant, clock=lambda: NOW)
     assert await tenant.closed_ids(everything) == closed  # nothing left out for good
     assert (await tenant.sync_state()).complete
+
+
+async def test_a_catch_up_with_nothing_new_is_one_list_request_and_reached_says_how_far_back(
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
+) -> None:
+    tenant = store.for_tenant("t")
+    since = ANCHOR - 3 * 86_400.0
+    await sync(clients["demo"], tenant, since=since, clock=lambda: NOW)
+    assert (await tenant.sync_state()).reached == since  # whole from the window's start on, not before
+    simulator.requests.clear()
+    result = await sync(clients["demo"], tenant, catch_up=True, clock=lambda: NOW + 60)
+    assert (result.pages, details(simulator)) == (1, [])  # open sessions on the page are known and still open
+    await sync(clients["demo"], tenant, clock=lambda: NOW + 120)  # no since: after a complete sync, incremental
+    assert (await tenant.sync_state()).reached == since
+    whole = store.for_tenant("whole")
+    await sync(clients["demo"], whole, clock=lambda: NOW)
+    assert (await whole.sync_state()).reached is None  # listed to the end of the list
+
+
+async def test_a_catch_up_does_not_stop_at_a_known_page_newer_than_the_last_sync_saw(
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
+) -> None:
+    """A page out of order: wholly known, but newer than the newest the last complete sync saw, so the
+    sessions under it may be new too."""
+    tenant = store.for_tenant("t")
+    await sync(clients["demo"], tenant, clock=lambda: NOW)
+    newest = simulator.sessions_of("demo")[0]
+    made = [
+        dict(newest, id=f"sess_new{i:04d}", createdAt=NOW + 10 + i, startedAt=NOW + 10 + i, closedAt=NOW + 70 + i)
+        for i in range(120)
+    ]
+    for session in made:
+        session["status"] = "closed"
+        simulator.projects["demo"].sessions[session["id"]] = session
+    async with CompanionClient("demo", str(clients["demo"].base_url), retry=FAST_RETRY) as reader:
+        top = [await reader.get_session(s["id"]) for s in made[20:]]  # the newest 100: a whole known page
+    await tenant.put_sessions(top)
+    result = await sync(clients["demo"], tenant, catch_up=True, clock=lambda: NOW + 300)
+    assert result.stored == 20 and await tenant.get_session("sess_new0000") is not None

@@ -106,6 +106,21 @@ async def test_pages_follow_on_and_totals_are_exact(planted: SessionStore) -> No
     assert users.hits and {h.role for h in users.hits} == {"user"}
 
 
+@pytest.mark.anyio
+async def test_external_client_and_tags_filter_the_hits(planted: SqliteTenant) -> None:
+    everything = await planted.search("the", SearchFilters(), 0, 1_000)
+    stored = {s.id: s for s in sessions(60)}
+    client = next(s.external_client_id for s in stored.values() if s.external_client_id)
+    by_client = await planted.search("the", SearchFilters(external_client_id=client), 0, 1_000)
+    assert by_client.hits and {stored[h.session_id].external_client_id for h in by_client.hits} == {client}
+    key, value = next((k, str(v)) for s in stored.values() for k, v in (s.tags or {}).items())
+    tagged = await planted.search("the", SearchFilters(tags=((key, value),)), 0, 1_000)
+    assert tagged.hits and all(str((stored[h.session_id].tags or {}).get(key)) == value for h in tagged.hits)
+    assert tagged.total_hits < everything.total_hits
+    none = await planted.search("the", SearchFilters(tags=((key, value), (key, value + "x"))), 0, 10)
+    assert none.total_hits == 0  # every pair must match
+
+
 @settings(max_examples=300, deadline=None, database=None)
 @given(query=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
        | st.lists(st.sampled_from(['"', "-", "*", "OR", "NOT", "AND", "(", ")", ":", "^", "NEAR", "a", "zorb", "é", "_",

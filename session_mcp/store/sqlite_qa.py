@@ -1,0 +1,68 @@
+"""The QA records of a tenant in a SQLite store: findings kept per rules fingerprint, reviewers' verdicts.
+
+A part of ``SqliteTenant`` (a mixin): QA's tables beside the sessions, apart from the engine's core.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation
+from session_mcp.store.sqlite_query import rows_by_ids
+
+if TYPE_CHECKING:
+    from session_mcp.store.sqlite import SqliteStore
+
+
+class SqliteQaRecords:
+    """Findings and annotations of the tenant ``tenant`` in ``store``."""
+
+    store: SqliteStore
+    tenant: str
+
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
+        statement = "SELECT id, body FROM findings WHERE tenant = ? AND rules = ?"
+        rows = await self.store.run(lambda conn: rows_by_ids(conn, statement, (self.tenant, rules), session_ids))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
+        rows = [(self.tenant, session_id, rules, body, self.tenant, session_id) for session_id, body in results]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO findings (tenant, id, rules, body) SELECT ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM sessions WHERE tenant = ? AND id = ?)",
+                rows,
+            )
+
+        await self.store.run(lambda conn: self.store.write(work))
+
+    async def add_annotation(self, annotation: Annotation) -> None:
+        a = annotation
+        row = (self.tenant, a.session_id, a.kind, a.check, a.turn_index, a.rules, a.reviewer, a.at, a.text)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO annotations (tenant, session_id, kind, check_id, turn_index, rules, reviewer, at, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        await self.store.run(lambda conn: self.store.write(work))
+
+    async def annotations(self, session_ids: Sequence[str] | None = None) -> list[Annotation]:
+        columns = "session_id, kind, reviewer, at, text, check_id, turn_index, rules"
+        newest = f"ORDER BY ak DESC LIMIT {MAX_ANNOTATIONS_READ}"
+
+        def work(conn: sqlite3.Connection) -> list[Any]:
+            if session_ids is None:
+                query = f"SELECT {columns} FROM annotations WHERE tenant = ? {newest}"
+                return conn.execute(query, (self.tenant,)).fetchall()
+            statement = f"SELECT ak, {columns} FROM annotations WHERE tenant = ?"
+            rows = rows_by_ids(conn, statement, (self.tenant,), session_ids, column="session_id")
+            return [r[1:] for r in sorted(rows, reverse=True)[:MAX_ANNOTATIONS_READ]]
+
+        rows = await self.store.run(work)
+        return [Annotation(*row) for row in reversed(rows)]

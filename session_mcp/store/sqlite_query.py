@@ -1,0 +1,146 @@
+"""The list rows of the SQLite store: every listed session's row, written and queried apart from bodies.
+
+``list_rows`` holds one row per session, closed (stored, with its transcript ``Figures``) or open
+(pending, with its latest list row): the columns filters read first, the list row and figures
+(compact JSON) last. Windows, filters and pages read this table only: never the ``sessions``
+table, whose compressed bodies would make every row scan walk their overflow pages. Newest first
+by start time (creation when it never started) then id: a total order, so a keyset position
+(start time, id of the last row) pages without gaps or repeats, and page 500 costs what page 1
+costs (the ``list_rows_by_start`` index). The count is exact and ignores the keyset and limit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from session_mcp.companion.models import SessionSummary
+from session_mcp.store.base import SearchFilters, StoredPage, StoredQuery, StoredRow
+from session_mcp.store.rows import figures_from, summary_json, summary_of, tags_json
+
+KEY = "coalesce(start_time, 0)"
+TAG_VALUE = "CAST(value AS TEXT)"  # a tag's value as the API's tag filter compares it: text
+
+LIST_ROWS = (
+    """CREATE TABLE list_rows (tenant TEXT NOT NULL, id TEXT NOT NULL, open INTEGER NOT NULL, start_time REAL,
+        list_time REAL, companion_id TEXT, external_client_id TEXT, status TEXT, close_reason TEXT,
+        session_type TEXT, modality TEXT, tags TEXT, summary TEXT NOT NULL, figures TEXT,
+        PRIMARY KEY (tenant, id)) WITHOUT ROWID""",
+    # The order's own expression: pages are read in index order (no sort) and windows are index ranges.
+    f"CREATE INDEX list_rows_by_start ON list_rows (tenant, {KEY}, id)",
+)
+
+
+def write_rows(
+    conn: sqlite3.Connection, tenant: str, sessions: Sequence[tuple[SessionSummary, str | None]], *, open_: bool
+) -> None:
+    """The list rows of ``sessions`` (each with its figures' JSON); an open one never replaces a closed one."""
+    rows = [
+        (
+            tenant, s.id, int(open_), s.start_time, s.list_time, s.companion_id, s.external_client_id, s.state,
+            s.close_reason, s.session_type, s.modality, tags_json(s), summary_json(s), figures,
+        )
+        for s, figures in sessions
+    ]  # fmt: skip
+    columns = (
+        "tenant, id, open, start_time, list_time, companion_id, external_client_id, status, close_reason, "
+        "session_type, modality, tags, summary, figures"
+    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[2:])
+    guard = " WHERE list_rows.open = 1" if open_ else ""
+    conn.executemany(
+        f"INSERT INTO list_rows ({columns}) VALUES ({', '.join('?' * 14)}) "
+        f"ON CONFLICT (tenant, id) DO UPDATE SET {updates}{guard}",
+        rows,
+    )
+
+
+def delete_rows(conn: sqlite3.Connection, tenant: str, session_ids: Sequence[str]) -> None:
+    conn.executemany("DELETE FROM list_rows WHERE tenant = ? AND id = ?", [(tenant, i) for i in session_ids])
+
+
+def _filters(tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
+    clauses = ["tenant = ?"]
+    params: list[Any] = [tenant]
+    for clause, value in (
+        (f"{KEY} >= ?", query.since),  # window starts are after 2000: an unknown time (0) is never in
+        (f"{KEY} < ? AND start_time IS NOT NULL", query.until),
+        ("companion_id = ?", query.companion_id),
+        ("external_client_id = ?", query.external_client_id),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    for key, value in query.tags:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each(tags) WHERE key = ? AND {TAG_VALUE} = ?)")
+        params += [key, value]
+    for column, values in (
+        ("status", query.statuses),
+        ("close_reason", query.close_reasons),
+        ("session_type", query.session_types),
+        ("modality", query.modalities),
+    ):
+        if values:
+            clauses.append(f"lower(coalesce({column}, '')) IN ({','.join('?' * len(values))})")
+            params += sorted(values)
+    return " AND ".join(clauses), params
+
+
+def run_query(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> StoredPage:
+    where, params = _filters(tenant, query)
+    total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()[0]
+    if query.after is not None:  # the index seeks to the position
+        where += f" AND {KEY} <= ? AND ({KEY} < ? OR id < ?)"
+        params += [query.after[0], query.after[0], query.after[1]]
+    limit = "" if query.limit is None else f"LIMIT {int(query.limit)}"
+    figures = "figures" if query.with_figures else "NULL"
+    rows = conn.execute(
+        f"SELECT summary, {figures} FROM list_rows WHERE {where} ORDER BY {KEY} DESC, id DESC {limit}", params
+    ).fetchall()
+    return StoredPage(
+        [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows], int(total)
+    )
+
+
+def search_where(tenant: str, match: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of a transcript search: the match, this tenant (always), then each filter given."""
+    clauses = ["turns_fts MATCH ?", "s.tenant = ?"]
+    params: list[Any] = [match, tenant]
+    for clause, value in (
+        ("t.role = ?", filters.role),
+        ("s.companion_id = ?", filters.companion_id),
+        ("s.external_client_id = ?", filters.external_client_id),
+        ("s.start_time >= ?", filters.since),
+        ("s.start_time < ?", filters.until),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    for key, value in filters.tags:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM list_rows r, json_each(r.tags) WHERE r.tenant = s.tenant AND r.id = s.id "
+            f"AND key = ? AND {TAG_VALUE} = ?)"
+        )
+        params += [key, value]
+    if filters.statuses:
+        clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
+        params += filters.statuses
+    return " AND ".join(clauses), tuple(params)
+
+
+MAX_PARAMETERS = 500  # ids bound in one statement: under SQLite's limit on bound parameters
+
+
+def rows_by_ids(
+    conn: sqlite3.Connection, statement: str, params: tuple[Any, ...], session_ids: Sequence[str], column: str = "id"
+) -> list[Any]:
+    """The rows of ``statement`` (a SELECT whose WHERE clause comes last) among ``session_ids``, read in chunks."""
+    wanted = list(dict.fromkeys(session_ids))
+    found: list[Any] = []
+    for start in range(0, len(wanted), MAX_PARAMETERS):
+        chunk = wanted[start : start + MAX_PARAMETERS]
+        found += conn.execute(
+            f"{statement} AND {column} IN ({','.join('?' * len(chunk))})", (*params, *chunk)
+        ).fetchall()
+    return found

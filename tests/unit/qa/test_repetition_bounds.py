@@ -1,0 +1,102 @@
+"""The repetition checks' cheap bounds: they never reject a pair difflib would match, so the findings
+are exactly those of the unfiltered comparison, on generated transcripts and on the demo data."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from session_mcp.companion.models import SessionDetail
+from session_mcp.qa import checks
+from session_mcp.qa.checks import CheckConfig, Subject, run_checks
+from session_mcp.qa.similarity import Said, may_reach, most_similar, shared
+from session_mcp.simulator import Simulator
+from tests.helpers import make_session
+
+# Few letters and spaces: near-repeats, shuffles and shared pairs are common, as in a stuck loop.
+TEXT = st.text(alphabet="abc d", min_size=0, max_size=60)
+THRESHOLD = st.floats(min_value=0.05, max_value=1.0)
+
+
+def unfiltered(said: Said, recent: Sequence[Said], threshold: float) -> tuple[int | None, float]:
+    """The comparison as it was before the bounds: difflib alone, for every earlier turn."""
+    matcher = difflib.SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(said.text)
+    for other in reversed(recent):
+        matcher.set_seq1(other.text)
+        if matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold:
+            ratio = matcher.ratio()
+            if ratio >= threshold:
+                return other.index, ratio
+    return None, 0.0
+
+
+def bound(a: str, b: str, threshold: float, q: int) -> bool:
+    one, other = Said(0, a), Said(1, b)
+    grams = shared(one.letters, other.letters) if q == 1 else shared(one.pairs, other.pairs)
+    return may_reach(len(a), len(b), grams, threshold, q)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT, TEXT, THRESHOLD)
+def test_no_bound_rejects_a_pair_that_reaches_the_threshold(a: str, b: str, threshold: float) -> None:
+    ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    if ratio >= threshold:
+        assert bound(a, b, threshold, 1) and bound(a, b, threshold, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT, st.lists(TEXT, max_size=checks.RECENT_TURNS), THRESHOLD)
+def test_most_similar_is_the_unfiltered_answer(text: str, earlier: list[str], threshold: float) -> None:
+    recent = [Said(i, other) for i, other in enumerate(earlier)]
+    said = Said(len(earlier), text)
+    assert most_similar(said, recent, threshold) == unfiltered(said, recent, threshold)
+
+
+def test_the_bound_tells_different_sentences_apart_where_quick_ratio_cannot() -> None:
+    """Same letters, other words: difflib's ``quick_ratio`` lets it through, the letter pairs do not."""
+    a, b = "a gentleman", "elegant man"
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    assert matcher.real_quick_ratio() == matcher.quick_ratio() == 1.0
+    assert matcher.ratio() < 0.9
+    assert bound(a, b, 0.9, 1) and not bound(a, b, 0.9, 2)
+    assert bound(a, a, 1.0, 1) and bound(a, a, 1.0, 2)  # a text reaches itself
+
+
+REPEATING = st.lists(
+    st.tuples(st.sampled_from(["agent", "user"]), st.text(alphabet="abcd ", min_size=18, max_size=50)),
+    min_size=2,
+    max_size=24,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(REPEATING, st.floats(min_value=0.5, max_value=1.0))
+def test_generated_transcripts_get_the_findings_of_the_unfiltered_checks(
+    turns: list[tuple[str, str]], similarity: float
+) -> None:
+    session = make_session(*[(role, text, float(i)) for i, (role, text) in enumerate(turns)])
+    _findings_both_ways(session, similarity)  # asserts the two agree
+
+
+def test_the_demo_data_gets_the_findings_of_the_unfiltered_checks() -> None:
+    simulator = Simulator(api_keys={"demo": 7}, anchor=1_790_000_000)
+    sessions = [SessionDetail.model_validate(s) for s in simulator.sessions_of("demo")]
+    flagged = sum(_findings_both_ways(s, 0.9) for s in sessions)
+    assert flagged > 0  # the demo data holds repetitions: the comparison was exercised
+
+
+def _findings_both_ways(session: SessionDetail, similarity: float) -> int:
+    """How many repetition findings ``session`` has; the same with the bounds and without them."""
+    options = checks.RepetitionOptions(similarity=similarity, min_chars=1)
+    config = CheckConfig(agent_repetition=options, user_repetition=options)
+    fast = run_checks(Subject.of(session), config)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "most_similar", unfiltered)
+        slow = run_checks(Subject.of(session), config)
+    assert fast == slow
+    return sum(1 for f in fast if f.check.endswith("_repetition"))

@@ -1,0 +1,103 @@
+"""The review engine with a session store: a closed session is read and checked once per rules, an
+open one every time, requests counted at a loopback stand-in of the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from session_mcp.companion.client import CompanionClient
+from session_mcp.qa.rules import RuleSet, parse_rules
+from session_mcp.qa.runner import Review, run_review
+from session_mcp.sessions.redact import redactor
+from session_mcp.sessions.select import Selection
+from session_mcp.simulator import serve_in_thread
+from session_mcp.store.sqlite import SqliteStore
+from tests.upstream import LIST_PATH, HostileUpstream, session
+
+pytestmark = pytest.mark.anyio
+
+CLOSED = [
+    session(
+        f"sess_{i}",
+        "Hi, I need a human please.",
+        "The card on file is 4111 1111 1111 1111.",
+        startedAt=1_790_000_000 + i,
+    )
+    for i in range(6)
+]
+OPEN = session("sess_open", "Hello?", status="started", closedAt=None, startedAt=1_790_000_100)
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[HostileUpstream, str]]:
+    fake = HostileUpstream()
+    fake.clear()
+    fake.add(*CLOSED, OPEN)
+    with serve_in_thread(fake) as url:
+        yield fake, url
+
+
+DEFAULT_RULES = RuleSet()
+
+
+async def review(url: str, store: SqliteStore | None, rules: RuleSet = DEFAULT_RULES) -> Review:
+    async with CompanionClient("key", url) as client:
+        tenant = store.for_tenant(client.fingerprint) if store is not None else None
+        return await run_review(client, Selection(limit=100), rules, redactor(False), store=tenant)
+
+
+def detail_requests(fake: HostileUpstream) -> list[str]:
+    asked = [path.removeprefix(LIST_PATH + "/") for path in fake.paths if path != LIST_PATH]
+    fake.paths.clear()
+    return asked
+
+
+async def test_a_second_review_reads_and_checks_only_the_open_session(
+    upstream: tuple[HostileUpstream, str], tmp_path: Path
+) -> None:
+    fake, url = upstream
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        first = await review(url, store)
+        assert sorted(detail_requests(fake)) == sorted([s["id"] for s in CLOSED] + ["sess_open"])
+        second = await review(url, store)
+        assert detail_requests(fake) == ["sess_open"]  # no detail request for a closed session
+        assert (second.kept, second.from_store, second.fetched) == (len(CLOSED), 0, 1)
+        assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
+        assert first.report.flagged == len(CLOSED)  # the open one said nothing to flag
+        rules = parse_rules("[checks.escalation_request]\nenabled = false\n")
+        third = await review(url, store, rules)
+        assert detail_requests(fake) == ["sess_open"]  # other rules: checked again, from the stored transcripts
+        assert (third.kept, third.from_store, third.fetched) == (0, len(CLOSED), 1)
+        assert "escalation_request" not in {f.check for s in third.report.sessions for f in s.findings}
+        assert (await review(url, store, rules)).kept == len(CLOSED)
+    finally:
+        store.close()
+
+
+async def test_redacted_evidence_is_kept_apart_from_the_plain(
+    upstream: tuple[HostileUpstream, str], tmp_path: Path
+) -> None:
+    _, url = upstream
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        await review(url, store)
+        async with CompanionClient("key", url) as client:
+            redacted = await run_review(
+                client, Selection(limit=100), RuleSet(), redactor(True), store=store.for_tenant(client.fingerprint)
+            )
+        assert redacted.kept == 0  # evidence quoted redacted is not the evidence quoted plain
+        evidence = [f.evidence for s in redacted.report.sessions for f in s.findings if f.check == "pii_exposed"]
+        assert evidence and all("4111" not in e for e in evidence)
+    finally:
+        store.close()
+
+
+async def test_without_a_store_every_session_is_read_every_time(upstream: tuple[HostileUpstream, str]) -> None:
+    fake, url = upstream
+    for _ in range(2):
+        assert (await review(url, None)).fetched == len(CLOSED) + 1
+        assert len(detail_requests(fake)) == len(CLOSED) + 1

@@ -1,0 +1,141 @@
+"""``SessionStore.query``: windows and filters over closed and open sessions, exact counts, keyset pages."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from session_mcp.companion.ingest import ingest
+from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.stats.figures import session_stats
+from session_mcp.store.base import StoredQuery, figures_of
+from session_mcp.store.sqlite import MIGRATIONS, SqliteStore
+from tests.unit.store.helpers import ANCHOR, sessions
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "data" / "store.sqlite3")
+    yield opened
+    opened.close()
+
+
+def summary(session_id: str, start: float | None, status: str) -> SessionSummary:
+    wire = {"id": session_id, "companionId": "c", "createdAt": start, "startedAt": start, "status": status}
+    return ingest(json.dumps(wire).encode(), SessionSummary, what="test")
+
+
+def closed(session_id: str, start: float | None, status: str = "closed") -> SessionDetail:
+    wire = {"id": session_id, "companionId": "c", "createdAt": start, "startedAt": start, "status": status}
+    wire["closedAt"] = None if start is None else start + 60
+    wire["conversation"] = {"items": [{"role": "agent", "text": "hi"}]}
+    return ingest(json.dumps(wire).encode(), SessionDetail, what="test")
+
+
+ROWS = st.lists(
+    st.tuples(
+        st.sampled_from([None, ANCHOR - 100.0, ANCHOR - 50.0, ANCHOR - 50.0, ANCHOR]),  # ties on purpose
+        st.sampled_from(["closed", "failed", "started", "pending"]),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS, page_size=st.integers(1, 7), status=st.sampled_from([(), ("closed",), ("started", "failed")]))
+def test_keyset_pages_concatenated_are_the_order_without_duplicate_or_gap(
+    tmp_path: Path, rows: list[tuple[float | None, str]], page_size: int, status: tuple[str, ...]
+) -> None:
+    async def run() -> None:
+        store = SqliteStore(tmp_path / f"q{len(list(tmp_path.iterdir()))}.sqlite3")
+        tenant = store.for_tenant("t")
+        ids = [f"sess_{i:02d}" for i in range(len(rows))]
+        await tenant.put_sessions(
+            [closed(i, t, s) for i, (t, s) in zip(ids, rows, strict=True) if s in ("closed", "failed")]
+        )
+        await tenant.set_pending(
+            [summary(i, t, s) for i, (t, s) in zip(ids, rows, strict=True) if s not in ("closed", "failed")], ANCHOR
+        )
+        await store.for_tenant("other").put_sessions([closed("sess_other", ANCHOR)])
+        wanted = [(t or 0.0, i) for i, (t, s) in zip(ids, rows, strict=True) if not status or s in status]
+        expected = [i for _, i in sorted(wanted, reverse=True)]
+        query = StoredQuery(statuses=frozenset(status), limit=page_size)
+        served: list[str] = []
+        after = None
+        while True:
+            page = await tenant.query(StoredQuery(**{**query.__dict__, "after": after}))
+            assert page.total == len(expected)  # exact, whatever the position
+            served += [row.summary.id for row in page.rows]
+            if len(page.rows) < page_size:
+                break
+            last = page.rows[-1].summary
+            after = (last.start_time or 0.0, last.id)
+        store.close()
+        assert served == expected
+
+    anyio.run(run)
+
+
+async def test_windows_filters_and_figures(store: SqliteStore) -> None:
+    tenant = store.for_tenant("t")
+    stored = sessions(40)
+    await tenant.put_sessions([s for s in stored if s.is_closed])
+    await tenant.set_pending([s for s in stored if not s.is_closed], ANCHOR)
+    since, until = ANCHOR - 5 * 86_400.0, ANCHOR - 86_400.0
+    page = await tenant.query(StoredQuery(since=since, until=until, with_figures=True))
+    inside = [s for s in stored if s.start_time is not None and since <= s.start_time < until]
+    assert {r.summary.id for r in page.rows} == {s.id for s in inside} and page.total == len(inside) > 0
+    by_id = {s.id: s for s in stored}
+    for row in page.rows:
+        assert row.summary.state == by_id[row.summary.id].state
+        assert row.figures == (figures_of(by_id[row.summary.id]) if by_id[row.summary.id].is_closed else None)
+    tagged = next(s for s in stored if s.tags)
+    key, value = next(iter(tagged.tags.items()))  # type: ignore[union-attr]
+    found = await tenant.query(StoredQuery(tags=((key, str(value)),)))
+    assert tagged.id in {r.summary.id for r in found.rows}
+    assert all(str((r.summary.tags or {}).get(key)) == str(value) for r in found.rows)
+    # Statistics over stored figures are those over the fetched transcripts.
+    closed_ones = [s for s in inside if s.is_closed]
+    figures = {r.summary.id: r.figures for r in page.rows if r.figures is not None}
+    fetched = {s.id: figures_of(s) for s in closed_ones}
+    left = session_stats([r.summary for r in page.rows], figures, matched=page.total, limit=100)
+    right = session_stats(inside, fetched, matched=len(inside), limit=100)
+    assert left.model_dump() == right.model_dump()
+
+
+def test_a_version_2_file_is_migrated_and_backfilled(tmp_path: Path) -> None:
+    """Sessions stored before version 3 get their list rows and figures from their bodies."""
+    path = tmp_path / "v2.sqlite3"
+    stored = [s for s in sessions(10) if s.is_closed]
+    with sqlite3.connect(path) as conn:  # a file as version 2 wrote it
+        for step in MIGRATIONS[:2]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (2)")
+        conn.execute("INSERT INTO sync_state VALUES ('t', ?, ?, 1)", (ANCHOR, ANCHOR))
+        for session in stored:
+            raw = json.dumps(session.to_wire()).encode()
+            conn.execute(
+                "INSERT INTO sessions (tenant, id, body, raw_bytes, turn_count, status, start_time, list_time, "
+                "stored_at) VALUES ('t', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session.id, zlib.compress(raw), len(raw), len(session.turns), session.state, session.start_time,
+                 session.list_time, ANCHOR),
+            )  # fmt: skip
+    store = SqliteStore(path)
+    tenant = store.for_tenant("t")
+    page = anyio.run(tenant.query, StoredQuery(with_figures=True))
+    state = anyio.run(tenant.sync_state)
+    store.close()
+    assert {r.summary.id: r.figures for r in page.rows} == {s.id: figures_of(s) for s in stored}
+    assert not state.complete  # version 2 did not know how far back it was whole: the next sync lists on
