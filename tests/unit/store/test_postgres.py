@@ -14,13 +14,15 @@ from pathlib import Path
 import anyio
 import pytest
 
+from session_mcp.companion.client import CompanionClient
 from session_mcp.config import load_settings
+from session_mcp.sessions.sync import sync
 from session_mcp.store import pg_schema, postgres, sqlite
-from session_mcp.store.base import SearchFilters, SessionStore, StoreError, SyncRunningError
+from session_mcp.store.base import SearchFilters, SessionStore, StoredQuery, StoreError, SyncRunningError
 from session_mcp.store.open import location_of, open_store
 from session_mcp.store.postgres import PostgresStore
 from session_mcp.store.url import DatabaseURL
-from tests.helpers import clean_environment, run_main
+from tests.helpers import ANCHOR, clean_environment, run_main
 from tests.stores import advisory_locks, fresh_database, opened, require_postgres
 from tests.unit.store.test_search import planted_sessions
 
@@ -169,3 +171,43 @@ async def test_a_url_without_psycopg_says_what_to_install(monkeypatch: pytest.Mo
     with pytest.raises(StoreError, match=r"pip install 'session-mcp\[postgresql\]'"):
         open_store("postgresql://u:pw@127.0.0.1:1/db")
     open_store(tmp_path / "s.sqlite3").close()  # the default engine needs nothing
+
+
+async def test_the_engines_answer_the_same_stored_queries(client: CompanionClient, tmp_path: Path) -> None:
+    """The demo project synced into both engines: every stored query gives the same rows, figures and counts,
+    and keyset pages walk the same order."""
+    require_postgres()
+    with opened("sqlite", tmp_path) as lite, opened("postgresql", tmp_path) as pg:
+        tenants = [lite.for_tenant(client.fingerprint), pg.for_tenant(client.fingerprint)]
+        for tenant in tenants:
+            await sync(client, tenant, clock=lambda: ANCHOR + 600.0)
+        week = ANCHOR - 7 * 86_400.0
+        for query in (
+            StoredQuery(),
+            StoredQuery(limit=7, with_figures=True),
+            StoredQuery(since=week, until=ANCHOR - 86_400.0),
+            StoredQuery(statuses=frozenset({"closed", "pending"}), session_types=frozenset({"conversation"})),
+            StoredQuery(tags=(("channel", "web"),)),
+            StoredQuery(companion_id="comp_support", with_figures=True, limit=50),
+            StoredQuery(close_reasons=frozenset({"error"}), modalities=frozenset({"voice"})),
+        ):
+            lite_page, pg_page = [await tenant.query(query) for tenant in tenants]
+            assert lite_page.total == pg_page.total, query
+            assert [(r.summary, r.figures) for r in lite_page.rows] == [(r.summary, r.figures) for r in pg_page.rows]
+        assert (await tenants[0].query(StoredQuery(tags=(("channel", "web"),)))).total > 0
+        walks: list[list[str]] = []
+        for tenant in tenants:
+            walk: list[str] = []
+            after = None
+            while True:
+                page = await tenant.query(StoredQuery(after=after, limit=37))
+                walk += [r.summary.id for r in page.rows]
+                if len(page.rows) < 37:
+                    break
+                last = page.rows[-1].summary
+                after = (last.start_time or 0.0, last.id)
+            walks.append(walk)
+        assert (
+            walks[0] == walks[1]
+            and len(walks[0]) == len(set(walks[0])) == (await tenants[0].query(StoredQuery())).total
+        )
