@@ -171,6 +171,8 @@ class PostgresTenant(PostgresQaRecords):
         self.tenant = tenant
 
     async def put_sessions(self, sessions: Sequence[SessionDetail]) -> None:
+        if not sessions:
+            return  # nothing to write (an executemany of no rows has no result to read back)
         rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop
 
         def work(conn: Connection) -> None:

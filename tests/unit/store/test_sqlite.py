@@ -35,6 +35,7 @@ async def test_a_session_comes_back_as_it_went_in(store_engine: StoreEngine) -> 
     assert await tenant.get_session(stored[3].id) == stored[3]
     assert await tenant.closed_ids([s.id for s in stored] + ["sess_unknown"]) == {s.id for s in stored}
     await tenant.put_sessions(stored[:5])  # stored again: replaced, not doubled
+    await tenant.put_sessions([])  # a review that read no closed session stores nothing, and says nothing
     info = await tenant.info()
     assert info.sessions == 20 and info.turns == sum(len(s.turns) for s in stored)
     check_integrity(store)
