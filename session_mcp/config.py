@@ -18,7 +18,9 @@ from session_mcp.companion.http import is_header_safe
 from session_mcp.errors import InvalidInputError
 from session_mcp.sessions.scan import MAX_SCAN
 from session_mcp.sessions.window_words import zone_name, zone_named
+from session_mcp.store.base import StoreError
 from session_mcp.store.files import default_path
+from session_mcp.store.open import StoreLocation, location_of
 
 Transport = Literal["stdio", "http"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -65,15 +67,17 @@ class Settings:
     qa_rules: Path | None = None  # the QA rules file of the review tool and prompts
     # Signs list cursors; unset: a random secret per process. HTTP replicas behind one address share one.
     cursor_secret: SecretStr | None = None
-    store: Path | None = None  # the session store's file; unset: the platform's data folder (see store_path)
+    # The session store: a file (SQLite) or a postgresql:// URL (shown without its password); unset: a file
+    # in the platform's data folder (see store_path).
+    store: StoreLocation | None = None
     no_store: bool = False
     retain_days: int = 90  # stored sessions older than this (list time) are deleted after each sync; 0 keeps all
     toolsets: tuple[str, ...] = TOOLSETS  # the groups of tools served (--tools); all by default
     log_format: Literal["text", "json"] = "text"  # json: one object per line on stderr
     timezone: str = "UTC"  # the IANA zone of windows in words and of the times answers show
 
-    def store_path(self, env: Mapping[str, str]) -> Path | None:
-        """The store's file, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
+    def store_path(self, env: Mapping[str, str]) -> StoreLocation | None:
+        """The store's file or URL, or ``None``: ``--no-store``; with ``--demo`` only a ``--store`` given is used."""
         if self.no_store or (self.demo and self.store is None):
             return None
         return self.store or default_path(env)
@@ -196,7 +200,7 @@ def _parse(name: str, source: str, value: Any) -> Any:
         "transport": _transport,
         "allowed_hosts": _hosts,
         "qa_rules": _file_path,
-        "store": _file_path,
+        "store": _store_location,
         "timezone": _timezone,
     }
     if name in ("demo", "read_only", "redact_pii", "allow_remote", "no_store"):
@@ -262,8 +266,16 @@ def _hosts(source: str, value: Any) -> tuple[str, ...]:
 
 def _file_path(source: str, value: Any) -> Path:
     """A file's path, ``~`` expanded: the QA rules (the command line loads them right after the settings:
-    config knows no QA) or the store (opened by whoever uses it)."""
+    config knows no QA)."""
     return Path(str(value)).expanduser()
+
+
+def _store_location(source: str, value: Any) -> StoreLocation:
+    """A store's file (``~`` expanded), or a PostgreSQL URL, checked enough to be shown without its password."""
+    try:
+        return location_of(str(value))
+    except StoreError as exc:
+        raise ConfigError(f"{source}: {exc}.") from None
 
 
 def _timezone(source: str, value: Any) -> str:

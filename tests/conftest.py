@@ -20,7 +20,9 @@ from mcp import Client
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.simulator import Simulator, bind_loopback, make_server
+from session_mcp.store.open import StoreEngine, StoreLocation
 from tests.helpers import FAST_RETRY, SwitchableApp, clean_environment, connect, simulator_of
+from tests.stores import ENGINES, opened, store_at
 
 # Every client loads the system's CA bundle into a new SSL context, 45 ms of CPU each, and the suite
 # opens thousands of clients that speak plain HTTP to loopback: one context per process serves them all.
@@ -94,3 +96,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection built (modules, hypothesis strategies, fixtures) lives as long as the run: out
     of the garbage collector's sight, each full collection during the tests costs a fraction."""
     gc.freeze()
+
+
+@pytest.fixture(params=ENGINES)
+def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreEngine]:
+    """An opened store, once on SQLite and once on PostgreSQL (tests/stores.py)."""
+    with opened(request.param, tmp_path) as store:
+        yield store
+
+
+@pytest.fixture(params=ENGINES)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreLocation]:
+    """Where a store lives, once a SQLite file and once a fresh PostgreSQL database (tests/stores.py)."""
+    with store_at(request.param, tmp_path) as location:
+        yield location

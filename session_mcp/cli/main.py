@@ -125,9 +125,13 @@ def store_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
     group = parser.add_argument_group("session store")
     group.add_argument(
         "--store",
-        metavar="PATH",
+        metavar="PATH|URL",
         default=default,
-        help=env_help("the store's file, default in the platform's data folder (with --demo: none)", "store"),
+        help=env_help(
+            "the store's file, default in the platform's data folder (with --demo: none); or a "
+            "postgresql://USER:PASSWORD@HOST/DB URL to share one store between servers",
+            "store",
+        ),
     )
     switch(group, "--no-store", env_help("no store: read the API for every question", "no_store"), default=default)
     group.add_argument(

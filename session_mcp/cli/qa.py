@@ -48,6 +48,7 @@ from session_mcp.sessions.select import Selection
 from session_mcp.sessions.stored import StoreGate
 from session_mcp.store.base import SessionStore, StoreError
 from session_mcp.store.files import private_folder
+from session_mcp.store.open import StoreLocation
 
 ClientFactory = Callable[[Settings], CompanionClient]
 
@@ -195,7 +196,7 @@ async def caught_up(
     return store if fresh is not None else None
 
 
-def review_store(args: argparse.Namespace, settings: Settings) -> Path | None:
+def review_store(args: argparse.Namespace, settings: Settings) -> StoreLocation | None:
     """The store the review reads through, or None; ``--cache-dir`` (deprecated) names its folder."""
     if args.no_cache:
         return None

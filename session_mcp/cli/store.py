@@ -14,7 +14,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any, TextIO
 
 from session_mcp.cli.sessions import Progress, command_zone, whole_number
@@ -28,8 +27,8 @@ from session_mcp.sessions.sync import SyncResult, sync
 from session_mcp.sessions.window import iso, parse_window, window_of
 from session_mcp.sessions.window_words import WINDOW_FORMS
 from session_mcp.store.base import SearchFilters, SessionStore, StoreError, StoreInfo, SyncRunningError
+from session_mcp.store.open import StoreLocation, open_store
 from session_mcp.store.search import QueryError
-from session_mcp.store.sqlite import SqliteStore
 
 EXIT_STATUS = "Exit status: 0 done, 1 partial (a session could not be read, or another sync is running), 2 error."
 ClientFactory = Callable[[Settings], CompanionClient]
@@ -89,8 +88,8 @@ def moment(text: str, flag: str, now: datetime, zone: tzinfo = UTC) -> float:
     return start.timestamp()
 
 
-def store_path(settings: Settings) -> Path:
-    """The store the settings name; ``StoreError`` when there is none."""
+def store_path(settings: Settings) -> StoreLocation:
+    """The store the settings name (a file or a URL); ``StoreError`` when there is none."""
     path = settings.store_path(os.environ)
     if path is None:
         why = "--demo uses a store only when --store is given" if settings.demo else "--no-store is set"
@@ -99,9 +98,9 @@ def store_path(settings: Settings) -> Path:
 
 
 @asynccontextmanager
-async def opened_store(path: Path, client: CompanionClient) -> AsyncIterator[SessionStore]:
+async def opened_store(path: StoreLocation, client: CompanionClient) -> AsyncIterator[SessionStore]:
     """This client's tenant in the store at ``path``."""
-    store = SqliteStore(path)
+    store = open_store(path)
     try:
         yield store.for_tenant(client.fingerprint)
     finally:
@@ -175,7 +174,7 @@ def format_sync(result: SyncResult, info: StoreInfo) -> str:
     return "\n".join(lines)
 
 
-def info_summary(info: StoreInfo, path: Path, retain_days: int) -> dict[str, Any]:
+def info_summary(info: StoreInfo, path: StoreLocation, retain_days: int) -> dict[str, Any]:
     return {
         "file": str(path),
         "file_bytes": info.file_bytes,
@@ -190,7 +189,7 @@ def info_summary(info: StoreInfo, path: Path, retain_days: int) -> dict[str, Any
     }
 
 
-def format_info(info: StoreInfo, path: Path, retain_days: int) -> str:
+def format_info(info: StoreInfo, path: StoreLocation, retain_days: int) -> str:
     size = f"{info.file_bytes / 1_048_576:.1f} MB"
     lines = [f"Store {path} ({size} on disk, every API key's sessions together)."]
     if not info.sessions:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from pathlib import Path
 
 import anyio
 import anyio.to_thread
@@ -24,7 +23,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.config import Settings
 from session_mcp.errors import AuthenticationError, CompanionError
 from session_mcp.store.base import StoreError
-from session_mcp.store.sqlite import SqliteStore
+from session_mcp.store.open import StoreLocation, open_store
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # served without the bearer token
 READY_TTL = 10.0  # seconds a readiness answer is reused
@@ -70,13 +69,9 @@ class Readiness:
         return None
 
 
-def probe_store(path: Path) -> None:
-    """Open the store (made and migrated as the tools would) and run one statement."""
-    store = SqliteStore(path)
-    try:
-        store.call(lambda conn: conn.execute("SELECT 1").fetchone())
-    finally:
-        store.close()
+def probe_store(path: StoreLocation) -> None:
+    """Open the store as the tools would (made and migrated: statements run, a database reached), and close it."""
+    open_store(path).close()
 
 
 def add_health_routes(server: MCPServer, client: CompanionClient, settings: Settings) -> None:

@@ -7,6 +7,7 @@ cannot be opened leaves the tool as it was without one; one that fails meanwhile
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -127,7 +128,8 @@ class ReviewTools(ReportLinks):
             empty = not review.report.reviewed_ids and not review.report.unread
             await check_companion_filter(self, ctx, companion_id, empty=empty)
         result, text = review_answer(review.report, self.settings.max_chars - LINK_ROOM)
-        folder = self.stores.path.parent / "reports" if self.stores.path else None
+        # Saved beside a store file; a database has no folder: the report is read through its link.
+        folder = self.stores.path.parent / "reports" if isinstance(self.stores.path, Path) else None
         link, saved = await self.report_link(ctx, review.report, folder)
         result.report_uri, result.report_file = link.uri, str(saved) if saved else None
         where = f"; saved at {one_line(str(saved), LINK_ROOM - 160)}" if saved else ""

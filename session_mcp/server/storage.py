@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,16 +19,16 @@ import anyio.to_thread
 from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.stored import StoreGate
 from session_mcp.store.base import SessionStore
-from session_mcp.store.sqlite import SqliteStore
+from session_mcp.store.open import StoreEngine, StoreLocation, open_store
 
 
 class ServerStore:
     """The store at ``path`` (``None``: no store, every answer reads the API), opened on first use."""
 
-    def __init__(self, path: Path | None, *, retain_days: int, clock: Callable[[], datetime]) -> None:
+    def __init__(self, path: StoreLocation | None, *, retain_days: int, clock: Callable[[], datetime]) -> None:
         self.path = path
         self.gate = StoreGate(retain_days=retain_days, clock=lambda: clock().timestamp())
-        self._store: SqliteStore | None = None
+        self._store: StoreEngine | None = None
         self._opening = anyio.Lock()
         self._users = 0  # lifespans running: in memory, one per connection
 
@@ -41,7 +40,7 @@ class ServerStore:
             return None
         async with self._opening:
             if self._store is None:
-                self._store = await anyio.to_thread.run_sync(SqliteStore, self.path)
+                self._store = await anyio.to_thread.run_sync(open_store, self.path)
         return self._store.for_tenant(client.fingerprint)
 
     def close(self) -> None:

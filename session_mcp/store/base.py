@@ -1,8 +1,9 @@
-"""What a session store offers, whatever engine holds it: SQLite now, PostgreSQL beside it later.
+"""What a session store offers, whatever engine holds it: SQLite (``sqlite``) or PostgreSQL (``postgres``).
 
-A store is opened once (``SqliteStore(path)``) and read through ``SessionStore`` objects, each bound
-to one tenant: ``CompanionClient.fingerprint``, a fingerprint of the API key and base URL. No method
-takes a tenant: the one bound at ``for_tenant`` filters every query, so no caller can cross it.
+A store is opened once (``open.open_store(location)``: a file or a ``postgresql://`` URL) and read
+through ``SessionStore`` objects, each bound to one tenant: ``CompanionClient.fingerprint``, a
+fingerprint of the API key and base URL. No method takes a tenant: the one bound at ``for_tenant``
+filters every query, so no caller can cross it.
 """
 
 from __future__ import annotations
@@ -206,6 +207,14 @@ class StoreError(Exception):
 
 class SyncRunningError(StoreError):
     """Another sync of the same tenant holds the lock."""
+
+
+def search_stopped(seconds: float) -> StoreError:
+    """One search ran past its time bound (every engine bounds it): said with how to narrow it."""
+    return StoreError(
+        f"the search took longer than {seconds:g} s and was stopped: narrow it with rarer words, a phrase, "
+        "since/until or companion_id"
+    )
 
 
 class SessionStore(Protocol):

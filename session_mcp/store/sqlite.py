@@ -52,6 +52,7 @@ from session_mcp.store.base import (
     StoreInfo,
     SyncRunningError,
     SyncState,
+    search_stopped,
 )
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
 from session_mcp.store.rows import COMPRESSION, figures_json
@@ -459,10 +460,7 @@ class SqliteTenant(SqliteQaRecords):
             except sqlite3.OperationalError as exc:
                 if "interrupted" not in str(exc):
                     raise
-                raise StoreError(
-                    f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: narrow it with rarer words, "
-                    "a phrase, since/until or companion_id"
-                ) from None
+                raise search_stopped(SEARCH_SECONDS) from None
             finally:
                 conn.set_progress_handler(None, 0)
 

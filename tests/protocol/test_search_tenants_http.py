@@ -1,8 +1,6 @@
-"""Over Streamable HTTP with per-request keys, each tenant searches only its own stored sessions."""
+"""Over Streamable HTTP with per-request keys, each tenant searches only its own stored sessions (both engines)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import anyio
 import pytest
@@ -10,7 +8,7 @@ import pytest
 from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.sync import sync
 from session_mcp.simulator import Simulator
-from session_mcp.store.sqlite import SqliteStore
+from session_mcp.store.open import StoreLocation, open_store
 from tests.helpers import ANCHOR, FAST_RETRY, serve_mcp
 from tests.protocol.test_http import http_client
 
@@ -20,7 +18,7 @@ KEYS = ("demo", "other-tenant-key")
 
 
 async def test_each_key_finds_only_its_own_planted_sessions(
-    simulator: Simulator, base_url: str, tmp_path: Path
+    simulator: Simulator, base_url: str, store_location: StoreLocation
 ) -> None:
     planted: dict[str, set[str]] = {}
     for key in KEYS:
@@ -32,8 +30,8 @@ async def test_each_key_finds_only_its_own_planted_sessions(
         for session in closed[:: 7 if key == "demo" else 11]:
             session["conversation"]["items"][0]["text"] += " the Zorblax refund"
         planted[key] = {s["id"] for s in closed[:: 7 if key == "demo" else 11]}
-    path = tmp_path / "store" / "s.sqlite3"
-    store = SqliteStore(path)
+    path = store_location
+    store = open_store(path)
     for key in KEYS:
         async with CompanionClient(key, base_url, retry=FAST_RETRY) as client:
             await sync(client, store.for_tenant(client.fingerprint), clock=lambda: ANCHOR + 600.0)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -15,8 +13,9 @@ from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.sessions.sync import MAX_PENDING_AGE, sync
 from session_mcp.simulator import Simulator
 from session_mcp.store.base import SearchFilters, SyncRunningError, SyncState
-from session_mcp.store.sqlite import SqliteStore
+from session_mcp.store.open import StoreEngine, StoreLocation, open_store
 from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp
+from tests.stores import check_integrity, forget
 
 pytestmark = pytest.mark.anyio
 
@@ -46,10 +45,9 @@ def simulator(upstream: tuple[SwitchableApp, str]) -> Simulator:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "store" / "store.sqlite3")
-    yield opened
-    opened.close()
+def store(store_engine: StoreEngine) -> StoreEngine:
+    """Each sync test on both engines (tests/stores.py)."""
+    return store_engine
 
 
 @pytest.fixture
@@ -71,7 +69,7 @@ def details(simulator: Simulator) -> list[str]:
 
 
 async def test_search_finds_exactly_the_planted_sessions_of_its_own_tenant(
-    upstream: tuple[SwitchableApp, str], store: SqliteStore, clients: dict[str, CompanionClient]
+    upstream: tuple[SwitchableApp, str], store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     simulator = upstream[0].simulator = Simulator(anchor=ANCHOR, api_keys=KEYS, session_count=COUNT)
     planted = {"demo": plant(simulator, "demo", 37), "other-tenant-key": plant(simulator, "other-tenant-key", 41)}
@@ -96,7 +94,7 @@ async def test_search_finds_exactly_the_planted_sessions_of_its_own_tenant(
 
 
 async def test_a_second_sync_reads_no_closed_session_again(
-    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     tenant = store.for_tenant(clients["demo"].fingerprint)
     first = await sync(clients["demo"], tenant, clock=lambda: NOW)
@@ -116,7 +114,7 @@ async def test_a_second_sync_reads_no_closed_session_again(
 
 
 async def test_a_session_that_closes_is_fetched_on_the_next_sync(
-    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     tenant = store.for_tenant("t")
     await sync(clients["demo"], tenant, clock=lambda: NOW)
@@ -129,7 +127,7 @@ async def test_a_session_that_closes_is_fetched_on_the_next_sync(
 
 
 async def test_since_bounds_the_first_sync(
-    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     since = ANCHOR - 86_400.0
     tenant = store.for_tenant("t")
@@ -141,14 +139,13 @@ async def test_since_bounds_the_first_sync(
 
 
 async def test_two_syncs_at_once_one_says_another_is_running(
-    upstream: tuple[SwitchableApp, str], tmp_path: Path, clients: dict[str, CompanionClient]
+    upstream: tuple[SwitchableApp, str], store_location: StoreLocation, clients: dict[str, CompanionClient]
 ) -> None:
     upstream[0].simulator = Simulator(anchor=ANCHOR, api_keys=KEYS, session_count=300, latency=0.005)
-    path = tmp_path / "s" / "store.sqlite3"
-    first, second = SqliteStore(path), SqliteStore(path)  # as two processes would open it
+    first, second = open_store(store_location), open_store(store_location)  # as two processes would open it
     outcomes: list[str] = []
 
-    async def run(store: SqliteStore) -> None:
+    async def run(store: StoreEngine) -> None:
         try:
             await sync(clients["demo"], store.for_tenant("t"), clock=lambda: NOW)
             outcomes.append("done")
@@ -167,7 +164,7 @@ async def test_two_syncs_at_once_one_says_another_is_running(
 
 
 async def test_a_sync_cut_short_leaves_a_consistent_store_that_the_next_sync_completes(
-    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     tenant = store.for_tenant("t")
     chunks = 0
@@ -184,7 +181,7 @@ async def test_a_sync_cut_short_leaves_a_consistent_store_that_the_next_sync_com
     everything = [s["id"] for s in simulator.sessions_of("demo")]
     kept = await tenant.closed_ids(everything)
     assert chunks == 1 and 0 < len(kept) < SMALL and await tenant.sync_state() == SyncState()
-    store.call(lambda c: c.execute("INSERT INTO turns_fts(turns_fts, rank) VALUES ('integrity-check', 1)"))
+    check_integrity(store)
     simulator.requests.clear()
     result = await sync(clients["demo"], tenant, clock=lambda: NOW)  # lists on past what it holds
     closed = {s["id"] for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")}
@@ -193,7 +190,7 @@ async def test_a_sync_cut_short_leaves_a_consistent_store_that_the_next_sync_com
 
 
 async def test_a_sync_cut_short_after_a_complete_one_is_completed_by_the_next(
-    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     """The store held the older sessions (a complete sync), newer ones were missing, and a sync storing
     them newest first was cut short: the next sync must not stop at the pages it now holds."""
@@ -205,13 +202,7 @@ async def test_a_sync_cut_short_after_a_complete_one_is_completed_by_the_next(
     # cut sync then stores two whole pages of them, which a stop at held pages would take for the end.
     newest = [i for i in everything[100:] if i in closed][:300]
 
-    def forget(conn: sqlite3.Connection) -> None:
-        marks = ",".join("?" * len(newest))
-        keys = f"SELECT sk FROM sessions WHERE tenant = ? AND id IN ({marks})"
-        conn.execute(f"DELETE FROM turns WHERE (tk >> 16) IN ({keys})", (tenant.tenant, *newest))
-        conn.execute(f"DELETE FROM sessions WHERE tenant = ? AND id IN ({marks})", (tenant.tenant, *newest))
-
-    store.call(lambda conn: store.write(forget))
+    forget(store, tenant.tenant, newest)
 
     with anyio.CancelScope() as interrupted:  # Ctrl+C: asyncio.run cancels the sync where it waits
 
@@ -228,7 +219,7 @@ async def test_a_sync_cut_short_after_a_complete_one_is_completed_by_the_next(
 
 
 async def test_a_catch_up_with_nothing_new_is_one_list_request_and_reached_says_how_far_back(
-    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     tenant = store.for_tenant("t")
     since = ANCHOR - 3 * 86_400.0
@@ -245,7 +236,7 @@ async def test_a_catch_up_with_nothing_new_is_one_list_request_and_reached_says_
 
 
 async def test_a_catch_up_does_not_stop_at_a_known_page_newer_than_the_last_sync_saw(
-    simulator: Simulator, store: SqliteStore, clients: dict[str, CompanionClient]
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
 ) -> None:
     """A page out of order: wholly known, but newer than the newest the last complete sync saw, so the
     sessions under it may be new too."""

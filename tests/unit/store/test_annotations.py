@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from session_mcp.store.base import Annotation
-from session_mcp.store.sqlite import SqliteStore
+from session_mcp.store.open import StoreEngine
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "data" / "store.sqlite3")
-    yield opened
-    opened.close()
+def store(store_engine: StoreEngine) -> StoreEngine:
+    """On both engines (tests/stores.py)."""
+    return store_engine
 
 
-async def test_annotations_come_back_per_tenant_in_order(store: SqliteStore) -> None:
+async def test_annotations_come_back_per_tenant_in_order(store: StoreEngine) -> None:
     a, b = store.for_tenant("a"), store.for_tenant("b")
     kept = [
         Annotation("sess_1", "dispute", "ana", 10.0, "her own number", "pii_exposed", 4, "f1"),
@@ -36,7 +32,7 @@ async def test_annotations_come_back_per_tenant_in_order(store: SqliteStore) -> 
     assert await store.for_tenant("c").annotations(["sess_1"]) == []
 
 
-async def test_purging_sessions_keeps_the_reviewers_work(store: SqliteStore) -> None:
+async def test_purging_sessions_keeps_the_reviewers_work(store: StoreEngine) -> None:
     tenant = store.for_tenant("a")
     await tenant.add_annotation(Annotation("sess_1", "note", "bo", 1.0, "keep me"))
     await tenant.purge(None)

@@ -3,35 +3,30 @@ gone with their session."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from session_mcp.store.sqlite import SqliteStore
+from session_mcp.store.open import StoreEngine
 from tests.unit.store.helpers import sessions
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_findings_come_back_per_rules_and_tenant_and_go_with_their_session(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    try:
-        one, other = store.for_tenant("one"), store.for_tenant("other")
-        held = [s for s in sessions(20) if s.is_closed][:3]
-        await one.put_sessions(held)
-        ids = [s.id for s in held]
-        await one.put_findings("rules-a", [(ids[0], "a0"), (ids[1], "a1"), ("sess_not_stored", "x")])
-        await one.put_findings("rules-b", [(ids[0], "b0")])
-        assert await one.get_findings("rules-a", [*ids, "sess_not_stored"]) == {ids[0]: "a0", ids[1]: "a1"}
-        assert await one.get_findings("rules-b", ids) == {ids[0]: "b0"}
-        assert await other.get_findings("rules-a", ids) == {}  # another tenant's are never read
-        await other.put_findings("rules-a", [(ids[0], "theirs")])  # nor written: it stores no such session
-        assert await one.get_findings("rules-a", ids[:1]) == {ids[0]: "a0"}
-        await one.put_findings("rules-a", [(ids[0], "again")])
-        assert await one.get_findings("rules-a", ids[:1]) == {ids[0]: "again"}
-        await one.purge(None)
-        assert await one.get_findings("rules-a", ids) == {}
-        await one.put_sessions(held)  # stored again: no findings until checked again
-        assert await one.get_findings("rules-a", ids) == {}
-    finally:
-        store.close()
+async def test_findings_come_back_per_rules_and_tenant_and_go_with_their_session(store_engine: StoreEngine) -> None:
+    store = store_engine  # on both engines (tests/stores.py)
+    one, other = store.for_tenant("one"), store.for_tenant("other")
+    held = [s for s in sessions(20) if s.is_closed][:3]
+    await one.put_sessions(held)
+    ids = [s.id for s in held]
+    await one.put_findings("rules-a", [(ids[0], "a0"), (ids[1], "a1"), ("sess_not_stored", "x")])
+    await one.put_findings("rules-b", [(ids[0], "b0")])
+    assert await one.get_findings("rules-a", [*ids, "sess_not_stored"]) == {ids[0]: "a0", ids[1]: "a1"}
+    assert await one.get_findings("rules-b", ids) == {ids[0]: "b0"}
+    assert await other.get_findings("rules-a", ids) == {}  # another tenant's are never read
+    await other.put_findings("rules-a", [(ids[0], "theirs")])  # nor written: it stores no such session
+    assert await one.get_findings("rules-a", ids[:1]) == {ids[0]: "a0"}
+    await one.put_findings("rules-a", [(ids[0], "again")])
+    assert await one.get_findings("rules-a", ids[:1]) == {ids[0]: "again"}
+    await one.purge(None)
+    assert await one.get_findings("rules-a", ids) == {}
+    await one.put_sessions(held)  # stored again: no findings until checked again
+    assert await one.get_findings("rules-a", ids) == {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -17,6 +16,7 @@ from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.stats.figures import session_stats
 from session_mcp.store.base import StoredQuery, figures_of
+from session_mcp.store.open import StoreEngine
 from session_mcp.store.sqlite import MIGRATIONS, SqliteStore
 from tests.unit.store.helpers import ANCHOR, sessions
 
@@ -24,10 +24,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "data" / "store.sqlite3")
-    yield opened
-    opened.close()
+def store(store_engine: StoreEngine) -> StoreEngine:
+    """On both engines (tests/stores.py)."""
+    return store_engine
 
 
 def summary(session_id: str, start: float | None, status: str) -> SessionSummary:
@@ -86,7 +85,7 @@ def test_keyset_pages_concatenated_are_the_order_without_duplicate_or_gap(
     anyio.run(run)
 
 
-async def test_windows_filters_and_figures(store: SqliteStore) -> None:
+async def test_windows_filters_and_figures(store: StoreEngine) -> None:
     tenant = store.for_tenant("t")
     stored = sessions(40)
     await tenant.put_sessions([s for s in stored if s.is_closed])

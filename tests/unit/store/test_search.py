@@ -1,4 +1,4 @@
-"""The search syntax: what it reads, what it refuses (with the syntax), and that SQLite never sees raw text."""
+"""The search syntax: what it reads, what it refuses (with the syntax), and that no engine ever sees raw text."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from session_mcp.companion.models import SessionDetail
 from session_mcp.store import sqlite as engine
-from session_mcp.store.base import SearchFilters, StoreError
+from session_mcp.store.base import SearchFilters, SessionStore, StoreError
 from session_mcp.store.search import QueryError, to_fts5
-from session_mcp.store.sqlite import SqliteStore, SqliteTenant
+from session_mcp.store.sqlite import SqliteTenant
+from tests.stores import ENGINES, opened
 from tests.unit.store.helpers import sessions, with_phrase
 
 
@@ -55,17 +57,20 @@ def test_bad_queries_say_why_and_show_the_syntax(query: str, why: str) -> None:
     assert "query syntax:" in str(caught.value)
 
 
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteTenant]:
-    store = SqliteStore(tmp_path_factory.mktemp("search") / "db" / "store.sqlite3")
-    tenant = store.for_tenant("t")
+def planted_sessions() -> list[SessionDetail]:
     stored = sessions(60)
     stored[4] = with_phrase(stored[4], "Zörblax's manual")
     stored[9] = with_phrase(stored[9], "ZORBLAX")
     stored[12] = with_phrase(stored[12], "the e-mail li.wei12@example.com")
-    anyio.run(tenant.put_sessions, stored)
-    yield tenant
-    store.close()
+    return stored
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def planted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionStore]:
+    with opened(request.param, tmp_path_factory.mktemp("search")) as store:
+        tenant = store.for_tenant("t")
+        anyio.run(tenant.put_sessions, planted_sessions())
+        yield tenant
 
 
 @pytest.mark.anyio
@@ -80,14 +85,14 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteTenant]:
         ("zorblax OR e-mail", 3),
     ],
 )
-async def test_case_accents_and_punctuation_are_ignored(planted: SqliteTenant, query: str, sessions_found: int) -> None:
+async def test_case_accents_and_punctuation_are_ignored(planted: SessionStore, query: str, sessions_found: int) -> None:
     page = await planted.search(query, SearchFilters(), 0, 20)
     assert page.total_sessions == sessions_found
     assert all("«" in hit.snippet for hit in page.hits)
 
 
 @pytest.mark.anyio
-async def test_pages_follow_on_and_totals_are_exact(planted: SqliteTenant) -> None:
+async def test_pages_follow_on_and_totals_are_exact(planted: SessionStore) -> None:
     first = await planted.search("the", SearchFilters(), 0, 7)
     assert first.total_hits > 7 and first.next_offset == 7 and len(first.hits) == 7
     seen = [(h.session_id, h.turn_index) for h in first.hits]
@@ -120,22 +125,24 @@ async def test_external_client_and_tags_filter_the_hits(planted: SqliteTenant) -
 @given(query=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
        | st.lists(st.sampled_from(['"', "-", "*", "OR", "NOT", "AND", "(", ")", ":", "^", "NEAR", "a", "zorb", "é", "_",
                                    "x*", "'", "+", "\x00", "e-mail"]), max_size=8).map(" ".join))  # fmt: skip
-def test_any_query_gives_results_or_one_clear_error(planted: SqliteTenant, query: str) -> None:
+def test_any_query_gives_results_or_one_clear_error(planted: SessionStore, query: str) -> None:
     try:
         page = anyio.run(planted.search, query, SearchFilters(), 0, 5)
     except QueryError as exc:
         assert "query syntax:" in str(exc)
-    except sqlite3.Error as exc:  # pragma: no cover - the failure this test exists to catch
-        pytest.fail(f"{query!r} reached SQLite raw: {exc}")
+    except (sqlite3.Error, StoreError) as exc:  # pragma: no cover - the failure this test exists to catch
+        pytest.fail(f"{query!r} reached the engine raw: {exc}")
     else:
         assert page.total_hits >= len(page.hits)
 
 
 @pytest.mark.anyio
 async def test_a_search_past_its_time_bound_is_stopped_with_what_to_do(
-    planted: SqliteTenant, monkeypatch: pytest.MonkeyPatch
+    planted: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The store's one worker serves every tenant: no query may hold it past the bound."""
+    if not isinstance(planted, SqliteTenant):
+        pytest.skip("SQLite's bound; PostgreSQL's statement_timeout: tests/unit/store/test_postgres.py")
     monkeypatch.setattr(engine, "SEARCH_SECONDS", -1.0)  # the deadline has passed at the first check
     monkeypatch.setattr(engine, "PROGRESS_STEPS", 1)
     with pytest.raises(StoreError, match=r"took longer than .* and was stopped: narrow it"):

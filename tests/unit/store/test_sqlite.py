@@ -1,4 +1,4 @@
-"""The SQLite store: round trip, tenant partition, purge, file modes, schema versions."""
+"""The store: round trip, tenant partition, purge (on both engines); SQLite's file modes and schema versions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from session_mcp.companion.cache import key_fingerprint
 from session_mcp.store.base import SearchFilters, StoreError, SyncState
 from session_mcp.store.files import default_path
+from session_mcp.store.open import StoreEngine
 from session_mcp.store.sqlite import SCHEMA_VERSION, SqliteStore
+from tests.stores import check_integrity
 from tests.unit.store.helpers import sessions, with_phrase
 
 pytestmark = pytest.mark.anyio
@@ -25,23 +27,22 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     opened.close()
 
 
-def integrity(store: SqliteStore) -> None:
-    store.call(lambda c: c.execute("INSERT INTO turns_fts(turns_fts, rank) VALUES ('integrity-check', 1)"))
-
-
-async def test_a_session_comes_back_as_it_went_in(store: SqliteStore) -> None:
+async def test_a_session_comes_back_as_it_went_in(store_engine: StoreEngine) -> None:
+    store = store_engine
     tenant = store.for_tenant("a")
     stored = sessions(20)
     await tenant.put_sessions(stored)
     assert await tenant.get_session(stored[3].id) == stored[3]
     assert await tenant.closed_ids([s.id for s in stored] + ["sess_unknown"]) == {s.id for s in stored}
     await tenant.put_sessions(stored[:5])  # stored again: replaced, not doubled
+    await tenant.put_sessions([])  # a review that read no closed session stores nothing, and says nothing
     info = await tenant.info()
     assert info.sessions == 20 and info.turns == sum(len(s.turns) for s in stored)
-    integrity(store)
+    check_integrity(store)
 
 
-async def test_no_tenant_reads_another_tenants_rows(store: SqliteStore) -> None:
+async def test_no_tenant_reads_another_tenants_rows(store_engine: StoreEngine) -> None:
+    store = store_engine
     mine, theirs = (
         store.for_tenant(key_fingerprint("key-a", "http://x")),
         store.for_tenant(key_fingerprint("key-b", "http://x")),
@@ -62,7 +63,8 @@ async def test_no_tenant_reads_another_tenants_rows(store: SqliteStore) -> None:
     assert (await theirs.info()).sessions == 10
 
 
-async def test_purge_before_a_date_keeps_the_newer_ones(store: SqliteStore) -> None:
+async def test_purge_before_a_date_keeps_the_newer_ones(store_engine: StoreEngine) -> None:
+    store = store_engine
     tenant = store.for_tenant("a")
     stored = sessions(30)
     await tenant.put_sessions(stored)
@@ -71,7 +73,7 @@ async def test_purge_before_a_date_keeps_the_newer_ones(store: SqliteStore) -> N
     assert await tenant.purge(cut) == 10
     assert (await tenant.info()).oldest == cut
     assert (await tenant.search("the", SearchFilters(), 0, 500)).total_sessions <= 20
-    integrity(store)
+    check_integrity(store)
     assert await tenant.purge(None) == 20
     assert (await tenant.info()).turns == 0
 

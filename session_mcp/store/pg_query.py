@@ -1,0 +1,128 @@
+"""The list rows of the PostgreSQL store, and the filters of its queries: ``sqlite_query``'s twin in SQL.
+
+``list_rows`` holds one row per session, closed (with its transcript figures) or open (its latest
+list row): windows, filters and pages read it only, never the bodies. Newest first by start time
+(creation when it never started) then id (``COLLATE "C"``: SQLite's byte order), down the
+``list_rows_by_start`` index, so a keyset position pages without gaps or repeats. Counts are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from session_mcp.companion.models import SessionSummary
+from session_mcp.store.base import SearchFilters, StoredPage, StoredQuery, StoredRow
+from session_mcp.store.rows import figures_from, summary_json, summary_of, tags_json
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+KEY = "coalesce(start_time, 0)"
+COLUMNS = (
+    "tenant, id, open, start_time, list_time, companion_id, external_client_id, status, close_reason, "
+    "session_type, modality, tags, summary, figures"
+)
+LIST_ROWS = (
+    """CREATE TABLE list_rows (tenant text NOT NULL, id text COLLATE "C" NOT NULL, open boolean NOT NULL,
+        start_time double precision, list_time double precision, companion_id text, external_client_id text,
+        status text, close_reason text, session_type text, modality text, tags jsonb, summary text NOT NULL,
+        figures text, PRIMARY KEY (tenant, id))""",
+    f"CREATE INDEX list_rows_by_start ON list_rows (tenant, ({KEY}), id)",
+)
+# A tag's value as SQLite's CAST(json_each.value AS TEXT) reads it (what the API's filter compares):
+# a string unquoted, a number as written, true and false as 1 and 0.
+TAG_MATCH = (
+    "(SELECT CASE jsonb_typeof(v) WHEN 'boolean' THEN CASE WHEN v = 'true'::jsonb THEN '1' ELSE '0' END "
+    "ELSE v #>> '{{}}' END FROM (SELECT {column} -> %s) AS tag(v)) = %s"
+)
+
+
+def write_rows(
+    conn: Connection, tenant: str, sessions: Sequence[tuple[SessionSummary, str | None]], *, open_: bool
+) -> None:
+    """The list rows of ``sessions`` (each with its figures' JSON); an open one never replaces a closed one."""
+    rows = [
+        (
+            tenant, s.id, open_, s.start_time, s.list_time, s.companion_id, s.external_client_id, s.state,
+            s.close_reason, s.session_type, s.modality, tags_json(s), summary_json(s), figures,
+        )
+        for s, figures in sessions
+    ]  # fmt: skip
+    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS.split(", ")[2:])
+    guard = " WHERE list_rows.open" if open_ else ""
+    conn.cursor().executemany(
+        f"INSERT INTO list_rows ({COLUMNS}) VALUES ({', '.join(['%s'] * 14)}) "
+        f"ON CONFLICT (tenant, id) DO UPDATE SET {updates}{guard}",
+        rows,
+    )
+
+
+def _filters(tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
+    clauses = ["tenant = %s"]
+    params: list[Any] = [tenant]
+    for clause, value in (
+        (f"{KEY} >= %s", query.since),  # window starts are after 2000: an unknown time (0) is never in
+        (f"{KEY} < %s AND start_time IS NOT NULL", query.until),
+        ("companion_id = %s", query.companion_id),
+        ("external_client_id = %s", query.external_client_id),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    for key, value in query.tags:
+        clauses.append(TAG_MATCH.format(column="tags"))
+        params += [key, value]
+    for column, values in (
+        ("status", query.statuses),
+        ("close_reason", query.close_reasons),
+        ("session_type", query.session_types),
+        ("modality", query.modalities),
+    ):
+        if values:
+            clauses.append(f"lower(coalesce({column}, '')) = ANY(%s)")
+            params.append(sorted(values))
+    return " AND ".join(clauses), params
+
+
+def run_query(conn: Connection, tenant: str, query: StoredQuery) -> StoredPage:
+    where, params = _filters(tenant, query)
+    total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()
+    if query.after is not None:  # the index seeks to the position
+        where += f" AND ({KEY}, id) < (%s, %s)"
+        params += [query.after[0], query.after[1]]
+    limit = "" if query.limit is None else f"LIMIT {int(query.limit)}"
+    figures = "figures" if query.with_figures else "NULL"
+    rows = conn.execute(
+        f"SELECT summary, {figures} FROM list_rows WHERE {where} ORDER BY {KEY} DESC, id DESC {limit}", params
+    ).fetchall()
+    return StoredPage(
+        [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows],
+        int(total[0]) if total else 0,
+    )
+
+
+def search_where(tenant: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of a transcript search after the match: this tenant (always), then each filter given."""
+    clauses = ["s.tenant = %s"]
+    params: list[Any] = [tenant]
+    for clause, value in (
+        ("t.role = %s", filters.role),
+        ("s.companion_id = %s", filters.companion_id),
+        ("s.external_client_id = %s", filters.external_client_id),
+        ("s.start_time >= %s", filters.since),
+        ("s.start_time < %s", filters.until),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    for key, value in filters.tags:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM list_rows r WHERE r.tenant = s.tenant AND r.id = s.id AND "
+            f"{TAG_MATCH.format(column='r.tags')})"
+        )
+        params += [key, value]
+    if filters.statuses:
+        clauses.append("s.status = ANY(%s)")
+        params.append(list(filters.statuses))
+    return " AND ".join(clauses), tuple(params)
