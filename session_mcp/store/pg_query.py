@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from session_mcp.companion.models import SessionSummary
-from session_mcp.store.base import SearchFilters, StoredPage, StoredQuery, StoredRow
+from session_mcp.store.base import UNKNOWN_OUTCOME, SearchFilters, StoredPage, StoredQuery, StoredRow
 from session_mcp.store.rows import figures_from, summary_json, summary_of, tags_json
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -82,6 +82,9 @@ def _filters(tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
         if values:
             clauses.append(f"lower(coalesce({column}, '')) = ANY(%s)")
             params.append(sorted(values))
+    if query.outcomes:  # figures' "o" (rows.figures_json): none stored (an open session, an older row) is unknown
+        clauses.append(f"coalesce(figures::jsonb ->> 'o', '{UNKNOWN_OUTCOME}') = ANY(%s)")
+        params.append(sorted(query.outcomes))
     return " AND ".join(clauses), params
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
@@ -41,6 +41,7 @@ from session_mcp.store.base import (
     SearchFilters,
     SearchHit,
     SearchPage,
+    StoredOutcome,
     StoredPage,
     StoredQuery,
     StoreError,
@@ -170,7 +171,10 @@ class PostgresTenant(PostgresQaRecords):
         self.store = store
         self.tenant = tenant
 
-    async def put_sessions(self, sessions: Sequence[SessionDetail]) -> None:
+    async def put_sessions(
+        self, sessions: Sequence[SessionDetail], outcomes: Mapping[str, StoredOutcome] | None = None
+    ) -> None:
+        ended = outcomes or {}
         if not sessions:
             return  # nothing to write (an executemany of no rows has no result to read back)
         rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop
@@ -203,7 +207,7 @@ class PostgresTenant(PostgresQaRecords):
                     for index, turn in enumerate(session.turns[: 1 << TURN_BITS]):
                         copy.write_row((key, index, turn.role, _offset(turn.timestamp, origin), turn.text))
             conn.execute("DELETE FROM pending WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
-            write_rows(conn, self.tenant, [(s, figures_json(s)) for s, _, _ in rows], open_=False)
+            write_rows(conn, self.tenant, [(s, figures_json(s, ended.get(s.id))) for s, _, _ in rows], open_=False)
 
         await self.store.run(self.store.write(work))
 

@@ -6,13 +6,16 @@ from collections import Counter
 from pathlib import Path
 
 import anyio
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from session_mcp.sessions.keep import put_closed, stored_outcomes
 from session_mcp.sessions.outcome import OUTCOMES, outcome_of
 from session_mcp.store.base import StoredQuery
+from session_mcp.store.open import StoreEngine
 from session_mcp.store.sqlite import SqliteStore
+from tests.stores import ENGINES, opened
 from tests.unit.store.helpers import ANCHOR, sessions
 
 DEMO = sessions(60)
@@ -85,3 +88,25 @@ def test_the_stored_figures_keep_the_outcome_and_signal_not_the_quote(tmp_path: 
     raw = (tmp_path / "s.sqlite3").read_bytes()
     quotes = [outcome_of(s).evidence.quote for s in CLOSED if outcome_of(s).evidence is not None]  # type: ignore[union-attr]
     assert quotes and all(f'"{quote}"'.encode() not in raw for quote in quotes if len(quote) > 20)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_both_engines_filter_by_outcome_alike(tmp_path: Path, engine: str) -> None:
+    """The same rows, stored with and without outcomes, answer each outcome filter the same on each engine."""
+
+    async def run(store: StoreEngine) -> dict[str, set[str]]:
+        tenant = store.for_tenant("t")
+        await tenant.put_sessions(OLDER)  # an older row: stored without an outcome
+        await put_closed(tenant, CLOSED[len(OLDER) :])
+        await tenant.set_pending(OPEN, ANCHOR)
+        await put_closed(store.for_tenant("other"), CLOSED)  # another tenant's rows never come
+        found: dict[str, set[str]] = {}
+        for outcome in OUTCOMES:
+            page = await tenant.query(StoredQuery(outcomes=frozenset({outcome})))
+            found[outcome] = {row.summary.id for row in page.rows}
+            assert page.total == len(found[outcome])
+        return found
+
+    with opened(engine, tmp_path) as store:
+        found = anyio.run(run, store)
+    assert found == {o: {s.id for s in DEMO if expected_outcome(s.id) == o} for o in OUTCOMES}
