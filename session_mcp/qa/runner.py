@@ -14,7 +14,7 @@ transcripts and what the report keeps.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -102,7 +102,7 @@ async def run_review(
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
                 kept = await store.get_findings(rules_key, chunk) if store else {}
-                stored = await _from_store(store, [i for i in chunk if i not in kept]) if store else {}
+                stored = await store.get_sessions([i for i in chunk if i not in kept]) if store else {}
                 missing = [i for i in chunk if i not in kept and i not in stored]
                 fetched, failures = await fetch_sessions(
                     client, missing, concurrency=pacer.maximum, use_cache=memory_cache, pacer=pacer.slot
@@ -149,13 +149,3 @@ async def run_review(
         now=now or datetime.now(UTC),
     )
     return Review(report, scan, from_store=read["store"], fetched=read["api"], kept=read["kept"], pacer=pacer)
-
-
-async def _from_store(store: SessionStore, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
-    """The sessions of ``session_ids`` the store holds (closed ones), by id."""
-    held = await store.closed_ids(session_ids)
-    found: dict[str, SessionDetail] = {}
-    for session_id in session_ids:
-        if session_id in held and (session := await store.get_session(session_id)) is not None:
-            found[session_id] = session
-    return found
