@@ -197,6 +197,9 @@ class Annotation:
 
 MAX_ANNOTATIONS_READ = 100_000  # one review reads at most this many of a tenant's annotations, newest first
 
+SNIPPET_TOKENS = 16  # words of a hit's snippet, in both engines
+# One search's bound in time: a query of many common prefixes must not hold the store's workers.
+SEARCH_SECONDS = 10.0
 MARKS = ("«", "»")  # around matched words in snippets: rare in speech, unlike brackets or asterisks
 RANK_LIMIT = 20_000  # above this many hits, ranking all of them costs more than a page is worth: newest first
 

@@ -13,11 +13,10 @@ from typing import Any
 
 import psycopg
 
-from session_mcp.store.base import StoreError
+from session_mcp.store.migrations import run_migrations
 from session_mcp.store.pg_query import LIST_ROWS, write_rows
 from session_mcp.store.pg_search import CONFIG, PUNCTUATION
-from session_mcp.store.rows import figures_json
-from session_mcp.store.sqlite import _read_back
+from session_mcp.store.rows import figures_json, session_of_body
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -85,7 +84,7 @@ def lock_key(name: str) -> int:
 def backfill_v3(conn: Connection) -> None:
     """The list rows and figures of sessions stored before version 3, from their bodies."""
     for tenant, session_id, body in conn.execute("SELECT tenant, id, body FROM sessions").fetchall():
-        session = _read_back(bytes(body), session_id)
+        session = session_of_body(bytes(body), session_id)
         write_rows(conn, tenant, [(session, figures_json(session))], open_=False)
 
 
@@ -99,16 +98,7 @@ def migrate(conn: Connection) -> int:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
-                "upgrade session-mcp, or point --store elsewhere"
-            )
-        for version, step in enumerate(MIGRATIONS[found:], start=found + 1):
-            for statement in step:
-                conn.execute(statement)
-            if version in BACKFILLS:
-                BACKFILLS[version](conn)
+        run_migrations(conn, MIGRATIONS, BACKFILLS, found)
         if found != SCHEMA_VERSION:
             conn.execute("DELETE FROM schema_version")
             conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))

@@ -38,6 +38,8 @@ import psycopg.errors
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import (
     RANK_LIMIT,
+    SEARCH_SECONDS,
+    SNIPPET_TOKENS,
     SearchFilters,
     SearchHit,
     SearchPage,
@@ -54,17 +56,8 @@ from session_mcp.store.pg_qa import PostgresQaRecords
 from session_mcp.store.pg_query import run_query, search_where, write_rows
 from session_mcp.store.pg_schema import lock_key, migrate
 from session_mcp.store.pg_search import patterns, snippet, to_tsquery
-from session_mcp.store.rows import figures_json
+from session_mcp.store.rows import TURN_BITS, figures_json, session_columns, session_of_body, stored_bodies, turn_offset
 from session_mcp.store.search import parse
-from session_mcp.store.sqlite import (
-    SEARCH_SECONDS,
-    SNIPPET_TOKENS,
-    TURN_BITS,
-    _compressed,
-    _offset,
-    _read_back,
-    _summary_row,
-)
 from session_mcp.store.url import DatabaseURL
 
 T = TypeVar("T")
@@ -177,7 +170,7 @@ class PostgresTenant(PostgresQaRecords):
         ended = outcomes or {}
         if not sessions:
             return  # nothing to write (an executemany of no rows has no result to read back)
-        rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop
+        rows = await anyio.to_thread.run_sync(stored_bodies, sessions)  # CPU work, off the loop
 
         def work(conn: Connection) -> None:
             ids = [session.id for session, _, _ in rows]
@@ -190,7 +183,7 @@ class PostgresTenant(PostgresQaRecords):
                 "status, close_reason, session_type, modality, created_at, started_at, closed_at, list_time, "
                 "start_time, stored_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                 "%s) ON CONFLICT (tenant, id) DO NOTHING RETURNING sk",
-                [_summary_row(self.tenant, session, body, raw_bytes) for session, body, raw_bytes in rows],
+                [session_columns(self.tenant, session, body, raw_bytes) for session, body, raw_bytes in rows],
                 returning=True,
             )
             keys: list[int | None] = []
@@ -205,7 +198,7 @@ class PostgresTenant(PostgresQaRecords):
                         continue
                     origin = session.turn_origin
                     for index, turn in enumerate(session.turns[: 1 << TURN_BITS]):
-                        copy.write_row((key, index, turn.role, _offset(turn.timestamp, origin), turn.text))
+                        copy.write_row((key, index, turn.role, turn_offset(turn.timestamp, origin), turn.text))
             conn.execute("DELETE FROM pending WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids))
             write_rows(conn, self.tenant, [(s, figures_json(s, ended.get(s.id))) for s, _, _ in rows], open_=False)
 
@@ -219,7 +212,7 @@ class PostgresTenant(PostgresQaRecords):
         )
         if row is None:
             return None
-        return await anyio.to_thread.run_sync(_read_back, bytes(row[0]), session_id)
+        return await anyio.to_thread.run_sync(session_of_body, bytes(row[0]), session_id)
 
     async def get_sessions(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
         rows = await self._rows("id, body", "sessions", session_ids)
@@ -227,7 +220,7 @@ class PostgresTenant(PostgresQaRecords):
             return {}
 
         def read_all() -> dict[str, SessionDetail]:
-            return {str(r[0]): _read_back(bytes(r[1]), str(r[0])) for r in rows}
+            return {str(r[0]): session_of_body(bytes(r[1]), str(r[0])) for r in rows}
 
         return await anyio.to_thread.run_sync(read_all)
 

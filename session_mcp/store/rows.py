@@ -10,12 +10,17 @@ are trusted: they were cleaned by the ingest boundary when written.
 from __future__ import annotations
 
 import json
+import time
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
+from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import Figures, StoredOutcome, ToolOutcome, figures_of
 
 COMPRESSION = 6  # zlib level of what the store keeps compressed (bodies, findings): near the best, fast
+TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps any beyond)
 
 TRANSCRIPT_FIELDS = frozenset(SessionDetail.model_fields) - frozenset(SessionSummary.model_fields)
 
@@ -56,3 +61,31 @@ def figures_from(text: str) -> Figures:
     data = json.loads(text)
     tools = tuple(ToolOutcome(*tool) for tool in data["f"])
     return Figures(int(data["t"]), int(data["u"]), tools, data.get("o"), data.get("s"))
+
+
+def stored_bodies(sessions: Sequence[SessionDetail]) -> list[tuple[SessionDetail, bytes, int]]:
+    """Each session with its wire JSON compressed, and that JSON's size."""
+    rows = []
+    for session in sessions:
+        raw = compact(session.to_wire()).encode()
+        rows.append((session, zlib.compress(raw, COMPRESSION), len(raw)))
+    return rows
+
+
+def session_of_body(body: bytes, session_id: str) -> SessionDetail:
+    """A stored session through the ingest boundary again."""
+    return ingest(zlib.decompress(body), SessionDetail, what=f"the stored session {session_id}")
+
+
+def session_columns(tenant: str, session: SessionDetail, body: bytes, raw_bytes: int) -> tuple[Any, ...]:
+    """The ``sessions`` row of a stored session, in both engines' column order."""
+    return (
+        tenant, session.id, body, raw_bytes, len(session.turns), session.companion_id, session.external_client_id,
+        session.state, session.close_reason, session.session_type, session.modality, session.created_at,
+        session.started_at, session.closed_at, session.list_time, session.start_time, time.time(),
+    )  # fmt: skip
+
+
+def turn_offset(timestamp: float | None, origin: float | None) -> float | None:
+    """Seconds of a turn from the session's start, as the search's hits give them."""
+    return None if timestamp is None or origin is None else max(0.0, timestamp - origin)

@@ -23,12 +23,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,11 +35,12 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import (
     MARKS,
     RANK_LIMIT,
+    SEARCH_SECONDS,
+    SNIPPET_TOKENS,
     SearchFilters,
     SearchHit,
     SearchPage,
@@ -55,20 +54,16 @@ from session_mcp.store.base import (
     search_stopped,
 )
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
-from session_mcp.store.rows import COMPRESSION, figures_json
+from session_mcp.store.migrations import run_migrations
+from session_mcp.store.rows import TURN_BITS, figures_json, session_columns, session_of_body, stored_bodies, turn_offset
 from session_mcp.store.search import to_fts5
 from session_mcp.store.sqlite_qa import SqliteQaRecords
 from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, search_where, write_rows
 
 T = TypeVar("T")
 
-TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps any beyond)
 BUSY_TIMEOUT_MS = 10_000
-SNIPPET_TOKENS = 16
-# One search's bound in time: the store has one worker for every tenant, so a query of many common
-# prefixes must not hold it. SQLite calls the handler every PROGRESS_STEPS virtual-machine steps.
-SEARCH_SECONDS = 10.0
-PROGRESS_STEPS = 10_000
+PROGRESS_STEPS = 10_000  # SQLite calls the search's time-bound handler every this many virtual-machine steps
 
 # MIGRATIONS[n] takes a file from schema version n to n + 1: statements, run in one transaction.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -124,7 +119,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def backfill_v3(conn: sqlite3.Connection) -> None:
     """The list rows and figures of sessions stored before version 3, from their bodies."""
     for tenant, session_id, body in conn.execute("SELECT tenant, id, body FROM sessions").fetchall():
-        session = _read_back(body, session_id)
+        session = session_of_body(body, session_id)
         write_rows(conn, tenant, [(session, figures_json(session))], open_=False)
 
 
@@ -138,16 +133,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store was written by a newer session-mcp (schema {found}, this one knows {SCHEMA_VERSION}): "
-                "upgrade session-mcp, or point --store elsewhere"
-            )
-        for version, step in enumerate(MIGRATIONS[found:], start=found + 1):
-            for statement in step:
-                conn.execute(statement)
-            if version in BACKFILLS:
-                BACKFILLS[version](conn)
+        run_migrations(conn, MIGRATIONS, BACKFILLS, found)
         conn.execute("DELETE FROM schema_version")
         conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
@@ -236,28 +222,6 @@ class SqliteStore:
         return result
 
 
-def _compressed(sessions: Sequence[SessionDetail]) -> list[tuple[SessionDetail, bytes, int]]:
-    """Each session with its wire JSON compressed, and that JSON's size."""
-    rows = []
-    for session in sessions:
-        raw = json.dumps(session.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
-        rows.append((session, zlib.compress(raw, COMPRESSION), len(raw)))
-    return rows
-
-
-def _read_back(body: bytes, session_id: str) -> SessionDetail:
-    """A stored session through the ingest boundary again, as the disk cache reads its entries."""
-    return ingest(zlib.decompress(body), SessionDetail, what=f"the stored session {session_id}")
-
-
-def _summary_row(tenant: str, session: SessionDetail, body: bytes, raw_bytes: int) -> tuple[Any, ...]:
-    return (
-        tenant, session.id, body, raw_bytes, len(session.turns), session.companion_id, session.external_client_id,
-        session.state, session.close_reason, session.session_type, session.modality, session.created_at,
-        session.started_at, session.closed_at, session.list_time, session.start_time, time.time(),
-    )  # fmt: skip
-
-
 def _delete_sessions(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
     for key in keys:
         conn.execute("DELETE FROM findings WHERE (tenant, id) = (SELECT tenant, id FROM sessions WHERE sk = ?)", (key,))
@@ -276,7 +240,7 @@ class SqliteTenant(SqliteQaRecords):
         self, sessions: Sequence[SessionDetail], outcomes: Mapping[str, StoredOutcome] | None = None
     ) -> None:
         ended = outcomes or {}
-        rows = await anyio.to_thread.run_sync(_compressed, sessions)  # CPU work, off the loop, outside the lock
+        rows = await anyio.to_thread.run_sync(stored_bodies, sessions)  # CPU work, off the loop, outside the lock
 
         def work(conn: sqlite3.Connection) -> None:
             for session, body, raw_bytes in rows:
@@ -286,14 +250,14 @@ class SqliteTenant(SqliteQaRecords):
                     "INSERT INTO sessions (tenant, id, body, raw_bytes, turn_count, companion_id, external_client_id, "
                     "status, close_reason, session_type, modality, created_at, started_at, closed_at, list_time, "
                     "start_time, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _summary_row(self.tenant, session, body, raw_bytes),
+                    session_columns(self.tenant, session, body, raw_bytes),
                 )
                 key = int(cursor.lastrowid or 0)
                 origin = session.turn_origin
                 conn.executemany(
                     "INSERT INTO turns (tk, role, offset_s, text) VALUES (?, ?, ?, ?)",
                     (
-                        ((key << TURN_BITS) | index, turn.role, _offset(turn.timestamp, origin), turn.text)
+                        ((key << TURN_BITS) | index, turn.role, turn_offset(turn.timestamp, origin), turn.text)
                         for index, turn in enumerate(session.turns[: 1 << TURN_BITS])
                     ),
                 )
@@ -310,7 +274,7 @@ class SqliteTenant(SqliteQaRecords):
         )
         if row is None:
             return None
-        return await anyio.to_thread.run_sync(_read_back, row[0], session_id)
+        return await anyio.to_thread.run_sync(session_of_body, row[0], session_id)
 
     async def get_sessions(self, session_ids: Sequence[str]) -> dict[str, SessionDetail]:
         rows = await self._rows("id, body", "sessions", session_ids)
@@ -318,7 +282,7 @@ class SqliteTenant(SqliteQaRecords):
             return {}
 
         def read_all() -> dict[str, SessionDetail]:
-            return {str(r[0]): _read_back(r[1], str(r[0])) for r in rows}
+            return {str(r[0]): session_of_body(r[1], str(r[0])) for r in rows}
 
         return await anyio.to_thread.run_sync(read_all)
 
@@ -494,7 +458,3 @@ class SqliteTenant(SqliteQaRecords):
             return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
 
         return await self.store.run(bounded)
-
-
-def _offset(timestamp: float | None, origin: float | None) -> float | None:
-    return None if timestamp is None or origin is None else max(0.0, timestamp - origin)
