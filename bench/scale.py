@@ -271,6 +271,8 @@ def search_cases() -> list[tuple[str, dict[str, Any]]]:
 
 def direct_search(path: Path, tenant: str, since: float) -> dict[str, list[float]]:
     """The same FTS queries on the SQLite file, without the store: count, then the first page ranked."""
+    from session_mcp.store.base import MARKS, RANK_LIMIT, SNIPPET_TOKENS
+    from session_mcp.store.rows import TURN_BITS
     from session_mcp.store.search import to_fts5
 
     conn = sqlite3.connect(path)
@@ -279,18 +281,18 @@ def direct_search(path: Path, tenant: str, since: float) -> dict[str, list[float
         match = to_fts5(arguments["query"])
         window = "AND s.start_time >= ?" if "since" in arguments else ""
         params: tuple[Any, ...] = (match, tenant, since) if window else (match, tenant)
-        joins = "JOIN sessions s ON s.sk = (turns_fts.rowid >> 16)"
+        joins = f"JOIN sessions s ON s.sk = (turns_fts.rowid >> {TURN_BITS})"
         runs = []
         for _ in range(SEARCH_RUNS):
             started = time.perf_counter()
             total = conn.execute(
                 f"SELECT count(*) FROM turns_fts {joins} WHERE turns_fts MATCH ? AND s.tenant = ? {window}", params
             ).fetchone()[0]
-            order = "bm25(turns_fts)" if total <= 20_000 else "s.start_time DESC"
+            order = "bm25(turns_fts)" if total <= RANK_LIMIT else "s.start_time DESC"
             conn.execute(
-                f"SELECT s.id, snippet(turns_fts, 0, '«', '»', '…', 16) FROM turns_fts {joins} "
+                f"SELECT s.id, snippet(turns_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) FROM turns_fts {joins} "
                 f"WHERE turns_fts MATCH ? AND s.tenant = ? {window} ORDER BY {order} LIMIT 20",
-                params,
+                (*MARKS, *params),
             ).fetchall()
             runs.append(time.perf_counter() - started)
         timings[name] = runs
