@@ -14,11 +14,11 @@ from typing import Any
 import psycopg
 
 from session_mcp.companion.models import SessionSummary
-from session_mcp.store.base import UNKNOWN_OUTCOME, SearchFilters, StoredPage, StoredQuery, StoredRow
+from session_mcp.store.base import StoredPage, StoredQuery, StoredRow
 from session_mcp.store.rows import figures_from, summary_json, summary_of, tags_json
+from session_mcp.store.where import KEY, Dialect, query_where
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-KEY = "coalesce(start_time, 0)"
 COLUMNS = (
     "tenant, id, open, start_time, list_time, companion_id, external_client_id, status, close_reason, "
     "session_type, modality, tags, summary, figures"
@@ -35,6 +35,12 @@ LIST_ROWS = (
 TAG_MATCH = (
     "(SELECT CASE jsonb_typeof(v) WHEN 'boolean' THEN CASE WHEN v = 'true'::jsonb THEN '1' ELSE '0' END "
     "ELSE v #>> '{{}}' END FROM (SELECT {column} -> %s) AS tag(v)) = %s"
+)
+POSTGRES = Dialect(
+    mark="%s",
+    tag=lambda column: TAG_MATCH.format(column=column),
+    outcome="figures::jsonb ->> 'o'",  # rows.figures_json's "o"
+    one_of=lambda expression, values: (f"{expression} = ANY(%s)", [list(values)]),
 )
 
 
@@ -58,38 +64,8 @@ def write_rows(
     )
 
 
-def _filters(tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
-    clauses = ["tenant = %s"]
-    params: list[Any] = [tenant]
-    for clause, value in (
-        (f"{KEY} >= %s", query.since),  # window starts are after 2000: an unknown time (0) is never in
-        (f"{KEY} < %s AND start_time IS NOT NULL", query.until),
-        ("companion_id = %s", query.companion_id),
-        ("external_client_id = %s", query.external_client_id),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    for key, value in query.tags:
-        clauses.append(TAG_MATCH.format(column="tags"))
-        params += [key, value]
-    for column, values in (
-        ("status", query.statuses),
-        ("close_reason", query.close_reasons),
-        ("session_type", query.session_types),
-        ("modality", query.modalities),
-    ):
-        if values:
-            clauses.append(f"lower(coalesce({column}, '')) = ANY(%s)")
-            params.append(sorted(values))
-    if query.outcomes:  # figures' "o" (rows.figures_json): none stored (an open session, an older row) is unknown
-        clauses.append(f"coalesce(figures::jsonb ->> 'o', '{UNKNOWN_OUTCOME}') = ANY(%s)")
-        params.append(sorted(query.outcomes))
-    return " AND ".join(clauses), params
-
-
 def run_query(conn: Connection, tenant: str, query: StoredQuery) -> StoredPage:
-    where, params = _filters(tenant, query)
+    where, params = query_where(POSTGRES, tenant, query)
     total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()
     if query.after is not None:  # the index seeks to the position
         where += f" AND ({KEY}, id) < (%s, %s)"
@@ -103,29 +79,3 @@ def run_query(conn: Connection, tenant: str, query: StoredQuery) -> StoredPage:
         [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows],
         int(total[0]) if total else 0,
     )
-
-
-def search_where(tenant: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
-    """The WHERE clause of a transcript search after the match: this tenant (always), then each filter given."""
-    clauses = ["s.tenant = %s"]
-    params: list[Any] = [tenant]
-    for clause, value in (
-        ("t.role = %s", filters.role),
-        ("s.companion_id = %s", filters.companion_id),
-        ("s.external_client_id = %s", filters.external_client_id),
-        ("s.start_time >= %s", filters.since),
-        ("s.start_time < %s", filters.until),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    for key, value in filters.tags:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM list_rows r WHERE r.tenant = s.tenant AND r.id = s.id AND "
-            f"{TAG_MATCH.format(column='r.tags')})"
-        )
-        params += [key, value]
-    if filters.statuses:
-        clauses.append("s.status = ANY(%s)")
-        params.append(list(filters.statuses))
-    return " AND ".join(clauses), tuple(params)

@@ -53,12 +53,13 @@ from session_mcp.store.base import (
     search_stopped,
 )
 from session_mcp.store.pg_qa import PostgresQaRecords
-from session_mcp.store.pg_query import run_query, search_where, write_rows
+from session_mcp.store.pg_query import POSTGRES, run_query, write_rows
 from session_mcp.store.pg_schema import lock_key, migrate
 from session_mcp.store.pg_search import patterns, snippet, to_tsquery
 from session_mcp.store.rows import TURN_BITS, figures_json, session_columns, session_of_body, stored_bodies, turn_offset
 from session_mcp.store.search import parse
 from session_mcp.store.url import DatabaseURL
+from session_mcp.store.where import search_where
 
 T = TypeVar("T")
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -362,7 +363,7 @@ class PostgresTenant(PostgresQaRecords):
         groups = parse(query)  # QueryError before any SQL: user text only ever reaches it as parameters
         expression, query_params = to_tsquery(groups)
         wanted = patterns(groups)
-        where, filter_params = search_where(self.tenant, filters)
+        where, filter_params = search_where(POSTGRES, self.tenant, filters)
         source = (
             f"FROM turns t JOIN sessions s ON s.sk = t.session_sk CROSS JOIN (SELECT {expression} AS q) AS found "
             f"WHERE t.tsv @@ found.q AND {where}"

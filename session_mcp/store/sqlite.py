@@ -58,7 +58,8 @@ from session_mcp.store.migrations import run_migrations
 from session_mcp.store.rows import TURN_BITS, figures_json, session_columns, session_of_body, stored_bodies, turn_offset
 from session_mcp.store.search import to_fts5
 from session_mcp.store.sqlite_qa import SqliteQaRecords
-from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, search_where, write_rows
+from session_mcp.store.sqlite_query import LIST_ROWS, SQLITE, rows_by_ids, run_query, write_rows
+from session_mcp.store.where import search_where
 
 T = TypeVar("T")
 
@@ -413,8 +414,9 @@ class SqliteTenant(SqliteQaRecords):
 
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
         match = to_fts5(query)  # QueryError before any SQL: user text never reaches MATCH
-        where, params = search_where(self.tenant, match, filters)
-        joins = "JOIN sessions s ON s.sk = (turns_fts.rowid >> 16) JOIN turns t ON t.tk = turns_fts.rowid"
+        where, filter_params = search_where(SQLITE, self.tenant, filters)
+        where, params = f"turns_fts MATCH ? AND {where}", (match, *filter_params)
+        joins = f"JOIN sessions s ON s.sk = (turns_fts.rowid >> {TURN_BITS}) JOIN turns t ON t.tk = turns_fts.rowid"
 
         def bounded(conn: sqlite3.Connection) -> SearchPage:
             deadline = time.monotonic() + SEARCH_SECONDS

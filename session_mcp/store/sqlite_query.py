@@ -16,11 +16,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from session_mcp.companion.models import SessionSummary
-from session_mcp.store.base import UNKNOWN_OUTCOME, SearchFilters, StoredPage, StoredQuery, StoredRow
+from session_mcp.store.base import StoredPage, StoredQuery, StoredRow
 from session_mcp.store.rows import figures_from, summary_json, summary_of, tags_json
+from session_mcp.store.where import KEY, Dialect, query_where
 
-KEY = "coalesce(start_time, 0)"
 TAG_VALUE = "CAST(value AS TEXT)"  # a tag's value as the API's tag filter compares it: text
+SQLITE = Dialect(
+    mark="?",
+    tag=lambda column: f"EXISTS (SELECT 1 FROM json_each({column}) WHERE key = ? AND {TAG_VALUE} = ?)",
+    outcome="json_extract(figures, '$.o')",  # rows.figures_json's "o"
+    one_of=lambda expression, values: (f"{expression} IN ({','.join('?' * len(values))})", list(values)),
+)
 
 LIST_ROWS = (
     """CREATE TABLE list_rows (tenant TEXT NOT NULL, id TEXT NOT NULL, open INTEGER NOT NULL, start_time REAL,
@@ -60,40 +66,8 @@ def delete_rows(conn: sqlite3.Connection, tenant: str, session_ids: Sequence[str
     conn.executemany("DELETE FROM list_rows WHERE tenant = ? AND id = ?", [(tenant, i) for i in session_ids])
 
 
-def _filters(tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
-    clauses = ["tenant = ?"]
-    params: list[Any] = [tenant]
-    for clause, value in (
-        (f"{KEY} >= ?", query.since),  # window starts are after 2000: an unknown time (0) is never in
-        (f"{KEY} < ? AND start_time IS NOT NULL", query.until),
-        ("companion_id = ?", query.companion_id),
-        ("external_client_id = ?", query.external_client_id),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    for key, value in query.tags:
-        clauses.append(f"EXISTS (SELECT 1 FROM json_each(tags) WHERE key = ? AND {TAG_VALUE} = ?)")
-        params += [key, value]
-    for column, values in (
-        ("status", query.statuses),
-        ("close_reason", query.close_reasons),
-        ("session_type", query.session_types),
-        ("modality", query.modalities),
-    ):
-        if values:
-            clauses.append(f"lower(coalesce({column}, '')) IN ({','.join('?' * len(values))})")
-            params += sorted(values)
-    if query.outcomes:  # figures' "o" (rows.figures_json): none stored (an open session, an older row) is unknown
-        clauses.append(
-            f"coalesce(json_extract(figures, '$.o'), '{UNKNOWN_OUTCOME}') IN ({','.join('?' * len(query.outcomes))})"
-        )
-        params += sorted(query.outcomes)
-    return " AND ".join(clauses), params
-
-
 def run_query(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> StoredPage:
-    where, params = _filters(tenant, query)
+    where, params = query_where(SQLITE, tenant, query)
     total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()[0]
     if query.after is not None:  # the index seeks to the position
         where += f" AND {KEY} <= ? AND ({KEY} < ? OR id < ?)"
@@ -106,32 +80,6 @@ def run_query(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> Stor
     return StoredPage(
         [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows], int(total)
     )
-
-
-def search_where(tenant: str, match: str, filters: SearchFilters) -> tuple[str, tuple[Any, ...]]:
-    """The WHERE clause of a transcript search: the match, this tenant (always), then each filter given."""
-    clauses = ["turns_fts MATCH ?", "s.tenant = ?"]
-    params: list[Any] = [match, tenant]
-    for clause, value in (
-        ("t.role = ?", filters.role),
-        ("s.companion_id = ?", filters.companion_id),
-        ("s.external_client_id = ?", filters.external_client_id),
-        ("s.start_time >= ?", filters.since),
-        ("s.start_time < ?", filters.until),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    for key, value in filters.tags:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM list_rows r, json_each(r.tags) WHERE r.tenant = s.tenant AND r.id = s.id "
-            f"AND key = ? AND {TAG_VALUE} = ?)"
-        )
-        params += [key, value]
-    if filters.statuses:
-        clauses.append(f"s.status IN ({','.join('?' * len(filters.statuses))})")
-        params += filters.statuses
-    return " AND ".join(clauses), tuple(params)
 
 
 MAX_PARAMETERS = 500  # ids bound in one statement: under SQLite's limit on bound parameters
