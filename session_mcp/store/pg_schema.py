@@ -72,6 +72,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             at double precision NOT NULL, text text NOT NULL)""",
         "CREATE INDEX annotations_by_session ON annotations (tenant, session_id)",
     ),
+    # 6: SQLite's contentless index and time-ordered keys; PostgreSQL's layout is unchanged (same numbers).
+    (),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -2,10 +2,11 @@
 
 - **Layout**: ``sessions`` holds each closed session's wire JSON (``SessionDetail.to_wire()``,
   zlib-compressed: transcripts compress about 4:1, which keeps the file, index included, near the
-  raw JSON's size) beside the summary columns that filters read. ``turns`` holds one row per turn
-  for the full-text index ``turns_fts`` (external content, so the text is stored once). A turn's
-  key is ``session key << 16 | turn index``: a session's turns are one key range (deleted in one
-  statement, no index to keep) and a hit's session is its key shifted back.
+  raw JSON's size) beside the summary columns that filters read. The full-text index ``turns_fts``
+  is contentless: a turn's text lives only in the body (``sqlite_turns``: deletes hand FTS5 the
+  text back from it; ``snippets`` marks a page's hits). A session's key is ordered by start time
+  and a turn's key holds its session, index and role, so the common search runs inside FTS5
+  alone (``sqlite_search``).
   ``list_rows`` (``sqlite_query``) holds every listed session's list row and transcript figures,
   open sessions' too: what windows, filters and statistics read, no body in the way.
 - **Tenants**: one file may hold several tenants' rows; ``SqliteTenant`` is bound to one and every
@@ -37,12 +38,8 @@ import anyio.to_thread
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.store.base import (
-    MARKS,
-    RANK_LIMIT,
     SEARCH_SECONDS,
-    SNIPPET_TOKENS,
     SearchFilters,
-    SearchHit,
     SearchPage,
     StoredOutcome,
     StoredPage,
@@ -55,11 +52,12 @@ from session_mcp.store.base import (
 )
 from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
 from session_mcp.store.migrations import run_migrations
-from session_mcp.store.rows import TURN_BITS, figures_json, session_columns, session_of_body, stored_bodies, turn_offset
+from session_mcp.store.rows import figures_json, session_columns, session_of_body, stored_bodies
 from session_mcp.store.search import to_fts5
 from session_mcp.store.sqlite_qa import SqliteQaRecords
-from session_mcp.store.sqlite_query import LIST_ROWS, SQLITE, rows_by_ids, run_query, write_rows
-from session_mcp.store.where import search_where
+from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, write_rows
+from session_mcp.store.sqlite_search import search
+from session_mcp.store.sqlite_turns import KEY_SPILLS, TURNS_FTS, index_session, new_key, rekey_and_index, unindex
 
 T = TypeVar("T")
 
@@ -113,6 +111,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             text TEXT NOT NULL)""",
         "CREATE INDEX annotations_by_session ON annotations (tenant, session_id)",
     ),
+    # 6: a turn's text once (in the body; the index contentless) and keys ordered by start time, with the
+    # role in a turn's key (``sqlite_turns``): old keys made negative, then each session rekeyed and
+    # indexed from its body by ``backfill_v6``.
+    (
+        "DROP TRIGGER turns_ai",
+        "DROP TRIGGER turns_ad",
+        "DROP TABLE turns_fts",
+        "DROP TABLE turns",
+        TURNS_FTS,
+        KEY_SPILLS,
+        "UPDATE sessions SET sk = -sk",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -124,7 +134,18 @@ def backfill_v3(conn: sqlite3.Connection) -> None:
         write_rows(conn, tenant, [(session, figures_json(session))], open_=False)
 
 
-BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {3: backfill_v3}  # run after that version's statements
+def backfill_v6(conn: sqlite3.Connection) -> None:
+    """Each session of a file before version 6 under its time-ordered key, its turns indexed from its body."""
+    rows = conn.execute("SELECT sk, tenant, id, body FROM sessions").fetchall()
+    rekey_and_index(
+        conn, [(int(sk), tenant, session_of_body(body, session_id)) for sk, tenant, session_id, body in rows]
+    )
+
+
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    3: backfill_v3,
+    6: backfill_v6,
+}  # run after that version's statements
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -223,10 +244,11 @@ class SqliteStore:
         return result
 
 
-def _delete_sessions(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
+def delete_sessions(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
+    """Delete the sessions stored under ``keys``: their index entries (with their text), findings and rows."""
+    unindex(conn, keys)
     for key in keys:
         conn.execute("DELETE FROM findings WHERE (tenant, id) = (SELECT tenant, id FROM sessions WHERE sk = ?)", (key,))
-        conn.execute("DELETE FROM turns WHERE tk >= ? AND tk < ?", (key << TURN_BITS, (key + 1) << TURN_BITS))
         conn.execute("DELETE FROM sessions WHERE sk = ?", (key,))
 
 
@@ -246,22 +268,16 @@ class SqliteTenant(SqliteQaRecords):
         def work(conn: sqlite3.Connection) -> None:
             for session, body, raw_bytes in rows:
                 old = conn.execute("SELECT sk FROM sessions WHERE tenant = ? AND id = ?", (self.tenant, session.id))
-                _delete_sessions(conn, [r[0] for r in old.fetchall()])
-                cursor = conn.execute(
-                    "INSERT INTO sessions (tenant, id, body, raw_bytes, turn_count, companion_id, external_client_id, "
-                    "status, close_reason, session_type, modality, created_at, started_at, closed_at, list_time, "
-                    "start_time, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    session_columns(self.tenant, session, body, raw_bytes),
+                delete_sessions(conn, [r[0] for r in old.fetchall()])
+                key = new_key(conn, self.tenant, session.start_time)
+                conn.execute(
+                    "INSERT INTO sessions (sk, tenant, id, body, raw_bytes, turn_count, companion_id, "
+                    "external_client_id, status, close_reason, session_type, modality, created_at, started_at, "
+                    "closed_at, list_time, start_time, stored_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, *session_columns(self.tenant, session, body, raw_bytes)),
                 )
-                key = int(cursor.lastrowid or 0)
-                origin = session.turn_origin
-                conn.executemany(
-                    "INSERT INTO turns (tk, role, offset_s, text) VALUES (?, ?, ?, ?)",
-                    (
-                        ((key << TURN_BITS) | index, turn.role, turn_offset(turn.timestamp, origin), turn.text)
-                        for index, turn in enumerate(session.turns[: 1 << TURN_BITS])
-                    ),
-                )
+                index_session(conn, key, session)
                 conn.execute("DELETE FROM pending WHERE tenant = ? AND id = ?", (self.tenant, session.id))
             write_rows(conn, self.tenant, [(s, figures_json(s, ended.get(s.id))) for s, _, _ in rows], open_=False)
 
@@ -407,56 +423,24 @@ class SqliteTenant(SqliteQaRecords):
                     "DELETE FROM list_rows WHERE tenant = ? AND coalesce(list_time, 0) < ?", (self.tenant, before)
                 )
             keys = [int(r[0]) for r in rows.fetchall()]
-            _delete_sessions(conn, keys)
+            delete_sessions(conn, keys)
             return len(keys)
 
         return await self.store.run(lambda conn: self.store.write(work))
 
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
-        match = to_fts5(query)  # QueryError before any SQL: user text never reaches MATCH
-        where, filter_params = search_where(SQLITE, self.tenant, filters)
-        where, params = f"turns_fts MATCH ? AND {where}", (match, *filter_params)
-        joins = f"JOIN sessions s ON s.sk = (turns_fts.rowid >> {TURN_BITS}) JOIN turns t ON t.tk = turns_fts.rowid"
+        to_fts5(query)  # QueryError before any SQL: user text never reaches MATCH
 
         def bounded(conn: sqlite3.Connection) -> SearchPage:
             deadline = time.monotonic() + SEARCH_SECONDS
             conn.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
             try:
-                return work(conn)
+                return search(conn, self.tenant, query, filters, offset, limit)
             except sqlite3.OperationalError as exc:
                 if "interrupted" not in str(exc):
                     raise
                 raise search_stopped(SEARCH_SECONDS) from None
             finally:
                 conn.set_progress_handler(None, 0)
-
-        def work(conn: sqlite3.Connection) -> SearchPage:
-            total_hits, total_sessions = conn.execute(
-                f"SELECT count(*), count(DISTINCT s.sk) FROM turns_fts {joins} WHERE {where}", params
-            ).fetchone()
-            order = "relevance" if total_hits <= RANK_LIMIT else "newest"
-            ranking = "bm25(turns_fts)" if order == "relevance" else "s.start_time DESC"
-            rows = conn.execute(
-                f"SELECT s.id, s.companion_id, s.started_at, s.status, turns_fts.rowid, t.offset_s, t.role, "
-                f"snippet(turns_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) FROM turns_fts {joins} WHERE {where} "
-                f"ORDER BY {ranking}, turns_fts.rowid LIMIT ? OFFSET ?",
-                (*MARKS, *params, limit, offset),
-            ).fetchall()
-            hits = [
-                SearchHit(r[0], r[1], r[2], r[3], r[4] & ((1 << TURN_BITS) - 1), r[5], r[6], " ".join(r[7].split()))
-                for r in rows
-            ]
-            ids = sorted({h.session_id for h in hits})
-            counts: dict[str, int] = {}
-            if ids:
-                counts = dict(
-                    conn.execute(
-                        f"SELECT s.id, count(*) FROM turns_fts {joins} WHERE {where} "
-                        f"AND s.id IN ({','.join('?' * len(ids))}) GROUP BY s.id",
-                        (*params, *ids),
-                    ).fetchall()
-                )
-            more = offset + len(hits) < total_hits
-            return SearchPage(hits, total_hits, total_sessions, counts, order, offset + len(hits) if more else None)
 
         return await self.store.run(bounded)

@@ -1,0 +1,119 @@
+"""The SQLite store's turn index: keys ordered by time, a contentless FTS5 table, turn text read from bodies.
+
+A session's text lives once, in its compressed body; ``turns_fts`` is contentless (``content=''``):
+it holds the index only. So deleting a turn must hand FTS5 the text it indexed (``'delete'`` with
+other text leaves ghost hits and raises nothing): ``unindex`` reads it back from the body.
+
+Keys carry what the search filters on most, so those filters run inside FTS5 with no join:
+
+- a session's key is ``start second << SLOT_BITS | slot`` (its order among the sessions of the file
+  that start in that second); a session with no start time (nor creation) gets a key below every
+  real time (``NO_TIME_END``), so no window reaches it, as none reaches it through ``start_time``;
+- a turn's rowid is ``session key << TURN_SHIFT | turn index << ROLE_BITS | role code``: a time window
+  is a rowid range, a role is a bit test, a hit's session is a shift and newest first is rowid order.
+
+The index holds a session's first ``MAX_TURNS`` turns (its wire JSON keeps any beyond). A second
+of more than ``1 << SLOT_BITS`` sessions spills into a later second's key; such keys are listed in
+``key_spills`` and their tenant's windowed searches filter by ``start_time`` through the join.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from session_mcp.companion.models import EARLIEST_TIME, SessionDetail
+
+SLOT_BITS = 12  # sessions of the file starting in the same second before one spills: 4,096
+ROLE_BITS = 2
+INDEX_BITS = 12
+MAX_TURNS = 1 << INDEX_BITS  # turns of a session the index holds: 4,096 (the wire JSON keeps any beyond)
+TURN_SHIFT = INDEX_BITS + ROLE_BITS
+NO_TIME_END = EARLIEST_TIME << SLOT_BITS  # keys of sessions with no time: below every real time's key
+ROLES = {"user": 0, "agent": 1}  # any other role: 2
+OTHER_ROLE = 2
+
+TURNS_FTS = "CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')"
+KEY_SPILLS = "CREATE TABLE key_spills (sk INTEGER PRIMARY KEY, tenant TEXT NOT NULL)"
+
+
+def second_key(second: float) -> int:
+    """The first session key of the second holding ``second`` (times before 2000 clamp to 2000)."""
+    return max(math.floor(second), EARLIEST_TIME) << SLOT_BITS
+
+
+def new_key(conn: sqlite3.Connection, tenant: str, start_time: float | None) -> int:
+    """A free key for a session starting at ``start_time``: the next slot of its second (recorded in
+    ``key_spills`` when that second is full and the key lands in a later one)."""
+    if start_time is None:
+        low, high = 0, NO_TIME_END
+    else:
+        low = second_key(start_time)
+        high = low + (1 << SLOT_BITS)
+    top = conn.execute("SELECT max(sk) FROM sessions WHERE sk >= ? AND sk < ?", (low, high)).fetchone()[0]
+    key = low if top is None else int(top) + 1
+    if key < high:
+        return key
+    key = int(conn.execute("SELECT max(sk) FROM sessions").fetchone()[0]) + 1  # a spill: past every key
+    conn.execute("INSERT INTO key_spills (sk, tenant) VALUES (?, ?)", (key, tenant))
+    return key
+
+
+def turn_rowid(key: int, index: int, role: str) -> int:
+    return (key << TURN_SHIFT) | (index << ROLE_BITS) | ROLES.get(role, OTHER_ROLE)
+
+
+def index_session(conn: sqlite3.Connection, key: int, session: SessionDetail) -> None:
+    """Index the first ``MAX_TURNS`` turns of ``session``, stored under ``key``."""
+    conn.executemany(
+        "INSERT INTO turns_fts (rowid, text) VALUES (?, ?)",
+        ((turn_rowid(key, i, t.role), t.text) for i, t in enumerate(session.turns[:MAX_TURNS])),
+    )
+
+
+class BodyTurn:
+    """A turn read straight from a stored body's JSON (no validation: the body was validated when written)."""
+
+    __slots__ = ("role", "text", "timestamp")
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        role, text = item.get("role"), item.get("text")
+        self.role = "unknown" if role is None else str(role)
+        self.text = "" if text is None else str(text)
+        timestamp = item.get("timestamp")
+        self.timestamp = float(timestamp) if isinstance(timestamp, int | float) else None
+
+
+def body_turns(body: bytes) -> list[BodyTurn]:
+    """The turns of a stored body as its model reads them (``ConversationItem``'s defaults)."""
+    wire = json.loads(zlib.decompress(body))
+    conversation = wire.get("conversation") or {}
+    return [BodyTurn(item) for item in conversation.get("items") or []]
+
+
+def unindex(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
+    """Remove the index entries of the sessions stored under ``keys``, with the text each was indexed with."""
+    for key in keys:
+        row = conn.execute("SELECT body FROM sessions WHERE sk = ?", (key,)).fetchone()
+        if row is None:
+            continue
+        conn.executemany(
+            "INSERT INTO turns_fts (turns_fts, rowid, text) VALUES ('delete', ?, ?)",
+            ((turn_rowid(key, i, t.role), t.text) for i, t in enumerate(body_turns(row[0])[:MAX_TURNS])),
+        )
+        conn.execute("DELETE FROM key_spills WHERE sk = ?", (key,))
+
+
+def rekey_and_index(conn: sqlite3.Connection, sessions: Sequence[tuple[int, str, SessionDetail]]) -> None:
+    """Give each (old key, tenant, session) its time-ordered key and index its turns (schema 6).
+
+    The old keys were made negative first, so no new key meets one.
+    """
+    for old, tenant, session in sorted(sessions, key=lambda s: (s[2].start_time or 0.0, -s[0])):
+        key = new_key(conn, tenant, session.start_time)
+        conn.execute("UPDATE sessions SET sk = ? WHERE sk = ?", (key, old))
+        index_session(conn, key, session)
