@@ -269,35 +269,61 @@ def search_cases() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def direct_search(path: Path, tenant: str, since: float) -> dict[str, list[float]]:
-    """The same FTS queries on the SQLite file, without the store: count, then the first page ranked."""
-    from session_mcp.store.base import MARKS, RANK_LIMIT, SNIPPET_TOKENS
-    from session_mcp.store.rows import TURN_BITS
+def direct_search(path: Path, since: float) -> dict[str, list[float]]:
+    """The store's own SQL on the file, without its Python: the count, the page, its sessions' rows and hit
+    counts (the store's common shape: one tenant, a window as a rowid range, no join), no snippets."""
+    from session_mcp.store.base import RANK_LIMIT
     from session_mcp.store.search import to_fts5
+    from session_mcp.store.sqlite_turns import SLOT_BITS, TURN_SHIFT, second_key
 
     conn = sqlite3.connect(path)
     timings: dict[str, list[float]] = {}
     for name, arguments in search_cases():
         match = to_fts5(arguments["query"])
-        window = "AND s.start_time >= ?" if "since" in arguments else ""
-        params: tuple[Any, ...] = (match, tenant, since) if window else (match, tenant)
-        joins = f"JOIN sessions s ON s.sk = (turns_fts.rowid >> {TURN_BITS})"
+        window = " AND rowid < ?" if "since" in arguments else ""  # keys fall as time grows
+        oldest = (second_key(since) + (1 << SLOT_BITS)) << TURN_SHIFT
+        params: tuple[Any, ...] = (match, oldest) if window else (match,)
         runs = []
         for _ in range(SEARCH_RUNS):
             started = time.perf_counter()
             total = conn.execute(
-                f"SELECT count(*) FROM turns_fts {joins} WHERE turns_fts MATCH ? AND s.tenant = ? {window}", params
+                f"SELECT count(*), count(DISTINCT rowid >> {TURN_SHIFT}) FROM turns_fts "
+                f"WHERE turns_fts MATCH ?{window}",
+                params,
             ).fetchone()[0]
-            order = "bm25(turns_fts)" if total <= RANK_LIMIT else "s.start_time DESC"
-            conn.execute(
-                f"SELECT s.id, snippet(turns_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) FROM turns_fts {joins} "
-                f"WHERE turns_fts MATCH ? AND s.tenant = ? {window} ORDER BY {order} LIMIT 20",
-                (*MARKS, *params),
+            order = "bm25(turns_fts), rowid" if total <= RANK_LIMIT else "rowid"
+            page = conn.execute(
+                f"SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?{window} ORDER BY {order} LIMIT 20", params
             ).fetchall()
+            keys = sorted({r[0] >> TURN_SHIFT for r in page})
+            conn.execute(
+                f"SELECT sk, id, companion_id, started_at, status, created_at, body FROM sessions "
+                f"WHERE sk IN ({','.join('?' * len(keys))})",
+                keys,
+            ).fetchall()
+            for key in keys:
+                conn.execute(
+                    "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ? AND rowid >= ? AND rowid < ?",
+                    (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT),
+                ).fetchone()
             runs.append(time.perf_counter() - started)
         timings[name] = runs
     conn.close()
     return timings
+
+
+def table_shares(path: Path) -> list[tuple[str, int]]:
+    """Each table's bytes in the file (its indexes with it), largest first: where the store's size goes."""
+    conn = sqlite3.connect(path)
+    try:
+        names = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"))
+        sizes: dict[str, int] = {}
+        for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            table = names.get(name, name)
+            sizes[table] = sizes.get(table, 0) + int(size)
+    finally:
+        conn.close()
+    return sorted(sizes.items(), key=lambda item: -item[1])
 
 
 async def store_search(path: Path, tenant: str, since: float) -> dict[str, list[float]]:
@@ -417,7 +443,7 @@ def measure(size: int, args: argparse.Namespace, folder: Path) -> list[list[obje
         if not args.store:
             tenant = key_fingerprint(API_KEY, upstream.url)
             since = time.time() - 30 * 86_400
-            raw = direct_search(Path(store), tenant, since)
+            raw = direct_search(Path(store), since)
             own = anyio.run(store_search, Path(store), tenant, since)
             for name, runs in figures.search.items():
                 raw95, own95 = (percentile(r, 0.95) for r in (raw[name], own[name]))
@@ -444,6 +470,17 @@ def measure(size: int, args: argparse.Namespace, folder: Path) -> list[list[obje
                     1.5,
                 )
             )
+            for table, table_bytes in table_shares(Path(store)):
+                if table_bytes * 100 >= size_bytes:  # 1 % of the file or more
+                    rows.append(
+                        row(
+                            f"  {table}",
+                            f"{table_bytes / size * 1000 / 1e6:.2f} MB",
+                            f"{table_bytes / size_bytes:.0%} of the file",
+                            table_bytes / size / raw_k * 1000,
+                            None,
+                        )
+                    )
     finally:
         upstream.close()
     return rows

@@ -22,7 +22,7 @@ from session_mcp.store.snippets import snippet, wanted_terms
 from session_mcp.store.sqlite_query import SQLITE
 from session_mcp.store.sqlite_turns import (
     MAX_TURNS,
-    NO_TIME_END,
+    NO_TIME_START,
     ROLE_BITS,
     ROLES,
     SLOT_BITS,
@@ -42,24 +42,24 @@ def _alone(conn: sqlite3.Connection, tenant: str) -> bool:
 
 
 def _window(conn: sqlite3.Connection, filters: SearchFilters) -> tuple[str, list[Any]]:
-    """The rowid clauses of a window (exact: sessions of its edge seconds outside it are named and left out)."""
+    """The rowid clauses of a window (exact: sessions of its edge seconds outside it are named and left out).
+
+    Keys fall as time grows (``sqlite_turns``): ``since`` bounds them from above, ``until`` from below.
+    """
     if filters.since is None and filters.until is None:
         return "", []
-    low = second_key(filters.since) if filters.since is not None else NO_TIME_END
-    clauses, params = ["turns_fts.rowid >= ?"], [low << TURN_SHIFT]
-    edges = [(low, low + (1 << SLOT_BITS))]
-    if filters.until is not None:
-        high = second_key(filters.until) + (1 << SLOT_BITS)
-        if high <= low:
-            return " AND 0", []
-        clauses.append("turns_fts.rowid < ?")
-        params.append(high << TURN_SHIFT)
-        edges.append((high - (1 << SLOT_BITS), high))
+    slots = 1 << SLOT_BITS
+    newest = second_key(filters.until) if filters.until is not None else 0
+    oldest = second_key(filters.since) + slots if filters.since is not None else NO_TIME_START
+    if oldest <= newest:
+        return " AND 0", []
+    clauses = ["turns_fts.rowid >= ?", "turns_fts.rowid < ?"]
+    params = [newest << TURN_SHIFT, oldest << TURN_SHIFT]
     since = filters.since if filters.since is not None else -math.inf
     until = filters.until if filters.until is not None else math.inf
     outside = [
         int(key)
-        for start, end in edges
+        for start, end in {(newest, newest + slots), (oldest - slots, oldest)}
         for key, time in conn.execute("SELECT sk, start_time FROM sessions WHERE sk >= ? AND sk < ?", (start, end))
         if time is None or not since <= time < until
     ]
@@ -96,7 +96,7 @@ def search(
         f"SELECT count(*), count(DISTINCT turns_fts.rowid >> {TURN_SHIFT}) FROM {source} WHERE {where}", params
     ).fetchone()
     order = "relevance" if total_hits <= RANK_LIMIT else "newest"
-    ranking = "bm25(turns_fts), turns_fts.rowid" if order == "relevance" else "turns_fts.rowid DESC"
+    ranking = "bm25(turns_fts), turns_fts.rowid" if order == "relevance" else "turns_fts.rowid"
     rowids = [
         int(r[0])
         for r in conn.execute(

@@ -14,7 +14,7 @@ import pytest
 from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail
 from session_mcp.store import sqlite as engine
-from session_mcp.store import sqlite_turns
+from session_mcp.store import sqlite_search, sqlite_turns
 from session_mcp.store.base import MARKS, SNIPPET_TOKENS, Annotation, SearchFilters, StoredQuery
 from session_mcp.store.rows import figures_json, session_columns, stored_bodies, turn_offset
 from session_mcp.store.search import to_fts5
@@ -124,16 +124,20 @@ async def test_windows_and_roles_are_exact_at_the_edge_of_a_second(store: Sqlite
         assert all(page.session_hits[i] == sum(1 for j, _ in wanted if j == i) for i in page.session_hits)
 
 
-async def test_keys_follow_start_time_and_newest_first_is_the_index_order(store: SqliteStore) -> None:
+async def test_keys_fall_as_start_time_grows_and_newest_first_is_the_index_order(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stored = sessions(30)
     tenant = store.for_tenant("t")
     await tenant.put_sessions(stored)
     keys = store.call(lambda c: c.execute("SELECT sk, start_time FROM sessions ORDER BY sk").fetchall())
-    assert [t for _, t in keys] == sorted(t for _, t in keys)
+    assert [t for _, t in keys] == sorted((t for _, t in keys), reverse=True)
+    monkeypatch.setattr(sqlite_search, "RANK_LIMIT", 0)  # too many hits to rank: newest first
     page = await tenant.search("the", SearchFilters(), 0, 20)
-    newest = sorted(stored, key=lambda s: s.start_time or 0)[-1]
-    if page.order == "newest":  # pragma: no cover - 30 sessions rank by relevance
-        assert page.hits[0].session_id == newest.id
+    by_time = sorted(stored, key=lambda s: -(s.start_time or 0))
+    assert page.order == "newest" and [h.session_id for h in page.hits][:1] == [by_time[0].id]
+    turns = [(by_time.index(next(s for s in stored if s.id == h.session_id)), h.turn_index) for h in page.hits]
+    assert turns == sorted(turns)  # newest session first, its turns in order
     hit = page.hits[0]
     session = next(s for s in stored if s.id == hit.session_id)
     turn = session.turns[hit.turn_index]
@@ -269,6 +273,6 @@ async def test_a_version_5_file_is_migrated_in_place_and_nothing_is_lost(tmp_pat
         assert [(n.kind, n.text) for n in notes] == [("note", "n")] and isinstance(notes[0], Annotation)
         assert (await a.query(StoredQuery())).total == 12
         keys = store.call(lambda c: c.execute("SELECT start_time FROM sessions ORDER BY sk").fetchall())
-        assert [k[0] for k in keys] == sorted(k[0] for k in keys)
+        assert [k[0] for k in keys] == sorted((k[0] for k in keys), reverse=True)
     finally:
         store.close()
