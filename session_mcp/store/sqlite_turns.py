@@ -32,7 +32,7 @@ from typing import Any
 
 from session_mcp.companion.models import EARLIEST_TIME, LATEST_TIME, SessionDetail
 
-SLOT_BITS = 12  # sessions of the file starting in the same second before one spills: 4,096
+SLOT_BITS = 8  # sessions of the file starting in the same second before one spills: 256
 ROLE_BITS = 2
 INDEX_BITS = 12
 MAX_TURNS = 1 << INDEX_BITS  # turns of a session the index holds: 4,096 (the wire JSON keeps any beyond)
