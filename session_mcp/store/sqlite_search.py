@@ -27,7 +27,8 @@ from session_mcp.store.sqlite_turns import (
     ROLES,
     SLOT_BITS,
     TURN_SHIFT,
-    body_turns,
+    BodyTurn,
+    body_items,
     second_key,
 )
 from session_mcp.store.where import search_where
@@ -121,15 +122,14 @@ def search(
             f"AND turns_fts.rowid < ?{_role(filters)}",
             (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT),
         ).fetchone()[0]
-    turns = {key: body_turns(rows[key][5]) for key in keys}
+    items = {key: body_items(rows[key][5]) for key in keys}  # a page's turns only are read as turns
     for rowid in rowids:
         key, index = rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)
         session_id, companion_id, started_at, status, created_at, _ = rows[key]
-        session_turns = turns[key]
-        turn = session_turns[index]
+        turn = BodyTurn(items[key][index])
         origin = started_at if started_at is not None else created_at
-        if origin is None and session_turns:
-            origin = session_turns[0].timestamp
+        if origin is None:  # the first turn's time, as ``SessionDetail.turn_origin``
+            origin = BodyTurn(items[key][0]).timestamp
         text = snippet(turn.text, terms, MARKS, SNIPPET_TOKENS)
         hits.append(
             SearchHit(

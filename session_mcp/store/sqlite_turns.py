@@ -95,11 +95,16 @@ class BodyTurn:
         self.timestamp = float(timestamp) if isinstance(timestamp, int | float) else None
 
 
-def body_turns(body: bytes) -> list[BodyTurn]:
-    """The turns of a stored body as its model reads them (``ConversationItem``'s defaults)."""
+def body_items(body: bytes) -> list[dict[str, Any]]:
+    """The raw turn items of a stored body (``BodyTurn`` reads one)."""
     wire = json.loads(zlib.decompress(body))
     conversation = wire.get("conversation") or {}
-    return [BodyTurn(item) for item in conversation.get("items") or []]
+    return list(conversation.get("items") or [])
+
+
+def body_turns(body: bytes) -> list[BodyTurn]:
+    """The turns of a stored body as its model reads them (``ConversationItem``'s defaults)."""
+    return [BodyTurn(item) for item in body_items(body)]
 
 
 def unindex(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
