@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import SessionDetail
@@ -276,3 +278,30 @@ async def test_a_version_5_file_is_migrated_in_place_and_nothing_is_lost(tmp_pat
         assert [k[0] for k in keys] == sorted((k[0] for k in keys), reverse=True)
     finally:
         store.close()
+
+
+FORMS = {  # a word of the text: queries that find it
+    "refund": ["refund", "refun*", "refund OR x"], "Refunded": ["refun*", "refunded"], "zörblax": ["zorblax", "ZÖRB*"],
+    "ZORBLAX": ["zorblax"], "e-mail": ["e-mail", '"e mail"'], "li.wei12@example.com": ["example.com", "wei12"],
+    "Straße": ["straße", "stra*"], "v2.3": ["v2.3", "v2"], "the": ["the", "the NOT y", '"the a"'], "a": ["a"],
+}  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    words=st.lists(st.sampled_from([*FORMS, ".", ":", ",", " ", "\n", "'", "_", "é", "x"]), min_size=1, max_size=40),
+    data=st.data(),
+)
+def test_any_text_gets_the_snippet_fts5_gives_it(words: list[str], data: st.DataObject) -> None:
+    present = sorted({w for w in words if w in FORMS}) or ["refund"]
+    chosen = data.draw(st.lists(st.sampled_from(present), min_size=1, max_size=3))
+    query = " ".join(data.draw(st.sampled_from(FORMS[w])) for w in chosen)
+    text = " ".join(words)
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(text, tokenize='unicode61 remove_diacritics 2')")
+    conn.execute("INSERT INTO f (rowid, text) VALUES (1, ?)", (text,))
+    found = conn.execute(
+        f"SELECT snippet(f, 0, ?, ?, '…', {SNIPPET_TOKENS}) FROM f WHERE f MATCH ?", (*MARKS, to_fts5(query))
+    ).fetchone()
+    if found is not None:
+        assert snippet(text, wanted_terms(query), MARKS, SNIPPET_TOKENS) == " ".join(found[0].split())
