@@ -270,7 +270,8 @@ async def test_a_version_5_file_is_migrated_in_place_and_nothing_is_lost(tmp_pat
         found = await b.search("zorblax", SearchFilters(), 0, 10)
         assert [h.session_id for h in found.hits] == [stored[3].id] and "«Zörblax»" in found.hits[0].snippet
         for table, rows in kept.items():
-            assert store.call(lambda c, t=table: c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()) == rows
+            statement = f"SELECT * FROM {table} ORDER BY 1, 2"
+            assert store.call(lambda c: c.execute(statement).fetchall()) == rows  # noqa: B023 - called at once
         notes = await b.annotations([stored[1].id])
         assert [(n.kind, n.text) for n in notes] == [("note", "n")] and isinstance(notes[0], Annotation)
         assert (await a.query(StoredQuery())).total == 12
