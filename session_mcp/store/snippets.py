@@ -23,6 +23,8 @@ _TOKEN = re.compile(r"[^\W_]+")
 @lru_cache(maxsize=4096)
 def fold(token: str) -> str:
     """A token as the index holds it."""
+    if token.isascii():
+        return token.lower()
     decomposed = unicodedata.normalize("NFKD", token)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
@@ -45,16 +47,19 @@ Instance = tuple[int, int, int]  # (token position, term number, tokens): one oc
 def _instances(words: list[str], terms: list[tuple[tuple[str, ...], bool]]) -> list[Instance]:
     """Every occurrence of every term, by position (FTS5's ``xInst`` order)."""
     found = []
-    for i in range(len(words)):
-        for number, (phrase, prefix) in enumerate(terms):
-            end = i + len(phrase)
-            if end > len(words):
-                continue
-            if all(words[i + j] == w for j, w in enumerate(phrase[:-1])) and (
-                words[end - 1].startswith(phrase[-1]) if prefix else words[end - 1] == phrase[-1]
+    for number, (phrase, prefix) in enumerate(terms):
+        size, head, last = len(phrase), phrase[0], phrase[-1]
+        for i in range(len(words) - size + 1):
+            if size == 1:
+                if words[i] == head or (prefix and words[i].startswith(head)):
+                    found.append((i, number, 1))
+            elif (
+                words[i] == head
+                and words[i + 1 : i + size - 1] == list(phrase[1:-1])
+                and (words[i + size - 1].startswith(last) if prefix else words[i + size - 1] == last)
             ):
-                found.append((i, number, len(phrase)))
-    return found
+                found.append((i, number, size))
+    return sorted(found)
 
 
 def _score(instances: list[Instance], start: int, size: int, length: int) -> tuple[int, int]:
@@ -85,7 +90,7 @@ def _sentence_starts(text: str, found: list[tuple[str, int, int]]) -> list[int]:
 
 def _best_start(text: str, found: list[tuple[str, int, int]], instances: list[Instance], size: int) -> int:
     """Where FTS5's ``snippet()`` starts its window: the best-scoring one, a sentence start preferred."""
-    sentences = _sentence_starts(text, found)
+    sentences = _sentence_starts(text, found) if len(found) > size else [0]
     best_score, best = 0, 0
     for position, _, _ in instances:
         score, adjusted = _score(instances, position, size, len(found))
