@@ -113,7 +113,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 6: a turn's text once (in the body; the index contentless) and keys ordered by start time, with the
     # role in a turn's key (``sqlite_turns``): old keys made negative, then each session rekeyed and
-    # indexed from its body by ``backfill_v6``.
+    # indexed from its body by ``sqlite_turns.rekey_and_index``.
     (
         "DROP TRIGGER turns_ai",
         "DROP TRIGGER turns_ad",
@@ -125,6 +125,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+TEXT_ONCE_VERSION = 6  # the turns table dropped: a file migrated across it is vacuumed once
 
 
 def backfill_v3(conn: sqlite3.Connection) -> None:
@@ -134,18 +135,8 @@ def backfill_v3(conn: sqlite3.Connection) -> None:
         write_rows(conn, tenant, [(session, figures_json(session))], open_=False)
 
 
-def backfill_v6(conn: sqlite3.Connection) -> None:
-    """Each session of a file before version 6 under its time-ordered key, its turns indexed from its body."""
-    rows = conn.execute("SELECT sk, tenant, id, body FROM sessions").fetchall()
-    rekey_and_index(
-        conn, [(int(sk), tenant, session_of_body(body, session_id)) for sk, tenant, session_id, body in rows]
-    )
-
-
-BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    3: backfill_v3,
-    6: backfill_v6,
-}  # run after that version's statements
+# run after that version's statements
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {3: backfill_v3, 6: rekey_and_index}
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -162,6 +153,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if 0 < found < TEXT_ONCE_VERSION:
+        conn.execute("VACUUM")  # the old text's pages back to the disk: once, after the move to version 6
     return found
 
 

@@ -120,13 +120,18 @@ def unindex(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
         conn.execute("DELETE FROM key_spills WHERE sk = ?", (key,))
 
 
-def rekey_and_index(conn: sqlite3.Connection, sessions: Sequence[tuple[int, str, SessionDetail]]) -> None:
-    """Give each (old key, tenant, session) its time-ordered key and index its turns (schema 6).
+def rekey_and_index(conn: sqlite3.Connection) -> None:
+    """Give each stored session its time-ordered key and index its turns from its body (schema 6).
 
     Newest first, as a sync stores them (keys then grow as rows are written); the old keys were made
-    negative first, so no new key meets one.
+    negative first, so no new key meets one. The turns are read as ``unindex`` reads them.
     """
-    for old, tenant, session in sorted(sessions, key=lambda s: (-(s[2].start_time or 0.0), -s[0])):
-        key = new_key(conn, tenant, session.start_time)
+    rows = conn.execute("SELECT sk, tenant, start_time FROM sessions ORDER BY start_time DESC, sk").fetchall()
+    for old, tenant, start_time in rows:
+        key = new_key(conn, tenant, start_time)
         conn.execute("UPDATE sessions SET sk = ? WHERE sk = ?", (key, old))
-        index_session(conn, key, session)
+        body = conn.execute("SELECT body FROM sessions WHERE sk = ?", (key,)).fetchone()[0]
+        conn.executemany(
+            "INSERT INTO turns_fts (rowid, text) VALUES (?, ?)",
+            ((turn_rowid(key, i, t.role), t.text) for i, t in enumerate(body_turns(body)[:MAX_TURNS])),
+        )
