@@ -427,6 +427,7 @@ class SqliteTenant(SqliteQaRecords):
         def bounded(conn: sqlite3.Connection) -> SearchPage:
             deadline = time.monotonic() + SEARCH_SECONDS
             conn.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
+            conn.execute("BEGIN")  # one snapshot: a page's sessions are read from the rows its hits came from
             try:
                 return search(conn, self.tenant, query, filters, offset, limit)
             except sqlite3.OperationalError as exc:
@@ -434,6 +435,8 @@ class SqliteTenant(SqliteQaRecords):
                     raise
                 raise search_stopped(SEARCH_SECONDS) from None
             finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
                 conn.set_progress_handler(None, 0)
 
         return await self.store.run(bounded)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -182,6 +183,28 @@ async def test_a_delete_given_other_text_than_was_indexed_is_caught(
     store.call(lambda c: c.execute("INSERT INTO turns_fts (turns_fts, rank) VALUES ('integrity-check', 1)"))
     with pytest.raises(AssertionError, match="index entries without a body"):
         check_integrity(store)
+
+
+async def test_a_page_reads_its_sessions_from_the_snapshot_its_hits_came_from(tmp_path: Path) -> None:
+    """A sync replacing a session between the page's statements must not make its hit lose its row."""
+    path = tmp_path / "store.sqlite3"
+    store, other = SqliteStore(path), SqliteStore(path)
+    stored = [with_phrase(s, "zorblax") for s in sessions(12) if s.turns][:4]
+    await store.for_tenant("t").put_sessions(stored)
+    meanwhile: list[int] = []
+
+    def replace_them(statement: str) -> None:
+        if "FROM sessions WHERE sk IN" in statement and not meanwhile:
+            meanwhile.append(anyio.run(other.for_tenant("t").purge, None))  # another process, between statements
+
+    store.call(lambda c: c.set_trace_callback(replace_them))
+    try:
+        page = await store.for_tenant("t").search("zorblax", SearchFilters(), 0, 10)
+        assert meanwhile == [4] and sorted(h.session_id for h in page.hits) == sorted(s.id for s in stored)
+        assert (await store.for_tenant("t").search("zorblax", SearchFilters(), 0, 10)).total_hits == 0
+    finally:
+        store.close()
+        other.close()
 
 
 async def test_a_session_beyond_the_indexed_turns_keeps_them_in_its_body(store: SqliteStore) -> None:
