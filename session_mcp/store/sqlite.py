@@ -426,8 +426,8 @@ class SqliteTenant(SqliteQaRecords):
 
         def bounded(conn: sqlite3.Connection) -> SearchPage:
             deadline = time.monotonic() + SEARCH_SECONDS
-            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
             conn.execute("BEGIN")  # one snapshot: a page's sessions are read from the rows its hits came from
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
             try:
                 return search(conn, self.tenant, query, filters, offset, limit)
             except sqlite3.OperationalError as exc:
@@ -435,8 +435,8 @@ class SqliteTenant(SqliteQaRecords):
                     raise
                 raise search_stopped(SEARCH_SECONDS) from None
             finally:
+                conn.set_progress_handler(None, 0)
                 if conn.in_transaction:
                     conn.execute("COMMIT")
-                conn.set_progress_handler(None, 0)
 
         return await self.store.run(bounded)
