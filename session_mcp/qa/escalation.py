@@ -46,10 +46,11 @@ _MENTION = re.compile(
     re.I,
 )
 _SENTENCE_END = re.compile(r"[.!?¿¡]")
-# A word every form of ESCALATION holds (the end of ``_WHO``, "people", "escalate"): a turn without
-# one is no request, found far faster than ESCALATION tries each of its words.
+# A word every form of ESCALATION holds (the end of ``_WHO``, "people", "escalate"), always at the
+# start of a word (after a space or at the start): a turn without one is no request, found far
+# faster than ESCALATION tries each of its words.
 _NEEDED = re.compile(
-    r"human|person|people|manager|supervisor|representative|operator|real|live|actual|someone|escalate", re.I
+    r"\b(?:human|person|people|manager|supervisor|representative|operator|real|live|actual|someone|escalate)", re.I
 )
 
 
