@@ -21,13 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 
 from pydantic import BaseModel
+from pydantic_core import from_json
 
 from session_mcp import __version__
 from session_mcp.companion.models import SessionSummary
 from session_mcp.qa.breakdown import ContextTurn
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.rules import RuleSet
-from session_mcp.sessions.outcome import OutcomeEvidence, SessionOutcome
+from session_mcp.sessions.outcome import SessionOutcome
 
 # The modules whose code decides what a check finds and how its finding reads.
 CHECKS_MODULES = (
@@ -60,8 +61,9 @@ class Kept:
         return SessionSummary.model_validate_json(self.row)
 
 
-class _KeptV1(BaseModel):
-    """The first format: a copy of the list row and every field by name (still read, no longer written)."""
+class _Record(BaseModel):
+    """The findings, outcome and context by field name: the first format (with a copy of the list row,
+    still read, no longer written), and what ``decode`` validates the compact one as, in one pass."""
 
     findings: list[Finding]
     outcome: SessionOutcome | None = None
@@ -144,35 +146,36 @@ def decode(session_id: str, text: str, row: str) -> Kept:
     """A kept session as ``encode`` wrote it (or the first format, which held a copy of the list row),
     with ``row``, the session's list row from the store."""
     if text.startswith('{"session":'):
-        old = _KeptV1.model_validate_json(text)
+        old = _Record.model_validate_json(text)
         return Kept(row, old.findings, old.outcome, old.context)
-    kept = json.loads(text)
-    context = None
-    if kept["c"] is not None:
-        context = [ContextTurn(turn_index=i, role=r, offset_seconds=o, text=t) for i, r, o, t in kept["c"]]
-    turns = {turn.turn_index: turn for turn in context or ()}
+    kept = from_json(text)
+    context = kept["c"]
+    turns = {turn[0]: turn for turn in context or ()}
     findings = []
     for check, severity, message, *where in kept["f"]:
         index, offset, evidence = where if len(where) == 3 else (None, None, "")
         if len(where) == 1:
-            index, offset, evidence = where[0], turns[where[0]].offset_seconds, turns[where[0]].text
+            index, _, offset, evidence = turns[where[0]]
         findings.append(
-            Finding(
-                session_id=session_id,
-                check=check,
-                severity=severity,
-                turn_index=index,
-                offset_seconds=offset,
-                evidence=evidence,
-                message=message,
-            )
+            {
+                "session_id": session_id,
+                "check": check,
+                "severity": severity,
+                "turn_index": index,
+                "offset_seconds": offset,
+                "evidence": evidence,
+                "message": message,
+            }
         )
     outcome = None
     if (said := kept.get("o")) is not None:
         name, signal, reason, *where = said
         quote = None
         if where:
-            index, role, words = where if len(where) == 3 else (where[0], turns[where[0]].role, turns[where[0]].text)
-            quote = OutcomeEvidence(turn_index=index, role=role, quote=words)
-        outcome = SessionOutcome(outcome=name, signal=signal, reason=reason, evidence=quote)
-    return Kept(row, findings, outcome, context)
+            index, role, words = where if len(where) == 3 else turns[where[0]][:2] + turns[where[0]][3:]
+            quote = {"turn_index": index, "role": role, "quote": words}
+        outcome = {"outcome": name, "signal": signal, "reason": reason, "evidence": quote}
+    if context is not None:
+        context = [{"turn_index": i, "role": r, "offset_seconds": o, "text": t} for i, r, o, t in context]
+    record = _Record.model_validate({"findings": findings, "outcome": outcome, "context": context})  # one pass
+    return Kept(row, record.findings, record.outcome, record.context)
