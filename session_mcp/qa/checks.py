@@ -350,9 +350,11 @@ def escalation_request(subject: Subject, options: EscalationOptions, severity: S
     for turn in subject.turns:
         if turn.role == "agent" and turn.text.strip():
             previous = turn.text
-        if turn.role != "user" or not turn.text.strip() or echoes(turn.text, previous):
+        if turn.role != "user" or not turn.text.strip():
             continue
-        match = first_request(turn.text, extra)
+        match = first_request(turn.text, extra)  # the cheap test first: most turns ask for no one
+        if (match is None and not asks_alone(turn.text)) or echoes(turn.text, previous):
+            continue
         if match is not None:
             yield subject.finding(
                 "escalation_request",
@@ -361,7 +363,7 @@ def escalation_request(subject: Subject, options: EscalationOptions, severity: S
                 turn,
                 quote(turn.text, match.start(), match.end()),
             )
-        elif asks_alone(turn.text):
+        else:
             yield subject.finding("escalation_request", severity, "The user asks for a human.", turn, quote(turn.text))
 
 

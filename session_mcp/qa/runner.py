@@ -50,7 +50,7 @@ class _Chunk:
     ids: list[str]
     sessions: dict[str, SessionDetail]
     failures: list[Failure]
-    kept: dict[str, str] = field(default_factory=dict)  # findings kept under these rules, by id
+    kept: dict[str, tuple[str, str]] = field(default_factory=dict)  # findings kept under these rules, list row, by id
 
 
 @dataclass
@@ -117,7 +117,7 @@ async def run_review(
         checked: list[tuple[str, str]] = []
         for session_id in chunk.ids:
             if session_id in chunk.kept:
-                kept = decode(chunk.kept[session_id])
+                kept = decode(session_id, *chunk.kept[session_id])
                 builder.add(kept.summary(), kept.findings, outcome=kept.outcome, context=kept.context)
             elif (session := chunk.sessions.get(session_id)) is not None:
                 as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
@@ -125,7 +125,7 @@ async def run_review(
                 outcome, context = outcome_of(as_shown), context_of(as_shown, findings)
                 builder.add(session, findings, outcome=outcome, context=context)
                 if store is not None and session.is_closed:
-                    checked.append((session.id, encode(session, findings, outcome, context)))
+                    checked.append((session.id, encode(findings, outcome, context)))
         for failure in chunk.failures:
             builder.add_failure(failure)
         return checked

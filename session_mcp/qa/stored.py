@@ -5,7 +5,8 @@ A closed session never changes, so its findings change only with what produces t
 and the code of the checks. ``fingerprint`` covers all three; the code by a digest of the source
 of the modules that decide a finding (``CHECKS_CODE``), so any change to them invalidates what was
 kept without anyone having to remember a version number. A re-run under the same fingerprint reads
-each kept session's findings and summary back (``decode``): no check, no transcript, no request.
+each kept session's findings back (``decode``), with the list row the store keeps beside them: no
+check, no transcript, no request. The record is compact (``encode``): about 0.5 KB compressed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import inspect
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 from pydantic import BaseModel
+from pydantic_core import from_json
 
 from session_mcp import __version__
-from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.companion.models import SessionSummary
 from session_mcp.qa.breakdown import ContextTurn
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.rules import RuleSet
@@ -44,19 +46,28 @@ CHECKS_MODULES = (
     "session_mcp.render.lines",
     "session_mcp.render.common",
 )
-DETAIL_FIELDS = {"conversation", "functionMetrics", "functionStates"}  # what a summary leaves out
 
 
-class Kept(BaseModel):
-    """What the report needs of one checked session: its summary line, findings, outcome, the turns around them."""
+@dataclass(frozen=True)
+class Kept:
+    """What the report needs of one checked session: its list row, findings, outcome, the turns around them."""
 
-    session: dict[str, object]  # the summary's wire form (SessionSummary), transcript left out
+    row: str  # the session's list row (compact JSON), as the store keeps it beside the findings
     findings: list[Finding]
     outcome: SessionOutcome | None = None
     context: list[ContextTurn] | None = None
 
     def summary(self) -> SessionSummary:
-        return SessionSummary.model_validate(self.session)
+        return SessionSummary.model_validate_json(self.row)
+
+
+class _Record(BaseModel):
+    """The findings, outcome and context by field name: the first format (with a copy of the list row,
+    still read, no longer written), and what ``decode`` validates the compact one as, in one pass."""
+
+    findings: list[Finding]
+    outcome: SessionOutcome | None = None
+    context: list[ContextTurn] | None = None
 
 
 @functools.cache
@@ -97,16 +108,74 @@ def canonical(value: object) -> object:
 
 
 def encode(
-    session: SessionDetail,
-    findings: Sequence[Finding],
-    outcome: SessionOutcome | None = None,
-    context: list[ContextTurn] | None = None,
+    findings: Sequence[Finding], outcome: SessionOutcome | None = None, context: list[ContextTurn] | None = None
 ) -> str:
-    """The text kept for a checked session (the summary's wire form, findings, outcome and context as JSON)."""
-    summary = {key: value for key, value in session.to_wire().items() if key not in DETAIL_FIELDS}
-    return Kept(session=summary, findings=list(findings), outcome=outcome, context=context).model_dump_json()
+    """The text kept for a checked session: compact JSON of positional fields, without what the reader
+    has already: the list row (the store keeps it beside), the session id (the record's key), a
+    turn's offset and text where the context holds them (a finding's evidence and the outcome's
+    quote are most often the whole turn). Reviewers' verdicts are not kept: the report adds them."""
+    turns = {turn.turn_index: turn for turn in context or ()}
+    kept: dict[str, object] = {
+        "f": [_finding(f, turns) for f in findings],
+        "c": None if context is None else [[t.turn_index, t.role, t.offset_seconds, t.text] for t in context],
+    }
+    if outcome is not None:
+        quote, where = outcome.evidence, list[object]()
+        if quote is not None:
+            turn = turns.get(quote.turn_index)
+            same = turn is not None and (turn.role, turn.text) == (quote.role, quote.quote)
+            where = [quote.turn_index] if same else [quote.turn_index, quote.role, quote.quote]
+        kept["o"] = [outcome.outcome, outcome.signal, outcome.reason, *where]
+    return json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
 
 
-def decode(text: str) -> Kept:
-    """A kept session as ``encode`` wrote it."""
-    return Kept.model_validate_json(text)
+def _finding(finding: Finding, turns: Mapping[int, ContextTurn]) -> list[object]:
+    """``[check, severity, message]`` for the whole session; ``+ [turn]`` when the context has the
+    turn's offset and text as the finding's; else ``+ [turn, offset, evidence]``."""
+    head: list[object] = [finding.check, finding.severity, finding.message]
+    index, offset, evidence = finding.turn_index, finding.offset_seconds, finding.evidence
+    if index is None and offset is None and not evidence:
+        return head
+    turn = turns.get(index) if index is not None else None
+    if turn is not None and (turn.offset_seconds, turn.text) == (offset, evidence):
+        return [*head, index]
+    return [*head, index, offset, evidence]
+
+
+def decode(session_id: str, text: str, row: str) -> Kept:
+    """A kept session as ``encode`` wrote it (or the first format, which held a copy of the list row),
+    with ``row``, the session's list row from the store."""
+    if text.startswith('{"session":'):
+        old = _Record.model_validate_json(text)
+        return Kept(row, old.findings, old.outcome, old.context)
+    kept = from_json(text)
+    context = kept["c"]
+    turns = {turn[0]: turn for turn in context or ()}
+    findings = []
+    for check, severity, message, *where in kept["f"]:
+        index, offset, evidence = where if len(where) == 3 else (None, None, "")
+        if len(where) == 1:
+            index, _, offset, evidence = turns[where[0]]
+        findings.append(
+            {
+                "session_id": session_id,
+                "check": check,
+                "severity": severity,
+                "turn_index": index,
+                "offset_seconds": offset,
+                "evidence": evidence,
+                "message": message,
+            }
+        )
+    outcome = None
+    if (said := kept.get("o")) is not None:
+        name, signal, reason, *where = said
+        quote = None
+        if where:
+            index, role, words = where if len(where) == 3 else turns[where[0]][:2] + turns[where[0]][3:]
+            quote = {"turn_index": index, "role": role, "quote": words}
+        outcome = {"outcome": name, "signal": signal, "reason": reason, "evidence": quote}
+    if context is not None:
+        context = [{"turn_index": i, "role": r, "offset_seconds": o, "text": t} for i, r, o, t in context]
+    record = _Record.model_validate({"findings": findings, "outcome": outcome, "context": context})  # one pass
+    return Kept(row, record.findings, record.outcome, record.context)

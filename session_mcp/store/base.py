@@ -273,9 +273,10 @@ class SessionStore(Protocol):
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
         """Ranked turns matching ``query`` (the user's syntax, ``store.search``); raises ``QueryError``."""
 
-    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """The QA results kept for those of ``session_ids`` checked under ``rules`` (a fingerprint of
-        the rules and the checks' code): id -> the text ``put_findings`` was given, opaque to the store."""
+        the rules and the checks' code): id -> (the text ``put_findings`` was given, opaque to the
+        store; the session's list row), so a result need not hold a copy of the row."""
 
     async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
         """Keep each (session id, QA result text) under ``rules``, for stored sessions only (a closed

@@ -20,15 +20,16 @@ class PostgresQaRecords:
     store: PostgresStore
     tenant: str
 
-    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         wanted = list(dict.fromkeys(session_ids))
         rows = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT id, body FROM findings WHERE tenant = %s AND rules = %s AND id = ANY(%s)",
+                "SELECT f.id, f.body, l.summary FROM findings AS f JOIN list_rows AS l ON l.tenant = f.tenant "
+                "AND l.id = f.id WHERE f.tenant = %s AND f.rules = %s AND f.id = ANY(%s)",
                 (self.tenant, rules, wanted),
             ).fetchall()
         )
-        return {str(r[0]): str(r[1]) for r in rows}
+        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
     async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
         rows = [(self.tenant, session_id, rules, body, self.tenant, session_id) for session_id, body in results]

@@ -15,9 +15,10 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from session_mcp.companion.ingest import ingest
+from pydantic import ValidationError
+
 from session_mcp.companion.models import SessionDetail, SessionSummary
-from session_mcp.store.base import Figures, StoredOutcome, ToolOutcome, figures_of
+from session_mcp.store.base import Figures, StoredOutcome, StoreError, ToolOutcome, figures_of
 
 COMPRESSION = 6  # zlib level of what the store keeps compressed (bodies, findings): near the best, fast
 TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps any beyond)
@@ -73,8 +74,17 @@ def stored_bodies(sessions: Sequence[SessionDetail]) -> list[tuple[SessionDetail
 
 
 def session_of_body(body: bytes, session_id: str) -> SessionDetail:
-    """A stored session through the ingest boundary again."""
-    return ingest(zlib.decompress(body), SessionDetail, what=f"the stored session {session_id}")
+    """A stored session read back, trusted: its body passed the ingest boundary (text cleaned, numbers and
+    nesting bounded) before it was written, so only the models validate it again, straight from the JSON.
+    A body that is not one (a damaged store) is a ``StoreError`` that says what to do."""
+    try:
+        return SessionDetail.model_validate_json(zlib.decompress(body))
+    except (zlib.error, ValidationError) as exc:
+        what = "is not compressed JSON" if isinstance(exc, zlib.error) else "does not fit the session's shape"
+        raise StoreError(
+            f"the stored session {session_id} {what}: the store is damaged; "
+            "delete its sessions with `session-mcp store purge --all` and run `session-mcp sync` again"
+        ) from None
 
 
 def session_columns(tenant: str, session: SessionDetail, body: bytes, raw_bytes: int) -> tuple[Any, ...]:

@@ -27,12 +27,15 @@ class SqliteQaRecords:
     store: SqliteStore
     tenant: str
 
-    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, str]:
-        statement = "SELECT id, body FROM findings WHERE tenant = ? AND rules = ?"
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        statement = (
+            "SELECT id, body, (SELECT summary FROM list_rows AS l WHERE l.tenant = f.tenant AND l.id = f.id) "
+            "FROM findings AS f WHERE tenant = ? AND rules = ?"
+        )
 
-        def work(conn: sqlite3.Connection) -> dict[str, str]:
+        def work(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
             rows = rows_by_ids(conn, statement, (self.tenant, rules), session_ids)
-            return {str(r[0]): zlib.decompress(r[1]).decode() for r in rows}
+            return {str(r[0]): (zlib.decompress(r[1]).decode(), str(r[2])) for r in rows if r[2] is not None}
 
         return await self.store.run(work)
 

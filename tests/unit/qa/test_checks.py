@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from session_mcp.companion.models import SessionDetail
+from session_mcp.qa import escalation
 from session_mcp.qa.checks import (
     CHECK_IDS,
     EVIDENCE_CHARS,
@@ -23,6 +24,7 @@ from session_mcp.qa.checks import (
     quote,
     run_checks,
 )
+from session_mcp.qa.escalation import ESCALATION
 from session_mcp.sessions.redact import redact_session
 from tests.helpers import START, make_session
 
@@ -265,6 +267,38 @@ def test_escalation_request_caught(text: str) -> None:
 @pytest.mark.parametrize("text", NOT_ESCALATIONS)
 def test_escalation_request_near_misses(text: str) -> None:
     assert not findings(make_session(("agent", "How can I help?", 1), ("user", text, 3)), "escalation_request")
+
+
+ASKING_WORDS = ["speak", "talk", "to", "with", "get", "me", "through", "want", "need", "a", "the", "real", "live"]
+ASKING_WORDS += ["human", "person", "people", "manager", "supervisor", "representative", "operator", "agent", "one"]
+ASKING_WORDS += [
+    "someone",
+    "else",
+    "is",
+    "there",
+    "any",
+    "escalate",
+    "this",
+    "HUMAN",
+    "Manager",
+    "I'd",
+    "like",
+    "ſomeone",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ASKING_WORDS), max_size=8).map(" ".join))
+def test_the_word_gate_lets_every_request_through(text: str) -> None:
+    if ESCALATION.search(text):
+        assert escalation._NEEDED.search(text), text
+
+
+@pytest.mark.parametrize(
+    ("agent", "user"), [("Repeat after me: I want to talk to a manager.", "I want to talk to a manager")]
+)
+def test_a_user_repeating_the_agent_is_no_request(agent: str, user: str) -> None:
+    assert not findings(make_session(("agent", agent, 1), ("user", user, 3)), "escalation_request")
 
 
 def test_escalation_request_only_counts_the_user_and_takes_more_phrases() -> None:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from session_mcp.qa import disclosure
 from session_mcp.qa.checks import CheckConfig, Finding, PiiOptions, Subject, run_checks
 from session_mcp.qa.disclosure import personal_data, split_read_backs
 from session_mcp.sessions.redact import redact_session
@@ -90,3 +91,67 @@ def test_any_text_gives_items_inside_it_and_never_breaks(text: str) -> None:
     assert [item.start for item in items] == sorted(item.start for item in items)
     read_back, disclosed = split_read_backs(items, items)
     assert {i.kind for i in disclosed} <= {"card"} and len(read_back) + len(disclosed) == len(items)
+
+
+# -- the cheap gates in front of the slow detectors: they never hide what the detectors find --------
+
+NUMBERS = ["0151 23456789", "+49 151 23456789", "(212) 555-0199", "612 34 56 78", "020 7946 0958", "0044 20 7946 0958"]
+NUMBERS += [
+    "011 44 20 7946 0958",
+    "030/1234",
+    "12345",
+    "4111 1111 1111 1111",
+    "55120",
+    "06 12 34 56 78",
+    "+1 415 555 0134",
+]
+NUMBERISH = st.lists(
+    st.one_of(
+        st.sampled_from(NUMBERS),
+        st.text(alphabet="0123456789０٣ +-.()/x:,", max_size=18),
+        st.sampled_from([" call ", " order ", " at ", " ext ", ", ", " y "]),
+    ),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(NUMBERISH)
+def test_a_phone_matcher_skipped_would_have_found_nothing(text: str) -> None:
+    import phonenumbers
+
+    regions = disclosure._regions(text)
+    for region in disclosure.PHONE_REGIONS:
+        if region not in regions:
+            assert not list(phonenumbers.PhoneNumberMatcher(text, region)), (region, text)
+
+
+def test_the_digit_runs_join_what_the_phone_matcher_joins() -> None:
+    from phonenumbers.phonenumberutil import _VALID_PUNCTUATION
+
+    for mark in _VALID_PUNCTUATION + _VALID_PUNCTUATION.upper():
+        assert disclosure._DIGIT_RUN.fullmatch(f"1{mark}2"), mark
+
+
+def test_only_the_regions_a_run_can_be_a_number_of_are_searched() -> None:
+    assert disclosure._regions("Tuesday at 10:00 or 15:00; order 55120 left, 9.99 more") == ["DE"]
+    assert disclosure._regions("call 555 2199") == ["US", "GB", "DE"]
+    assert disclosure._regions("it's 612 345 678") == list(disclosure.PHONE_REGIONS)
+    assert disclosure._regions("dial 0044 20 7946") == list(disclosure.PHONE_REGIONS)  # a dialling prefix
+    assert disclosure._regions("it is +1 415") == list(disclosure.PHONE_REGIONS)
+
+
+SPOKEN = st.lists(
+    st.one_of(
+        st.sampled_from(["j", "smith", "Carlos", "correo", "example", "com", "es", "de", "x1", "web-de"]),
+        st.sampled_from([" dot ", " punto ", " at ", " arroba ", " ät ", " @ ", ".", "_", " ", "  ", "\n"]),
+    ),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SPOKEN)
+def test_the_spoken_address_gate_lets_every_spoken_address_through(text: str) -> None:
+    if disclosure.SPOKEN_EMAIL.search(text):
+        assert disclosure._SPOKEN_AT.search(text), text

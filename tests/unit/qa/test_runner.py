@@ -3,6 +3,7 @@ open one every time, requests counted at a loopback stand-in of the API."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from session_mcp.companion.client import CompanionClient
 from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.runner import Review, run_review
+from session_mcp.qa.stored import Kept, decode, fingerprint
 from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.select import Selection
 from session_mcp.simulator import serve_in_thread
@@ -76,6 +78,38 @@ async def test_a_second_review_reads_and_checks_only_the_open_session(
         assert (await review(url, store, rules)).kept == len(CLOSED)
     finally:
         store.close()
+
+
+async def test_findings_kept_in_the_first_format_are_read_not_checked_again(
+    upstream: tuple[HostileUpstream, str], tmp_path: Path
+) -> None:
+    fake, url = upstream
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        first = await review(url, store)
+        async with CompanionClient("key", url) as client:
+            tenant = store.for_tenant(client.fingerprint)
+        key = fingerprint(DEFAULT_RULES, redacted=False)
+        kept = await tenant.get_findings(key, [s["id"] for s in CLOSED])
+        old = {i: decode(i, text, row) for i, (text, row) in kept.items()}
+        await tenant.put_findings(
+            key, [(i, first_format(k)) for i, k in old.items()]
+        )  # as a store of 2b1d103 holds them
+        detail_requests(fake)
+        again = await review(url, store)
+        assert detail_requests(fake) == ["sess_open"] and again.kept == len(CLOSED)
+        assert again.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
+    finally:
+        store.close()
+
+
+def first_format(kept: Kept) -> str:
+    """A record as the first format wrote it: every field by name, with a copy of the list row."""
+    outcome = kept.outcome.model_dump(mode="json") if kept.outcome is not None else None
+    findings = [f.model_dump(mode="json") for f in kept.findings]
+    context = None if kept.context is None else [t.model_dump(mode="json") for t in kept.context]
+    record = {"session": json.loads(kept.row), "findings": findings, "outcome": outcome, "context": context}
+    return json.dumps(record, separators=(",", ":"))
 
 
 async def test_redacted_evidence_is_kept_apart_from_the_plain(
