@@ -8,8 +8,9 @@ Closed sessions never change, so each is fetched once. A sync:
    short (Ctrl+C, a failed session), it lists on to the end or to ``since``: what is held costs
    a list row, not a detail request, so a resumed sync only fetches what is missing;
 2. fetches the detail of every closed session it does not hold, paced by an ``AdaptiveLimiter``
-   (which halves on a 429 and on upstream latency), and stores them a chunk at a time: an
-   interrupted sync keeps every chunk it finished;
+   (which paces its sends at just under the rate the API accepts once a 429 comes, and halves on
+   upstream latency), and stores them a chunk at a time: an interrupted sync keeps every chunk
+   it finished;
 3. keeps open sessions (``pending``, with their latest list row: answers show them as listed) and
    revisits them on later syncs until they close, or until they are older than ``MAX_PENDING_AGE``;
 4. records how far back the store is whole (``SyncState.reached``): ``since`` when the listing
