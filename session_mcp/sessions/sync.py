@@ -47,7 +47,7 @@ from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.store.base import SessionStore, SyncState
 
 OVERLAP_PAGES = 1
-CHUNK = 200  # details fetched, then stored, at a time: what an interruption can lose
+CHUNK = 200  # details fetched, then stored, at a time: what an interruption can lose (with the one queued)
 CHUNK_BYTES = 16_000_000  # ... and at most about this much transcript text held before it is stored
 STORE_QUEUE = 1  # chunks fetched that wait while another is stored
 DAY = 86_400.0
