@@ -17,7 +17,9 @@ MCP client talking to ``session-mcp`` over stdio:
 - the store's bytes per 1,000 sessions against their raw JSON.
 
 Run: ``python bench/scale.py`` (1,000 and 10,000: a few minutes), ``--sizes 1000,10000,50000``
-(about 15 minutes more), ``--store postgresql://…`` for another engine.
+(about 15 minutes more), ``--store postgresql://…`` for another engine, ``--phases sync`` for the
+cold and warm syncs alone. The cold sync's row also gives the upstream's own CPU: it shares the
+machine's cores with the sync.
 """
 
 from __future__ import annotations
@@ -139,7 +141,8 @@ def serve(size: int, rate: float, latency_ms: float, anchor: int) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and path == "/_bench/counts":
-            await JSONResponse({**counts, "raw_bytes": raw_bytes, "sessions": size})(scope, receive, send)
+            figures = {**counts, "raw_bytes": raw_bytes, "sessions": size, "cpu": time.process_time()}
+            await JSONResponse(figures)(scope, receive, send)
             return
         if scope["type"] == "http":
             now = time.monotonic()
@@ -174,7 +177,7 @@ class Upstream:
         if not self.url.startswith("http://127.0.0.1:"):
             raise SystemExit(f"the upstream did not start: {self.url!r}")
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, Any]:
         import httpx2
 
         return dict(httpx2.get(f"{self.url}/_bench/counts", timeout=30).json())
@@ -196,6 +199,7 @@ class Run:
     list_requests: int
     detail_requests: int
     limited: int
+    upstream_cpu: float
     stderr: str
 
 
@@ -222,6 +226,7 @@ def cli(upstream: Upstream, store: str, *args: str, allowed: Sequence[int] = (0,
         after["list"] - before["list"],
         after["detail"] - before["detail"],
         after["limited"] - before["limited"],
+        after["cpu"] - before["cpu"],
         stderr,
     )
 
@@ -382,7 +387,7 @@ def measure(size: int, args: argparse.Namespace, folder: Path) -> list[list[obje
                 "",
                 None,
                 None,
-                f"{cold.rss_mb:.0f} MB",
+                f"{cold.rss_mb:.0f} MB; upstream CPU {cold.upstream_cpu / size * 1000:.2f} ms a session",
             )
         )
         warm = cli(upstream, store, "sync")
@@ -396,6 +401,8 @@ def measure(size: int, args: argparse.Namespace, folder: Path) -> list[list[obje
                 f"{warm.list_requests} list + {warm.detail_requests} detail requests",
             )
         )
+        if args.phases == "sync":
+            return rows
         qa_args = ("qa", "--since", "40d", "--format", "jsonl", "--out", str(folder / f"qa-{size}.jsonl"))
         qa_cold = cli(upstream, store, *qa_args, allowed=(0, 1))
         qa_warm = cli(upstream, store, *qa_args, allowed=(0, 1))
@@ -507,6 +514,7 @@ def main() -> None:
     parser.add_argument("--store", default="", help="a store URL (postgresql://…); default: a fresh SQLite file")
     parser.add_argument("--rate", type=float, default=RATE)
     parser.add_argument("--latency-ms", type=float, default=LATENCY_MS)
+    parser.add_argument("--phases", choices=("all", "sync"), default="all", help="sync: the syncs alone")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--anchor", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -26,7 +26,7 @@ from session_mcp.companion.ingest import KEY_MASK, ingest
 from session_mcp.companion.models import ErrorBody
 from session_mcp.companion.offload import off_loop
 from session_mcp.companion.sanitize import shorten, single_line
-from session_mcp.companion.timing import note_headers
+from session_mcp.companion.timing import note_headers, retry_turn
 from session_mcp.errors import (
     AuthenticationError,
     BadRequestError,
@@ -177,6 +177,7 @@ class Requester:
                 logger.info("GET %s failed (%s); retry %d in %.2f s", path, type(exc).__name__, attempt + 1, wait)
                 attempt += 1
                 await anyio.sleep(wait)
+                await retry_turn()  # a paced scan's retry waits for its turn, as its first attempt did
 
     async def send(
         self,

@@ -63,6 +63,8 @@ def _within(low: float, high: float, *, integral: bool = False) -> BeforeValidat
     """
 
     def check(value: Any) -> int | float | None:
+        if type(value) is int and low <= value <= high:  # the usual case, without the general checks
+            return value
         number = _finite_number(value)
         if number is None or not low <= number <= high:
             return None

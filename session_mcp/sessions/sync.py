@@ -8,8 +8,9 @@ Closed sessions never change, so each is fetched once. A sync:
    short (Ctrl+C, a failed session), it lists on to the end or to ``since``: what is held costs
    a list row, not a detail request, so a resumed sync only fetches what is missing;
 2. fetches the detail of every closed session it does not hold, paced by an ``AdaptiveLimiter``
-   (which halves on a 429 and on upstream latency), and stores them a chunk at a time: an
-   interrupted sync keeps every chunk it finished;
+   (which paces its sends at just under the rate the API accepts once a 429 comes, and halves on
+   upstream latency), and stores them a chunk at a time while it fetches the next: an
+   interrupted sync keeps every chunk it finished storing;
 3. keeps open sessions (``pending``, with their latest list row: answers show them as listed) and
    revisits them on later syncs until they close, or until they are older than ``MAX_PENDING_AGE``;
 4. records how far back the store is whole (``SyncState.reached``): ``since`` when the listing
@@ -46,8 +47,9 @@ from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.store.base import SessionStore, SyncState
 
 OVERLAP_PAGES = 1
-CHUNK = 200  # details fetched, then stored, at a time: what an interruption can lose
+CHUNK = 200  # details fetched, then stored, at a time: what an interruption can lose (with the one queued)
 CHUNK_BYTES = 16_000_000  # ... and at most about this much transcript text held before it is stored
+STORE_QUEUE = 1  # chunks fetched that wait while another is stored
 DAY = 86_400.0
 
 MAX_PENDING_AGE = 24 * 3600.0
@@ -213,12 +215,15 @@ async def _fetch_and_store(
 
     Requests stream: ``pacer.maximum`` workers take the next id as each request ends, so a slow
     answer (a 429's ``Retry-After``) holds one request, not a group waiting for its slowest. A
-    chunk is stored once it holds ``CHUNK`` sessions or ``CHUNK_BYTES`` of text; at most
-    ``pacer.maximum`` answers more wait in the channel meanwhile.
+    chunk is handed to the storing task once it holds ``CHUNK`` sessions or ``CHUNK_BYTES`` of
+    text, and the fetching goes on while it is stored (storing a chunk takes about as long as
+    fetching one at the API's rate: in turn, they would halve it). At most ``STORE_QUEUE`` chunks
+    wait for the store, and ``pacer.maximum`` answers in the channel.
     """
     total = len(session_ids)
     pending = iter(session_ids)
     send, receive = anyio.create_memory_object_stream[SessionDetail | Failure](pacer.maximum)
+    to_store, chunks = anyio.create_memory_object_stream[tuple[list[SessionDetail], int]](STORE_QUEUE)
 
     async def worker(out: MemoryObjectSendStream[SessionDetail | Failure]) -> None:
         async with out:
@@ -230,14 +235,22 @@ async def _fetch_and_store(
                     item = failure_of(client, session_id, exc)
                 await out.send(item)
 
+    async def storer() -> None:
+        async with chunks:
+            async for chunk, done in chunks:
+                await _store_chunk(store, chunk, now, result)
+                if on_progress is not None:
+                    await on_progress(done, total, f"stored {result.stored} sessions")
+
     done = 0
     held: list[SessionDetail] = []
     held_bytes = 0
     async with anyio.create_task_group() as group:
+        group.start_soon(storer)
         async with send:  # each worker holds a clone: the channel ends when the last one is done
             for _ in range(min(pacer.maximum, total)):
                 group.start_soon(worker, send.clone())
-        async with receive:
+        async with receive, to_store:
             async for item in receive:
                 done += 1
                 if isinstance(item, Failure):
@@ -247,10 +260,8 @@ async def _fetch_and_store(
                     held_bytes += sum(len(t.text) for t in item.turns)
                     result.fetched += 1
                 if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES or done == total:
-                    await _store_chunk(store, held, now, result)
+                    await to_store.send((held, done))
                     held, held_bytes = [], 0
-                    if on_progress is not None:
-                        await on_progress(done, total, f"stored {result.stored} sessions")
 
 
 async def _store_chunk(store: SessionStore, fetched: list[SessionDetail], now: float, result: SyncResult) -> None:

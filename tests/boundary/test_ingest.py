@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_mcp.companion.ingest import MAX_DEPTH, ingest
+from session_mcp.companion.ingest import MAX_DEPTH, _clean_already, ingest, sanitized
 from session_mcp.companion.models import ErrorBody, SessionDetail, SessionPage
 from session_mcp.companion.sanitize import clean_text, single_line
 from session_mcp.errors import InvalidResponseError
@@ -277,3 +277,56 @@ def test_clean_text_and_single_line_are_total_and_idempotent(text: str) -> None:
     cleaned.encode("utf-8")
     if not CONTROL.search(text):
         assert cleaned == text
+
+
+# -- the plain body's shortcut: no walk where it would change nothing ------------------------------
+
+plain_text = st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "Zs", "Cc", "Cf", "Zl"]), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.recursive(
+        any_scalar | plain_text | st.sampled_from([KEY, f"see {KEY} here", "a\\b", 'say "hi"', "1e999"]),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text | plain_text, inner, max_size=3),
+        max_leaves=10,
+    ),
+    ascii_only=st.booleans(),
+    spaced=st.booleans(),
+)
+def test_a_body_judged_clean_decodes_to_what_the_walk_would_give(value: Any, ascii_only: bool, spaced: bool) -> None:
+    text = json.dumps({"v": value}, ensure_ascii=ascii_only, indent=1 if spaced else None)
+    decoded = json.loads(text)
+    if _clean_already(text, json.loads(text), KEY):  # then the walk changes nothing, nor finds it too deep
+        assert repr(sanitized(json.loads(text), KEY)) == repr(decoded)
+
+
+def test_a_plain_session_is_clean_and_each_thing_the_walk_cleans_is_not() -> None:
+    plain = {"id": "s1", "tags": {"a": "b"}, "conversation": {"items": [{"role": "user", "text": "naïve “hi” /x"}]}}
+    text = json.dumps(plain, ensure_ascii=False)
+    assert clean(text)
+    unclean = [
+        text.replace("hi", "h\\ni"),  # an escape the decoder turns into a character
+        text.replace("hi", "h\\u0000i"),
+        text.replace("hi", "h\x85i"),  # a raw C1 control
+        text.replace("hi", "h\u2028i"),
+        text.replace("hi", KEY),
+        text.replace('"b"', "NaN"),
+        text.replace('"b"', "1e400"),
+        text.replace('"b"', "1" * 30 + "e300"),  # no three-digit exponent, yet no finite float
+        json.dumps({"a\tb": 1}, ensure_ascii=False),  # a key the walk makes one line
+        '{"d": ' + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "}",
+    ]
+    for body in unclean:
+        assert not clean(body), body
+
+
+@pytest.mark.parametrize("depth", [1, 15, 16, 17, MAX_DEPTH - 1])
+def test_deeper_nesting_takes_the_walk(depth: int) -> None:
+    text = '{"a": "}}]] {{[[", "d": ' + "[" * depth + '"]["' + "]" * depth + "}"
+    assert clean(text) == (depth < 16)  # the object and its lists: depth + 1 levels
+    assert ingest(text.encode(), ErrorBody, what="x") is not None
+
+
+def clean(text: str) -> bool:
+    return _clean_already(text, json.loads(text), KEY)

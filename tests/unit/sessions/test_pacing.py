@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import time
+from typing import Any
+
 import pytest
+from starlette.responses import JSONResponse
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.http import RetryPolicy
 from session_mcp.sessions.fetch import fetch_sessions
-from session_mcp.sessions.pacing import AdaptiveLimiter
-from session_mcp.simulator import Simulator
+from session_mcp.sessions.pacing import SLOT_ROOM, SLOT_SPARE, AdaptiveLimiter
+from session_mcp.simulator import Simulator, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -37,16 +42,18 @@ async def test_it_grows_to_the_maximum_while_answers_are_fast(simulator: Simulat
     assert simulator.peak_in_flight <= 16
 
 
-async def test_it_halves_on_a_429_once_per_round(simulator: Simulator, base_url: str) -> None:
-    simulator.latency = 0.02
+async def test_it_reacts_to_a_429_once_per_round(simulator: Simulator, base_url: str) -> None:
+    simulator.latency = 0.05  # 40 answers then take long enough to tell their rate
     # Latency ignored (a loaded machine slows answers): this test is about 429s alone.
     limiter = AdaptiveLimiter(minimum=2, maximum=16, initial=16, margin_seconds=10)
     async with CompanionClient("demo", base_url, retry=NO_RETRY) as client:
         assert await fetch(client, ids_of(simulator, 40), limiter) == 0
         simulator.fail_next(429, times=4, code="RequestRateLimitExceeded", retry_after=1)
         assert await fetch(client, ids_of(simulator, 40), limiter) == 4
-    assert limiter.decreases == ["rate limited (429)"]  # four 429s in one round: one halving
-    assert limiter.limit < 16
+    assert limiter.decreases == ["rate limited (429)"]  # four 429s in one round: one reaction
+    # After 40 answers, the reaction is to pace the sends at the rate they were accepted (the
+    # slots follow that rate) rather than to halve the slots.
+    assert limiter.rate is not None
 
 
 async def test_it_halves_when_latency_rises(simulator: Simulator, base_url: str) -> None:
@@ -84,3 +91,89 @@ def test_after_a_halving_it_climbs_one_slot_per_round() -> None:
     for _ in range(8 + 8):  # the cooldown, then one round of fast answers
         limiter.record(0.05)
     assert limiter.limit == 9
+
+
+class Clock:
+    """A clock the test moves: the accepted rate is answers over time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answered(limiter: AdaptiveLimiter, clock: Clock, count: int, per_second: float, seconds: float = 0.05) -> None:
+    for _ in range(count):
+        clock.now += 1 / per_second
+        limiter.record(seconds)
+
+
+def test_a_429_paces_at_just_under_the_accepted_rate_with_the_slots_it_needs() -> None:
+    clock = Clock()
+    limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=32, clock=clock)
+    answered(limiter, clock, 300, per_second=200)  # 200 a second were accepted over the last second
+    limiter.record(0.05, rate_limited=True)
+    assert limiter.rate is not None and 180 <= limiter.rate <= 200
+    # The slots follow the rate (200/s x 50 ms = 10 in flight, with room), not a halving of 32.
+    assert limiter.limit == math.ceil(limiter.rate * 0.05 * SLOT_ROOM) + SLOT_SPARE < 32
+    assert limiter.decreases == ["rate limited (429)"]
+
+
+def test_a_429_while_paced_backs_off_a_little_not_by_half() -> None:
+    clock = Clock()
+    limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=32, clock=clock)
+    answered(limiter, clock, 300, per_second=400)
+    limiter.record(0.05, rate_limited=True)
+    first = limiter.rate
+    answered(limiter, clock, 64, per_second=380)  # past the round's cooldown
+    limiter.record(0.05, rate_limited=True)
+    assert first is not None and limiter.rate is not None
+    assert 0.9 * first <= limiter.rate < first
+    assert limiter.limit >= 20  # 380/s x 50 ms: the slots did not halve
+
+
+def test_no_rate_is_learned_from_answers_that_came_all_at_once() -> None:
+    clock = Clock()
+    limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=16, clock=clock)
+    for _ in range(20):
+        limiter.record(0.05)  # no time passed: no rate can be told, so the slots halve as before
+    limiter.record(0.05, rate_limited=True)
+    assert limiter.rate is None and limiter.limit == 16
+
+
+class RateLimited:
+    """The simulator behind a token bucket: ``rate`` requests a second, ``burst`` at once, else 429."""
+
+    def __init__(self, app: Any, rate: float, burst: int) -> None:
+        self.app, self.rate, self.burst = app, rate, burst
+        self.tokens, self.at, self.limited = float(burst), time.monotonic(), 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens < 1:
+                self.limited += 1
+                body = {"error": {"code": "RateLimited", "message": "Too many requests"}}
+                await JSONResponse(body, status_code=429, headers={"Retry-After": "1"})(scope, receive, send)
+                return
+            self.tokens -= 1
+        await self.app(scope, receive, send)
+
+
+async def test_against_a_rate_limit_it_holds_the_rate_with_few_429s() -> None:
+    simulator = Simulator(session_count=400, latency=0.02)
+    upstream = RateLimited(simulator.app, rate=150, burst=5)
+    limiter = AdaptiveLimiter()
+    with serve_in_thread(upstream) as url:
+        async with CompanionClient("demo", url) as client:
+            _, failures = await fetch_sessions(
+                client, ids_of(simulator, 400), concurrency=1, use_cache=False, pacer=limiter.slot
+            )
+    assert not failures
+    assert limiter.rate is not None and limiter.rate <= 150 * 1.1  # it learned the limit and paces under it
+    # The unpaced start meets the limit; then the pacing keeps 429s rare (the saw-tooth of halving
+    # the slots on each 429 drew dozens here, and each costs a request a second's Retry-After).
+    assert upstream.limited <= 20

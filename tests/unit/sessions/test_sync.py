@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import anyio
 import pytest
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.scan import STOP_AFTER_PAGES
-from session_mcp.sessions.sync import MAX_PENDING_AGE, sync
+from session_mcp.sessions.sync import CHUNK, MAX_PENDING_AGE, sync
 from session_mcp.simulator import Simulator
 from session_mcp.store.base import SearchFilters, SyncRunningError, SyncState
 from session_mcp.store.open import StoreEngine, StoreLocation, open_store
@@ -255,3 +256,35 @@ async def test_a_catch_up_does_not_stop_at_a_known_page_newer_than_the_last_sync
     await tenant.put_sessions(top)
     result = await sync(clients["demo"], tenant, catch_up=True, clock=lambda: NOW + 300)
     assert result.stored == 20 and await tenant.get_session("sess_new0000") is not None
+
+
+class SlowToStore:
+    """A real tenant store whose first ``put_sessions`` waits until ``fetched()`` reaches ``until``."""
+
+    def __init__(self, tenant: Any, fetched: Callable[[], int], until: int) -> None:
+        self.tenant, self.fetched, self.until = tenant, fetched, until
+        self.seen_while_storing: int | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tenant, name)
+
+    async def put_sessions(self, *args: Any, **kwargs: Any) -> None:
+        if self.seen_while_storing is None:
+            with anyio.move_on_after(20):
+                while self.fetched() < self.until:
+                    await anyio.sleep(0.01)
+            self.seen_while_storing = self.fetched()
+        await self.tenant.put_sessions(*args, **kwargs)
+
+
+async def test_the_fetching_goes_on_while_a_chunk_is_stored(
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
+) -> None:
+    closed = [s for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")]
+    assert len(closed) > CHUNK + 2 * 32 + 20  # more than a chunk and all a stalled fetch could hold
+    slow = SlowToStore(store.for_tenant("t"), lambda: len(details(simulator)), len(closed))
+    result = await sync(clients["demo"], slow, clock=lambda: NOW)  # type: ignore[arg-type]
+    # While the first chunk was being stored, every other session was fetched (before, the fetching
+    # stopped once the channel and the workers held an answer each: CHUNK + 64 at most).
+    assert slow.seen_while_storing is not None and slow.seen_while_storing >= len(closed)
+    assert result.stored == len(closed) and not result.partial
