@@ -33,6 +33,7 @@ from typing import Any
 
 from session_mcp.companion.models import EARLIEST_TIME, LATEST_TIME, SessionDetail
 from session_mcp.store.base import StoreError
+from session_mcp.store.snippets import TOKENIZER
 
 SLOT_BITS = 8  # sessions of the file starting in the same second before one spills: 256
 ROLE_BITS = 2
@@ -42,7 +43,7 @@ TURN_SHIFT = INDEX_BITS + ROLE_BITS
 ROLES = {"user": 0, "agent": 1}  # any other role: 2
 OTHER_ROLE = 2
 
-TURNS_FTS = "CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')"
+TURNS_FTS = f"CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='', tokenize='{TOKENIZER}')"
 KEY_SPILLS = "CREATE TABLE key_spills (sk INTEGER PRIMARY KEY, tenant TEXT NOT NULL)"
 
 

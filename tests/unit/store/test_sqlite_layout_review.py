@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import EARLIEST_TIME, LATEST_TIME, SessionDetail
 from session_mcp.store import sqlite_search, sqlite_turns
-from session_mcp.store.base import SearchFilters, StoreError
-from session_mcp.store.snippets import tokens
+from session_mcp.store.base import MARKS, SNIPPET_TOKENS, SearchFilters, StoreError
+from session_mcp.store.search import QueryError, to_fts5
+from session_mcp.store.snippets import TOKENIZER, snippet, tokens, wanted_terms
 from session_mcp.store.sqlite import SqliteStore
 from tests.stores import check_integrity
 from tests.unit.store.helpers import ANCHOR, sessions
@@ -229,3 +230,56 @@ async def test_a_damaged_body_does_not_stop_the_migration(tmp_path: Path) -> Non
         check_integrity(store)
     finally:
         store.close()
+
+
+def fts5_snippet(text: str, query: str) -> str | None:
+    """FTS5's own ``snippet()`` of ``text`` for ``query`` (a table holding the text), spaces made single."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE VIRTUAL TABLE f USING fts5(text, tokenize='{TOKENIZER}')")
+    conn.execute("INSERT INTO f (rowid, text) VALUES (1, ?)", (text,))
+    found = conn.execute(
+        f"SELECT snippet(f, 0, ?, ?, '…', {SNIPPET_TOKENS}) FROM f WHERE f MATCH ?", (*MARKS, to_fts5(query))
+    ).fetchone()
+    conn.close()
+    return None if found is None else " ".join(found[0].split())
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("Je suis allé à l'e\u0301cole, l'école", "école"),  # a decomposed accent (macOS text) is part of the word
+        ("ﬁne x² ＡＢＣ fine x2 ABC", "fine x2 abc"),  # FTS5 does not decompose ligatures, superscripts, wide forms
+        ("thanks🦋 and thanks😀 then thanks", "thanks"),  # a newer emoji is a word character to FTS5, an older one not
+        ("Ǆemal Ǆ ǅ DŽ", "ǆemal"),
+        ("مرحبا بالعالم שלום עולם 日本語のテキスト 한국어 텍스트", "עולם"),
+    ],
+)
+def test_a_snippet_marks_the_words_fts5_matched(text: str, query: str) -> None:
+    assert snippet(text, wanted_terms(query), MARKS, SNIPPET_TOKENS) == fts5_snippet(text, query)
+
+
+ANY_CHARACTER = st.characters(exclude_categories=["Cc", "Cs"]) | st.sampled_from(["\n", "\t", " ", "\u0301", ".", ":"])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(text=st.text(ANY_CHARACTER, max_size=200), data=st.data())
+def test_any_unicode_text_gets_the_snippet_fts5_gives_it(text: str, data: st.DataObject) -> None:
+    """Combining marks, CJK, emoji, right-to-left, long tokens, empty text: never a raise, FTS5's snippet,
+    never more than its tokens (controls but newline and tab never reach the store: ``ingest`` drops them)."""
+    words = text.split()
+    query = data.draw(st.sampled_from(words)) if words else "x"
+    try:
+        wanted = fts5_snippet(text, query)
+    except QueryError:
+        return
+    ours = snippet(text, wanted_terms(query), MARKS, SNIPPET_TOKENS)
+    assert len(tokens(ours.replace("…", " "))) <= max(SNIPPET_TOKENS, len(tokens(text)))
+    if wanted is not None:
+        assert ours == wanted
+
+
+def test_text_with_no_word_or_one_long_word_gets_a_snippet() -> None:
+    assert snippet("", wanted_terms("x"), MARKS, SNIPPET_TOKENS) == ""
+    assert snippet("🙂 … \u200f", wanted_terms("x"), MARKS, SNIPPET_TOKENS) == "🙂 … \u200f"  # a right-to-left mark
+    long = "a" * 100_000
+    assert snippet(f"{long} zorblax", wanted_terms("zorblax"), MARKS, SNIPPET_TOKENS) == f"{long} «zorblax»"
