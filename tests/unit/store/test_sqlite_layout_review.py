@@ -283,3 +283,58 @@ def test_text_with_no_word_or_one_long_word_gets_a_snippet() -> None:
     assert snippet("🙂 … \u200f", wanted_terms("x"), MARKS, SNIPPET_TOKENS) == "🙂 … \u200f"  # a right-to-left mark
     long = "a" * 100_000
     assert snippet(f"{long} zorblax", wanted_terms("zorblax"), MARKS, SNIPPET_TOKENS) == f"{long} «zorblax»"
+
+
+@pytest.mark.anyio
+async def test_a_second_tenants_first_sessions_stored_during_a_search_are_never_counted(tmp_path: Path) -> None:
+    """The one-tenant test and the join-free count read one snapshot: another process storing a second
+    tenant's first sessions between them cannot get its hits into this tenant's totals."""
+    path = tmp_path / "store.sqlite3"
+    store, other = SqliteStore(path), SqliteStore(path)
+    mine = [shaped(i, ANCHOR + i, False, [("user", "zorblax")]) for i in range(3)]
+    theirs = [shaped(i, ANCHOR + i, False, [("user", "zorblax zorblax"), ("agent", "zorblax")]) for i in range(3, 9)]
+    await store.for_tenant("a").put_sessions(mine)
+    meanwhile: list[str] = []
+
+    def store_theirs(statement: str) -> None:
+        if "count(DISTINCT" in statement and not meanwhile:
+            meanwhile.append("stored")
+            anyio.run(other.for_tenant("b").put_sessions, theirs)  # between the tenant test and the count
+
+    store.call(lambda c: c.set_trace_callback(store_theirs))
+    try:
+        for filters in (SearchFilters(), SearchFilters(since=ANCHOR, until=ANCHOR + 100, role="user")):
+            page = await store.for_tenant("a").search("zorblax", filters, 0, 10)
+            assert (page.total_hits, page.total_sessions, len(page.hits)) == (3, 3, 3)
+            assert page.session_hits == {s.id: 1 for s in mine}
+        assert meanwhile == ["stored"]
+        assert (await store.for_tenant("b").search("zorblax", SearchFilters(), 0, 10)).total_hits == 12  # turns
+    finally:
+        store.close()
+        other.close()
+
+
+@pytest.mark.anyio
+async def test_a_put_failing_midway_leaves_the_index_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replaced session's 'delete' and the first new session's entries are rolled back with the rows."""
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    try:
+        tenant = store.for_tenant("a")
+        first = [shaped(i, ANCHOR + i, False, [("user", "zorblax")]) for i in range(3)]
+        await tenant.put_sessions(first)
+        real, calls = sqlite_turns.index_session, []
+
+        def failing(conn: sqlite3.Connection, key: int, session: SessionDetail) -> None:
+            calls.append(key)
+            if len(calls) > 1:
+                raise RuntimeError("disk full")
+            real(conn, key, session)
+
+        monkeypatch.setattr("session_mcp.store.sqlite.index_session", failing)
+        with pytest.raises(RuntimeError):
+            await tenant.put_sessions([shaped(0, ANCHOR, False, [("agent", "blue")]), shaped(5, ANCHOR, False, [])])
+        check_integrity(store)
+        assert (await tenant.search("zorblax", SearchFilters(), 0, 10)).total_sessions == 3
+        assert (await tenant.search("blue", SearchFilters(), 0, 10)).total_hits == 0
+    finally:
+        store.close()
