@@ -338,3 +338,31 @@ async def test_a_put_failing_midway_leaves_the_index_as_it_was(tmp_path: Path, m
         assert (await tenant.search("blue", SearchFilters(), 0, 10)).total_hits == 0
     finally:
         store.close()
+
+
+@pytest.mark.anyio
+async def test_a_migrated_file_finds_what_the_version_5_index_found(tmp_path: Path) -> None:
+    """Every query's totals and sessions per tenant, as the old external-content index counted them."""
+    stored = sessions(40, seed=3)
+    path = tmp_path / "old.sqlite3"
+    version_5_file(path, stored)
+    queries = ["the", "refund", "thanks", "you OR account", '"thank you"', "ref*", "help -the"]
+    old = sqlite3.connect(path)
+    before = {
+        (tenant, query): old.execute(
+            "SELECT count(*), count(DISTINCT s.id) FROM turns_fts JOIN sessions s ON s.sk = turns_fts.rowid >> 16 "
+            "WHERE turns_fts MATCH ? AND s.tenant = ?",
+            (to_fts5(query), tenant),
+        ).fetchone()
+        for tenant in ("a", "b")
+        for query in queries
+    }
+    old.close()
+    assert sum(hits for hits, _ in before.values()) > 100
+    store = SqliteStore(path)
+    try:
+        for (tenant, query), wanted in before.items():
+            page = await store.for_tenant(tenant).search(query, SearchFilters(), 0, 5)
+            assert (page.total_hits, page.total_sessions) == wanted, (tenant, query)
+    finally:
+        store.close()
