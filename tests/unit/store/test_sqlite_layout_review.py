@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from session_mcp.companion.ingest import ingest
 from session_mcp.companion.models import EARLIEST_TIME, LATEST_TIME, SessionDetail
+from session_mcp.store import sqlite as engine
 from session_mcp.store import sqlite_search, sqlite_turns
 from session_mcp.store.base import MARKS, SNIPPET_TOKENS, SearchFilters, StoreError
 from session_mcp.store.search import QueryError, to_fts5
@@ -366,3 +367,40 @@ async def test_a_migrated_file_finds_what_the_version_5_index_found(tmp_path: Pa
             assert (page.total_hits, page.total_sessions) == wanted, (tenant, query)
     finally:
         store.close()
+
+
+@pytest.mark.anyio
+async def test_a_vacuum_that_cannot_run_after_the_migration_does_not_refuse_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The migration has committed; the vacuum after it only gives pages back (it needs the file's size free
+    again, and no other writer): when it cannot run, the migrated store opens, not "cannot be used"."""
+    stored = [shaped(i, ANCHOR + i, False, [("user", "zorblax")]) for i in range(4)]
+    path = tmp_path / "old.sqlite3"
+    version_5_file(path, stored)
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 50)
+    writer = sqlite3.connect(path, isolation_level=None)
+
+    def hold_the_write_lock(statement: str) -> None:
+        if statement == "VACUUM" and not writer.in_transaction:
+            writer.execute("BEGIN IMMEDIATE")  # another process writing as the vacuum starts
+
+    real = engine.run_migrations
+
+    def migrations(conn: sqlite3.Connection, *args: Any) -> None:
+        conn.set_trace_callback(hold_the_write_lock)
+        real(conn, *args)
+
+    monkeypatch.setattr(engine, "run_migrations", migrations)
+    store = SqliteStore(path)
+    try:
+        assert writer.in_transaction  # the vacuum met the other writer
+        assert "was not compacted (database is locked)" in caplog.text
+        writer.execute("ROLLBACK")
+        store.call(lambda c: c.set_trace_callback(None))
+        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(6,)]
+        assert (await store.for_tenant("a").search("zorblax", SearchFilters(), 0, 10)).total_sessions == 2
+        check_integrity(store)
+    finally:
+        store.close()
+        writer.close()
