@@ -22,12 +22,13 @@ from session_mcp.store.search import Term, parse
 TOKENIZER = "unicode61 remove_diacritics 2"  # the SQLite index's (``sqlite_turns.TURNS_FTS``)
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
 _FOLDED: dict[str, str | None] = {}  # a non-ASCII character as FTS5 reads it: folded ("" dropped), None a separator
+MAX_KNOWN = 50_000  # characters remembered (a language's are a few hundred)
 _ORACLE_LOCK = threading.Lock()
 _oracle: list[sqlite3.Connection] = []  # FTS5 asked about characters: opened at the first non-ASCII text
 
 
-def _learn(chars: set[str]) -> None:
-    """Record how FTS5's tokenizer reads ``chars``: each put between two letters, one word or two."""
+def _learn(chars: set[str]) -> dict[str, str | None]:
+    """How FTS5's tokenizer reads ``chars`` (each put between two letters: one word or two), remembered."""
     with _ORACLE_LOCK:
         if not _oracle:
             conn = sqlite3.connect(":memory:", check_same_thread=False)
@@ -42,29 +43,33 @@ def _learn(chars: set[str]) -> None:
             if term not in ("q", "z"):
                 folded[chr(doc)] = term[1:-1]
         conn.execute("INSERT INTO f (f) VALUES ('delete-all')")
+        if len(_FOLDED) > MAX_KNOWN:  # texts made of every code point must not grow it without end
+            _FOLDED.clear()
         _FOLDED.update(folded)
+        return folded
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:
     """(folded token, start, end) of each token of ``text``, as the index's tokenizer makes them."""
     if text.isascii():
         return [(m.group().lower(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(text)]
-    unknown = {c for c in text if c not in _FOLDED and not c.isascii()}
+    table = {c: _FOLDED.get(c, "?") for c in set(text) if not c.isascii()}  # "?" never a fold: not known yet
+    unknown = {c for c, folded in table.items() if folded == "?"}
     if unknown:
-        _learn(unknown)
+        table.update(_learn(unknown))
     found: list[tuple[str, int, int]] = []
     word: list[str] = []
     start = -1
     for i, c in enumerate(text):
-        folded = (c.lower() if c.isalnum() else None) if c.isascii() else _FOLDED[c]
-        if folded is not None:
-            start = i if start < 0 else start
-            word.append(folded)
-        elif start >= 0:
-            if any(word):  # a lone accent folds to nothing: no token
+        folded = (c.lower() if c.isalnum() else None) if c.isascii() else table[c]
+        if folded is None or (start < 0 and not folded):  # an accent (folded to nothing) only continues a word
+            if start >= 0:
                 found.append(("".join(word), start, i))
-            word, start = [], -1
-    if start >= 0 and any(word):
+                word, start = [], -1
+            continue
+        start = i if start < 0 else start
+        word.append(folded)
+    if start >= 0:
         found.append(("".join(word), start, len(text)))
     return found
 

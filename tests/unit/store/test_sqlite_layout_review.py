@@ -252,6 +252,7 @@ def fts5_snippet(text: str, query: str) -> str | None:
         ("ﬁne x² ＡＢＣ fine x2 ABC", "fine x2 abc"),  # FTS5 does not decompose ligatures, superscripts, wide forms
         ("thanks🦋 and thanks😀 then thanks", "thanks"),  # a newer emoji is a word character to FTS5, an older one not
         ("Ǆemal Ǆ ǅ DŽ", "ǆemal"),
+        ("a \u0333\u032drefund t\u0301he t\u0335he", "refund the"),  # an accent starts no word (zalgo text)
         ("مرحبا بالعالم שלום עולם 日本語のテキスト 한국어 텍스트", "עולם"),
     ],
 )
