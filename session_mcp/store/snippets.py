@@ -1,10 +1,12 @@
 """Snippets made in Python from a turn's text, as FTS5's ``snippet()`` makes them from stored content.
 
 The SQLite index is contentless (the text lives once, in the compressed body), so ``snippet()``
-has nothing to read: a page's hits (at most a page) are marked here. Words are folded as the
-tokenizer ``unicode61 remove_diacritics 2`` folds them (compatibility decomposition, combining
-marks dropped, lower case: ``Zörblax`` is ``zorblax``, ``Straße`` stays ``straße``); a token is a
-run of letters and digits. Each term of the query that must match (words, phrases, prefixes) is
+has nothing to read: a page's hits (at most a page) are marked here. Words are split and folded
+exactly as the tokenizer ``unicode61 remove_diacritics 2`` does (``Zörblax`` is ``zorblax``,
+``Straße`` stays ``straße``): ASCII letters and digits by rule, any other character as FTS5 itself
+reads it, asked once per character (its Unicode 6.1 tables are not Python's: a combining accent
+is part of a word there, ``ﬁ`` and ``²`` are not decomposed, newer emoji are word characters).
+Each term of the query that must match (words, phrases, prefixes) is
 marked where it occurs, a phrase as one span; the snippet is a window of ``SNIPPET_TOKENS``
 tokens around the first match, "…" where it cuts the text.
 """
@@ -12,26 +14,64 @@ tokens around the first match, "…" where it cuts the text.
 from __future__ import annotations
 
 import re
-import unicodedata
-from functools import lru_cache
+import sqlite3
+import threading
 
 from session_mcp.store.search import Term, parse
 
-_TOKEN = re.compile(r"[^\W_]+")
+TOKENIZER = "unicode61 remove_diacritics 2"  # the SQLite index's (``sqlite_turns.TURNS_FTS``)
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_FOLDED: dict[str, str | None] = {}  # a non-ASCII character as FTS5 reads it: folded ("" dropped), None a separator
+MAX_KNOWN = 50_000  # characters remembered (a language's are a few hundred)
+_ORACLE_LOCK = threading.Lock()
+_oracle: list[sqlite3.Connection] = []  # FTS5 asked about characters: opened at the first non-ASCII text
 
 
-@lru_cache(maxsize=4096)
-def fold(token: str) -> str:
-    """A token as the index holds it."""
-    if token.isascii():
-        return token.lower()
-    decomposed = unicodedata.normalize("NFKD", token)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+def _learn(chars: set[str]) -> dict[str, str | None]:
+    """How FTS5's tokenizer reads ``chars`` (each put between two letters: one word or two), remembered."""
+    with _ORACLE_LOCK:
+        if not _oracle:
+            conn = sqlite3.connect(":memory:", check_same_thread=False)
+            conn.execute(f"CREATE VIRTUAL TABLE f USING fts5(text, content='', tokenize='{TOKENIZER}')")
+            conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, instance)")
+            _oracle.append(conn)
+        conn = _oracle[0]
+        asked = [c for c in chars if not "\ud800" <= c <= "\udfff"]  # a lone surrogate cannot be sent: a separator
+        conn.executemany("INSERT INTO f (rowid, text) VALUES (?, ?)", [(ord(c), f"q{c}z") for c in asked])
+        folded: dict[str, str | None] = dict.fromkeys(chars)
+        for term, doc in conn.execute("SELECT term, doc FROM v"):
+            if term not in ("q", "z"):
+                folded[chr(doc)] = term[1:-1]
+        conn.execute("INSERT INTO f (f) VALUES ('delete-all')")
+        if len(_FOLDED) > MAX_KNOWN:  # texts made of every code point must not grow it without end
+            _FOLDED.clear()
+        _FOLDED.update(folded)
+        return folded
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:
-    """(folded token, start, end) of each run of letters and digits in ``text``."""
-    return [(fold(m.group()), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    """(folded token, start, end) of each token of ``text``, as the index's tokenizer makes them."""
+    if text.isascii():
+        return [(m.group().lower(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(text)]
+    table = {c: _FOLDED.get(c, "?") for c in set(text) if not c.isascii()}  # "?" never a fold: not known yet
+    unknown = {c for c, folded in table.items() if folded == "?"}
+    if unknown:
+        table.update(_learn(unknown))
+    found: list[tuple[str, int, int]] = []
+    word: list[str] = []
+    start = -1
+    for i, c in enumerate(text):
+        folded = (c.lower() if c.isalnum() else None) if c.isascii() else table[c]
+        if folded is None or (start < 0 and not folded):  # an accent (folded to nothing) only continues a word
+            if start >= 0:
+                found.append(("".join(word), start, i))
+                word, start = [], -1
+            continue
+        start = i if start < 0 else start
+        word.append(folded)
+    if start >= 0:
+        found.append(("".join(word), start, len(text)))
+    return found
 
 
 def wanted_terms(query: str) -> list[tuple[tuple[str, ...], bool]]:

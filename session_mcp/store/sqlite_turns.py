@@ -23,6 +23,7 @@ through the join.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
@@ -31,6 +32,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from session_mcp.companion.models import EARLIEST_TIME, LATEST_TIME, SessionDetail
+from session_mcp.store.base import StoreError
+from session_mcp.store.snippets import TOKENIZER
 
 SLOT_BITS = 8  # sessions of the file starting in the same second before one spills: 256
 ROLE_BITS = 2
@@ -40,7 +43,7 @@ TURN_SHIFT = INDEX_BITS + ROLE_BITS
 ROLES = {"user": 0, "agent": 1}  # any other role: 2
 OTHER_ROLE = 2
 
-TURNS_FTS = "CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')"
+TURNS_FTS = f"CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='', tokenize='{TOKENIZER}')"
 KEY_SPILLS = "CREATE TABLE key_spills (sk INTEGER PRIMARY KEY, tenant TEXT NOT NULL)"
 
 
@@ -95,11 +98,19 @@ class BodyTurn:
         self.timestamp = float(timestamp) if isinstance(timestamp, int | float) else None
 
 
+UNREADABLE = (zlib.error, ValueError, AttributeError)  # a body damaged on disk: not zlib, not JSON, not an object
+
+
 def body_items(body: bytes) -> list[dict[str, Any]]:
-    """The raw turn items of a stored body (``BodyTurn`` reads one)."""
-    wire = json.loads(zlib.decompress(body))
-    conversation = wire.get("conversation") or {}
-    return list(conversation.get("items") or [])
+    """The raw turn items of a stored body (``BodyTurn`` reads one); a damaged body is a ``StoreError``."""
+    try:
+        wire = json.loads(zlib.decompress(body))
+        conversation = wire.get("conversation") or {}
+        return list(conversation.get("items") or [])
+    except UNREADABLE as exc:
+        raise StoreError(
+            f"a stored session cannot be read ({exc}): the store is damaged; purge it, or pass another --store"
+        ) from None
 
 
 def body_turns(body: bytes) -> list[BodyTurn]:
@@ -108,30 +119,55 @@ def body_turns(body: bytes) -> list[BodyTurn]:
 
 
 def unindex(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
-    """Remove the index entries of the sessions stored under ``keys``, with the text each was indexed with."""
+    """Remove the index entries of the sessions stored under ``keys``, with the text each was indexed with.
+
+    A damaged body cannot give its text back, and no other text removes its entries: the index is
+    then rebuilt from the other bodies, so deleting (purge, a sync storing it again) still cleans up.
+    """
+    damaged = False
     for key in keys:
         row = conn.execute("SELECT body FROM sessions WHERE sk = ?", (key,)).fetchone()
         if row is None:
             continue
+        try:
+            turns = body_turns(row[0])[:MAX_TURNS]
+        except StoreError:
+            damaged = True
+            continue
         conn.executemany(
             "INSERT INTO turns_fts (turns_fts, rowid, text) VALUES ('delete', ?, ?)",
-            ((turn_rowid(key, i, t.role), t.text) for i, t in enumerate(body_turns(row[0])[:MAX_TURNS])),
+            ((turn_rowid(key, i, t.role), t.text) for i, t in enumerate(turns)),
         )
         conn.execute("DELETE FROM key_spills WHERE sk = ?", (key,))
+    if damaged:
+        conn.execute("INSERT INTO turns_fts (turns_fts) VALUES ('delete-all')")
+        conn.executemany("DELETE FROM key_spills WHERE sk = ?", ((key,) for key in keys))
+        gone = set(keys)
+        for key, body in conn.execute("SELECT sk, body FROM sessions").fetchall():
+            if key not in gone:
+                with contextlib.suppress(StoreError):  # another damaged body: left unindexed, as it is unreadable
+                    index_turns(conn, key, body_turns(body))
+
+
+def index_turns(conn: sqlite3.Connection, key: int, turns: Sequence[BodyTurn]) -> None:
+    """Index turns read from a body (the first ``MAX_TURNS``), as ``index_session`` indexes a session's."""
+    conn.executemany(
+        "INSERT INTO turns_fts (rowid, text) VALUES (?, ?)",
+        ((turn_rowid(key, i, t.role), t.text) for i, t in enumerate(turns[:MAX_TURNS])),
+    )
 
 
 def rekey_and_index(conn: sqlite3.Connection) -> None:
     """Give each stored session its time-ordered key and index its turns from its body (schema 6).
 
-    Newest first, as a sync stores them (keys then grow as rows are written); the old keys were made
-    negative first, so no new key meets one. The turns are read as ``unindex`` reads them.
+        Newest first, as a sync stores them (keys then grow as rows are written); the old keys were made
+        negative first, so no new key meets one. The turns are read as ``unindex`` reads them; a damaged
+    body's are not indexed (it cannot be read anyway) rather than the migration failing.
     """
     rows = conn.execute("SELECT sk, tenant, start_time FROM sessions ORDER BY start_time DESC, sk").fetchall()
     for old, tenant, start_time in rows:
         key = new_key(conn, tenant, start_time)
         conn.execute("UPDATE sessions SET sk = ? WHERE sk = ?", (key, old))
         body = conn.execute("SELECT body FROM sessions WHERE sk = ?", (key,)).fetchone()[0]
-        conn.executemany(
-            "INSERT INTO turns_fts (rowid, text) VALUES (?, ?)",
-            ((turn_rowid(key, i, t.role), t.text) for i, t in enumerate(body_turns(body)[:MAX_TURNS])),
-        )
+        with contextlib.suppress(StoreError):  # a damaged body: left unindexed (``unindex`` copes), not a lost file
+            index_turns(conn, key, body_turns(body))
