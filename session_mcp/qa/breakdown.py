@@ -157,10 +157,9 @@ class Breakdown:
         self._days: dict[datetime, _Tally] = {}  # by the midnight of each session's start
 
     def add(self, row: ReviewedSession) -> None:
-        self._companions.setdefault(row.companion_id, _Tally()).add(row)
+        _tally_of(self._companions, row.companion_id).add(row)
         if row.started_at is not None:
-            day = row.started_at.replace(hour=0, minute=0, second=0, microsecond=0)
-            self._days.setdefault(day, _Tally()).add(row)
+            _tally_of(self._days, row.started_at.replace(hour=0, minute=0, second=0, microsecond=0)).add(row)
 
     def companions(self) -> list[CompanionRow]:
         """Per companion, most sessions first: sessions, flagged, outcomes, verdicts, mean score."""
@@ -208,6 +207,14 @@ class Breakdown:
             rows=table,
             note=f"This week: {this.sessions} sessions from {(end - WEEK):%Y-%m-%d}; the week before: {last.sessions}.",
         )
+
+
+def _tally_of(tallies: dict[Any, _Tally], key: Any) -> _Tally:
+    """The tally of ``key``, made the first time (``setdefault`` would make one for every row)."""
+    found = tallies.get(key)
+    if found is None:
+        found = tallies[key] = _Tally()
+    return found
 
 
 def companions(rows: Sequence[ReviewedSession]) -> list[CompanionRow]:

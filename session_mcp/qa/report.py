@@ -263,7 +263,9 @@ class ReportBuilder:
     def _count(self, findings: list[Finding], counted: list[Finding]) -> None:
         """Per check: findings, sessions, the worst severity, disputed; per severity."""
         for finding in findings:
-            count = self._checks.setdefault(finding.check, CheckCount(check=finding.check, findings=0, sessions=0))
+            count = self._checks.get(finding.check)
+            if count is None:  # a check not among the rules' (a finding kept in the store under them)
+                count = self._checks[finding.check] = CheckCount(check=finding.check, findings=0, sessions=0)
             if finding.disputed:
                 count.disputed += 1
                 continue
