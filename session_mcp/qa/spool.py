@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 
 FIELD_BITS = 48  # each part of a rank key, shifted to be non-negative: timestamps and counts fit with room
@@ -33,6 +34,7 @@ class Spool:
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the report that reads it
+        self.close = weakref.finalize(self, self._file.close)  # closed (and so gone) with the spool, or before
         self._size = 0
         self._ranks: list[int] = []  # packed (rank key, offset) of each flagged row
         self._sorted = True
@@ -99,6 +101,3 @@ class Spool:
             yield from lines
         if rest:
             yield rest
-
-    def close(self) -> None:
-        self._file.close()
