@@ -166,11 +166,11 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
             verdicts=verdicts,
         )
     progress.finish()
-    text = WRITERS[args.format](review.report)
+    parts = WRITERS[args.format](review.report)  # read back from the review's spool a session at a time
     if args.out is None:
-        out.write(text)
+        out.writelines(parts)
     else:
-        write_file(args.out, text.encode())
+        write_file(args.out, (part.encode() for part in parts))
     if args.out is not None or args.format != "text":
         print(summary(review, args.out), file=sys.stderr)
     if not review.report.scan_complete:

@@ -1,11 +1,12 @@
 """What a report shows beside its findings: each reviewed session's row, per companion, week over week.
 
 Every reviewed session (flagged or not) is one ``ReviewedSession``: its outcome, its score and
-verdict on its scorecard, the checks it was flagged by (disputed findings left out) — about a
-hundred bytes, so a review of thousands keeps them all. From those rows: the breakdown per
-companion (sessions, outcomes, verdicts, mean score) and the trend of this week against the week
-before it (the 7 days up to the newest reviewed session's day, and the 7 before), per check and
-outcome. With no reviewed session in the week before, the trend says there is not enough history.
+verdict on its scorecard, the checks it was flagged by (disputed findings left out). ``Breakdown``
+tallies those rows as they come (a review of 50,000 keeps counters per companion and per day,
+not the rows): the breakdown per companion (sessions, outcomes, verdicts, mean score) and the
+trend of this week against the week before it (the 7 days up to the newest reviewed session's
+day, and the 7 before), per check and outcome. With no reviewed session in the week before, the
+trend says there is not enough history.
 """
 
 from __future__ import annotations
@@ -107,77 +108,127 @@ def context_of(session: SessionDetail, findings: Sequence[Finding]) -> list[Cont
     return context
 
 
+class _Tally:
+    """Counts over some reviewed sessions: what a companion's row and a week of the trend are made of."""
+
+    def __init__(self) -> None:
+        self.sessions = self.flagged = self.score_sum = self.scored = 0
+        self.outcomes: Counter[str | None] = Counter()
+        self.verdicts: Counter[str | None] = Counter()
+        self.checks: Counter[str] = Counter()
+
+    def add(self, row: ReviewedSession) -> None:
+        self.sessions += 1
+        self.flagged += bool(row.checks)
+        self.outcomes[row.outcome] += 1
+        self.verdicts[row.verdict] += 1
+        self.checks.update(row.checks)
+        if row.score is not None:
+            self.score_sum += row.score
+            self.scored += 1
+
+    def merge(self, other: _Tally) -> _Tally:
+        self.sessions += other.sessions
+        self.flagged += other.flagged
+        self.score_sum += other.score_sum
+        self.scored += other.scored
+        self.outcomes.update(other.outcomes)
+        self.verdicts.update(other.verdicts)
+        self.checks.update(other.checks)
+        return self
+
+    def companion(self, companion: str | None) -> CompanionRow:
+        return CompanionRow(
+            companion_id=shorten_text(companion, ID_CHARS) if companion is not None else None,  # upstream text: bounded
+            sessions=self.sessions,
+            flagged=self.flagged,
+            outcomes={name: self.outcomes[name] for name in OUTCOMES},
+            verdicts={name: self.verdicts[name] for name in VERDICTS},
+            mean_score=round(self.score_sum / self.scored, 1) if self.scored else None,
+        )
+
+
+class Breakdown:
+    """The per-companion table and the trend, tallied row by row: a review of any size keeps a few counters per
+    companion and per day, never its rows."""
+
+    def __init__(self) -> None:
+        self._companions: dict[str | None, _Tally] = {}
+        self._days: dict[datetime, _Tally] = {}  # by the midnight of each session's start
+
+    def add(self, row: ReviewedSession) -> None:
+        _tally_of(self._companions, row.companion_id).add(row)
+        if row.started_at is not None:
+            _tally_of(self._days, row.started_at.replace(hour=0, minute=0, second=0, microsecond=0)).add(row)
+
+    def companions(self) -> list[CompanionRow]:
+        """Per companion, most sessions first: sessions, flagged, outcomes, verdicts, mean score."""
+        ordered = sorted(self._companions.items(), key=lambda item: (-item[1].sessions, item[0] or ""))
+        if len(ordered) > MAX_COMPANIONS:
+            rest = _Tally()
+            for _, counts in ordered[MAX_COMPANIONS - 1 :]:
+                rest.merge(counts)
+            ordered = [*ordered[: MAX_COMPANIONS - 1], (None, rest)]
+        return [counts.companion(companion) for companion, counts in ordered]
+
+    def trend(self, check_ids: Sequence[str]) -> Trend:
+        """This week (the 7 days up to the newest session's day) against the 7 days before it."""
+        if not self._days:
+            return Trend(enough_history=False, note="Not enough history: no reviewed session has a start time.")
+        end = max(self._days) + timedelta(days=1)
+        this, last = _Tally(), _Tally()
+        for day, counts in self._days.items():
+            if end - WEEK <= day < end:
+                this.merge(counts)
+            elif end - 2 * WEEK <= day < end - WEEK:
+                last.merge(counts)
+        if not last.sessions:
+            return Trend(
+                enough_history=False,
+                this_week_start=end - WEEK,
+                this_week_sessions=this.sessions,
+                note="Not enough history: no reviewed session in the week before this one; review 14 days "
+                "(since='14 days ago') to compare.",
+            )
+        table = [
+            TrendRow(name=check, kind="check", this_week=this.checks[check], last_week=last.checks[check])
+            for check in check_ids
+        ]
+        table += [
+            TrendRow(name=outcome, kind="outcome", this_week=this.outcomes[outcome], last_week=last.outcomes[outcome])
+            for outcome in OUTCOMES
+            if this.outcomes[outcome] or last.outcomes[outcome]
+        ]
+        return Trend(
+            enough_history=True,
+            this_week_start=end - WEEK,
+            this_week_sessions=this.sessions,
+            last_week_sessions=last.sessions,
+            rows=table,
+            note=f"This week: {this.sessions} sessions from {(end - WEEK):%Y-%m-%d}; the week before: {last.sessions}.",
+        )
+
+
+def _tally_of(tallies: dict[Any, _Tally], key: Any) -> _Tally:
+    """The tally of ``key``, made the first time (``setdefault`` would make one for every row)."""
+    found = tallies.get(key)
+    if found is None:
+        found = tallies[key] = _Tally()
+    return found
+
+
 def companions(rows: Sequence[ReviewedSession]) -> list[CompanionRow]:
-    """Per companion, most sessions first: sessions, flagged, outcomes, verdicts, mean score."""
-    groups: dict[str | None, list[ReviewedSession]] = {}
-    for row in rows:
-        groups.setdefault(row.companion_id, []).append(row)
-    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0] or ""))
-    if len(ordered) > MAX_COMPANIONS:
-        rest = [row for _, group in ordered[MAX_COMPANIONS - 1 :] for row in group]
-        ordered = [*ordered[: MAX_COMPANIONS - 1], (None, rest)]
-    return [_companion(companion, group) for companion, group in ordered]
-
-
-def _companion(companion: str | None, rows: Sequence[ReviewedSession]) -> CompanionRow:
-    scores = [r.score for r in rows if r.score is not None]
-    return CompanionRow(
-        companion_id=shorten_text(companion, ID_CHARS) if companion is not None else None,  # upstream text: bounded
-        sessions=len(rows),
-        flagged=sum(1 for r in rows if r.checks),
-        outcomes=tally((r.outcome for r in rows), OUTCOMES),
-        verdicts=tally((r.verdict for r in rows), VERDICTS),
-        mean_score=round(sum(scores) / len(scores), 1) if scores else None,
-    )
-
-
-def tally(values: object, names: Sequence[str]) -> dict[str, int]:
-    """How many of ``values`` are each of ``names`` (in that order; None and others not counted)."""
-    counts = Counter(values)  # type: ignore[call-overload]
-    return {name: counts[name] for name in names}
+    """Per companion, most sessions first (``Breakdown.companions`` of ``rows``)."""
+    return _breakdown(rows).companions()
 
 
 def trend(rows: Sequence[ReviewedSession], check_ids: Sequence[str]) -> Trend:
-    """This week (the 7 days up to the newest session's day) against the 7 days before it."""
-    dated = [r for r in rows if r.started_at is not None]
-    if not dated:
-        return Trend(enough_history=False, note="Not enough history: no reviewed session has a start time.")
-    newest = max(r.started_at for r in dated if r.started_at is not None)
-    end = newest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    this = [r for r in dated if r.started_at is not None and end - WEEK <= r.started_at < end]
-    last = [r for r in dated if r.started_at is not None and end - 2 * WEEK <= r.started_at < end - WEEK]
-    if not last:
-        return Trend(
-            enough_history=False,
-            this_week_start=end - WEEK,
-            this_week_sessions=len(this),
-            note="Not enough history: no reviewed session in the week before this one; review 14 days "
-            "(since='14 days ago') to compare.",
-        )
-    table = [
-        TrendRow(
-            name=check,
-            kind="check",
-            this_week=sum(check in r.checks for r in this),
-            last_week=sum(check in r.checks for r in last),
-        )
-        for check in check_ids
-    ]
-    table += [
-        TrendRow(
-            name=outcome,
-            kind="outcome",
-            this_week=sum(r.outcome == outcome for r in this),
-            last_week=sum(r.outcome == outcome for r in last),
-        )
-        for outcome in OUTCOMES
-        if any(r.outcome == outcome for r in (*this, *last))
-    ]
-    return Trend(
-        enough_history=True,
-        this_week_start=end - WEEK,
-        this_week_sessions=len(this),
-        last_week_sessions=len(last),
-        rows=table,
-        note=f"This week: {len(this)} sessions from {(end - WEEK):%Y-%m-%d}; the week before: {len(last)}.",
-    )
+    """This week against the week before (``Breakdown.trend`` of ``rows``)."""
+    return _breakdown(rows).trend(check_ids)
+
+
+def _breakdown(rows: Sequence[ReviewedSession]) -> Breakdown:
+    breakdown = Breakdown()
+    for row in rows:
+        breakdown.add(row)
+    return breakdown

@@ -1,37 +1,37 @@
 """The aggregate of a QA review: counts per check, findings per day, flagged sessions ranked.
 
-``ReportBuilder`` takes sessions one at a time and keeps only what the report shows (the
-findings and a few fields of each flagged session), so a review of a thousand sessions holds
-one transcript at a time.
+``ReportBuilder`` takes sessions one at a time and keeps only counts (per check, severity, day,
+outcome, verdict, companion) in memory: each session's rows go to a ``Spool`` on disk as it is
+added, so a review of 50,000 sessions holds what one of 1,000 holds. The report it builds carries
+the worst ``TOP_SESSIONS`` flagged sessions (what the HTML page and the review tool show) and
+reads every row back from the spool for the formats that write them all (``QAReport.ranked``,
+``QAReport.rows``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
-from session_mcp.qa.breakdown import (
-    CompanionRow,
-    ContextTurn,
-    ReviewedSession,
-    Trend,
-    companions,
-    context_of,
-    tally,
-    trend,
-)
+from session_mcp.qa.breakdown import Breakdown, CompanionRow, ContextTurn, ReviewedSession, Trend, context_of
 from session_mcp.qa.checks import SEVERITIES, SEVERITY_RANK, Finding, Severity
 from session_mcp.qa.explain import CheckHelp, explain
 from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.scorecard import VERDICTS, Score, Scorecards
+from session_mcp.qa.spool import Spool
 from session_mcp.qa.verdicts import Note, Verdicts
 from session_mcp.sessions.fetch import Failure
 from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence, SessionOutcome
 from session_mcp.sessions.window import Window
+
+# The flagged sessions a report carries, worst first: all of a review_sessions call (at most
+# runner.MAX_REVIEW sessions), the worst of a bigger review for its HTML page.
+TOP_SESSIONS = 1_000
 
 
 class CheckCount(BaseModel):
@@ -96,22 +96,56 @@ class QAView(BaseModel):
     companions: list[CompanionRow] = Field(default_factory=list, description="Per companion, most sessions first.")
     trend: Trend | None = Field(None, description="This week against the week before, per check and outcome.")
     per_day: list[DayCount]
-    sessions: list[FlaggedSession] = Field(description="Flagged sessions, worst first (all disputed: last).")
+    sessions: list[FlaggedSession] = Field(
+        description=f"Flagged sessions, worst first (all disputed: last); a report page shows the worst {TOP_SESSIONS}."
+    )
     unread: list[Failure] = Field(description="Sessions that could not be read, and why.")
 
     def reaches(self, severity: Severity) -> bool:
         """Whether any counted (not disputed) finding is at least ``severity``."""
         rank = SEVERITY_RANK[severity]
-        return any(SEVERITY_RANK[f.severity] >= rank and not f.disputed for s in self.sessions for f in s.findings)
+        return any(n for name, n in self.by_severity.items() if SEVERITY_RANK[name] >= rank)
 
 
 class QAReport(QAView):
-    """What a review found, with every session it reviewed (JUnit has a test case for each)."""
+    """What a review found, with every session it reviewed (JUnit has a test case for each).
+
+    A report the builder made keeps those lists in its spool, not in ``reviewed_ids``,
+    ``reviewed_sessions`` and ``sessions`` (the worst ``TOP_SESSIONS`` only): read them with
+    ``rows`` and ``ranked``, which read the lists when there is no spool (a report parsed from JSON).
+    """
 
     reviewed_ids: list[str] = Field(description="Every session reviewed, in the order read.")
     reviewed_sessions: list[ReviewedSession] = Field(
         default_factory=list, description="Every session reviewed, flagged or not: outcome, score, verdict."
     )
+    _spool: Spool | None = PrivateAttr(None)
+
+    @property
+    def listed(self) -> int:
+        """How many flagged sessions (with a finding, disputed or not) there are in all."""
+        return self._spool.flagged if self._spool is not None else len(self.sessions)
+
+    def ranked(self) -> Iterator[FlaggedSession]:
+        """Every flagged session, worst first."""
+        if self._spool is None:
+            yield from self.sessions
+            return
+        for row in self._spool.ranked():
+            yield FlaggedSession.model_validate_json(row)
+
+    def rows(self, flagged: bool = True) -> Iterator[tuple[str, ReviewedSession | None, FlaggedSession | None]]:
+        """Every reviewed session in the order read: its id, its row and, when flagged (and ``flagged``), its
+        findings."""
+        if self._spool is None:
+            by_id = {s.session_id: s for s in self.sessions}
+            scored = {r.session_id: r for r in self.reviewed_sessions}
+            for session_id in self.reviewed_ids:
+                yield session_id, scored.get(session_id), by_id.get(session_id)
+            return
+        for reviewed, found in self._spool.rows():
+            row = ReviewedSession.model_validate_json(reviewed)
+            yield row.session_id, row, FlaggedSession.model_validate_json(found) if flagged and found else None
 
 
 def rank_key(session: FlaggedSession) -> tuple[int, ...]:
@@ -128,7 +162,7 @@ def rank_key(session: FlaggedSession) -> tuple[int, ...]:
 
 
 class ReportBuilder:
-    """Collects a review session by session; ``build`` makes the report."""
+    """Collects a review session by session, keeping counts and spooling rows; ``build`` makes the report."""
 
     def __init__(
         self,
@@ -144,10 +178,14 @@ class ReportBuilder:
         self.scorecards = scorecards or Scorecards()
         self.verdicts = verdicts or Verdicts()
         self.explained = explained or []
-        self.reviewed_ids: list[str] = []
-        self.reviewed: list[ReviewedSession] = []
-        self.flagged: list[FlaggedSession] = []
+        self.spool = Spool()
         self.unread: list[Failure] = []
+        self.reviewed = self.flagged = self.disputed = self.score_sum = self.scored = 0
+        self._checks = {check: CheckCount(check=check, findings=0, sessions=0) for check in check_ids}
+        self._severities: Counter[str] = Counter()
+        self._outcomes: Counter[str | None] = Counter()
+        self._verdicts: Counter[str | None] = Counter()
+        self._breakdown = Breakdown()
         self._days: dict[str, Counter[str]] = {}
 
     @classmethod
@@ -177,12 +215,12 @@ class ReportBuilder:
         """
         findings = self.verdicts.mark(findings)
         counted = [f for f in findings if not f.disputed]
-        self.reviewed_ids.append(session.id)
         started = session.started or session.created
         day = self._days.setdefault(started.strftime("%Y-%m-%d") if started else "unknown", Counter())
         day["sessions"] += 1
         for finding in counted:
             day[finding.severity] += 1
+        self._count(findings, counted)
         value = outcome.outcome if outcome else None
         told = {
             "outcome": value,
@@ -190,37 +228,64 @@ class ReportBuilder:
             "outcome_evidence": outcome and outcome.evidence,
         }
         score = self.scorecards.score(session.companion_id, counted, value)
-        self.reviewed.append(
-            ReviewedSession(
-                session_id=session.id,
-                companion_id=session.companion_id,
-                started_at=started,
-                status=session.state,
-                close_reason=session.close_reason,
-                **told,
-                score=score.score if score else None,
-                verdict=score.verdict if score else None,
-                scorecard=score.scorecard if score else None,
-                checks=list(dict.fromkeys(f.check for f in counted)),
-                disputed=len(findings) - len(counted),
-            )
+        row = ReviewedSession(
+            session_id=session.id,
+            companion_id=session.companion_id,
+            started_at=started,
+            status=session.state,
+            close_reason=session.close_reason,
+            **told,
+            score=score.score if score else None,
+            verdict=score.verdict if score else None,
+            scorecard=score.scorecard if score else None,
+            checks=list(dict.fromkeys(f.check for f in counted)),
+            disputed=len(findings) - len(counted),
         )
-        if findings:
-            self.flagged.append(
-                FlaggedSession(
-                    session_id=session.id,
-                    companion_id=session.companion_id,
-                    started_at=started,
-                    status=session.state,
-                    close_reason=session.close_reason,
-                    worst=max((f.severity for f in counted or findings), key=SEVERITY_RANK.__getitem__),
-                    findings=findings,
-                    **told,
-                    score=score,
-                    notes=self.verdicts.notes_of(session.id) or None,
-                    context=context_of(shown, findings) if shown is not None else context,
-                )
-            )
+        self._tally(row)
+        if not findings:
+            self.spool.add(row.model_dump_json().encode())
+            return
+        flagged = FlaggedSession(
+            session_id=session.id,
+            companion_id=session.companion_id,
+            started_at=started,
+            status=session.state,
+            close_reason=session.close_reason,
+            worst=max((f.severity for f in counted or findings), key=SEVERITY_RANK.__getitem__),
+            findings=findings,
+            **told,
+            score=score,
+            notes=self.verdicts.notes_of(session.id) or None,
+            context=context_of(shown, findings) if shown is not None else context,
+        )
+        self.spool.add(row.model_dump_json().encode(), flagged.model_dump_json().encode(), rank_key(flagged))
+
+    def _count(self, findings: list[Finding], counted: list[Finding]) -> None:
+        """Per check: findings, sessions, the worst severity, disputed; per severity."""
+        for finding in findings:
+            count = self._checks.get(finding.check)
+            if count is None:  # a check not among the rules' (a finding kept in the store under them)
+                count = self._checks[finding.check] = CheckCount(check=finding.check, findings=0, sessions=0)
+            if finding.disputed:
+                count.disputed += 1
+                continue
+            count.findings += 1
+            if count.worst is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[count.worst]:
+                count.worst = finding.severity
+            self._severities[finding.severity] += 1
+        for check, _ in dict.fromkeys((f.check, f.session_id) for f in counted):
+            self._checks[check].sessions += 1
+        self.disputed += len(findings) - len(counted)
+
+    def _tally(self, row: ReviewedSession) -> None:
+        self.reviewed += 1
+        self.flagged += bool(row.checks)
+        self._outcomes[row.outcome] += 1
+        self._verdicts[row.verdict] += 1
+        if row.score is not None:
+            self.score_sum += row.score
+            self.scored += 1
+        self._breakdown.add(row)
 
     def add_failure(self, failure: Failure) -> None:
         self.unread.append(failure)
@@ -234,24 +299,8 @@ class ReportBuilder:
         scan_complete: bool = True,
         now: datetime | None = None,
     ) -> QAReport:
-        every = [f for s in self.flagged for f in s.findings]
-        all_findings = [f for f in every if not f.disputed]
-        per_check: dict[str, list[Finding]] = {check: [] for check in self.check_ids}
-        for finding in every:
-            per_check.setdefault(finding.check, []).append(finding)
-        checks = [
-            CheckCount(
-                check=check,
-                findings=len(counted := [f for f in found if not f.disputed]),
-                sessions=len({f.session_id for f in counted}),
-                worst=max((f.severity for f in counted), key=SEVERITY_RANK.__getitem__) if counted else None,
-                disputed=len(found) - len(counted),
-            )
-            for check, found in per_check.items()
-        ]
-        scores = [r.score for r in self.reviewed if r.score is not None]
-        severities = Counter(f.severity for f in all_findings)
-        return QAReport(
+        """The report: the counts, the worst ``TOP_SESSIONS`` flagged sessions, the spool for the rest."""
+        report = QAReport(
             generated_at=now or datetime.now(UTC),
             window_start=window.start if window else None,
             window_end=window.end if window else None,
@@ -259,22 +308,23 @@ class ReportBuilder:
             scanned=scanned,
             limit_hit=limit_hit,
             scan_complete=scan_complete,
-            reviewed=len(self.reviewed_ids),
-            flagged=sum(1 for r in self.reviewed if r.checks),
-            findings=len(all_findings),
-            disputed=len(every) - len(all_findings),
-            by_severity={severity: severities[severity] for severity in SEVERITIES},
-            checks=checks,
+            reviewed=self.reviewed,
+            flagged=self.flagged,
+            findings=sum(self._severities.values()),
+            disputed=self.disputed,
+            by_severity={severity: self._severities[severity] for severity in SEVERITIES},
+            checks=[count.model_copy() for count in self._checks.values()],
             explained=self.explained,
-            outcomes=tally((r.outcome for r in self.reviewed), OUTCOMES),
-            verdicts=tally((r.verdict for r in self.reviewed), VERDICTS),
-            mean_score=round(sum(scores) / len(scores), 1) if scores else None,
+            outcomes={name: self._outcomes[name] for name in OUTCOMES},
+            verdicts={name: self._verdicts[name] for name in VERDICTS},
+            mean_score=round(self.score_sum / self.scored, 1) if self.scored else None,
             scorecards=self.scorecards.describe(),
-            companions=companions(self.reviewed),
-            trend=trend(self.reviewed, self.check_ids),
+            companions=self._breakdown.companions(),
+            trend=self._breakdown.trend(self.check_ids),
             per_day=[DayCount.model_validate({"day": day, **counts}) for day, counts in sorted(self._days.items())],
-            sessions=sorted(self.flagged, key=rank_key),
+            sessions=[FlaggedSession.model_validate_json(row) for row in self.spool.ranked(TOP_SESSIONS)],
             unread=self.unread,
-            reviewed_ids=self.reviewed_ids,
-            reviewed_sessions=self.reviewed,
+            reviewed_ids=[],
         )
+        report._spool = self.spool
+        return report

@@ -2,13 +2,14 @@
 
 Shared by the ``session-mcp qa`` command and the ``review_sessions`` tool. The sessions come as
 given ids, or from the newest-first scan a ``Selection`` describes (``session_mcp.sessions.select``:
-filters, window, client-side criteria, a limit); they are handled in chunks of ``CHUNK``. With a
+filters, window, client-side criteria, a limit), or from a store caught up for it, read a page of
+list rows at a time and kept as ids (``stored_ids``); they are handled in chunks of ``CHUNK``. With a
 session store, a closed session checked before under the same rules (``qa.stored.fingerprint``)
 costs neither a check nor a read: its findings and summary are read back. The others' transcripts
 come from the store when it holds them, else from the API with an adaptive number of requests in
 flight, and the closed ones among those are stored, with their findings once checked. A chunk is
 checked (in a worker thread) while the next one is read, then dropped: memory holds two chunks of
-transcripts and what the report keeps.
+transcripts and what the report keeps (counts and the worst sessions; the rest is spooled to disk).
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from session_mcp.sessions.keep import put_closed
 from session_mcp.sessions.outcome import outcome_of
 from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.redact import Redactor, redactor
-from session_mcp.sessions.select import Selection, select
+from session_mcp.sessions.select import Selection, answerable, select
 from session_mcp.sessions.window import Window
 from session_mcp.store.base import SessionStore
 
 CHUNK = 128
 MAX_REVIEW = 1_000
+STORE_PAGE = 1_000  # list rows read from the store at a time while choosing the sessions
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -87,11 +89,7 @@ async def run_review(
     selection (``StoreGate.ready``), chooses the sessions instead of the API's list.
     """
     pacer = pacer or AdaptiveLimiter()
-    # The plain list is scanned too: the newest by start time, and the report says how far it read.
-    selected = await select(client, replace(selection, always_scan=True), store=select_from)
-    scan = selected.scan
-    ids = list(dict.fromkeys(selected.ids))  # a session given twice is reviewed once
-    selected.sessions.clear()  # the list rows (the scan's too): about 2 KB a session that the review never reads
+    ids, scan, more_match = await choose(client, selection, select_from)
     builder = ReportBuilder.of(rules, verdicts)  # reviewers' verdicts under these rules mark their findings
     rules_key = fingerprint(rules, redacted=shown is not redactor(False))
     read: Counter[str] = Counter()
@@ -142,10 +140,47 @@ async def run_review(
                 if on_progress is not None:
                     await on_progress(done, len(ids))
     report = builder.build(
-        window=selection.window if scan is not None or selected.stored else Window(),
+        window=selection.window if scan is not None or stored(selection, select_from) else Window(),
         scanned=scan.scanned if scan is not None else None,
-        limit_hit=selected.more_match,
+        limit_hit=more_match,
         scan_complete=scan is None or not scan.bound_hit,
         now=now or datetime.now(UTC),
     )
     return Review(report, scan, from_store=read["store"], fetched=read["api"], kept=read["kept"], pacer=pacer)
+
+
+async def choose(
+    client: CompanionClient, selection: Selection, select_from: SessionStore | None
+) -> tuple[list[str], Scan | None, bool]:
+    """The ids to review, each once; the scan of the list that found them (none from the store or given
+    ids); whether more sessions matched than the limit."""
+    if select_from is not None and stored(selection, select_from):
+        ids, more_match = await stored_ids(select_from, selection)
+        return ids, None, more_match
+    # The plain list is scanned too: the newest by start time, and the report says how far it read.
+    selected = await select(client, replace(selection, always_scan=True))
+    return list(dict.fromkeys(selected.ids)), selected.scan, selected.more_match  # a session given twice: once
+
+
+def stored(selection: Selection, select_from: SessionStore | None) -> bool:
+    """Whether the store chooses the sessions (caught up, and the selection is one it can answer)."""
+    return select_from is not None and answerable(selection)
+
+
+async def stored_ids(store: SessionStore, selection: Selection) -> tuple[list[str], bool]:
+    """The sessions ``select`` chooses from ``store``, newest first, read ``STORE_PAGE`` list rows at a time
+    and kept as ids (the rows of 50,000 sessions would take about 100 MB); and whether more matched than
+    the selection's limit."""
+    ids: list[str] = []
+    after: tuple[float, str] | None = None
+    more = False
+    while selection.limit is None or len(ids) < selection.limit:
+        want = STORE_PAGE if selection.limit is None else min(STORE_PAGE, selection.limit - len(ids))
+        page = await store.query(replace(selection.stored_query(after), limit=want))
+        ids += (row.summary.id for row in page.rows)
+        more = page.total > len(ids)
+        if len(page.rows) < want:
+            break
+        last = page.rows[-1].summary
+        after = (last.start_time or 0.0, last.id)  # the store's keyset position, as a page of list_sessions
+    return ids, more

@@ -1,16 +1,20 @@
 """A QA report in the forms people and tools read: a text table, JSON, JSON Lines, JUnit XML, HTML.
 
+Each writer yields its output in parts, a session at a time, as it reads the report's sessions
+back from its spool (``QAReport.ranked``, ``QAReport.rows``): a report of 50,000 sessions is
+written with one session in memory.
+
 - text: the counts per check as a table, then every flagged session worst first, one line per
   finding with its ``[mm:ss]`` quote (one line that nothing quoted can end: a transcript cannot
   forge a row or the words after its quote).
 - json: the whole report.
 - jsonl: one finding per line with exactly the finding's fields (a reviewer's verdict in
-  ``review``); with a scorecard, then one ``{"record": "session"}`` line per reviewed session
-  (outcome, score, verdict).
+  ``review``), the flagged sessions worst first; with a scorecard, then one
+  ``{"record": "session"}`` line per reviewed session (outcome, score, verdict).
 - junit: one test case per reviewed session and check, a ``<failure>`` per finding (a disputed one
   ``<skipped>``, its reviewer named); with a scorecard, a ``scorecard`` case per session that fails
   on the verdict ``fail``. CI dashboards show a flagged session as a failing test named after the check.
-- html: the self-contained page of ``template``.
+- html: the self-contained page of ``template``, with the worst ``TOP_SESSIONS`` flagged sessions.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+
+from session_mcp.qa.breakdown import ReviewedSession
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import FlaggedSession, QAReport, QAView
 from session_mcp.qa.template import render_page
@@ -33,6 +40,7 @@ FORMATS: tuple[Format, ...] = ("text", "json", "jsonl", "junit", "html")
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_TEXT = TypeAdapter(str)
 
 
 def window_text(report: QAReport) -> str:
@@ -62,6 +70,11 @@ def scores_lines(report: QAReport) -> list[str]:
 
 def render_text(report: QAReport) -> str:
     """The terminal summary: a table of counts, then the flagged sessions and their quotes."""
+    return "".join(text_lines(report))
+
+
+def text_lines(report: QAReport) -> Iterator[str]:
+    """``render_text`` in parts: the counts, then a flagged session at a time, each line ending in a newline."""
     lines = [
         f"QA review of {plural(report.reviewed, 'session')}{window_text(report)}: {report.flagged} flagged, "
         f"{plural(report.findings, 'finding')} ("
@@ -76,25 +89,30 @@ def render_text(report: QAReport) -> str:
     for count in report.checks:
         worst = count.worst or "-"
         lines.append(f"{count.check.ljust(width)}  {worst.ljust(8)}  {count.findings:>8}  {count.sessions:>8}")
-    if report.sessions:
+    if report.listed:
         lines += ["", "Flagged sessions, worst first:"]
-    for session in report.sessions:
-        status = session.status + (f"/{session.close_reason}" if session.close_reason else "")
-        lines.append(
-            f"{session.session_id} · {session.companion_id or '-'} · {format_time(session.started_at)} · {status}"
-            + scored_text(session)
-        )
-        for finding in session.findings:
-            at = f"[{format_offset(finding.offset_seconds)}] " if finding.turn_index is not None else ""
-            quote = f" {quoted(finding.evidence)}" if finding.evidence else ""
-            lines.append(
-                f"  {finding.severity:<8} {finding.check}: {at}{one_line(finding.message, 400)}{quote}"
-                + review_text(finding)
-            )
-        lines += [f"  note by {one_line(n.reviewer, 80)}: {quoted(n.text, 400)}" for n in session.notes or ()]
+    yield "".join(line + "\n" for line in lines)
+    for session in report.ranked():
+        yield "".join(line + "\n" for line in session_lines(session))
     for failure in report.unread:
-        lines.append(f"Not reviewed: {failure.session_id}: {one_line(failure.reason)}")
-    return "\n".join(lines) + "\n"
+        yield f"Not reviewed: {failure.session_id}: {one_line(failure.reason)}\n"
+
+
+def session_lines(session: FlaggedSession) -> list[str]:
+    """A flagged session in the text report: its header, a line per finding, its notes."""
+    status = session.status + (f"/{session.close_reason}" if session.close_reason else "")
+    lines = [
+        f"{session.session_id} · {session.companion_id or '-'} · {format_time(session.started_at)} · {status}"
+        + scored_text(session)
+    ]
+    for finding in session.findings:
+        at = f"[{format_offset(finding.offset_seconds)}] " if finding.turn_index is not None else ""
+        quote = f" {quoted(finding.evidence)}" if finding.evidence else ""
+        lines.append(
+            f"  {finding.severity:<8} {finding.check}: {at}{one_line(finding.message, 400)}{quote}"
+            + review_text(finding)
+        )
+    return lines + [f"  note by {one_line(n.reviewer, 80)}: {quoted(n.text, 400)}" for n in session.notes or ()]
 
 
 def scored_text(session: FlaggedSession) -> str:
@@ -113,64 +131,100 @@ def review_text(finding: Finding) -> str:
     return f" ({finding.review.verdict} by {one_line(finding.review.reviewer, 80)}{counted})"
 
 
-def render_json(report: QAReport) -> str:
-    return report.model_dump_json(indent=2) + "\n"
+def json_parts(report: QAReport) -> Iterator[str]:
+    """The whole report as indented JSON (``model_dump_json(indent=2)``), its three lists a session at a time."""
+    empty = report.model_copy(update={"sessions": [], "reviewed_ids": [], "reviewed_sessions": []})
+    rest = empty.model_dump_json(indent=2)
+    lists: list[tuple[str, Iterable[str]]] = [
+        ("sessions", (s.model_dump_json(indent=2) for s in report.ranked())),
+        ("reviewed_ids", (_TEXT.dump_json(i).decode() for i, _, _ in report.rows(flagged=False))),
+        ("reviewed_sessions", (r.model_dump_json(indent=2) for _, r, _ in report.rows(flagged=False) if r)),
+    ]
+    for name, items in lists:
+        before, rest = rest.split(f'\n  "{name}": []', 1)  # a top-level key: nothing nested is indented by two
+        yield before + f'\n  "{name}": '
+        yield from _json_list(items)
+    yield rest + "\n"
 
 
-def render_jsonl(report: QAReport) -> str:
-    """A line per finding (its fields, a reviewer's verdict included); with a scorecard, then a line per
-    reviewed session: ``{"record": "session", ...}`` with its outcome, score and verdict."""
-    findings = "".join(f.model_dump_json() + "\n" for s in report.sessions for f in s.findings)
-    if not report.scorecards:
-        return findings
-    return findings + "".join(
-        json.dumps({"record": "session", **r.model_dump(mode="json")}, ensure_ascii=False) + "\n"
-        for r in report.reviewed_sessions
-    )
+def _json_list(items: Iterable[str]) -> Iterator[str]:
+    """A list of indented JSON values as the value of a top-level key of an indented object."""
+    opening = "[\n    "
+    for item in items:
+        yield opening + item.replace("\n", "\n    ")  # JSON text has no newline but its indentation
+        opening = ",\n    "
+    yield "[]" if opening == "[\n    " else "\n  ]"
 
 
-def render_junit(report: QAReport) -> str:
-    """JUnit XML: a test case per reviewed session and check, a failure per finding."""
-    by_session = {s.session_id: s for s in report.sessions}
-    scored = {r.session_id: r for r in report.reviewed_sessions}
+def jsonl_lines(report: QAReport) -> Iterator[str]:
+    """A line per finding (its fields, a reviewer's verdict included), the flagged sessions worst first; with a
+    scorecard, then a line per reviewed session: ``{"record": "session", ...}`` with its outcome, score and verdict."""
+    for session in report.ranked():
+        yield "".join(f.model_dump_json() + "\n" for f in session.findings)
+    if report.scorecards:
+        for _, row, _ in report.rows(flagged=False):
+            if row is not None:
+                yield json.dumps({"record": "session", **row.model_dump(mode="json")}, ensure_ascii=False) + "\n"
+
+
+def junit_parts(report: QAReport) -> Iterator[str]:
+    """JUnit XML: a test case per reviewed session and check, a failure per finding (as ``ET.indent`` lays it
+    out), written a session at a time: the suite's totals come from the report's counts."""
     check_ids = [c.check for c in report.checks]
-    suites = ET.Element("testsuites", name="session-mcp qa")
-    suite = ET.SubElement(suites, "testsuite", name="session-mcp qa", timestamp=report.generated_at.isoformat())
-    cases = failures = 0
-    for session_id in report.reviewed_ids:
-        flagged = by_session.get(session_id)
-        for check in check_ids:
-            case = ET.SubElement(suite, "testcase", classname=f"session.{_xml(session_id)}", name=check)
-            cases += 1
-            for finding in flagged.findings if flagged else ():
-                if finding.check != check:
-                    continue
-                at = f"[{format_offset(finding.offset_seconds)}] " if finding.turn_index is not None else ""
-                message = _xml(one_line(at + finding.message, 400) + review_text(finding))
-                if finding.disputed:  # a reviewer said it is not a problem: skipped, not failed
-                    ET.SubElement(case, "skipped", message=message)
-                    continue
-                failures += 1
-                failure = ET.SubElement(case, "failure", type=finding.severity, message=message)
-                failure.text = _xml(finding.evidence) or None
-        if (row := scored.get(session_id)) is not None and row.score is not None:
-            case = ET.SubElement(suite, "testcase", classname=f"session.{_xml(session_id)}", name="scorecard")
-            cases += 1
-            verdict = f"score {row.score}/100 on {_xml(row.scorecard or '')}: {row.verdict}"
-            if row.verdict == "fail":
-                failures += 1
-                ET.SubElement(case, "failure", type="fail", message=verdict)
-            else:
-                ET.SubElement(case, "system-out").text = verdict
-    for unread in report.unread:
-        case = ET.SubElement(suite, "testcase", classname=f"session.{_xml(unread.session_id)}", name="read")
-        ET.SubElement(case, "error", message=_xml(one_line(unread.reason)))
-        cases += 1
+    scored = sum(report.verdicts.values())  # every scored session has a verdict
+    cases = report.reviewed * len(check_ids) + scored + len(report.unread)
+    suite = ET.Element("testsuite", name="session-mcp qa", timestamp=report.generated_at.isoformat())
     suite.set("tests", str(cases))
-    suite.set("failures", str(failures))
+    suite.set("failures", str(report.findings + report.verdicts.get("fail", 0)))
     suite.set("errors", str(len(report.unread)))
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="session-mcp qa">\n  '
+    if not cases:
+        yield ET.tostring(suite, encoding="unicode") + "\n</testsuites>\n"
+        return
+    suite.text = "-"
+    yield ET.tostring(suite, encoding="unicode").removesuffix("-</testsuite>")
+    for session_id, row, flagged in report.rows():
+        yield from _cases(_session_cases(session_id, row, flagged, check_ids))
+    for unread in report.unread:
+        case = ET.Element("testcase", classname=f"session.{_xml(unread.session_id)}", name="read")
+        ET.SubElement(case, "error", message=_xml(one_line(unread.reason)))
+        yield from _cases([case])
+    yield "\n  </testsuite>\n</testsuites>\n"
+
+
+def _cases(cases: list[ET.Element]) -> Iterator[str]:
+    for case in cases:
+        ET.indent(case, level=2)
+        yield "\n    " + ET.tostring(case, encoding="unicode")
+
+
+def _session_cases(
+    session_id: str, row: ReviewedSession | None, flagged: FlaggedSession | None, check_ids: list[str]
+) -> list[ET.Element]:
+    """A reviewed session's test cases: one per check, a scorecard case when it was scored."""
+    cases = []
+    for check in check_ids:
+        case = ET.Element("testcase", classname=f"session.{_xml(session_id)}", name=check)
+        cases.append(case)
+        for finding in flagged.findings if flagged else ():
+            if finding.check != check:
+                continue
+            at = f"[{format_offset(finding.offset_seconds)}] " if finding.turn_index is not None else ""
+            message = _xml(one_line(at + finding.message, 400) + review_text(finding))
+            if finding.disputed:  # a reviewer said it is not a problem: skipped, not failed
+                ET.SubElement(case, "skipped", message=message)
+                continue
+            failure = ET.SubElement(case, "failure", type=finding.severity, message=message)
+            failure.text = _xml(finding.evidence) or None
+    if row is not None and row.score is not None:
+        case = ET.Element("testcase", classname=f"session.{_xml(session_id)}", name="scorecard")
+        cases.append(case)
+        verdict = f"score {row.score}/100 on {_xml(row.scorecard or '')}: {row.verdict}"
+        if row.verdict == "fail":
+            ET.SubElement(case, "failure", type="fail", message=verdict)
+        else:
+            ET.SubElement(case, "system-out").text = verdict
+    return cases
 
 
 def _xml(text: str) -> str:
@@ -178,10 +232,10 @@ def _xml(text: str) -> str:
 
 
 def render_html(report: QAReport) -> str:
-    return render_page(
-        report.model_dump(mode="json", exclude={"reviewed_ids", "reviewed_sessions"}),  # the page draws neither
-        title=f"QA review: {report.flagged} of {report.reviewed} flagged",
-    )
+    data = report.model_dump(mode="json", exclude={"reviewed_ids", "reviewed_sessions"})  # the page draws neither
+    if report.listed > len(report.sessions):
+        data["listed"] = report.listed  # the page says it shows the worst of them
+    return render_page(data, title=f"QA review: {report.flagged} of {report.reviewed} flagged")
 
 
 def view_data(report: QAView) -> dict[str, Any]:
@@ -189,10 +243,10 @@ def view_data(report: QAView) -> dict[str, Any]:
     return report.model_dump(mode="json", include=set(QAView.model_fields))
 
 
-WRITERS: dict[Format, Callable[[QAReport], str]] = {
-    "text": render_text,
-    "json": render_json,
-    "jsonl": render_jsonl,
-    "junit": render_junit,
-    "html": render_html,
+WRITERS: dict[Format, Callable[[QAReport], Iterable[str]]] = {
+    "text": text_lines,
+    "json": json_parts,
+    "jsonl": jsonl_lines,
+    "junit": junit_parts,
+    "html": lambda report: (render_html(report),),
 }

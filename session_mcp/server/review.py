@@ -125,7 +125,7 @@ class ReviewTools(ReportLinks):
                 on_progress=progress,
                 verdicts=verdicts,
             )
-            empty = not review.report.reviewed_ids and not review.report.unread
+            empty = not review.report.reviewed and not review.report.unread
             await check_companion_filter(self, ctx, companion_id, empty=empty)
         result, text = review_answer(review.report, self.settings.max_chars - LINK_ROOM)
         # Saved beside a store file; a database has no folder: the report is read through its link.

@@ -27,14 +27,13 @@ COPY_CHUNK = 1024 * 1024  # bytes a rewrite copies at a time
 OWN_OUTPUTS = (1, 2)  # stdout and stderr: written through the descriptor, whatever they are
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to what ``path`` names: in place when it is not a regular file, else atomically."""
-    if writes_in_place(path):
-        with open_in_place(path) as stream:
-            stream.write(data)
-    else:
-        with replacing(path) as file:
-            file.write(data)
+def write_file(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (or its parts, in turn) to what ``path`` names: in place when it is not a regular file,
+    else atomically."""
+    parts = (data,) if isinstance(data, bytes) else data
+    with open_in_place(path) if writes_in_place(path) else replacing(path) as file:
+        for part in parts:
+            file.write(part)
 
 
 def writes_in_place(path: Path) -> bool:

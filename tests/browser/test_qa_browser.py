@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from session_mcp.companion.models import SessionDetail
+from session_mcp.qa import report as report_module
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.verdicts import Verdicts
@@ -218,3 +219,16 @@ def test_the_new_sections_hold_at_400_px(tmp_path: Path) -> None:
     assert seen["context"] == len(flagged_turns)  # each finding at a turn shows the turns around it
     assert seen["disputed"] == 1 and seen["notes"] == 1 and seen["full"] == 2 * len(report.sessions)
     assert seen["scorecards"] == 4 and seen["outcome"] > 0 and seen["mean"] == str(report.mean_score)
+
+
+def test_a_page_of_a_big_review_draws_its_worst_sessions_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_module, "TOP_SESSIONS", 5)
+    report = demo_report()
+    path = tmp_path / "big.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    dom = chromium(tmp_path, "--dump-dom", path.as_uri())
+    articles = re.findall(r'<article class="session worst-\w+" id="session-([^"]+)"', dom)
+    assert articles == [s.session_id for s in report.sessions] and len(articles) == 5 < report.listed
+    assert f"The worst 5 of {report.listed} flagged sessions" in dom

@@ -357,6 +357,10 @@
     });
     root.appendChild(legend);
     root.appendChild(el("h2", null, "Flagged sessions (" + report.sessions.length + "), worst first"));
+    if (report.listed > report.sessions.length) {  // a big review: the page carries its worst sessions only
+      root.appendChild(el("p", "meta", "The worst " + report.sessions.length + " of " + report.listed +
+        " flagged sessions; the json, jsonl and junit reports list them all."));
+    }
     var filter = el("select", "filter");
     filter.id = "filter";
     filter.appendChild(el("option", null, "all checks")).value = "";

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from session_mcp.companion.client import CompanionClient
+from session_mcp.qa import runner
 from session_mcp.qa.rules import RuleSet, parse_rules
-from session_mcp.qa.runner import Review, run_review
+from session_mcp.qa.runner import Review, run_review, stored_ids
 from session_mcp.qa.stored import Kept, decode, fingerprint
 from session_mcp.sessions.redact import redactor
-from session_mcp.sessions.select import Selection
+from session_mcp.sessions.select import Selection, select
 from session_mcp.simulator import serve_in_thread
 from session_mcp.store.sqlite import SqliteStore
 from tests.upstream import LIST_PATH, HostileUpstream, session
@@ -135,3 +136,27 @@ async def test_without_a_store_every_session_is_read_every_time(upstream: tuple[
     for _ in range(2):
         assert (await review(url, None)).fetched == len(CLOSED) + 1
         assert len(detail_requests(fake)) == len(CLOSED) + 1
+
+
+async def test_the_store_chooses_the_sessions_a_page_at_a_time_as_select_does(
+    upstream: tuple[HostileUpstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, url = upstream
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        await review(url, store)  # the closed sessions stored
+        monkeypatch.setattr(runner, "STORE_PAGE", 4)  # pages of 4 rows: 6 sessions take two, 8 three
+        async with CompanionClient("key", url) as client:
+            tenant = store.for_tenant(client.fingerprint)
+            for limit in (None, 3, 4, 5, 8, 100):
+                chosen = await select(client, Selection(limit=limit), store=tenant)
+                assert await stored_ids(tenant, Selection(limit=limit)) == (chosen.ids, chosen.more_match)
+                assert len(chosen.ids) == min(limit or len(CLOSED), len(CLOSED))
+            done = await run_review(
+                client, Selection(limit=5), DEFAULT_RULES, redactor(False), store=tenant, select_from=tenant
+            )
+            newest = await select(client, Selection(limit=5), store=tenant)
+        assert [session_id for session_id, _, _ in done.report.rows()] == newest.ids
+        assert done.report.limit_hit and done.scan is None and done.kept == 5
+    finally:
+        store.close()

@@ -1,0 +1,103 @@
+"""Every reviewed session's rows of a review, on disk, so memory stays flat however many are reviewed.
+
+``ReportBuilder`` hands each session's rows here as JSON (its ``ReviewedSession`` and, when it has
+findings, its ``FlaggedSession``) and drops them. The spool appends them to an unnamed temporary
+file (gone when closed or when the process ends) and keeps, per flagged session, one integer: its
+rank packed with where its row starts. Writers read the rows back in the order reviewed, or the
+flagged ones worst first, as often as they need (``os.pread``: two readers never share a position).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from collections.abc import Iterator, Sequence
+
+FIELD_BITS = 48  # each part of a rank key, shifted to be non-negative: timestamps and counts fit with room
+OFFSET_BITS = 48  # where a row starts in the file: up to 256 TB
+READ_SIZE = 256 * 1024  # a block of the rows read in order
+LINE_SIZE = 16 * 1024  # the first read of one row, in rank order (most rows are a few KB)
+_REVIEWED, _FLAGGED = b"R", b"F"
+
+
+def packed(key: Sequence[int], offset: int) -> int:
+    """``key`` then ``offset`` as one integer that sorts as the tuple ``(*key, offset)`` does."""
+    value = 0
+    for part in key:
+        value = (value << FIELD_BITS) | (part + (1 << (FIELD_BITS - 1)))
+    return (value << OFFSET_BITS) | offset
+
+
+class Spool:
+    """Rows of reviewed sessions in the order added; the flagged ones also in rank order."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the report that reads it
+        self.close = weakref.finalize(self, self._file.close)  # closed (and so gone) with the spool, or before
+        self._size = 0
+        self._ranks: list[int] = []  # packed (rank key, offset) of each flagged row
+        self._sorted = True
+
+    @property
+    def flagged(self) -> int:
+        """How many sessions have a flagged row."""
+        return len(self._ranks)
+
+    def add(self, reviewed: bytes, flagged: bytes | None = None, key: Sequence[int] = ()) -> None:
+        """A session's rows (JSON, one line each); ``key``, its rank among the flagged (the lowest first)."""
+        self._append(_REVIEWED + reviewed + b"\n")
+        if flagged is not None:
+            self._ranks.append(packed(key, self._size))  # an equal key: the earlier row first, as a stable sort
+            self._sorted = False
+            self._append(_FLAGGED + flagged + b"\n")
+
+    def _append(self, line: bytes) -> None:
+        self._file.write(line)
+        self._size += len(line)
+
+    def rows(self) -> Iterator[tuple[bytes, bytes | None]]:
+        """Each session's rows in the order added: its reviewed row, and its flagged row or None."""
+        reviewed: bytes | None = None
+        for line in self._lines(0):
+            if line[:1] == _FLAGGED and reviewed is not None:
+                yield reviewed, line[1:]
+                reviewed = None
+                continue
+            if reviewed is not None:
+                yield reviewed, None
+            reviewed = line[1:]
+        if reviewed is not None:
+            yield reviewed, None
+
+    def ranked(self, limit: int | None = None) -> Iterator[bytes]:
+        """The flagged rows, the lowest rank key first (at most ``limit``)."""
+        if not self._sorted:
+            self._ranks.sort()
+            self._sorted = True
+        mask = (1 << OFFSET_BITS) - 1
+        for rank in self._ranks[:limit] if limit is not None else self._ranks:
+            yield self._line(rank & mask)[1:]
+
+    def _line(self, start: int) -> bytes:
+        """The line that starts at ``start``, read in a block that grows until it holds the line."""
+        self._file.flush()
+        size = LINE_SIZE
+        while True:
+            block = os.pread(self._file.fileno(), size, start)
+            end = block.find(b"\n")
+            if end >= 0 or start + len(block) >= self._size:
+                return block[:end] if end >= 0 else block
+            size *= 4
+
+    def _lines(self, start: int) -> Iterator[bytes]:
+        """The lines of the file from ``start``, without their newline."""
+        self._file.flush()
+        descriptor, position, rest = self._file.fileno(), start, b""
+        while position < self._size:
+            block = os.pread(descriptor, min(READ_SIZE, self._size - position), position)
+            position += len(block)
+            *lines, rest = (rest + block).split(b"\n")
+            yield from lines
+        if rest:
+            yield rest
