@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
@@ -232,19 +233,26 @@ class CompanionClient:
         return page
 
     async def iter_pages(
-        self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        limit: int | None = None,
+        slot: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        **filters: Unpack[SessionFilters],
     ) -> AsyncIterator[SessionPage]:
         """Every page of sessions matching the filters, up to ``limit`` sessions in all.
 
         Stops when ``SessionPage.more_after`` says the list is done, at the limit, or at a page
         that brings no new id (an API that ignores ``pageIndex``). Items already seen on an earlier
         page are dropped, so the list shifting while it is read never yields one id twice; the
-        last page is trimmed to the limit.
+        last page is trimmed to the limit. Each request holds a ``slot()`` when given (a pacer's,
+        shared with detail requests sent meanwhile).
         """
         seen: set[str] = set()
         page_index = 0
         while limit is None or len(seen) < limit:
-            page = await self.list_sessions(page_index=page_index, page_size=page_size, **filters)
+            async with slot() if slot is not None else nullcontext():
+                page = await self.list_sessions(page_index=page_index, page_size=page_size, **filters)
             fresh = []
             for item in page.items:
                 if item.id not in seen and (limit is None or len(seen) < limit):
