@@ -272,11 +272,13 @@ class CompanionClient:
             for item in page.items:
                 yield item
 
-    async def get_session(self, session_id: str, *, use_cache: bool = True) -> SessionDetail:
+    async def get_session(self, session_id: str, *, use_cache: bool = True, keep_body: bool = False) -> SessionDetail:
         """One session with its transcript; closed sessions come from the cache when they can.
 
         ``use_cache=False`` neither reads nor fills the cache: for one-pass scans such as an
-        export, which would only evict what interactive reads keep there.
+        export, which would only evict what interactive reads keep there. ``keep_body`` keeps the
+        JSON for the session when the ingest changed nothing in it (``plain.kept_text``): a store
+        keeps it as it came instead of re-making it.
         """
         self._http.refuse_key_in(session_id)  # first: the id check below quotes what it refuses
         validate_session_id(session_id)
@@ -285,7 +287,7 @@ class CompanionClient:
             if cached is not None:
                 return cached
         path = "/public/sessions/" + quote(session_id, safe="")
-        session = await self._http.get(path, SessionDetail, not_found_id=session_id)
+        session = await self._http.get(path, SessionDetail, not_found_id=session_id, keep_body=keep_body)
         if use_cache:
             self._shared.cache.put(self._fingerprint, session)
         return session

@@ -259,9 +259,10 @@ async def _fetch_and_store(
     async def worker(ids: MemoryObjectReceiveStream[str], out: MemoryObjectSendStream[SessionDetail | Failure]) -> None:
         async with ids, out:
             async for session_id in ids:  # one channel shared by the workers: each id is taken once
+                item: SessionDetail | Failure
                 try:
-                    async with pacer.slot():
-                        item: SessionDetail | Failure = await client.get_session(session_id, use_cache=False)
+                    async with pacer.slot():  # the body kept as it came when plain: stored without re-making it
+                        item = await client.get_session(session_id, use_cache=False, keep_body=True)
                 except Exception as exc:  # whatever one session raises is its own failure
                     item = failure_of(client, session_id, exc)
                 await out.send(item)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.companion.plain import kept_text
 from session_mcp.store.base import Figures, StoredOutcome, StoreError, ToolOutcome, figures_of
 
 COMPRESSION = 6  # zlib level of what the store keeps compressed (bodies, findings): near the best, fast
@@ -65,10 +66,11 @@ def figures_from(text: str) -> Figures:
 
 
 def stored_bodies(sessions: Sequence[SessionDetail]) -> list[tuple[SessionDetail, bytes, int]]:
-    """Each session with its wire JSON compressed, and that JSON's size."""
+    """Each session with its wire JSON compressed, and that JSON's size: as it came when the ingest kept it
+    (it changed nothing in it, and reading it back validates it as it did), else re-made from the model."""
     rows = []
     for session in sessions:
-        raw = compact(session.to_wire()).encode()
+        raw = kept_text(session) or compact(session.to_wire()).encode()
         rows.append((session, zlib.compress(raw, COMPRESSION), len(raw)))
     return rows
 
