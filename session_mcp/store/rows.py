@@ -25,6 +25,7 @@ COMPRESSION = 6  # zlib level of what the store keeps compressed (bodies, findin
 TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps any beyond)
 
 TRANSCRIPT_FIELDS = frozenset(SessionDetail.model_fields) - frozenset(SessionSummary.model_fields)
+_TRANSCRIPT = set(TRANSCRIPT_FIELDS)
 
 
 def compact(value: Any) -> str:
@@ -33,7 +34,9 @@ def compact(value: Any) -> str:
 
 def summary_json(session: SessionSummary) -> str:
     """The list row of ``session``: its wire form without the transcript and tool metrics."""
-    wire = session.to_wire()
+    if isinstance(session, SessionDetail):  # left out as it is dumped, not dumped (the whole transcript) and dropped
+        return compact(session.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=_TRANSCRIPT))
+    wire = session.to_wire()  # a summary: what it holds of them are unknown fields, which only the wire names
     for name in TRANSCRIPT_FIELDS:
         wire.pop(SessionDetail.model_fields[name].alias or name, None)
     return compact(wire)

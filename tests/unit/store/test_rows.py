@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from session_mcp.companion.ingest import ingest
-from session_mcp.companion.models import SessionDetail
+from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.companion.plain import kept_text
 from session_mcp.errors import InvalidResponseError
 from session_mcp.store.base import StoreError
-from session_mcp.store.rows import session_of_body, stored_bodies
+from session_mcp.store.rows import session_of_body, stored_bodies, summary_json
 from tests.unit.store.helpers import sessions, wire_sessions
 
 JSON = st.recursive(
@@ -87,3 +87,10 @@ def test_a_damaged_body_is_a_store_error_saying_what_to_do(body: bytes, what: st
         session_of_body(body, "ses_1")
     message = str(caught.value)
     assert "ses_1" in message and what in message and "session-mcp store purge --all" in message
+
+
+def test_a_sessions_list_row_is_the_same_made_from_its_detail_or_its_summary() -> None:
+    for session in sessions(30):
+        row = summary_json(session)
+        assert row == summary_json(SessionSummary.model_validate(session.to_wire()))
+        assert not {"conversation", "functionMetrics", "functionStates"} & set(json.loads(row))
