@@ -72,8 +72,8 @@ def ingest(
             f"{describe_validation_error(exc)}. This is an upstream problem; report it with this message.",
             code="invalid_shape",
         ) from None
-    if keep_body and plain and max_items is None:
-        keep_text(validated, text.encode())
+    if keep_body and plain and max_items is None and _LONG_NUMBER.search(text) is None:
+        keep_text(validated, text.encode())  # what was validated is that text, read back the same way
     return validated
 
 
@@ -220,6 +220,10 @@ def _too_deep(what: str) -> InvalidResponseError:
 
 class _TooDeep(Exception):
     """Raised by ``sanitized`` past ``MAX_DEPTH``: the body is refused as a whole."""
+
+
+# Digits enough to be an integer literal ``_bounded_int`` reads as unknown: such a text is not what was validated.
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_INT_DIGITS},}}")
 
 
 def _bounded_int(literal: str) -> int | None:

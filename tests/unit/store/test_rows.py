@@ -71,6 +71,10 @@ def test_a_body_the_ingest_changed_or_a_copy_of_the_session_is_made_from_the_mod
     wire["conversation"]["items"][0]["text"] = "a bell\u0007 rang"  # cleaned by the walk: not plain
     session = ingest(json.dumps(wire).encode(), SessionDetail, what="test", keep_body=True)
     assert kept_text(session) is None and read_back(session) == session
+    for long_number in (10**40, -(10**29)):  # the decode reads an integer past 30 characters as unknown
+        odd = wire_sessions(1)[0] | {"closeReason": long_number}
+        session = ingest(json.dumps(odd).encode(), SessionDetail, what="test", keep_body=True)
+        assert kept_text(session) is None and read_back(session) == session
     plain = ingest(json.dumps(wire_sessions(1)[0]).encode(), SessionDetail, what="test", keep_body=True)
     items = [item.model_copy(update={"text": "[redacted]"}) for item in plain.conversation.items]
     redacted = plain.model_copy(update={"conversation": plain.conversation.model_copy(update={"items": items})})
