@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
@@ -232,19 +233,26 @@ class CompanionClient:
         return page
 
     async def iter_pages(
-        self, *, page_size: int = MAX_PAGE_SIZE, limit: int | None = None, **filters: Unpack[SessionFilters]
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        limit: int | None = None,
+        slot: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        **filters: Unpack[SessionFilters],
     ) -> AsyncIterator[SessionPage]:
         """Every page of sessions matching the filters, up to ``limit`` sessions in all.
 
         Stops when ``SessionPage.more_after`` says the list is done, at the limit, or at a page
         that brings no new id (an API that ignores ``pageIndex``). Items already seen on an earlier
         page are dropped, so the list shifting while it is read never yields one id twice; the
-        last page is trimmed to the limit.
+        last page is trimmed to the limit. Each request holds a ``slot()`` when given (a pacer's,
+        shared with detail requests sent meanwhile).
         """
         seen: set[str] = set()
         page_index = 0
         while limit is None or len(seen) < limit:
-            page = await self.list_sessions(page_index=page_index, page_size=page_size, **filters)
+            async with slot() if slot is not None else nullcontext():
+                page = await self.list_sessions(page_index=page_index, page_size=page_size, **filters)
             fresh = []
             for item in page.items:
                 if item.id not in seen and (limit is None or len(seen) < limit):
@@ -264,11 +272,13 @@ class CompanionClient:
             for item in page.items:
                 yield item
 
-    async def get_session(self, session_id: str, *, use_cache: bool = True) -> SessionDetail:
+    async def get_session(self, session_id: str, *, use_cache: bool = True, keep_body: bool = False) -> SessionDetail:
         """One session with its transcript; closed sessions come from the cache when they can.
 
         ``use_cache=False`` neither reads nor fills the cache: for one-pass scans such as an
-        export, which would only evict what interactive reads keep there.
+        export, which would only evict what interactive reads keep there. ``keep_body`` keeps the
+        JSON for the session when the ingest changed nothing in it (``plain.kept_text``): a store
+        keeps it as it came instead of re-making it.
         """
         self._http.refuse_key_in(session_id)  # first: the id check below quotes what it refuses
         validate_session_id(session_id)
@@ -277,7 +287,7 @@ class CompanionClient:
             if cached is not None:
                 return cached
         path = "/public/sessions/" + quote(session_id, safe="")
-        session = await self._http.get(path, SessionDetail, not_found_id=session_id)
+        session = await self._http.get(path, SessionDetail, not_found_id=session_id, keep_body=keep_body)
         if use_cache:
             self._shared.cache.put(self._fingerprint, session)
         return session

@@ -129,6 +129,7 @@ class Requester:
         params: Mapping[str, str | int] | None = None,
         not_found_id: str | None = None,
         max_items: int | None = None,
+        keep_body: bool = False,
     ) -> ModelT:
         """GET with bounded retries on 429, 502/503/504 and transport errors, all within ``max_total``.
 
@@ -138,7 +139,7 @@ class Requester:
         try:
             with anyio.fail_after(self.retry.max_total):
                 return await self._get_retrying(
-                    path, model, params=params, not_found_id=not_found_id, max_items=max_items
+                    path, model, params=params, not_found_id=not_found_id, max_items=max_items, keep_body=keep_body
                 )
         except TimeoutError:
             raise UpstreamUnavailableError(
@@ -156,13 +157,20 @@ class Requester:
         params: Mapping[str, str | int] | None,
         not_found_id: str | None,
         max_items: int | None,
+        keep_body: bool,
     ) -> ModelT:
         deadline = time.monotonic() + self.retry.max_total
         attempt = 0
         while True:
             try:
                 return await self.send(
-                    "GET", path, model, params=params, not_found_id=not_found_id, max_items=max_items
+                    "GET",
+                    path,
+                    model,
+                    params=params,
+                    not_found_id=not_found_id,
+                    max_items=max_items,
+                    keep_body=keep_body,
                 )
             except (RateLimitedError, UpstreamUnavailableError) as exc:
                 if attempt >= self.retry.max_retries or not _retryable(exc):
@@ -189,9 +197,10 @@ class Requester:
         json: Any = None,
         not_found_id: str | None = None,
         max_items: int | None = None,
+        keep_body: bool = False,
     ) -> ModelT:
         """One request, never retried; returns the body as the validated model (an ``items`` array cut to
-        ``max_items``)."""
+        ``max_items``; a plain body's text kept for it with ``keep_body``)."""
         what = f"{method} {path}"
         if self._api_key is None:
             raise AuthenticationError(
@@ -244,7 +253,9 @@ class Requester:
             # An error body is parsed off the loop too: it may be as big as any answer.
             error = await off_loop(len(body), self._error_body, body, what)
             raise self._error_for(response, error, what, not_found_id)
-        return await off_loop(len(body), ingest, body, model, what=what, secret=self.secret(), max_items=max_items)
+        return await off_loop(
+            len(body), ingest, body, model, what=what, secret=self.secret(), max_items=max_items, keep_body=keep_body
+        )
 
     async def _read_body(self, response: httpx2.Response, what: str) -> bytes:
         """The body, refused as soon as it is known to exceed ``max_response_bytes``."""

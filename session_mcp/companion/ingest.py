@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from session_mcp.companion.plain import keep_text
 from session_mcp.companion.sanitize import clean_text, shorten, single_line
 from session_mcp.errors import InvalidResponseError
 
@@ -32,13 +33,22 @@ _BOM = b"\xef\xbb\xbf"
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "", max_items: int | None = None) -> ModelT:
+def ingest(
+    body: bytes,
+    model: type[ModelT],
+    *,
+    what: str,
+    secret: str = "",
+    max_items: int | None = None,
+    keep_body: bool = False,
+) -> ModelT:
     """``body`` as a ``model``, made safe; ``InvalidResponseError`` when it cannot be one.
 
     ``what`` names the request in messages (``GET /public/sessions``); ``secret`` is the API key,
     masked wherever it appears in the body. With ``max_items``, an ``items`` array is cut to that
     many before anything else reads it (a million rows for a page of 5 cost one parse, no more),
     and the model is validated with the number left out as ``items_left_out`` in its context.
+    ``keep_body``: a plain body's text is kept for the model (``plain.kept_text``), for a store.
     """
     text = _text_of(body)
     data, left_out = _decode(text, what, max_items)
@@ -48,19 +58,23 @@ def ingest(body: bytes, model: type[ModelT], *, what: str, secret: str = "", max
             "The API may be failing or NAPSTER_API_BASE_URL may point to something else; check it and try again.",
             code="invalid_shape",
         )
-    if not _clean_already(text, data, secret):  # a plain body (the usual one) has nothing the walk would change
+    plain = _clean_already(text, data, secret)
+    if not plain:  # a plain body (the usual one) has nothing the walk would change
         try:
             data = sanitized(data, secret)
         except _TooDeep:
             raise _too_deep(what) from None
     try:
-        return model.model_validate(data, context={"items_left_out": left_out})
+        validated = model.model_validate(data, context={"items_left_out": left_out})
     except ValidationError as exc:
         raise InvalidResponseError(
             f"The Companion API answered {what} with data that does not fit the documented shape: "
             f"{describe_validation_error(exc)}. This is an upstream problem; report it with this message.",
             code="invalid_shape",
         ) from None
+    if keep_body and plain and max_items is None and _LONG_NUMBER.search(text) is None:
+        keep_text(validated, text.encode())  # what was validated is that text, read back the same way
+    return validated
 
 
 def _text_of(body: bytes) -> str:
@@ -206,6 +220,10 @@ def _too_deep(what: str) -> InvalidResponseError:
 
 class _TooDeep(Exception):
     """Raised by ``sanitized`` past ``MAX_DEPTH``: the body is refused as a whole."""
+
+
+# Digits enough to be an integer literal ``_bounded_int`` reads as unknown: such a text is not what was validated.
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_INT_DIGITS},}}")
 
 
 def _bounded_int(literal: str) -> int | None:

@@ -2,9 +2,12 @@
 
 Closed sessions never change, so each is fetched once. A sync:
 
-1. lists sessions newest first. After a complete sync it stops once a whole page is made of
-   sessions the store holds, plus ``OVERLAP_PAGES`` more (a session that closed late, or a list
-   a little out of order, still sits in that overlap). After none, or after one that was cut
+1. lists sessions newest first, and hands each page's closed sessions it does not hold to the
+   fetching (step 2) as the page arrives, while it lists the next (pages come one after another:
+   50 of them at 5,000 sessions, which would otherwise be time with nothing fetched). After a
+   complete sync it stops once a whole page is made of sessions the store holds, plus
+   ``OVERLAP_PAGES`` more (a session that closed late, or a list a little out of order, still
+   sits in that overlap). After none, or after one that was cut
    short (Ctrl+C, a failed session), it lists on to the end or to ``since``: what is held costs
    a list row, not a detail request, so a resumed sync only fetches what is missing;
 2. fetches the detail of every closed session it does not hold, paced by an ``AdaptiveLimiter``
@@ -31,12 +34,13 @@ knows nothing of HTTP. One sync per tenant at a time (``SessionStore.sync_lock``
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import MAX_PAGE_SIZE, SessionDetail, SessionSummary
@@ -82,9 +86,9 @@ class SyncResult:
 
 @dataclass
 class _Listing:
-    """What the list pages said: closed sessions to fetch, open ones, the newest list time."""
+    """What the list pages said: sessions handed to the fetching, open ones, the newest list time."""
 
-    closed: list[str] = field(default_factory=list)
+    queued: set[str] = field(default_factory=set)  # closed ones listed, then pending revisits: each fetched once
     open: dict[str, SessionSummary] = field(default_factory=dict)
     newest: float | None = None
     reached_since: bool = False  # it stopped at ``since`` (older sessions not listed)
@@ -122,13 +126,22 @@ async def sync(
         # Until this sync ends whole, the store may hold the newest sessions and miss older ones.
         await store.set_sync_state(replace(state, complete=False))
         stop = _Stop(catch_up and incremental, state.newest_seen)
-        listing = await _list(client, store, since, stop_at_held=incremental, stop=stop, result=result)
-        pending = [] if catch_up else [(i, t) for i, t in await store.pending() if i not in listing.open]
-        stale = [i for i, t in pending if now - t > MAX_PENDING_AGE]
-        await store.drop_pending(stale)
-        result.given_up += len(stale)
-        revisit = [i for i, t in pending if now - t <= MAX_PENDING_AGE]
-        await _fetch_and_store(client, store, [*listing.closed, *revisit], pacer, on_progress, now, result)
+        listing = _Listing()
+
+        async def list_then_revisit(queue: MemoryObjectSendStream[str]) -> None:
+            """List (each page's ids to ``queue`` as it comes), then queue the pending sessions to revisit."""
+            await _list(client, store, since, stop_at_held=incremental, stop=stop, result=result, listing=listing,
+                        queue=queue, pacer=pacer)  # fmt: skip
+            pending = [] if catch_up else [(i, t) for i, t in await store.pending() if i not in listing.open]
+            stale = [i for i, t in pending if now - t > MAX_PENDING_AGE]
+            await store.drop_pending(stale)
+            result.given_up += len(stale)
+            for session_id, seen in pending:
+                if now - seen <= MAX_PENDING_AGE and session_id not in listing.queued:
+                    listing.queued.add(session_id)
+                    await queue.send(session_id)
+
+        await _fetch_and_store(client, store, list_then_revisit, listing, pacer, on_progress, now, result)
         # Every open session keeps its latest list row (answers show it); the old ones are not revisited.
         await store.set_pending(list(listing.open.values()), now)
         stale_open = [i for i, s in listing.open.items() if _age(s.list_time, now) > MAX_PENDING_AGE]
@@ -174,20 +187,28 @@ async def _list(
     stop_at_held: bool,
     stop: _Stop,
     result: SyncResult,
-) -> _Listing:
-    listing = _Listing()
+    listing: _Listing,
+    queue: MemoryObjectSendStream[str],
+    pacer: AdaptiveLimiter,
+) -> None:
+    """Read the list into ``listing``, each closed session not held sent to ``queue`` as its page comes.
+
+    What counts as held is what the store held before this sync: the sessions it queued (and may have
+    stored meanwhile) are left out, so the stop rules see the pages as an unpipelined listing would.
+    """
     held_pages = old_pages = 0
-    async for page in client.iter_pages(page_size=MAX_PAGE_SIZE):
+    async for page in client.iter_pages(page_size=MAX_PAGE_SIZE, slot=pacer.slot):
         result.pages += 1
         result.listed += len(page.items)
-        held = await store.closed_ids([item.id for item in page.items])
+        held = await store.closed_ids([item.id for item in page.items]) - listing.queued
         wanted = [s for s in page.items if since is None or (s.list_time or 0) >= since]
         for item in wanted:
             listing.newest = max(filter(None, (listing.newest, item.list_time)), default=None)
-            if item.id in held:
+            if item.id in held or item.id in listing.queued:
                 continue
             if item.is_closed:
-                listing.closed.append(item.id)
+                listing.queued.add(item.id)
+                await queue.send(item.id)
             else:
                 listing.open[item.id] = item
         old_pages = old_pages + 1 if page.items and not wanted else 0
@@ -199,38 +220,49 @@ async def _list(
         held_pages = held_pages + 1 if page.items and len(held) == len(page.items) else 0
         if stop_at_held and held_pages > OVERLAP_PAGES:
             break
-    return listing
 
 
 async def _fetch_and_store(
     client: CompanionClient,
     store: SessionStore,
-    session_ids: Sequence[str],
+    produce: Callable[[MemoryObjectSendStream[str]], Awaitable[None]],
+    listing: _Listing,
     pacer: AdaptiveLimiter,
     on_progress: ProgressCallback | None,
     now: float,
     result: SyncResult,
 ) -> None:
-    """Fetch the details, store the closed ones a chunk at a time, keep the open ones to revisit.
+    """Fetch the details of the ids ``produce`` sends (as it lists), store the closed ones a chunk at a
+    time, keep the open ones to revisit.
 
     Requests stream: ``pacer.maximum`` workers take the next id as each request ends, so a slow
     answer (a 429's ``Retry-After``) holds one request, not a group waiting for its slowest. A
     chunk is handed to the storing task once it holds ``CHUNK`` sessions or ``CHUNK_BYTES`` of
     text, and the fetching goes on while it is stored (storing a chunk takes about as long as
     fetching one at the API's rate: in turn, they would halve it). At most ``STORE_QUEUE`` chunks
-    wait for the store, and ``pacer.maximum`` answers in the channel.
+    wait for the store, and ``pacer.maximum`` answers in the channel. The progress's total is what
+    the listing has queued so far. A list that cannot be read stops it all and is raised.
     """
-    total = len(session_ids)
-    pending = iter(session_ids)
+    queue, pending = anyio.create_memory_object_stream[str](math.inf)  # ids: the listing never waits
     send, receive = anyio.create_memory_object_stream[SessionDetail | Failure](pacer.maximum)
     to_store, chunks = anyio.create_memory_object_stream[tuple[list[SessionDetail], int]](STORE_QUEUE)
+    failed: list[Exception] = []
 
-    async def worker(out: MemoryObjectSendStream[SessionDetail | Failure]) -> None:
-        async with out:
-            for session_id in pending:  # one iterator shared by the workers: each id is taken once
+    async def lister(cancel: anyio.CancelScope) -> None:
+        async with queue:
+            try:
+                await produce(queue)
+            except Exception as exc:  # a list not read stops it all; raised as it is, not in an exception group
+                failed.append(exc)
+                cancel.cancel()
+
+    async def worker(ids: MemoryObjectReceiveStream[str], out: MemoryObjectSendStream[SessionDetail | Failure]) -> None:
+        async with ids, out:
+            async for session_id in ids:  # one channel shared by the workers: each id is taken once
+                item: SessionDetail | Failure
                 try:
-                    async with pacer.slot():
-                        item: SessionDetail | Failure = await client.get_session(session_id, use_cache=False)
+                    async with pacer.slot():  # the body kept as it came when plain: stored without re-making it
+                        item = await client.get_session(session_id, use_cache=False, keep_body=True)
                 except Exception as exc:  # whatever one session raises is its own failure
                     item = failure_of(client, session_id, exc)
                 await out.send(item)
@@ -240,16 +272,17 @@ async def _fetch_and_store(
             async for chunk, done in chunks:
                 await _store_chunk(store, chunk, now, result)
                 if on_progress is not None:
-                    await on_progress(done, total, f"stored {result.stored} sessions")
+                    await on_progress(done, len(listing.queued), f"stored {result.stored} sessions")
 
-    done = 0
+    done = sent = 0
     held: list[SessionDetail] = []
     held_bytes = 0
     async with anyio.create_task_group() as group:
+        group.start_soon(lister, group.cancel_scope)
         group.start_soon(storer)
-        async with send:  # each worker holds a clone: the channel ends when the last one is done
-            for _ in range(min(pacer.maximum, total)):
-                group.start_soon(worker, send.clone())
+        async with send, pending:  # each worker holds clones: the channels end when the last one is done
+            for _ in range(pacer.maximum):
+                group.start_soon(worker, pending.clone(), send.clone())
         async with receive, to_store:
             async for item in receive:
                 done += 1
@@ -259,9 +292,13 @@ async def _fetch_and_store(
                     held.append(item)
                     held_bytes += sum(len(t.text) for t in item.turns)
                     result.fetched += 1
-                if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES or done == total:
+                if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES:
                     await to_store.send((held, done))
-                    held, held_bytes = [], 0
+                    held, held_bytes, sent = [], 0, done
+            if done > sent:  # the last chunk, or the progress of the last failures
+                await to_store.send((held, done))
+    if failed:
+        raise failed[0]
 
 
 async def _store_chunk(store: SessionStore, fetched: list[SessionDetail], now: float, result: SyncResult) -> None:

@@ -18,12 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
+from session_mcp.companion.plain import kept_text
 from session_mcp.store.base import Figures, StoredOutcome, StoreError, ToolOutcome, figures_of
 
 COMPRESSION = 6  # zlib level of what the store keeps compressed (bodies, findings): near the best, fast
 TURN_BITS = 16  # turns per session the index holds: 65,536 (the wire JSON keeps any beyond)
 
 TRANSCRIPT_FIELDS = frozenset(SessionDetail.model_fields) - frozenset(SessionSummary.model_fields)
+_TRANSCRIPT = set(TRANSCRIPT_FIELDS)
 
 
 def compact(value: Any) -> str:
@@ -32,7 +34,9 @@ def compact(value: Any) -> str:
 
 def summary_json(session: SessionSummary) -> str:
     """The list row of ``session``: its wire form without the transcript and tool metrics."""
-    wire = session.to_wire()
+    if isinstance(session, SessionDetail):  # left out as it is dumped, not dumped (the whole transcript) and dropped
+        return compact(session.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=_TRANSCRIPT))
+    wire = session.to_wire()  # a summary: what it holds of them are unknown fields, which only the wire names
     for name in TRANSCRIPT_FIELDS:
         wire.pop(SessionDetail.model_fields[name].alias or name, None)
     return compact(wire)
@@ -65,10 +69,11 @@ def figures_from(text: str) -> Figures:
 
 
 def stored_bodies(sessions: Sequence[SessionDetail]) -> list[tuple[SessionDetail, bytes, int]]:
-    """Each session with its wire JSON compressed, and that JSON's size."""
+    """Each session with its wire JSON compressed, and that JSON's size: as it came when the ingest kept it
+    (it changed nothing in it, and reading it back validates it as it did), else re-made from the model."""
     rows = []
     for session in sessions:
-        raw = compact(session.to_wire()).encode()
+        raw = kept_text(session) or compact(session.to_wire()).encode()
         rows.append((session, zlib.compress(raw, COMPRESSION), len(raw)))
     return rows
 

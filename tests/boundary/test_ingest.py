@@ -14,6 +14,7 @@ from session_mcp.companion.ingest import MAX_DEPTH, _clean_already, ingest, sani
 from session_mcp.companion.models import ErrorBody, SessionDetail, SessionPage
 from session_mcp.companion.sanitize import clean_text, single_line
 from session_mcp.errors import InvalidResponseError
+from session_mcp.store.rows import session_of_body, stored_bodies
 
 KEY = "sk-live-INGEST-KEY-0001"
 T0 = 1_710_000_000
@@ -299,6 +300,40 @@ def test_a_body_judged_clean_decodes_to_what_the_walk_would_give(value: Any, asc
     decoded = json.loads(text)
     if _clean_already(text, json.loads(text), KEY):  # then the walk changes nothing, nor finds it too deep
         assert repr(sanitized(json.loads(text), KEY)) == repr(decoded)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    odd=st.lists(
+        st.tuples(
+            st.sampled_from(["text", "timestamp", "role", "closeReason", "startedAt", "tags", "more"]),
+            st.recursive(
+                any_scalar | plain_text | st.sampled_from([KEY, "a\\b", 'say "hi"', "1e999", 10**40, -(10**29)]),
+                lambda inner: st.lists(inner, max_size=3) | st.dictionaries(plain_text, inner, max_size=3),
+                max_leaves=6,
+            ),
+        ),
+        max_size=4,
+    ),
+    ascii_only=st.booleans(),
+)
+def test_a_session_kept_as_it_came_reads_back_from_the_store_as_it_was_read(
+    odd: list[tuple[str, Any]], ascii_only: bool
+) -> None:
+    wire: dict[str, Any] = {
+        "id": "sess_1", "status": "closed", "createdAt": 1_780_000_000, "closedAt": 1_780_000_060,
+        "conversation": {"items": [{"role": "user", "text": "naïve “hi”", "timestamp": 1_780_000_001}]},
+    }  # fmt: skip
+    for field, value in odd:
+        (wire["conversation"]["items"][0] if field in ("text", "timestamp", "role") else wire)[field] = value
+    body = json.dumps(wire, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")  # lone surrogates: bad bytes
+    try:
+        session = ingest(body, SessionDetail, what="x", secret=KEY, keep_body=True)
+    except InvalidResponseError:
+        return
+    [(_, stored, _)] = stored_bodies([session])
+    again = session_of_body(stored, session.id)
+    assert again == session and again.to_wire() == session.to_wire()
 
 
 def test_a_plain_session_is_clean_and_each_thing_the_walk_cleans_is_not() -> None:

@@ -6,6 +6,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -161,6 +162,20 @@ async def test_iter_sessions_reads_every_session_once(
     assert found == ids(simulator.sessions_of("demo"))
     # no page is read twice and none after the last
     assert len(simulator.requests) == math.ceil(total / page_size)
+
+
+async def test_iter_pages_holds_a_slot_for_each_list_request(simulator: Simulator, client: CompanionClient) -> None:
+    """A pacer's slot: the sync's list requests take turns with its detail requests."""
+    held: list[int] = []
+
+    @asynccontextmanager
+    async def slot() -> AsyncIterator[None]:
+        before = len(simulator.requests)
+        yield
+        held.append(len(simulator.requests) - before)
+
+    pages = [page async for page in client.iter_pages(page_size=100, slot=slot)]
+    assert held == [1] * len(pages) and len(pages) == len(simulator.requests) > 1
 
 
 async def test_iter_sessions_with_a_filter_stops_at_filtered_count(

@@ -13,7 +13,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.sessions.sync import CHUNK, MAX_PENDING_AGE, sync
 from session_mcp.simulator import Simulator
-from session_mcp.store.base import SearchFilters, SyncRunningError, SyncState
+from session_mcp.store.base import SearchFilters, StoreError, SyncRunningError, SyncState
 from session_mcp.store.open import StoreEngine, StoreLocation, open_store
 from tests.helpers import ANCHOR, FAST_RETRY, SwitchableApp
 from tests.stores import check_integrity, forget
@@ -288,3 +288,45 @@ async def test_the_fetching_goes_on_while_a_chunk_is_stored(
     # stopped once the channel and the workers held an answer each: CHUNK + 64 at most).
     assert slow.seen_while_storing is not None and slow.seen_while_storing >= len(closed)
     assert result.stored == len(closed) and not result.partial
+
+
+async def test_the_fetching_starts_while_the_list_is_still_read(
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
+) -> None:
+    """Each page's new sessions go to the fetching as it comes: details are asked for before the last page."""
+    result = await sync(clients["demo"], store.for_tenant("t"), clock=lambda: NOW)
+    paths = [r.raw_path for r in simulator.requests]
+    lists = [i for i, p in enumerate(paths) if p == "/public/sessions"]
+    first_detail = next(i for i, p in enumerate(paths) if p.startswith("/public/sessions/"))
+    assert result.pages == len(lists) >= 3 and first_detail < lists[-1]
+    closed = {s["id"] for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")}
+    assert sorted(details(simulator)) == sorted(closed)  # each once
+
+
+class FailsOnPage:
+    """A real tenant store whose ``closed_ids`` fails at the listing's ``page``-th page."""
+
+    def __init__(self, tenant: Any, page: int) -> None:
+        self.tenant, self.page, self.calls = tenant, page, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tenant, name)
+
+    async def closed_ids(self, ids: Any) -> set[str]:
+        self.calls += 1
+        if self.calls == self.page:
+            raise StoreError("the store failed (test)")
+        return await self.tenant.closed_ids(ids)  # type: ignore[no-any-return]
+
+
+async def test_a_list_that_fails_midway_is_raised_as_it_is_while_details_are_fetched(
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
+) -> None:
+    tenant = store.for_tenant("t")
+    with pytest.raises(StoreError, match="test"):  # not wrapped in an exception group
+        await sync(clients["demo"], FailsOnPage(tenant, 3), clock=lambda: NOW)  # type: ignore[arg-type]
+    assert not (await tenant.sync_state()).complete
+    check_integrity(store)
+    await sync(clients["demo"], tenant, clock=lambda: NOW)
+    closed = {s["id"] for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")}
+    assert await tenant.closed_ids([s["id"] for s in simulator.sessions_of("demo")]) == closed
