@@ -164,6 +164,9 @@ async def connect(
         if transport == "stdio":
             flags = [flag for flag, on in (("--demo", settings.demo), ("--read-only", settings.read_only)) if on]
             env = {} if upstream is None else {"NAPSTER_API_KEY": key, "NAPSTER_API_BASE_URL": str(upstream)}
+            if settings.store is not None:  # the temporary store above, not the user's data folder
+                env["SESSION_MCP_STORE"] = str(settings.store)
+            flags += ["--no-store"] if settings.no_store else []
             target: Any = StdioServerParameters(command=script(), args=flags, env=clean_environment(**env))
         elif transport == "http":
             assert isinstance(upstream, str), "the HTTP server opens its own client of the API"

@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,11 +210,16 @@ def test_reprs_hide_the_key() -> None:
         assert CANARY not in text
 
 
-async def test_stdio_server_stderr_never_shows_the_key(simulator: Simulator, base_url: str) -> None:
+async def test_stdio_server_stderr_never_shows_the_key(simulator: Simulator, base_url: str, tmp_path: Path) -> None:
     """The real command over stdio with DEBUG logs: the key header is logged, and only redacted."""
     params = StdioServerParameters(
         command=script(),
-        env={"NAPSTER_API_BASE_URL": base_url, "NAPSTER_API_KEY": CANARY, "SESSION_MCP_LOG_LEVEL": "DEBUG"},
+        env={
+            "NAPSTER_API_BASE_URL": base_url,
+            "NAPSTER_API_KEY": CANARY,
+            "SESSION_MCP_LOG_LEVEL": "DEBUG",
+            "XDG_DATA_HOME": str(tmp_path),  # its session store in the test's folder, not the user's
+        },
     )
     closed = next(s["id"] for s in simulator.sessions_of(CANARY) if s.get("status") == "closed")
     outputs: list[str] = []
