@@ -131,7 +131,8 @@ class QAReport(QAView):
         if self._spool is None:
             yield from self.sessions
             return
-        for row in self._spool.ranked():
+        yield from self.sessions  # the worst, read from the spool once already
+        for row in self._spool.ranked(start=len(self.sessions)):
             yield FlaggedSession.model_validate_json(row)
 
     def rows(self, flagged: bool = True) -> Iterator[tuple[str, ReviewedSession | None, FlaggedSession | None]]:
