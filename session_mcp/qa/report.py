@@ -135,6 +135,15 @@ class QAReport(QAView):
         for row in self._spool.ranked(start=len(self.sessions)):
             yield FlaggedSession.model_validate_json(row)
 
+    def ranked_json(self) -> Iterator[bytes]:
+        """Every flagged session worst first, as its JSON (``model_dump_json``), unparsed: for a writer that
+        copies what it holds (parsing each back into a model costs more than the rest of a re-run)."""
+        if self._spool is None:
+            for session in self.sessions:
+                yield session.model_dump_json().encode()
+            return
+        yield from self._spool.ranked()
+
     def rows(self, flagged: bool = True) -> Iterator[tuple[str, ReviewedSession | None, FlaggedSession | None]]:
         """Every reviewed session in the order read: its id, its row and, when flagged (and ``flagged``), its
         findings."""

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 FIELD_BITS = 48  # each part of a rank key, shifted to be non-negative: timestamps and counts fit with room
 OFFSET_BITS = 48  # where a row starts in the file: up to 256 TB
 READ_SIZE = 256 * 1024  # a block of the rows read in order
+WRITE_BUFFER = 1024 * 1024  # rows are a few KB: written a megabyte at a time, not a call per row
 _REVIEWED, _FLAGGED = b"R", b"F"
 
 
@@ -33,7 +34,7 @@ class Spool:
     """Rows of reviewed sessions in the order added; the flagged ones also in rank order."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the report that reads it
+        self._file = tempfile.TemporaryFile(buffering=WRITE_BUFFER)  # noqa: SIM115 - open as long as the report
         self.close = weakref.finalize(self, self._file.close)  # closed (and so gone) with the spool, or before
         self._size = 0
         self._ranks: list[int] = []  # packed (rank key, offset) of each flagged row
