@@ -131,8 +131,18 @@ class QAReport(QAView):
         if self._spool is None:
             yield from self.sessions
             return
-        for row in self._spool.ranked():
+        yield from self.sessions  # the worst, read from the spool once already
+        for row in self._spool.ranked(start=len(self.sessions)):
             yield FlaggedSession.model_validate_json(row)
+
+    def ranked_json(self) -> Iterator[bytes]:
+        """Every flagged session worst first, as its JSON (``model_dump_json``), unparsed: for a writer that
+        copies what it holds (parsing each back into a model costs more than the rest of a re-run)."""
+        if self._spool is None:
+            for session in self.sessions:
+                yield session.model_dump_json().encode()
+            return
+        yield from self._spool.ranked()
 
     def rows(self, flagged: bool = True) -> Iterator[tuple[str, ReviewedSession | None, FlaggedSession | None]]:
         """Every reviewed session in the order read: its id, its row and, when flagged (and ``flagged``), its

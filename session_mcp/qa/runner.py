@@ -15,7 +15,7 @@ transcripts and what the report keeps (counts and the worst sessions; the rest i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -38,7 +38,8 @@ from session_mcp.sessions.select import Selection, answerable, select
 from session_mcp.sessions.window import Window
 from session_mcp.store.base import SessionStore
 
-CHUNK = 128
+CHUNK = 128  # sessions whose transcripts are read (and checked) together
+KEPT_CHUNK = 1_024  # with a store: the sessions whose kept findings are looked up together
 MAX_REVIEW = 1_000
 STORE_PAGE = 1_000  # list rows read from the store at a time while choosing the sessions
 
@@ -97,18 +98,23 @@ async def run_review(
 
     async def read_chunks() -> None:
         async with send:
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                kept = await store.get_findings(rules_key, chunk) if store else {}
-                stored = await store.get_sessions([i for i in chunk if i not in kept]) if store else {}
-                missing = [i for i in chunk if i not in kept and i not in stored]
-                fetched, failures = await fetch_sessions(
-                    client, missing, concurrency=pacer.maximum, use_cache=memory_cache, pacer=pacer.slot
-                )
-                if store:
-                    await put_closed(store, [s for s in fetched if s.is_closed])
-                read.update(kept=len(kept), store=len(stored), api=len(fetched))
-                await send.send(_Chunk(chunk, {**stored, **{s.id: s for s in fetched}}, failures, kept))
+            step = KEPT_CHUNK if store else CHUNK
+            for start in range(0, len(ids), step):
+                block = ids[start : start + step]
+                kept = await store.get_findings(rules_key, block) if store else {}
+                for chunk in to_read(block, kept):
+                    await read_chunk(chunk, {i: kept[i] for i in chunk if i in kept})
+
+    async def read_chunk(chunk: list[str], kept: dict[str, tuple[str, str]]) -> None:
+        stored = await store.get_sessions([i for i in chunk if i not in kept]) if store else {}
+        missing = [i for i in chunk if i not in kept and i not in stored]
+        fetched, failures = await fetch_sessions(
+            client, missing, concurrency=pacer.maximum, use_cache=memory_cache, pacer=pacer.slot
+        )
+        if store:
+            await put_closed(store, [s for s in fetched if s.is_closed])
+        read.update(kept=len(kept), store=len(stored), api=len(fetched))
+        await send.send(_Chunk(chunk, {**stored, **{s.id: s for s in fetched}}, failures, kept))
 
     def check(chunk: _Chunk) -> list[tuple[str, str]]:
         """Add the chunk to the report; what to keep: each closed session checked now, with its findings."""
@@ -147,6 +153,21 @@ async def run_review(
         now=now or datetime.now(UTC),
     )
     return Review(report, scan, from_store=read["store"], fetched=read["api"], kept=read["kept"], pacer=pacer)
+
+
+def to_read(block: list[str], kept: Container[str]) -> Iterator[list[str]]:
+    """``block`` in order, cut where a part has ``CHUNK`` sessions to read (not in ``kept``): sessions whose
+    findings were kept cost neither a read nor a check, so a re-run hands them over a thousand at a time."""
+    part: list[str] = []
+    reads = 0
+    for session_id in block:
+        part.append(session_id)
+        reads += session_id not in kept
+        if reads == CHUNK:
+            yield part
+            part, reads = [], 0
+    if part:
+        yield part
 
 
 async def choose(

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
+from pydantic_core import from_json, to_json
 
 from session_mcp.qa.breakdown import ReviewedSession
 from session_mcp.qa.checks import Finding
@@ -159,8 +160,8 @@ def _json_list(items: Iterable[str]) -> Iterator[str]:
 def jsonl_lines(report: QAReport) -> Iterator[str]:
     """A line per finding (its fields, a reviewer's verdict included), the flagged sessions worst first; with a
     scorecard, then a line per reviewed session: ``{"record": "session", ...}`` with its outcome, score and verdict."""
-    for session in report.ranked():
-        yield "".join(f.model_dump_json() + "\n" for f in session.findings)
+    for session in report.ranked_json():  # each finding's JSON as its model writes it, without the model
+        yield "".join(to_json(f).decode() + "\n" for f in from_json(session)["findings"])
     if report.scorecards:
         for _, row, _ in report.rows(flagged=False):
             if row is not None:

@@ -11,15 +11,17 @@ from datetime import UTC, datetime
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import report as report_module
-from session_mcp.qa.checks import Finding
+from session_mcp.qa.checks import Finding, ReviewerVerdict
 from session_mcp.qa.report import TOP_SESSIONS, QAReport, ReportBuilder, rank_key
 from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.runner import MAX_REVIEW
 from session_mcp.qa.verdicts import Verdicts
-from session_mcp.qa.writers import FORMATS, WRITERS, json_parts, junit_parts, render_html
+from session_mcp.qa.writers import FORMATS, WRITERS, json_parts, jsonl_lines, junit_parts, render_html
 from session_mcp.sessions.outcome import SessionOutcome, outcome_of
 from session_mcp.simulator import Simulator
 from session_mcp.store.base import Annotation
@@ -154,3 +156,35 @@ def test_the_builder_holds_no_session_in_memory() -> None:
         tracemalloc.stop()
     assert builder.reviewed == 4 * len(reviewed) and builder.spool.flagged > 4 * 100
     assert (four - once) / (3 * len(reviewed)) < 200, f"{(four - once) / (3 * len(reviewed)):.0f} bytes a session"
+
+
+verdict = st.builds(
+    ReviewerVerdict,
+    verdict=st.sampled_from(["confirmed", "disputed"]),
+    reviewer=st.text(max_size=8),
+    at=st.datetimes(timezones=st.just(UTC)),
+    comment=st.text(max_size=8),
+)
+finding = st.builds(
+    Finding,
+    session_id=st.just("s"),
+    check=st.sampled_from(["slow_response", "greeting"]),
+    severity=st.sampled_from(["info", "warning", "critical"]),
+    turn_index=st.none() | st.integers(0, 10**6),
+    offset_seconds=st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(0, 10**20).map(float),
+    evidence=st.text(),
+    message=st.text(max_size=40),
+    review=st.none() | verdict,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(finding, max_size=4), max_size=4))
+def test_jsonl_copies_each_findings_json_as_its_model_writes_it(found: list[list[Finding]]) -> None:
+    session = SessionDetail.model_validate(Simulator(anchor=ANCHOR).sessions_of("demo")[0])
+    builder = ReportBuilder(("slow_response", "greeting"))
+    for findings in found:
+        builder.add(session, findings)
+    built = builder.build()
+    expected = "".join(f.model_dump_json() + "\n" for s in built.ranked() for f in s.findings)
+    assert "".join(jsonl_lines(built)) == expected

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.qa import runner
 from session_mcp.qa.rules import RuleSet, parse_rules
-from session_mcp.qa.runner import Review, run_review, stored_ids
+from session_mcp.qa.runner import Review, run_review, stored_ids, to_read
 from session_mcp.qa.stored import Kept, decode, fingerprint
 from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.select import Selection, select
@@ -158,5 +160,33 @@ async def test_the_store_chooses_the_sessions_a_page_at_a_time_as_select_does(
             newest = await select(client, Selection(limit=5), store=tenant)
         assert [session_id for session_id, _, _ in done.report.rows()] == newest.ids
         assert done.report.limit_hit and done.scan is None and done.kept == 5
+    finally:
+        store.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text("abc", min_size=1, max_size=3), st.booleans()), unique_by=lambda p: p[0]))
+def test_a_block_is_cut_where_a_part_has_a_chunk_to_read(block: list[tuple[str, bool]]) -> None:
+    ids, kept = [i for i, _ in block], {i for i, was_kept in block if was_kept}
+    parts = list(to_read(ids, kept))
+    assert [i for part in parts for i in part] == ids and all(parts)  # in order, each once, none empty
+    reads = [sum(i not in kept for i in part) for part in parts]
+    assert all(n == runner.CHUNK for n in reads[:-1]) and all(n <= runner.CHUNK for n in reads[-1:])
+
+
+async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_same(
+    upstream: tuple[HostileUpstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, url = upstream
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        first = await review(url, store)
+        monkeypatch.setattr(runner, "CHUNK", 1)  # the open session read alone, among blocks of kept ones
+        monkeypatch.setattr(runner, "KEPT_CHUNK", 3)
+        detail_requests(fake)
+        second = await review(url, store)
+        assert detail_requests(fake) == ["sess_open"] and second.kept == len(CLOSED)
+        assert list(second.report.rows()) == list(first.report.rows())
+        assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
     finally:
         store.close()

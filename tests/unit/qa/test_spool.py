@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_mcp.qa.spool import LINE_SIZE, READ_SIZE, Spool, packed
+from session_mcp.qa.spool import READ_SIZE, Spool, packed
 
 row = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" "))  # JSON text holds no newline
 key = st.tuples(st.integers(0, 1), st.integers(-2, 0), st.integers(-(2**40), 2**40))
@@ -25,6 +25,7 @@ def test_rows_come_back_in_order_and_the_flagged_by_rank(
     flagged_ones = [(rank, flagged) for _, flagged, rank in sessions if flagged is not None]
     expected = [flagged for _, flagged in sorted(flagged_ones, key=lambda pair: pair[0])]  # stable: ties in order
     assert list(spool.ranked()) == expected and list(spool.ranked(2)) == expected[:2]
+    assert list(spool.ranked(start=1)) == expected[1:] and list(spool.ranked(3, start=1)) == expected[1:3]
     assert spool.flagged == len(expected)
     assert list(spool.rows()) == [(reviewed, flagged) for reviewed, flagged, _ in sessions]  # read again, same
     spool.close()
@@ -32,13 +33,15 @@ def test_rows_come_back_in_order_and_the_flagged_by_rank(
 
 def test_rows_longer_than_a_read_come_back_whole() -> None:
     long = b"x" * (READ_SIZE * 2 + 7)
-    longer = b"y" * (LINE_SIZE * 5 + 3)
+    longer = b"y" * (READ_SIZE + 3)
     spool = Spool()
     spool.add(b"a", long, (1,))
     spool.add(longer, None)
     spool.add(b"b", b"short", (0,))
     assert list(spool.rows()) == [(b"a", long), (longer, None), (b"b", b"short")]
     assert list(spool.ranked()) == [b"short", long]
+    spool.add(b"c", b"later", (0,))  # a row added after a read is read too
+    assert list(spool.ranked()) == [b"short", b"later", long]
 
 
 def test_a_packed_key_sorts_as_its_tuple_then_its_offset() -> None:
