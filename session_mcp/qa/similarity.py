@@ -9,8 +9,6 @@ microseconds. Pure: no session, no finding.
 from __future__ import annotations
 
 import difflib
-import functools
-import math
 import operator
 import re
 from collections import Counter
@@ -24,22 +22,33 @@ def normalize(text: str) -> str:
     return _NOT_WORD.sub(" ", text.casefold()).strip()
 
 
-class Said:
-    """A turn's compared text, and its letter pairs, counted the first time a comparison needs them."""
+# The letters counted one by one in a turn's letter profile; every other character (digits, accents,
+# other scripts) is counted together in one more bucket. A bucketed difference is at most the true one.
+_PROFILED = "abcdefghijklmnopqrstuvwxyz "
 
-    __slots__ = ("_letters", "_pairs", "index", "text")
+
+def profile(text: str) -> tuple[int, ...]:
+    """How often each of ``_PROFILED`` occurs in ``text``, then how many other characters: counted in C."""
+    counts = tuple(map(text.count, _PROFILED))
+    return (*counts, len(text) - sum(counts))
+
+
+class Said:
+    """A turn's compared text; its letter profile and letter pairs, counted the first time a comparison needs them."""
+
+    __slots__ = ("_pairs", "_profile", "index", "text")
 
     def __init__(self, index: int, text: str) -> None:
         self.index = index
         self.text = text
-        self._letters: Counter[str] | None = None
+        self._profile: tuple[int, ...] | None = None
         self._pairs: Counter[str] | None = None
 
     @property
-    def letters(self) -> Counter[str]:
-        if self._letters is None:
-            self._letters = Counter(self.text)
-        return self._letters
+    def profile(self) -> tuple[int, ...]:
+        if self._profile is None:
+            self._profile = profile(self.text)
+        return self._profile
 
     @property
     def pairs(self) -> Counter[str]:
@@ -63,51 +72,28 @@ def most_similar(said: Said, recent: Sequence[Said], threshold: float) -> tuple[
         if total and 2.0 * min(size, other_size) / total < threshold:  # real_quick_ratio, as difflib computes it
             continue
         if not (
-            letters_may_reach(said, other, threshold)
-            and may_reach(other_size, size, shared(other.letters, said.letters), threshold, 1)
+            may_reach(other_size, size, (total - differ(said.profile, other.profile)) // 2, threshold, 1)
             and may_reach(other_size, size, shared(other.pairs, said.pairs), threshold, 2)
         ):
             continue
         if matcher is None:
-            matcher = difflib.SequenceMatcher(None, autojunk=False)
-            matcher.set_seq2(text)
+            matcher = difflib.SequenceMatcher(None, "", text, autojunk=False)
         matcher.set_seq1(other.text)
-        if matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold:
-            ratio = matcher.ratio()
-            if ratio >= threshold:
-                return other.index, ratio
+        ratio = matcher.ratio()  # difflib's own quick bounds would repeat the ones above
+        if ratio >= threshold:
+            return other.index, ratio
     return None, 0.0
 
 
-def letters_may_reach(one: Said, other: Said, threshold: float) -> bool:
-    """The letter bound (``may_reach`` with q = 1), decided early for most pairs of different sentences.
+def differ(one: tuple[int, ...], other: tuple[int, ...]) -> int:
+    """At most how many letters two texts do not share, from their profiles: difflib's ``quick_ratio`` in C.
 
-    ``2 * shared letters = total - D``, where ``D`` sums the differences of each letter's counts;
-    the differences of ``one``'s letters alone are a lower bound on ``D``, so once they pass
-    ``total - 2 * need`` (``need``: the fewest shared letters that reach ``threshold``) no
-    pair of these lengths can reach it. Summed letter by letter, it stops there.
+    Two texts share ``(total - D) / 2`` letters, ``D`` the sum of each letter's count difference;
+    a bucket's difference is at most the sum of its letters' differences, so the profiles' ``D``
+    is at most the true one: ``may_reach`` on ``(total - differ) // 2`` shared letters never
+    rejects a pair that reaches the threshold.
     """
-    total = len(one.text) + len(other.text)
-    need = _fewest_shared(total, threshold)
-    budget = total - 2 * need
-    theirs = other.letters
-    differ = 0
-    for letter, count in one.letters.items():
-        differ += abs(count - theirs.get(letter, 0))
-        if differ > budget:
-            return False
-    return True
-
-
-@functools.lru_cache(maxsize=4096)
-def _fewest_shared(total: int, threshold: float) -> int:
-    """The fewest shared letters ``n`` for which ``2.0 * n / total`` (difflib's ratio) reaches ``threshold``."""
-    if not total:
-        return 0
-    n = max(0, math.ceil(threshold * total / 2) - 1)
-    while 2.0 * n / total < threshold:
-        n += 1
-    return n
+    return sum(map(abs, map(operator.sub, one, other)))
 
 
 def shared(one: Counter[str], other: Counter[str]) -> int:

@@ -4,6 +4,7 @@ are exactly those of the unfiltered comparison, on generated transcripts and on 
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Sequence
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import checks
 from session_mcp.qa.checks import CheckConfig, Subject, run_checks
-from session_mcp.qa.similarity import Said, may_reach, most_similar, shared
+from session_mcp.qa.similarity import Said, differ, may_reach, most_similar, profile, shared
 from session_mcp.simulator import Simulator
 from tests.helpers import make_session
 
@@ -37,7 +38,7 @@ def unfiltered(said: Said, recent: Sequence[Said], threshold: float) -> tuple[in
 
 def bound(a: str, b: str, threshold: float, q: int) -> bool:
     one, other = Said(0, a), Said(1, b)
-    grams = shared(one.letters, other.letters) if q == 1 else shared(one.pairs, other.pairs)
+    grams = shared(Counter(a), Counter(b)) if q == 1 else shared(one.pairs, other.pairs)
     return may_reach(len(a), len(b), grams, threshold, q)
 
 
@@ -49,8 +50,25 @@ def test_no_bound_rejects_a_pair_that_reaches_the_threshold(a: str, b: str, thre
         assert bound(a, b, threshold, 1) and bound(a, b, threshold, 2)
 
 
+# Profiled letters, digits, accents and other scripts: the last three share the profile's last bucket.
+ANY_TEXT = st.text(alphabet="ab 7\u00e9\u00df\u4e2d", min_size=0, max_size=40)
+
+
 @settings(max_examples=200, deadline=None)
-@given(TEXT, st.lists(TEXT, max_size=checks.RECENT_TURNS), THRESHOLD)
+@given(ANY_TEXT, ANY_TEXT, THRESHOLD)
+def test_the_profile_bound_is_never_tighter_than_the_exact_letter_bound(a: str, b: str, threshold: float) -> None:
+    """Bucketed, the letters' differences are at most the exact ones: a pair the profiles reject, letters reject too."""
+    exact = shared(Counter(a), Counter(b))
+    at_most = (len(a) + len(b) - differ(profile(a), profile(b))) // 2
+    assert at_most >= exact
+    if not may_reach(len(a), len(b), at_most, threshold, 1):
+        assert not may_reach(len(a), len(b), exact, threshold, 1)
+    if difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold:
+        assert may_reach(len(a), len(b), at_most, threshold, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(TEXT, ANY_TEXT), st.lists(st.one_of(TEXT, ANY_TEXT), max_size=checks.RECENT_TURNS), THRESHOLD)
 def test_most_similar_is_the_unfiltered_answer(text: str, earlier: list[str], threshold: float) -> None:
     recent = [Said(i, other) for i, other in enumerate(earlier)]
     said = Said(len(earlier), text)
