@@ -4,6 +4,7 @@ are exactly those of the unfiltered comparison, on generated transcripts and on 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import checks
 from session_mcp.qa.checks import CheckConfig, Subject, run_checks
-from session_mcp.qa.similarity import Said, common, may_reach, most_similar
+from session_mcp.qa.similarity import Said, common, may_reach, most_similar, normalize
 from session_mcp.simulator import Simulator
 from tests.helpers import make_session
 
@@ -65,6 +66,15 @@ def test_most_similar_is_the_unfiltered_answer(text: str, earlier: list[str], th
     recent = [Said(i, other) for i, other in enumerate(earlier)]
     said = Said(len(earlier), text)
     assert most_similar(said, recent, threshold) == unfiltered(said, recent, threshold)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.text(alphabet=st.characters(max_codepoint=127)), st.text(alphabet="Aa _-.\t\x1c\u00c9\u017f\u0130"))
+)
+def test_ascii_text_is_normalized_as_the_regular_expression_does(text: str) -> None:
+    """The bytes path for ASCII text gives what the regular expression gives (the path for all text)."""
+    assert normalize(text) == re.sub(r"[\W_]+", " ", text.casefold()).strip()
 
 
 def test_the_bound_tells_different_sentences_apart_where_quick_ratio_cannot() -> None:
