@@ -11,10 +11,9 @@ Pure: no session, no finding.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections.abc import Sequence
-
-from rapidfuzz.distance import Indel
+from collections.abc import Callable, Sequence
 
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -70,7 +69,15 @@ def most_similar(said: Said, recent: Sequence[Said], threshold: float) -> tuple[
 
 def common(one: str, other: str) -> int:
     """The length of the longest common subsequence of two texts (rapidfuzz's Indel distance, in C)."""
-    return (len(one) + len(other) - Indel.distance(one, other)) // 2
+    return (len(one) + len(other) - _indel_distance()(one, other)) // 2
+
+
+@functools.cache
+def _indel_distance() -> Callable[[str, str], int]:
+    """rapidfuzz's Indel distance, imported at the first comparison (~10 ms to import), not at start-up."""
+    from rapidfuzz.distance import Indel
+
+    return Indel.distance
 
 
 def may_reach(length_a: int, length_b: int, longest: int, threshold: float) -> bool:

@@ -4,7 +4,10 @@ are exactly those of the unfiltered comparison, on generated transcripts and on 
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import pytest
@@ -16,7 +19,7 @@ from session_mcp.qa import checks
 from session_mcp.qa.checks import CheckConfig, Subject, run_checks
 from session_mcp.qa.similarity import Said, common, may_reach, most_similar, normalize
 from session_mcp.simulator import Simulator
-from tests.helpers import make_session
+from tests.helpers import ROOT, make_session
 
 # Few letters and spaces: near-repeats, shuffles and shared pairs are common, as in a stuck loop.
 TEXT = st.text(alphabet="abc d", min_size=0, max_size=60)
@@ -123,3 +126,14 @@ def _findings_both_ways(session: SessionDetail, similarity: float) -> int:
         slow = run_checks(Subject.of(session), config)
     assert fast == slow
     return sum(1 for f in fast if f.check.endswith("_repetition"))
+
+
+def test_rapidfuzz_is_imported_at_the_first_comparison_not_at_start_up() -> None:
+    """~10 ms a host would wait for at every start: only the repetition checks need it."""
+    code = (
+        "import sys; import session_mcp.server; print('rapidfuzz' in sys.modules); "
+        "from session_mcp.qa.similarity import common; common('ab', 'ba'); print('rapidfuzz' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "True"]
