@@ -40,6 +40,7 @@ from session_mcp.sessions.redact import card_runs, email_matches
 Kind = Literal["email", "phone", "card"]
 PHONE_REGIONS = ("US", "GB", "DE", "ES", "FR")
 MIN_PHONE_DIGITS = 7
+PHONE_CACHE = 1024  # texts (the keys) whose phones are remembered: about a megabyte of turns
 
 _SEPARATOR = r"(?:dot|punto|punkt|underscore|guion(?:\s+bajo)?|dash|hyphen|minus|strich)"
 # "j dot smith at example dot com": words joined by spoken separators, "at" (or arroba, ät), a
@@ -137,11 +138,16 @@ def _email_key(address: str) -> str:
     return f"{_NOT_ALNUM.sub('', local)}@{domain}"
 
 
-def _phones(text: str) -> list[Item]:
-    """The phones in ``text`` (which holds at least ``MIN_PHONE_DIGITS`` digits)."""
+@functools.lru_cache(maxsize=PHONE_CACHE)
+def _phones(text: str) -> tuple[Item, ...]:
+    """The phones in ``text`` (which holds at least ``MIN_PHONE_DIGITS`` digits).
+
+    Remembered for the last ``PHONE_CACHE`` texts: the matcher is the slow part of the checks, and
+    a scripted line that holds a number (the business's, a template's) recurs in session after session.
+    """
     regions = _regions(text)
     if not regions:
-        return []
+        return ()
     import phonenumbers  # 35 ms to import: loaded when a turn first holds a number, not at start-up
 
     business = {
@@ -159,7 +165,7 @@ def _phones(text: str) -> list[Item]:
             forms = spans.setdefault((match.start, match.end), [])
             if e164 not in forms:
                 forms.append(e164)
-    return [Item("phone", start, end, tuple(forms)) for (start, end), forms in _outermost(spans)]
+    return tuple(Item("phone", start, end, tuple(forms)) for (start, end), forms in _outermost(spans))
 
 
 def _regions(text: str) -> list[str]:

@@ -54,9 +54,38 @@ _NEEDED = re.compile(
 )
 
 
+_NEEDED_WORDS = (
+    "human",
+    "person",
+    "people",
+    "manager",
+    "supervisor",
+    "representative",
+    "operator",
+    "real",
+    "live",
+    "actual",
+    "someone",
+    "escalate",
+)
+
+
+def may_ask(text: str) -> bool:
+    """False only when ``_NEEDED`` finds nothing in ``text``: for ASCII text (most turns) by substrings in C.
+
+    In ASCII text an ASCII letter matches only its own two cases under ``re.I``, so a lower-cased
+    text without one of the words (anywhere, not only at a word's start) holds no match; other
+    text ("ſomeone": the long s matches an s) goes to the pattern itself.
+    """
+    if not text.isascii():
+        return _NEEDED.search(text) is not None
+    lowered = text.lower()
+    return any(word in lowered for word in _NEEDED_WORDS)
+
+
 def first_request(text: str, extra: Sequence[re.Pattern[str]] = ()) -> re.Match[str] | None:
     """The first request for a human in ``text`` (built-in, then ``extra``), neither negated nor mentioned."""
-    for pattern in (ESCALATION, *extra) if _NEEDED.search(text) else extra:
+    for pattern in (ESCALATION, *extra) if may_ask(text) else extra:
         for match in pattern.finditer(text):
             if not negated(text, match.start()) and not _mentioned(text, match.start()):
                 return match

@@ -292,6 +292,20 @@ ASKING_WORDS += [
 def test_the_word_gate_lets_every_request_through(text: str) -> None:
     if ESCALATION.search(text):
         assert escalation._NEEDED.search(text), text
+        assert escalation.may_ask(text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(ASKING_WORDS), st.text(alphabet="aAeHhKkLlMmNnOoPpRrSsTtUuVvſıİK -'_", max_size=12)),
+        max_size=8,
+    ).map(" ".join)
+)
+def test_the_ascii_word_gate_is_never_narrower_than_the_pattern(text: str) -> None:
+    """``may_ask`` (substrings of the lower-cased text) lets through every text ``_NEEDED`` matches."""
+    if escalation._NEEDED.search(text):
+        assert escalation.may_ask(text), text
 
 
 @pytest.mark.parametrize(

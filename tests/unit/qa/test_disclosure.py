@@ -126,6 +126,15 @@ def test_a_phone_matcher_skipped_would_have_found_nothing(text: str) -> None:
             assert not list(phonenumbers.PhoneNumberMatcher(text, region)), (region, text)
 
 
+def test_a_remembered_text_gives_the_same_phones_and_a_caller_cannot_change_them() -> None:
+    """The phones of a text are remembered (scripted lines recur): the second answer is the first."""
+    text = "Can I text a confirmation to +44 20 7946 0958? Or 0151 23456789?"
+    first = personal_data(text)
+    first.clear()  # the caller's list, not the remembered one
+    assert personal_data(text) == personal_data(text + " ")[:2]
+    assert [item.kind for item in personal_data(text)] == ["phone", "phone"]
+
+
 def test_the_digit_runs_join_what_the_phone_matcher_joins() -> None:
     from phonenumbers.phonenumberutil import _VALID_PUNCTUATION
 

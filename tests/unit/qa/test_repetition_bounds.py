@@ -4,6 +4,10 @@ are exactly those of the unfiltered comparison, on generated transcripts and on 
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import pytest
@@ -13,9 +17,9 @@ from hypothesis import strategies as st
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import checks
 from session_mcp.qa.checks import CheckConfig, Subject, run_checks
-from session_mcp.qa.similarity import Said, may_reach, most_similar, shared
+from session_mcp.qa.similarity import Said, common, may_reach, most_similar, normalize
 from session_mcp.simulator import Simulator
-from tests.helpers import make_session
+from tests.helpers import ROOT, make_session
 
 # Few letters and spaces: near-repeats, shuffles and shared pairs are common, as in a stuck loop.
 TEXT = st.text(alphabet="abc d", min_size=0, max_size=60)
@@ -35,36 +39,58 @@ def unfiltered(said: Said, recent: Sequence[Said], threshold: float) -> tuple[in
     return None, 0.0
 
 
-def bound(a: str, b: str, threshold: float, q: int) -> bool:
-    one, other = Said(0, a), Said(1, b)
-    grams = shared(one.letters, other.letters) if q == 1 else shared(one.pairs, other.pairs)
-    return may_reach(len(a), len(b), grams, threshold, q)
+def longest_common(a: str, b: str) -> int:
+    """The longest common subsequence's length, by the textbook dynamic programme."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        previous = 0
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], previous + 1 if x == y else max(row[j], row[j - 1])
+    return row[-1]
+
+
+# Profiled letters, digits, accents, other scripts and characters outside the basic plane.
+ANY_TEXT = st.text(alphabet="ab 7\u00e9\u00df\u4e2d\U0001f600", min_size=0, max_size=40)
 
 
 @settings(max_examples=200, deadline=None)
-@given(TEXT, TEXT, THRESHOLD)
-def test_no_bound_rejects_a_pair_that_reaches_the_threshold(a: str, b: str, threshold: float) -> None:
-    ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-    if ratio >= threshold:
-        assert bound(a, b, threshold, 1) and bound(a, b, threshold, 2)
+@given(st.one_of(TEXT, ANY_TEXT), st.one_of(TEXT, ANY_TEXT), THRESHOLD)
+def test_the_bound_is_the_longest_common_subsequence_and_never_rejects_a_pair_that_reaches(
+    a: str, b: str, threshold: float
+) -> None:
+    assert common(a, b) == longest_common(a, b)
+    if difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold:
+        assert may_reach(len(a), len(b), common(a, b), threshold)
 
 
 @settings(max_examples=200, deadline=None)
-@given(TEXT, st.lists(TEXT, max_size=checks.RECENT_TURNS), THRESHOLD)
+@given(st.one_of(TEXT, ANY_TEXT), st.lists(st.one_of(TEXT, ANY_TEXT), max_size=checks.RECENT_TURNS), THRESHOLD)
 def test_most_similar_is_the_unfiltered_answer(text: str, earlier: list[str], threshold: float) -> None:
     recent = [Said(i, other) for i, other in enumerate(earlier)]
     said = Said(len(earlier), text)
     assert most_similar(said, recent, threshold) == unfiltered(said, recent, threshold)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.text(alphabet=st.characters(max_codepoint=127)), st.text(alphabet="Aa _-.\t\x1c\u00c9\u017f\u0130"))
+)
+def test_ascii_text_is_normalized_as_the_regular_expression_does(text: str) -> None:
+    """The bytes path for ASCII text gives what the regular expression gives (the path for all text)."""
+    assert normalize(text) == re.sub(r"[\W_]+", " ", text.casefold()).strip()
+
+
 def test_the_bound_tells_different_sentences_apart_where_quick_ratio_cannot() -> None:
-    """Same letters, other words: difflib's ``quick_ratio`` lets it through, the letter pairs do not."""
-    a, b = "a gentleman", "elegant man"
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    assert matcher.real_quick_ratio() == matcher.quick_ratio() == 1.0
-    assert matcher.ratio() < 0.9
-    assert bound(a, b, 0.9, 1) and not bound(a, b, 0.9, 2)
-    assert bound(a, a, 1.0, 1) and bound(a, a, 1.0, 2)  # a text reaches itself
+    """Same letters, other words, or halves swapped: difflib's ``quick_ratio`` lets them through, the bound does not."""
+    for a, b in [
+        ("a gentleman", "elegant man"),
+        ("my order is late. i want a refund.", "i want a refund. my order is late."),
+    ]:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        assert matcher.real_quick_ratio() == matcher.quick_ratio() == 1.0
+        assert matcher.ratio() < 0.9
+        assert not may_reach(len(a), len(b), common(a, b), 0.9)
+    assert may_reach(11, 11, common("a gentleman", "a gentleman"), 1.0)  # a text reaches itself
 
 
 REPEATING = st.lists(
@@ -100,3 +126,14 @@ def _findings_both_ways(session: SessionDetail, similarity: float) -> int:
         slow = run_checks(Subject.of(session), config)
     assert fast == slow
     return sum(1 for f in fast if f.check.endswith("_repetition"))
+
+
+def test_rapidfuzz_is_imported_at_the_first_comparison_not_at_start_up() -> None:
+    """~10 ms a host would wait for at every start: only the repetition checks need it."""
+    code = (
+        "import sys; import session_mcp.server; print('rapidfuzz' in sys.modules); "
+        "from session_mcp.qa.similarity import common; common('ab', 'ba'); print('rapidfuzz' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "True"]

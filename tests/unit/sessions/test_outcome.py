@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from session_mcp.companion.models import SessionDetail
+from session_mcp.sessions import outcome
 from session_mcp.sessions.outcome import OUTCOMES, QUOTE_CHARS, SIGNALS, outcome_of
 from tests.helpers import make_session
 
@@ -263,3 +266,65 @@ def test_more_ways_to_say_it(last_user: str, outcome: str) -> None:
 def test_more_hand_offs(hand_off: str) -> None:
     turns = [HELLO, ("user", "i was double charged", 3), ("agent", hand_off, 5)]
     assert outcome_of(make_session(*turns)).outcome == "escalated"
+
+
+# -- the case-sensitive search over lower-cased ASCII text -----------------------------------------
+SEARCHED = (
+    outcome._HAND_OFF,
+    outcome._COMPLAINT,
+    outcome._THANKS,
+    outcome._DEFERRAL,
+    outcome._AGENT_DONE,
+    outcome._AGENT_CANNOT,
+    outcome.CLOSING,
+)
+PHRASE_WORDS = [
+    "I'll",
+    "ILL",
+    "transfer",
+    "TRANSFERRING",
+    "you",
+    "a",
+    "Colleague",
+    "will",
+    "call",
+    "Thanks",
+    "for",
+    "nothing",
+    "Not",
+    "helpful",
+    "maybe",
+    "LATER",
+    "we've",
+    "Booked",
+    "unfortunately",
+    "cannot",
+    "bye",
+    "OK",
+    "still",
+    "Doesn't",
+    "work",
+    "gracias",
+    "Danke",
+    "ſ",
+    "K",
+]
+
+
+def test_every_phrase_list_is_searched_case_sensitively_over_ascii_text() -> None:
+    assert all(outcome._case_sensitive(pattern) is not None for pattern in SEARCHED)
+    assert outcome._case_sensitive(re.compile("ſ", re.I)) is None  # the long s matches an ASCII s
+    assert outcome._case_sensitive(re.compile("A", re.I)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(SEARCHED),
+    st.lists(
+        st.one_of(st.sampled_from(PHRASE_WORDS), st.text(alphabet=st.characters(max_codepoint=127), max_size=6)),
+        max_size=10,
+    ).map(" ".join),
+)
+def test_the_fast_search_finds_the_spans_of_the_case_insensitive_one(pattern: re.Pattern[str], text: str) -> None:
+    spans = [m.span() for m in outcome._finditer(pattern, text)]
+    assert spans == [m.span() for m in pattern.finditer(text)]
