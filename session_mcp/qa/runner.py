@@ -2,8 +2,8 @@
 
 Shared by the ``session-mcp qa`` command and the ``review_sessions`` tool. The sessions come as
 given ids, or from the newest-first scan a ``Selection`` describes (``session_mcp.sessions.select``:
-filters, window, client-side criteria, a limit), or from a store caught up for it, read a page of
-list rows at a time and kept as ids (``stored_ids``); they are handled in chunks of ``CHUNK``. With a
+filters, window, client-side criteria, a limit), or from a store caught up for it, as ids
+only (``stored_ids``); they are handled in chunks of ``CHUNK``. With a
 session store, a closed session checked before under the same rules (``qa.stored.fingerprint``)
 costs neither a check nor a read: its findings and summary are read back. The others' transcripts
 come from the store when it holds them, else from the API with an adaptive number of requests in
@@ -41,7 +41,6 @@ from session_mcp.store.base import SessionStore
 CHUNK = 128  # sessions whose transcripts are read (and checked) together
 KEPT_CHUNK = 1_024  # with a store: the sessions whose kept findings are looked up together
 MAX_REVIEW = 1_000
-STORE_PAGE = 1_000  # list rows read from the store at a time while choosing the sessions
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -189,19 +188,8 @@ def stored(selection: Selection, select_from: SessionStore | None) -> bool:
 
 
 async def stored_ids(store: SessionStore, selection: Selection) -> tuple[list[str], bool]:
-    """The sessions ``select`` chooses from ``store``, newest first, read ``STORE_PAGE`` list rows at a time
-    and kept as ids (the rows of 50,000 sessions would take about 100 MB); and whether more matched than
-    the selection's limit."""
-    ids: list[str] = []
-    after: tuple[float, str] | None = None
-    more = False
-    while selection.limit is None or len(ids) < selection.limit:
-        want = STORE_PAGE if selection.limit is None else min(STORE_PAGE, selection.limit - len(ids))
-        page = await store.query(replace(selection.stored_query(after), limit=want))
-        ids += (row.summary.id for row in page.rows)
-        more = page.total > len(ids)
-        if len(page.rows) < want:
-            break
-        last = page.rows[-1].summary
-        after = (last.start_time or 0.0, last.id)  # the store's keyset position, as a page of list_sessions
-    return ids, more
+    """The sessions ``select`` chooses from ``store``, newest first, as ids (the list rows of 50,000
+    sessions would take about 100 MB, and validating them only to take their ids cost a third of a
+    re-run); and whether more matched than the selection's limit."""
+    ids, total = await store.query_ids(replace(selection.stored_query(None), limit=selection.limit))
+    return ids, total > len(ids)

@@ -240,6 +240,10 @@ class SessionStore(Protocol):
     async def query(self, query: StoredQuery) -> StoredPage:
         """Stored sessions (closed ones and the open ones pending) matching ``query``, newest first."""
 
+    async def query_ids(self, query: StoredQuery) -> tuple[list[str], int]:
+        """The ids of ``query``'s rows in its order (its ``after`` and ``limit`` too), and the exact number
+        matching it, as ``query`` gives them: no list row is read, for a caller that wants ids only."""
+
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
         """Those of ``session_ids`` the store holds (every stored session is closed)."""
 

@@ -65,17 +65,26 @@ def write_rows(
 
 
 def run_query(conn: Connection, tenant: str, query: StoredQuery) -> StoredPage:
+    total, tail, params = _selection(conn, tenant, query)
+    figures = "figures" if query.with_figures else "NULL"
+    rows = conn.execute(f"SELECT summary, {figures} FROM list_rows {tail}", params).fetchall()
+    return StoredPage(
+        [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows], total
+    )
+
+
+def run_query_ids(conn: Connection, tenant: str, query: StoredQuery) -> tuple[list[str], int]:
+    """``run_query``'s selection as ids only: no list row is read or validated (a QA run's choice)."""
+    total, tail, params = _selection(conn, tenant, query)
+    return [str(r[0]) for r in conn.execute(f"SELECT id FROM list_rows {tail}", params).fetchall()], total
+
+
+def _selection(conn: Connection, tenant: str, query: StoredQuery) -> tuple[int, str, list[Any]]:
+    """The exact count of ``query`` (keyset and limit aside), and the rest of its SELECT (from WHERE on)."""
     where, params = query_where(POSTGRES, tenant, query)
     total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()
     if query.after is not None:  # the index seeks to the position
         where += f" AND ({KEY}, id) < (%s, %s)"
         params += [query.after[0], query.after[1]]
     limit = "" if query.limit is None else f"LIMIT {int(query.limit)}"
-    figures = "figures" if query.with_figures else "NULL"
-    rows = conn.execute(
-        f"SELECT summary, {figures} FROM list_rows WHERE {where} ORDER BY {KEY} DESC, id DESC {limit}", params
-    ).fetchall()
-    return StoredPage(
-        [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows],
-        int(total[0]) if total else 0,
-    )
+    return int(total[0]) if total else 0, f"WHERE {where} ORDER BY {KEY} DESC, id DESC {limit}", params

@@ -53,7 +53,7 @@ from session_mcp.store.base import (
     search_stopped,
 )
 from session_mcp.store.pg_qa import PostgresQaRecords
-from session_mcp.store.pg_query import POSTGRES, run_query, write_rows
+from session_mcp.store.pg_query import POSTGRES, run_query, run_query_ids, write_rows
 from session_mcp.store.pg_schema import lock_key, migrate
 from session_mcp.store.pg_search import patterns, snippet, to_tsquery
 from session_mcp.store.rows import TURN_BITS, figures_json, session_columns, session_of_body, stored_bodies, turn_offset
@@ -227,6 +227,9 @@ class PostgresTenant(PostgresQaRecords):
 
     async def query(self, query: StoredQuery) -> StoredPage:
         return await self.store.run(lambda conn: run_query(conn, self.tenant, query))
+
+    async def query_ids(self, query: StoredQuery) -> tuple[list[str], int]:
+        return await self.store.run(lambda conn: run_query_ids(conn, self.tenant, query))
 
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
         return {str(r[0]) for r in await self._rows("id", "sessions", session_ids)}

@@ -56,7 +56,7 @@ from session_mcp.store.migrations import run_migrations
 from session_mcp.store.rows import figures_json, session_columns, session_of_body, stored_bodies
 from session_mcp.store.search import to_fts5
 from session_mcp.store.sqlite_qa import SqliteQaRecords
-from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, write_rows
+from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, run_query_ids, write_rows
 from session_mcp.store.sqlite_search import search
 from session_mcp.store.sqlite_turns import KEY_SPILLS, TURNS_FTS, index_session, new_key, rekey_and_index, unindex
 
@@ -303,6 +303,9 @@ class SqliteTenant(SqliteQaRecords):
 
     async def query(self, query: StoredQuery) -> StoredPage:
         return await self.store.run(lambda conn: run_query(conn, self.tenant, query))
+
+    async def query_ids(self, query: StoredQuery) -> tuple[list[str], int]:
+        return await self.store.run(lambda conn: run_query_ids(conn, self.tenant, query))
 
     async def closed_ids(self, session_ids: Sequence[str]) -> set[str]:
         rows = await self._rows("id", "sessions", session_ids)

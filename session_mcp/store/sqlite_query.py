@@ -67,19 +67,29 @@ def delete_rows(conn: sqlite3.Connection, tenant: str, session_ids: Sequence[str
 
 
 def run_query(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> StoredPage:
+    total, tail, params = _selection(conn, tenant, query)
+    figures = "figures" if query.with_figures else "NULL"
+    rows = conn.execute(f"SELECT summary, {figures} FROM list_rows {tail}", params).fetchall()
+    return StoredPage(
+        [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows], int(total)
+    )
+
+
+def run_query_ids(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> tuple[list[str], int]:
+    """``run_query``'s selection as ids only: no list row is read or validated (a QA run's choice)."""
+    total, tail, params = _selection(conn, tenant, query)
+    return [r[0] for r in conn.execute(f"SELECT id FROM list_rows {tail}", params)], int(total)
+
+
+def _selection(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> tuple[int, str, list[Any]]:
+    """The exact count of ``query`` (keyset and limit aside), and the rest of its SELECT (from WHERE on)."""
     where, params = query_where(SQLITE, tenant, query)
     total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()[0]
     if query.after is not None:  # the index seeks to the position
         where += f" AND {KEY} <= ? AND ({KEY} < ? OR id < ?)"
         params += [query.after[0], query.after[0], query.after[1]]
     limit = "" if query.limit is None else f"LIMIT {int(query.limit)}"
-    figures = "figures" if query.with_figures else "NULL"
-    rows = conn.execute(
-        f"SELECT summary, {figures} FROM list_rows WHERE {where} ORDER BY {KEY} DESC, id DESC {limit}", params
-    ).fetchall()
-    return StoredPage(
-        [StoredRow(summary_of(r[0]), figures_from(r[1]) if r[1] is not None else None) for r in rows], int(total)
-    )
+    return int(total), f"WHERE {where} ORDER BY {KEY} DESC, id DESC {limit}", params
 
 
 MAX_PARAMETERS = 500  # ids bound in one statement: under SQLite's limit on bound parameters

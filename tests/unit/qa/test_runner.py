@@ -140,14 +140,13 @@ async def test_without_a_store_every_session_is_read_every_time(upstream: tuple[
         assert len(detail_requests(fake)) == len(CLOSED) + 1
 
 
-async def test_the_store_chooses_the_sessions_a_page_at_a_time_as_select_does(
-    upstream: tuple[HostileUpstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_the_store_chooses_the_sessions_as_ids_as_select_does(
+    upstream: tuple[HostileUpstream, str], tmp_path: Path
 ) -> None:
     _, url = upstream
     store = SqliteStore(tmp_path / "s.sqlite3")
     try:
         await review(url, store)  # the closed sessions stored
-        monkeypatch.setattr(runner, "STORE_PAGE", 4)  # pages of 4 rows: 6 sessions take two, 8 three
         async with CompanionClient("key", url) as client:
             tenant = store.for_tenant(client.fingerprint)
             for limit in (None, 3, 4, 5, 8, 100):

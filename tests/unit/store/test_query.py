@@ -138,3 +138,28 @@ def test_a_version_2_file_is_migrated_and_backfilled(tmp_path: Path) -> None:
     store.close()
     assert {r.summary.id: r.figures for r in page.rows} == {s.id: figures_of(s) for s in stored}
     assert not state.complete  # version 2 did not know how far back it was whole: the next sync lists on
+
+
+async def test_ids_only_are_the_query_s_ids_in_its_order_with_its_count(store: StoreEngine) -> None:
+    tenant = store.for_tenant("t")
+    stored = sessions(40)
+    await tenant.put_sessions([s for s in stored if s.is_closed])
+    await tenant.set_pending([s for s in stored if not s.is_closed], ANCHOR)
+    await store.for_tenant("other").put_sessions([closed("sess_other", ANCHOR)])
+    everything = await tenant.query(StoredQuery())
+    middle = everything.rows[10].summary
+    queries = [
+        StoredQuery(),
+        StoredQuery(limit=7),
+        StoredQuery(limit=0),
+        StoredQuery(statuses=frozenset({"closed"}), limit=5),
+        StoredQuery(since=ANCHOR - 5 * 86_400.0, until=ANCHOR - 86_400.0),
+        StoredQuery(after=(middle.start_time or 0.0, middle.id), limit=6),
+        StoredQuery(companion_id="nobody"),
+    ]
+    for query in queries:
+        page = await tenant.query(query)
+        ids, total = await tenant.query_ids(query)
+        assert ids == [row.summary.id for row in page.rows] and total == page.total
+    assert (await tenant.query_ids(StoredQuery(limit=7)))[1] == len(stored) > 7  # counted past the limit
+    assert "sess_other" not in (await tenant.query_ids(StoredQuery()))[0]
