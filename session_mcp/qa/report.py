@@ -232,18 +232,18 @@ class ReportBuilder:
             day[finding.severity] += 1
         self._count(findings, counted)
         value = outcome.outcome if outcome else None
-        told = {
+        told = {  # what the session's row and its flagged entry both say of it
+            "session_id": session.id,
+            "companion_id": session.companion_id,
+            "started_at": started,
+            "status": session.state,
+            "close_reason": session.close_reason,
             "outcome": value,
             "outcome_reason": outcome and outcome.reason,
             "outcome_evidence": outcome and outcome.evidence,
         }
         score = self.scorecards.score(session.companion_id, counted, value)
         row = ReviewedSession(
-            session_id=session.id,
-            companion_id=session.companion_id,
-            started_at=started,
-            status=session.state,
-            close_reason=session.close_reason,
             **told,
             score=score.score if score else None,
             verdict=score.verdict if score else None,
@@ -256,11 +256,6 @@ class ReportBuilder:
             self.spool.add(row.model_dump_json().encode())
             return
         flagged = FlaggedSession(
-            session_id=session.id,
-            companion_id=session.companion_id,
-            started_at=started,
-            status=session.state,
-            close_reason=session.close_reason,
             worst=max((f.severity for f in counted or findings), key=SEVERITY_RANK.__getitem__),
             findings=findings,
             **told,
