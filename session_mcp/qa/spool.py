@@ -18,6 +18,9 @@ from collections.abc import Iterator, Sequence
 FIELD_BITS = 48  # each part of a rank key, shifted to be non-negative: timestamps and counts fit with room
 OFFSET_BITS = 48  # where a row starts in the file: up to 256 TB
 READ_SIZE = 256 * 1024  # a block of the rows read in order
+MAPPED_ROWS = 256  # rows read worst first through one map of the file. Each read maps the pages around
+# it too (the kernel's fault-around, up to 64 KB), and mapped pages count in the RSS until unmapped:
+# one map for all the rows held the whole spool in the RSS (96 MB at 10,000 sessions, 180 at 50,000)
 WRITE_BUFFER = 1024 * 1024  # rows are a few KB: written a megabyte at a time, not a call per row
 _REVIEWED, _FLAGGED = b"R", b"F"
 
@@ -81,10 +84,11 @@ class Spool:
             return
         self._file.flush()  # once: the rows are then read from a map of the file, no call per row
         mask = (1 << OFFSET_BITS) - 1
-        with mmap.mmap(self._file.fileno(), self._size, access=mmap.ACCESS_READ) as rows:
-            for rank in ranks:
-                offset = rank & mask
-                yield rows[offset + 1 : rows.find(b"\n", offset)]
+        for first in range(0, len(ranks), MAPPED_ROWS):
+            with mmap.mmap(self._file.fileno(), self._size, access=mmap.ACCESS_READ) as rows:
+                for rank in ranks[first : first + MAPPED_ROWS]:
+                    offset = rank & mask
+                    yield rows[offset + 1 : rows.find(b"\n", offset)]
 
     def _lines(self, start: int) -> Iterator[bytes]:
         """The lines of the file from ``start``, without their newline."""

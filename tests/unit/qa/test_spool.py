@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_mcp.qa.spool import READ_SIZE, Spool, packed
+from session_mcp.qa.spool import MAPPED_ROWS, READ_SIZE, Spool, packed
 
 row = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" "))  # JSON text holds no newline
 key = st.tuples(st.integers(0, 1), st.integers(-2, 0), st.integers(-(2**40), 2**40))
@@ -28,6 +28,19 @@ def test_rows_come_back_in_order_and_the_flagged_by_rank(
     assert list(spool.ranked(start=1)) == expected[1:] and list(spool.ranked(3, start=1)) == expected[1:3]
     assert spool.flagged == len(expected)
     assert list(spool.rows()) == [(reviewed, flagged) for reviewed, flagged, _ in sessions]  # read again, same
+    spool.close()
+
+
+def test_flagged_rows_read_through_several_maps_come_back_by_rank() -> None:
+    """Worst first is read a map of ``MAPPED_ROWS`` rows at a time (the RSS stays flat): no row is lost
+    or repeated where one map ends and the next begins."""
+    count = 3 * MAPPED_ROWS + 5
+    spool = Spool()
+    for index in range(count):
+        spool.add(b"r%d" % index, b"f%d" % index, ((index * 7919) % count,))
+    expected = [b"f%d" % index for index in sorted(range(count), key=lambda i: (i * 7919) % count)]
+    assert list(spool.ranked()) == expected
+    assert list(spool.ranked(start=MAPPED_ROWS - 1)) == expected[MAPPED_ROWS - 1 :]
     spool.close()
 
 
