@@ -194,7 +194,10 @@ async def rendered(
             "cuts",
             "cuts",
             "light",
-            {"click": ".not-shown button.open-transcript", "waitFor": ".opened article.transcript"},
+            # The session was only named: its findings come by a second call after the transcript, and
+            # the view stays "ready" meanwhile, so wait for them, not for the transcript alone (a race
+            # CI lost once: the facts were read between the two answers).
+            {"click": ".not-shown button.open-transcript", "waitFor": ".opened .findings-summary:not([hidden])"},
         ),
         {**run("no-tools-transcript", "transcript", "light"), "serverTools": False},
         {**run("no-tools-dashboard", "dashboard", "light"), "serverTools": False},
