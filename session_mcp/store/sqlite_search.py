@@ -82,17 +82,13 @@ def search(
     match = to_fts5(query)
     terms = wanted_terms(query)
     alone = _alone(conn, tenant)
-    others = replace(filters, role=None, since=None, until=None)
-    if alone and others == SearchFilters():
-        window, params = _window(conn, filters)
-        source, where = "turns_fts", f"turns_fts MATCH ?{window}{_role(filters)}"
-        params = [match, *params]
-    else:
+    window, window_params = _window(conn, filters) if alone else ("", [])
+    source, where = "turns_fts", f"turns_fts MATCH ?{window}{_role(filters)}"
+    params = [match, *window_params]
+    if not alone or replace(filters, role=None, since=None, until=None) != SearchFilters():
         clauses, filter_params = search_where(SQLITE, tenant, replace(filters, role=None))
-        window, window_params = _window(conn, filters) if alone else ("", [])
         source = f"turns_fts JOIN sessions s ON s.sk = (turns_fts.rowid >> {TURN_SHIFT})"
-        where = f"turns_fts MATCH ?{window}{_role(filters)} AND {clauses}"
-        params = [match, *window_params, *filter_params]
+        where, params = f"{where} AND {clauses}", [*params, *filter_params]
     total_hits, total_sessions = conn.execute(
         f"SELECT count(*), count(DISTINCT turns_fts.rowid >> {TURN_SHIFT}) FROM {source} WHERE {where}", params
     ).fetchone()

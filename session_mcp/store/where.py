@@ -27,17 +27,13 @@ class Dialect:
 def query_where(dialect: Dialect, tenant: str, query: StoredQuery) -> tuple[str, list[Any]]:
     """The WHERE clause of a stored query over ``list_rows``: this tenant (always), then each filter given."""
     m = dialect.mark
-    clauses = [f"tenant = {m}"]
-    params: list[Any] = [tenant]
-    for clause, value in (
+    clauses, params = _given(
+        (f"tenant = {m}", tenant),
         (f"{KEY} >= {m}", query.since),  # window starts are after 2000: an unknown time (0) is never in
         (f"{KEY} < {m} AND start_time IS NOT NULL", query.until),
         (f"companion_id = {m}", query.companion_id),
         (f"external_client_id = {m}", query.external_client_id),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
+    )
     for key, value in query.tags:
         clauses.append(dialect.tag("tags"))
         params += [key, value]
@@ -60,18 +56,14 @@ def search_where(dialect: Dialect, tenant: str, filters: SearchFilters) -> tuple
     """The WHERE clause of a transcript search after its match (sessions ``s``, turns ``t``): this
     tenant (always), then each filter given."""
     m = dialect.mark
-    clauses = [f"s.tenant = {m}"]
-    params: list[Any] = [tenant]
-    for clause, value in (
+    clauses, params = _given(
+        (f"s.tenant = {m}", tenant),
         (f"t.role = {m}", filters.role),
         (f"s.companion_id = {m}", filters.companion_id),
         (f"s.external_client_id = {m}", filters.external_client_id),
         (f"s.start_time >= {m}", filters.since),
         (f"s.start_time < {m}", filters.until),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
+    )
     for key, value in filters.tags:
         tag = dialect.tag("r.tags")
         clauses.append(f"EXISTS (SELECT 1 FROM list_rows r WHERE r.tenant = s.tenant AND r.id = s.id AND {tag})")
@@ -81,3 +73,9 @@ def search_where(dialect: Dialect, tenant: str, filters: SearchFilters) -> tuple
         clauses.append(clause)
         params += values_params
     return " AND ".join(clauses), params
+
+
+def _given(*pairs: tuple[str, Any]) -> tuple[list[str], list[Any]]:
+    """The clauses whose value is given (not None), and those values as their parameters."""
+    given = [(clause, value) for clause, value in pairs if value is not None]
+    return [clause for clause, _ in given], [value for _, value in given]
