@@ -150,7 +150,9 @@ def test_a_date_time_without_an_offset_is_the_zones(
 ) -> None:
     zone, now = clock
     day = now.astimezone(zone).date() - timedelta(days=offset_days)
-    wall = datetime.combine(day, clock_time.replace(microsecond=0))
+    # The text carries no fold: an hour a DST change repeats names its first occurrence (fold 0), as
+    # ``datetime.fromisoformat`` reads it; a generated ``fold=1`` expected the second (2:00 on 26 Oct in Berlin).
+    wall = datetime.combine(day, clock_time.replace(microsecond=0, fold=0))
     window = parse_window(wall.isoformat(), None, now=now, zone=zone)
     assert window.start == wall.replace(tzinfo=zone).astimezone(UTC)
     given_offset = parse_window(wall.isoformat() + "+05:30", None, now=now, zone=zone)  # an offset wins over the zone
