@@ -179,14 +179,16 @@ class Simulator:
         companion_id = query.get("companionId")
         external_client_id = query.get("externalClientId")
         search = (query.get("search") or "").casefold()
-        matches = [
-            s
-            for s in project.newest_first()
-            if (companion_id is None or s.get("companionId") == companion_id)
-            and (external_client_id is None or s.get("externalClientId") == external_client_id)
-            and all((s.get("tags") or {}).get(k) == v for k, v in tags.items())
-            and (not search or search in _searchable(s))
-        ]
+        matches = project.newest_first()
+        if companion_id is not None or external_client_id is not None or tags or search:  # else each page is O(n)
+            matches = [
+                s
+                for s in matches
+                if (companion_id is None or s.get("companionId") == companion_id)
+                and (external_client_id is None or s.get("externalClientId") == external_client_id)
+                and all((s.get("tags") or {}).get(k) == v for k, v in tags.items())
+                and (not search or search in _searchable(s))
+            ]
         start = page_index * page_size if self.honour_page_index else 0
         items = [
             {k: v for k, v in s.items() if k not in DETAIL_ONLY}
