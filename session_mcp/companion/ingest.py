@@ -51,7 +51,8 @@ def ingest(
     ``keep_body``: a plain body's text is kept for the model (``plain.kept_text``), for a store.
     """
     text = _text_of(body)
-    data, left_out = _decode(text, what, max_items)
+    ints = _BoundedInts()
+    data, left_out = _decode(text, what, max_items, ints)
     if not isinstance(data, dict):
         raise InvalidResponseError(
             f"The Companion API answered {what} with a JSON {_json_kind(data)} where an object was expected. "
@@ -72,7 +73,7 @@ def ingest(
             f"{describe_validation_error(exc)}. This is an upstream problem; report it with this message.",
             code="invalid_shape",
         ) from None
-    if keep_body and plain and max_items is None and _LONG_NUMBER.search(text) is None:
+    if keep_body and plain and max_items is None and not ints.dropped:
         keep_text(validated, text.encode())  # what was validated is that text, read back the same way
     return validated
 
@@ -85,6 +86,7 @@ def _text_of(body: bytes) -> str:
 # What in a JSON text could decode to a string ``sanitized`` would change: a character it cleans,
 # raw, or any escape (an escape of a quote, a backslash or a slash decodes to itself).
 _UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))  # what is left of ASCII once these are deleted is unsafe
 _ESCAPE = re.compile(r'\\[^"\\/]')
 _CLEAN_DEPTH = 16  # deeper bodies (none of the documented ones) take the walk, which bounds the depth
 
@@ -98,7 +100,12 @@ def _clean_already(text: str, data: dict[str, Any] | list[Any], secret: str) -> 
     per string) checks the numbers are finite and the nesting within ``_CLEAN_DEPTH``. Any doubt
     says False, and the full walk decides.
     """
-    if _UNSAFE_CHARACTER.search(text) is not None or (secret and secret in text):
+    if text.isascii():  # the usual body: its bytes are checked in C without the regular expression's loop
+        if text.encode().translate(None, _PRINTABLE_ASCII):
+            return False
+    elif _UNSAFE_CHARACTER.search(text) is not None:
+        return False
+    if secret and secret in text:
         return False
     if "\\" in text and _ESCAPE.search(text) is not None:
         return False
@@ -120,9 +127,13 @@ def _plain(value: dict[str, Any] | list[Any], depth: int) -> bool:
     return True
 
 
-def _decode(body: bytes | str, what: str, max_items: int | None = None) -> tuple[Any, int]:
+def _decode(
+    body: bytes | str, what: str, max_items: int | None = None, ints: Callable[[str], int | None] | None = None
+) -> tuple[Any, int]:
     """The JSON value of ``body`` (UTF-8, a leading BOM allowed; raw control characters tolerated),
-    and how many items of its ``items`` array were dropped past ``max_items``.
+    and how many items of its ``items`` array were dropped past ``max_items``. ``ints`` reads the
+    integer literals of a whole decode (``_BoundedInts``, to learn whether one was dropped); a cut
+    decode reads them with ``_bounded_int``.
 
     The decoder itself stops at Python's recursion limit (a clean ``RecursionError``, well before
     the C stack), which is turned into the same error as nesting past ``MAX_DEPTH``.
@@ -134,7 +145,7 @@ def _decode(body: bytes | str, what: str, max_items: int | None = None) -> tuple
                 return _decode_cut(text, max_items)
             except ValueError:
                 pass  # not a plain object: json.loads says what is wrong (or reads what this did not)
-        return json.loads(text, parse_int=_bounded_int, strict=False), 0
+        return json.loads(text, parse_int=ints or _bounded_int, strict=False), 0
     except RecursionError:
         raise _too_deep(what) from None
     except ValueError:
@@ -222,12 +233,21 @@ class _TooDeep(Exception):
     """Raised by ``sanitized`` past ``MAX_DEPTH``: the body is refused as a whole."""
 
 
-# Digits enough to be an integer literal ``_bounded_int`` reads as unknown: such a text is not what was validated.
-_LONG_NUMBER = re.compile(rf"\d{{{MAX_INT_DIGITS},}}")
-
-
 def _bounded_int(literal: str) -> int | None:
     return int(literal) if len(literal) <= MAX_INT_DIGITS else None
+
+
+class _BoundedInts:
+    """``_bounded_int`` that notes whether it dropped a literal: the text of such a body is not what was
+    validated (the store reads a kept body back with another parser, which reads the number itself)."""
+
+    def __init__(self) -> None:
+        self.dropped = False
+
+    def __call__(self, literal: str) -> int | None:
+        value = _bounded_int(literal)
+        self.dropped = self.dropped or value is None
+        return value
 
 
 # json.loads's scanner, one value at a time (scan_once is the decoder's documented-in-source hook).
