@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.http import RetryPolicy
 from session_mcp.sessions.fetch import fetch_sessions
-from session_mcp.sessions.pacing import SLOT_ROOM, SLOT_SPARE, AdaptiveLimiter
+from session_mcp.sessions.pacing import RATE_BACKOFF, SLOT_ROOM, SLOT_SPARE, AdaptiveLimiter
 from session_mcp.simulator import Simulator, serve_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -118,6 +118,15 @@ def test_a_429_paces_at_just_under_the_accepted_rate_with_the_slots_it_needs() -
     # The slots follow the rate (200/s x 50 ms = 10 in flight, with room), not a halving of 32.
     assert limiter.limit == math.ceil(limiter.rate * 0.05 * SLOT_ROOM) + SLOT_SPARE < 32
     assert limiter.decreases == ["rate limited (429)"]
+
+
+def test_a_429_after_a_climb_paces_near_the_rate_just_before_it() -> None:
+    clock = Clock()
+    limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=32, clock=clock)
+    answered(limiter, clock, 300, per_second=100)  # a slow start...
+    answered(limiter, clock, 100, per_second=400)  # ... then the rate that met the limit
+    limiter.record(0.05, rate_limited=True)
+    assert limiter.rate is not None and 0.9 * 400 * RATE_BACKOFF <= limiter.rate <= 400  # not the climb's ~175
 
 
 def test_a_429_while_paced_backs_off_a_little_not_by_half() -> None:
