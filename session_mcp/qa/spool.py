@@ -6,9 +6,10 @@ file (gone when closed or when the process ends) and keeps, per flagged session,
 rank packed with where its row starts and its length. Writers read the rows back in the order
 reviewed, or the flagged ones worst first, as often as they need (``os.pread``: two readers never
 share a position). The file is never mapped: a mapped page counts in the process's RSS until
-unmapped, and reading rows worst first touches pages all over the file (the kernel maps up to 64 KB
-around each one read): even mapped 256 rows at a time, 18 MB of the peak RSS at 10,000 sessions and
-50 MB at 50,000, all of its growth with the sessions reviewed.
+unmapped, and reading rows worst first touches pages all over the file (the kernel maps the pages
+around each one read, 64 KB or more): even mapped 256 rows at a time, 18 MB of the peak RSS at 10,000
+sessions and 50 MB at 50,000, all of its growth with the sessions reviewed. A ``pread`` a row also
+costs less CPU than a map's page faults (1.9 against 4.5 us a row of a few KB).
 """
 
 from __future__ import annotations
