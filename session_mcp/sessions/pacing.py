@@ -8,7 +8,10 @@ starts low and grows while answers come back fast, and backs off when the API sa
 - **Pace** on a 429, retried by the client or not: an API that answers 429 limits a *rate*, so
   the limiter learns the rate it accepted (its answers over the last ``RATE_WINDOW`` seconds)
   and from then on spaces the sends at just under it (``RATE_BACKOFF``), raising that rate by
-  ``RATE_GROWTH`` a second while the pacing holds sends back and no 429 comes. The slots are
+  ``RATE_GROWTH`` a second while the pacing holds sends back and no 429 comes; a 429 while paced
+  paces at just under the lower of that rate and the rate accepted, so a rate that grew past the
+  limit comes back to it at once, not 5 % a 429 (each 429 costs its request the ``Retry-After``
+  wait, a second at least: near the end of a sync, the sync's own end). The slots are
   then set to what that rate needs at the fastest latency seen (``rate x latency``, with room),
   instead of halved: halving them on every 429 drops the rate far below the limit, and the
   climb back ends in the next 429 (a saw-tooth at about two thirds of the limit).
@@ -144,11 +147,13 @@ class AdaptiveLimiter:
         self._recent.append(seconds)
 
     def _rate_limited(self) -> None:
-        """A 429: pace at just under the rate accepted (or back the paced rate off), else halve."""
+        """A 429: pace at just under the rate accepted (and never above the paced rate), else halve."""
         if self._cooldown > 0:  # one reaction per round: these were sent at the old rate
             self._cooldown -= 1
             return
-        accepted = self.accepted_rate(self.clock()) if self.rate is None else self.rate
+        accepted = self.accepted_rate(self.clock())
+        if self.rate is not None:  # paced: back off from what the API took when a probe overshot it
+            accepted = self.rate if accepted is None else min(self.rate, accepted)
         if accepted is not None:
             self._pace_at(accepted * RATE_BACKOFF)
         else:

@@ -142,6 +142,18 @@ def test_a_429_while_paced_backs_off_a_little_not_by_half() -> None:
     assert limiter.limit >= 20  # 380/s x 50 ms: the slots did not halve
 
 
+def test_a_429_after_the_paced_rate_grew_past_the_limit_paces_under_what_the_api_took() -> None:
+    clock = Clock()
+    limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=32, clock=clock)
+    answered(limiter, clock, 300, per_second=300)
+    limiter.record(0.05, rate_limited=True)  # paced at ~285/s ...
+    assert limiter.rate is not None
+    limiter.rate = 500.0  # ... then grown past the API's limit by the probing
+    answered(limiter, clock, 200, per_second=400)  # the API took 400 a second (and refused the rest)
+    limiter.record(0.05, rate_limited=True)
+    assert limiter.rate is not None and 0.9 * 400 * RATE_BACKOFF <= limiter.rate <= 400  # not 500 x 0.95
+
+
 def test_no_rate_is_learned_from_answers_that_came_all_at_once() -> None:
     clock = Clock()
     limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=16, clock=clock)
