@@ -111,6 +111,8 @@ def context_of(session: SessionDetail, findings: Sequence[Finding]) -> list[Cont
 class _Tally:
     """Counts over some reviewed sessions: what a companion's row and a week of the trend are made of."""
 
+    __slots__ = ("checks", "flagged", "outcomes", "score_sum", "scored", "sessions", "verdicts")
+
     def __init__(self) -> None:
         self.sessions = self.flagged = self.score_sum = self.scored = 0
         self.outcomes: Counter[str | None] = Counter()
@@ -165,6 +167,13 @@ class Breakdown:
         _tally_of(self._companions, row["companion_id"]).add(row)
         if (started := row["started_at"]) is not None:
             _tally_of(self._days, started.replace(hour=0, minute=0, second=0, microsecond=0)).add(row)
+
+    def total(self) -> _Tally:
+        """The counts of every session tallied: the companions' summed."""
+        whole = _Tally()
+        for counts in self._companions.values():
+            whole.merge(counts)
+        return whole
 
     def companions(self) -> list[CompanionRow]:
         """Per companion, most sessions first: sessions, flagged, outcomes, verdicts, mean score."""

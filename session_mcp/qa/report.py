@@ -237,11 +237,6 @@ class _CheckTally:
         )
 
 
-def _disputed(finding: dict[str, Any]) -> bool:
-    review = finding["review"]
-    return review is not None and review["verdict"] == "disputed"
-
-
 _to_json = functools.partial(to_json, inf_nan_mode="null")  # as a model writes its floats (NaN as null)
 
 
@@ -269,12 +264,10 @@ class ReportBuilder:
         self.explained = explained or []
         self.spool = Spool()
         self.unread: list[Failure] = []
-        self.reviewed = self.flagged = self.disputed = self.score_sum = self.scored = 0
+        self.reviewed = self.disputed = 0
         self._checks = {check: _CheckTally() for check in check_ids}
         self._severities: Counter[str] = Counter()
-        self._outcomes: Counter[str | None] = Counter()
-        self._verdicts: Counter[str | None] = Counter()
-        self._breakdown = Breakdown()
+        self._breakdown = Breakdown()  # outcomes, verdicts and scores: per companion, summed for the whole
         self._days: dict[str, Counter[str]] = {}
         self._day_of: dict[date, str] = {}  # a day's key, made once per day
 
@@ -313,11 +306,9 @@ class ReportBuilder:
         the turns around them (``ContextTurn`` fields, or models). Its verdicts and score are added here."""
         if self.verdicts.verdicts:
             findings = [self._marked(f) for f in findings]
-        counted = [f for f in findings if not _disputed(f)]
-        severities = [f["severity"] for f in counted]
         started: datetime | None = told["started_at"]
-        self._count_day(started, severities)
-        self._count(findings, counted)
+        counted = self._count(findings, self._day(started))
+        severities = [f["severity"] for f in counted]
         companion, value = told["companion_id"], told["outcome"]
         card = self.scorecards.for_companion(companion) if self.scorecards.cards else None
         score = card.score([_Graded(f["check"], f["severity"]) for f in counted], value) if card else None
@@ -326,10 +317,11 @@ class ReportBuilder:
             "score": score.score if score else None,
             "verdict": score.verdict if score else None,
             "scorecard": score.scorecard if score else None,
-            "checks": list(dict.fromkeys(f["check"] for f in counted)),
-            "disputed": len(findings) - len(severities),
+            "checks": list(dict.fromkeys([f["check"] for f in counted])),
+            "disputed": len(findings) - len(counted),
         }
-        self._tally(row)
+        self.reviewed += 1
+        self._breakdown.add(row)
         if not findings:
             self.spool.add(_to_json(row))
             return
@@ -356,8 +348,8 @@ class ReportBuilder:
         review = self.verdicts.verdicts.get((finding["session_id"], finding["check"], finding["turn_index"]))
         return finding if review is None else {**finding, "review": review.model_dump()}
 
-    def _count_day(self, started: datetime | None, severities: list[str]) -> None:
-        """The session and its counted findings on the UTC day it started."""
+    def _day(self, started: datetime | None) -> Counter[str]:
+        """The counts of the UTC day a session started, with the session counted."""
         if started is None:
             key = "unknown"
         elif (key := self._day_of.get(day := started.date(), "")) == "":
@@ -366,37 +358,30 @@ class ReportBuilder:
         if counts is None:
             counts = self._days[key] = Counter()
         counts["sessions"] += 1
-        for severity in severities:  # not Counter.update: a call in Python per session
-            counts[severity] += 1
+        return counts
 
-    def _count(self, findings: list[dict[str, Any]], counted: list[dict[str, Any]]) -> None:
-        """Per check: findings, sessions, the worst severity, disputed; per severity."""
-        checks, severities = self._checks, self._severities
+    def _count(self, findings: list[dict[str, Any]], day: Counter[str]) -> list[dict[str, Any]]:
+        """Per check: findings, sessions, the worst severity, disputed; per severity, per severity that ``day``;
+        the findings counted (those no reviewer disputed)."""
+        checks, severities, counted = self._checks, self._severities, []
         for finding in findings:
-            check, severity = finding["check"], finding["severity"]
+            check, severity, review = finding["check"], finding["severity"], finding["review"]
             count = checks.get(check)
             if count is None:  # a check not among the rules' (a finding kept in the store under them)
                 count = checks[check] = _CheckTally()
-            if _disputed(finding):
+            if review is not None and review["verdict"] == "disputed":
                 count.disputed += 1
                 continue
+            counted.append(finding)
             count.findings += 1
             if (rank := SEVERITY_RANK[severity]) > count.worst:
                 count.worst = rank
             severities[severity] += 1
-        for check, _ in dict.fromkeys((f["check"], f["session_id"]) for f in counted):
-            self._checks[check].sessions += 1
+            day[severity] += 1
+        for check, _ in dict.fromkeys([(f["check"], f["session_id"]) for f in counted]):
+            checks[check].sessions += 1
         self.disputed += len(findings) - len(counted)
-
-    def _tally(self, row: dict[str, Any]) -> None:
-        self.reviewed += 1
-        self.flagged += bool(row["checks"])
-        self._outcomes[row["outcome"]] += 1
-        self._verdicts[row["verdict"]] += 1
-        if (score := row["score"]) is not None:
-            self.score_sum += score
-            self.scored += 1
-        self._breakdown.add(row)
+        return counted
 
     def add_failure(self, failure: Failure) -> None:
         self.unread.append(failure)
@@ -411,6 +396,7 @@ class ReportBuilder:
         now: datetime | None = None,
     ) -> QAReport:
         """The report: the counts, the worst ``TOP_SESSIONS`` flagged sessions, the spool for the rest."""
+        total = self._breakdown.total()
         report = QAReport(
             generated_at=now or datetime.now(UTC),
             window_start=window.start if window else None,
@@ -420,15 +406,15 @@ class ReportBuilder:
             limit_hit=limit_hit,
             scan_complete=scan_complete,
             reviewed=self.reviewed,
-            flagged=self.flagged,
+            flagged=total.flagged,
             findings=sum(self._severities.values()),
             disputed=self.disputed,
             by_severity={severity: self._severities[severity] for severity in SEVERITIES},
             checks=[count.count(check) for check, count in self._checks.items()],
             explained=self.explained,
-            outcomes={name: self._outcomes[name] for name in OUTCOMES},
-            verdicts={name: self._verdicts[name] for name in VERDICTS},
-            mean_score=round(self.score_sum / self.scored, 1) if self.scored else None,
+            outcomes={name: total.outcomes[name] for name in OUTCOMES},
+            verdicts={name: total.verdicts[name] for name in VERDICTS},
+            mean_score=round(total.score_sum / total.scored, 1) if total.scored else None,
             scorecards=self.scorecards.describe(),
             companions=self._breakdown.companions(),
             trend=self._breakdown.trend(self.check_ids),
