@@ -305,7 +305,7 @@ class ReportBuilder:
         """A reviewed session as plain data: ``told_of`` it, its findings as ``Finding`` fields by name (JSON-ready),
         the turns around them (``ContextTurn`` fields, or models). Its verdicts and score are added here."""
         if self.verdicts.verdicts:
-            findings = [self._marked(f) for f in findings]
+            findings = [self.verdicts.marked(f) for f in findings]
         started: datetime | None = told["started_at"]
         counted = self._count(findings, self._day(started))
         severities = [f["severity"] for f in counted]
@@ -342,11 +342,6 @@ class ReportBuilder:
             "context": context,
         }
         self.spool.add(_to_json(row), _to_json(flagged), _rank(worst, severities, started))
-
-    def _marked(self, finding: dict[str, Any]) -> dict[str, Any]:
-        """``finding`` with its reviewer's verdict, when one was given under these rules."""
-        review = self.verdicts.verdicts.get((finding["session_id"], finding["check"], finding["turn_index"]))
-        return finding if review is None else {**finding, "review": review.model_dump()}
 
     def _day(self, started: datetime | None) -> Counter[str]:
         """The counts of the UTC day a session started, with the session counted."""
