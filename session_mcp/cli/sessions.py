@@ -15,27 +15,14 @@ import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from session_mcp.companion.client import CompanionClient, SessionFilters
 from session_mcp.companion.models import MAX_PAGE_SIZE
 from session_mcp.errors import InvalidInputError
 from session_mcp.render.common import plural, show_times_in
 from session_mcp.render.lines import ID_CHARS, one_line
-from session_mcp.render.page import (
-    SessionPageResult,
-    render_session_page,
-    scanned_page_result,
-    session_page_result,
-    trim_page,
-)
-from session_mcp.render.scan_info import ScanInfo, render_scan, scan_info, upstream_note
-from session_mcp.render.session_info import session_cells
-from session_mcp.render.transcript import render_transcript, transcript_window
-from session_mcp.sessions.claims import page_inconsistencies
 from session_mcp.sessions.criteria import Criteria
-from session_mcp.sessions.cursors import CursorSigner, scan_page
-from session_mcp.sessions.export import ExportResult, export_sessions
 from session_mcp.sessions.outfile import same_file
 from session_mcp.sessions.redact import Redactor
 from session_mcp.sessions.scan import MAX_SCAN
@@ -43,6 +30,10 @@ from session_mcp.sessions.select import Selection, needs_scan
 from session_mcp.sessions.tags import parse_tag_pairs
 from session_mcp.sessions.window import Window, window_of
 from session_mcp.sessions.window_words import WINDOW_FORMS, zone_named
+
+if TYPE_CHECKING:  # the actions' own modules are imported when they run: `session-mcp qa` needs none of them
+    from session_mcp.render.page import SessionPageResult
+    from session_mcp.sessions.export import ExportResult
 
 _CURSOR_CALL = re.compile(r"call list_sessions with cursor='([^']*)'")
 EXIT_STATUS = "Exit status: 0 done, 1 partial (an export left sessions out), 2 usage or fatal error."
@@ -193,6 +184,12 @@ async def run_sessions_command(
 
     ``CompanionError`` and ``OSError`` reach the caller with their message.
     """
+    from session_mcp.render.page import render_session_page, session_page_result, trim_page
+    from session_mcp.render.scan_info import upstream_note
+    from session_mcp.render.transcript import render_transcript, transcript_window
+    from session_mcp.sessions.claims import page_inconsistencies
+    from session_mcp.sessions.export import export_sessions
+
     command_zone(args)  # times in the --timezone, ``show`` included
     if args.action == "list":
         window, criteria = query_of(args)
@@ -233,6 +230,10 @@ async def list_scanned(
     args: argparse.Namespace, client: CompanionClient, window: Window, criteria: Criteria, out: TextIO
 ) -> int:
     """``sessions list`` with a window or a client-side filter: a page of the matches and a cursor."""
+    from session_mcp.render.page import render_session_page, scanned_page_result
+    from session_mcp.render.scan_info import scan_info
+    from session_mcp.sessions.cursors import CursorSigner, scan_page
+
     if args.page_index:
         raise InvalidInputError(
             "--page-index pages the plain list; a list filtered by time or status goes on with --cursor (the "
@@ -268,6 +269,8 @@ async def list_scanned(
 
 def aligned_page(text: str, page: SessionPageResult) -> str:
     """The rendered page with its table in aligned columns, for a person at a terminal."""
+    from session_mcp.render.session_info import session_cells
+
     lines = text.split("\n")
     if not page.sessions:
         return text
@@ -294,6 +297,8 @@ def display_width(text: str) -> int:
 
 def export_summary(done: ExportResult, selection: Selection) -> dict[str, Any]:
     """What ``--json`` prints: {file, written, already_there, updated, failed: [...]}, and the scan if any."""
+    from session_mcp.render.scan_info import scan_info
+
     summary: dict[str, Any] = {
         "file": str(done.file),
         "written": done.written,
@@ -308,6 +313,8 @@ def export_summary(done: ExportResult, selection: Selection) -> dict[str, Any]:
 
 
 def format_export_summary(summary: dict[str, Any]) -> str:
+    from session_mcp.render.scan_info import ScanInfo, render_scan
+
     text = f"Exported {plural(summary['written'], 'session')} to {summary['file']}"
     if summary["already_there"]:
         there = "was" if summary["already_there"] == 1 else "were"

@@ -10,12 +10,14 @@ reads every row back from the spool for the formats that write them all (``QARep
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import BaseModel, Field, PrivateAttr
+from pydantic_core import to_json
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
 from session_mcp.qa.breakdown import Breakdown, CompanionRow, ContextTurn, ReviewedSession, Trend, context_of
@@ -161,18 +163,90 @@ class QAReport(QAView):
 def rank_key(session: FlaggedSession) -> tuple[int, ...]:
     """Worst severity first, then the most critical, warning and info findings, then the newest; a session
     whose findings were all disputed after every other."""
-    counts = Counter(f.severity for f in session.findings if not f.disputed)
-    newest = -session.started_at.timestamp() if session.started_at else 0.0
+    return _rank(session.worst, [f.severity for f in session.findings if not f.disputed], session.started_at)
+
+
+def _rank(worst: str, counted: list[str], started: datetime | None) -> tuple[int, ...]:
+    """``rank_key`` of a flagged session: its worst severity, its counted findings' severities, its start."""
+    newest = -started.timestamp() if started else 0.0
     return (
-        int(not counts),
-        -SEVERITY_RANK[session.worst],
-        *(-counts[severity] for severity in reversed(SEVERITIES)),
+        int(not counted),
+        -SEVERITY_RANK[worst],
+        *(-counted.count(severity) for severity in reversed(SEVERITIES)),
         int(newest),
     )
 
 
+class Listed(Protocol):
+    """What a report says of a session from its list row: a ``SessionSummary``, or a lighter reading of it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def companion_id(self) -> str | None: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def close_reason(self) -> str | None: ...
+
+
+def told_of(
+    listed: Listed,
+    started: datetime | None,
+    outcome: str | None = None,
+    reason: str | None = None,
+    evidence: OutcomeEvidence | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a session's row and its flagged entry both say of it (``ReviewedSession`` fields, in order):
+    its list row's, and its outcome's (the outcome, its reason, its evidence as a model or its fields)."""
+    return {
+        "session_id": listed.id,
+        "companion_id": listed.companion_id,
+        "started_at": started,
+        "status": listed.state,
+        "close_reason": listed.close_reason,
+        "outcome": outcome,
+        "outcome_reason": reason,
+        "outcome_evidence": evidence,
+    }
+
+
+class _Graded(NamedTuple):
+    """A counted finding as a scorecard reads it (``scorecard.Graded``)."""
+
+    check: str
+    severity: str
+
+
+class _CheckTally:
+    """A check's counts while the review runs (``CheckCount`` once built: a model's attributes cost more to set)."""
+
+    __slots__ = ("disputed", "findings", "sessions", "worst")
+
+    def __init__(self) -> None:
+        self.findings = self.sessions = self.disputed = 0
+        self.worst = -1  # the rank of its worst severity; none yet
+
+    def count(self, check: str) -> CheckCount:
+        worst = SEVERITIES[self.worst] if self.worst >= 0 else None
+        return CheckCount(
+            check=check, findings=self.findings, sessions=self.sessions, worst=worst, disputed=self.disputed
+        )
+
+
+_to_json = functools.partial(to_json, inf_nan_mode="null")  # as a model writes its floats (NaN as null)
+
+
 class ReportBuilder:
-    """Collects a review session by session, keeping counts and spooling rows; ``build`` makes the report."""
+    """Collects a review session by session, keeping counts and spooling rows; ``build`` makes the report.
+
+    A session's rows are written from plain data (``add_told``): what a model of them would write
+    (``model_dump_json``), byte for byte, without making one: a re-run of 50,000 kept sessions makes
+    no model of any of them.
+    """
 
     def __init__(
         self,
@@ -190,13 +264,12 @@ class ReportBuilder:
         self.explained = explained or []
         self.spool = Spool()
         self.unread: list[Failure] = []
-        self.reviewed = self.flagged = self.disputed = self.score_sum = self.scored = 0
-        self._checks = {check: CheckCount(check=check, findings=0, sessions=0) for check in check_ids}
+        self.reviewed = self.disputed = 0
+        self._checks = {check: _CheckTally() for check in check_ids}
         self._severities: Counter[str] = Counter()
-        self._outcomes: Counter[str | None] = Counter()
-        self._verdicts: Counter[str | None] = Counter()
-        self._breakdown = Breakdown()
+        self._breakdown = Breakdown()  # outcomes, verdicts and scores: per companion, summed for the whole
         self._days: dict[str, Counter[str]] = {}
+        self._day_of: dict[date, str] = {}  # a day's key, made once per day
 
     @classmethod
     def of(cls, rules: RuleSet, verdicts: Verdicts | None = None) -> ReportBuilder:
@@ -221,76 +294,89 @@ class ReportBuilder:
         """A reviewed session: its findings (marked with reviewers' verdicts here), outcome and score.
 
         ``shown`` (the session as shown: redacted when on) gives the turns around each finding, unless
-        ``context`` gives them already (a session whose findings were kept in the store).
+        ``context`` gives them already.
         """
-        findings = self.verdicts.mark(findings)
-        counted = [f for f in findings if not f.disputed]
-        started = session.started or session.created
-        day = self._days.setdefault(started.strftime("%Y-%m-%d") if started else "unknown", Counter())
-        day["sessions"] += 1
-        for finding in counted:
-            day[finding.severity] += 1
-        self._count(findings, counted)
-        value = outcome.outcome if outcome else None
-        told = {  # what the session's row and its flagged entry both say of it
-            "session_id": session.id,
-            "companion_id": session.companion_id,
-            "started_at": started,
-            "status": session.state,
-            "close_reason": session.close_reason,
-            "outcome": value,
-            "outcome_reason": outcome and outcome.reason,
-            "outcome_evidence": outcome and outcome.evidence,
-        }
-        score = self.scorecards.score(session.companion_id, counted, value)
-        row = ReviewedSession(
-            **told,
-            score=score.score if score else None,
-            verdict=score.verdict if score else None,
-            scorecard=score.scorecard if score else None,
-            checks=list(dict.fromkeys(f.check for f in counted)),
-            disputed=len(findings) - len(counted),
-        )
-        self._tally(row)
-        if not findings:
-            self.spool.add(row.model_dump_json().encode())
-            return
-        flagged = FlaggedSession(
-            worst=max((f.severity for f in counted or findings), key=SEVERITY_RANK.__getitem__),
-            findings=findings,
-            **told,
-            score=score,
-            notes=self.verdicts.notes_of(session.id) or None,
-            context=context_of(shown, findings) if shown is not None else context,
-        )
-        self.spool.add(row.model_dump_json().encode(), flagged.model_dump_json().encode(), rank_key(flagged))
+        said = (outcome.outcome, outcome.reason, outcome.evidence) if outcome else ()
+        told = told_of(session, session.started or session.created, *said)
+        found = [f.model_dump() for f in findings]
+        self.add_told(told, found, context_of(shown, findings) if shown is not None else context)
 
-    def _count(self, findings: list[Finding], counted: list[Finding]) -> None:
-        """Per check: findings, sessions, the worst severity, disputed; per severity."""
+    def add_told(self, told: dict[str, Any], findings: list[dict[str, Any]], context: Sequence[Any] | None) -> None:
+        """A reviewed session as plain data: ``told_of`` it, its findings as ``Finding`` fields by name (JSON-ready),
+        the turns around them (``ContextTurn`` fields, or models). Its verdicts and score are added here."""
+        if self.verdicts.verdicts:
+            findings = [self.verdicts.marked(f) for f in findings]
+        started: datetime | None = told["started_at"]
+        counted = self._count(findings, self._day(started))
+        severities = [f["severity"] for f in counted]
+        companion, value = told["companion_id"], told["outcome"]
+        card = self.scorecards.for_companion(companion) if self.scorecards.cards else None
+        score = card.score([_Graded(f["check"], f["severity"]) for f in counted], value) if card else None
+        row = {
+            **told,
+            "score": score.score if score else None,
+            "verdict": score.verdict if score else None,
+            "scorecard": score.scorecard if score else None,
+            "checks": list(dict.fromkeys([f["check"] for f in counted])),
+            "disputed": len(findings) - len(counted),
+        }
+        self.reviewed += 1
+        self._breakdown.add(row)
+        if not findings:
+            self.spool.add(_to_json(row))
+            return
+        worst = max(severities or [f["severity"] for f in findings], key=SEVERITY_RANK.__getitem__)
+        flagged = {
+            "session_id": told["session_id"],
+            "companion_id": companion,
+            "started_at": started,
+            "status": told["status"],
+            "close_reason": told["close_reason"],
+            "worst": worst,
+            "findings": findings,
+            "outcome": value,
+            "outcome_reason": told["outcome_reason"],
+            "outcome_evidence": told["outcome_evidence"],
+            "score": score,
+            "notes": self.verdicts.notes_of(told["session_id"]) or None,
+            "context": context,
+        }
+        self.spool.add(_to_json(row), _to_json(flagged), _rank(worst, severities, started))
+
+    def _day(self, started: datetime | None) -> Counter[str]:
+        """The counts of the UTC day a session started, with the session counted."""
+        if started is None:
+            key = "unknown"
+        elif (key := self._day_of.get(day := started.date(), "")) == "":
+            key = self._day_of[day] = started.strftime("%Y-%m-%d")
+        counts = self._days.get(key)
+        if counts is None:
+            counts = self._days[key] = Counter()
+        counts["sessions"] += 1
+        return counts
+
+    def _count(self, findings: list[dict[str, Any]], day: Counter[str]) -> list[dict[str, Any]]:
+        """Per check: findings, sessions, the worst severity, disputed; per severity, per severity that ``day``;
+        the findings counted (those no reviewer disputed)."""
+        checks, severities, counted = self._checks, self._severities, []
         for finding in findings:
-            count = self._checks.get(finding.check)
+            check, severity, review = finding["check"], finding["severity"], finding["review"]
+            count = checks.get(check)
             if count is None:  # a check not among the rules' (a finding kept in the store under them)
-                count = self._checks[finding.check] = CheckCount(check=finding.check, findings=0, sessions=0)
-            if finding.disputed:
+                count = checks[check] = _CheckTally()
+            if review is not None and review["verdict"] == "disputed":
                 count.disputed += 1
                 continue
+            counted.append(finding)
             count.findings += 1
-            if count.worst is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[count.worst]:
-                count.worst = finding.severity
-            self._severities[finding.severity] += 1
-        for check, _ in dict.fromkeys((f.check, f.session_id) for f in counted):
-            self._checks[check].sessions += 1
+            if (rank := SEVERITY_RANK[severity]) > count.worst:
+                count.worst = rank
+            severities[severity] += 1
+            day[severity] += 1
+        for check, _ in dict.fromkeys([(f["check"], f["session_id"]) for f in counted]):
+            checks[check].sessions += 1
         self.disputed += len(findings) - len(counted)
-
-    def _tally(self, row: ReviewedSession) -> None:
-        self.reviewed += 1
-        self.flagged += bool(row.checks)
-        self._outcomes[row.outcome] += 1
-        self._verdicts[row.verdict] += 1
-        if row.score is not None:
-            self.score_sum += row.score
-            self.scored += 1
-        self._breakdown.add(row)
+        return counted
 
     def add_failure(self, failure: Failure) -> None:
         self.unread.append(failure)
@@ -305,6 +391,7 @@ class ReportBuilder:
         now: datetime | None = None,
     ) -> QAReport:
         """The report: the counts, the worst ``TOP_SESSIONS`` flagged sessions, the spool for the rest."""
+        total = self._breakdown.total()
         report = QAReport(
             generated_at=now or datetime.now(UTC),
             window_start=window.start if window else None,
@@ -314,15 +401,15 @@ class ReportBuilder:
             limit_hit=limit_hit,
             scan_complete=scan_complete,
             reviewed=self.reviewed,
-            flagged=self.flagged,
+            flagged=total.flagged,
             findings=sum(self._severities.values()),
             disputed=self.disputed,
             by_severity={severity: self._severities[severity] for severity in SEVERITIES},
-            checks=[count.model_copy() for count in self._checks.values()],
+            checks=[count.count(check) for check, count in self._checks.items()],
             explained=self.explained,
-            outcomes={name: self._outcomes[name] for name in OUTCOMES},
-            verdicts={name: self._verdicts[name] for name in VERDICTS},
-            mean_score=round(self.score_sum / self.scored, 1) if self.scored else None,
+            outcomes={name: total.outcomes[name] for name in OUTCOMES},
+            verdicts={name: total.verdicts[name] for name in VERDICTS},
+            mean_score=round(total.score_sum / total.scored, 1) if total.scored else None,
             scorecards=self.scorecards.describe(),
             companions=self._breakdown.companions(),
             trend=self._breakdown.trend(self.check_ids),

@@ -26,7 +26,7 @@ from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.breakdown import context_of
 from session_mcp.qa.report import QAReport, ReportBuilder
 from session_mcp.qa.rules import RuleSet
-from session_mcp.qa.stored import decode, encode, fingerprint
+from session_mcp.qa.stored import encode, fingerprint, told
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
@@ -120,8 +120,7 @@ async def run_review(
         checked: list[tuple[str, str]] = []
         for session_id in chunk.ids:
             if session_id in chunk.kept:
-                kept = decode(session_id, *chunk.kept[session_id])
-                builder.add(kept.summary(), kept.findings, outcome=kept.outcome, context=kept.context)
+                builder.add_told(*told(session_id, *chunk.kept[session_id]))  # no model of it made
             elif (session := chunk.sessions.get(session_id)) is not None:
                 as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
                 findings = rules.review(session, as_shown)

@@ -34,17 +34,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from session_mcp.qa.checks import SEVERITY_RANK, Finding, Severity
+from session_mcp.qa.checks import SEVERITY_RANK, Severity
 from session_mcp.sessions.outcome import OUTCOMES
 
 Verdict = Literal["pass", "coach", "fail"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "coach", "fail")
 MAX_SCORECARDS = 50
 MAX_CRITERIA = 50
+
+
+class Graded(Protocol):
+    """What a criterion reads of a finding: a ``Finding``, or the report's lighter stand-in for a kept one."""
+
+    @property
+    def check(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
 
 
 class ScorecardError(ValueError):
@@ -101,7 +111,7 @@ class Criterion:
             return f"no {self.check}{at_least}"
         return "outcome " + "/".join(o for o in OUTCOMES if o in self.outcomes)
 
-    def met(self, findings: Iterable[Finding], outcome: str | None) -> bool:
+    def met(self, findings: Iterable[Graded], outcome: str | None) -> bool:
         if self.check is None:
             return (outcome or "unknown") in self.outcomes
         least = SEVERITY_RANK[self.severity]
@@ -127,7 +137,7 @@ class Scorecard:
     pass_mark: int
     coach_mark: int
 
-    def score(self, findings: Sequence[Finding], outcome: str | None) -> Score:
+    def score(self, findings: Sequence[Graded], outcome: str | None) -> Score:
         """The score and verdict of a session with these (counted) findings and this outcome."""
         missed = [c for c in self.criteria if not c.met(findings, outcome)]
         fatal = [c for c in missed if c.fatal]
@@ -165,7 +175,7 @@ class Scorecards:
                 return card
         return default
 
-    def score(self, companion_id: str | None, findings: Sequence[Finding], outcome: str | None) -> Score | None:
+    def score(self, companion_id: str | None, findings: Sequence[Graded], outcome: str | None) -> Score | None:
         card = self.for_companion(companion_id)
         return card.score(findings, outcome) if card is not None else None
 

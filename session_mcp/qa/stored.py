@@ -19,14 +19,16 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic_core import from_json
 
 from session_mcp import __version__
-from session_mcp.companion.models import SessionSummary
+from session_mcp.companion.models import SessionSummary, SingleLine, Timestamp, WireModel, from_unix, state_of
 from session_mcp.qa.breakdown import ContextTurn
 from session_mcp.qa.checks import Finding
+from session_mcp.qa.report import told_of
 from session_mcp.qa.rules import RuleSet
 from session_mcp.sessions.outcome import SessionOutcome
 
@@ -148,6 +150,47 @@ def decode(session_id: str, text: str, row: str) -> Kept:
     if text.startswith('{"session":'):
         old = _Record.model_validate_json(text)
         return Kept(row, old.findings, old.outcome, old.context)
+    record = _Record.model_validate(_fields(session_id, text))  # one pass
+    return Kept(row, record.findings, record.outcome, record.context)
+
+
+def told(session_id: str, text: str, row: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any] | None]:
+    """A kept session as ``ReportBuilder.add_told`` takes it: what its row says, its findings, the turns
+    around them, as plain JSON-ready data. No model is made of them: the builder writes them as a model
+    would, and a re-run's time was that of making models of 50,000 sessions and writing them out again."""
+    listed = ListRow.model_validate_json(row)
+    started = from_unix(listed.started_at) or from_unix(listed.created_at)
+    if text.startswith('{"session":'):  # the first format: read through its models
+        old = _Record.model_validate_json(text)
+        record = old.model_dump(include={"findings", "outcome", "context"})
+    else:
+        record = _fields(session_id, text)
+    said = record["outcome"]
+    outcome = (said["outcome"], said["reason"], said["evidence"]) if said is not None else ()
+    return told_of(listed, started, *outcome), record["findings"], record["context"]
+
+
+class ListRow(WireModel):
+    """What a report shows of a session's list row, validated as ``SessionSummary`` validates it; its other
+    fields are not read (validating them all took a tenth of a re-run)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: SingleLine
+    companion_id: SingleLine | None = None
+    created_at: Timestamp = None
+    started_at: Timestamp = None
+    closed_at: Timestamp = None
+    status: SingleLine | None = None
+    close_reason: SingleLine | None = None
+
+    @property
+    def state(self) -> str:
+        return state_of(self.status, self.closed_at, self.started_at)
+
+
+def _fields(session_id: str, text: str) -> dict[str, Any]:
+    """The findings, outcome and context of a record ``encode`` wrote, as their models' fields by name."""
     kept = from_json(text)
     context = kept["c"]
     turns = {turn[0]: turn for turn in context or ()}
@@ -165,6 +208,7 @@ def decode(session_id: str, text: str, row: str) -> Kept:
                 "offset_seconds": offset,
                 "evidence": evidence,
                 "message": message,
+                "review": None,
             }
         )
     outcome = None
@@ -177,5 +221,4 @@ def decode(session_id: str, text: str, row: str) -> Kept:
         outcome = {"outcome": name, "signal": signal, "reason": reason, "evidence": quote}
     if context is not None:
         context = [{"turn_index": i, "role": r, "offset_seconds": o, "text": t} for i, r, o, t in context]
-    record = _Record.model_validate({"findings": findings, "outcome": outcome, "context": context})  # one pass
-    return Kept(row, record.findings, record.outcome, record.context)
+    return {"findings": findings, "outcome": outcome, "context": context}

@@ -9,12 +9,13 @@ wins; notes are kept in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from session_mcp.qa.checks import Finding, ReviewerVerdict
+from session_mcp.qa.checks import ReviewerVerdict
 from session_mcp.store.base import Annotation
 
 VERDICT_KINDS = {"confirm": "confirmed", "dispute": "disputed"}
@@ -54,16 +55,11 @@ class Verdicts:
                     comment=item.text,
                 )
 
-    def mark(self, findings: Sequence[Finding]) -> list[Finding]:
-        """``findings`` with their reviewer's verdict, when one was given under these rules."""
-        if not self.verdicts:
-            return list(findings)
-        return [
-            finding.model_copy(update={"review": review})
-            if (review := self.verdicts.get((finding.session_id, finding.check, finding.turn_index)))
-            else finding
-            for finding in findings
-        ]
+    def marked(self, finding: dict[str, Any]) -> dict[str, Any]:
+        """``finding`` (``Finding``'s fields by name, as the report builder holds it) with its reviewer's
+        verdict, when one was given under these rules."""
+        review = self.verdicts.get((finding["session_id"], finding["check"], finding["turn_index"]))
+        return finding if review is None else {**finding, "review": review.model_dump()}
 
     def notes_of(self, session_id: str) -> list[Note]:
         return self.notes.get(session_id, [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from session_mcp.companion.client import CompanionClient
+from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import runner
 from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.runner import Review, run_review, stored_ids, to_read
 from session_mcp.qa.stored import Kept, decode, fingerprint
+from session_mcp.qa.verdicts import Verdicts
+from session_mcp.qa.writers import FORMATS, WRITERS
 from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.select import Selection, select
-from session_mcp.simulator import serve_in_thread
+from session_mcp.simulator import Simulator, serve_in_thread
+from session_mcp.store.base import Annotation
 from session_mcp.store.sqlite import SqliteStore
+from tests.helpers import ANCHOR
 from tests.upstream import LIST_PATH, HostileUpstream, session
 
 pytestmark = pytest.mark.anyio
@@ -189,3 +195,64 @@ async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_sam
         assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
     finally:
         store.close()
+
+
+SCORED_RULES = """\
+[[rules]]
+id = "greeting"
+type = "required_phrase"
+phrase = "welcome"
+within_agent_turns = 1
+
+[[scorecards]]
+[[scorecards.criteria]]
+check = "unanswered_user"
+weight = 40
+[[scorecards.criteria]]
+outcome = ["resolved", "escalated"]
+weight = 60
+"""
+
+
+async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(tmp_path: Path) -> None:
+    """The demo sessions reviewed under a phrase rule and a scorecard, with a disputed finding and a note:
+    the re-run reads every closed session's findings back (and makes no model of them) and writes the same
+    bytes in every format as the run that checked them."""
+    rules = parse_rules(SCORED_RULES, "team.toml")
+    demo = Simulator(anchor=ANCHOR).sessions_of("demo")[:100]
+    first = next(f for wire in demo for f in rules.review(SessionDetail.model_validate(wire)) if f.turn_index)
+    verdicts = Verdicts(
+        [
+            Annotation(
+                first.session_id, "dispute", "ana", ANCHOR, "", first.check, first.turn_index, rules.fingerprint
+            ),
+            Annotation(first.session_id, "note", "bo", ANCHOR, "Call back on Monday."),
+        ],
+        rules.fingerprint,
+    )
+    fake = HostileUpstream()
+    fake.clear()
+    fake.add(*demo)
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        with serve_in_thread(fake) as url:
+            async with CompanionClient("key", url) as client:
+                tenant = store.for_tenant(client.fingerprint)
+                cold, warm = [
+                    await run_review(
+                        client,
+                        Selection(limit=100),
+                        rules,
+                        redactor(False),
+                        store=tenant,
+                        now=datetime.fromtimestamp(ANCHOR, UTC),
+                        verdicts=verdicts,
+                    )
+                    for _ in range(2)
+                ]
+    finally:
+        store.close()
+    assert cold.kept == 0 and warm.kept == len(demo) - warm.fetched > 10
+    assert warm.report.disputed == 1 and warm.report.mean_score is not None and warm.report.flagged > 10
+    for form in FORMATS:
+        assert "".join(WRITERS[form](warm.report)) == "".join(WRITERS[form](cold.report)), form

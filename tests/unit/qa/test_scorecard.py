@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import ReportBuilder
 from session_mcp.qa.rules import RulesError, load_rules, parse_rules
 from session_mcp.qa.verdicts import Verdicts
@@ -196,7 +197,7 @@ def test_a_disputed_finding_neither_counts_nor_costs_points() -> None:
         assert report.reaches("info") is bool(flagged)
     assert report.disputed == 1 and report.sessions[0].findings[0].disputed
     other_rules = Verdicts([dispute], parse_rules(CARDS.replace("pass = 80", "pass = 81")).fingerprint)
-    assert not other_rules.mark(findings)[0].disputed  # a verdict holds for the rules it was given under
+    assert other_rules.marked(findings[0].model_dump())["review"] is None  # a verdict holds for its rules only
 
 
 def test_every_rules_example_in_the_qa_page_is_a_valid_rules_file() -> None:
@@ -221,6 +222,6 @@ def test_the_latest_verdict_on_a_finding_wins_and_notes_are_kept_in_order() -> N
         ],
         rules.fingerprint,
     )
-    (marked,) = verdicts.mark([finding])
+    marked = Finding.model_validate(verdicts.marked(finding.model_dump()))
     assert marked.review is not None and (marked.review.verdict, marked.review.reviewer) == ("confirmed", "cy")
     assert not marked.disputed and [n.text for n in verdicts.notes_of(session.id)] == ["first", "second"]
