@@ -16,11 +16,14 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 
 from session_mcp.store.search import Term, parse
 
 TOKENIZER = "unicode61 remove_diacritics 2"  # the SQLite index's (``sqlite_turns.TURNS_FTS``)
-_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_ASCII_SPLIT = re.compile(r"([A-Za-z0-9]+)")  # its capture keeps the tokens between the gaps
+_SENTENCE_BREAK = re.compile(r"[.:][ \t\n\r]+")
 _FOLDED: dict[str, str | None] = {}  # a non-ASCII character as FTS5 reads it: folded ("" dropped), None a separator
 MAX_KNOWN = 50_000  # characters remembered (a language's are a few hundred)
 _ORACLE_LOCK = threading.Lock()
@@ -49,29 +52,40 @@ def _learn(chars: set[str]) -> dict[str, str | None]:
         return folded
 
 
-def tokens(text: str) -> list[tuple[str, int, int]]:
-    """(folded token, start, end) of each token of ``text``, as the index's tokenizer makes them."""
-    if text.isascii():
-        return [(m.group().lower(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(text)]
+def _split(text: str) -> tuple[list[str], list[int], list[int]]:
+    """The folded tokens of ``text`` and where each starts and ends, as the index's tokenizer makes them."""
+    if text.isascii():  # in C: the gaps and tokens alternate, their lengths add up to the offsets
+        parts = _ASCII_SPLIT.split(text.lower())
+        bounds = list(accumulate(map(len, parts)))
+        return parts[1::2], bounds[0:-1:2], bounds[1::2]
     table = {c: _FOLDED.get(c, "?") for c in set(text) if not c.isascii()}  # "?" never a fold: not known yet
     unknown = {c for c, folded in table.items() if folded == "?"}
     if unknown:
         table.update(_learn(unknown))
-    found: list[tuple[str, int, int]] = []
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
     word: list[str] = []
-    start = -1
     for i, c in enumerate(text):
         folded = (c.lower() if c.isalnum() else None) if c.isascii() else table[c]
-        if folded is None or (start < 0 and not folded):  # an accent (folded to nothing) only continues a word
-            if start >= 0:
-                found.append(("".join(word), start, i))
-                word, start = [], -1
+        if folded is None or (not word and not folded):  # an accent (folded to nothing) only continues a word
+            if word:
+                words.append("".join(word))
+                ends.append(i)
+                word = []
             continue
-        start = i if start < 0 else start
+        if not word:
+            starts.append(i)
         word.append(folded)
-    if start >= 0:
-        found.append(("".join(word), start, len(text)))
-    return found
+    if word:
+        words.append("".join(word))
+        ends.append(len(text))
+    return words, starts, ends
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """(folded token, start, end) of each token of ``text``, as the index's tokenizer makes them."""
+    return list(zip(*_split(text), strict=True))
 
 
 def wanted_terms(query: str) -> list[tuple[tuple[str, ...], bool]]:
@@ -84,17 +98,27 @@ def wanted_terms(query: str) -> list[tuple[tuple[str, ...], bool]]:
 Instance = tuple[int, int, int]  # (token position, term number, tokens): one occurrence of a term
 
 
+def _at(words: list[str], word: str) -> list[int]:
+    """The positions of ``word`` in ``words`` (searched in C)."""
+    found: list[int] = []
+    try:
+        while True:
+            found.append(words.index(word, found[-1] + 1 if found else 0))
+    except ValueError:
+        return found
+
+
 def _instances(words: list[str], terms: list[tuple[tuple[str, ...], bool]]) -> list[Instance]:
     """Every occurrence of every term, by position (FTS5's ``xInst`` order)."""
     found = []
     for number, (phrase, prefix) in enumerate(terms):
         size, head, last = len(phrase), phrase[0], phrase[-1]
-        for i in range(len(words) - size + 1):
-            if size == 1:
-                if words[i] == head or (prefix and words[i].startswith(head)):
-                    found.append((i, number, 1))
-            elif (
-                words[i] == head
+        if size == 1 and prefix:
+            found += [(i, number, 1) for i, word in enumerate(words) if word.startswith(head)]
+            continue
+        for i in _at(words, head):
+            if size == 1 or (
+                i + size <= len(words)
                 and words[i + 1 : i + size - 1] == list(phrase[1:-1])
                 and (words[i + size - 1].startswith(last) if prefix else words[i + size - 1] == last)
             ):
@@ -117,29 +141,30 @@ def _score(instances: list[Instance], start: int, size: int, length: int) -> tup
     return score, max(0, min(adjusted, length - size))
 
 
-def _sentence_starts(text: str, found: list[tuple[str, int, int]]) -> list[int]:
-    """Positions of tokens that start a sentence: the first, and any after ". " or ": "."""
-    starts = [0]
-    for position in range(1, len(found)):
-        gap = text[found[position - 1][2] : found[position][1]]
-        before = gap.rstrip(" \t\n\r")
-        if len(before) < len(gap) and before.endswith((".", ":")):
-            starts.append(position)
-    return starts
+def _sentence_starts(text: str, starts: list[int]) -> list[int]:
+    """Positions of tokens that start a sentence: the first, and any after ". " or ": " (blanks after the
+    gap's last other character, a full stop or colon: neither is ever part of a token)."""
+    found = [0]
+    for match in _SENTENCE_BREAK.finditer(text):
+        position = bisect_left(starts, match.end())
+        if 0 < position < len(starts) and starts[position] == match.end():
+            found.append(position)
+    return found
 
 
-def _best_start(text: str, found: list[tuple[str, int, int]], instances: list[Instance], size: int) -> int:
+def _best_start(text: str, starts: list[int], instances: list[Instance], size: int) -> int:
     """Where FTS5's ``snippet()`` starts its window: the best-scoring one, a sentence start preferred."""
-    sentences = _sentence_starts(text, found) if len(found) > size else [0]
+    length = len(starts)
+    sentences = _sentence_starts(text, starts) if length > size else [0]
     best_score, best = 0, 0
     for position, _, _ in instances:
-        score, adjusted = _score(instances, position, size, len(found))
+        score, adjusted = _score(instances, position, size, length)
         if score > best_score:
             best_score, best = score, adjusted
-        if len(found) > size:
-            sentence = max(s for s in sentences if s <= position)
+        if length > size:
+            sentence = sentences[bisect_right(sentences, position) - 1]
             if sentence < position:
-                score = _score(instances, sentence, size, len(found))[0] + (120 if sentence == 0 else 100)
+                score = _score(instances, sentence, size, length)[0] + (120 if sentence == 0 else 100)
                 if score > best_score:
                     best_score, best = score, sentence
     return best
@@ -159,29 +184,23 @@ def _coalesced(instances: list[Instance]) -> list[tuple[int, int]]:
 
 def snippet(text: str, terms: list[tuple[tuple[str, ...], bool]], marks: tuple[str, str], size: int) -> str:
     """The ``size`` tokens of ``text`` FTS5's ``snippet()`` would give, matches of ``terms`` between ``marks``."""
-    found = tokens(text)
-    if not found:
+    words, starts, ends = _split(text)
+    if not words:
         return " ".join(text.split())
-    instances = _instances([w for w, _, _ in found], terms)
-    start = _best_start(text, found, instances, size)
-    end = start + size - 1
-    spans = [span for span in _coalesced(instances) if span[0] >= start]
+    instances = _instances(words, terms)
+    start = _best_start(text, starts, instances, size)
+    end, last = start + size - 1, min(start + size, len(words)) - 1
     parts = ["…"] if start > 0 else []
-    offset = found[start][1] if start > 0 else 0
-    k = 0
-    for position in range(start, min(end + 1, len(found))):
-        _, token_start, token_end = found[position]
-        if k < len(spans) and position == spans[k][0]:
-            parts += [text[offset:token_start], marks[0]]
-            offset = token_start
-        if k < len(spans) and position == spans[k][1]:
-            parts += [text[offset:token_end], marks[1]]
-            offset = token_end
-            k += 1
-        if position == end:
-            parts.append(text[offset:token_end])
-            offset = token_end
-            if k < len(spans) and spans[k][0] <= position < spans[k][1]:
-                parts.append(marks[1])
-    parts.append(text[offset:] if end >= len(found) - 1 else "…")
+    offset = starts[start] if start > 0 else 0
+    for first, final in _coalesced(instances):
+        if first < start:
+            continue
+        if first > last:
+            break
+        closed = min(final, last)  # a span the window cuts is closed at its last token
+        parts += [text[offset : starts[first]], marks[0], text[starts[first] : ends[closed]], marks[1]]
+        offset = ends[closed]
+        if final > last:
+            break
+    parts += [text[offset : ends[end]], "…"] if end < len(words) - 1 else [text[offset:]]
     return " ".join("".join(parts).split())

@@ -28,9 +28,9 @@ from session_mcp.store.sqlite_turns import (
     SLOT_BITS,
     TURN_SHIFT,
     BodyTurn,
-    body_items,
     second_key,
 )
+from session_mcp.store.turn_items import turn_items
 from session_mcp.store.where import search_where
 
 
@@ -118,7 +118,11 @@ def search(
             f"AND turns_fts.rowid < ?{_role(filters)}",
             (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT),
         ).fetchone()[0]
-    items = {key: body_items(rows[key][5]) for key in keys}  # a page's turns only are read as turns
+    last: dict[int, int] = {}  # per session, the last turn the page reads (each body is read once)
+    for rowid in rowids:
+        key, index = rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)
+        last[key] = max(last.get(key, 0), index)
+    items = {key: turn_items(rows[key][5], index) for key, index in last.items()}
     for rowid in rowids:
         key, index = rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)
         session_id, companion_id, started_at, status, created_at, _ = rows[key]
