@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import string
 import threading
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
@@ -22,7 +23,9 @@ from itertools import accumulate
 from session_mcp.store.search import Term, parse
 
 TOKENIZER = "unicode61 remove_diacritics 2"  # the SQLite index's (``sqlite_turns.TURNS_FTS``)
-_ASCII_SPLIT = re.compile(r"([A-Za-z0-9]+)")  # its capture keeps the tokens between the gaps
+_ACCENT = "\u0301"  # in a text split by class: a character folded to nothing
+_TOKEN_SPLIT = re.compile(f"([A-Za-z0-9][A-Za-z0-9{_ACCENT}]*)")  # its capture keeps the tokens between the gaps
+_ASCII_LOWER = {ord(c): c.lower() for c in string.ascii_uppercase}
 _SENTENCE_BREAK = re.compile(r"[.:][ \t\n\r]+")
 _FOLDED: dict[str, str | None] = {}  # a non-ASCII character as FTS5 reads it: folded ("" dropped), None a separator
 MAX_KNOWN = 50_000  # characters remembered (a language's are a few hundred)
@@ -53,34 +56,26 @@ def _learn(chars: set[str]) -> dict[str, str | None]:
 
 
 def _split(text: str) -> tuple[list[str], list[int], list[int]]:
-    """The folded tokens of ``text`` and where each starts and ends, as the index's tokenizer makes them."""
-    if text.isascii():  # in C: the gaps and tokens alternate, their lengths add up to the offsets
-        parts = _ASCII_SPLIT.split(text.lower())
+    """The folded tokens of ``text`` and where each starts and ends, as the index's tokenizer makes them.
+
+    Split in C: the gaps and tokens alternate in ``re.split``'s list, their lengths add up to the offsets.
+    A text with other characters is split on a copy where each stands for its class (a word character,
+    a separator, an accent: one that continues a word and starts none), its tokens folded after.
+    """
+    if text.isascii():
+        parts = _TOKEN_SPLIT.split(text.lower())
         bounds = list(accumulate(map(len, parts)))
         return parts[1::2], bounds[0:-1:2], bounds[1::2]
     table = {c: _FOLDED.get(c, "?") for c in set(text) if not c.isascii()}  # "?" never a fold: not known yet
     unknown = {c for c, folded in table.items() if folded == "?"}
     if unknown:
         table.update(_learn(unknown))
-    words: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    word: list[str] = []
-    for i, c in enumerate(text):
-        folded = (c.lower() if c.isalnum() else None) if c.isascii() else table[c]
-        if folded is None or (not word and not folded):  # an accent (folded to nothing) only continues a word
-            if word:
-                words.append("".join(word))
-                ends.append(i)
-                word = []
-            continue
-        if not word:
-            starts.append(i)
-        word.append(folded)
-    if word:
-        words.append("".join(word))
-        ends.append(len(text))
-    return words, starts, ends
+    classes = {ord(c): " " if folded is None else "a" if folded else _ACCENT for c, folded in table.items()}
+    parts = _TOKEN_SPLIT.split(text.translate(classes))
+    bounds = list(accumulate(map(len, parts)))
+    starts, ends = bounds[0:-1:2], bounds[1::2]
+    folds = _ASCII_LOWER | {ord(c): folded for c, folded in table.items() if folded is not None}
+    return [text[start:end].translate(folds) for start, end in zip(starts, ends, strict=True)], starts, ends
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:
@@ -155,18 +150,19 @@ def _sentence_starts(text: str, starts: list[int]) -> list[int]:
 def _best_start(text: str, starts: list[int], instances: list[Instance], size: int) -> int:
     """Where FTS5's ``snippet()`` starts its window: the best-scoring one, a sentence start preferred."""
     length = len(starts)
-    sentences = _sentence_starts(text, starts) if length > size else [0]
+    if length <= size:
+        return 0  # every window is the whole text
+    sentences = _sentence_starts(text, starts)
     best_score, best = 0, 0
     for position, _, _ in instances:
         score, adjusted = _score(instances, position, size, length)
         if score > best_score:
             best_score, best = score, adjusted
-        if length > size:
-            sentence = sentences[bisect_right(sentences, position) - 1]
-            if sentence < position:
-                score = _score(instances, sentence, size, length)[0] + (120 if sentence == 0 else 100)
-                if score > best_score:
-                    best_score, best = score, sentence
+        sentence = sentences[bisect_right(sentences, position) - 1]
+        if sentence < position:
+            score = _score(instances, sentence, size, length)[0] + (120 if sentence == 0 else 100)
+            if score > best_score:
+                best_score, best = score, sentence
     return best
 
 
