@@ -18,9 +18,10 @@ import sqlite3
 import string
 import threading
 from bisect import bisect_left, bisect_right
+from functools import lru_cache
 from itertools import accumulate
 
-from session_mcp.store.search import Term, parse
+from session_mcp.store.search import QUERIES_KEPT, Term, parse
 
 TOKENIZER = "unicode61 remove_diacritics 2"  # the SQLite index's (``sqlite_turns.TURNS_FTS``)
 _ACCENT = "\u0301"  # in a text split by class: a character folded to nothing
@@ -85,9 +86,14 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
 
 def wanted_terms(query: str) -> list[tuple[tuple[str, ...], bool]]:
     """The folded tokens of each term a hit matches (not the negated ones) and whether its last is a prefix."""
+    return list(_wanted(query))
+
+
+@lru_cache(maxsize=QUERIES_KEPT)
+def _wanted(query: str) -> tuple[tuple[tuple[str, ...], bool], ...]:
     terms: list[Term] = [t for g in parse(query) if not g.negated for t in g.terms]
     found = [(tuple(t for t, _, _ in tokens(term.text)), term.prefix) for term in terms]
-    return [(words, prefix) for words, prefix in found if words]
+    return tuple((words, prefix) for words, prefix in found if words)
 
 
 Instance = tuple[int, int, int]  # (token position, term number, tokens): one occurrence of a term
@@ -96,11 +102,11 @@ Instance = tuple[int, int, int]  # (token position, term number, tokens): one oc
 def _at(words: list[str], word: str) -> list[int]:
     """The positions of ``word`` in ``words`` (searched in C)."""
     found: list[int] = []
-    try:
-        while True:
-            found.append(words.index(word, found[-1] + 1 if found else 0))
-    except ValueError:
-        return found
+    position = -1
+    for _ in range(words.count(word)):
+        position = words.index(word, position + 1)
+        found.append(position)
+    return found
 
 
 def _instances(words: list[str], terms: list[tuple[tuple[str, ...], bool]]) -> list[Instance]:

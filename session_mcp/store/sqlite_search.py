@@ -35,11 +35,13 @@ from session_mcp.store.where import search_where
 
 
 def _alone(conn: sqlite3.Connection, tenant: str) -> bool:
-    """Whether the file holds this tenant's sessions only and none of its keys spilled (two index seeks)."""
-    low, high = conn.execute("SELECT (SELECT min(tenant) FROM sessions), (SELECT max(tenant) FROM sessions)").fetchone()
-    if low not in (None, tenant) or high not in (None, tenant):
-        return False
-    return conn.execute("SELECT 1 FROM key_spills WHERE tenant = ? LIMIT 1", (tenant,)).fetchone() is None
+    """Whether the file holds this tenant's sessions only and none of its keys spilled (three index seeks)."""
+    low, high, spilled = conn.execute(
+        "SELECT (SELECT min(tenant) FROM sessions), (SELECT max(tenant) FROM sessions), "
+        "EXISTS (SELECT 1 FROM key_spills WHERE tenant = ?)",
+        (tenant,),
+    ).fetchone()
+    return low in (None, tenant) and high in (None, tenant) and not spilled
 
 
 def _window(conn: sqlite3.Connection, filters: SearchFilters) -> tuple[str, list[Any]]:

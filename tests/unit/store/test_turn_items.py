@@ -87,6 +87,12 @@ def test_any_layout_reads_as_the_full_decode_reads_it(
         '{ "conversation" : { "items" : [ {"text":"a"} ] } }',  # blanks: the full decode
         '\ufeff{"conversation":{"items":[{"text":"a"}]}}',  # a BOM
         '{"a":[1,{"b":2}],"conversation":{"items":[{"text":"a"}]}}',
+        '{"mode":"conversation","conversation":{"items":[{"text":"a"}]}}',  # the word as a value before
+        '{"a":{"conversation" :1},"conversation":{"items":[{"text":"a"}]}}',  # as a nested key before
+        '{"conversation" :1,"conversation":{"items":[{"text":"a"}]}}',  # a duplicate before: the last read
+        '{"a":"}{[\\"","b":"x\\"y","conversation":{"items":[{"text":"a"}]}}',  # brackets and quotes in strings
+        '{"a":"}}","conversation":{"items":[{"text":"a"}]}}',
+        '{"a":{"b":"{","conversation":{"items":[{"text":"a"}]}}}',  # one level down
         '{"conversation":null}',
         "[1,2]",
         "not json",
