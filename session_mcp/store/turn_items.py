@@ -5,8 +5,8 @@ when the session has no start), but ``json.loads`` of a body builds every turn: 
 page costs a session. Here a body is inflated only as far as the turns wanted, its JSON text
 searched (in C) for ``"conversation":{"items":[``, where the store's bodies keep their turns, and
 the items up to the last one wanted are decoded with the ``json`` module's own scanner: each is the
-value ``json.loads`` gives. The found text must be a member of the top-level object (the brackets
-before it, outside strings, leave one open) and no earlier member may have the same key. The text after
+value ``json.loads`` gives. The found text must be a member of the top-level object (the text
+before it, closed, is one JSON object) and no earlier member may have the same key. The text after
 the last item read is not read: a key repeated after it (``json.loads`` would read the later one;
 no API sends one) or damage after it goes unseen. Anything else (another layout, a BOM, a damaged
 start, a turn past ``EARLY_TURNS``, where decoding items one at a time costs more than decoding
@@ -29,7 +29,6 @@ HEAD_BYTES, TURN_BYTES = 640, 160
 # One JSON value at a position, (value, end), as json.loads reads it (the decoder's documented-in-source hook).
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _TURNS = '"conversation":{"items":['
-_BLANKS = " \t\n\r"
 
 
 class _Short(Exception):
@@ -41,27 +40,9 @@ def _turns(text: str) -> int | None:
     at = text.find(_TURNS)
     if at < 0:
         raise _Short
-    if text[0] != "{" or (at > 1 and (text[at - 1] != "," or not _first_member(text[: at - 1]))):
-        return None
+    if text[0] != "{" or (at > 1 and (text[at - 1] != "," or "conversation" in json.loads(text[: at - 1] + "}"))):
+        return None  # not a member of the top-level object, or not its first ``conversation``
     return at + len(_TURNS)
-
-
-def _first_member(before: str) -> bool:
-    """Whether the member after ``before`` (a JSON object's text up to a comma) is one of the top-level
-    object's, none of whose members so far is a ``conversation``. Without an escape, a string is what
-    stands between two quotes: the brackets outside them give the depth."""
-    if "\\" in before:
-        return "conversation" not in json.loads(before + "}")
-    parts = before.split('"')
-    outside = "".join(parts[::2])
-    if len(parts) % 2 == 0 or outside.count("{") + outside.count("[") != outside.count("}") + outside.count("]") + 1:
-        return False
-    strings, at = parts[1::2], -1
-    for _ in range(strings.count("conversation")):  # a value ("mode":"conversation"), or a key: its colon follows
-        at = strings.index("conversation", at + 1)
-        if parts[2 * at + 2].lstrip(_BLANKS).startswith(":"):
-            return False
-    return True
 
 
 def _early(body: bytes, last: int) -> list[Any] | None:
