@@ -114,19 +114,19 @@ def search(
     }
     hits = []
     counts: dict[str, int] = {}
+    in_session = (
+        "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ? AND turns_fts.rowid >= ? "
+        f"AND turns_fts.rowid < ?{_role(filters)}"
+    )
     for key in keys:
-        counts[rows[key][0]] = conn.execute(
-            f"SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ? AND turns_fts.rowid >= ? "
-            f"AND turns_fts.rowid < ?{_role(filters)}",
-            (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT),
-        ).fetchone()[0]
+        bounds = (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT)
+        counts[rows[key][0]] = conn.execute(in_session, bounds).fetchone()[0]
+    turns = [(rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)) for rowid in rowids]
     last: dict[int, int] = {}  # per session, the last turn the page reads (each body is read once)
-    for rowid in rowids:
-        key, index = rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)
+    for key, index in turns:
         last[key] = max(last.get(key, 0), index)
     items = {key: turn_items(rows[key][5], index) for key, index in last.items()}
-    for rowid in rowids:
-        key, index = rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)
+    for key, index in turns:
         session_id, companion_id, started_at, status, created_at, _ = rows[key]
         turn = BodyTurn(items[key][index])
         origin = started_at if started_at is not None else created_at
