@@ -40,9 +40,16 @@ def _turns(text: str) -> int | None:
     at = text.find(_TURNS)
     if at < 0:
         raise _Short
-    if text[0] != "{" or (at > 1 and (text[at - 1] != "," or "conversation" in json.loads(text[: at - 1] + "}"))):
-        return None  # not a member of the top-level object, or not its first ``conversation``
+    if text[0] != "{" or (at > 1 and (text[at - 1] != "," or not _first_top_level(text[: at - 1] + "}"))):
+        return None
     return at + len(_TURNS)
+
+
+def _first_top_level(before: str) -> bool:
+    """Whether ``before`` (the text before the turns' member, closed) is one JSON object without a
+    ``conversation``: the turns' member is then the top-level object's, and its first of that name."""
+    members, end = _SCAN(before, 0)
+    return end == len(before) and "conversation" not in members
 
 
 def _early(body: bytes, last: int) -> list[Any] | None:

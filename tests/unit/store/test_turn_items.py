@@ -93,6 +93,7 @@ def test_any_layout_reads_as_the_full_decode_reads_it(
         '{"a":"}{[\\"","b":"x\\"y","conversation":{"items":[{"text":"a"}]}}',  # brackets and quotes in strings
         '{"a":"}}","conversation":{"items":[{"text":"a"}]}}',
         '{"a":{"b":"{","conversation":{"items":[{"text":"a"}]}}}',  # one level down
+        '{"a":1}},"conversation":{"items":[{"text":"a"}]}}',  # the top level closed before: not JSON
         '{"conversation":null}',
         "[1,2]",
         "not json",
