@@ -8,9 +8,9 @@ the items up to the last one wanted are decoded with the ``json`` module's own s
 value ``json.loads`` gives. The found text must be a member of the top-level object (the text
 before it, closed, is one JSON object) and no earlier member may have the same key. The text after
 the last item read is not read: a key repeated after it (``json.loads`` would read the later one;
-no API sends one) or damage after it goes unseen. Anything else (another layout, a BOM, a damaged
-start, a turn past ``EARLY_TURNS``, where decoding items one at a time costs more than decoding
-the whole body at once) takes the full decode, ``sqlite_turns.body_items``, cut after ``last``.
+no API sends one) or damage after it goes unseen. Even the last turn of a body costs half its full
+decode so. Anything else (another layout, a BOM, a damaged start) takes the full decode,
+``sqlite_turns.body_items``, cut after ``last``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any
 
 from session_mcp.store.sqlite_turns import body_items
 
-EARLY_TURNS = 8  # the turns read one at a time; a later one costs more so than the whole body's decode
 # Bytes inflated at first: a body's members before its turns (~450 in the demo's) and each turn's (~130);
 # inflating costs ~5 us and ~3 us a KB, so a guess short of the turns wanted is cheaper than a long one.
 HEAD_BYTES, TURN_BYTES = 640, 160
@@ -82,11 +81,8 @@ def _early(body: bytes, last: int) -> list[Any] | None:
 
 def turn_items(body: bytes, last: int) -> list[Any]:
     """The raw items 0 to ``last`` of a stored body's turns: ``body_items(body)[: last + 1]``, cheaper."""
-    if last < EARLY_TURNS:
-        try:
-            items = _early(body, last)
-        except zlib.error:
-            items = None
-        if items is not None:
-            return items
-    return body_items(body)[: last + 1]
+    try:
+        items = _early(body, last)
+    except zlib.error:
+        items = None
+    return body_items(body)[: last + 1] if items is None else items

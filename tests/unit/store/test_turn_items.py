@@ -14,7 +14,7 @@ from session_mcp.store import turn_items as reader
 from session_mcp.store.base import StoreError
 from session_mcp.store.rows import stored_bodies
 from session_mcp.store.sqlite_turns import body_items
-from session_mcp.store.turn_items import EARLY_TURNS, turn_items
+from session_mcp.store.turn_items import turn_items
 from tests.unit.store.helpers import sessions
 
 TRAPS = ['"conversation":{"items":[', '\\"conversation\\":{\\"items\\":[{', "},{", "é😀", '"', "\\"]
@@ -44,7 +44,7 @@ def test_stored_bodies_are_read_the_same_without_the_full_decode(monkeypatch: py
     wanted = {body: body_items(body) for body in bodies}
     monkeypatch.setattr(reader, "body_items", lambda body: pytest.fail("the full decode was taken"))
     for body, whole in wanted.items():
-        for last in range(min(EARLY_TURNS, len(whole))):
+        for last in range(len(whole)):
             assert turn_items(body, last) == whole[: last + 1]
 
 
@@ -61,7 +61,7 @@ item = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None, database=None)
 @given(
     before=st.dictionaries(st.sampled_from(["id", "mode", "agent", "items"]), texts(TRAPS), max_size=3),
-    items=st.lists(item, max_size=EARLY_TURNS + 3),
+    items=st.lists(item, max_size=12),
     after=st.dictionaries(st.sampled_from(["status", "items", "conversation"]), st.just({"items": [{"text": "x"}]})),
     nested=st.booleans(),
 )
@@ -109,7 +109,7 @@ def test_a_body_that_is_not_compressed_fails_as_the_full_decode_does() -> None:
 
 def test_late_turns_need_more_of_the_body_inflated() -> None:
     """Turns past the first bytes inflated: more is inflated until they are in."""
-    items = [{"role": "user", "text": f"turn {i} " + "word " * 200} for i in range(EARLY_TURNS)]
+    items = [{"role": "user", "text": f"turn {i} " + "word " * 200} for i in range(8)]
     same_as_the_full_decode(compressed({"id": "s", "conversation": {"items": items}}))
 
 
