@@ -1,4 +1,4 @@
-"""The first turns of a stored body, read without inflating and decoding the whole body.
+"""A stored body's turns up to the one wanted, read without inflating and decoding the whole body.
 
 A search page needs one or two turns of each of its sessions (the hit's, and the first one's time
 when the session has no start), but ``json.loads`` of a body builds every turn: most of what a

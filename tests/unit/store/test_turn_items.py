@@ -1,4 +1,4 @@
-"""A body's first turns read without decoding it all: always what the full decode gives, cut after the last one."""
+"""A body's turns up to one read without decoding it all: what the full decode gives, cut after that one."""
 
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ from tests.unit.store.helpers import sessions
 TRAPS = ['"conversation":{"items":[', '\\"conversation\\":{\\"items\\":[{', "},{", "é😀", '"', "\\"]
 
 
-def compressed(value: Any, text: str | None = None) -> bytes:
-    return zlib.compress(
-        (json.dumps(value, separators=(",", ":"), ensure_ascii=False) if text is None else text).encode()
-    )
+def compressed(value: Any) -> bytes:
+    return zlib.compress(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def same_as_the_full_decode(body: bytes) -> None:
