@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_QUERY_CHARS = 500
+QUERIES_KEPT = 256  # queries whose parsed forms are kept (``to_fts5``, ``snippets.wanted_terms``)
 MAX_TERMS = 32  # each term is one more doclist to merge: a bound on the work one query can ask for
 
 
@@ -134,8 +136,10 @@ def _fts5_group(group: Group) -> str:
     return "(" + " OR ".join(_fts5_term(t) for t in group.terms) + ")"
 
 
+@lru_cache(maxsize=QUERIES_KEPT)
 def to_fts5(query: str) -> str:
-    """An FTS5 ``MATCH`` expression for ``query``: every term quoted, every group in parentheses."""
+    """An FTS5 ``MATCH`` expression for ``query``: every term quoted, every group in parentheses (kept: a
+    search writes it before its work and in it, and a page is often asked for again, or the next one)."""
     groups = parse(query)
     wanted = " AND ".join(_fts5_group(g) for g in groups if not g.negated)
     unwanted = "".join(" NOT " + _fts5_group(g) for g in groups if g.negated)

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import string
 import threading
+from bisect import bisect_left, bisect_right
+from functools import lru_cache
+from itertools import accumulate
 
-from session_mcp.store.search import Term, parse
+from session_mcp.store.search import QUERIES_KEPT, Term, parse
 
 TOKENIZER = "unicode61 remove_diacritics 2"  # the SQLite index's (``sqlite_turns.TURNS_FTS``)
-_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_ACCENT = "\u0301"  # in a text split by class: a character folded to nothing
+_TOKEN_SPLIT = re.compile(f"([A-Za-z0-9][A-Za-z0-9{_ACCENT}]*)")  # its capture keeps the tokens between the gaps
+_ASCII_LOWER = {ord(c): c.lower() for c in string.ascii_uppercase}
+_SENTENCE_BREAK = re.compile(r"[.:][ \t\n\r]+")
 _FOLDED: dict[str, str | None] = {}  # a non-ASCII character as FTS5 reads it: folded ("" dropped), None a separator
 MAX_KNOWN = 50_000  # characters remembered (a language's are a few hundred)
 _ORACLE_LOCK = threading.Lock()
@@ -49,39 +56,57 @@ def _learn(chars: set[str]) -> dict[str, str | None]:
         return folded
 
 
-def tokens(text: str) -> list[tuple[str, int, int]]:
-    """(folded token, start, end) of each token of ``text``, as the index's tokenizer makes them."""
+def _split(text: str) -> tuple[list[str], list[int], list[int]]:
+    """The folded tokens of ``text`` and where each starts and ends, as the index's tokenizer makes them.
+
+    Split in C: the gaps and tokens alternate in ``re.split``'s list, their lengths add up to the offsets.
+    A text with other characters is split on a copy where each stands for its class (a word character,
+    a separator, an accent: one that continues a word and starts none), its tokens folded after.
+    """
     if text.isascii():
-        return [(m.group().lower(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(text)]
+        parts = _TOKEN_SPLIT.split(text.lower())
+        bounds = list(accumulate(map(len, parts)))
+        return parts[1::2], bounds[0:-1:2], bounds[1::2]
     table = {c: _FOLDED.get(c, "?") for c in set(text) if not c.isascii()}  # "?" never a fold: not known yet
     unknown = {c for c, folded in table.items() if folded == "?"}
     if unknown:
         table.update(_learn(unknown))
-    found: list[tuple[str, int, int]] = []
-    word: list[str] = []
-    start = -1
-    for i, c in enumerate(text):
-        folded = (c.lower() if c.isalnum() else None) if c.isascii() else table[c]
-        if folded is None or (start < 0 and not folded):  # an accent (folded to nothing) only continues a word
-            if start >= 0:
-                found.append(("".join(word), start, i))
-                word, start = [], -1
-            continue
-        start = i if start < 0 else start
-        word.append(folded)
-    if start >= 0:
-        found.append(("".join(word), start, len(text)))
-    return found
+    classes = {ord(c): " " if folded is None else "a" if folded else _ACCENT for c, folded in table.items()}
+    parts = _TOKEN_SPLIT.split(text.translate(classes))
+    bounds = list(accumulate(map(len, parts)))
+    starts, ends = bounds[0:-1:2], bounds[1::2]
+    folds = _ASCII_LOWER | {ord(c): folded for c, folded in table.items() if folded is not None}
+    return [text[start:end].translate(folds) for start, end in zip(starts, ends, strict=True)], starts, ends
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """(folded token, start, end) of each token of ``text``, as the index's tokenizer makes them."""
+    return list(zip(*_split(text), strict=True))
 
 
 def wanted_terms(query: str) -> list[tuple[tuple[str, ...], bool]]:
     """The folded tokens of each term a hit matches (not the negated ones) and whether its last is a prefix."""
+    return list(_wanted(query))
+
+
+@lru_cache(maxsize=QUERIES_KEPT)
+def _wanted(query: str) -> tuple[tuple[tuple[str, ...], bool], ...]:
     terms: list[Term] = [t for g in parse(query) if not g.negated for t in g.terms]
     found = [(tuple(t for t, _, _ in tokens(term.text)), term.prefix) for term in terms]
-    return [(words, prefix) for words, prefix in found if words]
+    return tuple((words, prefix) for words, prefix in found if words)
 
 
 Instance = tuple[int, int, int]  # (token position, term number, tokens): one occurrence of a term
+
+
+def _at(words: list[str], word: str) -> list[int]:
+    """The positions of ``word`` in ``words`` (searched in C)."""
+    found: list[int] = []
+    position = -1
+    for _ in range(words.count(word)):
+        position = words.index(word, position + 1)
+        found.append(position)
+    return found
 
 
 def _instances(words: list[str], terms: list[tuple[tuple[str, ...], bool]]) -> list[Instance]:
@@ -89,12 +114,12 @@ def _instances(words: list[str], terms: list[tuple[tuple[str, ...], bool]]) -> l
     found = []
     for number, (phrase, prefix) in enumerate(terms):
         size, head, last = len(phrase), phrase[0], phrase[-1]
-        for i in range(len(words) - size + 1):
-            if size == 1:
-                if words[i] == head or (prefix and words[i].startswith(head)):
-                    found.append((i, number, 1))
-            elif (
-                words[i] == head
+        if size == 1 and prefix:
+            found += [(i, number, 1) for i, word in enumerate(words) if word.startswith(head)]
+            continue
+        for i in _at(words, head):
+            if size == 1 or (
+                i + size <= len(words)
                 and words[i + 1 : i + size - 1] == list(phrase[1:-1])
                 and (words[i + size - 1].startswith(last) if prefix else words[i + size - 1] == last)
             ):
@@ -117,31 +142,33 @@ def _score(instances: list[Instance], start: int, size: int, length: int) -> tup
     return score, max(0, min(adjusted, length - size))
 
 
-def _sentence_starts(text: str, found: list[tuple[str, int, int]]) -> list[int]:
-    """Positions of tokens that start a sentence: the first, and any after ". " or ": "."""
-    starts = [0]
-    for position in range(1, len(found)):
-        gap = text[found[position - 1][2] : found[position][1]]
-        before = gap.rstrip(" \t\n\r")
-        if len(before) < len(gap) and before.endswith((".", ":")):
-            starts.append(position)
-    return starts
+def _sentence_starts(text: str, starts: list[int]) -> list[int]:
+    """Positions of tokens that start a sentence: the first, and any after ". " or ": " (blanks after the
+    gap's last other character, a full stop or colon: neither is ever part of a token)."""
+    found = [0]
+    for match in _SENTENCE_BREAK.finditer(text):
+        position = bisect_left(starts, match.end())
+        if 0 < position < len(starts) and starts[position] == match.end():
+            found.append(position)
+    return found
 
 
-def _best_start(text: str, found: list[tuple[str, int, int]], instances: list[Instance], size: int) -> int:
+def _best_start(text: str, starts: list[int], instances: list[Instance], size: int) -> int:
     """Where FTS5's ``snippet()`` starts its window: the best-scoring one, a sentence start preferred."""
-    sentences = _sentence_starts(text, found) if len(found) > size else [0]
+    length = len(starts)
+    if length <= size:
+        return 0  # every window is the whole text
+    sentences = _sentence_starts(text, starts)
     best_score, best = 0, 0
     for position, _, _ in instances:
-        score, adjusted = _score(instances, position, size, len(found))
+        score, adjusted = _score(instances, position, size, length)
         if score > best_score:
             best_score, best = score, adjusted
-        if len(found) > size:
-            sentence = max(s for s in sentences if s <= position)
-            if sentence < position:
-                score = _score(instances, sentence, size, len(found))[0] + (120 if sentence == 0 else 100)
-                if score > best_score:
-                    best_score, best = score, sentence
+        sentence = sentences[bisect_right(sentences, position) - 1]
+        if sentence < position:
+            score = _score(instances, sentence, size, length)[0] + (120 if sentence == 0 else 100)
+            if score > best_score:
+                best_score, best = score, sentence
     return best
 
 
@@ -159,29 +186,23 @@ def _coalesced(instances: list[Instance]) -> list[tuple[int, int]]:
 
 def snippet(text: str, terms: list[tuple[tuple[str, ...], bool]], marks: tuple[str, str], size: int) -> str:
     """The ``size`` tokens of ``text`` FTS5's ``snippet()`` would give, matches of ``terms`` between ``marks``."""
-    found = tokens(text)
-    if not found:
+    words, starts, ends = _split(text)
+    if not words:
         return " ".join(text.split())
-    instances = _instances([w for w, _, _ in found], terms)
-    start = _best_start(text, found, instances, size)
-    end = start + size - 1
-    spans = [span for span in _coalesced(instances) if span[0] >= start]
+    instances = _instances(words, terms)
+    start = _best_start(text, starts, instances, size)
+    end, last = start + size - 1, min(start + size, len(words)) - 1
     parts = ["…"] if start > 0 else []
-    offset = found[start][1] if start > 0 else 0
-    k = 0
-    for position in range(start, min(end + 1, len(found))):
-        _, token_start, token_end = found[position]
-        if k < len(spans) and position == spans[k][0]:
-            parts += [text[offset:token_start], marks[0]]
-            offset = token_start
-        if k < len(spans) and position == spans[k][1]:
-            parts += [text[offset:token_end], marks[1]]
-            offset = token_end
-            k += 1
-        if position == end:
-            parts.append(text[offset:token_end])
-            offset = token_end
-            if k < len(spans) and spans[k][0] <= position < spans[k][1]:
-                parts.append(marks[1])
-    parts.append(text[offset:] if end >= len(found) - 1 else "…")
+    offset = starts[start] if start > 0 else 0
+    for first, final in _coalesced(instances):
+        if first < start:
+            continue
+        if first > last:
+            break
+        closed = min(final, last)  # a span the window cuts is closed at its last token
+        parts += [text[offset : starts[first]], marks[0], text[starts[first] : ends[closed]], marks[1]]
+        offset = ends[closed]
+        if final > last:
+            break
+    parts += [text[offset : ends[end]], "…"] if end < len(words) - 1 else [text[offset:]]
     return " ".join("".join(parts).split())

@@ -28,18 +28,20 @@ from session_mcp.store.sqlite_turns import (
     SLOT_BITS,
     TURN_SHIFT,
     BodyTurn,
-    body_items,
     second_key,
 )
+from session_mcp.store.turn_items import turn_items
 from session_mcp.store.where import search_where
 
 
 def _alone(conn: sqlite3.Connection, tenant: str) -> bool:
-    """Whether the file holds this tenant's sessions only and none of its keys spilled (two index seeks)."""
-    low, high = conn.execute("SELECT (SELECT min(tenant) FROM sessions), (SELECT max(tenant) FROM sessions)").fetchone()
-    if low not in (None, tenant) or high not in (None, tenant):
-        return False
-    return conn.execute("SELECT 1 FROM key_spills WHERE tenant = ? LIMIT 1", (tenant,)).fetchone() is None
+    """Whether the file holds this tenant's sessions only and none of its keys spilled (three index seeks)."""
+    low, high, spilled = conn.execute(
+        "SELECT (SELECT min(tenant) FROM sessions), (SELECT max(tenant) FROM sessions), "
+        "EXISTS (SELECT 1 FROM key_spills WHERE tenant = ?)",
+        (tenant,),
+    ).fetchone()
+    return low in (None, tenant) and high in (None, tenant) and not spilled
 
 
 def _window(conn: sqlite3.Connection, filters: SearchFilters) -> tuple[str, list[Any]]:
@@ -112,15 +114,19 @@ def search(
     }
     hits = []
     counts: dict[str, int] = {}
+    in_session = (
+        "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ? AND turns_fts.rowid >= ? "
+        f"AND turns_fts.rowid < ?{_role(filters)}"
+    )
     for key in keys:
-        counts[rows[key][0]] = conn.execute(
-            f"SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ? AND turns_fts.rowid >= ? "
-            f"AND turns_fts.rowid < ?{_role(filters)}",
-            (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT),
-        ).fetchone()[0]
-    items = {key: body_items(rows[key][5]) for key in keys}  # a page's turns only are read as turns
-    for rowid in rowids:
-        key, index = rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)
+        bounds = (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT)
+        counts[rows[key][0]] = conn.execute(in_session, bounds).fetchone()[0]
+    turns = [(rowid >> TURN_SHIFT, (rowid >> ROLE_BITS) & (MAX_TURNS - 1)) for rowid in rowids]
+    last: dict[int, int] = {}  # per session, the last turn the page reads (each body is read once)
+    for key, index in turns:
+        last[key] = max(last.get(key, 0), index)
+    items = {key: turn_items(rows[key][5], index) for key, index in last.items()}
+    for key, index in turns:
         session_id, companion_id, started_at, status, created_at, _ = rows[key]
         turn = BodyTurn(items[key][index])
         origin = started_at if started_at is not None else created_at
