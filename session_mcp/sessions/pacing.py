@@ -6,7 +6,7 @@ starts low and grows while answers come back fast, and backs off when the API sa
 - **Grow**: one more slot per fast answer until the first slowdown (a doubling per round trip,
   like TCP's slow start), then one more per ``limit`` fast answers (a steady climb).
 - **Pace** on a 429, retried by the client or not: an API that answers 429 limits a *rate*, so
-  the limiter learns the rate it accepted (its answers over the last ``RATE_WINDOW`` seconds)
+  the limiter learns the rate it accepted (its latest answers, ``RATE_RECENT``)
   and from then on spaces the sends at just under it (``RATE_BACKOFF``), raising that rate by
   ``RATE_GROWTH`` a second while the pacing holds sends back and no 429 comes; a 429 while paced
   paces at just under the lower of that rate and the rate accepted, so a rate that grew past the
@@ -51,8 +51,10 @@ from session_mcp.errors import RateLimitedError
 logger = logging.getLogger(__name__)
 
 WINDOW = 32  # answers whose fastest one judges latency: one of them at least got through undelayed by us
-RATE_WINDOW = 0.25  # seconds of accepted answers whose count gives the accepted rate: the rate just before
-# the first 429, not the average of the climb to it (a second's average paced a 400/s API at ~250/s)
+RATE_WINDOW = 1.0  # seconds of accepted answers kept to learn the accepted rate from...
+RATE_RECENT = 0.25  # ... of which those of the newest answer's last this long give it: the rate that met the
+# limit, not the average of the climb to it (a second's average paced a 400/s API at ~250/s)...
+RATE_ANSWERS = 16  # ... or the newest this many when fewer came in that time (a slow API: few answers, rough)
 MIN_RATE_SPAN = 0.1  # ... spread over at least this long, else no rate is learned (the slots halve)
 RATE_BACKOFF = 0.95  # a 429 paces the sends at this share of the rate the API accepted, or of the paced rate
 RATE_GROWTH = 0.05  # a paced rate grows by this share a second while no 429 comes...
@@ -152,8 +154,9 @@ class AdaptiveLimiter:
             self._cooldown -= 1
             return
         accepted = self.accepted_rate(self.clock())
-        if self.rate is not None:  # paced: back off from what the API took when a probe overshot it
-            accepted = self.rate if accepted is None else min(self.rate, accepted)
+        if self.rate is not None:  # paced: back off from what the API took when a probe overshot it (by half
+            # at most: sends held up by our own work, a review's checks, are fewer than the API would take)
+            accepted = self.rate if accepted is None else min(self.rate, max(accepted, self.rate / 2))
         if accepted is not None:
             self._pace_at(accepted * RATE_BACKOFF)
         else:
@@ -178,11 +181,23 @@ class AdaptiveLimiter:
                 self._grown_since = 0
 
     def accepted_rate(self, now: float) -> float | None:
-        """Answers a second the API accepted over the last ``RATE_WINDOW``; None when too few to tell."""
+        """Answers a second the API accepted lately (see ``RATE_RECENT``); None when too few to tell.
+
+        Counted between answers, from the newest one: a pause before the 429 (ours: a chunk being
+        stored, a loop held by the checks) is no answer the API refused.
+        """
         while self._accepted and self._accepted[0] < now - RATE_WINDOW:
             self._accepted.popleft()
-        span = now - self._accepted[0] if self._accepted else 0.0
-        return len(self._accepted) / span if len(self._accepted) >= 2 and span >= MIN_RATE_SPAN else None
+        if len(self._accepted) < 2:
+            return None
+        newest = oldest = self._accepted[-1]
+        count = 0
+        for at in reversed(self._accepted):
+            if count >= RATE_ANSWERS and at < newest - RATE_RECENT:
+                break
+            oldest, count = at, count + 1
+        span = newest - oldest
+        return (count - 1) / span if span >= MIN_RATE_SPAN else None
 
     def _pace_at(self, rate: float) -> None:
         """Send at most ``rate`` a second from now on, with the slots that rate needs."""

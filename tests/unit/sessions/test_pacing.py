@@ -154,6 +154,24 @@ def test_a_429_after_the_paced_rate_grew_past_the_limit_paces_under_what_the_api
     assert limiter.rate is not None and 0.9 * 400 * RATE_BACKOFF <= limiter.rate <= 400  # not 500 x 0.95
 
 
+def test_a_pause_before_a_429_is_not_read_as_the_api_taking_less() -> None:
+    clock = Clock()
+    limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=32, clock=clock)
+    answered(limiter, clock, 300, per_second=400)
+    clock.now += 0.2  # no answer for a while: our own pause (a chunk stored, a loop held), not the API's
+    limiter.record(0.05, rate_limited=True)
+    assert limiter.rate is not None and 0.9 * 400 * RATE_BACKOFF <= limiter.rate <= 400
+
+
+@pytest.mark.parametrize("per_second", [4.0, 5.0, 10.0])
+def test_a_slow_api_s_rate_is_learned_from_its_last_answers(per_second: float) -> None:
+    clock = Clock()
+    limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=4, clock=clock)
+    answered(limiter, clock, 40, per_second=per_second)
+    limiter.record(0.05, rate_limited=True)
+    assert limiter.rate is not None and 0.9 * per_second * RATE_BACKOFF <= limiter.rate <= per_second
+
+
 def test_no_rate_is_learned_from_answers_that_came_all_at_once() -> None:
     clock = Clock()
     limiter = AdaptiveLimiter(minimum=2, maximum=32, initial=16, clock=clock)
