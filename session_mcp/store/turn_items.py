@@ -8,9 +8,11 @@ the items up to the last one wanted are decoded with the ``json`` module's own s
 value ``json.loads`` gives. The found text must be a member of the top-level object (the text
 before it, closed, is one JSON object) and no earlier member may have the same key. The text after
 the last item read is not read: a key repeated after it (``json.loads`` would read the later one;
-no API sends one) or damage after it goes unseen. Even the last turn of a body costs half its full
-decode so. Anything else (another layout, a BOM, a damaged start) takes the full decode,
-``sqlite_turns.body_items``, cut after ``last``.
+no API sends one) or damage after it goes unseen. Each item read so costs about a microsecond, as
+much as its share of the full decode: past ``EARLY_TURNS`` (or when the turns are not within the
+first ``HEAD_LIMIT`` bytes: another layout, such as spaces after the colons) the full decode,
+``sqlite_turns.body_items`` cut after ``last``, is as cheap; it also reads anything else (a BOM, a
+damaged start).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from session_mcp.store.sqlite_turns import body_items
 # Bytes inflated at first: a body's members before its turns (~450 in the demo's) and each turn's (~130);
 # inflating costs ~5 us and ~3 us a KB, so a guess short of the turns wanted is cheaper than a long one.
 HEAD_BYTES, TURN_BYTES = 640, 160
+EARLY_TURNS = 24  # a later turn takes the full decode (~40 us for 60 turns; the items up to turn 40 cost as much)
+HEAD_LIMIT = 4096  # the turns not found in this many bytes: not read this way
 # One JSON value at a position, (value, end), as json.loads reads it (the decoder's documented-in-source hook).
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _TURNS = '"conversation":{"items":['
@@ -73,6 +77,8 @@ def _early(body: bytes, last: int) -> list[Any] | None:
                 pos = end + 1
             return None if pos is None else items
         except (_Short, ValueError, IndexError, StopIteration):
+            if pos == -1 and len(raw) >= HEAD_LIMIT:
+                return None
             more = inflate.decompress(inflate.unconsumed_tail, max(len(raw), 1024))
             if not more:
                 return None  # all of it inflated: the full decode says why not
@@ -82,7 +88,7 @@ def _early(body: bytes, last: int) -> list[Any] | None:
 def turn_items(body: bytes, last: int) -> list[Any]:
     """The raw items 0 to ``last`` of a stored body's turns: ``body_items(body)[: last + 1]``, cheaper."""
     try:
-        items = _early(body, last)
+        items = _early(body, last) if last < EARLY_TURNS else None
     except zlib.error:
         items = None
     return body_items(body)[: last + 1] if items is None else items
