@@ -180,7 +180,7 @@ class Simulator:
         external_client_id = query.get("externalClientId")
         search = (query.get("search") or "").casefold()
         matches = project.newest_first()
-        if companion_id is not None or external_client_id is not None or tags or search:  # else each page is O(n)
+        if companion_id is not None or external_client_id is not None or tags or search:  # else no pass over them
             matches = [
                 s
                 for s in matches
