@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 
 from session_mcp.qa.breakdown import ReviewedSession
 from session_mcp.qa.checks import Finding
-from session_mcp.qa.report import FlaggedSession, QAReport, QAView
+from session_mcp.qa.report import FlaggedSession, QAReport, QAView, Reads
 from session_mcp.qa.template import render_page
 from session_mcp.render.common import format_offset, format_time, plural, shown_zone
 from session_mcp.render.lines import one_line, quoted
@@ -255,6 +255,13 @@ def render_html(report: QAReport) -> str:
 def view_data(report: QAView) -> dict[str, Any]:
     """What the view script draws, as JSON-ready values: the report without its list of every id."""
     return report.model_dump(mode="json", include=set(QAView.model_fields))
+
+
+def reads(format: Format, *, scored: bool) -> Reads:
+    """What a format's writer reads back of each session (``scored``: the rules have a scorecard). The
+    turns around findings: JSON's whole report and the HTML page; every reviewed row: JSON, JUnit (a case
+    per session) and, with a scorecard, JSON Lines (a line per session)."""
+    return Reads(rows=format in ("json", "junit") or (format == "jsonl" and scored), context=format in ("json", "html"))
 
 
 WRITERS: dict[Format, Callable[[QAReport], Iterable[str]]] = {
