@@ -39,7 +39,7 @@ from session_mcp.qa.report import QAReport
 from session_mcp.qa.rules import RulesError, RuleSet, load_rules
 from session_mcp.qa.runner import MAX_REVIEW, Review, run_review
 from session_mcp.qa.verdicts import Verdicts
-from session_mcp.qa.writers import FORMATS, WRITERS, window_text
+from session_mcp.qa.writers import FORMATS, WRITERS, reads, window_text
 from session_mcp.render.common import plural
 from session_mcp.render.lines import one_line
 from session_mcp.sessions.outfile import replaced_path, write_file, writes_in_place
@@ -164,6 +164,7 @@ async def _qa(args: argparse.Namespace, settings: Settings, make_client: ClientF
             select_from=select_from,
             on_progress=report_progress,
             verdicts=verdicts,
+            reads=reads(args.format, scored=bool(rules.scorecards.cards)),
         )
     progress.finish()
     parts = WRITERS[args.format](review.report)  # read back from the review's spool a session at a time

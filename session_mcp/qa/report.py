@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -214,6 +215,16 @@ def told_of(
     }
 
 
+@dataclass(frozen=True)
+class Reads:
+    """What a report's writer reads back of each session: the reviewed rows (``QAReport.rows``), the turns
+    around the findings (``FlaggedSession.context``). A builder spools no more: a re-run of 50,000 sessions
+    for JSON Lines wrote (and wrote out) 130 MB of rows, a fifth of them read back."""
+
+    rows: bool = True
+    context: bool = True
+
+
 class _Graded(NamedTuple):
     """A counted finding as a scorecard reads it (``scorecard.Graded``)."""
 
@@ -256,8 +267,10 @@ class ReportBuilder:
         scorecards: Scorecards | None = None,
         verdicts: Verdicts | None = None,
         explained: list[CheckHelp] | None = None,
+        reads: Reads | None = None,
     ) -> None:
         self.check_ids = check_ids
+        self.reads = reads or Reads()
         self.rules = rules
         self.scorecards = scorecards or Scorecards()
         self.verdicts = verdicts or Verdicts()
@@ -272,14 +285,16 @@ class ReportBuilder:
         self._day_of: dict[date, str] = {}  # a day's key, made once per day
 
     @classmethod
-    def of(cls, rules: RuleSet, verdicts: Verdicts | None = None) -> ReportBuilder:
-        """A builder for a review with ``rules``: its checks, scorecards, explanations and the verdicts given."""
+    def of(cls, rules: RuleSet, verdicts: Verdicts | None = None, reads: Reads | None = None) -> ReportBuilder:
+        """A builder for a review with ``rules``: its checks, scorecards, explanations and the verdicts given;
+        spooling what ``reads`` says is read back."""
         return cls(
             rules.check_ids,
             rules=rules.source,
             scorecards=rules.scorecards,
             verdicts=verdicts,
             explained=explain(rules),
+            reads=reads,
         )
 
     def add(
@@ -322,8 +337,10 @@ class ReportBuilder:
         }
         self.reviewed += 1
         self._breakdown.add(row)
+        reviewed = _to_json(row) if self.reads.rows else None
         if not findings:
-            self.spool.add(_to_json(row))
+            if reviewed is not None:
+                self.spool.add(reviewed)
             return
         worst = max(severities or [f["severity"] for f in findings], key=SEVERITY_RANK.__getitem__)
         flagged = {
@@ -339,9 +356,9 @@ class ReportBuilder:
             "outcome_evidence": told["outcome_evidence"],
             "score": score,
             "notes": self.verdicts.notes_of(told["session_id"]) or None,
-            "context": context,
+            "context": context if self.reads.context else None,
         }
-        self.spool.add(_to_json(row), _to_json(flagged), _rank(worst, severities, started))
+        self.spool.add(reviewed, _to_json(flagged), _rank(worst, severities, started))
 
     def _day(self, started: datetime | None) -> Counter[str]:
         """The counts of the UTC day a session started, with the session counted."""

@@ -24,7 +24,7 @@ import anyio
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.breakdown import context_of
-from session_mcp.qa.report import QAReport, ReportBuilder
+from session_mcp.qa.report import QAReport, Reads, ReportBuilder
 from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.stored import encode, fingerprint, told
 from session_mcp.qa.verdicts import Verdicts
@@ -80,17 +80,19 @@ async def run_review(
     on_progress: Progress | None = None,
     now: datetime | None = None,
     verdicts: Verdicts | None = None,
+    reads: Reads | None = None,
 ) -> Review:
     """Review the selected sessions; ``CompanionError`` when the list itself cannot be read.
 
     ``memory_cache`` reads and fills the client's session cache (bounded: a server's repeated
     reviews then re-read only what may still change); off, a one-pass run leaves it alone.
     ``store`` keeps transcripts and findings; ``select_from``, a store the caller caught up for the
-    selection (``StoreGate.ready``), chooses the sessions instead of the API's list.
+    selection (``StoreGate.ready``), chooses the sessions instead of the API's list. ``reads``: what of
+    each session the report's writer reads back (all unless said).
     """
     pacer = pacer or AdaptiveLimiter()
     ids, scan, more_match = await choose(client, selection, select_from)
-    builder = ReportBuilder.of(rules, verdicts)  # reviewers' verdicts under these rules mark their findings
+    builder = ReportBuilder.of(rules, verdicts, reads)  # reviewers' verdicts under these rules mark their findings
     rules_key = fingerprint(rules, redacted=shown is not redactor(False))
     read: Counter[str] = Counter()
     send, receive = anyio.create_memory_object_stream[_Chunk](1)
@@ -120,7 +122,8 @@ async def run_review(
         checked: list[tuple[str, str]] = []
         for session_id in chunk.ids:
             if session_id in chunk.kept:
-                builder.add_told(*told(session_id, *chunk.kept[session_id]))  # no model of it made
+                said = told(session_id, *chunk.kept[session_id], context=builder.reads.context)
+                builder.add_told(*said)  # no model of it made
             elif (session := chunk.sessions.get(session_id)) is not None:
                 as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
                 findings = rules.review(session, as_shown)

@@ -51,9 +51,11 @@ class Spool:
         """How many sessions have a flagged row."""
         return len(self._ranks)
 
-    def add(self, reviewed: bytes, flagged: bytes | None = None, key: Sequence[int] = ()) -> None:
-        """A session's rows (JSON, one line each); ``key``, its rank among the flagged (the lowest first)."""
-        self._append(_REVIEWED + reviewed + b"\n")
+    def add(self, reviewed: bytes | None, flagged: bytes | None = None, key: Sequence[int] = ()) -> None:
+        """A session's rows (JSON, one line each; no reviewed row where none is read back: ``rows`` then
+        has none); ``key``, its rank among the flagged (the lowest first)."""
+        if reviewed is not None:
+            self._append(_REVIEWED + reviewed + b"\n")
         if flagged is not None:  # an equal key: the earlier row first, as a stable sort
             self._ranks.append(packed(key, self._size + 1, len(flagged)))  # the row without its mark and newline
             self._sorted = False
@@ -67,8 +69,9 @@ class Spool:
         """Each session's rows in the order added: its reviewed row, and its flagged row or None."""
         reviewed: bytes | None = None
         for line in self._lines(0):
-            if line[:1] == _FLAGGED and reviewed is not None:
-                yield reviewed, line[1:]
+            if line[:1] == _FLAGGED:  # after its reviewed row; alone where no reviewed rows were added
+                if reviewed is not None:
+                    yield reviewed, line[1:]
                 reviewed = None
                 continue
             if reviewed is not None:

@@ -154,17 +154,20 @@ def decode(session_id: str, text: str, row: str) -> Kept:
     return Kept(row, record.findings, record.outcome, record.context)
 
 
-def told(session_id: str, text: str, row: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any] | None]:
+def told(
+    session_id: str, text: str, row: str, *, context: bool = True
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any] | None]:
     """A kept session as ``ReportBuilder.add_told`` takes it: what its row says, its findings, the turns
-    around them, as plain JSON-ready data. No model is made of them: the builder writes them as a model
-    would, and a re-run's time was that of making models of 50,000 sessions and writing them out again."""
+    around them (unless not ``context``: a report that does not read them back), as plain JSON-ready data.
+    No model is made of them: the builder writes them as a model would, and a re-run's time was that of
+    making models of 50,000 sessions and writing them out again."""
     listed = ListRow.model_validate_json(row)
     started = from_unix(listed.started_at) or from_unix(listed.created_at)
     if text.startswith('{"session":'):  # the first format: read through its models
         old = _Record.model_validate_json(text)
         record = old.model_dump(include={"findings", "outcome", "context"})
     else:
-        record = _fields(session_id, text)
+        record = _fields(session_id, text, context=context)
     said = record["outcome"]
     outcome = (said["outcome"], said["reason"], said["evidence"]) if said is not None else ()
     return told_of(listed, started, *outcome), record["findings"], record["context"]
@@ -189,11 +192,10 @@ class ListRow(WireModel):
         return state_of(self.status, self.closed_at, self.started_at)
 
 
-def _fields(session_id: str, text: str) -> dict[str, Any]:
+def _fields(session_id: str, text: str, *, context: bool = True) -> dict[str, Any]:
     """The findings, outcome and context of a record ``encode`` wrote, as their models' fields by name."""
     kept = from_json(text)
-    context = kept["c"]
-    turns = {turn[0]: turn for turn in context or ()}
+    turns = {turn[0]: turn for turn in kept["c"] or ()}
     findings = []
     for check, severity, message, *where in kept["f"]:
         index, offset, evidence = where if len(where) == 3 else (None, None, "")
@@ -219,6 +221,7 @@ def _fields(session_id: str, text: str) -> dict[str, Any]:
             index, role, words = where if len(where) == 3 else turns[where[0]][:2] + turns[where[0]][3:]
             quote = {"turn_index": index, "role": role, "quote": words}
         outcome = {"outcome": name, "signal": signal, "reason": reason, "evidence": quote}
-    if context is not None:
-        context = [{"turn_index": i, "role": r, "offset_seconds": o, "text": t} for i, r, o, t in context]
-    return {"findings": findings, "outcome": outcome, "context": context}
+    turned = None
+    if context and kept["c"] is not None:
+        turned = [{"turn_index": i, "role": r, "offset_seconds": o, "text": t} for i, r, o, t in kept["c"]]
+    return {"findings": findings, "outcome": outcome, "context": turned}

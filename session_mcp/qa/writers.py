@@ -26,11 +26,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
-from pydantic_core import from_json, to_json
 
 from session_mcp.qa.breakdown import ReviewedSession
 from session_mcp.qa.checks import Finding
-from session_mcp.qa.report import FlaggedSession, QAReport, QAView
+from session_mcp.qa.report import FlaggedSession, QAReport, QAView, Reads
 from session_mcp.qa.template import render_page
 from session_mcp.render.common import format_offset, format_time, plural, shown_zone
 from session_mcp.render.lines import one_line, quoted
@@ -160,12 +159,26 @@ def _json_list(items: Iterable[str]) -> Iterator[str]:
 def jsonl_lines(report: QAReport) -> Iterator[str]:
     """A line per finding (its fields, a reviewer's verdict included), the flagged sessions worst first; with a
     scorecard, then a line per reviewed session: ``{"record": "session", ...}`` with its outcome, score and verdict."""
-    for session in report.ranked_json():  # each finding's JSON as its model writes it, without the model
-        yield "".join(to_json(f).decode() + "\n" for f in from_json(session)["findings"])
+    for session in report.ranked_json():  # each finding's JSON as its model writes it, without parsing it
+        yield finding_lines(session).decode()
     if report.scorecards:
         for _, row, _ in report.rows(flagged=False):
             if row is not None:
                 yield json.dumps({"record": "session", **row.model_dump(mode="json")}, ensure_ascii=False) + "\n"
+
+
+_FINDINGS, _AFTER_FINDINGS, _NEXT_FINDING = b'"findings":[', b'],"outcome":', b'},{"session_id":'
+
+
+def finding_lines(session: bytes) -> bytes:
+    """The findings of a flagged session's JSON (``FlaggedSession`` fields in order), a line each, copied
+    as written: parsing each row (its context the most of it) only to write its findings again cost an
+    eighth of a re-run. A quote inside a JSON string is escaped, so these three markers, each holding
+    one, can only be the row's own: the list after ``"findings"``, which ``"outcome"`` follows (no key
+    of a finding or its review is that), its items each an object that starts with ``"session_id"``."""
+    start = session.index(_FINDINGS) + len(_FINDINGS)
+    items = session[start : session.index(_AFTER_FINDINGS, start)]
+    return items.replace(_NEXT_FINDING, b'}\n{"session_id":') + b"\n" if items else b""
 
 
 def junit_parts(report: QAReport) -> Iterator[str]:
@@ -242,6 +255,13 @@ def render_html(report: QAReport) -> str:
 def view_data(report: QAView) -> dict[str, Any]:
     """What the view script draws, as JSON-ready values: the report without its list of every id."""
     return report.model_dump(mode="json", include=set(QAView.model_fields))
+
+
+def reads(format: Format, *, scored: bool) -> Reads:
+    """What a format's writer reads back of each session (``scored``: the rules have a scorecard). The
+    turns around findings: JSON's whole report and the HTML page; every reviewed row: JSON, JUnit (a case
+    per session) and, with a scorecard, JSON Lines (a line per session)."""
+    return Reads(rows=format in ("json", "junit") or (format == "jsonl" and scored), context=format in ("json", "html"))
 
 
 WRITERS: dict[Format, Callable[[QAReport], Iterable[str]]] = {

@@ -76,15 +76,22 @@ def run_query(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> Stor
 
 
 def run_query_ids(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> tuple[list[str], int]:
-    """``run_query``'s selection as ids only: no list row is read or validated (a QA run's choice)."""
-    total, tail, params = _selection(conn, tenant, query)
-    return [r[0] for r in conn.execute(f"SELECT id FROM list_rows {tail}", params)], int(total)
+    """``run_query``'s selection as ids only: no list row is read or validated (a QA run's choice). Every
+    match read (no keyset, no limit): their number is the count, not counted again (SQLite reads each
+    row beside the index on start time to count it: a tenth of a QA re-run of 50,000 sessions)."""
+    every = query.after is None and query.limit is None
+    total, tail, params = _selection(conn, tenant, query, count=not every)
+    ids = [r[0] for r in conn.execute(f"SELECT id FROM list_rows {tail}", params)]
+    return ids, len(ids) if every else total
 
 
-def _selection(conn: sqlite3.Connection, tenant: str, query: StoredQuery) -> tuple[int, str, list[Any]]:
-    """The exact count of ``query`` (keyset and limit aside), and the rest of its SELECT (from WHERE on)."""
+def _selection(
+    conn: sqlite3.Connection, tenant: str, query: StoredQuery, *, count: bool = True
+) -> tuple[int, str, list[Any]]:
+    """The exact count of ``query`` (keyset and limit aside; 0 unless ``count``), and the rest of its
+    SELECT (from WHERE on)."""
     where, params = query_where(SQLITE, tenant, query)
-    total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()[0]
+    total = conn.execute(f"SELECT count(*) FROM list_rows WHERE {where}", params).fetchone()[0] if count else 0
     if query.after is not None:  # the index seeks to the position
         where += f" AND {KEY} <= ? AND ({KEY} < ? OR id < ?)"
         params += [query.after[0], query.after[0], query.after[1]]

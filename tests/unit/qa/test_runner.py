@@ -19,7 +19,7 @@ from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.runner import Review, run_review, stored_ids, to_read
 from session_mcp.qa.stored import Kept, decode, fingerprint
 from session_mcp.qa.verdicts import Verdicts
-from session_mcp.qa.writers import FORMATS, WRITERS
+from session_mcp.qa.writers import FORMATS, WRITERS, reads
 from session_mcp.sessions.redact import redactor
 from session_mcp.sessions.select import Selection, select
 from session_mcp.simulator import Simulator, serve_in_thread
@@ -256,3 +256,31 @@ async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(tmp_p
     assert warm.report.disputed == 1 and warm.report.mean_score is not None and warm.report.flagged > 10
     for form in FORMATS:
         assert "".join(WRITERS[form](warm.report)) == "".join(WRITERS[form](cold.report)), form
+
+
+@pytest.mark.parametrize("text", [SCORED_RULES, ""], ids=["scorecard", "none"])
+async def test_a_review_spooling_what_its_format_reads_writes_it_byte_for_byte(tmp_path: Path, text: str) -> None:
+    """A review told what its format reads back (no reviewed rows, no turns around findings where the format
+    writes neither) writes the same bytes as one spooling everything: checked, and read back from the store."""
+    rules = parse_rules(text, "team.toml") if text else RuleSet()
+    fake = HostileUpstream()
+    fake.clear()
+    fake.add(*Simulator(anchor=ANCHOR).sessions_of("demo")[:60])
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    now = datetime.fromtimestamp(ANCHOR, UTC)
+    try:
+        with serve_in_thread(fake) as url:
+            async with CompanionClient("key", url) as client:
+                tenant = store.for_tenant(client.fingerprint)
+                whole = await run_review(client, Selection(limit=60), rules, redactor(False), store=tenant, now=now)
+                for form in FORMATS:
+                    told = reads(form, scored=bool(text))
+                    for kept_in in (tenant, None):  # read back from the store; checked again
+                        trimmed = await run_review(
+                            client, Selection(limit=60), rules, redactor(False), store=kept_in, now=now, reads=told
+                        )
+                        assert trimmed.kept == (whole.report.reviewed - trimmed.fetched if kept_in else 0)
+                        assert "".join(WRITERS[form](trimmed.report)) == "".join(WRITERS[form](whole.report)), form
+    finally:
+        store.close()
+    assert whole.report.flagged > 10 and told.context and not told.rows  # the last format, html, reads the turns

@@ -163,3 +163,20 @@ async def test_ids_only_are_the_query_s_ids_in_its_order_with_its_count(store: S
         assert ids == [row.summary.id for row in page.rows] and total == page.total
     assert (await tenant.query_ids(StoredQuery(limit=7)))[1] == len(stored) > 7  # counted past the limit
     assert "sess_other" not in (await tenant.query_ids(StoredQuery()))[0]
+
+
+async def test_every_id_of_a_query_is_read_without_counting_them_again(tmp_path: Path) -> None:
+    """Unlimited (a QA run's choice), the ids are their count: no ``count(*)`` statement, which read every
+    row beside the index a second time; limited or from a keyset, the count is still the exact one."""
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    tenant = store.for_tenant("t")
+    statements: list[str] = []
+    try:
+        await tenant.put_sessions([s for s in sessions(30) if s.is_closed])
+        store.call(lambda conn: conn.set_trace_callback(statements.append))
+        ids, total = await tenant.query_ids(StoredQuery(since=ANCHOR - 40 * 86_400.0))
+        assert total == len(ids) > 10 and not any("count(*)" in s for s in statements)
+        first, counted = await tenant.query_ids(StoredQuery(limit=3))
+        assert first == ids[:3] and counted == total and any("count(*)" in s for s in statements)
+    finally:
+        store.close()
