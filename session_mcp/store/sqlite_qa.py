@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation
+from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation, StoreError
 from session_mcp.store.rows import COMPRESSION
 from session_mcp.store.sqlite_query import rows_by_ids
 
@@ -28,16 +28,30 @@ class SqliteQaRecords:
     tenant: str
 
     async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        # The ids' records as one text made in SQLite (a line each: id, body in hex, list row, by tabs; an id
+        # and a compact JSON row hold neither): the worker thread takes the GIL once a statement, not once a
+        # row. While a review's Python work holds it, each row waited for it: the reads did not overlap the work.
         statement = (
-            "SELECT id, body, (SELECT summary FROM list_rows AS l WHERE l.tenant = f.tenant AND l.id = f.id) "
+            "SELECT group_concat(id || char(9) || hex(body) || char(9) || "
+            "(SELECT summary FROM list_rows AS l WHERE l.tenant = f.tenant AND l.id = f.id), char(10)) "
             "FROM findings AS f WHERE tenant = ? AND rules = ?"
         )
 
-        def work(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-            rows = rows_by_ids(conn, statement, (self.tenant, rules), session_ids)
-            return {str(r[0]): (zlib.decompress(r[1]).decode(), str(r[2])) for r in rows if r[2] is not None}
+        def work(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in rows_by_ids(conn, statement, (self.tenant, rules), session_ids) if r[0]]
 
-        return await self.store.run(work)
+        kept: dict[str, tuple[str, str]] = {}
+        for block in await self.store.run(work):
+            for line in block.split("\n"):
+                try:
+                    session_id, body, row = line.split("\t", 2)
+                    kept[session_id] = (zlib.decompress(bytes.fromhex(body)).decode(), row)
+                except (zlib.error, ValueError) as exc:  # a store damaged on disk (or by hand)
+                    raise StoreError(
+                        f"a kept QA result in {self.store.path} cannot be read ({exc}): the store is damaged; "
+                        "delete its sessions with `session-mcp store purge --all` and run `session-mcp sync` again"
+                    ) from None
+        return kept
 
     async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
         """Each result kept compressed, as the sessions' bodies are: findings quote turns, which compress 4:1."""
