@@ -23,7 +23,7 @@ from session_mcp.qa.checks import Finding
 from session_mcp.qa.scorecard import VERDICTS, Verdict
 from session_mcp.render.lines import ID_CHARS, shorten_text
 from session_mcp.render.transcript import make_turn
-from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence, SessionOutcome
+from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence
 
 MAX_COMPANIONS = 50  # rows of the per-companion table; the rest are summed into one "other" row
 CONTEXT_CHARS = 300  # of each turn shown around a finding
@@ -46,13 +46,6 @@ class ReviewedSession(BaseModel):
     scorecard: str | None = None
     checks: list[str] = Field(description="The checks that flagged it (disputed findings left out).")
     disputed: int = Field(0, description="Its findings disputed by a reviewer.")
-
-    @staticmethod
-    def told(outcome: SessionOutcome | None) -> dict[str, Any]:
-        """The outcome fields of a session (of ``ReviewedSession`` and ``FlaggedSession`` alike)."""
-        if outcome is None:
-            return {}
-        return {"outcome": outcome.outcome, "outcome_reason": outcome.reason, "outcome_evidence": outcome.evidence}
 
 
 class ContextTurn(BaseModel):

@@ -161,14 +161,9 @@ class QAReport(QAView):
             yield row.session_id, row, FlaggedSession.model_validate_json(found) if flagged and found else None
 
 
-def rank_key(session: FlaggedSession) -> tuple[int, ...]:
-    """Worst severity first, then the most critical, warning and info findings, then the newest; a session
-    whose findings were all disputed after every other."""
-    return _rank(session.worst, [f.severity for f in session.findings if not f.disputed], session.started_at)
-
-
 def _rank(worst: str, counted: list[str], started: datetime | None) -> tuple[int, ...]:
-    """``rank_key`` of a flagged session: its worst severity, its counted findings' severities, its start."""
+    """A flagged session's rank (the lowest first): worst severity first, then the most critical, warning and
+    info findings, then the newest; a session whose findings were all disputed after every other."""
     newest = -started.timestamp() if started else 0.0
     return (
         int(not counted),
@@ -325,8 +320,9 @@ class ReportBuilder:
         counted = self._count(findings, self._day(started))
         severities = [f["severity"] for f in counted]
         companion, value = told["companion_id"], told["outcome"]
-        card = self.scorecards.for_companion(companion) if self.scorecards.cards else None
-        score = card.score([_Graded(f["check"], f["severity"]) for f in counted], value) if card else None
+        score = None
+        if self.scorecards.cards:  # no list of graded findings made for none
+            score = self.scorecards.score(companion, [_Graded(f["check"], f["severity"]) for f in counted], value)
         row = {
             **told,
             "score": score.score if score else None,

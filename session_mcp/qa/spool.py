@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 
 FIELD_BITS = 48  # each part of a rank key, shifted to be non-negative: timestamps and counts fit with room
 OFFSET_BITS = 48  # where a row starts in the file: up to 256 TB
-LENGTH_BITS = 32  # a flagged row's length: up to 4 GB
+LENGTH_BITS = 40  # a flagged row's length: up to 1 TB (a row is a few KB)
 READ_SIZE = 256 * 1024  # a block of the rows read in order
 WRITE_BUFFER = 1024 * 1024  # rows are a few KB: written a megabyte at a time, not a call per row
 _REVIEWED, _FLAGGED = b"R", b"F"
@@ -43,7 +43,7 @@ class Spool:
         self._file = tempfile.TemporaryFile(buffering=WRITE_BUFFER)  # noqa: SIM115 - open as long as the report
         self.close = weakref.finalize(self, self._file.close)  # closed (and so gone) with the spool, or before
         self._size = 0
-        self._ranks: list[int] = []  # packed (rank key, offset) of each flagged row
+        self._ranks: list[int] = []  # packed (rank key, offset, length) of each flagged row
         self._sorted = True
 
     @property
@@ -91,7 +91,7 @@ class Spool:
         self._file.flush()
         descriptor, offsets, lengths = self._file.fileno(), (1 << OFFSET_BITS) - 1, (1 << LENGTH_BITS) - 1
         for rank in ranks:
-            yield os.pread(descriptor, rank & lengths, (rank >> LENGTH_BITS) & offsets)
+            yield _read(descriptor, rank & lengths, (rank >> LENGTH_BITS) & offsets)
 
     def _lines(self, start: int) -> Iterator[bytes]:
         """The lines of the file from ``start``, without their newline."""
@@ -104,3 +104,14 @@ class Spool:
             yield from lines
         if rest:
             yield rest
+
+
+def _read(descriptor: int, length: int, offset: int) -> bytes:
+    """``length`` bytes at ``offset``: one ``pread`` unless the system returns fewer (over 2 GB on Linux)."""
+    data = os.pread(descriptor, length, offset)
+    while len(data) < length:
+        more = os.pread(descriptor, length - len(data), offset + len(data))
+        if not more:
+            raise OSError(f"the QA report's spool ended {length - len(data)} bytes short of a row")
+        data += more
+    return data

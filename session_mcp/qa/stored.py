@@ -5,7 +5,7 @@ A closed session never changes, so its findings change only with what produces t
 and the code of the checks. ``fingerprint`` covers all three; the code by a digest of the source
 of the modules that decide a finding (``CHECKS_CODE``), so any change to them invalidates what was
 kept without anyone having to remember a version number. A re-run under the same fingerprint reads
-each kept session's findings back (``decode``), with the list row the store keeps beside them: no
+each kept session's findings back (``told``), with the list row the store keeps beside them: no
 check, no transcript, no request. The record is compact (``encode``): about 0.5 KB compressed.
 """
 
@@ -18,14 +18,14 @@ import inspect
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import from_json
 
 from session_mcp import __version__
-from session_mcp.companion.models import SessionSummary, SingleLine, Timestamp, WireModel, from_unix, state_of
+from session_mcp.companion.models import SingleLine, Timestamp, WireModel, from_unix, state_of
 from session_mcp.qa.breakdown import ContextTurn
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import told_of
@@ -50,22 +50,9 @@ CHECKS_MODULES = (
 )
 
 
-@dataclass(frozen=True)
-class Kept:
-    """What the report needs of one checked session: its list row, findings, outcome, the turns around them."""
-
-    row: str  # the session's list row (compact JSON), as the store keeps it beside the findings
-    findings: list[Finding]
-    outcome: SessionOutcome | None = None
-    context: list[ContextTurn] | None = None
-
-    def summary(self) -> SessionSummary:
-        return SessionSummary.model_validate_json(self.row)
-
-
 class _Record(BaseModel):
     """The findings, outcome and context by field name: the first format (with a copy of the list row,
-    still read, no longer written), and what ``decode`` validates the compact one as, in one pass."""
+    still read, no longer written)."""
 
     findings: list[Finding]
     outcome: SessionOutcome | None = None
@@ -142,16 +129,6 @@ def _finding(finding: Finding, turns: Mapping[int, ContextTurn]) -> list[object]
     if turn is not None and (turn.offset_seconds, turn.text) == (offset, evidence):
         return [*head, index]
     return [*head, index, offset, evidence]
-
-
-def decode(session_id: str, text: str, row: str) -> Kept:
-    """A kept session as ``encode`` wrote it (or the first format, which held a copy of the list row),
-    with ``row``, the session's list row from the store."""
-    if text.startswith('{"session":'):
-        old = _Record.model_validate_json(text)
-        return Kept(row, old.findings, old.outcome, old.context)
-    record = _Record.model_validate(_fields(session_id, text))  # one pass
-    return Kept(row, record.findings, record.outcome, record.context)
 
 
 def told(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import report as report_module
 from session_mcp.qa.checks import Finding, ReviewerVerdict
-from session_mcp.qa.report import TOP_SESSIONS, QAReport, ReportBuilder, rank_key
+from session_mcp.qa.report import TOP_SESSIONS, FlaggedSession, QAReport, ReportBuilder, _rank
 from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.runner import MAX_REVIEW
 from session_mcp.qa.verdicts import Verdicts
@@ -26,28 +26,17 @@ from session_mcp.sessions.outcome import SessionOutcome, outcome_of
 from session_mcp.simulator import Simulator
 from session_mcp.store.base import Annotation
 from tests.helpers import ANCHOR
+from tests.unit.qa.helpers import SCORED_RULES as RULES
 
-RULES = """\
-[[rules]]
-id = "greeting"
-type = "required_phrase"
-phrase = "welcome"
-within_agent_turns = 1
-
-[[scorecards]]
-pass = 80
-coach = 60
-[[scorecards.criteria]]
-check = "unanswered_user"
-weight = 40
-[[scorecards.criteria]]
-outcome = ["resolved", "escalated"]
-weight = 60
-"""
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 Reviewed = list[tuple[SessionDetail, list[Finding], SessionOutcome]]
+
+
+def rank_key(session: FlaggedSession) -> tuple[int, ...]:
+    """A flagged session's rank, read from its model: what the report ranked it by from plain data."""
+    return _rank(session.worst, [f.severity for f in session.findings if not f.disputed], session.started_at)
 
 
 @cache

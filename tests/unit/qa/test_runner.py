@@ -17,7 +17,7 @@ from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import runner
 from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.runner import Review, run_review, stored_ids, to_read
-from session_mcp.qa.stored import Kept, decode, fingerprint
+from session_mcp.qa.stored import fingerprint
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.qa.writers import FORMATS, WRITERS, reads
 from session_mcp.sessions.redact import redactor
@@ -26,6 +26,8 @@ from session_mcp.simulator import Simulator, serve_in_thread
 from session_mcp.store.base import Annotation
 from session_mcp.store.sqlite import SqliteStore
 from tests.helpers import ANCHOR
+from tests.unit.qa.helpers import SCORED_RULES
+from tests.unit.qa.kept import Kept, decode
 from tests.upstream import LIST_PATH, HostileUpstream, session
 
 pytestmark = pytest.mark.anyio
@@ -195,23 +197,6 @@ async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_sam
         assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
     finally:
         store.close()
-
-
-SCORED_RULES = """\
-[[rules]]
-id = "greeting"
-type = "required_phrase"
-phrase = "welcome"
-within_agent_turns = 1
-
-[[scorecards]]
-[[scorecards.criteria]]
-check = "unanswered_user"
-weight = 40
-[[scorecards.criteria]]
-outcome = ["resolved", "escalated"]
-weight = 60
-"""
 
 
 async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(tmp_path: Path) -> None:

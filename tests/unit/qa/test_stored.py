@@ -16,11 +16,12 @@ from session_mcp.qa.breakdown import ContextTurn, ReviewedSession, context_of
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.report import FlaggedSession, ReportBuilder
 from session_mcp.qa.rules import RuleSet, parse_rules
-from session_mcp.qa.stored import decode, encode, told
+from session_mcp.qa.stored import encode, told
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.outcome import SessionOutcome, outcome_of
 from session_mcp.store.base import Annotation
 from session_mcp.store.rows import summary_json
+from tests.unit.qa.kept import decode
 from tests.unit.store.helpers import sessions
 
 RULES = RuleSet()
