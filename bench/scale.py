@@ -54,6 +54,7 @@ RARE_SESSIONS = 25
 PHRASE = '"charged twice"'  # planted in one session in a hundred
 COMMON = "thanks"
 SEARCH_RUNS = 30
+WARM_UP = 1  # untimed runs of each search first, on each side: a fresh connection compiles and caches
 WINDOW = "30d"
 AT_SCALE = 50_000  # the size the targets for the warm qa and the peak RSS name
 
@@ -264,10 +265,10 @@ async def through_mcp(upstream: Upstream, store: str) -> McpFigures:
         timings: dict[str, list[float]] = {}
         for name, arguments in search_cases():
             runs = []
-            for _ in range(SEARCH_RUNS):
+            for run in range(WARM_UP + SEARCH_RUNS):
                 started = time.perf_counter()
                 result = await session.call_tool("search_transcripts", arguments)
-                runs.append(time.perf_counter() - started)
+                runs += [time.perf_counter() - started] if run >= WARM_UP else []
                 if result.is_error:
                     raise SystemExit(f"search_transcripts {arguments}: {result.content}")
             timings[name] = runs
@@ -297,7 +298,7 @@ def direct_search(path: Path, since: float) -> dict[str, list[float]]:
         oldest = (second_key(since) + (1 << SLOT_BITS)) << TURN_SHIFT
         params: tuple[Any, ...] = (match, oldest) if window else (match,)
         runs = []
-        for _ in range(SEARCH_RUNS):
+        for run in range(WARM_UP + SEARCH_RUNS):
             started = time.perf_counter()
             total = conn.execute(
                 f"SELECT count(*), count(DISTINCT rowid >> {TURN_SHIFT}) FROM turns_fts "
@@ -319,7 +320,7 @@ def direct_search(path: Path, since: float) -> dict[str, list[float]]:
                     "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ? AND rowid >= ? AND rowid < ?",
                     (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT),
                 ).fetchone()
-            runs.append(time.perf_counter() - started)
+            runs += [time.perf_counter() - started] if run >= WARM_UP else []
         timings[name] = runs
     conn.close()
     return timings
@@ -351,10 +352,10 @@ async def store_search(path: Path, tenant: str, since: float) -> dict[str, list[
         for name, arguments in search_cases():
             filters = SearchFilters(since=since) if "since" in arguments else SearchFilters()
             runs = []
-            for _ in range(SEARCH_RUNS):
+            for run in range(WARM_UP + SEARCH_RUNS):
                 started = time.perf_counter()
                 await tenant_store.search(arguments["query"], filters, 0, 20)
-                runs.append(time.perf_counter() - started)
+                runs += [time.perf_counter() - started] if run >= WARM_UP else []
             timings[name] = runs
     finally:
         store.close()
