@@ -16,17 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from session_mcp.companion.models import SessionDetail
-from session_mcp.qa.checks import Finding
 from session_mcp.qa.scorecard import VERDICTS, Verdict
 from session_mcp.render.lines import ID_CHARS, shorten_text
-from session_mcp.render.transcript import make_turn
 from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence
 
 MAX_COMPANIONS = 50  # rows of the per-companion table; the rest are summed into one "other" row
-CONTEXT_CHARS = 300  # of each turn shown around a finding
 WEEK = timedelta(days=7)
 
 
@@ -46,17 +42,6 @@ class ReviewedSession(BaseModel):
     scorecard: str | None = None
     checks: list[str] = Field(description="The checks that flagged it (disputed findings left out).")
     disputed: int = Field(0, description="Its findings disputed by a reviewer.")
-
-
-class ContextTurn(BaseModel):
-    """A turn around a finding, as shown (redacted when on), cut to a few hundred characters."""
-
-    model_config = ConfigDict(frozen=True)
-
-    turn_index: int
-    role: str
-    offset_seconds: float | None = None
-    text: str
 
 
 class CompanionRow(BaseModel):
@@ -84,21 +69,6 @@ class Trend(BaseModel):
     last_week_sessions: int = 0
     rows: list[TrendRow] = Field(default_factory=list)
     note: str
-
-
-def context_of(session: SessionDetail, findings: Sequence[Finding]) -> list[ContextTurn]:
-    """The turns of ``session`` (as shown) one before to one after each finding's turn."""
-    wanted = sorted(
-        {i for f in findings if f.turn_index is not None for i in range(f.turn_index - 1, f.turn_index + 2)}
-    )
-    origin = session.turn_origin
-    context = []
-    for index in wanted:
-        if 0 <= index < len(session.turns):
-            turn = make_turn(index, session.turns[index], origin)
-            text = turn.text if len(turn.text) <= CONTEXT_CHARS else turn.text[: CONTEXT_CHARS - 1] + "…"
-            context.append(ContextTurn(turn_index=index, role=turn.role, offset_seconds=turn.offset_seconds, text=text))
-    return context
 
 
 class _Tally:

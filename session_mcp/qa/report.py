@@ -21,8 +21,9 @@ from pydantic import BaseModel, Field, PrivateAttr
 from pydantic_core import to_json
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
-from session_mcp.qa.breakdown import Breakdown, CompanionRow, ContextTurn, ReviewedSession, Trend, context_of
+from session_mcp.qa.breakdown import Breakdown, CompanionRow, ReviewedSession, Trend
 from session_mcp.qa.checks import SEVERITIES, SEVERITY_RANK, Finding, Severity
+from session_mcp.qa.context import ContextTurn, context_of
 from session_mcp.qa.explain import CheckHelp, explain
 from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.scorecard import VERDICTS, Score, Scorecards

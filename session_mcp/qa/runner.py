@@ -23,7 +23,7 @@ import anyio
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import SessionDetail
-from session_mcp.qa.breakdown import context_of
+from session_mcp.qa.context import context_of
 from session_mcp.qa.report import QAReport, Reads, ReportBuilder
 from session_mcp.qa.rules import RuleSet
 from session_mcp.qa.stored import encode, fingerprint, told

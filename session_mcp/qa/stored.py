@@ -26,8 +26,8 @@ from pydantic_core import from_json
 
 from session_mcp import __version__
 from session_mcp.companion.models import SingleLine, Timestamp, WireModel, from_unix, state_of
-from session_mcp.qa.breakdown import ContextTurn
 from session_mcp.qa.checks import Finding
+from session_mcp.qa.context import ContextTurn
 from session_mcp.qa.report import told_of
 from session_mcp.qa.rules import RuleSet
 from session_mcp.sessions.outcome import SessionOutcome
@@ -39,7 +39,7 @@ CHECKS_MODULES = (
     "session_mcp.qa.escalation",
     "session_mcp.qa.patterns",
     "session_mcp.qa.similarity",
-    "session_mcp.qa.breakdown",
+    "session_mcp.qa.context",
     "session_mcp.sessions.outcome",
     "session_mcp.sessions.phrases",
     "session_mcp.qa.rules",

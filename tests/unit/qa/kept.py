@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from session_mcp.companion.models import SessionSummary
-from session_mcp.qa.breakdown import ContextTurn
 from session_mcp.qa.checks import Finding
+from session_mcp.qa.context import ContextTurn
 from session_mcp.qa.stored import _fields, _Record
 from session_mcp.sessions.outcome import SessionOutcome
 

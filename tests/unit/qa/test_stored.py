@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from session_mcp.companion.models import SessionSummary
-from session_mcp.qa.breakdown import ContextTurn, ReviewedSession, context_of
+from session_mcp.qa.breakdown import ReviewedSession
 from session_mcp.qa.checks import Finding
+from session_mcp.qa.context import ContextTurn, context_of
 from session_mcp.qa.report import FlaggedSession, ReportBuilder
 from session_mcp.qa.rules import RuleSet, parse_rules
-from session_mcp.qa.stored import encode, told
+from session_mcp.qa.stored import CHECKS_MODULES, encode, told
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.outcome import SessionOutcome, outcome_of
 from session_mcp.store.base import Annotation
@@ -168,3 +169,9 @@ def test_any_kept_record_is_reported_as_its_models_are(
     models.add(SessionSummary.model_validate_json(row), findings, outcome=outcome, context=context)
     plain.add_told(*told("s", encode(findings, outcome, context), row))
     assert rows_written(plain) == rows_written(models) and plain.build().checks == models.build().checks
+
+
+def test_the_checks_fingerprint_covers_the_code_of_what_a_kept_record_holds_and_not_the_report_s() -> None:
+    for kept in (Finding, SessionOutcome, ContextTurn):  # what ``encode`` writes
+        assert kept.__module__ in CHECKS_MODULES
+    assert "session_mcp.qa.breakdown" not in CHECKS_MODULES  # the report's tallies: changing them keeps what was kept
