@@ -319,6 +319,9 @@ class ReportBuilder:
             findings = [self.verdicts.marked(f) for f in findings]
         started: datetime | None = told["started_at"]
         counted = self._count(findings, self._day(started))
+        flagged_by = list(dict.fromkeys([f["check"] for f in counted]))
+        for check in flagged_by:
+            self._checks[check].sessions += 1
         severities = [f["severity"] for f in counted]
         companion, value = told["companion_id"], told["outcome"]
         score = None
@@ -329,7 +332,7 @@ class ReportBuilder:
             "score": score.score if score else None,
             "verdict": score.verdict if score else None,
             "scorecard": score.scorecard if score else None,
-            "checks": list(dict.fromkeys([f["check"] for f in counted])),
+            "checks": flagged_by,
             "disputed": len(findings) - len(counted),
         }
         self.reviewed += 1
@@ -370,8 +373,8 @@ class ReportBuilder:
         return counts
 
     def _count(self, findings: list[dict[str, Any]], day: Counter[str]) -> list[dict[str, Any]]:
-        """Per check: findings, sessions, the worst severity, disputed; per severity, per severity that ``day``;
-        the findings counted (those no reviewer disputed)."""
+        """Per check: findings, the worst severity, disputed; per severity, per severity that ``day``; the
+        findings counted (those no reviewer disputed)."""
         checks, severities, counted = self._checks, self._severities, []
         for finding in findings:
             check, severity, review = finding["check"], finding["severity"], finding["review"]
@@ -387,8 +390,6 @@ class ReportBuilder:
                 count.worst = rank
             severities[severity] += 1
             day[severity] += 1
-        for check, _ in dict.fromkeys([(f["check"], f["session_id"]) for f in counted]):
-            checks[check].sessions += 1
         self.disputed += len(findings) - len(counted)
         return counted
 
