@@ -53,6 +53,13 @@ def upstream() -> Iterator[tuple[HostileUpstream, str]]:
         yield fake, url
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "s.sqlite3")
+    yield opened
+    opened.close()
+
+
 DEFAULT_RULES = RuleSet()
 
 
@@ -69,49 +76,39 @@ def detail_requests(fake: HostileUpstream) -> list[str]:
 
 
 async def test_a_second_review_reads_and_checks_only_the_open_session(
-    upstream: tuple[HostileUpstream, str], tmp_path: Path
+    upstream: tuple[HostileUpstream, str], store: SqliteStore
 ) -> None:
     fake, url = upstream
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    try:
-        first = await review(url, store)
-        assert sorted(detail_requests(fake)) == sorted([s["id"] for s in CLOSED] + ["sess_open"])
-        second = await review(url, store)
-        assert detail_requests(fake) == ["sess_open"]  # no detail request for a closed session
-        assert (second.kept, second.from_store, second.fetched) == (len(CLOSED), 0, 1)
-        assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
-        assert first.report.flagged == len(CLOSED)  # the open one said nothing to flag
-        rules = parse_rules("[checks.escalation_request]\nenabled = false\n")
-        third = await review(url, store, rules)
-        assert detail_requests(fake) == ["sess_open"]  # other rules: checked again, from the stored transcripts
-        assert (third.kept, third.from_store, third.fetched) == (0, len(CLOSED), 1)
-        assert "escalation_request" not in {f.check for s in third.report.sessions for f in s.findings}
-        assert (await review(url, store, rules)).kept == len(CLOSED)
-    finally:
-        store.close()
+    first = await review(url, store)
+    assert sorted(detail_requests(fake)) == sorted([s["id"] for s in CLOSED] + ["sess_open"])
+    second = await review(url, store)
+    assert detail_requests(fake) == ["sess_open"]  # no detail request for a closed session
+    assert (second.kept, second.from_store, second.fetched) == (len(CLOSED), 0, 1)
+    assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
+    assert first.report.flagged == len(CLOSED)  # the open one said nothing to flag
+    rules = parse_rules("[checks.escalation_request]\nenabled = false\n")
+    third = await review(url, store, rules)
+    assert detail_requests(fake) == ["sess_open"]  # other rules: checked again, from the stored transcripts
+    assert (third.kept, third.from_store, third.fetched) == (0, len(CLOSED), 1)
+    assert "escalation_request" not in {f.check for s in third.report.sessions for f in s.findings}
+    assert (await review(url, store, rules)).kept == len(CLOSED)
 
 
 async def test_findings_kept_in_the_first_format_are_read_not_checked_again(
-    upstream: tuple[HostileUpstream, str], tmp_path: Path
+    upstream: tuple[HostileUpstream, str], store: SqliteStore
 ) -> None:
     fake, url = upstream
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    try:
-        first = await review(url, store)
-        async with CompanionClient("key", url) as client:
-            tenant = store.for_tenant(client.fingerprint)
-        key = fingerprint(DEFAULT_RULES, redacted=False)
-        kept = await tenant.get_findings(key, [s["id"] for s in CLOSED])
-        old = {i: decode(i, text, row) for i, (text, row) in kept.items()}
-        await tenant.put_findings(
-            key, [(i, first_format(k)) for i, k in old.items()]
-        )  # as a store of 2b1d103 holds them
-        detail_requests(fake)
-        again = await review(url, store)
-        assert detail_requests(fake) == ["sess_open"] and again.kept == len(CLOSED)
-        assert again.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
-    finally:
-        store.close()
+    first = await review(url, store)
+    async with CompanionClient("key", url) as client:
+        tenant = store.for_tenant(client.fingerprint)
+    key = fingerprint(DEFAULT_RULES, redacted=False)
+    kept = await tenant.get_findings(key, [s["id"] for s in CLOSED])
+    old = {i: decode(i, text, row) for i, (text, row) in kept.items()}
+    await tenant.put_findings(key, [(i, first_format(k)) for i, k in old.items()])  # as a store of 2b1d103 holds them
+    detail_requests(fake)
+    again = await review(url, store)
+    assert detail_requests(fake) == ["sess_open"] and again.kept == len(CLOSED)
+    assert again.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
 
 
 def first_format(kept: Kept) -> str:
@@ -124,21 +121,17 @@ def first_format(kept: Kept) -> str:
 
 
 async def test_redacted_evidence_is_kept_apart_from_the_plain(
-    upstream: tuple[HostileUpstream, str], tmp_path: Path
+    upstream: tuple[HostileUpstream, str], store: SqliteStore
 ) -> None:
     _, url = upstream
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    try:
-        await review(url, store)
-        async with CompanionClient("key", url) as client:
-            redacted = await run_review(
-                client, Selection(limit=100), RuleSet(), redactor(True), store=store.for_tenant(client.fingerprint)
-            )
-        assert redacted.kept == 0  # evidence quoted redacted is not the evidence quoted plain
-        evidence = [f.evidence for s in redacted.report.sessions for f in s.findings if f.check == "pii_exposed"]
-        assert evidence and all("4111" not in e for e in evidence)
-    finally:
-        store.close()
+    await review(url, store)
+    async with CompanionClient("key", url) as client:
+        redacted = await run_review(
+            client, Selection(limit=100), RuleSet(), redactor(True), store=store.for_tenant(client.fingerprint)
+        )
+    assert redacted.kept == 0  # evidence quoted redacted is not the evidence quoted plain
+    evidence = [f.evidence for s in redacted.report.sessions for f in s.findings if f.check == "pii_exposed"]
+    assert evidence and all("4111" not in e for e in evidence)
 
 
 async def test_without_a_store_every_session_is_read_every_time(upstream: tuple[HostileUpstream, str]) -> None:
@@ -149,26 +142,22 @@ async def test_without_a_store_every_session_is_read_every_time(upstream: tuple[
 
 
 async def test_the_store_chooses_the_sessions_as_ids_as_select_does(
-    upstream: tuple[HostileUpstream, str], tmp_path: Path
+    upstream: tuple[HostileUpstream, str], store: SqliteStore
 ) -> None:
     _, url = upstream
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    try:
-        await review(url, store)  # the closed sessions stored
-        async with CompanionClient("key", url) as client:
-            tenant = store.for_tenant(client.fingerprint)
-            for limit in (None, 3, 4, 5, 8, 100):
-                chosen = await select(client, Selection(limit=limit), store=tenant)
-                assert await stored_ids(tenant, Selection(limit=limit)) == (chosen.ids, chosen.more_match)
-                assert len(chosen.ids) == min(limit or len(CLOSED), len(CLOSED))
-            done = await run_review(
-                client, Selection(limit=5), DEFAULT_RULES, redactor(False), store=tenant, select_from=tenant
-            )
-            newest = await select(client, Selection(limit=5), store=tenant)
-        assert [session_id for session_id, _, _ in done.report.rows()] == newest.ids
-        assert done.report.limit_hit and done.scan is None and done.kept == 5
-    finally:
-        store.close()
+    await review(url, store)  # the closed sessions stored
+    async with CompanionClient("key", url) as client:
+        tenant = store.for_tenant(client.fingerprint)
+        for limit in (None, 3, 4, 5, 8, 100):
+            chosen = await select(client, Selection(limit=limit), store=tenant)
+            assert await stored_ids(tenant, Selection(limit=limit)) == (chosen.ids, chosen.more_match)
+            assert len(chosen.ids) == min(limit or len(CLOSED), len(CLOSED))
+        done = await run_review(
+            client, Selection(limit=5), DEFAULT_RULES, redactor(False), store=tenant, select_from=tenant
+        )
+        newest = await select(client, Selection(limit=5), store=tenant)
+    assert [session_id for session_id, _, _ in done.report.rows()] == newest.ids
+    assert done.report.limit_hit and done.scan is None and done.kept == 5
 
 
 @settings(max_examples=60, deadline=None)
@@ -182,24 +171,20 @@ def test_a_block_is_cut_where_a_part_has_a_chunk_to_read(block: list[tuple[str, 
 
 
 async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_same(
-    upstream: tuple[HostileUpstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    upstream: tuple[HostileUpstream, str], store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake, url = upstream
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    try:
-        first = await review(url, store)
-        monkeypatch.setattr(runner, "CHUNK", 1)  # the open session read alone, among blocks of kept ones
-        monkeypatch.setattr(runner, "KEPT_CHUNK", 3)
-        detail_requests(fake)
-        second = await review(url, store)
-        assert detail_requests(fake) == ["sess_open"] and second.kept == len(CLOSED)
-        assert list(second.report.rows()) == list(first.report.rows())
-        assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
-    finally:
-        store.close()
+    first = await review(url, store)
+    monkeypatch.setattr(runner, "CHUNK", 1)  # the open session read alone, among blocks of kept ones
+    monkeypatch.setattr(runner, "KEPT_CHUNK", 3)
+    detail_requests(fake)
+    second = await review(url, store)
+    assert detail_requests(fake) == ["sess_open"] and second.kept == len(CLOSED)
+    assert list(second.report.rows()) == list(first.report.rows())
+    assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
 
 
-async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(tmp_path: Path) -> None:
+async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(store: SqliteStore) -> None:
     """The demo sessions reviewed under a phrase rule and a scorecard, with a disputed finding and a note:
     the re-run reads every closed session's findings back (and makes no model of them) and writes the same
     bytes in every format as the run that checked them."""
@@ -218,25 +203,21 @@ async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(tmp_p
     fake = HostileUpstream()
     fake.clear()
     fake.add(*demo)
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    try:
-        with serve_in_thread(fake) as url:
-            async with CompanionClient("key", url) as client:
-                tenant = store.for_tenant(client.fingerprint)
-                cold, warm = [
-                    await run_review(
-                        client,
-                        Selection(limit=100),
-                        rules,
-                        redactor(False),
-                        store=tenant,
-                        now=datetime.fromtimestamp(ANCHOR, UTC),
-                        verdicts=verdicts,
-                    )
-                    for _ in range(2)
-                ]
-    finally:
-        store.close()
+    with serve_in_thread(fake) as url:
+        async with CompanionClient("key", url) as client:
+            tenant = store.for_tenant(client.fingerprint)
+            cold, warm = [
+                await run_review(
+                    client,
+                    Selection(limit=100),
+                    rules,
+                    redactor(False),
+                    store=tenant,
+                    now=datetime.fromtimestamp(ANCHOR, UTC),
+                    verdicts=verdicts,
+                )
+                for _ in range(2)
+            ]
     assert cold.kept == 0 and warm.kept == len(demo) - warm.fetched > 10
     assert warm.report.disputed == 1 and warm.report.mean_score is not None and warm.report.flagged > 10
     for form in FORMATS:
@@ -244,28 +225,24 @@ async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(tmp_p
 
 
 @pytest.mark.parametrize("text", [SCORED_RULES, ""], ids=["scorecard", "none"])
-async def test_a_review_spooling_what_its_format_reads_writes_it_byte_for_byte(tmp_path: Path, text: str) -> None:
+async def test_a_review_spooling_what_its_format_reads_writes_it_byte_for_byte(store: SqliteStore, text: str) -> None:
     """A review told what its format reads back (no reviewed rows, no turns around findings where the format
     writes neither) writes the same bytes as one spooling everything: checked, and read back from the store."""
     rules = parse_rules(text, "team.toml") if text else RuleSet()
     fake = HostileUpstream()
     fake.clear()
     fake.add(*Simulator(anchor=ANCHOR).sessions_of("demo")[:60])
-    store = SqliteStore(tmp_path / "s.sqlite3")
     now = datetime.fromtimestamp(ANCHOR, UTC)
-    try:
-        with serve_in_thread(fake) as url:
-            async with CompanionClient("key", url) as client:
-                tenant = store.for_tenant(client.fingerprint)
-                whole = await run_review(client, Selection(limit=60), rules, redactor(False), store=tenant, now=now)
-                for form in FORMATS:
-                    told = reads(form, scored=bool(text))
-                    for kept_in in (tenant, None):  # read back from the store; checked again
-                        trimmed = await run_review(
-                            client, Selection(limit=60), rules, redactor(False), store=kept_in, now=now, reads=told
-                        )
-                        assert trimmed.kept == (whole.report.reviewed - trimmed.fetched if kept_in else 0)
-                        assert "".join(WRITERS[form](trimmed.report)) == "".join(WRITERS[form](whole.report)), form
-    finally:
-        store.close()
+    with serve_in_thread(fake) as url:
+        async with CompanionClient("key", url) as client:
+            tenant = store.for_tenant(client.fingerprint)
+            whole = await run_review(client, Selection(limit=60), rules, redactor(False), store=tenant, now=now)
+            for form in FORMATS:
+                told = reads(form, scored=bool(text))
+                for kept_in in (tenant, None):  # read back from the store; checked again
+                    trimmed = await run_review(
+                        client, Selection(limit=60), rules, redactor(False), store=kept_in, now=now, reads=told
+                    )
+                    assert trimmed.kept == (whole.report.reviewed - trimmed.fetched if kept_in else 0)
+                    assert "".join(WRITERS[form](trimmed.report)) == "".join(WRITERS[form](whole.report)), form
     assert whole.report.flagged > 10 and told.context and not told.rows  # the last format, html, reads the turns
