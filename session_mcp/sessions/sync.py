@@ -51,8 +51,9 @@ from session_mcp.sessions.scan import STOP_AFTER_PAGES
 from session_mcp.store.base import SessionStore, SyncState
 
 OVERLAP_PAGES = 1
-CHUNK = 200  # details fetched, then stored, at a time: what an interruption can lose (with the one queued)
+CHUNK = 200  # details fetched, then stored, at a time at most: what an interruption can lose (with the one queued)
 CHUNK_BYTES = 16_000_000  # ... and at most about this much transcript text held before it is stored
+MIN_CHUNK = 20  # ... and at least this many while the storing is idle: it keeps pace, so the last chunk is small
 STORE_QUEUE = 1  # chunks fetched that wait while another is stored
 DAY = 86_400.0
 
@@ -239,9 +240,11 @@ async def _fetch_and_store(
     answer (a 429's ``Retry-After``) holds one request, not a group waiting for its slowest. A
     chunk is handed to the storing task once it holds ``CHUNK`` sessions or ``CHUNK_BYTES`` of
     text, and the fetching goes on while it is stored (storing a chunk takes about as long as
-    fetching one at the API's rate: in turn, they would halve it). At most ``STORE_QUEUE`` chunks
-    wait for the store, and ``pacer.maximum`` answers in the channel. The progress's total is what
-    the listing has queued so far. A list that cannot be read stops it all and is raised.
+    fetching one at the API's rate: in turn, they would halve it). While the storing task is idle, a
+    chunk goes to it at ``MIN_CHUNK``: the storing keeps pace with the fetching, and what is left to
+    store after the last answer (the sync's tail) is a few sessions, not up to ``CHUNK``. At most
+    ``STORE_QUEUE`` chunks wait for the store, and ``pacer.maximum`` answers in the channel. The
+    progress's total is what the listing has queued so far. A list that cannot be read stops it all and is raised.
     """
     queue, pending = anyio.create_memory_object_stream[str](math.inf)  # ids: the listing never waits
     send, receive = anyio.create_memory_object_stream[SessionDetail | Failure](pacer.maximum)
@@ -292,7 +295,8 @@ async def _fetch_and_store(
                     held.append(item)
                     held_bytes += sum(len(t.text) for t in item.turns)
                     result.fetched += 1
-                if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES:
+                idle = to_store.statistics().tasks_waiting_receive > 0  # the storer waits for a chunk
+                if len(held) >= CHUNK or held_bytes >= CHUNK_BYTES or (idle and len(held) >= MIN_CHUNK):
                     await to_store.send((held, done))
                     held, held_bytes, sent = [], 0, done
             if done > sent:  # the last chunk, or the progress of the last failures
@@ -307,8 +311,10 @@ async def _store_chunk(store: SessionStore, fetched: list[SessionDetail], now: f
     still_open: list[SessionDetail] = [s for s in fetched if not s.is_closed]
     await put_closed(store, closed)
     stale = {s.id for s in still_open if _age(s.list_time, now) > MAX_PENDING_AGE}
-    await store.set_pending(still_open, now)
-    await store.drop_pending(list(stale))
+    if still_open:  # each is a write transaction of its own: none for nothing
+        await store.set_pending(still_open, now)
+    if stale:
+        await store.drop_pending(list(stale))
     result.stored += len(closed)
     result.given_up += len(stale)
 

@@ -11,7 +11,7 @@ import pytest
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.sessions.scan import STOP_AFTER_PAGES
-from session_mcp.sessions.sync import CHUNK, MAX_PENDING_AGE, sync
+from session_mcp.sessions.sync import CHUNK, MAX_PENDING_AGE, MIN_CHUNK, sync
 from session_mcp.simulator import Simulator
 from session_mcp.store.base import SearchFilters, StoreError, SyncRunningError, SyncState
 from session_mcp.store.open import StoreEngine, StoreLocation, open_store
@@ -288,6 +288,33 @@ async def test_the_fetching_goes_on_while_a_chunk_is_stored(
     # stopped once the channel and the workers held an answer each: CHUNK + 64 at most).
     assert slow.seen_while_storing is not None and slow.seen_while_storing >= len(closed)
     assert result.stored == len(closed) and not result.partial
+
+
+class ChunkSizes:
+    """A real tenant store that notes the size of each chunk of sessions it is given to store."""
+
+    def __init__(self, tenant: Any) -> None:
+        self.tenant, self.sizes = tenant, list[int]()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tenant, name)
+
+    async def put_sessions(self, sessions: Any, *args: Any, **kwargs: Any) -> None:
+        self.sizes.append(len(sessions))
+        await self.tenant.put_sessions(sessions, *args, **kwargs)
+
+
+async def test_an_idle_storing_takes_a_small_chunk_so_the_last_one_is_small_too(
+    simulator: Simulator, store: StoreEngine, clients: dict[str, CompanionClient]
+) -> None:
+    """The storing keeps pace with the fetching: what is left to store after the last answer is no
+    whole ``CHUNK`` (before, every chunk but the last held ``CHUNK`` sessions, stored after them all)."""
+    closed = [s for s in simulator.sessions_of("demo") if s.get("status") in ("closed", "failed")]
+    assert len(closed) > CHUNK
+    noted = ChunkSizes(store.for_tenant("t"))
+    result = await sync(clients["demo"], noted, clock=lambda: NOW)  # type: ignore[arg-type]
+    assert noted.sizes[0] == MIN_CHUNK  # the storing waited for its first chunk: it got one at MIN_CHUNK
+    assert max(noted.sizes) <= CHUNK and sum(noted.sizes) == result.stored == len(closed)
 
 
 async def test_the_fetching_starts_while_the_list_is_still_read(
