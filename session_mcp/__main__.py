@@ -1,5 +1,5 @@
 """``python -m session_mcp`` is the ``session-mcp`` command."""
 
-from session_mcp.cli.main import main
+from session_mcp.cli.main import entry
 
-main()
+entry()

@@ -305,6 +305,31 @@ def main(argv: Sequence[str] | None = None) -> None:
         anyio.run(serve, settings, arguments)
 
 
+def entry() -> NoReturn:
+    """The ``session-mcp`` command (``main``), ended without the interpreter's teardown.
+
+    When ``main`` is done, its files are closed and its store too; the teardown would then free every
+    object one by one, 0.05 s after a short command and 0.1 s after a ``qa`` of 50,000 sessions (a
+    twentieth of a warm one), for nothing. Output is flushed first; an exception other than
+    ``SystemExit`` ends the process as it always did, with its traceback.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):  # as the interpreter does: the message, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: the interpreter's own exit says so, as before
+        sys.exit(code)
+    logging.shutdown()
+    os._exit(code or 0)
+
+
 async def store_command(args: argparse.Namespace, settings: Settings) -> int:
     async with make_client(settings) as client:
         return await run_store_command(args, settings, client, sys.stdout)

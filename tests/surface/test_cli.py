@@ -105,6 +105,34 @@ def test_exit_status(args: list[str], env: dict[str, str], status: int, says: st
         assert done.stdout.startswith(f"Sessions 1-2 of {DEFAULT_SESSION_COUNT}")
 
 
+@pytest.mark.parametrize(
+    ("args", "status", "says"),
+    [
+        (["sessions", "list", "--demo", "--page-size", "100", "--json"], 0, ""),
+        (["sessions", "list", "--demo", "--page-size", "two"], 2, "must be a whole number"),
+        (["sessions", "show", "--demo", "sess_0000000000dead"], 2, "No session"),
+    ],
+    ids=["ok", "usage", "fatal"],
+)
+def test_the_process_exits_with_main_s_status_and_all_its_output(args: list[str], status: int, says: str) -> None:
+    """``entry`` skips the interpreter's teardown (``os._exit``): the status and every byte written get out."""
+    done = run_process(*args, env=clean_environment())
+    assert done.returncode == status, done
+    assert says in done.stderr and "Traceback" not in done.stderr
+    if status == 0:  # a page of 100 sessions as JSON, ~50 KB through a pipe: whole, or it would not parse
+        assert len(json.loads(done.stdout)["items"]) == 100
+
+
+@pytest.mark.parametrize(("exit_with", "status", "says"), [("'stopped: go on later'", 1, "stopped: go on later"),
+                                                             ("None", 0, ""), ("3", 3, "")])  # fmt: skip
+def test_the_process_exits_as_the_interpreter_would_on_any_system_exit(exit_with: str, status: int, says: str) -> None:
+    """A ``sys.exit`` with a message (as Ctrl+C's) prints it and exits 1; ``None`` is 0; a number is itself."""
+    program = f"import sys; import session_mcp.cli.main as m; m.main = lambda: sys.exit({exit_with}); m.entry()"
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == status, done
+    assert done.stderr.strip() == says
+
+
 def test_a_partial_export_exits_1(process_env: dict[str, str], simulator: Simulator, tmp_path: Path) -> None:
     target = simulator.sessions_of("demo")[1]["id"]
     simulator.fail_next(500, path_prefix=f"/public/sessions/{target}")
