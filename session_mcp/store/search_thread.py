@@ -27,8 +27,8 @@ T = TypeVar("T")
 
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
 _jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-_started = threading.Lock()
-_thread: list[threading.Thread] = []  # the thread, once started
+_starting = threading.Lock()
+_thread: list[threading.Thread] = []  # the thread, once started (a forked child has it, not alive: started anew)
 
 
 def _settle(future: asyncio.Future[Any], failed: bool, outcome: Any) -> None:
@@ -53,15 +53,19 @@ def _serve() -> None:
         del loop, future, work, outcome  # no job's objects kept alive while waiting for the next
 
 
+def _start() -> None:
+    with _starting:
+        if not (_thread and _thread[0].is_alive()):
+            thread = threading.Thread(target=_serve, name="session-mcp-search", daemon=True)
+            thread.start()
+            _thread[:] = [thread]
+
+
 async def run_in_search_thread(work: Callable[[], T]) -> T:
     """``work()`` in the search thread; its result, or its exception raised here."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
-    if not _thread:
-        with _started:
-            if not _thread:
-                thread = threading.Thread(target=_serve, name="session-mcp-search", daemon=True)
-                thread.start()
-                _thread.append(thread)
+    if not (_thread and _thread[0].is_alive()):
+        _start()
     _jobs.put((loop, future, work))
     return await future
