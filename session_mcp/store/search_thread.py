@@ -3,8 +3,9 @@
 A search of a rare word takes about a millisecond of SQL and Python, and its hop off the event loop
 was a large share of what the store adds to the SQL: ``anyio.to_thread.run_sync`` (the store's
 ``run``: a capacity limiter, a worker found or started, its result sent back) took ~75 us bare and
-~250 us beside a search (bench/search_probe.py, 50,000 sessions), a thread that waits on a queue and
-answers through ``call_soon_threadsafe`` ~35 and ~100 us. SQLite still never runs on the event loop:
+~210 us of wall and of CPU time beside a search (1,000 and 50,000 sessions, interleaved with the same
+search run on the loop), a thread that waits on a queue and answers through ``call_soon_threadsafe``
+~35 us bare and ~90 us beside a search. SQLite still never runs on the event loop:
 the work goes to this thread, which takes the store's lock (``SqliteStore.call``) as any worker does.
 One thread serves every store of the process (a process has one store; tests open many, one after
 the other); it is a daemon, started at the first search, waiting on its queue when idle.
