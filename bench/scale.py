@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,9 +283,10 @@ def search_cases() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def direct_search(path: Path, since: float) -> dict[str, list[float]]:
+def direct_search(path: Path, since: float, clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
     """The store's own SQL on the file, without its Python: the count, the page, its sessions' rows and hit
-    counts (the store's common shape: one tenant, a window as a rowid range, no join), no snippets."""
+    counts (the store's common shape: one tenant, a window as a rowid range, no join), no snippets.
+    ``clock``: wall time, or ``time.process_time`` (the CPU of every thread: what other loads do not change)."""
     from session_mcp.store.base import RANK_LIMIT
     from session_mcp.store.search import to_fts5
     from session_mcp.store.sqlite_turns import SLOT_BITS, TURN_SHIFT, second_key
@@ -299,7 +300,7 @@ def direct_search(path: Path, since: float) -> dict[str, list[float]]:
         params: tuple[Any, ...] = (match, oldest) if window else (match,)
         runs = []
         for run in range(WARM_UP + SEARCH_RUNS):
-            started = time.perf_counter()
+            started = clock()
             total = conn.execute(
                 f"SELECT count(*), count(DISTINCT rowid >> {TURN_SHIFT}) FROM turns_fts "
                 f"WHERE turns_fts MATCH ?{window}",
@@ -320,7 +321,7 @@ def direct_search(path: Path, since: float) -> dict[str, list[float]]:
                     "SELECT count(*) FROM turns_fts WHERE turns_fts MATCH ? AND rowid >= ? AND rowid < ?",
                     (match, key << TURN_SHIFT, (key + 1) << TURN_SHIFT),
                 ).fetchone()
-            runs += [time.perf_counter() - started] if run >= WARM_UP else []
+            runs += [clock() - started] if run >= WARM_UP else []
         timings[name] = runs
     conn.close()
     return timings
@@ -340,8 +341,11 @@ def table_shares(path: Path) -> list[tuple[str, int]]:
     return sorted(sizes.items(), key=lambda item: -item[1])
 
 
-async def store_search(path: Path, tenant: str, since: float) -> dict[str, list[float]]:
-    """The store's own search call in this process: what the tool adds before the protocol."""
+async def store_search(
+    path: Path, tenant: str, since: float, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, list[float]]:
+    """The store's own search call in this process: what the tool adds before the protocol (``clock``: as
+    ``direct_search``'s)."""
     from session_mcp.store.base import SearchFilters
     from session_mcp.store.sqlite import SqliteStore
 
@@ -353,9 +357,9 @@ async def store_search(path: Path, tenant: str, since: float) -> dict[str, list[
             filters = SearchFilters(since=since) if "since" in arguments else SearchFilters()
             runs = []
             for run in range(WARM_UP + SEARCH_RUNS):
-                started = time.perf_counter()
+                started = clock()
                 await tenant_store.search(arguments["query"], filters, 0, 20)
-                runs += [time.perf_counter() - started] if run >= WARM_UP else []
+                runs += [clock() - started] if run >= WARM_UP else []
             timings[name] = runs
     finally:
         store.close()

@@ -13,8 +13,8 @@
   statement it runs filters by it (``tenant = ?``), so no query can reach another tenant's rows.
 - **Concurrency**: WAL (readers never block the writer), ``busy_timeout``, every write one
   ``BEGIN IMMEDIATE`` transaction (a deferred one that reads first fails at once under contention).
-  One connection per ``SqliteStore``, used by one worker thread at a time (``anyio.to_thread``):
-  queries never stall the event loop.
+  One connection per ``SqliteStore``, used by one worker thread at a time (``anyio.to_thread``; a
+  search, by ``search_thread``'s, a cheaper hop): queries never stall the event loop.
 - **Private**: the file created ``0600`` (SQLite gives its ``-wal`` and ``-shm`` files the same
   mode), in a ``0700`` folder when session-mcp made it (``store.files``).
 - **Schema**: ``schema_version`` and ``MIGRATIONS``: ``migrate`` brings an older file up to date; a
@@ -55,6 +55,7 @@ from session_mcp.store.files import NO_FOLLOW, lock_file, private_file
 from session_mcp.store.migrations import run_migrations
 from session_mcp.store.rows import figures_json, session_columns, session_of_body, stored_bodies
 from session_mcp.store.search import to_fts5
+from session_mcp.store.search_thread import run_in_search_thread
 from session_mcp.store.sqlite_qa import SqliteQaRecords
 from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, run_query_ids, write_rows
 from session_mcp.store.sqlite_search import search
@@ -447,4 +448,4 @@ class SqliteTenant(SqliteQaRecords):
                 if conn.in_transaction:
                     conn.execute("COMMIT")
 
-        return await self.store.run(bounded)
+        return await run_in_search_thread(lambda: self.store.call(bounded))  # a cheaper hop (search_thread)

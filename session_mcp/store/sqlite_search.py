@@ -87,7 +87,7 @@ def search(
     window, window_params = _window(conn, filters) if alone else ("", [])
     source, where = "turns_fts", f"turns_fts MATCH ?{window}{_role(filters)}"
     params = [match, *window_params]
-    if not alone or replace(filters, role=None, since=None, until=None) != SearchFilters():
+    if not alone or filters != SearchFilters(role=filters.role, since=filters.since, until=filters.until):
         clauses, filter_params = search_where(SQLITE, tenant, replace(filters, role=None))
         source = f"turns_fts JOIN sessions s ON s.sk = (turns_fts.rowid >> {TURN_SHIFT})"
         where, params = f"{where} AND {clauses}", [*params, *filter_params]
