@@ -36,7 +36,7 @@ from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.redact import Redactor, redactor
 from session_mcp.sessions.select import Selection, answerable, select
 from session_mcp.sessions.window import Window
-from session_mcp.store.base import SessionStore
+from session_mcp.store.base import Listed, SessionStore
 
 CHUNK = 128  # sessions whose transcripts are read (and checked) together
 KEPT_CHUNK = 1_024  # with a store: the sessions whose kept findings are looked up together
@@ -52,7 +52,7 @@ class _Chunk:
     ids: list[str]
     sessions: dict[str, SessionDetail]
     failures: list[Failure]
-    kept: dict[str, tuple[str, str]] = field(default_factory=dict)  # findings kept under these rules, list row, by id
+    kept: dict[str, tuple[str, Listed]] = field(default_factory=dict)  # findings kept under these rules, row, by id
 
 
 @dataclass
@@ -106,7 +106,7 @@ async def run_review(
                 for chunk in to_read(block, kept):
                     await read_chunk(chunk, {i: kept[i] for i in chunk if i in kept})
 
-    async def read_chunk(chunk: list[str], kept: dict[str, tuple[str, str]]) -> None:
+    async def read_chunk(chunk: list[str], kept: dict[str, tuple[str, Listed]]) -> None:
         stored = await store.get_sessions([i for i in chunk if i not in kept]) if store else {}
         missing = [i for i in chunk if i not in kept and i not in stored]
         fetched, failures = await fetch_sessions(
