@@ -132,9 +132,10 @@ def _finding(finding: Finding, turns: Mapping[int, ContextTurn]) -> list[object]
     return [*head, index, offset, evidence]
 
 
-def told(
-    session_id: str, text: str, listed: Listed, *, context: bool = True
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any] | None]:
+Told = tuple[dict[str, Any], list[dict[str, Any]], list[Any] | None]  # what ``ReportBuilder.add_told`` takes
+
+
+def told(session_id: str, text: str, listed: Listed, *, context: bool = True) -> Told:
     """A kept session as ``ReportBuilder.add_told`` takes it: what its list row says (``listed``, as the store
     read it), its findings, the turns around them (unless not ``context``: a report that does not read them
     back), as plain JSON-ready data. No model is made of them: the builder writes them as a model would, and a

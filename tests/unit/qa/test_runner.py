@@ -4,10 +4,13 @@ open one every time, requests counted at a loopback stand-in of the API."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,6 +183,53 @@ async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_sam
     detail_requests(fake)
     second = await review(url, store)
     assert detail_requests(fake) == ["sess_open"] and second.kept == len(CLOSED)
+    assert list(second.report.rows()) == list(first.report.rows())
+    assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
+
+
+class HeldOpen(HostileUpstream):
+    """Holds the open session's transcript until ``release`` is set (at most ``HOLD`` seconds): whether it was
+    set in that time is ``released``."""
+
+    HOLD = 10.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.released: bool | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/sess_open") and self.released is None:
+            self.released = await anyio.to_thread.run_sync(self.release.wait, self.HOLD)
+        await super().__call__(scope, receive, send)
+
+
+async def test_the_kept_sessions_after_an_open_one_are_read_while_its_transcript_is_coming(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open session is the newest, so the first to report: its transcript from the API held, the kept
+    findings of every block after it are read all the same (they were read only once it came), and the
+    report is the same."""
+    fake = HeldOpen()
+    fake.clear()
+    fake.add(OPEN, *CLOSED)  # listed first
+    with serve_in_thread(fake) as url:
+        fake.release.set()
+        first = await review(url, store)
+        monkeypatch.setattr(runner, "KEPT_CHUNK", 3)  # [open, 5, 4], [3, 2, 1], [0]: three reads of findings
+        reads: list[str] = []
+
+        def traced(statement: str) -> None:
+            reads.append(statement)
+            if sum("FROM findings" in s for s in reads) == 3:
+                fake.release.set()
+
+        fake.release.clear()
+        fake.released = None
+        store.call(lambda conn: conn.set_trace_callback(traced))
+        second = await review(url, store)
+    assert fake.released is True  # not after HOLD seconds: all three were read while the open one was held
+    assert second.kept == len(CLOSED) and second.fetched == 1
     assert list(second.report.rows()) == list(first.report.rows())
     assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
 
