@@ -169,8 +169,7 @@ class _Reader:
         async with send:
             store, step = self.store, KEPT_CHUNK if self.store else CHUNK
             reading: anyio.Event | None = None  # set once the last chunk with transcripts to read has them
-            for start in range(0, len(ids), step):
-                block = ids[start : start + step]
+            for block in blocks(ids, step):
                 kept = await store.get_findings(self.rules_key, block) if store else {}
                 for part in to_read(block, kept):
                     chunk = _Chunk(part, {i: kept[i] for i in part if i in kept})
@@ -202,6 +201,17 @@ class _Reader:
         chunk.sessions.update({**stored, **{s.id: s for s in fetched}})
         chunk.failures.extend(failures)
         chunk.read.set()
+
+
+def blocks(ids: list[str], step: int) -> Iterator[list[str]]:
+    """``ids`` in order, in blocks of ``step``; the first of at most ``CHUNK``: the newest sessions, the open ones
+    among them, whose transcripts a re-run asks the API for, are asked for as soon as it is read (reading a block
+    of ``KEPT_CHUNK`` kept findings first took longer than one chunk's requests take to start)."""
+    start = 0
+    while start < len(ids):
+        size = min(step, CHUNK) if start == 0 else step
+        yield ids[start : start + size]
+        start += size
 
 
 def to_read(block: list[str], kept: Container[str]) -> Iterator[list[str]]:

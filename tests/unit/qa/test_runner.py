@@ -19,7 +19,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import runner
 from session_mcp.qa.rules import RuleSet, parse_rules
-from session_mcp.qa.runner import Review, run_review, stored_ids, to_read
+from session_mcp.qa.runner import Review, blocks, run_review, stored_ids, to_read
 from session_mcp.qa.stored import fingerprint
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.qa.writers import FORMATS, WRITERS, reads
@@ -171,6 +171,18 @@ def test_a_block_is_cut_where_a_part_has_a_chunk_to_read(block: list[tuple[str, 
     assert [i for part in parts for i in part] == ids and all(parts)  # in order, each once, none empty
     reads = [sum(i not in kept for i in part) for part in parts]
     assert all(n == runner.CHUNK for n in reads[:-1]) and all(n <= runner.CHUNK for n in reads[-1:])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 3_000), st.sampled_from([runner.CHUNK, runner.KEPT_CHUNK, 3]))
+def test_ids_are_read_in_blocks_the_first_of_a_chunk_at_most(count: int, step: int) -> None:
+    """The first block holds the newest sessions (the open ones a re-run reads from the API): small, so their
+    transcripts are asked for before a whole block of kept findings is read."""
+    ids = [f"s{i}" for i in range(count)]
+    parts = list(blocks(ids, step))
+    assert [i for part in parts for i in part] == ids and all(parts)  # in order, each once, none empty
+    assert not parts or len(parts[0]) == min(count, step, runner.CHUNK)
+    assert all(len(part) == step for part in parts[1:-1])
 
 
 async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_same(
