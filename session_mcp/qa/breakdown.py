@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -123,13 +123,24 @@ class Breakdown:
     def __init__(self) -> None:
         self._companions: dict[str | None, _Tally] = {}
         self._days: dict[datetime, _Tally] = {}  # by the midnight of each session's start
+        self._midnights: dict[date, datetime] = {}  # a UTC day's midnight, made once per day
 
     def add(self, row: Mapping[str, Any]) -> None:
         """A reviewed session's row, as ``ReviewedSession`` fields by name (a dict: the report builder makes
         no model of a row it writes as JSON)."""
         _tally_of(self._companions, row["companion_id"]).add(row)
         if (started := row["started_at"]) is not None:
-            _tally_of(self._days, started.replace(hour=0, minute=0, second=0, microsecond=0)).add(row)
+            _tally_of(self._days, self._midnight(started)).add(row)
+
+    def _midnight(self, started: datetime) -> datetime:
+        """The midnight that starts ``started``'s day (in its zone): of a UTC time, made once per day (``replace``
+        cost a microsecond a session)."""
+        if started.tzinfo is not UTC:
+            return started.replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = self._midnights.get(day := started.date())
+        if midnight is None:
+            midnight = self._midnights[day] = started.replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight
 
     def total(self) -> _Tally:
         """The counts of every session tallied: the companions' summed."""

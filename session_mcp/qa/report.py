@@ -166,12 +166,10 @@ def _rank(worst: str, counted: list[str], started: datetime | None) -> tuple[int
     """A flagged session's rank (the lowest first): worst severity first, then the most critical, warning and
     info findings, then the newest; a session whose findings were all disputed after every other."""
     newest = -started.timestamp() if started else 0.0
-    return (
-        int(not counted),
-        -SEVERITY_RANK[worst],
-        *(-counted.count(severity) for severity in reversed(SEVERITIES)),
-        int(newest),
-    )
+    return (int(not counted), -SEVERITY_RANK[worst], *[-counted.count(s) for s in _WORST_FIRST], int(newest))
+
+
+_WORST_FIRST = tuple(reversed(SEVERITIES))
 
 
 class Listed(Protocol):

@@ -20,13 +20,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
 
 from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa.context import context_of
 from session_mcp.qa.report import QAReport, Reads, ReportBuilder
 from session_mcp.qa.rules import RuleSet
-from session_mcp.qa.stored import encode, fingerprint, told
+from session_mcp.qa.stored import Told, encode, fingerprint, told
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.criteria import Scan
 from session_mcp.sessions.fetch import Failure, fetch_sessions
@@ -36,7 +38,7 @@ from session_mcp.sessions.pacing import AdaptiveLimiter
 from session_mcp.sessions.redact import Redactor, redactor
 from session_mcp.sessions.select import Selection, answerable, select
 from session_mcp.sessions.window import Window
-from session_mcp.store.base import SessionStore
+from session_mcp.store.base import Listed, SessionStore
 
 CHUNK = 128  # sessions whose transcripts are read (and checked) together
 KEPT_CHUNK = 1_024  # with a store: the sessions whose kept findings are looked up together
@@ -45,14 +47,16 @@ MAX_REVIEW = 1_000
 Progress = Callable[[int, int], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Chunk:
-    """Sessions read together, handed from the reader to the checks."""
+    """Sessions read together, handed from the reader to the checks; its transcripts may still be coming
+    (``read`` is set once they are: what was kept of it is told meanwhile)."""
 
     ids: list[str]
-    sessions: dict[str, SessionDetail]
-    failures: list[Failure]
-    kept: dict[str, tuple[str, str]] = field(default_factory=dict)  # findings kept under these rules, list row, by id
+    kept: dict[str, tuple[str, Listed]]  # findings kept under these rules, row, by id
+    read: anyio.Event = field(default_factory=anyio.Event)
+    sessions: dict[str, SessionDetail] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
 
 
 @dataclass
@@ -94,36 +98,22 @@ async def run_review(
     ids, scan, more_match = await choose(client, selection, select_from)
     builder = ReportBuilder.of(rules, verdicts, reads)  # reviewers' verdicts under these rules mark their findings
     rules_key = fingerprint(rules, redacted=shown is not redactor(False))
-    read: Counter[str] = Counter()
+    reader = _Reader(client, store, rules_key, pacer, memory_cache)
     send, receive = anyio.create_memory_object_stream[_Chunk](1)
 
-    async def read_chunks() -> None:
-        async with send:
-            step = KEPT_CHUNK if store else CHUNK
-            for start in range(0, len(ids), step):
-                block = ids[start : start + step]
-                kept = await store.get_findings(rules_key, block) if store else {}
-                for chunk in to_read(block, kept):
-                    await read_chunk(chunk, {i: kept[i] for i in chunk if i in kept})
+    def tell(chunk: _Chunk) -> dict[str, Told]:
+        """What the chunk's kept sessions say (``told``), ready for the report in any order."""
+        return {i: told(i, *chunk.kept[i], context=builder.reads.context) for i in chunk.ids if i in chunk.kept}
 
-    async def read_chunk(chunk: list[str], kept: dict[str, tuple[str, str]]) -> None:
-        stored = await store.get_sessions([i for i in chunk if i not in kept]) if store else {}
-        missing = [i for i in chunk if i not in kept and i not in stored]
-        fetched, failures = await fetch_sessions(
-            client, missing, concurrency=pacer.maximum, use_cache=memory_cache, pacer=pacer.slot
-        )
-        if store:
-            await put_closed(store, [s for s in fetched if s.is_closed])
-        read.update(kept=len(kept), store=len(stored), api=len(fetched))
-        await send.send(_Chunk(chunk, {**stored, **{s.id: s for s in fetched}}, failures, kept))
-
-    def check(chunk: _Chunk) -> list[tuple[str, str]]:
+    def check(chunk: _Chunk, said: dict[str, Told]) -> list[tuple[str, str]]:
         """Add the chunk to the report; what to keep: each closed session checked now, with its findings."""
         checked: list[tuple[str, str]] = []
         for session_id in chunk.ids:
-            if session_id in chunk.kept:
-                said = told(session_id, *chunk.kept[session_id], context=builder.reads.context)
-                builder.add_told(*said)  # no model of it made
+            if session_id in chunk.kept:  # no model of it made
+                said_now = said.get(session_id) or told(
+                    session_id, *chunk.kept[session_id], context=builder.reads.context
+                )
+                builder.add_told(*said_now)
             elif (session := chunk.sessions.get(session_id)) is not None:
                 as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
                 findings = rules.review(session, as_shown)
@@ -136,11 +126,16 @@ async def run_review(
         return checked
 
     async with anyio.create_task_group() as group:
-        group.start_soon(read_chunks)  # reads the next chunk while this one is checked
+        group.start_soon(reader.chunks, ids, send, group)  # reads the next chunk while this one is checked
         done = 0
         async with receive:
             async for chunk in receive:
-                checked = await anyio.to_thread.run_sync(check, chunk)
+                said: dict[str, Told] = {}
+                if not chunk.read.is_set():  # its transcripts still coming: what was kept of it is told meanwhile
+                    if chunk.kept:
+                        said = await anyio.to_thread.run_sync(tell, chunk)
+                    await chunk.read.wait()
+                checked = await anyio.to_thread.run_sync(check, chunk, said)
                 if store is not None and checked:
                     await store.put_findings(rules_key, checked)
                 done += len(chunk.ids)
@@ -153,7 +148,70 @@ async def run_review(
         scan_complete=scan is None or not scan.bound_hit,
         now=now or datetime.now(UTC),
     )
+    read = reader.read
     return Review(report, scan, from_store=read["store"], fetched=read["api"], kept=read["kept"], pacer=pacer)
+
+
+@dataclass
+class _Reader:
+    """Hands a review's chunks to the checks in order, each as soon as its kept findings are read: its
+    transcripts are read meanwhile (the store's, then the API's; a chunk's at a time, as the pacer paces
+    them), so the open sessions a re-run reads from the API first do not hold up the kept ones after them."""
+
+    client: CompanionClient
+    store: SessionStore | None
+    rules_key: str
+    pacer: AdaptiveLimiter
+    memory_cache: bool
+    read: Counter[str] = field(default_factory=Counter)  # sessions kept, read from the store, from the API
+
+    async def chunks(self, ids: list[str], send: MemoryObjectSendStream[_Chunk], group: TaskGroup) -> None:
+        async with send:
+            store, step = self.store, KEPT_CHUNK if self.store else CHUNK
+            reading: anyio.Event | None = None  # set once the last chunk with transcripts to read has them
+            for block in blocks(ids, step):
+                kept = await store.get_findings(self.rules_key, block) if store else {}
+                for part in to_read(block, kept):
+                    chunk = _Chunk(part, {i: kept[i] for i in part if i in kept})
+                    self.read.update(kept=len(chunk.kept))
+                    if len(chunk.kept) == len(part):
+                        chunk.read.set()  # nothing to read
+                    else:
+                        if reading is not None:
+                            await reading.wait()
+                        group.start_soon(self.read_chunk, chunk)
+                        reading = chunk.read
+                    await send.send(chunk)
+
+    async def read_chunk(self, chunk: _Chunk) -> None:
+        """The chunk's transcripts that were not kept: from the store, else from the API (the closed ones stored)."""
+        store, kept = self.store, chunk.kept
+        stored = await store.get_sessions([i for i in chunk.ids if i not in kept]) if store else {}
+        missing = [i for i in chunk.ids if i not in kept and i not in stored]
+        fetched, failures = await fetch_sessions(
+            self.client,
+            missing,
+            concurrency=self.pacer.maximum,
+            use_cache=self.memory_cache,
+            pacer=self.pacer.slot,
+        )
+        if store:
+            await put_closed(store, [s for s in fetched if s.is_closed])
+        self.read.update(store=len(stored), api=len(fetched))
+        chunk.sessions.update({**stored, **{s.id: s for s in fetched}})
+        chunk.failures.extend(failures)
+        chunk.read.set()
+
+
+def blocks(ids: list[str], step: int) -> Iterator[list[str]]:
+    """``ids`` in order, in blocks of ``step``; the first of at most ``CHUNK``: the newest sessions, the open ones
+    among them, whose transcripts a re-run asks the API for, are asked for as soon as it is read (reading a block
+    of ``KEPT_CHUNK`` kept findings first took longer than one chunk's requests take to start)."""
+    start = 0
+    while start < len(ids):
+        size = min(step, CHUNK) if start == 0 else step
+        yield ids[start : start + size]
+        start += size
 
 
 def to_read(block: list[str], kept: Container[str]) -> Iterator[list[str]]:

@@ -21,16 +21,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from pydantic_core import from_json
 
 from session_mcp import __version__
-from session_mcp.companion.models import SingleLine, Timestamp, WireModel, from_unix, state_of
+from session_mcp.companion.models import from_unix
 from session_mcp.qa.checks import Finding
 from session_mcp.qa.context import ContextTurn
 from session_mcp.qa.report import told_of
 from session_mcp.qa.rules import RuleSet
 from session_mcp.sessions.outcome import SessionOutcome
+from session_mcp.store.base import Listed
 
 # The modules whose code decides what a check finds and how its finding reads.
 CHECKS_MODULES = (
@@ -131,15 +132,14 @@ def _finding(finding: Finding, turns: Mapping[int, ContextTurn]) -> list[object]
     return [*head, index, offset, evidence]
 
 
-def told(
-    session_id: str, text: str, row: str, *, context: bool = True
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any] | None]:
-    """A kept session as ``ReportBuilder.add_told`` takes it: what its row says, its findings, the turns
-    around them (unless not ``context``: a report that does not read them back), as plain JSON-ready data.
-    No model is made of them: the builder writes them as a model would, and a re-run's time was that of
-    making models of 50,000 sessions and writing them out again."""
-    listed = ListRow.model_validate_json(row)
-    started = from_unix(listed.started_at) or from_unix(listed.created_at)
+Told = tuple[dict[str, Any], list[dict[str, Any]], list[Any] | None]  # what ``ReportBuilder.add_told`` takes
+
+
+def told(session_id: str, text: str, listed: Listed, *, context: bool = True) -> Told:
+    """A kept session as ``ReportBuilder.add_told`` takes it: what its list row says (``listed``, as the store
+    read it), its findings, the turns around them (unless not ``context``: a report that does not read them
+    back), as plain JSON-ready data. No model is made of them: the builder writes them as a model would, and a
+    re-run's time was that of making models of 50,000 sessions and writing them out again."""
     if text.startswith('{"session":'):  # the first format: read through its models
         old = _Record.model_validate_json(text)
         record = old.model_dump(include={"findings", "outcome", "context"})
@@ -147,26 +147,7 @@ def told(
         record = _fields(session_id, text, context=context)
     said = record["outcome"]
     outcome = (said["outcome"], said["reason"], said["evidence"]) if said is not None else ()
-    return told_of(listed, started, *outcome), record["findings"], record["context"]
-
-
-class ListRow(WireModel):
-    """What a report shows of a session's list row, validated as ``SessionSummary`` validates it; its other
-    fields are not read (validating them all took a tenth of a re-run)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: SingleLine
-    companion_id: SingleLine | None = None
-    created_at: Timestamp = None
-    started_at: Timestamp = None
-    closed_at: Timestamp = None
-    status: SingleLine | None = None
-    close_reason: SingleLine | None = None
-
-    @property
-    def state(self) -> str:
-        return state_of(self.status, self.closed_at, self.started_at)
+    return told_of(listed, from_unix(listed.start_time), *outcome), record["findings"], record["context"]
 
 
 def _fields(session_id: str, text: str, *, context: bool = True) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from session_mcp.companion.models import SessionDetail, SessionSummary
 
@@ -177,6 +177,22 @@ class StoredPage:
     total: int = 0
 
 
+class Listed(NamedTuple):
+    """What a QA report shows of a stored session's list row, read from its ``list_rows`` columns (written from
+    the validated ``SessionSummary``: its ``id``, ``companion_id``, ``start_time``, ``state``, ``close_reason``).
+    A re-run of 50,000 kept sessions validated their list rows' JSON again only for these."""
+
+    id: str
+    companion_id: str | None
+    start_time: float | None
+    state: str
+    close_reason: str | None
+
+    @classmethod
+    def of(cls, session: SessionSummary) -> Listed:
+        return cls(session.id, session.companion_id, session.start_time, session.state, session.close_reason)
+
+
 @dataclass(frozen=True)
 class Annotation:
     """A reviewer's verdict on a finding (``confirm``, ``dispute``) or a ``note`` on a session.
@@ -277,10 +293,10 @@ class SessionStore(Protocol):
     async def search(self, query: str, filters: SearchFilters, offset: int, limit: int) -> SearchPage:
         """Ranked turns matching ``query`` (the user's syntax, ``store.search``); raises ``QueryError``."""
 
-    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, Listed]]:
         """The QA results kept for those of ``session_ids`` checked under ``rules`` (a fingerprint of
         the rules and the checks' code): id -> (the text ``put_findings`` was given, opaque to the
-        store; the session's list row), so a result need not hold a copy of the row."""
+        store; what the report shows of the session's list row), so a result need not hold a copy of it."""
 
     async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
         """Keep each (session id, QA result text) under ``rules``, for stored sessions only (a closed

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation
+from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation, Listed
 
 if TYPE_CHECKING:
     from session_mcp.store.postgres import Connection, PostgresStore
@@ -20,16 +20,17 @@ class PostgresQaRecords:
     store: PostgresStore
     tenant: str
 
-    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, Listed]]:
         wanted = list(dict.fromkeys(session_ids))
         rows = await self.store.run(
             lambda conn: conn.execute(
-                "SELECT f.id, f.body, l.summary FROM findings AS f JOIN list_rows AS l ON l.tenant = f.tenant "
-                "AND l.id = f.id WHERE f.tenant = %s AND f.rules = %s AND f.id = ANY(%s)",
+                "SELECT f.id, f.body, l.companion_id, l.start_time, l.status, l.close_reason FROM findings AS f "
+                "JOIN list_rows AS l ON l.tenant = f.tenant AND l.id = f.id "
+                "WHERE f.tenant = %s AND f.rules = %s AND f.id = ANY(%s)",
                 (self.tenant, rules, wanted),
             ).fetchall()
         )
-        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+        return {str(r[0]): (str(r[1]), Listed(str(r[0]), *r[2:])) for r in rows}
 
     async def put_findings(self, rules: str, results: Sequence[tuple[str, str]]) -> None:
         rows = [(self.tenant, session_id, rules, body, self.tenant, session_id) for session_id, body in results]

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from session_mcp.store.migrations import run_migrations
-from session_mcp.store.pg_query import LIST_ROWS, write_rows
+from session_mcp.store.pg_query import BY_START_COVERING, LIST_ROWS, write_rows
 from session_mcp.store.pg_search import CONFIG, PUNCTUATION
 from session_mcp.store.rows import figures_json, session_of_body
 
@@ -74,6 +74,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 6: SQLite's contentless index and time-ordered keys; PostgreSQL's layout is unchanged (same numbers).
     (),
+    # 7, as SQLite's: the index on start time holds the start time too (``pg_query.BY_START_COVERING``).
+    BY_START_COVERING,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

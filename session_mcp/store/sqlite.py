@@ -57,7 +57,14 @@ from session_mcp.store.rows import figures_json, session_columns, session_of_bod
 from session_mcp.store.search import to_fts5
 from session_mcp.store.search_thread import run_in_search_thread
 from session_mcp.store.sqlite_qa import SqliteQaRecords
-from session_mcp.store.sqlite_query import LIST_ROWS, rows_by_ids, run_query, run_query_ids, write_rows
+from session_mcp.store.sqlite_query import (
+    BY_START_COVERING,
+    LIST_ROWS,
+    rows_by_ids,
+    run_query,
+    run_query_ids,
+    write_rows,
+)
 from session_mcp.store.sqlite_search import search
 from session_mcp.store.sqlite_turns import KEY_SPILLS, TURNS_FTS, index_session, new_key, rekey_and_index, unindex
 
@@ -126,6 +133,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         KEY_SPILLS,
         "UPDATE sessions SET sk = -sk",
     ),
+    # 7: the list rows' index on start time covers a window's ids and count (``sqlite_query.BY_START_COVERING``).
+    BY_START_COVERING,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TEXT_ONCE_VERSION = 6  # the turns table dropped: a file migrated across it is vacuumed once

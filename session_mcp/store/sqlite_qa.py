@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation, StoreError
+from session_mcp.store.base import MAX_ANNOTATIONS_READ, Annotation, Listed, StoreError
 from session_mcp.store.rows import COMPRESSION
 from session_mcp.store.sqlite_query import rows_by_ids
 
@@ -27,25 +27,34 @@ class SqliteQaRecords:
     store: SqliteStore
     tenant: str
 
-    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        # The ids' records as one text made in SQLite (a line each: id, body in hex, list row, by tabs; an id
-        # and a compact JSON row hold neither): the worker thread takes the GIL once a statement, not once a
-        # row. While a review's Python work holds it, each row waited for it: the reads did not overlap the work.
+    async def get_findings(self, rules: str, session_ids: Sequence[str]) -> dict[str, tuple[str, Listed]]:
+        # The ids' records as one text made in SQLite (a line each: id, body in hex, then the list row's columns a
+        # report shows, by tabs; none holds a tab or a line break: ids and the row's texts are single lines): the
+        # worker thread takes the GIL once a statement, not once a row. While a review's Python work holds it, each
+        # row waited for it: the reads did not overlap the work. A text that may be NULL is marked ("=" before it);
+        # the start time is written with the 17 digits that read back as the same float.
         statement = (
-            "SELECT group_concat(id || char(9) || hex(body) || char(9) || "
-            "(SELECT summary FROM list_rows AS l WHERE l.tenant = f.tenant AND l.id = f.id), char(10)) "
-            "FROM findings AS f WHERE tenant = ? AND rules = ?"
+            "SELECT group_concat(f.id || char(9) || hex(f.body) || char(9) || ifnull('=' || l.companion_id, '') || "
+            "char(9) || ifnull(printf('%!.17g', l.start_time), '') || char(9) || l.status || char(9) || "
+            "ifnull('=' || l.close_reason, ''), char(10)) "
+            "FROM findings AS f JOIN list_rows AS l ON l.tenant = f.tenant AND l.id = f.id "
+            "WHERE f.tenant = ? AND f.rules = ?"
         )
 
         def work(conn: sqlite3.Connection) -> list[str]:
-            return [r[0] for r in rows_by_ids(conn, statement, (self.tenant, rules), session_ids) if r[0]]
+            found = rows_by_ids(conn, statement, (self.tenant, rules), session_ids, column="f.id")
+            return [r[0] for r in found if r[0]]
 
-        kept: dict[str, tuple[str, str]] = {}
+        kept: dict[str, tuple[str, Listed]] = {}
         for block in await self.store.run(work):
             for line in block.split("\n"):
                 try:
-                    session_id, body, row = line.split("\t", 2)
-                    kept[session_id] = (zlib.decompress(bytes.fromhex(body)).decode(), row)
+                    session_id, body, companion, start, state, reason = line.split("\t")
+                    listed = Listed(
+                        session_id, companion[1:] if companion else None, float(start) if start else None,
+                        state, reason[1:] if reason else None,
+                    )  # fmt: skip
+                    kept[session_id] = (zlib.decompress(bytes.fromhex(body)).decode(), listed)
                 except (zlib.error, ValueError) as exc:  # a store damaged on disk (or by hand)
                     raise StoreError(
                         f"a kept QA result in {self.store.path} cannot be read ({exc}): the store is damaged; "

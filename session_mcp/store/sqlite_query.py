@@ -36,6 +36,13 @@ LIST_ROWS = (
     # The order's own expression: pages are read in index order (no sort) and windows are index ranges.
     f"CREATE INDEX list_rows_by_start ON list_rows (tenant, {KEY}, id)",
 )
+# Schema 7: the index on start time holds the start time itself too. SQLite (3.40) reads an index on an
+# expression as covering only when it holds each column the expression reads: before, every row a window
+# matched was looked up in the table for it, to count or list ids (a tenth of a QA re-run of 50,000 sessions).
+BY_START_COVERING = (
+    "DROP INDEX list_rows_by_start",
+    f"CREATE INDEX list_rows_by_start ON list_rows (tenant, {KEY}, id, start_time)",
+)
 
 
 def write_rows(

@@ -4,10 +4,13 @@ open one every time, requests counted at a loopback stand-in of the API."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +19,7 @@ from session_mcp.companion.client import CompanionClient
 from session_mcp.companion.models import SessionDetail
 from session_mcp.qa import runner
 from session_mcp.qa.rules import RuleSet, parse_rules
-from session_mcp.qa.runner import Review, run_review, stored_ids, to_read
+from session_mcp.qa.runner import Review, blocks, run_review, stored_ids, to_read
 from session_mcp.qa.stored import fingerprint
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.qa.writers import FORMATS, WRITERS, reads
@@ -103,7 +106,7 @@ async def test_findings_kept_in_the_first_format_are_read_not_checked_again(
         tenant = store.for_tenant(client.fingerprint)
     key = fingerprint(DEFAULT_RULES, redacted=False)
     kept = await tenant.get_findings(key, [s["id"] for s in CLOSED])
-    old = {i: decode(i, text, row) for i, (text, row) in kept.items()}
+    old = {i: decode(i, text, json.dumps({"id": i})) for i, (text, _) in kept.items()}  # the row's copy: never read
     await tenant.put_findings(key, [(i, first_format(k)) for i, k in old.items()])  # as a store of 2b1d103 holds them
     detail_requests(fake)
     again = await review(url, store)
@@ -170,6 +173,18 @@ def test_a_block_is_cut_where_a_part_has_a_chunk_to_read(block: list[tuple[str, 
     assert all(n == runner.CHUNK for n in reads[:-1]) and all(n <= runner.CHUNK for n in reads[-1:])
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 3_000), st.sampled_from([runner.CHUNK, runner.KEPT_CHUNK, 3]))
+def test_ids_are_read_in_blocks_the_first_of_a_chunk_at_most(count: int, step: int) -> None:
+    """The first block holds the newest sessions (the open ones a re-run reads from the API): small, so their
+    transcripts are asked for before a whole block of kept findings is read."""
+    ids = [f"s{i}" for i in range(count)]
+    parts = list(blocks(ids, step))
+    assert [i for part in parts for i in part] == ids and all(parts)  # in order, each once, none empty
+    assert not parts or len(parts[0]) == min(count, step, runner.CHUNK)
+    assert all(len(part) == step for part in parts[1:-1])
+
+
 async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_same(
     upstream: tuple[HostileUpstream, str], store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +195,53 @@ async def test_kept_sessions_are_handed_over_in_blocks_and_the_report_is_the_sam
     detail_requests(fake)
     second = await review(url, store)
     assert detail_requests(fake) == ["sess_open"] and second.kept == len(CLOSED)
+    assert list(second.report.rows()) == list(first.report.rows())
+    assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
+
+
+class HeldOpen(HostileUpstream):
+    """Holds the open session's transcript until ``release`` is set (at most ``HOLD`` seconds): whether it was
+    set in that time is ``released``."""
+
+    HOLD = 10.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.released: bool | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/sess_open") and self.released is None:
+            self.released = await anyio.to_thread.run_sync(self.release.wait, self.HOLD)
+        await super().__call__(scope, receive, send)
+
+
+async def test_the_kept_sessions_after_an_open_one_are_read_while_its_transcript_is_coming(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open session is the newest, so the first to report: its transcript from the API held, the kept
+    findings of every block after it are read all the same (they were read only once it came), and the
+    report is the same."""
+    fake = HeldOpen()
+    fake.clear()
+    fake.add(OPEN, *CLOSED)  # listed first
+    with serve_in_thread(fake) as url:
+        fake.release.set()
+        first = await review(url, store)
+        monkeypatch.setattr(runner, "KEPT_CHUNK", 3)  # [open, 5, 4], [3, 2, 1], [0]: three reads of findings
+        reads: list[str] = []
+
+        def traced(statement: str) -> None:
+            reads.append(statement)
+            if sum("FROM findings" in s for s in reads) == 3:
+                fake.release.set()
+
+        fake.release.clear()
+        fake.released = None
+        store.call(lambda conn: conn.set_trace_callback(traced))
+        second = await review(url, store)
+    assert fake.released is True  # not after HOLD seconds: all three were read while the open one was held
+    assert second.kept == len(CLOSED) and second.fetched == 1
     assert list(second.report.rows()) == list(first.report.rows())
     assert second.report.model_dump(exclude={"generated_at"}) == first.report.model_dump(exclude={"generated_at"})
 

@@ -20,7 +20,7 @@ from session_mcp.qa.rules import RuleSet, parse_rules
 from session_mcp.qa.stored import CHECKS_MODULES, encode, told
 from session_mcp.qa.verdicts import Verdicts
 from session_mcp.sessions.outcome import SessionOutcome, outcome_of
-from session_mcp.store.base import Annotation
+from session_mcp.store.base import Annotation, Listed
 from session_mcp.store.rows import summary_json
 from tests.unit.qa.kept import decode
 from tests.unit.store.helpers import sessions
@@ -37,6 +37,11 @@ def checked(count: int = 60) -> list[Checked]:
         findings = RULES.review(session, session)
         done.append((session.id, summary_json(session), findings, outcome_of(session), context_of(session, findings)))
     return done
+
+
+def listed(row: str) -> Listed:
+    """What the store reads beside a kept record of the session whose list row is ``row``."""
+    return Listed.of(SessionSummary.model_validate_json(row))
 
 
 def first_format(row: str, findings: list[Finding], outcome: SessionOutcome, context: list[ContextTurn]) -> str:
@@ -114,8 +119,8 @@ def test_a_kept_record_is_reported_as_its_models_are_byte_for_byte() -> None:
         models, plain, old = (ReportBuilder.of(rules, verdicts) for _ in range(3))
         for session_id, row, findings, outcome, context in done:
             models.add(SessionSummary.model_validate_json(row), findings, outcome=outcome, context=context)
-            plain.add_told(*told(session_id, encode(findings, outcome, context), row))
-            old.add_told(*told(session_id, first_format(row, findings, outcome, context), row))
+            plain.add_told(*told(session_id, encode(findings, outcome, context), listed(row)))
+            old.add_told(*told(session_id, first_format(row, findings, outcome, context), listed(row)))
         now = datetime.fromtimestamp(1_790_000_000, UTC)
         expected = models.build(now=now)
         assert expected.disputed == (rules is SCORED) and (expected.mean_score is None) == (rules is RULES)
@@ -167,7 +172,7 @@ def test_any_kept_record_is_reported_as_its_models_are(
     outcome = SessionOutcome(outcome="resolved", signal="thanks", reason="r", evidence=None)
     models, plain = ReportBuilder(("slow_response",)), ReportBuilder(("slow_response",))
     models.add(SessionSummary.model_validate_json(row), findings, outcome=outcome, context=context)
-    plain.add_told(*told("s", encode(findings, outcome, context), row))
+    plain.add_told(*told("s", encode(findings, outcome, context), listed(row)))
     assert rows_written(plain) == rows_written(models) and plain.build().checks == models.build().checks
 
 

@@ -3,21 +3,23 @@ gone with their session."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from session_mcp.store.base import StoreError
+from session_mcp.companion.ingest import ingest
+from session_mcp.companion.models import SessionDetail
+from session_mcp.store.base import Listed, StoreError
 from session_mcp.store.open import StoreEngine
-from session_mcp.store.rows import summary_json
 from session_mcp.store.sqlite import SqliteStore
-from tests.unit.store.helpers import sessions
+from tests.unit.store.helpers import sessions, wire_sessions
 
 pytestmark = pytest.mark.anyio
 
 
-def texts(kept: dict[str, tuple[str, str]]) -> dict[str, str]:
+def texts(kept: dict[str, tuple[str, Listed]]) -> dict[str, str]:
     return {session_id: text for session_id, (text, _) in kept.items()}
 
 
@@ -31,7 +33,7 @@ async def test_findings_come_back_per_rules_and_tenant_and_go_with_their_session
     await one.put_findings("rules-b", [(ids[0], "b0")])
     kept = await one.get_findings("rules-a", [*ids, "sess_not_stored"])
     assert texts(kept) == {ids[0]: "a0", ids[1]: "a1"}
-    assert all(kept[s.id][1] == summary_json(s) for s in held[:2])  # each with its list row, which it need not copy
+    assert all(kept[s.id][1] == Listed.of(s) for s in held[:2])  # each with its list row's, which it need not copy
     assert texts(await one.get_findings("rules-b", ids)) == {ids[0]: "b0"}
     assert await other.get_findings("rules-a", ids) == {}  # another tenant's are never read
     await other.put_findings("rules-a", [(ids[0], "theirs")])  # nor written: it stores no such session
@@ -42,6 +44,28 @@ async def test_findings_come_back_per_rules_and_tenant_and_go_with_their_session
     assert await one.get_findings("rules-a", ids) == {}
     await one.put_sessions(held)  # stored again: no findings until checked again
     assert await one.get_findings("rules-a", ids) == {}
+
+
+async def test_a_kept_result_comes_with_its_list_row_as_the_session_says_it(store_engine: StoreEngine) -> None:
+    """The columns read beside a result are the row's fields exactly: a text absent or empty, a start time of 17
+    digits (or whole, or none: the creation time), a status the API did not give."""
+    tenant = store_engine.for_tenant("one")
+    odd = [
+        {"companionId": "", "closeReason": None, "startedAt": 1_789_999_999.1234567},
+        {"companionId": None, "closeReason": "", "startedAt": None, "createdAt": 1_789_000_000.000001},
+        {"status": None, "startedAt": 1_789_000_000, "closeReason": "agent ended"},
+    ]
+    wires = [w for w in wire_sessions(20) if w.get("closedAt") is not None][: len(odd)]
+    held = [
+        ingest(json.dumps({**wire, **change}).encode(), SessionDetail, what="test")
+        for wire, change in zip(wires, odd, strict=True)
+    ]
+    assert all(s.is_closed for s in held) and held[1].started_at is None and held[2].status is None
+    await tenant.put_sessions(held)
+    await tenant.put_findings("rules-a", [(s.id, "kept") for s in held])
+    kept = await tenant.get_findings("rules-a", [s.id for s in held])
+    assert {i: row for i, (_, row) in kept.items()} == {s.id: Listed.of(s) for s in held}
+    assert [kept[s.id][1].start_time for s in held] == [1_789_999_999.1234567, 1_789_000_000.000001, 1_789_000_000]
 
 
 @pytest.mark.parametrize("damage", [b"not compressed", b"x\tnot\nhex"])

@@ -18,6 +18,7 @@ from session_mcp.stats.figures import session_stats
 from session_mcp.store.base import StoredQuery, figures_of
 from session_mcp.store.open import StoreEngine
 from session_mcp.store.sqlite import MIGRATIONS, SqliteStore
+from session_mcp.store.sqlite_query import LIST_ROWS
 from tests.unit.store.helpers import ANCHOR, sessions
 
 pytestmark = pytest.mark.anyio
@@ -180,3 +181,43 @@ async def test_every_id_of_a_query_is_read_without_counting_them_again(tmp_path:
         assert first == ids[:3] and counted == total and any("count(*)" in s for s in statements)
     finally:
         store.close()
+
+
+async def test_a_version_6_file_gets_the_index_that_covers_a_window_s_ids_and_count(tmp_path: Path) -> None:
+    """Schema 7: the index on start time holds the start time too, so a window's ids and count are read from
+    the index alone (SQLite read the table beside it for each row: the expression's column); the same ids."""
+    path = tmp_path / "v6.sqlite3"
+    stored = [s for s in sessions(30) if s.is_closed]
+    old = SqliteStore(path)
+    await old.for_tenant("t").put_sessions(stored)
+    for statement in ("DROP INDEX list_rows_by_start", LIST_ROWS[1], "UPDATE schema_version SET version = 6"):
+        old.call(lambda conn: conn.execute(statement))  # noqa: B023 - called at once: as version 6 wrote it
+    window = StoredQuery(since=ANCHOR - 40 * 86_400.0, until=ANCHOR)
+    plans = window_plans(old)
+    before = await old.for_tenant("t").query_ids(window), await old.for_tenant("t").query_ids(StoredQuery(limit=5))
+    old.close()
+    assert not any("COVERING" in plan for plan in plans)
+    store = SqliteStore(path)
+    try:
+        tenant = store.for_tenant("t")
+        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(7,)]
+        assert all("COVERING INDEX list_rows_by_start" in plan for plan in window_plans(store))
+        after = await tenant.query_ids(window), await tenant.query_ids(StoredQuery(limit=5))
+        assert after == before and len(after[0][0]) > 10
+        page = await tenant.query(window)
+        assert [r.summary.id for r in page.rows] == after[0][0] and page.total == after[0][1]
+    finally:
+        store.close()
+
+
+def window_plans(store: SqliteStore) -> list[str]:
+    """How SQLite reads a window's ids and its count."""
+    where = "tenant = 't' AND coalesce(start_time, 0) >= 0 AND coalesce(start_time, 0) < 1 AND start_time IS NOT NULL"
+    statements = [
+        f"SELECT id FROM list_rows WHERE {where} ORDER BY coalesce(start_time, 0) DESC, id DESC",
+        f"SELECT count(*) FROM list_rows WHERE {where}",
+    ]
+    return [
+        " ".join(str(row[-1]) for row in store.call(lambda c: c.execute(f"EXPLAIN QUERY PLAN {s}").fetchall()))  # noqa: B023
+        for s in statements
+    ]

@@ -282,7 +282,7 @@ async def test_a_version_5_file_is_migrated_in_place_and_nothing_is_lost(tmp_pat
     store = SqliteStore(path)
     try:
         assert time.monotonic() - started < 30
-        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(6,)]
+        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(7,)]
         assert store.call(lambda c: c.execute("PRAGMA freelist_count").fetchone()) == (0,)  # vacuumed
         tables = {r[0] for r in store.call(lambda c: c.execute("SELECT name FROM sqlite_master").fetchall())}
         assert "turns" not in tables and "key_spills" in tables

@@ -224,7 +224,7 @@ async def test_a_damaged_body_does_not_stop_the_migration(tmp_path: Path) -> Non
     old.close()
     store = SqliteStore(path)
     try:
-        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(6,)]
+        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(7,)]
         mine = store.for_tenant("a")
         assert (await mine.search("zorblax", SearchFilters(), 0, 10)).total_sessions == 2
         assert await mine.purge(None) == 3
@@ -399,7 +399,7 @@ async def test_a_vacuum_that_cannot_run_after_the_migration_does_not_refuse_the_
         assert "was not compacted (database is locked)" in caplog.text
         writer.execute("ROLLBACK")
         store.call(lambda c: c.set_trace_callback(None))
-        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(6,)]
+        assert store.call(lambda c: c.execute("SELECT version FROM schema_version").fetchall()) == [(7,)]
         assert (await store.for_tenant("a").search("zorblax", SearchFilters(), 0, 10)).total_sessions == 2
         check_integrity(store)
     finally:
