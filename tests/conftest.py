@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -90,6 +92,12 @@ def process_env(base_url: str, tmp_path: Path) -> dict[str, str]:
         SESSION_MCP_TIMEOUT="10",
         XDG_DATA_HOME=str(tmp_path / "xdg-data"),
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The user's data folder (the default session store) is never the tests': whatever runs without a
+    store of its own, here or in a child process, keeps it in a folder of this run."""
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="session-mcp-tests-")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -187,6 +187,10 @@ def serve_mcp(base_url: str, settings: Settings | None = None, **overrides: Any)
     It runs under uvicorn in a thread with its own event loop and its own ``CompanionClient``.
     """
     settings = dataclasses.replace(settings or Settings(), base_url=base_url, transport="http", **overrides)
+    made: Path | None = None  # the session store in a temporary folder, as ``connect`` does: never the user's
+    if settings.store is None and not settings.no_store and not settings.demo:
+        made = Path(tempfile.mkdtemp())
+        settings = dataclasses.replace(settings, store=made / "store" / "s.sqlite3")
     sock = bind_loopback()
     port = sock.getsockname()[1]
     holder: dict[str, uvicorn.Server] = {}
@@ -207,6 +211,8 @@ def serve_mcp(base_url: str, settings: Settings | None = None, **overrides: Any)
     finally:
         holder["server"].should_exit = True
         thread.join(timeout=10)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 # -- what every answer must be ---------------------------------------------------------------------
