@@ -32,10 +32,12 @@ class SqliteQaRecords:
         # report shows, by tabs; none holds a tab or a line break: ids and the row's texts are single lines): the
         # worker thread takes the GIL once a statement, not once a row. While a review's Python work holds it, each
         # row waited for it: the reads did not overlap the work. A text that may be NULL is marked ("=" before it);
-        # the start time is written with the 17 digits that read back as the same float.
+        # the start time is written with the 17 digits that read back as the same float, or not at all when it is
+        # NULL (printf makes NULL '0.0': a session with no time would read back as one of 1970).
         statement = (
             "SELECT group_concat(f.id || char(9) || hex(f.body) || char(9) || ifnull('=' || l.companion_id, '') || "
-            "char(9) || ifnull(printf('%!.17g', l.start_time), '') || char(9) || l.status || char(9) || "
+            "char(9) || iif(l.start_time IS NULL, '', printf('%!.17g', l.start_time)) || char(9) || l.status || "
+            "char(9) || "
             "ifnull('=' || l.close_reason, ''), char(10)) "
             "FROM findings AS f JOIN list_rows AS l ON l.tenant = f.tenant AND l.id = f.id "
             "WHERE f.tenant = ? AND f.rules = ?"

@@ -249,9 +249,11 @@ async def test_the_kept_sessions_after_an_open_one_are_read_while_its_transcript
 async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(store: SqliteStore) -> None:
     """The demo sessions reviewed under a phrase rule and a scorecard, with a disputed finding and a note:
     the re-run reads every closed session's findings back (and makes no model of them) and writes the same
-    bytes in every format as the run that checked them."""
+    bytes in every format as the run that checked them; a session the API gave no time at all among them."""
     rules = parse_rules(SCORED_RULES, "team.toml")
-    demo = Simulator(anchor=ANCHOR).sessions_of("demo")[:100]
+    demo = Simulator(anchor=ANCHOR).sessions_of("demo")[:99]
+    closed = next(wire for wire in demo if wire.get("status") == "closed")
+    demo.append({**closed, "id": "sess_00000000000000ff", "createdAt": None, "startedAt": None})
     first = next(f for wire in demo for f in rules.review(SessionDetail.model_validate(wire)) if f.turn_index)
     verdicts = Verdicts(
         [
@@ -282,6 +284,7 @@ async def test_a_re_run_writes_every_format_byte_for_byte_as_the_first_run(store
             ]
     assert cold.kept == 0 and warm.kept == len(demo) - warm.fetched > 10
     assert warm.report.disputed == 1 and warm.report.mean_score is not None and warm.report.flagged > 10
+    assert cold.report.reviewed == warm.report.reviewed == len(demo)  # the timeless one too
     for form in FORMATS:
         assert "".join(WRITERS[form](warm.report)) == "".join(WRITERS[form](cold.report)), form
 

@@ -48,12 +48,13 @@ async def test_findings_come_back_per_rules_and_tenant_and_go_with_their_session
 
 async def test_a_kept_result_comes_with_its_list_row_as_the_session_says_it(store_engine: StoreEngine) -> None:
     """The columns read beside a result are the row's fields exactly: a text absent or empty, a start time of 17
-    digits (or whole, or none: the creation time), a status the API did not give."""
+    digits (or whole, or none: the creation time; or no time at all), a status the API did not give."""
     tenant = store_engine.for_tenant("one")
     odd = [
         {"companionId": "", "closeReason": None, "startedAt": 1_789_999_999.1234567},
         {"companionId": None, "closeReason": "", "startedAt": None, "createdAt": 1_789_000_000.000001},
         {"status": None, "startedAt": 1_789_000_000, "closeReason": "agent ended"},
+        {"startedAt": None, "createdAt": None},
     ]
     wires = [w for w in wire_sessions(20) if w.get("closedAt") is not None][: len(odd)]
     held = [
@@ -65,7 +66,8 @@ async def test_a_kept_result_comes_with_its_list_row_as_the_session_says_it(stor
     await tenant.put_findings("rules-a", [(s.id, "kept") for s in held])
     kept = await tenant.get_findings("rules-a", [s.id for s in held])
     assert {i: row for i, (_, row) in kept.items()} == {s.id: Listed.of(s) for s in held}
-    assert [kept[s.id][1].start_time for s in held] == [1_789_999_999.1234567, 1_789_000_000.000001, 1_789_000_000]
+    starts = [kept[s.id][1].start_time for s in held]
+    assert starts == [1_789_999_999.1234567, 1_789_000_000.000001, 1_789_000_000, None]
 
 
 @pytest.mark.parametrize("damage", [b"not compressed", b"x\tnot\nhex"])
