@@ -12,7 +12,7 @@ the other); it is a daemon, started at the first search, waiting on its queue wh
 
 A cancelled caller stops waiting at once (``anyio.to_thread`` makes it wait for the thread); the
 search it asked for ends in the thread (bounded by the store's ``SEARCH_SECONDS``) and its result
-is dropped.
+is dropped, and one still queued when its caller left is never run.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any], threading.Event]
 _jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 _starting = threading.Lock()
 _thread: list[threading.Thread] = []  # the thread, once started (a forked child has it, not alive: started anew)
@@ -44,14 +44,22 @@ def _settle(future: asyncio.Future[Any], failed: bool, outcome: Any) -> None:
 
 def _serve() -> None:
     while True:
-        loop, future, work = _jobs.get()
-        try:
-            failed, outcome = False, work()
-        except BaseException as exc:  # the caller's to raise, in its task: this thread serves the next job
-            failed, outcome = True, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-            loop.call_soon_threadsafe(_settle, future, failed, outcome)
-        del loop, future, work, outcome  # no job's objects kept alive while waiting for the next
+        _run(*_jobs.get())  # no job's objects kept alive while waiting for the next
+
+
+def _run(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], work: Callable[[], Any], gone: threading.Event
+) -> None:
+    """One job, unless its caller left before it started: cancelled searches queued behind a long one must not
+    each run in turn, holding the store's lock, for nobody."""
+    if gone.is_set():
+        return
+    try:
+        failed, outcome = False, work()
+    except BaseException as exc:  # the caller's to raise, in its task: this thread serves the next job
+        failed, outcome = True, exc
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+        loop.call_soon_threadsafe(_settle, future, failed, outcome)
 
 
 def _start() -> None:
@@ -66,7 +74,9 @@ async def run_in_search_thread(work: Callable[[], T]) -> T:
     """``work()`` in the search thread; its result, or its exception raised here."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
+    gone = threading.Event()  # set on the loop when the future is done: answered, or its caller cancelled
+    future.add_done_callback(lambda _: gone.set())
     if not (_thread and _thread[0].is_alive()):
         _start()
-    _jobs.put((loop, future, work))
+    _jobs.put((loop, future, work, gone))
     return await future

@@ -54,3 +54,26 @@ async def test_a_cancelled_caller_stops_waiting_and_the_work_still_ends() -> Non
     release.set()
     assert await run_in_search_thread(lambda: "after") == "after"  # served after the dropped job
     assert finished.is_set()
+
+
+@pytest.mark.anyio
+async def test_work_whose_caller_left_before_it_started_never_runs() -> None:
+    """Searches cancelled while queued behind a long one do not each run in turn for nobody."""
+    started, release = threading.Event(), threading.Event()
+    ran: list[int] = []
+
+    def slow() -> None:
+        started.set()
+        release.wait(timeout=30)
+
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as group:
+            group.start_soon(run_in_search_thread, slow)
+            await anyio.to_thread.run_sync(started.wait)  # the thread is busy with the long one
+            for number in range(5):
+                group.start_soon(run_in_search_thread, lambda n=number: ran.append(n))
+            await anyio.wait_all_tasks_blocked()  # all five queued
+            scope.cancel()
+    release.set()
+    assert await run_in_search_thread(lambda: "after") == "after"  # the thread served on, past the five
+    assert ran == []
