@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -97,7 +98,9 @@ def process_env(base_url: str, tmp_path: Path) -> dict[str, str]:
 def pytest_configure(config: pytest.Config) -> None:
     """The user's data folder (the default session store) is never the tests': whatever runs without a
     store of its own, here or in a child process, keeps it in a folder of this run."""
-    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="session-mcp-tests-")
+    folder = tempfile.mkdtemp(prefix="session-mcp-tests-")
+    os.environ["XDG_DATA_HOME"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

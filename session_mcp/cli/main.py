@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -313,6 +314,9 @@ def entry() -> NoReturn:
     twentieth of a warm one), for nothing. Output is flushed first; an exception other than
     ``SystemExit`` ends the process as it always did, with its traceback.
     """
+    for name in ("stdout", "stderr"):  # started with it closed (``>&-``): Python gives None, a write a traceback
+        if getattr(sys, name) is None:
+            setattr(sys, name, Path(os.devnull).open("w", encoding="utf-8"))  # noqa: SIM115 (open for the process)
     try:
         main()
         code: object = 0
@@ -321,11 +325,11 @@ def entry() -> NoReturn:
     if code is not None and not isinstance(code, int):  # as the interpreter does: the message, status 1
         print(code, file=sys.stderr)
         code = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe: the interpreter's own exit says so, as before
-        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: the interpreter's own exit, as before
+            sys.exit(code)
     logging.shutdown()
     os._exit(code or 0)
 

@@ -123,6 +123,29 @@ def test_the_process_exits_with_main_s_status_and_all_its_output(args: list[str]
         assert len(json.loads(done.stdout)["items"]) == 100
 
 
+@pytest.mark.parametrize(
+    ("args", "closed", "status"),
+    [(["sessions", "list", "--page-size", "2"], ">&-", 0), (["sessions", "list", "--page-size", "2"], "2>&-", 0),
+     (["sessions", "show", "sess_0000000000dead"], "2>&-", 2), (["sessions", "list", "--page-size", "two"], ">&-", 2)],
+    ids=["stdout-ok", "stderr-ok", "stderr-fatal", "stdout-usage"],
+)  # fmt: skip
+def test_the_process_exits_with_main_s_status_when_started_with_stdout_or_stderr_closed(
+    args: list[str], closed: str, status: int
+) -> None:
+    """Python gives a closed descriptor's stream as None: nothing to flush there, the status is main's."""
+    command = " ".join(shlex.quote(part) for part in [sys.executable, "-m", "session_mcp", "--demo", *args])
+    done = subprocess.run(
+        ["sh", "-c", f"{command} {closed}"],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == status, done
+    assert "Traceback" not in done.stderr + done.stdout
+
+
 @pytest.mark.parametrize(("exit_with", "status", "says"), [("'stopped: go on later'", 1, "stopped: go on later"),
                                                              ("None", 0, ""), ("3", 3, "")])  # fmt: skip
 def test_the_process_exits_as_the_interpreter_would_on_any_system_exit(exit_with: str, status: int, says: str) -> None:
