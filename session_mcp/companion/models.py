@@ -125,17 +125,6 @@ def from_unix(seconds: float | None) -> datetime | None:
         return None
 
 
-def state_of(status: str | None, closed_at: float | None, started_at: float | None) -> str:
-    """A session's status as the API gave it, or one derived from its timestamps when it gave none."""
-    if status:
-        return status
-    if closed_at is not None:
-        return "closed"
-    if started_at is not None:
-        return "started"
-    return "pending"
-
-
 def _none_as(default: Any) -> BeforeValidator:
     """A validator reading JSON null as ``default``: the API may send null where we expect a value."""
     return BeforeValidator(lambda value: default if value is None else value)
@@ -302,7 +291,13 @@ class SessionSummary(WireModel):
     @property
     def state(self) -> str:
         """The status the API gave, or one derived from the timestamps when it gave none."""
-        return state_of(self.status, self.closed_at, self.started_at)
+        if self.status:
+            return self.status
+        if self.closed_at is not None:
+            return "closed"
+        if self.started_at is not None:
+            return "started"
+        return "pending"
 
     @property
     def extra_fields(self) -> dict[str, Any]:
