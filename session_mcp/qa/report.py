@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field, PrivateAttr
 from pydantic_core import to_json
@@ -32,6 +32,7 @@ from session_mcp.qa.verdicts import Note, Verdicts
 from session_mcp.sessions.fetch import Failure
 from session_mcp.sessions.outcome import OUTCOMES, OutcomeEvidence, SessionOutcome
 from session_mcp.sessions.window import Window
+from session_mcp.store.base import Listed
 
 # The flagged sessions a report carries, worst first: all of a review_sessions call (at most
 # runner.MAX_REVIEW sessions), the worst of a bigger review for its HTML page.
@@ -172,31 +173,16 @@ def _rank(worst: str, counted: list[str], started: datetime | None) -> tuple[int
 _WORST_FIRST = tuple(reversed(SEVERITIES))
 
 
-class Listed(Protocol):
-    """What a report says of a session from its list row: a ``SessionSummary``, or a lighter reading of it."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def companion_id(self) -> str | None: ...
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def close_reason(self) -> str | None: ...
-
-
 def told_of(
-    listed: Listed,
+    listed: SessionSummary | Listed,
     started: datetime | None,
     outcome: str | None = None,
     reason: str | None = None,
     evidence: OutcomeEvidence | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a session's row and its flagged entry both say of it (``ReviewedSession`` fields, in order):
-    its list row's, and its outcome's (the outcome, its reason, its evidence as a model or its fields)."""
+    its list row's (the session's, or the store's reading of a kept one's), and its outcome's (the
+    outcome, its reason, its evidence as a model or its fields)."""
     return {
         "session_id": listed.id,
         "companion_id": listed.companion_id,
