@@ -105,15 +105,14 @@ async def run_review(
         """What the chunk's kept sessions say (``told``), ready for the report in any order."""
         return {i: told(i, *chunk.kept[i], context=builder.reads.context) for i in chunk.ids if i in chunk.kept}
 
-    def check(chunk: _Chunk, said: dict[str, Told]) -> list[tuple[str, str]]:
-        """Add the chunk to the report; what to keep: each closed session checked now, with its findings."""
+    def check(chunk: _Chunk, said: dict[str, Told] | None) -> list[tuple[str, str]]:
+        """Add the chunk to the report (its kept sessions as ``said``, told here when not yet); what to
+        keep: each closed session checked now, with its findings."""
+        said = tell(chunk) if said is None else said
         checked: list[tuple[str, str]] = []
         for session_id in chunk.ids:
-            if session_id in chunk.kept:  # no model of it made
-                said_now = said.get(session_id) or told(
-                    session_id, *chunk.kept[session_id], context=builder.reads.context
-                )
-                builder.add_told(*said_now)
+            if session_id in said:  # kept: no model of it made
+                builder.add_told(*said[session_id])
             elif (session := chunk.sessions.get(session_id)) is not None:
                 as_shown = shown(session)  # the outcome's quote, like the findings', from the text as shown
                 findings = rules.review(session, as_shown)
@@ -130,10 +129,9 @@ async def run_review(
         done = 0
         async with receive:
             async for chunk in receive:
-                said: dict[str, Told] = {}
+                said = None
                 if not chunk.read.is_set():  # its transcripts still coming: what was kept of it is told meanwhile
-                    if chunk.kept:
-                        said = await anyio.to_thread.run_sync(tell, chunk)
+                    said = await anyio.to_thread.run_sync(tell, chunk) if chunk.kept else {}
                     await chunk.read.wait()
                 checked = await anyio.to_thread.run_sync(check, chunk, said)
                 if store is not None and checked:
