@@ -37,8 +37,7 @@ class SqliteQaRecords:
         statement = (
             "SELECT group_concat(f.id || char(9) || hex(f.body) || char(9) || ifnull('=' || l.companion_id, '') || "
             "char(9) || iif(l.start_time IS NULL, '', printf('%!.17g', l.start_time)) || char(9) || l.status || "
-            "char(9) || "
-            "ifnull('=' || l.close_reason, ''), char(10)) "
+            "char(9) || ifnull('=' || l.close_reason, ''), char(10)) "
             "FROM findings AS f JOIN list_rows AS l ON l.tenant = f.tenant AND l.id = f.id "
             "WHERE f.tenant = ? AND f.rules = ?"
         )
